@@ -1,0 +1,87 @@
+"""Plain data types passed in and out of the store."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+
+class Sample(NamedTuple):
+    """One value of one series at one moment (``ts``: integer epoch seconds, UTC)."""
+
+    target: str
+    metric: str
+    labels: Mapping[str, str]
+    ts: int
+    value: float
+
+
+class SeriesKey(NamedTuple):
+    target: str
+    metric: str
+    labels: Mapping[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesData:
+    """A range read of one series. ``resolution_s`` is 0 for raw samples, 300 or 3600 for rollups
+    (or a larger bucket when the range needed more thinning); points are ``(ts, value)``, the
+    bucket average for rollups."""
+
+    target: str
+    metric: str
+    labels: Mapping[str, str]
+    resolution_s: int
+    points: list[tuple[int, float]]
+
+
+@dataclass(frozen=True, slots=True)
+class LatestValue:
+    target: str
+    metric: str
+    labels: Mapping[str, str]
+    ts: int
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class TargetRow:
+    id: int
+    name: str
+    engine: str
+    labels: Mapping[str, str]
+    added_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something that happened to a target: ``kind`` is one of restart, stats_reset, failover,
+    setting_change, missing_feature, collector_error, target_down, target_up, config_change, demo, ...
+    ``target`` is None for events of Headroom itself."""
+
+    target: str | None
+    ts: int
+    kind: str
+    message: str
+    severity: str = "info"  # info | warning | error
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StatementStat:
+    """Per-interval deltas of one statement (or of the ``(other)`` row, queryid ``"(other)"``)."""
+
+    queryid: str
+    dbname: str
+    username: str
+    calls: int
+    total_ms: float
+    rows: int = 0
+    blks_hit: int = 0
+    blks_read: int = 0
+    temp_blks_written: int = 0
+    interval_s: float = 0.0
+
+
+OTHER_QUERYID = "(other)"
