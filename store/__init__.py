@@ -1,0 +1,17 @@
+"""The metrics store: schema, migrations, write and read API, rollups and retention."""
+
+from store.api import Store, open_store
+from store.statements import StatementTotal
+from store.types import Event, LatestValue, Sample, SeriesData, StatementStat, TargetRow
+
+__all__ = [
+    "Event",
+    "LatestValue",
+    "Sample",
+    "SeriesData",
+    "StatementStat",
+    "StatementTotal",
+    "Store",
+    "TargetRow",
+    "open_store",
+]

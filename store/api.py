@@ -1,0 +1,196 @@
+"""``Store``: the one object every stage uses to write and read the metrics store."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import URL, make_url
+
+from store import migrate as migrations
+from store import rollup as housekeeping
+from store.config import RetentionConfig
+from store.engine import backend_of, make_engine, redact_url
+from store.events import add_events, read_events
+from store.meta import meta_get, meta_set
+from store.reader import SeriesRef, find_series, read_latest, read_range
+from store.series import SeriesRegistry, labels_key
+from store.statements import StatementTotal, top_statements, upsert_texts, write_stats
+from store.types import Event, LatestValue, Sample, SeriesData, StatementStat, TargetRow
+from store.writer import SampleWriter
+
+DIRTY_CHECK_S = 30.0
+
+
+class Store:
+    """The metrics store on SQLite or PostgreSQL (same schema, same code path).
+
+    Thread-safe for writers in one process; several processes may share a PostgreSQL store."""
+
+    def __init__(self, url: str | URL, retention: RetentionConfig | None = None) -> None:
+        self.url = make_url(url) if isinstance(url, str) else url
+        self.backend = backend_of(self.url)
+        self.retention = retention or RetentionConfig()
+        self.engine: Engine = make_engine(self.url)
+        self._registry = SeriesRegistry(self.engine)
+        self._writer = SampleWriter(self.engine)
+        self._rollup_watermark: int | None = None
+        self._watermark_read_at = 0.0
+
+    def __repr__(self) -> str:
+        return f"Store({redact_url(self.url)!r})"
+
+    @property
+    def display_url(self) -> str:
+        return redact_url(self.url)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- schema -------------------------------------------------------------------------------
+    def migrate(self, revision: str = "head") -> None:
+        migrations.upgrade(self.engine, revision)
+
+    def downgrade(self, revision: str) -> None:
+        migrations.downgrade(self.engine, revision)
+        self._writer.forget_partitions()
+
+    def schema_revision(self) -> str | None:
+        return migrations.current_revision(self.engine)
+
+    # --- targets and series ---------------------------------------------------------------------
+    def ensure_target(self, name: str, engine: str, labels: Mapping[str, str] | None = None) -> int:
+        return self._registry.ensure_target(name, engine, labels)
+
+    def list_targets(self) -> list[TargetRow]:
+        return self._registry.list_targets()
+
+    def list_series(self, target: str | None = None, metric_prefix: str | None = None) -> list[SeriesRef]:
+        with self.engine.connect() as conn:
+            return find_series(conn, None, target=target, metric_prefix=metric_prefix)
+
+    # --- samples --------------------------------------------------------------------------------
+    def write_samples(self, samples: Iterable[Sample]) -> int:
+        """Write a batch in one transaction; returns the number of samples written.
+
+        Idempotent on (series, ts): writing the same sample again keeps one row (the last value)."""
+        items = samples if isinstance(samples, list) else list(samples)
+        if not items:
+            return 0
+        cache = self._registry.cache
+        try:
+            rows = [(cache[(s.target, s.metric, labels_key(s.labels))], int(s.ts), float(s.value)) for s in items]
+        except KeyError:
+            self._registry.resolve((s.target, s.metric, labels_key(s.labels)) for s in items)
+            rows = [(cache[(s.target, s.metric, labels_key(s.labels))], int(s.ts), float(s.value)) for s in items]
+        min_ts = min(r[1] for r in rows)
+        max_ts = max(r[1] for r in rows)
+        self._writer.write(rows, min_ts, max_ts)
+        if min_ts < self._rollup_watermark_cached():
+            housekeeping.mark_dirty(self.engine, min_ts)
+        return len(rows)
+
+    def _rollup_watermark_cached(self) -> int:
+        now = time.monotonic()
+        if self._rollup_watermark is None or now - self._watermark_read_at > DIRTY_CHECK_S:
+            with self.engine.connect() as conn:
+                value = meta_get(conn, housekeeping.WATERMARK_KEY[housekeeping.RES_5M])
+            # Before the first rollup there is nothing to invalidate.
+            self._rollup_watermark = int(value) if value is not None else -(2**62)
+            self._watermark_read_at = now
+        return self._rollup_watermark
+
+    def query_range(
+        self,
+        target: str | None,
+        metric: str,
+        matchers: Mapping[str, str] | None = None,
+        start: int | None = None,
+        end: int | None = None,
+        max_points: int = 1500,
+        resolution: int | str = "auto",
+        agg: str = "avg",
+    ) -> list[SeriesData]:
+        """Every series of ``metric`` (on ``target``, or all targets) matching ``matchers``, over
+        [start, end]. ``resolution``: ``auto`` (coarsest tier that still gives up to ``max_points``),
+        ``raw`` (exact stored samples, never thinned), ``5m`` or ``1h``."""
+        end_ts = int(time.time()) if end is None else int(end)
+        start_ts = end_ts - 3600 if start is None else int(start)
+        with self.engine.connect() as conn:
+            refs = find_series(conn, metric, target=target, matchers=matchers)
+            return read_range(conn, refs, start_ts, end_ts, max_points, resolution, agg, self.retention)
+
+    def latest(
+        self,
+        metric: str,
+        target: str | None = None,
+        matchers: Mapping[str, str] | None = None,
+        max_age: int | None = None,
+    ) -> list[LatestValue]:
+        """The newest sample of every matching series (no older than ``max_age`` seconds if given)."""
+        since = 0 if max_age is None else int(time.time()) - int(max_age)
+        with self.engine.connect() as conn:
+            refs = find_series(conn, metric, target=target, matchers=matchers)
+            return read_latest(conn, refs, since)
+
+    # --- events ---------------------------------------------------------------------------------
+    def add_events(self, items: Iterable[Event]) -> int:
+        return add_events(self.engine, items, self._target_id_or_create)
+
+    def events(
+        self,
+        target: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        kinds: Sequence[str] | None = None,
+        limit: int = 1000,
+    ) -> list[Event]:
+        return read_events(self.engine, target, since, until, kinds, limit)
+
+    def _target_id_or_create(self, name: str) -> int:
+        found = self._registry.target_id(name)
+        return found if found is not None else self.ensure_target(name, "unknown")
+
+    # --- statements -----------------------------------------------------------------------------
+    def upsert_statement_texts(self, target: str, items: Iterable[tuple[str, str, str, str]], ts: int) -> int:
+        """Store ``(queryid, dbname, username, text)`` once per statement; later calls only touch last_seen."""
+        return upsert_texts(self.engine, self._target_id_or_create(target), items, ts)
+
+    def write_statement_stats(self, target: str, ts: int, stats: Sequence[StatementStat]) -> int:
+        return write_stats(self.engine, self._target_id_or_create(target), ts, stats)
+
+    def top_statements(
+        self, target: str, start: int, end: int, order_by: str = "total_ms", limit: int = 50
+    ) -> list[StatementTotal]:
+        target_id = self._registry.target_id(target)
+        if target_id is None:
+            return []
+        return top_statements(self.engine, target_id, start, end, order_by, limit)
+
+    # --- meta and housekeeping --------------------------------------------------------------------
+    def meta_get(self, key: str) -> str | None:
+        with self.engine.connect() as conn:
+            return meta_get(conn, key)
+
+    def meta_set(self, key: str, value: str) -> None:
+        with self.engine.begin() as conn:
+            meta_set(conn, key, value)
+
+    def rollup(self, now: float | None = None) -> dict[str, int]:
+        result = housekeeping.rollup(self.engine, now)
+        self._rollup_watermark = None
+        return result
+
+    def apply_retention(self, now: float | None = None) -> dict[str, int]:
+        removed = housekeeping.apply_retention(self.engine, self.retention, now)
+        self._writer.forget_partitions()
+        return removed
+
+
+def open_store(url: str | URL, retention: RetentionConfig | None = None, migrate: bool = True) -> Store:
+    """Open a store; by default bring its schema up to date first (idempotent)."""
+    store = Store(url, retention)
+    if migrate:
+        store.migrate()
+    return store

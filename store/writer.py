@@ -1,0 +1,92 @@
+"""The sample write path: one transaction per batch, idempotent on (series, ts).
+
+SQLite: ``executemany`` of an upsert. PostgreSQL: binary ``COPY`` straight into ``samples`` (the
+fast path for new data); when the batch repeats rows already stored, the copy is rolled back to a
+savepoint and the batch goes through a temporary table and ``INSERT … ON CONFLICT``. Either way a
+repeated batch leaves one row per (series, ts), holding the last value written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import psycopg
+from sqlalchemy import Connection, Engine
+
+from store import partitions
+
+Row = tuple[int, int, float]
+
+SQLITE_UPSERT = (
+    "INSERT INTO samples (series_id, ts, value) VALUES (?, ?, ?)"
+    " ON CONFLICT (series_id, ts) DO UPDATE SET value = excluded.value"
+)
+_PG_COPY = "COPY samples (series_id, ts, value) FROM STDIN (FORMAT BINARY)"
+_PG_COPY_STAGE = "COPY headroom_incoming (series_id, ts, value) FROM STDIN (FORMAT BINARY)"
+_PG_STAGE = (
+    "CREATE TEMP TABLE IF NOT EXISTS headroom_incoming"
+    " (series_id bigint, ts bigint, value double precision) ON COMMIT DELETE ROWS"
+)
+_PG_MERGE = (
+    "INSERT INTO samples (series_id, ts, value)"
+    " SELECT DISTINCT ON (series_id, ts) series_id, ts, value FROM headroom_incoming"
+    " ORDER BY series_id, ts"
+    " ON CONFLICT (series_id, ts) DO UPDATE SET value = excluded.value"
+)
+_TYPES = ["int8", "int8", "float8"]
+
+
+def _copy_rows(cur: psycopg.Cursor, sql: str, rows: Sequence[Row]) -> None:
+    with cur.copy(sql) as copy:
+        copy.set_types(_TYPES)
+        write_row = copy.write_row
+        for row in rows:
+            write_row(row)
+
+
+class SampleWriter:
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._backend = engine.dialect.name
+        self._known_days: set[int] = set()
+
+    def write(self, rows: Sequence[Row], min_ts: int, max_ts: int) -> None:
+        if not rows:
+            return
+        with self._engine.begin() as conn:
+            if self._backend == "sqlite":
+                conn.exec_driver_sql(SQLITE_UPSERT, list(rows))  # type: ignore[arg-type]
+            else:
+                self._ensure_partitions(conn, min_ts, max_ts)
+                self._write_pg(conn, rows)
+
+    def _ensure_partitions(self, conn: Connection, min_ts: int, max_ts: int) -> None:
+        days = set(range(partitions.day_start(min_ts), partitions.day_start(max_ts) + 1, partitions.DAY))
+        if days <= self._known_days:
+            return
+        if not self._known_days:
+            self._known_days = partitions.existing_partitions(conn)
+        missing = days - self._known_days
+        if missing:
+            partitions.create_partitions(conn, missing)
+            self._known_days |= missing
+
+    def forget_partitions(self) -> None:
+        """Called after retention dropped partitions, so that writes re-check what exists."""
+        self._known_days = set()
+
+    @staticmethod
+    def _write_pg(conn: Connection, rows: Sequence[Row]) -> None:
+        driver = conn.connection.driver_connection
+        assert isinstance(driver, psycopg.Connection)
+        with driver.cursor() as cur:
+            cur.execute("SAVEPOINT headroom_copy")
+            try:
+                _copy_rows(cur, _PG_COPY, rows)
+            except psycopg.errors.UniqueViolation:
+                cur.execute("ROLLBACK TO SAVEPOINT headroom_copy")
+                cur.execute(_PG_STAGE)
+                _copy_rows(cur, _PG_COPY_STAGE, rows)
+                cur.execute(_PG_MERGE)
+            else:
+                cur.execute("RELEASE SAVEPOINT headroom_copy")
