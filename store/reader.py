@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, bindparam, select, text
@@ -173,7 +173,12 @@ def read_range(
     return [SeriesData(r.target, r.metric, r.labels, result_step, points.get(r.id, [])) for r in refs]
 
 
-_COMBINE = {"avg": lambda a, b: (a + b) / 2, "min": min, "max": max, "last": lambda a, b: b}
+_COMBINE: dict[str, Callable[[float, float], float]] = {
+    "avg": lambda a, b: (a + b) / 2,
+    "min": min,
+    "max": max,
+    "last": lambda a, b: b,
+}
 
 
 def _merge_tail(head: list[tuple[int, float]], tail: list[tuple[int, float]], agg: str) -> list[tuple[int, float]]:

@@ -55,7 +55,7 @@ class SampleWriter:
             return
         with self._engine.begin() as conn:
             if self._backend == "sqlite":
-                conn.exec_driver_sql(SQLITE_UPSERT, list(rows))  # type: ignore[arg-type]
+                conn.exec_driver_sql(SQLITE_UPSERT, list(rows))
             else:
                 self._ensure_partitions(conn, min_ts, max_ts)
                 self._write_pg(conn, rows)
