@@ -1,0 +1,455 @@
+"""Throwaway PostgreSQL clusters (primary + streaming standby) from the binaries on this machine.
+
+Used by the test fixtures and by `headroom demo`. Works as root (daemons run as `postgres`, their
+directories are given to it) and as an ordinary user. An initdb'd template is cached so later starts
+copy it instead of running initdb again.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Literal
+from urllib.parse import quote
+
+import psycopg
+from psycopg import sql
+
+from headroom.servers.processes import (
+    MissingBinaryError,
+    ServerStartError,
+    cache_root,
+    chown_to,
+    copy_tree,
+    file_lock,
+    free_port,
+    log_tail,
+    make_dir,
+    pid_running,
+    run,
+    service_user,
+    spawn,
+    stop_pid,
+)
+
+PG_PACKAGE = "postgresql"
+MONITOR_USER = "headroom_monitor"
+StopMode = Literal["fast", "smart", "immediate"]
+_STOP_SIGNALS: dict[str, int] = {"smart": signal.SIGTERM, "fast": signal.SIGINT, "immediate": signal.SIGQUIT}
+
+BASE_CONF: dict[str, str] = {
+    "listen_addresses": "'127.0.0.1'",
+    "shared_preload_libraries": "'pg_stat_statements'",
+    "pg_stat_statements.track": "all",
+    "track_io_timing": "on",
+    "wal_level": "replica",
+    "max_wal_senders": "5",
+    "max_replication_slots": "5",
+    "hot_standby": "on",
+    "hot_standby_feedback": "off",
+    "wal_keep_size": "'256MB'",
+    "fsync": "off",
+    "full_page_writes": "off",
+    "shared_buffers": "'32MB'",
+    "max_connections": "100",
+    "logging_collector": "off",
+    "log_line_prefix": "'%m [%p] '",
+}
+
+
+def pg_bindir() -> Path:
+    """The newest PostgreSQL server binaries: `pg_config --bindir`, else /usr/lib/postgresql/*/bin."""
+    candidates: list[Path] = []
+    for d in glob.glob("/usr/lib/postgresql/*/bin"):
+        candidates.append(Path(d))
+
+    def major(p: Path) -> float:
+        try:
+            return float(p.parent.name)
+        except ValueError:
+            return 0.0
+
+    candidates.sort(key=major, reverse=True)
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        try:
+            out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=True).stdout
+            p = Path(out.strip())
+            if (p / "initdb").exists():
+                if not candidates or major(p) >= major(candidates[0]) or major(p) == 0.0:
+                    candidates.insert(0, p)
+        except (subprocess.CalledProcessError, OSError):
+            pass
+    for c in candidates:
+        if (c / "initdb").exists() and (c / "postgres").exists():
+            return c
+    raise MissingBinaryError("initdb/postgres", PG_PACKAGE)
+
+
+def pg_binary(name: str) -> str:
+    path = pg_bindir() / name
+    if not path.exists():
+        package = "postgresql-contrib" if name == "pgbench" else PG_PACKAGE
+        raise MissingBinaryError(name, package)
+    return str(path)
+
+
+def server_version() -> str:
+    """`postgres --version` of the binaries we use."""
+    return subprocess.run([pg_binary("postgres"), "--version"], capture_output=True, text=True).stdout.strip()
+
+
+def _check_contrib() -> None:
+    out = subprocess.run([pg_binary("pg_config"), "--sharedir"], capture_output=True, text=True)
+    sharedir = Path(out.stdout.strip()) if out.returncode == 0 else None
+    if sharedir is None:
+        return
+    if not (sharedir / "extension" / "pg_stat_statements.control").exists():
+        major = pg_bindir().parent.name
+        raise MissingBinaryError("pg_stat_statements extension", f"postgresql-contrib (postgresql-{major})")
+
+
+def _q(value: str) -> str:
+    return quote(value, safe="")
+
+
+@dataclass
+class PgInstance:
+    """One running (or stopped) PostgreSQL server."""
+
+    name: str
+    host: str
+    port: int
+    datadir: Path
+    socket_dir: Path
+    log_path: Path
+    os_user: str | None = None
+    pid: int | None = None
+    _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def dsn(self, user: str = "postgres", dbname: str = "postgres", password: str | None = None) -> str:
+        """libpq URI over TCP to this server."""
+        auth = _q(user) + (":" + _q(password) if password is not None else "")
+        return f"postgresql://{auth}@{self.host}:{self.port}/{_q(dbname)}?sslmode=disable"
+
+    def socket_connect(self, dbname: str = "postgres", autocommit: bool = True) -> psycopg.Connection:
+        """Superuser connection over the unix socket (trust auth)."""
+        return psycopg.connect(
+            host=str(self.socket_dir), port=self.port, user="postgres", dbname=dbname, autocommit=autocommit
+        )
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Start the server and wait until it accepts connections."""
+        if self.is_running():
+            return
+        pidfile = self.datadir / "postmaster.pid"
+        if pidfile.exists():
+            pidfile.unlink()
+        self._proc = spawn(
+            [pg_binary("postgres"), "-D", str(self.datadir)], self.log_path, user=self.os_user
+        )
+        self.pid = self._proc.pid
+        deadline = time.monotonic() + timeout
+        last_error: Exception | None = None
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise ServerStartError(
+                    f"PostgreSQL {self.name} exited with {self._proc.returncode}:\n{log_tail(self.log_path)}"
+                )
+            try:
+                with psycopg.connect(
+                    host=str(self.socket_dir), port=self.port, user="postgres", dbname="postgres",
+                    connect_timeout=2,
+                ) as conn:
+                    conn.execute("SELECT 1")
+                return
+            except psycopg.OperationalError as exc:
+                last_error = exc
+                time.sleep(0.05)
+        raise ServerStartError(
+            f"PostgreSQL {self.name} not ready within {timeout:.0f}s ({last_error}):\n{log_tail(self.log_path)}"
+        )
+
+    def stop(self, mode: StopMode = "fast", timeout: float = 30.0) -> None:
+        """Stop by PID: smart (SIGTERM), fast (SIGINT) or immediate (SIGQUIT)."""
+        stop_pid(self.pid, _STOP_SIGNALS[mode], timeout=timeout)
+        if self._proc is not None:
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                pass
+            self._proc = None
+
+    def restart(self, mode: StopMode = "fast") -> None:
+        self.stop(mode)
+        self.start()
+
+    def is_running(self) -> bool:
+        if self._proc is not None and self._proc.poll() is not None:
+            return False
+        return pid_running(self.pid)
+
+    def append_conf(self, settings: dict[str, str]) -> None:
+        """Append settings to postgresql.conf (later lines win); takes effect on reload/restart."""
+        lines = "".join(f"{k} = {v}\n" for k, v in settings.items())
+        with open(self.datadir / "postgresql.conf", "a") as fh:
+            fh.write(lines)
+
+    def reload(self) -> None:
+        if self.pid:
+            os.kill(self.pid, signal.SIGHUP)
+
+
+@dataclass
+class PgCluster:
+    """A primary with an optional streaming standby, a superuser password and a pg_monitor-only role."""
+
+    primary: PgInstance
+    standby: PgInstance | None
+    superuser_password: str
+    monitor_password: str
+    base_dir: Path
+    monitor_user: str = MONITOR_USER
+    owns_base_dir: bool = False
+
+    def instance(self, which: str = "primary") -> PgInstance:
+        if which == "primary":
+            return self.primary
+        if which == "standby":
+            if self.standby is None:
+                raise ValueError("this cluster has no standby")
+            return self.standby
+        raise ValueError(f"which must be 'primary' or 'standby', not {which!r}")
+
+    def superuser_dsn(self, which: str = "primary", dbname: str = "postgres") -> str:
+        return self.instance(which).dsn("postgres", dbname, self.superuser_password)
+
+    def monitor_dsn(self, which: str = "primary", dbname: str = "postgres") -> str:
+        return self.instance(which).dsn(self.monitor_user, dbname, self.monitor_password)
+
+    def connect(self, which: str = "primary", dbname: str = "postgres", autocommit: bool = True) -> psycopg.Connection:
+        """Superuser connection (unix socket)."""
+        return self.instance(which).socket_connect(dbname, autocommit=autocommit)
+
+    def create_database(self, dbname: str) -> None:
+        with self.connect() as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+
+    def wait_replay(self, timeout: float = 30.0) -> None:
+        """Wait until the standby has replayed everything the primary has written so far."""
+        if self.standby is None:
+            return
+        with self.connect() as conn:
+            row = conn.execute("SELECT pg_current_wal_insert_lsn()::text").fetchone()
+        assert row is not None
+        target = row[0]
+        deadline = time.monotonic() + timeout
+        with self.connect("standby") as sconn:
+            while time.monotonic() < deadline:
+                r = sconn.execute(
+                    "SELECT pg_wal_lsn_diff(pg_last_wal_replay_lsn(), %s::pg_lsn) >= 0", (target,)
+                ).fetchone()
+                if r is not None and r[0]:
+                    return
+                time.sleep(0.05)
+        raise ServerStartError(f"standby did not replay up to {target} within {timeout:.0f}s")
+
+    def stop(self) -> None:
+        """Stop standby then primary, by PID."""
+        if self.standby is not None:
+            self.standby.stop("fast")
+        self.primary.stop("fast")
+
+    def cleanup(self) -> None:
+        """Stop and remove the data directories."""
+        self.stop()
+        if self.owns_base_dir:
+            shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    def __enter__(self) -> PgCluster:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.cleanup()
+
+
+def _template_dir(os_user: str | None) -> Path:
+    """An initdb'd data directory cached per PostgreSQL version; built once under a file lock."""
+    bindir = pg_bindir()
+    version = bindir.parent.name if bindir.parent.name.replace(".", "").isdigit() else "pg"
+    root = cache_root()
+    template = root / f"pg-template-{version}-{os_user or os.geteuid()}"
+    with file_lock(root / f"pg-template-{version}.lock"):
+        if (template / "PG_VERSION").exists() and (template / ".headroom-ready").exists():
+            return template
+        shutil.rmtree(template, ignore_errors=True)
+        building = root / f"pg-template-{version}.building-{os.getpid()}"
+        shutil.rmtree(building, ignore_errors=True)
+        make_dir(building, os_user)
+        pwfile = root / f"pg-pw-{os.getpid()}"
+        pwfile.write_text(secrets.token_hex(16) + "\n")
+        chown_to(pwfile, os_user)
+        try:
+            run(
+                [
+                    pg_binary("initdb"), "-D", str(building), "-U", "postgres", f"--pwfile={pwfile}",
+                    "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8",
+                    "--locale=C.UTF-8", "-N",
+                ],
+                user=os_user,
+                timeout=180,
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+        (building / ".headroom-ready").write_text("ok\n")
+        chown_to(building / ".headroom-ready", os_user)
+        building.rename(template)
+    return template
+
+
+def _new_instance(base_dir: Path, name: str, os_user: str | None) -> PgInstance:
+    socket_dir = make_dir(base_dir / f"{name}-sock", os_user, 0o755)
+    log_path = base_dir / f"{name}.log"
+    log_path.touch()
+    chown_to(log_path, os_user)
+    return PgInstance(
+        name=name, host="127.0.0.1", port=0, datadir=base_dir / name, socket_dir=socket_dir,
+        log_path=log_path, os_user=os_user,
+    )
+
+
+def _start_on_free_port(inst: PgInstance, attempts: int = 5) -> None:
+    """Pick a free port and start; on a lost port race pick another."""
+    for attempt in range(attempts):
+        inst.port = free_port()
+        inst.append_conf({"port": str(inst.port)})
+        try:
+            inst.start()
+            return
+        except ServerStartError as exc:
+            if "could not bind" in str(exc) or "Address already in use" in str(exc):
+                if attempt < attempts - 1:
+                    continue
+            raise
+
+
+def _conf_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, int | float):
+        return str(value)
+    text = str(value)
+    if text.startswith("'"):
+        return text
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _start_primary(
+    base_dir: Path, os_user: str | None, extra_conf: dict[str, object] | None, name: str = "primary"
+) -> PgInstance:
+    _check_contrib()
+    template = _template_dir(os_user)
+    inst = _new_instance(base_dir, name, os_user)
+    copy_tree(template, inst.datadir)
+    (inst.datadir / ".headroom-ready").unlink(missing_ok=True)
+    conf = dict(BASE_CONF)
+    conf["unix_socket_directories"] = f"'{inst.socket_dir}'"
+    for k, v in (extra_conf or {}).items():
+        conf[k] = _conf_value(v)
+    inst.append_conf(conf)
+    _start_on_free_port(inst)
+    return inst
+
+
+def _setup_roles(inst: PgInstance, superuser_password: str, monitor_password: str) -> None:
+    with inst.socket_connect() as conn:
+        conn.execute(
+            sql.SQL("ALTER ROLE postgres PASSWORD {}").format(sql.Literal(superuser_password))
+        )
+        conn.execute(
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE pg_monitor").format(
+                sql.Identifier(MONITOR_USER), sql.Literal(monitor_password)
+            )
+        )
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+
+
+def start_pg_cluster(
+    base_dir: Path | str,
+    with_standby: bool = True,
+    extra_conf: dict[str, object] | None = None,
+    owns_base_dir: bool = False,
+) -> PgCluster:
+    """Start a primary (+ streaming standby) under `base_dir`; returns when the standby streams."""
+    base = Path(base_dir)
+    base.mkdir(parents=True, exist_ok=True)
+    os_user = service_user("postgres")
+    if os_user is not None:
+        os.chmod(base, 0o755)
+    superuser_password = secrets.token_urlsafe(18)
+    monitor_password = secrets.token_urlsafe(18)
+    primary = _start_primary(base, os_user, extra_conf)
+    cluster = PgCluster(
+        primary=primary, standby=None, superuser_password=superuser_password,
+        monitor_password=monitor_password, base_dir=base, owns_base_dir=owns_base_dir,
+    )
+    try:
+        _setup_roles(primary, superuser_password, monitor_password)
+        if with_standby:
+            cluster.standby = _start_standby(cluster, os_user)
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster
+
+
+def start_pg_server(
+    base_dir: Path | str, extra_conf: dict[str, object] | None = None, owns_base_dir: bool = False
+) -> PgCluster:
+    """A single PostgreSQL instance (no standby), e.g. to serve as the metrics store."""
+    return start_pg_cluster(base_dir, with_standby=False, extra_conf=extra_conf, owns_base_dir=owns_base_dir)
+
+
+def _start_standby(cluster: PgCluster, os_user: str | None) -> PgInstance:
+    primary = cluster.primary
+    inst = _new_instance(cluster.base_dir, "standby", os_user)
+    make_dir(inst.datadir, os_user)
+    run(
+        [
+            pg_binary("pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres",
+            "-D", str(inst.datadir), "-R", "-X", "stream", "-c", "fast", "-N",
+        ],
+        user=os_user,
+        env={"PGPASSWORD": cluster.superuser_password, "PGAPPNAME": "standby"},
+        timeout=180,
+    )
+    inst.append_conf({"unix_socket_directories": f"'{inst.socket_dir}'"})
+    # the application name lets pg_stat_replication say which standby is which
+    with open(inst.datadir / "postgresql.auto.conf", "a") as fh:
+        fh.write("cluster_name = 'standby'\n")
+    _start_on_free_port(inst)
+    _wait_streaming(primary)
+    return inst
+
+
+def _wait_streaming(primary: PgInstance, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    with primary.socket_connect() as conn:
+        while time.monotonic() < deadline:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'"
+            ).fetchone()
+            if row is not None and row[0] >= 1:
+                return
+            time.sleep(0.05)
+    raise ServerStartError(f"standby of {primary.name} not streaming within {timeout:.0f}s")
