@@ -22,15 +22,15 @@ SQLITE_UPSERT = (
     " ON CONFLICT (series_id, ts) DO UPDATE SET value = excluded.value"
 )
 _PG_COPY = "COPY samples (series_id, ts, value) FROM STDIN (FORMAT BINARY)"
-_PG_COPY_STAGE = "COPY headroom_incoming (series_id, ts, value) FROM STDIN (FORMAT BINARY)"
+_PG_COPY_STAGE = "COPY headroom_incoming (seq, series_id, ts, value) FROM STDIN (FORMAT BINARY)"
 _PG_STAGE = (
     "CREATE TEMP TABLE IF NOT EXISTS headroom_incoming"
-    " (series_id bigint, ts bigint, value double precision) ON COMMIT DELETE ROWS"
+    " (seq bigint, series_id bigint, ts bigint, value double precision) ON COMMIT DELETE ROWS"
 )
 _PG_MERGE = (
     "INSERT INTO samples (series_id, ts, value)"
     " SELECT DISTINCT ON (series_id, ts) series_id, ts, value FROM headroom_incoming"
-    " ORDER BY series_id, ts"
+    " ORDER BY series_id, ts, seq DESC"
     " ON CONFLICT (series_id, ts) DO UPDATE SET value = excluded.value"
 )
 _TYPES = ["int8", "int8", "float8"]
@@ -42,6 +42,14 @@ def _copy_rows(cur: psycopg.Cursor, sql: str, rows: Sequence[Row]) -> None:
         write_row = copy.write_row
         for row in rows:
             write_row(row)
+
+
+def _copy_staged(cur: psycopg.Cursor, rows: Sequence[Row]) -> None:
+    """Rows with their position, so that the last of several values for one (series, ts) wins."""
+    with cur.copy(_PG_COPY_STAGE) as copy:
+        copy.set_types(["int8", *_TYPES])
+        for seq, (series_id, ts, value) in enumerate(rows):
+            copy.write_row((seq, series_id, ts, value))
 
 
 class SampleWriter:
@@ -86,7 +94,7 @@ class SampleWriter:
             except psycopg.errors.UniqueViolation:
                 cur.execute("ROLLBACK TO SAVEPOINT headroom_copy")
                 cur.execute(_PG_STAGE)
-                _copy_rows(cur, _PG_COPY_STAGE, rows)
+                _copy_staged(cur, rows)
                 cur.execute(_PG_MERGE)
             else:
                 cur.execute("RELEASE SAVEPOINT headroom_copy")
