@@ -1,0 +1,235 @@
+"""Metric definitions as data: one YAML file per metric under ``collectors/metrics/<engine>/``.
+
+The format is described in docs/architecture.md ("Collector contract"). PostgreSQL definitions key
+``sql`` by minimum ``server_version_num``; MySQL definitions key it by flavour first
+(``sql: {mysql: {80000: ...}, mariadb: {100600: ...}}``). A definition may instead (or also) name
+a Python function (``python: package.module:function``) for metrics that are not one SQL statement.
+:meth:`MetricDef.sql_for` picks the SQL of the closest lower (or equal) version.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from store.configtypes import parse_duration
+
+METRICS_ROOT = Path(__file__).parent / "metrics"
+
+Scope = Literal["instance", "database"]
+Role = Literal["primary", "standby", "any"]
+
+#: flavour used for engines whose definitions key ``sql`` by version only
+DEFAULT_FLAVOUR: dict[str, str] = {"postgres": "postgres", "pgbouncer": "pgbouncer"}
+#: prefix of default metric names per engine
+NAME_PREFIX: dict[str, str] = {"postgres": "pg", "mysql": "mysql", "pgbouncer": "pgbouncer"}
+
+_KEYS = {
+    "description", "interval", "scope", "role", "requires", "limit", "tags", "gauges", "names",
+    "sql", "python", "timeout", "counters_total", "ignore",
+}
+_REQUIRE_KINDS = {"extension", "privilege", "setting", "function", "view"}
+
+
+class DefinitionError(ValueError):
+    """A metric definition file is invalid; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """What a metric needs besides a connection: ``{extension: pg_stat_statements}``,
+    ``{privilege: pg_read_all_stats}``, ``{setting: performance_schema}`` ..."""
+
+    kind: str
+    name: str
+
+
+@dataclass(frozen=True)
+class MetricDef:
+    name: str
+    engine: str
+    description: str
+    interval: float
+    scope: Scope = "instance"
+    role: Role = "any"
+    requires: tuple[Requirement, ...] = ()
+    limit: int | None = None
+    tags: tuple[str, ...] = ()
+    gauges: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    names: Mapping[str, str] = field(default_factory=dict)
+    sql: Mapping[str, Mapping[int, str]] = field(default_factory=dict)
+    python: str | None = None
+    timeout: float | None = None
+    source: Path | None = None
+
+    def sql_for(self, flavour: str, version: int) -> str | None:
+        """SQL for ``flavour`` at server ``version``: the closest lower (or equal) version wins.
+        None when the server is older than every variant (or the flavour has none)."""
+        variants = self.sql.get(flavour)
+        if not variants:
+            return None
+        eligible = [v for v in variants if v <= version]
+        if not eligible:
+            return None
+        return variants[max(eligible)]
+
+    def min_version(self, flavour: str) -> int | None:
+        variants = self.sql.get(flavour)
+        return min(variants) if variants else None
+
+    def metric_name(self, column: str, counter: bool) -> str:
+        """Canonical name of a value column: ``names:`` wins, else ``<prefix>_<column>`` (+``_rate``)."""
+        if column in self.names:
+            return self.names[column]
+        base = f"{NAME_PREFIX.get(self.engine, self.engine)}_{column}"
+        return base + "_rate" if counter else base
+
+    def is_gauge(self, column: str) -> bool:
+        return column in self.gauges
+
+    def python_function(self) -> Callable[..., Any]:
+        if not self.python:
+            raise DefinitionError(f"{self.source}: python: not set")
+        return load_callable(self.python)
+
+
+def load_callable(ref: str) -> Callable[..., Any]:
+    """``package.module:function`` → the function."""
+    module_name, _, func_name = ref.partition(":")
+    if not module_name or not func_name:
+        raise DefinitionError(f"python: {ref!r} must look like package.module:function")
+    module = importlib.import_module(module_name)
+    fn = getattr(module, func_name, None)
+    if not callable(fn):
+        raise DefinitionError(f"python: {ref!r}: {module_name} has no function {func_name}")
+    return fn
+
+
+def _str_tuple(value: Any, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise DefinitionError(f"{where}: expected a list of column names")
+    return tuple(value)
+
+
+def _versions(value: Any, where: str) -> dict[int, str]:
+    if isinstance(value, str):
+        return {0: value}
+    if not isinstance(value, dict) or not value:
+        raise DefinitionError(f"{where}: expected a mapping of minimum version → SQL")
+    out: dict[int, str] = {}
+    for k, v in value.items():
+        try:
+            ver = int(k)
+        except (TypeError, ValueError):
+            raise DefinitionError(f"{where}: version key {k!r} is not an integer (e.g. 130000)") from None
+        if not isinstance(v, str) or not v.strip():
+            raise DefinitionError(f"{where}.{k}: expected SQL text")
+        out[ver] = v.strip()
+    return out
+
+
+def parse_definition(name: str, engine: str, data: Any, source: Path | None = None) -> MetricDef:
+    where = str(source or name)
+    if not isinstance(data, dict):
+        raise DefinitionError(f"{where}: expected a mapping")
+    unknown = set(data) - _KEYS
+    if unknown:
+        raise DefinitionError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+    description = data.get("description")
+    if not isinstance(description, str) or not description.strip():
+        raise DefinitionError(f"{where}: description: required")
+    try:
+        interval = parse_duration(data.get("interval", "60s"))
+    except ValueError as exc:
+        raise DefinitionError(f"{where}: interval: {exc}") from None
+    if interval <= 0:
+        raise DefinitionError(f"{where}: interval: must be positive")
+    scope = data.get("scope", "instance")
+    if scope not in ("instance", "database"):
+        raise DefinitionError(f"{where}: scope: must be instance or database, not {scope!r}")
+    role = data.get("role", "any")
+    if role not in ("primary", "standby", "any"):
+        raise DefinitionError(f"{where}: role: must be primary, standby or any, not {role!r}")
+    requires: list[Requirement] = []
+    req = data.get("requires") or {}
+    if not isinstance(req, dict):
+        raise DefinitionError(f"{where}: requires: expected a mapping like {{extension: pg_stat_statements}}")
+    for kind, value in req.items():
+        if kind not in _REQUIRE_KINDS:
+            raise DefinitionError(f"{where}: requires: unknown kind {kind!r} ({', '.join(sorted(_REQUIRE_KINDS))})")
+        for item in _str_tuple(value, f"{where}: requires.{kind}"):
+            requires.append(Requirement(kind, item))
+    limit = data.get("limit")
+    if limit is not None and (not isinstance(limit, int) or limit <= 0):
+        raise DefinitionError(f"{where}: limit: expected a positive integer")
+    timeout = data.get("timeout")
+    if timeout is not None:
+        try:
+            timeout = parse_duration(timeout)
+        except ValueError as exc:
+            raise DefinitionError(f"{where}: timeout: {exc}") from None
+    names = data.get("names") or {}
+    if not isinstance(names, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in names.items()):
+        raise DefinitionError(f"{where}: names: expected a mapping column → metric name")
+    sql: dict[str, dict[int, str]] = {}
+    raw_sql = data.get("sql")
+    if raw_sql is not None:
+        default_flavour = DEFAULT_FLAVOUR.get(engine)
+        if default_flavour is not None:
+            sql[default_flavour] = _versions(raw_sql, f"{where}: sql")
+        else:
+            if not isinstance(raw_sql, dict):
+                raise DefinitionError(f"{where}: sql: expected {{flavour: {{min_version: SQL}}}}")
+            for flavour, variants in raw_sql.items():
+                sql[str(flavour)] = _versions(variants, f"{where}: sql.{flavour}")
+    python = data.get("python")
+    if python is not None and (not isinstance(python, str) or ":" not in python):
+        raise DefinitionError(f"{where}: python: expected package.module:function")
+    if not sql and not python:
+        raise DefinitionError(f"{where}: needs sql: or python:")
+    return MetricDef(
+        name=name, engine=engine, description=description.strip(), interval=interval,
+        scope=scope, role=role, requires=tuple(requires), limit=limit,
+        tags=_str_tuple(data.get("tags"), f"{where}: tags"),
+        gauges=_str_tuple(data.get("gauges"), f"{where}: gauges"),
+        ignore=_str_tuple(data.get("ignore"), f"{where}: ignore"),
+        names=dict(names), sql=sql, python=python, timeout=timeout, source=source,
+    )
+
+
+def load_file(path: Path, engine: str) -> MetricDef:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise DefinitionError(f"{path}: invalid YAML: {exc}") from None
+    return parse_definition(path.stem, engine, data, source=path)
+
+
+def load_dir(directory: Path, engine: str) -> dict[str, MetricDef]:
+    defs: dict[str, MetricDef] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        if path.name.startswith("_"):  # _presets.yaml and other non-metric files
+            continue
+        d = load_file(path, engine)
+        defs[d.name] = d
+    return defs
+
+
+@cache
+def definitions(engine: str) -> Mapping[str, MetricDef]:
+    """All definitions shipped for ``engine`` (``collectors/metrics/<engine>/*.yaml``), cached."""
+    directory = METRICS_ROOT / engine
+    if not directory.is_dir():
+        return {}
+    return load_dir(directory, engine)

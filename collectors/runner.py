@@ -1,0 +1,325 @@
+"""One target: its connection lifecycle, its metric polls and the state kept between polls.
+
+- ``up`` (1/0) is written on every heartbeat (the shortest metric interval); when the target is
+  unreachable ``up`` is 0 on every reconnect attempt and one ``target_down`` event says why; the
+  reconnect backs off exponentially with jitter; ``target_up`` when it answers again.
+- Every metric runs on its own interval under its own timeout; a failure of one metric is
+  recorded (``headroom_scrape_success{metric}`` 0, one ``collector_error`` event per distinct
+  error and hour) and never stops the others.
+- Events: ``restart`` (server start time changed), ``failover`` (recovery state flipped),
+  ``stats_reset`` (counters went down), ``missing_feature`` (once, with the fix).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+from collectors.batch import Batch
+from collectors.definitions import MetricDef, Requirement
+from collectors.engines import create_engine
+from collectors.engines.base import (
+    ConnectionLost,
+    Engine,
+    EngineError,
+    MissingFeature,
+    PythonContext,
+    ServerInfo,
+)
+from collectors.features import FeatureTracker
+from collectors.presets import ScheduledMetric
+from collectors.rates import RateTracker
+from collectors.samples import add_rows
+from collectors.settings import CollectorSettings
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[Batch], None]
+
+
+class TargetRunner:
+    def __init__(
+        self, target: Any, metrics: list[ScheduledMetric], settings: CollectorSettings, emit: Emit,
+        engine: Engine | None = None, semaphore: asyncio.Semaphore | None = None,
+    ) -> None:
+        self.target = target
+        self.semaphore = semaphore
+        self.name = str(target.name)
+        self.metrics = metrics
+        self.settings = settings
+        self.emit = emit
+        self.timeout = float(getattr(target, "statement_timeout", None) or settings.metric_timeout)
+        self.max_databases = int(getattr(target, "database_scope_limit", None) or settings.max_databases)
+        self.engine = engine or create_engine(target, statement_timeout=self.timeout)
+        self.rates = RateTracker()
+        self.features = FeatureTracker(self.name)
+        self.python_state: dict[str, dict[str, Any]] = {}
+        self.info: ServerInfo | None = None
+        self.connected = False
+        self.down_reason: str | None = None
+        self._req_cache: dict[Requirement, MissingFeature | None] = {}
+        self._errors_seen: dict[tuple[str, str], float] = {}
+        self.last_poll: dict[str, float] = {}  # metric → monotonic time of its last poll start
+
+    # ----------------------------------------------------------------- connection
+    async def ensure_connected(self) -> bool:
+        if self.connected:
+            return True
+        now, ts = time.time(), int(time.time())
+        batch = Batch()
+        try:
+            await asyncio.wait_for(self.engine.connect(), self.timeout + 5)
+            info = await asyncio.wait_for(self.engine.server_info(), self.timeout + 5)
+        except (EngineError, TimeoutError, OSError) as exc:
+            reason = str(exc) or type(exc).__name__
+            await self.engine.close()
+            batch.add_sample(self.name, "up", {}, ts, 0.0)
+            if self.down_reason is None:
+                batch.add_event(self.name, ts, "target_down", f"{self.name} unreachable: {reason}", "error",
+                                {"reason": reason})
+                log.warning("%s: unreachable: %s", self.name, reason)
+            self.down_reason = reason
+            self.emit(batch)
+            return False
+        self.connected = True
+        self._req_cache.clear()
+        self.features.recheck()
+        if self.down_reason is not None:
+            batch.add_event(self.name, ts, "target_up", f"{self.name} reachable again", "info")
+            log.info("%s: reachable again", self.name)
+        self.down_reason = None
+        self._observe_info(info, batch, ts, now)
+        batch.add_sample(self.name, "up", {}, ts, 1.0)
+        self.emit(batch)
+        return True
+
+    async def mark_lost(self, reason: str) -> None:
+        ts = int(time.time())
+        batch = Batch()
+        batch.add_sample(self.name, "up", {}, ts, 0.0)
+        if self.down_reason is None:
+            batch.add_event(self.name, ts, "target_down", f"{self.name} connection lost: {reason}", "error",
+                            {"reason": reason})
+            log.warning("%s: connection lost: %s", self.name, reason)
+        self.down_reason = reason
+        self.connected = False
+        await self.engine.close()
+        self.emit(batch)
+
+    def _observe_info(self, info: ServerInfo, batch: Batch, ts: int, now: float) -> None:
+        prev = self.info
+        self.info = info
+        if prev is None:
+            return
+        if info.start_time and prev.start_time and abs(info.start_time - prev.start_time) > 1:
+            batch.add_event(self.name, ts, "restart", f"{self.name} restarted (server start time changed)",
+                            "warning", {"previous_start": prev.start_time, "start": info.start_time})
+            self.rates.forget()
+        if info.in_recovery != prev.in_recovery:
+            batch.add_event(self.name, ts, "failover",
+                            f"{self.name} is now a {info.role} (was {prev.role})", "warning",
+                            {"role": info.role, "previous_role": prev.role})
+
+    async def heartbeat(self) -> None:
+        """Refresh server info (role, start time) and write ``up`` 1; raises ConnectionLost."""
+        ts, now = int(time.time()), time.time()
+        try:
+            info = await asyncio.wait_for(self.engine.server_info(), self.timeout)
+        except TimeoutError:
+            raise ConnectionLost(f"no answer within {self.timeout:.0f}s") from None
+        except MissingFeature as exc:
+            raise ConnectionLost(str(exc)) from None
+        except EngineError as exc:
+            if isinstance(exc, ConnectionLost):
+                raise
+            raise ConnectionLost(str(exc)) from None
+        batch = Batch()
+        self._observe_info(info, batch, ts, now)
+        batch.add_sample(self.name, "up", {}, ts, 1.0)
+        self.emit(batch)
+
+    # ----------------------------------------------------------------- metrics
+    def _role_ok(self, mdef: MetricDef) -> bool:
+        if mdef.role == "any" or self.info is None:
+            return True
+        return mdef.role == self.info.role
+
+    async def _requirements(self, mdef: MetricDef) -> MissingFeature | None:
+        for req in mdef.requires:
+            if req not in self._req_cache:
+                self._req_cache[req] = await self.engine.check_requirement(req)
+            missing = self._req_cache[req]
+            if missing is not None:
+                return missing
+        return None
+
+    async def _query(self, mdef: MetricDef, batch: Batch, ts: int, now: float, timeout: float) -> int:
+        assert self.info is not None
+        flavour = self.info.flavour
+        databases: list[str | None] = [None]
+        if mdef.scope == "database":
+            dbs = await self.engine.databases()
+            if dbs:
+                databases = list(dbs[: self.max_databases])
+        count = 0
+        for db in databases:
+            if mdef.python:
+                ctx = PythonContext(
+                    engine=self.engine, metric=mdef, info=self.info, target=self.name, ts=ts, now=now,
+                    state=self.python_state.setdefault(mdef.name if db is None else f"{mdef.name}@{db}", {}),
+                    batch=batch, timeout=timeout, database=db,
+                )
+                rows = await self.engine.call_python(mdef.python_function(), ctx)
+            else:
+                sql = mdef.sql_for(flavour, self.info.version_num)
+                if sql is None:
+                    raise MissingFeature(
+                        "version", f"{flavour} {self.info.version_str}",
+                        f"{mdef.name} needs {flavour} version >= {mdef.min_version(flavour)}",
+                    )
+                rows = await self.engine.fetch(sql, None, timeout=timeout, database=db)
+            res = add_rows(batch, mdef, rows, self.name, ts, now, self.rates,
+                           database=db if mdef.scope == "database" else None)
+            count += res.samples
+            if res.resets:
+                batch.add_event(self.name, ts, "stats_reset",
+                                f"{mdef.name}: {res.resets} counter(s) went down (statistics reset); "
+                                "that interval was dropped", "info", {"metric": mdef.name, "counters": res.resets})
+        return count
+
+    async def poll(self, sm: ScheduledMetric) -> bool | None:
+        """Run one metric once. True/False: success; None: skipped (role, missing feature).
+        Raises ConnectionLost when the target went away."""
+        mdef = sm.definition
+        if not self._role_ok(mdef):
+            return None
+        now = time.time()
+        ts = int(now)
+        if self.features.skipped(mdef.name, now) is not None:
+            return None
+        batch = Batch()
+        self.last_poll[mdef.name] = time.monotonic()
+        timeout = mdef.timeout or self.timeout
+        if self.semaphore is not None:
+            async with self.semaphore:
+                return await self._poll(mdef, batch, now, ts, timeout)
+        return await self._poll(mdef, batch, now, ts, timeout)
+
+    async def _poll(self, mdef: MetricDef, batch: Batch, now: float, ts: int, timeout: float) -> bool | None:
+        start = time.perf_counter()
+        ok = False
+        try:
+            missing = await self._requirements(mdef)
+            if missing is not None:
+                self.features.missing(mdef.name, missing, now, ts, batch)
+                self.emit(batch)
+                return None
+            await asyncio.wait_for(self._query(mdef, batch, ts, now, timeout), timeout + 2.0)
+            ok = True
+        except ConnectionLost:
+            raise
+        except MissingFeature as exc:
+            self.features.missing(mdef.name, exc, now, ts, batch)
+            self.emit(batch)
+            return None
+        except (EngineError, TimeoutError) as exc:
+            message = str(exc) or f"timed out after {timeout:.0f}s"
+            self._record_error(mdef.name, message, batch, ts)
+        except Exception as exc:  # a bug in one metric must not stop the others
+            log.exception("%s: %s failed", self.name, mdef.name)
+            self._record_error(mdef.name, f"{type(exc).__name__}: {exc}", batch, ts)
+        duration = time.perf_counter() - start
+        batch.add_sample(self.name, "headroom_scrape_success", {"metric": mdef.name}, ts, 1.0 if ok else 0.0)
+        batch.add_sample(self.name, "headroom_scrape_duration_seconds", {"metric": mdef.name}, ts, duration)
+        self.emit(batch)
+        return ok
+
+    def _record_error(self, metric: str, message: str, batch: Batch, ts: int) -> None:
+        key = (metric, message)
+        now = time.monotonic()
+        last = self._errors_seen.get(key)
+        if last is not None and now - last < self.settings.error_event_every:
+            return
+        self._errors_seen[key] = now
+        log.warning("%s: %s: %s", self.name, metric, message)
+        batch.add_event(self.name, ts, "collector_error", f"{metric}: {message}", "warning", {"metric": metric})
+
+    # ----------------------------------------------------------------- loops
+    async def round(self) -> bool:
+        """Connect if needed and run every metric once (``--once``). Returns whether it was up."""
+        if not await self.ensure_connected():
+            return False
+        try:
+            for sm in self.metrics:
+                await self.poll(sm)
+        except ConnectionLost as exc:
+            await self.mark_lost(str(exc))
+            return False
+        return True
+
+    async def _metric_loop(self, sm: ScheduledMetric, lost: asyncio.Future[str]) -> None:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        k = 0
+        while True:
+            try:
+                await self.poll(sm)
+            except ConnectionLost as exc:
+                if not lost.done():
+                    lost.set_result(str(exc))
+                return
+            k += 1
+            next_due = start + k * sm.interval
+            now = loop.time()
+            if next_due < now:  # ran late: skip to the next slot in the future
+                k = int((now - start) // sm.interval) + 1
+                next_due = start + k * sm.interval
+            await asyncio.sleep(next_due - now)
+
+    async def _heartbeat_loop(self, interval: float, lost: asyncio.Future[str]) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.heartbeat()
+            except ConnectionLost as exc:
+                if not lost.done():
+                    lost.set_result(str(exc))
+                return
+
+    def heartbeat_interval(self) -> float:
+        return min([sm.interval for sm in self.metrics] + [60.0])
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Collect until ``stop`` is set, reconnecting with exponential backoff and jitter."""
+        backoff = 1.0
+        hb = self.heartbeat_interval()
+        while not stop.is_set():
+            if not await self.ensure_connected():
+                delay = min(backoff, self.settings.reconnect_max, max(hb, 1.0))
+                delay *= random.uniform(0.8, 1.2)
+                backoff = min(backoff * 2, self.settings.reconnect_max)
+                try:
+                    await asyncio.wait_for(stop.wait(), delay)
+                except TimeoutError:
+                    pass
+                continue
+            backoff = 1.0
+            lost: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+            tasks = [asyncio.create_task(self._metric_loop(sm, lost)) for sm in self.metrics]
+            tasks.append(asyncio.create_task(self._heartbeat_loop(hb, lost)))
+            stopper = asyncio.create_task(stop.wait())
+            try:
+                waiters: list[asyncio.Future[Any]] = [lost, stopper]
+                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for t in tasks:
+                    t.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                stopper.cancel()
+            if lost.done():
+                await self.mark_lost(lost.result())
+        await self.engine.close()

@@ -1,0 +1,218 @@
+"""``headroom collect``: every target concurrently, each metric on its interval, writes batched
+through one queue to the store (spooled while the store is unreachable), store housekeeping
+(rollups + retention) every ``collector.housekeeping_interval``.
+
+Entry points: :func:`run_collect` (the CLI), :class:`Collector` and :func:`collect_once` (library
+and tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from collectors import presets, selfmetrics
+from collectors.batch import Batch
+from collectors.runner import TargetRunner
+from collectors.settings import CollectorSettings
+from collectors.shard import select
+from collectors.spool import Spool
+from collectors.writer import Writer
+
+log = logging.getLogger(__name__)
+
+#: engines that are not polled by this scheduler (prometheus targets are imported by their own engine)
+UNSCHEDULED_ENGINES = frozenset({"prometheus"})
+
+
+def scheduled_metrics(target: Any, interval: float | None = None) -> list[presets.ScheduledMetric]:
+    return presets.resolve(
+        str(target.engine), str(getattr(target, "preset", None) or "standard"),
+        getattr(target, "metrics", None) or {}, interval,
+    )
+
+
+class Collector:
+    """Collects a set of targets into one store. Keeps per-target state (counters, statements,
+    features) between rounds, so two :meth:`round` calls give rates and deltas."""
+
+    def __init__(
+        self, store: Any, targets: Sequence[Any], settings: CollectorSettings | None = None,
+        interval: float | None = None, housekeeping: bool = True,
+    ) -> None:
+        self.store = store
+        self.settings = settings or CollectorSettings()
+        self.spool = Spool(self.settings.spool_dir, self.settings.spool_max_bytes, self.settings.spool_max_age)
+        self.writer = Writer(store, self.spool, flush_interval=self.settings.flush_interval)
+        self.housekeeping = housekeeping
+        self.runners: list[TargetRunner] = []
+        semaphore = asyncio.Semaphore(self.settings.max_concurrency)
+        for t in targets:
+            if str(t.engine) in UNSCHEDULED_ENGINES:
+                continue
+            self.runners.append(TargetRunner(
+                t, scheduled_metrics(t, interval), self.settings, self.writer.put, semaphore=semaphore))
+        self._reported_drops = 0
+        self._registered = False
+
+    def runner(self, name: str) -> TargetRunner:
+        for r in self.runners:
+            if r.name == name:
+                return r
+        raise KeyError(name)
+
+    async def _register_targets(self) -> None:
+        if self._registered:
+            return
+        try:
+            for r in self.runners:
+                labels = dict(getattr(r.target, "labels", None) or {})
+                await asyncio.to_thread(self.store.ensure_target, r.name, str(r.target.engine), labels)
+            self._registered = True
+        except Exception as exc:  # the store may be down at start; writes spool meanwhile
+            log.warning("could not register targets in the store yet: %s", type(exc).__name__)
+
+    def _report_drops(self) -> None:
+        dropped = self.spool.dropped_items
+        if dropped > self._reported_drops:
+            n = dropped - self._reported_drops
+            self._reported_drops = dropped
+            batch = Batch()
+            batch.add_event(None, int(time.time()), "spool_drop",
+                            f"the store was unreachable too long: {n} spooled item(s) dropped "
+                            f"(spool bounded to {self.settings.spool_max_bytes} bytes, "
+                            f"{self.settings.spool_max_age:.0f}s)", "error", {"dropped": n})
+            self.writer.put(batch)
+        selfmetrics.update_spool(self.spool, self.writer)
+
+    async def round(self) -> dict[str, bool]:
+        """Every target once, concurrently: connect if needed, run every metric once; then write
+        everything. Returns target → reachable."""
+        await self._register_targets()
+        results = await asyncio.gather(*(r.round() for r in self.runners))
+        await self.writer.flush()
+        self._report_drops()
+        await self.writer.flush()
+        return {r.name: ok for r, ok in zip(self.runners, results, strict=True)}
+
+    async def _housekeeping_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), self.settings.housekeeping_interval)
+                return
+            except TimeoutError:
+                pass
+            try:
+                await asyncio.to_thread(self.store.rollup)
+                await asyncio.to_thread(self.store.apply_retention)
+            except Exception as exc:
+                log.warning("store housekeeping failed: %s", exc)
+
+    async def _monitor_loop(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            if not self._registered:
+                await self._register_targets()
+            self._report_drops()
+            try:
+                await asyncio.wait_for(stop.wait(), 5.0)
+            except TimeoutError:
+                pass
+
+    async def run(self, stop: asyncio.Event | None = None, duration: float | None = None) -> None:
+        """Collect until ``stop`` is set (or for ``duration`` seconds), then write what is queued."""
+        stop = stop or asyncio.Event()
+        await self._register_targets()
+        writer_stop = asyncio.Event()
+        writer = asyncio.create_task(self.writer.run(writer_stop))
+        tasks = [asyncio.create_task(r.run(stop)) for r in self.runners]
+        tasks.append(asyncio.create_task(self._monitor_loop(stop)))
+        if self.housekeeping:
+            tasks.append(asyncio.create_task(self._housekeeping_loop(stop)))
+        try:
+            if duration is not None:
+                try:
+                    await asyncio.wait_for(stop.wait(), duration)
+                except TimeoutError:
+                    stop.set()
+            await asyncio.gather(*tasks)
+        finally:
+            stop.set()
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            writer_stop.set()
+            await writer
+            self._report_drops()
+            await self.writer.flush()
+
+    async def close(self) -> None:
+        for r in self.runners:
+            await r.engine.close()
+        await self.writer.flush()
+
+
+async def collect_once(
+    store: Any, targets_cfg: Sequence[Any], settings: CollectorSettings | None = None,
+    interval: float | None = None,
+) -> dict[str, bool]:
+    """One round of every metric of every target into ``store`` (counters only seed)."""
+    c = Collector(store, targets_cfg, settings, interval, housekeeping=False)
+    try:
+        return await c.round()
+    finally:
+        await c.close()
+
+
+def _open_store(cfg: Any) -> Any:
+    from store import open_store
+
+    return open_store(cfg.store.url)
+
+
+def run_collect(
+    cfg: Any, once: bool = False, interval: float | None = None, shard: tuple[int, int] | None = None,
+    targets: list[str] | None = None,
+) -> int:
+    """``headroom collect``. Returns the exit code (``--once``: 0 when every target answered)."""
+    settings = CollectorSettings.from_config(getattr(cfg, "collector", None))
+    chosen = list(cfg.targets or [])
+    if targets:
+        unknown = sorted(set(targets) - {t.name for t in chosen})
+        if unknown:
+            log.error("unknown target(s): %s", ", ".join(unknown))
+            return 2
+        chosen = [t for t in chosen if t.name in targets]
+    chosen = select(chosen, shard)
+    if shard is not None:
+        log.info("shard %d/%d: %d target(s): %s", shard[0], shard[1], len(chosen), ", ".join(t.name for t in chosen))
+    store = _open_store(cfg)
+    collector = Collector(store, chosen, settings, interval, housekeeping=shard is None or shard[0] == 0)
+    if once:
+        results = asyncio.run(_once(collector))
+        for name, ok in results.items():
+            log.info("%s: %s", name, "collected" if ok else "unreachable")
+        return 0 if all(results.values()) else 1
+    asyncio.run(_forever(collector))
+    return 0
+
+
+async def _once(collector: Collector) -> dict[str, bool]:
+    try:
+        return await collector.round()
+    finally:
+        await collector.close()
+
+
+async def _forever(collector: Collector) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):
+            pass
+    await collector.run(stop)

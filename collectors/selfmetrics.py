@@ -1,0 +1,31 @@
+"""The collector's own metrics for ``/metrics`` (prometheus_client, default registry):
+queue and spool sizes, items written, dropped and rejected."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from prometheus_client import Gauge
+
+if TYPE_CHECKING:
+    from collectors.spool import Spool
+    from collectors.writer import Writer
+
+QUEUE_BATCHES = Gauge("headroom_collector_queue_batches", "Write batches waiting in the collector queue")
+SPOOL_BATCHES = Gauge("headroom_collector_spool_batches", "Write batches spooled on disk (store unreachable)")
+SPOOL_BYTES = Gauge("headroom_collector_spool_bytes", "Bytes spooled on disk")
+SPOOL_DROPPED = Gauge("headroom_collector_spool_dropped_items", "Items dropped from the spool (size/age bound)")
+WRITTEN = Gauge("headroom_collector_written_items", "Items written to the store")
+REJECTED = Gauge("headroom_collector_rejected_items", "Items the store rejected (not an outage)")
+STORE_UP = Gauge("headroom_collector_store_up", "1 when the last store write succeeded")
+
+
+def update_spool(spool: Spool, writer: Writer) -> None:
+    files = spool.files()
+    SPOOL_BATCHES.set(len(files))
+    SPOOL_BYTES.set(sum(f.size for f in files))
+    SPOOL_DROPPED.set(spool.dropped_items)
+    QUEUE_BATCHES.set(writer.queue.qsize())
+    WRITTEN.set(writer.written_items)
+    REJECTED.set(writer.failed_items)
+    STORE_UP.set(1 if writer.store_ok else 0)

@@ -1,0 +1,137 @@
+"""Per-interval statement deltas (pg_stat_statements, performance_schema digests), engine-neutral.
+
+Entries are keyed by (dbname, username, queryid, toplevel). Each poll the engine passes the
+current cumulative counters of every entry; :meth:`StatementTracker.update` returns the deltas
+since the previous poll:
+
+- the first poll only seeds;
+- an entry not seen at the previous poll was created since (new statement, or re-added after
+  eviction): its whole counters are its delta;
+- an entry whose counters went down (or whose ``since`` moved past the previous poll) was
+  reset/evicted and re-added: when ``since`` tells us it was re-created after the previous poll its
+  whole counters are the delta, otherwise that entry's interval is dropped (never negative);
+- a global reset (``reset=True``: pg_stat_statements_info.stats_reset moved) means every entry
+  was created after the previous poll: their whole counters are the delta;
+- entries with no calls in the interval are left out.
+
+The result is the top N by delta total time plus one ``(other)`` row with the sum of the rest,
+so totals reconcile. Toplevel and nested variants of one (dbname, username, queryid) are summed
+into one row (the store keys rows by queryid, dbname, username). Texts are requested only for
+queryids that reach the output and whose text was never fetched before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from store.types import OTHER_QUERYID, StatementStat
+
+DEFAULT_TOP_N = 100
+
+
+@dataclass(frozen=True)
+class StatementKey:
+    dbname: str
+    username: str
+    queryid: str
+    toplevel: bool | None = None
+
+
+@dataclass(frozen=True)
+class StatementCounters:
+    calls: int
+    total_ms: float
+    rows: int = 0
+    blks_hit: int = 0
+    blks_read: int = 0
+    temp_blks_written: int = 0
+    since: float | None = None  # when this entry started counting (PG 17 stats_since), epoch s
+
+    def minus(self, other: StatementCounters) -> StatementCounters:
+        return StatementCounters(
+            self.calls - other.calls, self.total_ms - other.total_ms, self.rows - other.rows,
+            self.blks_hit - other.blks_hit, self.blks_read - other.blks_read,
+            self.temp_blks_written - other.temp_blks_written,
+        )
+
+    def decreased_from(self, other: StatementCounters) -> bool:
+        return self.calls < other.calls or self.total_ms < other.total_ms - 1e-9
+
+
+@dataclass
+class StatementDeltas:
+    stats: list[StatementStat]  # top N + (other) when anything was left out
+    need_text: list[tuple[str, str, str]]  # (queryid, dbname, username) whose text to fetch now
+    seeded: bool = False  # first poll: nothing to report yet
+    dropped: int = 0  # entries whose interval was dropped (decrease without a usable `since`)
+    reset: bool = False
+
+
+@dataclass
+class StatementTracker:
+    top_n: int = DEFAULT_TOP_N
+    _prev: dict[StatementKey, StatementCounters] | None = None
+    _prev_time: float = 0.0
+    _texts_known: set[tuple[str, str, str]] = field(default_factory=set)
+
+    def text_fetched(self, keys: Iterable[tuple[str, str, str]]) -> None:
+        """Remember that the text of these (queryid, dbname, username) is in the store."""
+        self._texts_known.update(keys)
+
+    def update(
+        self, current: dict[StatementKey, StatementCounters], now: float, reset: bool = False
+    ) -> StatementDeltas:
+        prev, prev_time = self._prev, self._prev_time
+        self._prev, self._prev_time = dict(current), now
+        if prev is None:
+            return StatementDeltas([], [], seeded=True)
+        interval = max(now - prev_time, 0.0)
+        merged: dict[tuple[str, str, str], StatementCounters] = {}
+        dropped = 0
+        for key, cur in current.items():
+            before = prev.get(key)
+            delta: StatementCounters | None
+            if reset or before is None:
+                delta = cur
+            elif cur.since is not None and before.since is not None and cur.since > before.since:
+                # re-created since the previous poll (PG 17 stats_since)
+                delta = cur if cur.since >= prev_time else None
+            elif cur.decreased_from(before):
+                delta = None
+            else:
+                delta = cur.minus(before)
+            if delta is None:
+                dropped += 1
+                continue
+            if delta.calls <= 0 and delta.total_ms <= 0:
+                continue
+            mk = (key.queryid, key.dbname, key.username)
+            have = merged.get(mk)
+            merged[mk] = delta if have is None else StatementCounters(
+                have.calls + delta.calls, have.total_ms + delta.total_ms, have.rows + delta.rows,
+                have.blks_hit + delta.blks_hit, have.blks_read + delta.blks_read,
+                have.temp_blks_written + delta.temp_blks_written,
+            )
+        ordered = sorted(merged.items(), key=lambda kv: (-kv[1].total_ms, -kv[1].calls, kv[0]))
+        top, rest = ordered[: self.top_n], ordered[self.top_n :]
+        stats = [
+            StatementStat(
+                queryid=q, dbname=d, username=u, calls=int(c.calls), total_ms=float(c.total_ms),
+                rows=int(c.rows), blks_hit=int(c.blks_hit), blks_read=int(c.blks_read),
+                temp_blks_written=int(c.temp_blks_written), interval_s=interval,
+            )
+            for (q, d, u), c in top
+        ]
+        if rest:
+            stats.append(
+                StatementStat(
+                    queryid=OTHER_QUERYID, dbname="", username="",
+                    calls=int(sum(c.calls for _, c in rest)), total_ms=float(sum(c.total_ms for _, c in rest)),
+                    rows=int(sum(c.rows for _, c in rest)), blks_hit=int(sum(c.blks_hit for _, c in rest)),
+                    blks_read=int(sum(c.blks_read for _, c in rest)),
+                    temp_blks_written=int(sum(c.temp_blks_written for _, c in rest)), interval_s=interval,
+                )
+            )
+        need_text = [k for k, _ in top if k not in self._texts_known]
+        return StatementDeltas(stats, need_text, dropped=dropped, reset=reset)
