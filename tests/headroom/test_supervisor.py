@@ -1,0 +1,135 @@
+"""`headroom up`'s supervisor with real child processes: restart after kill -9, one prefixed log
+stream, SIGTERM stops every child, a configuration error (status 2) stops everything."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+from headroom.supervisor import ChildSpec, Supervisor, pids_alive, stage_specs
+
+TICKER = "import time, os\nprint('hello from', os.getpid(), flush=True)\nwhile True:\n    time.sleep(0.1)\n"
+
+
+def _wait(cond: object, timeout: float = 15.0) -> None:
+    assert callable(cond)
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+
+
+def test_killed_child_is_restarted_and_output_is_prefixed() -> None:
+    out = io.StringIO()
+    sup = Supervisor(
+        [ChildSpec("alpha", [sys.executable, "-c", TICKER]), ChildSpec("beta", [sys.executable, "-c", TICKER])],
+        out=out, backoff_initial=0.2, backoff_max=1.0,
+    )
+    thread = threading.Thread(target=sup.run, kwargs={"install_signal_handlers": False})
+    thread.start()
+    try:
+        _wait(lambda: len(sup.pids()) == 2)
+        first = sup.pids()
+        os.kill(first["alpha"], signal.SIGKILL)
+        _wait(lambda: "alpha" in sup.pids() and sup.pids()["alpha"] != first["alpha"])
+        assert sup.pids()["beta"] == first["beta"]
+        assert sup.restarts() == {"alpha": 1, "beta": 0}
+        second = sup.pids()["alpha"]
+        _wait(lambda: f"hello from {second}" in out.getvalue())
+    finally:
+        sup.stop()
+        thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert pids_alive([first["alpha"], first["beta"], second]) == []
+    lines = out.getvalue().splitlines()
+    assert f"alpha | hello from {first['alpha']}" in lines
+    assert f"alpha | hello from {second}" in lines
+    assert f"beta  | hello from {first['beta']}" in lines
+    assert any(line.startswith("up    | alpha exited with status -9") for line in lines)
+
+
+def test_backoff_doubles_between_restarts_of_a_crashing_child() -> None:
+    out = io.StringIO()
+    sup = Supervisor([ChildSpec("crash", [sys.executable, "-c", "raise SystemExit(1)"])], out=out,
+                     backoff_initial=0.1, backoff_max=0.4)
+    thread = threading.Thread(target=sup.run, kwargs={"install_signal_handlers": False})
+    thread.start()
+    try:
+        _wait(lambda: sup.restarts()["crash"] >= 4)
+    finally:
+        sup.stop()
+        thread.join(timeout=30)
+    delays = [line.rsplit(" in ", 1)[1] for line in out.getvalue().splitlines() if "restart " in line]
+    assert delays[:4] == ["0.1s", "0.2s", "0.4s", "0.4s"]
+
+
+def test_configuration_error_stops_everything() -> None:
+    out = io.StringIO()
+    sup = Supervisor(
+        [ChildSpec("bad", [sys.executable, "-c", "raise SystemExit(2)"]),
+         ChildSpec("good", [sys.executable, "-c", TICKER])],
+        out=out, backoff_initial=0.1,
+    )
+    code = sup.run(install_signal_handlers=False)
+    assert code == 2
+    assert sup.pids() == {}
+    assert "configuration error" in out.getvalue()
+
+
+SUPERVISOR_SCRIPT = """
+import sys
+from headroom.supervisor import ChildSpec, Supervisor
+ticker = {ticker!r}
+sup = Supervisor([ChildSpec("one", [sys.executable, "-c", ticker]),
+                  ChildSpec("two", [sys.executable, "-c", ticker])],
+                 on_start=lambda name, pid: print("CHILD", name, pid, flush=True))
+sys.exit(sup.run())
+"""
+
+
+def _start_supervisor_process(tmp_path: Path) -> tuple[subprocess.Popen[str], list[int]]:
+    script = tmp_path / "sup.py"
+    script.write_text(textwrap.dedent(SUPERVISOR_SCRIPT.format(ticker=TICKER)))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).resolve().parents[2])
+    pids: list[int] = []
+    assert proc.stdout is not None
+    while len(pids) < 2:
+        line = proc.stdout.readline()
+        assert line, "supervisor exited early"
+        if line.startswith("CHILD "):
+            pids.append(int(line.split()[2]))
+    return proc, pids
+
+
+def test_sigterm_to_the_supervisor_stops_all_children(tmp_path: Path) -> None:
+    proc, pids = _start_supervisor_process(tmp_path)
+    assert pids_alive(pids) == pids
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert pids_alive(pids) == []
+    assert "stopped one" in out and "stopped two" in out
+
+
+def test_children_die_with_a_killed_supervisor(tmp_path: Path) -> None:
+    proc, pids = _start_supervisor_process(tmp_path)
+    proc.kill()
+    proc.wait(timeout=10)
+    _wait(lambda: pids_alive(pids) == [])
+
+
+def test_stage_specs_run_the_cli_with_the_same_config(tmp_path: Path) -> None:
+    cfg = tmp_path / "headroom.yaml"
+    specs = stage_specs(cfg)
+    assert [s.name for s in specs] == ["collect", "forecast", "alerts", "dashboard"]
+    for spec in specs:
+        assert spec.argv == [sys.executable, "-m", "headroom.cli", spec.name]
+        assert spec.env == {"HEADROOM_CONFIG": str(cfg.resolve())}
