@@ -199,7 +199,7 @@ class Supervisor:
 
     def run(self, install_signal_handlers: bool = True) -> int:
         """Run until SIGTERM/SIGINT (or `stop()`); returns 0, or 2 after a configuration error."""
-        previous: dict[int, Any] = {}
+        previous: dict[signal.Signals, Any] = {}
         if install_signal_handlers:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 previous[sig] = signal.signal(sig, lambda _s, _f: self._stop.set())
