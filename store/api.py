@@ -15,7 +15,7 @@ from store.engine import backend_of, make_engine, redact_url
 from store.events import add_events, read_events
 from store.meta import meta_get, meta_set
 from store.reader import SeriesRef, find_series, read_latest, read_range
-from store.series import SeriesRegistry, labels_key
+from store.series import LabelsKey, SeriesCacheKey, SeriesRegistry, labels_key
 from store.statements import StatementTotal, top_statements, upsert_texts, write_stats
 from store.types import Event, LatestValue, Sample, SeriesData, StatementStat, TargetRow
 from store.writer import SampleWriter
@@ -78,18 +78,42 @@ class Store:
         items = samples if isinstance(samples, list) else list(samples)
         if not items:
             return 0
-        cache = self._registry.cache
-        try:
-            rows = [(cache[(s.target, s.metric, labels_key(s.labels))], int(s.ts), float(s.value)) for s in items]
-        except KeyError:
-            self._registry.resolve((s.target, s.metric, labels_key(s.labels)) for s in items)
-            rows = [(cache[(s.target, s.metric, labels_key(s.labels))], int(s.ts), float(s.value)) for s in items]
+        rows = self._rows(items)
         min_ts = min(r[1] for r in rows)
         max_ts = max(r[1] for r in rows)
         self._writer.write(rows, min_ts, max_ts)
         if min_ts < self._rollup_watermark_cached():
             housekeeping.mark_dirty(self.engine, min_ts)
         return len(rows)
+
+    def _rows(self, items: list[Sample]) -> list[tuple[int, int, float]]:
+        """(series_id, ts, value) rows, creating series seen for the first time.
+
+        Label sets are normalised once per distinct mapping object in the batch: ``items`` keeps
+        every mapping alive for the whole call, so ``id()`` cannot be reused within it."""
+        cache = self._registry.cache
+        keys_by_id: dict[int, LabelsKey] = {}
+        rows: list[tuple[int, int, float]] = []
+        append = rows.append
+        missing: list[SeriesCacheKey] = []
+        for s in items:
+            labels = s.labels
+            lkey = keys_by_id.get(id(labels))
+            if lkey is None:
+                lkey = keys_by_id[id(labels)] = labels_key(labels)
+            key = (s.target, s.metric, lkey)
+            sid = cache.get(key)
+            if sid is None:
+                missing.append(key)
+                sid = -1
+            append((sid, int(s.ts), float(s.value)))
+        if missing:
+            self._registry.resolve(missing)
+            rows = [
+                (cache[(s.target, s.metric, keys_by_id[id(s.labels)])], ts, value)
+                for s, (_, ts, value) in zip(items, rows, strict=True)
+            ]
+        return rows
 
     def _rollup_watermark_cached(self) -> int:
         now = time.monotonic()

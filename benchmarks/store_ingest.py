@@ -1,0 +1,184 @@
+"""Store ingest and read speed, on SQLite and PostgreSQL, against the raw driver baseline.
+
+    python benchmarks/store_ingest.py [--samples 1000000] [--series 2000] [--backend sqlite|postgresql|both]
+
+For each backend: samples/s through ``Store.write_samples`` (series resolution, label hashing,
+batching, idempotent upsert) and, in the same run, the raw driver doing the least it can into a
+table of the same shape (sqlite3 ``executemany`` of plain INSERTs; psycopg binary ``COPY``). Then the
+time to read one series over 30 days of 15 s samples through the rollups. PostgreSQL runs on a
+throwaway server started from the machine's binaries (the same code as the test fixtures).
+Prints the figures, then one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sqlite3
+import statistics
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from store import Sample, Store, open_store  # noqa: E402
+
+BATCH = 10_000
+GOAL_RATIO = 0.70
+GOAL_READ_MS = 50.0
+
+
+def make_batches(n_samples: int, n_series: int, start: int) -> list[list[Sample]]:
+    per_series = n_samples // n_series
+    labels = [{"datname": f"db{i % 50}", "relname": f"t{i}"} for i in range(n_series)]
+    out: list[Sample] = []
+    for k in range(per_series):
+        ts = start + 15 * k
+        out.extend(Sample(f"target-{i % 20}", "pg_table_size_bytes", labels[i], ts, float(i * k)) for i in range(n_series))
+    return [out[i : i + BATCH] for i in range(0, len(out), BATCH)]
+
+
+def time_write_api(st: Store, batches: list[list[Sample]]) -> float:
+    t0 = time.perf_counter()
+    for batch in batches:
+        st.write_samples(batch)
+    return time.perf_counter() - t0
+
+
+def raw_sqlite(path: Path, batches: list[list[Sample]], ids: dict[tuple[str, str], int]) -> float:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("CREATE TABLE raw (series_id INTEGER, ts INTEGER, value REAL, PRIMARY KEY (series_id, ts)) WITHOUT ROWID")
+    rows = [[(ids[(s.target, s.labels["relname"])], s.ts, s.value) for s in b] for b in batches]
+    t0 = time.perf_counter()
+    for chunk in rows:
+        conn.execute("BEGIN")
+        conn.executemany("INSERT INTO raw (series_id, ts, value) VALUES (?, ?, ?)", chunk)
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - t0
+    conn.close()
+    return elapsed
+
+
+def raw_pg_copy(dsn: str, batches: list[list[Sample]], ids: dict[tuple[str, str], int]) -> float:
+    rows = [[(ids[(s.target, s.labels["relname"])], s.ts, s.value) for s in b] for b in batches]
+    with psycopg.connect(dsn) as conn:
+        conn.execute(
+            "CREATE TABLE raw (series_id bigint, ts bigint, value double precision, PRIMARY KEY (series_id, ts))"
+            " PARTITION BY RANGE (ts)"
+        )
+        first, last = min(r[1] for r in rows[0]), max(r[1] for r in rows[-1])
+        day = first - first % 86400
+        while day <= last:
+            conn.execute(f"CREATE TABLE raw_{day} PARTITION OF raw FOR VALUES FROM ({day}) TO ({day + 86400})")
+            day += 86400
+        conn.commit()
+        t0 = time.perf_counter()
+        for chunk in rows:
+            with conn.cursor() as cur, cur.copy("COPY raw (series_id, ts, value) FROM STDIN (FORMAT BINARY)") as cp:
+                cp.set_types(["int8", "int8", "float8"])
+                for r in chunk:
+                    cp.write_row(r)
+            conn.commit()
+        return time.perf_counter() - t0
+
+
+def series_ids(st: Store) -> dict[tuple[str, str], int]:
+    return {(r.target, r.labels["relname"]): r.id for r in st.list_series(metric_prefix="pg_table_size_bytes")}
+
+
+def read_30_days(st: Store) -> dict[str, float]:
+    """One series of 30 days at 15 s written through the API, rolled up, then read by range."""
+    now = int(time.time())
+    start = now - 30 * 86400
+    batch = [Sample("read-target", "pg_database_size_bytes", {"datname": "orders"}, ts, float(ts)) for ts in range(start, now, 15)]
+    for i in range(0, len(batch), 50_000):
+        st.write_samples(batch[i : i + 50_000])
+    t0 = time.perf_counter()
+    st.rollup()
+    rollup_s = time.perf_counter() - t0
+    timings = []
+    points = 0
+    for _ in range(20):
+        t0 = time.perf_counter()
+        data = st.query_range("read-target", "pg_database_size_bytes", {"datname": "orders"}, start=start, end=now)
+        timings.append((time.perf_counter() - t0) * 1000)
+        points = len(data[0].points)
+    return {"read_30d_ms_median": statistics.median(timings), "read_30d_ms_max": max(timings), "read_30d_points": points,
+            "rollup_30d_series_s": rollup_s, "read_30d_samples": len(batch)}
+
+
+def run_backend(
+    backend: str, n_samples: int, n_series: int, repeat: int, stack: ExitStack, work: Path
+) -> dict[str, object]:
+    """Alternate write-API and raw runs ``repeat`` times, each into a fresh store / table; best of each."""
+    start = int(time.time()) - (n_samples // n_series) * 15 - 3600
+    batches = make_batches(n_samples, n_series, start)
+    server = None
+    if backend == "postgresql":
+        from headroom.servers.postgres import start_pg_server
+
+        server = start_pg_server(work / "pg")
+        stack.callback(server.stop)
+    api_times, raw_times = [], []
+    st: Store | None = None
+    for i in range(repeat):
+        if server is None:
+            st = open_store(f"sqlite:///{work}/api{i}.db")
+        else:
+            server.create_database(f"api{i}")
+            server.create_database(f"raw{i}")
+            st = open_store(server.superuser_dsn(dbname=f"api{i}").replace("postgresql://", "postgresql+psycopg://", 1))
+        stack.callback(st.close)
+        api_times.append(time_write_api(st, batches))
+        ids = series_ids(st)
+        if server is None:
+            raw_times.append(raw_sqlite(work / f"raw{i}.db", batches, ids))
+        else:
+            raw_times.append(raw_pg_copy(server.superuser_dsn(dbname=f"raw{i}"), batches, ids))
+    assert st is not None
+    total = sum(len(b) for b in batches)
+    result: dict[str, object] = {"api_samples_per_s": total / min(api_times), "raw_samples_per_s": total / min(raw_times),
+              "api_runs_s": api_times, "raw_runs_s": raw_times}
+    result["ratio"] = min(raw_times) / min(api_times)
+    result.update(read_30_days(st))
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=int, default=1_000_000)
+    parser.add_argument("--series", type=int, default=2000)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--repeat", type=int, default=3, help="alternating runs of each; the best counts")
+    args = parser.parse_args()
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    figures: dict[str, object] = {"samples": args.samples, "series": args.series, "batch": BATCH, "repeat": args.repeat}
+    from headroom.servers.processes import ram_base_dir
+
+    tmp = ram_base_dir("headroom-bench-")
+    with ExitStack() as stack:
+        stack.callback(shutil.rmtree, tmp, True)
+        for backend in backends:
+            work = tmp / backend
+            work.mkdir()
+            r = run_backend(backend, args.samples, args.series, args.repeat, stack, work)
+            figures[backend] = r
+            print(f"{backend}: write API {r['api_samples_per_s']:,.0f} samples/s, raw driver {r['raw_samples_per_s']:,.0f} samples/s"
+                  f" -> {r['ratio']:.0%} of raw (goal >= {GOAL_RATIO:.0%}: {'met' if r['ratio'] >= GOAL_RATIO else 'NOT met'})")
+            print(f"{backend}: read 1 series over 30 days at 15 s ({r['read_30d_samples']:,} samples) via rollups:"
+                  f" median {r['read_30d_ms_median']:.1f} ms, max {r['read_30d_ms_max']:.1f} ms, {r['read_30d_points']} points"
+                  f" (goal < {GOAL_READ_MS:.0f} ms: {'met' if r['read_30d_ms_median'] < GOAL_READ_MS else 'NOT met'});"
+                  f" first rollup of that month took {r['rollup_30d_series_s']:.1f} s")
+    print(json.dumps(figures, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
