@@ -1,0 +1,128 @@
+"""Alerts: firing and pending, history, silences (create/expire with author and comment), channel health."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import alerting, context, data, ui
+from dashboard import format as fmt
+from dashboard.fleet import labels_of
+
+ctx = context.current()
+st.title("Alerts")
+
+
+def _shown(df: pd.DataFrame, ts_cols: tuple[str, ...]) -> pd.DataFrame:
+    out = df.copy()
+    out["labels"] = [fmt.fmt_labels(labels_of(j)) for j in out["labels_json"]]
+    out["summary"] = [labels_of(j).get("summary", "") for j in out.get("annotations_json", pd.Series([""] * len(out)))] \
+        if "annotations_json" in out.columns else ""
+    for c in ts_cols:
+        out[c] = [fmt.fmt_ts(v) for v in out[c]]
+    return out.drop(columns=[c for c in ("labels_json", "annotations_json") if c in out.columns])
+
+
+def _in_filter(df: pd.DataFrame) -> pd.DataFrame:
+    if df.empty or not ctx.all_targets or len(ctx.targets) == len(ctx.all_targets):
+        return df
+    keep = [(labels_of(j).get("target") in ctx.targets) or labels_of(j).get("target") is None
+            for j in df["labels_json"]]
+    return df[keep]
+
+
+states = _in_filter(data.alert_states())
+firing = states[states["state"] == "firing"]
+pending = states[states["state"] == "pending"]
+c1, c2 = st.columns(2)
+with c1:
+    ui.kpi("Firing", str(len(firing)))
+with c2:
+    ui.kpi("Pending", str(len(pending)))
+
+st.subheader("Firing")
+if firing.empty:
+    st.caption("Nothing is firing.")
+else:
+    ui.table(_shown(firing, ("active_since", "fired_at", "last_eval")))
+st.subheader("Pending")
+if pending.empty:
+    st.caption("Nothing is pending.")
+else:
+    ui.table(_shown(pending, ("active_since", "fired_at", "last_eval")))
+
+st.subheader("History")
+hist = _in_filter(data.alert_history(ctx.time_range.start))
+if hist.empty:
+    ui.empty_state("No alert transitions in this range",
+                   "Alerts are evaluated by `headroom alerts` (or `headroom up`) from the rules in the `alerts:` "
+                   "section of `headroom.yaml`.")
+else:
+    ui.table(_shown(hist, ("ts",)))
+
+st.subheader("Silences")
+store = data.get_store()
+sil, note = alerting.list_silences(store, ctx.now)
+if note:
+    st.caption(note)
+if sil.empty:
+    st.caption("No silences.")
+else:
+    ui.table(sil.assign(starts_at=[fmt.fmt_ts(v) for v in sil["starts_at"]],
+                        ends_at=[fmt.fmt_ts(v) for v in sil["ends_at"]]))
+
+writable = alerting.silences_writable()
+if not ctx.can_write:
+    st.caption("Read-only: sign in as an admin (`dashboard.admins`) to create or expire silences"
+               + ("" if ctx.config.auth else ", or set `dashboard.read_only: false`") + ".")
+elif not writable:
+    st.caption("Creating silences needs `alerts.silences`, which is not available in this installation.")
+else:
+    with st.form("new_silence", clear_on_submit=True):
+        st.markdown("**New silence**")
+        matchers_text = st.text_input("Matchers", placeholder="target=orders-primary, alertname=ReplicationLag")
+        hours = st.number_input("Duration (hours)", min_value=0.25, max_value=24.0 * 30, value=2.0, step=0.25)
+        author = st.text_input("Author", value=ctx.user_email or "")
+        comment = st.text_input("Comment", placeholder="Planned maintenance: OS patching")
+        if st.form_submit_button("Create silence", type="primary"):
+            try:
+                matchers = fmt.parse_label_filter(matchers_text)
+                if not matchers:
+                    raise ValueError("at least one matcher key=value is required")
+                if not author.strip() or not comment.strip():
+                    raise ValueError("author and comment are both required")
+                start = int(time.time())
+                alerting.create_silence(store, matchers, start, start + int(hours * 3600), author.strip(),
+                                        comment.strip())
+                data.clear_caches()
+                st.success("Silence created.")
+            except ValueError as exc:
+                st.error(str(exc))
+    active = sil[sil["state"] != "expired"] if not sil.empty else sil
+    if not active.empty:
+        with st.form("expire_silence"):
+            st.markdown("**Expire a silence**")
+            sid = st.selectbox("Silence", list(active["id"]),
+                               format_func=lambda i: f"#{i} · {active[active['id'] == i]['matchers'].iloc[0]}")
+            who = st.text_input("Author", value=ctx.user_email or "", key="exp_author")
+            why = st.text_input("Comment", key="exp_comment", placeholder="Maintenance finished")
+            if st.form_submit_button("Expire"):
+                if not who.strip() or not why.strip():
+                    st.error("author and comment are both required")
+                else:
+                    alerting.expire_silence(store, int(sid), who.strip(), why.strip())
+                    data.clear_caches()
+                    st.success(f"Silence #{sid} expired.")
+
+st.subheader("Channel delivery health")
+health, hnote = alerting.channel_health(store)
+if hnote:
+    st.caption(hnote)
+if health.empty:
+    st.caption("No notification sent or queued yet (channels are configured in `alerts.channels`).")
+else:
+    for col in [c for c in health.columns if c.startswith("last_") and "error" not in c]:
+        health[col] = [fmt.fmt_ts(v) if v is not None and v == v else "never" for v in health[col]]
+    ui.table(health)

@@ -1,0 +1,34 @@
+"""Indexes: unused (on the primary and every standby), duplicate, invalid, bloated — size freed and DDL."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import context, data, ui
+from dashboard import format as fmt
+from dashboard.indexes import findings
+from dashboard.metrics import INDEX_FINDINGS
+
+ctx = context.current()
+target = ui.require_target(ctx)
+if target is not None:
+    st.title(f"Indexes · {target}")
+    if ctx.engine_of(target) != "postgres":
+        ui.empty_state("Index findings are computed for PostgreSQL targets",
+                       "Pick a PostgreSQL target in the sidebar.")
+    else:
+        any_shown = False
+        for kind, metric, title, hint in INDEX_FINDINGS:
+            st.subheader(title)
+            found = findings(data.latest(metric, target), kind)
+            if found.empty:
+                st.caption(f"None found (metric `{metric}`). {hint}")
+                continue
+            any_shown = True
+            st.caption(f"{len(found)} indexes, {fmt.fmt_bytes(found['frees_bytes'].sum())} to gain. {hint}")
+            ui.table(found.drop(columns=["frees_bytes", "target"]))
+            with st.expander("DDL to copy"):
+                st.code("\n".join(found["ddl"]), language="sql")
+        if not any_shown:
+            st.caption("Run DDL only after checking with the application owners; "
+                       "`CONCURRENTLY` avoids blocking writes.")

@@ -1,0 +1,93 @@
+"""Instance: KPIs with deltas and time-series charts for one target, events as annotations."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import charts, context, data, ui
+from dashboard import format as fmt
+from dashboard.kpis import Kpi, kpi
+from dashboard.metrics import (
+    CACHE_HIT,
+    CONNECTIONS,
+    INSTANCE_PANELS,
+    LAG_SECONDS,
+    LOAD,
+    MAX_CONNECTIONS,
+    SIZE,
+)
+
+ctx = context.current()
+target = ui.require_target(ctx)
+if target is not None:
+    tname: str = target
+    engine = ctx.engine_of(target) or "postgres"
+    tr = ctx.time_range
+    st.title(f"Instance · {target}")
+    st.caption(f"{engine} · {fmt.fmt_labels(ctx.labels.get(target, {}))} · "
+               f"{fmt.fmt_ts(tr.start)} → {fmt.fmt_ts(tr.end)}")
+
+    def load_kpi(metric: str, agg: str) -> Kpi:
+        latest = data.latest(metric, tname)
+        hist = data.series_range(metric, (tname,), tr.start, tr.end, max_points=120)
+        return kpi(latest, hist, agg)  # type: ignore[arg-type]
+
+    up = data.latest("up", target)
+    if not up.empty and float(up["value"].max()) < 1:
+        st.error(f"{target} is down (last check {fmt.fmt_ago(int(up['ts'].max()), ctx.now)}).")
+
+    load = load_kpi(LOAD.get(engine, "pg_xact_commit_rate"), "sum")
+    conns = load_kpi(CONNECTIONS.get(engine, "pg_connections"), "sum")
+    maxc = data.latest(MAX_CONNECTIONS.get(engine, "pg_max_connections"), target)
+    hit = load_kpi(CACHE_HIT.get(engine, "pg_cache_hit_ratio"), "max")
+    lag_metrics = LAG_SECONDS.get(engine, ())
+    lags = [load_kpi(m, "max") for m in lag_metrics]
+    lag = max((k for k in lags if k.value is not None), key=lambda k: k.value or 0.0, default=Kpi(None, None, []))
+    size = load_kpi(SIZE.get(engine, "pg_database_size_bytes"), "sum")
+    wal = load_kpi("pg_wal_rate_bytes", "sum") if engine == "postgres" else Kpi(None, None, [])
+
+    cols = st.columns(6)
+    max_conn = float(maxc["value"].max()) if not maxc.empty else None
+    with cols[0]:
+        ui.kpi("TPS" if engine == "postgres" else "QPS", fmt.fmt_number(load.value),
+               None if load.delta is None else fmt.fmt_number(load.delta), chart_data=load.trend)
+    with cols[1]:
+        used = f"{fmt.fmt_number(conns.value)} / {fmt.fmt_number(max_conn)}" if max_conn else fmt.fmt_number(conns.value)
+        ui.kpi("Connections", used, None if conns.delta is None else fmt.fmt_number(conns.delta),
+               delta_color="inverse", chart_data=conns.trend)
+    with cols[2]:
+        ui.kpi("Cache hit", fmt.fmt_pct(hit.value, 2),
+               None if hit.delta is None else fmt.fmt_pct(hit.delta, 2), chart_data=hit.trend)
+    with cols[3]:
+        ui.kpi("Replication lag", fmt.fmt_duration(lag.value),
+               None if lag.delta is None else fmt.fmt_duration(lag.delta), delta_color="inverse",
+               chart_data=lag.trend)
+    with cols[4]:
+        ui.kpi("WAL rate", fmt.fmt_bytes(wal.value) + "/s" if wal.value is not None else fmt.DASH,
+               None if wal.delta is None else fmt.fmt_bytes(wal.delta) + "/s", delta_color="off",
+               chart_data=wal.trend)
+    with cols[5]:
+        ui.kpi("Database size", fmt.fmt_bytes(size.value),
+               None if size.delta is None else fmt.fmt_bytes(size.delta), delta_color="off",
+               chart_data=size.trend)
+
+    ev = data.events(target, tr.start, tr.end)
+    drawn = 0
+    panels = [p for p in INSTANCE_PANELS if engine in p.engines]
+    grid = st.columns(2)
+    for panel in panels:
+        df = data.series_range(panel.metric, (target,), tr.start, tr.end)
+        if df.empty:
+            continue
+        with grid[drawn % 2]:
+            ui.chart(charts.time_series(df, panel.title, panel.unit, ctx.all_targets,
+                                        events=ev, colour_by_series=panel.by_series))
+        drawn += 1
+    if drawn == 0:
+        ui.missing_metric([p.metric for p in panels], "time series")
+
+    st.subheader("Events")
+    if ev.empty:
+        st.caption("No restarts, failovers, setting changes or stats resets in this range.")
+    else:
+        ui.table(ev[["time", "kind", "severity", "message"]])

@@ -1,0 +1,53 @@
+"""Queries: top statements of one target over the range, share of total, trend, full text."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import charts, context, data, ui
+from dashboard.queries import STATEMENT_ORDER
+
+ctx = context.current()
+target = ui.require_target(ctx)
+if target is not None:
+    tr = ctx.time_range
+    st.title(f"Queries · {target}")
+    c1, c2 = st.columns([1, 2])
+    order_label = c1.selectbox("Order by", list(STATEMENT_ORDER), key="q_order")
+    search = c2.text_input("Search query text", key="q_search", placeholder="orders, UPDATE, pg_sleep")
+    order_by = STATEMENT_ORDER[order_label]
+    top = data.top_statements(target, tr.start, tr.end, order_by, 100)
+    if top.empty:
+        ui.empty_state(
+            "No statement statistics for this target and range",
+            "PostgreSQL: `CREATE EXTENSION pg_stat_statements;` with "
+            "`shared_preload_libraries = 'pg_stat_statements'`. MySQL/MariaDB: `performance_schema = ON` and "
+            "`GRANT SELECT ON performance_schema.* TO headroom`. The first interval appears after two polls.",
+        )
+    else:
+        shown = top
+        if search:
+            shown = top[top["text"].fillna("").str.contains(search, case=False, regex=False)]
+        shown = shown.sort_values(order_by, ascending=False)
+        ui.table(
+            shown[["queryid", "dbname", "username", "calls", "total_ms", "mean_ms", "rows", "blks_read", "share",
+                   "text"]],
+            column_config={
+                "total_ms": st.column_config.NumberColumn("total time (ms)", format="%.1f"),
+                "mean_ms": st.column_config.NumberColumn("mean time (ms)", format="%.2f"),
+                "share": st.column_config.ProgressColumn("share of total time", format="percent",
+                                                         min_value=0.0, max_value=1.0),
+                "text": st.column_config.TextColumn("query", width="large"),
+            },
+        )
+        real = shown[shown["queryid"] != "(other)"]
+        if not real.empty:
+            labels = {str(q): f"{q} · {str(t)[:80]}" for q, t in zip(real["queryid"], real["text"], strict=True)}
+            picked = st.selectbox("Statement", list(labels), format_func=lambda q: labels[q], key="q_pick")
+            row = real[real["queryid"].astype(str) == picked].iloc[0]
+            trend = data.statement_trend(target, str(picked), tr.start, tr.end)
+            if not trend.empty:
+                df = trend.assign(target=target, series="total time per interval", value=trend["total_ms"])
+                ui.chart(charts.time_series(df, "Total time per interval", "ms", ctx.all_targets))
+            with st.expander("Full query text"):
+                st.code(str(row["text"]), language="sql")

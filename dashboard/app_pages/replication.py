@@ -1,0 +1,68 @@
+"""Replication: topology, lag in bytes and seconds, slots and retained WAL, MySQL replica threads."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import charts, context, data, ui
+from dashboard import format as fmt
+from dashboard.replication import topology
+
+ctx = context.current()
+if not ui.no_targets(ctx):
+    tr = ctx.time_range
+    names = tuple(ctx.targets)
+    st.title("Replication")
+
+    st.subheader("Topology")
+    topo = topology(
+        data.latest("pg_replication_lag_bytes"),
+        data.latest("pg_replication_lag_seconds"),
+        data.latest("pg_standby_replay_lag_seconds"),
+        data.latest("mysql_replica_lag_seconds"),
+        data.latest("mysql_replica_io_running"),
+        data.latest("mysql_replica_sql_running"),
+        set(names),
+    )
+    if topo.empty:
+        ui.empty_state(
+            "No replication seen for the selected targets",
+            "PostgreSQL primaries report their standbys from `pg_stat_replication` (needs `pg_monitor`); "
+            "MySQL/MariaDB replicas report `SHOW REPLICA STATUS` (needs `REPLICA MONITOR` / "
+            "`REPLICATION CLIENT`).",
+        )
+    else:
+        shown = topo.assign(
+            lag_bytes=[fmt.fmt_bytes(v) for v in topo["lag_bytes"]],
+            lag_seconds=[fmt.fmt_duration(v) for v in topo["lag_seconds"]],
+        )
+        ui.table(shown)
+
+    drawn = 0
+    for metric, title, unit in (
+        ("pg_replication_lag_bytes", "Lag in bytes (primary view, per standby)", "bytes"),
+        ("pg_replication_lag_seconds", "Lag in seconds (primary view, per standby)", "seconds"),
+        ("pg_standby_replay_lag_seconds", "Replay delay (standby view)", "seconds"),
+        ("mysql_replica_lag_seconds", "MySQL/MariaDB replica lag", "seconds"),
+    ):
+        df = data.series_range(metric, names, tr.start, tr.end)
+        if df.empty:
+            continue
+        ui.chart(charts.time_series(df, title, unit, ctx.all_targets))  # type: ignore[arg-type]
+        drawn += 1
+    if drawn == 0:
+        ui.missing_metric(["pg_replication_lag_bytes", "pg_standby_replay_lag_seconds",
+                           "mysql_replica_lag_seconds"], "replication lag")
+
+    st.subheader("Replication slots")
+    slots = data.latest("pg_slot_retained_wal_bytes")
+    slots = slots[slots["target"].isin(names)] if not slots.empty else slots
+    if slots.empty:
+        st.caption("No replication slots (metric `pg_slot_retained_wal_bytes`).")
+    else:
+        ui.table(slots.assign(slot=slots.get("label_slot_name", ""),
+                              retained=[fmt.fmt_bytes(v) for v in slots["value"]],
+                              seen=[fmt.fmt_ago(t, ctx.now) for t in slots["ts"]])[["target", "slot", "retained", "seen"]])
+        df = data.series_range("pg_slot_retained_wal_bytes", names, tr.start, tr.end)
+        if not df.empty:
+            ui.chart(charts.time_series(df, "WAL retained by slots", "bytes", ctx.all_targets))

@@ -1,0 +1,54 @@
+"""Storage & growth: database, table and index sizes, growth per day and week, top growing tables."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts, context, data, ui
+from dashboard import format as fmt
+from dashboard.growth import growth_table
+from dashboard.metrics import SIZE
+
+ctx = context.current()
+target = ui.require_target(ctx)
+if target is not None:
+    engine = ctx.engine_of(target) or "postgres"
+    tr = ctx.time_range
+    now = ctx.now
+    st.title(f"Storage & growth · {target}")
+    metric = SIZE.get(engine, "pg_database_size_bytes")
+    sizes = data.series_range(metric, (target,), tr.start, tr.end)
+    if sizes.empty:
+        ui.missing_metric(metric, "database sizes")
+    else:
+        ui.chart(charts.time_series(sizes, "Database size" if engine == "postgres" else "Schema size", "bytes",
+                                    ctx.all_targets, colour_by_series=True))
+        week = data.series_range(metric, (target,), now - 8 * 86400, now, max_points=200)
+        ui.table(growth_table(week, now), column_config={
+            "size": st.column_config.TextColumn("size"),
+            "per_day": st.column_config.TextColumn("growth / day"),
+            "per_week": st.column_config.TextColumn("growth / week"),
+        })
+
+    st.subheader("Tables")
+    tables = data.series_range("pg_table_size_bytes", (target,), now - 8 * 86400, now, max_points=200)
+    if tables.empty:
+        ui.missing_metric("pg_table_size_bytes", "table sizes")
+    else:
+        g = growth_table(tables, now)
+        top = g.sort_values("per_day_bytes", ascending=False).head(15)
+        ui.chart(charts.bars(top.assign(v=top["per_day_bytes"]), "series", "v", "bytes",
+                             "Top growing tables (per day)"))
+        ui.table(g.sort_values("size_bytes", ascending=False).drop(columns=["size_bytes", "per_day_bytes"]))
+
+    st.subheader("Indexes")
+    idx = data.latest("pg_index_size_bytes", target)
+    if idx.empty:
+        ui.missing_metric("pg_index_size_bytes", "index sizes")
+    else:
+        shown = idx.sort_values("value", ascending=False).head(50)
+        cols = [c for c in shown.columns if c.startswith("label_")]
+        out = pd.DataFrame({c.removeprefix("label_"): shown[c] for c in cols})
+        out["size"] = [fmt.fmt_bytes(v) for v in shown["value"]]
+        ui.table(out)

@@ -1,0 +1,78 @@
+"""Vacuum & wraparound: dead tuples, last (auto)vacuum/analyze, XID/MXID age vs limits, horizon holders."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import charts, context, data, ui
+from dashboard import format as fmt
+from dashboard.metrics import VACUUM
+from dashboard.tables import latest_table
+
+ctx = context.current()
+target = ui.require_target(ctx)
+if target is not None:
+    tr = ctx.time_range
+    st.title(f"Vacuum & wraparound · {target}")
+    if ctx.engine_of(target) != "postgres":
+        ui.empty_state("Vacuum and wraparound are PostgreSQL concerns",
+                       "Pick a PostgreSQL target in the sidebar; MySQL/MariaDB purge lag is on *Instance* "
+                       "(InnoDB history list length).")
+    else:
+        st.subheader("Transaction ID age")
+        xid = data.latest(VACUUM.xid_age, target)
+        freeze = data.latest(VACUUM.freeze_max_age, target)
+        limit = float(freeze["value"].max()) if not freeze.empty else 200_000_000.0
+        wrap = 2_147_483_647.0
+        if xid.empty:
+            ui.missing_metric(VACUUM.xid_age, "XID age")
+        else:
+            oldest = float(xid["value"].max())
+            c1, c2, c3 = st.columns(3)
+            with c1:
+                ui.kpi("Oldest XID age", fmt.fmt_number(oldest), help="max over databases")
+            with c2:
+                ui.kpi("of autovacuum_freeze_max_age", fmt.fmt_pct(oldest / limit))
+            with c3:
+                ui.kpi("of wraparound (2^31)", fmt.fmt_pct(oldest / wrap))
+            hist = data.series_range(VACUUM.xid_age, (target,), tr.start, tr.end)
+            if not hist.empty:
+                ui.chart(charts.time_series(hist, "XID age per database", "count", ctx.all_targets,
+                                            colour_by_series=True))
+        mx = data.latest(VACUUM.mxid_age, target)
+        if not mx.empty:
+            ui.kpi("Oldest MXID age", fmt.fmt_number(float(mx["value"].max())))
+
+        st.subheader("What holds the xmin horizon")
+        holders = latest_table(data.latest(VACUUM.horizon, target), "age", fmt.fmt_number)
+        if holders.empty:
+            st.caption(f"Nothing reported (metric `{VACUUM.horizon}`).")
+        else:
+            ui.table(holders)
+
+        st.subheader("Dead tuples")
+        dead = data.latest(VACUUM.dead_tuples, target)
+        if dead.empty:
+            ui.missing_metric(VACUUM.dead_tuples, "dead tuples")
+        else:
+            ui.table(latest_table(dead, "dead tuples", fmt.fmt_number).head(50))
+
+        st.subheader("Last vacuum and analyze")
+        shown = False
+        for metric, title in VACUUM.last_runs:
+            df = data.latest(metric, target)
+            if df.empty:
+                continue
+            shown = True
+            st.markdown(f"**{title}**")
+            ui.table(latest_table(df, "last run", lambda v: fmt.fmt_ago(v, ctx.now), ascending=True).head(30))
+        if not shown:
+            st.caption("No last (auto)vacuum/analyze times reported "
+                       f"({', '.join(f'`{m}`' for m, _ in VACUUM.last_runs)}).")
+
+        st.subheader("Running vacuums")
+        running = data.latest(VACUUM.running, target, ())
+        if running.empty or float(running["value"].sum()) == 0:
+            st.caption("No vacuum running right now.")
+        else:
+            ui.table(latest_table(running, "progress", lambda v: fmt.fmt_pct(v)))

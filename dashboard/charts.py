@@ -1,0 +1,179 @@
+"""Pure Altair chart builders with one look: readable units, tooltips, one colour per target.
+
+Builders take DataFrames (as produced by ``dashboard.queries``) and return charts; they never
+read data themselves, so tests can build them from known frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import altair as alt
+import pandas as pd
+
+from dashboard import format as fmt
+
+Unit = Literal["bytes", "seconds", "ms", "ratio", "count", "rate", "bytes_rate"]
+
+PALETTE = [
+    "#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#eeca3b", "#b279a2", "#ff9da6",
+    "#9d755d", "#bab0ac", "#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#17becf",
+]
+EVENT_COLOURS = {"info": "#6b7280", "warning": "#d97706", "error": "#dc2626"}
+HEIGHT = 240
+
+_KIB, _MIB, _GIB, _TIB = 1024.0, 1024.0**2, 1024.0**3, 1024.0**4
+_AXIS_EXPR: dict[str, str] = {
+    "bytes": (
+        f"abs(datum.value) >= {_TIB} ? format(datum.value / {_TIB}, '.1f') + ' TB' : "
+        f"abs(datum.value) >= {_GIB} ? format(datum.value / {_GIB}, '.1f') + ' GB' : "
+        f"abs(datum.value) >= {_MIB} ? format(datum.value / {_MIB}, '.1f') + ' MB' : "
+        f"abs(datum.value) >= {_KIB} ? format(datum.value / {_KIB}, '.0f') + ' KB' : "
+        "format(datum.value, '.0f') + ' B'"
+    ),
+    "seconds": (
+        "abs(datum.value) >= 86400 ? format(datum.value / 86400, '.1f') + ' d' : "
+        "abs(datum.value) >= 3600 ? format(datum.value / 3600, '.1f') + ' h' : "
+        "abs(datum.value) >= 60 ? format(datum.value / 60, '.1f') + ' min' : "
+        "abs(datum.value) >= 1 || datum.value == 0 ? format(datum.value, '.1f') + ' s' : "
+        "format(datum.value * 1000, '.0f') + ' ms'"
+    ),
+    "ms": (
+        "abs(datum.value) >= 60000 ? format(datum.value / 60000, '.1f') + ' min' : "
+        "abs(datum.value) >= 1000 ? format(datum.value / 1000, '.1f') + ' s' : "
+        "format(datum.value, '.0f') + ' ms'"
+    ),
+    "ratio": "format(datum.value, '.0%')",
+    "count": "format(datum.value, '~s')",
+    "rate": "format(datum.value, '~s') + '/s'",
+}
+_AXIS_EXPR["bytes_rate"] = "(" + _AXIS_EXPR["bytes"] + ") + '/s'"
+
+
+def format_value(value: float | None, unit: Unit) -> str:
+    """The tooltip text of one value in the given unit."""
+    if unit == "bytes":
+        return fmt.fmt_bytes(value)
+    if unit == "bytes_rate":
+        return fmt.fmt_bytes(value) + "/s"
+    if unit == "seconds":
+        return fmt.fmt_duration(value)
+    if unit == "ms":
+        return fmt.fmt_ms(value)
+    if unit == "ratio":
+        return fmt.fmt_pct(value, 2)
+    if unit == "rate":
+        return fmt.fmt_rate(value)
+    return fmt.fmt_number(value, 2)
+
+
+def colour_scale(targets: Sequence[str]) -> alt.Scale:
+    """The same target gets the same colour on every chart: the domain is every known target, sorted."""
+    domain = sorted(set(targets))
+    return alt.Scale(domain=domain, range=[PALETTE[i % len(PALETTE)] for i in range(len(domain))])
+
+
+def _y(unit: Unit, title: str) -> alt.Y:
+    return alt.Y("value:Q", title=title, axis=alt.Axis(labelExpr=_AXIS_EXPR[unit]))
+
+
+def _finish(chart: alt.TopLevelMixin, height: int = HEIGHT) -> alt.TopLevelMixin:
+    return (
+        chart.properties(height=height)
+        .configure_axis(labelFontSize=11, titleFontSize=11, gridOpacity=0.4)
+        .configure_legend(orient="bottom", labelLimit=260, title=None)
+        .configure_view(strokeWidth=0)
+    )
+
+
+def time_series(
+    df: pd.DataFrame,
+    title: str,
+    unit: Unit,
+    all_targets: Sequence[str],
+    events: pd.DataFrame | None = None,
+    colour_by_series: bool = False,
+    height: int = HEIGHT,
+) -> alt.TopLevelMixin:
+    """Lines over time (one per series), coloured by target, with events as vertical rules."""
+    data = df.copy()
+    data["shown"] = [format_value(v, unit) for v in data["value"]]
+    colour = (
+        alt.Color("series:N", legend=alt.Legend(title=None))
+        if colour_by_series
+        else alt.Color("target:N", scale=colour_scale(list(all_targets) or list(data["target"].unique())))
+    )
+    lines = (
+        alt.Chart(data, title=title)
+        .mark_line(interpolate="monotone", strokeWidth=1.6)
+        .encode(
+            x=alt.X("time:T", title=None),
+            y=_y(unit, ""),
+            color=colour,
+            detail="series:N",
+            tooltip=[alt.Tooltip("series:N", title="series"), alt.Tooltip("time:T", format="%Y-%m-%d %H:%M"),
+                     alt.Tooltip("shown:N", title="value")],
+        )
+    )
+    layer: alt.TopLevelMixin = lines
+    if events is not None and not events.empty:
+        ev = events[["time", "kind", "message", "severity", "target"]].copy()
+        rules = (
+            alt.Chart(ev)
+            .mark_rule(strokeDash=[4, 3], strokeWidth=1.2)
+            .encode(
+                x="time:T",
+                color=alt.value(EVENT_COLOURS["warning"]),
+                tooltip=[alt.Tooltip("time:T", format="%Y-%m-%d %H:%M"), "target:N", "kind:N", "message:N"],
+            )
+        )
+        layer = alt.layer(lines, rules)
+    return _finish(layer, height)
+
+
+def sparkline(df: pd.DataFrame, colour: str = PALETTE[0], height: int = 40) -> alt.TopLevelMixin:
+    chart = alt.Chart(df).mark_area(line={"color": colour}, color=colour, opacity=0.25).encode(
+        x=alt.X("time:T", axis=None), y=alt.Y("value:Q", axis=None)
+    )
+    return chart.properties(height=height).configure_view(strokeWidth=0)
+
+
+def bars(df: pd.DataFrame, category: str, value: str, unit: Unit, title: str,
+         colour_field: str | None = None, all_targets: Sequence[str] = (), height: int = HEIGHT) -> alt.TopLevelMixin:
+    """Horizontal bars, largest first, with formatted tooltips."""
+    data = df[[c for c in {category, value, colour_field} if c]].copy()
+    data["shown"] = [format_value(v, unit) for v in data[value]]
+    enc = {
+        "y": alt.Y(f"{category}:N", sort="-x", title=None, axis=alt.Axis(labelLimit=300)),
+        "x": alt.X(f"{value}:Q", title=None, axis=alt.Axis(labelExpr=_AXIS_EXPR[unit].replace("datum.value", "datum.value"))),
+        "tooltip": [alt.Tooltip(f"{category}:N"), alt.Tooltip("shown:N", title=value)],
+    }
+    if colour_field:
+        enc["color"] = alt.Color(f"{colour_field}:N", scale=colour_scale(list(all_targets) or list(data[colour_field].unique())))
+    chart = alt.Chart(data, title=title).mark_bar().encode(**enc)
+    return _finish(chart, max(height, 18 * len(data)))
+
+
+def forecast(history: pd.DataFrame, fc: pd.DataFrame, title: str, unit: Unit,
+             threshold: float | None = None, height: int = 280) -> alt.TopLevelMixin:
+    """History, the forecast median and its 80 % / 95 % bands, and the threshold as a rule."""
+    layers: list[alt.Chart] = []
+    if not fc.empty:
+        band95 = alt.Chart(fc).mark_area(opacity=0.15, color=PALETTE[0]).encode(
+            x="time:T", y=alt.Y("lo95:Q", axis=alt.Axis(labelExpr=_AXIS_EXPR[unit]), title=None), y2="hi95:Q")
+        band80 = alt.Chart(fc).mark_area(opacity=0.3, color=PALETTE[0]).encode(x="time:T", y="lo80:Q", y2="hi80:Q")
+        shown = fc.assign(shown=[format_value(v, unit) for v in fc["yhat"]])
+        median = alt.Chart(shown).mark_line(strokeDash=[6, 3], color=PALETTE[0]).encode(
+            x="time:T", y="yhat:Q",
+            tooltip=[alt.Tooltip("time:T", format="%Y-%m-%d"), alt.Tooltip("shown:N", title="forecast")])
+        layers += [band95, band80, median]
+    if not history.empty:
+        hist = history.assign(shown=[format_value(v, unit) for v in history["value"]])
+        layers.append(alt.Chart(hist).mark_line(color="#111827", strokeWidth=1.4).encode(
+            x=alt.X("time:T", title=None), y=alt.Y("value:Q", title=None, axis=alt.Axis(labelExpr=_AXIS_EXPR[unit])),
+            tooltip=[alt.Tooltip("time:T", format="%Y-%m-%d %H:%M"), alt.Tooltip("shown:N", title="value")]))
+    if threshold is not None:
+        layers.append(alt.Chart(pd.DataFrame({"threshold": [threshold]})).mark_rule(color="#dc2626").encode(
+            y="threshold:Q", tooltip=[alt.Tooltip("threshold:Q", format=",.0f")]))
+    return _finish(alt.layer(*layers, title=title), height)

@@ -1,0 +1,97 @@
+"""Cached data access for the pages: ``st.cache_data`` wrappers over ``dashboard.queries``.
+
+The store is opened lazily (``st.cache_resource``) from ``HEADROOM_STORE_URL``, which
+``dashboard.launch`` passes through the environment only; nothing connects at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import queries
+from dashboard.config import DashboardConfig
+from dashboard.launch import load_dashboard_config
+
+STORE_URL_ENV = "HEADROOM_STORE_URL"
+CONFIG_ENV = "HEADROOM_CONFIG"
+LIVE_TTL = 60  # seconds: live tiles and latest values
+RANGE_TTL = 120  # range reads and tables
+
+
+class StoreNotConfigured(RuntimeError):
+    pass
+
+
+@st.cache_resource(show_spinner=False)
+def get_store() -> Any:
+    url = os.environ.get(STORE_URL_ENV)
+    if not url:
+        raise StoreNotConfigured(
+            f"No store configured: start the dashboard with `headroom dashboard --config headroom.yaml` "
+            f"(or set {STORE_URL_ENV})."
+        )
+    from store import open_store
+
+    return open_store(url)
+
+
+@st.cache_resource(show_spinner=False)
+def dashboard_config() -> DashboardConfig:
+    """The ``dashboard:`` section of the config file in ``HEADROOM_CONFIG`` (defaults when absent)."""
+    return load_dashboard_config(os.environ.get(CONFIG_ENV))
+
+
+@st.cache_data(ttl=LIVE_TTL, show_spinner=False)
+def targets() -> pd.DataFrame:
+    return queries.targets(get_store())
+
+
+@st.cache_data(ttl=RANGE_TTL, show_spinner=False)
+def series_range(metric: str, target_names: tuple[str, ...], start: int, end: int,
+                 matchers: tuple[tuple[str, str], ...] = (), max_points: int = 400) -> pd.DataFrame:
+    return queries.series_range(get_store(), metric, target_names, start, end, dict(matchers), max_points)
+
+
+@st.cache_data(ttl=LIVE_TTL, show_spinner=False)
+def latest(metric: str, target: str | None = None, matchers: tuple[tuple[str, str], ...] = ()) -> pd.DataFrame:
+    return queries.latest(get_store(), metric, target, dict(matchers))
+
+
+@st.cache_data(ttl=LIVE_TTL, show_spinner=False)
+def events(target: str | None, since: int, until: int | None = None,
+           kinds: tuple[str, ...] | None = None) -> pd.DataFrame:
+    return queries.events(get_store(), target, since, until, list(kinds) if kinds else None)
+
+
+@st.cache_data(ttl=RANGE_TTL, show_spinner=False)
+def top_statements(target: str, start: int, end: int, order_by: str, limit: int = 50) -> pd.DataFrame:
+    return queries.top_statements(get_store(), target, start, end, order_by, limit)
+
+
+@st.cache_data(ttl=RANGE_TTL, show_spinner=False)
+def statement_trend(target: str, queryid: str, start: int, end: int) -> pd.DataFrame:
+    return queries.statement_trend(get_store(), target, queryid, start, end)
+
+
+@st.cache_data(ttl=RANGE_TTL, show_spinner=False)
+def forecasts() -> pd.DataFrame:
+    return queries.forecasts(get_store())
+
+
+@st.cache_data(ttl=LIVE_TTL, show_spinner=False)
+def alert_states() -> pd.DataFrame:
+    return queries.alert_states(get_store())
+
+
+@st.cache_data(ttl=LIVE_TTL, show_spinner=False)
+def alert_history(since: int) -> pd.DataFrame:
+    return queries.alert_history(get_store(), since)
+
+
+def clear_caches() -> None:
+    """After a write from the dashboard (silence created/expired)."""
+    st.cache_data.clear()

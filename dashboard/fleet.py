@@ -1,0 +1,122 @@
+"""The Fleet overview table computed from latest values (pure: frames in, frame out)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+import pandas as pd
+
+from dashboard.queries import alert_target
+
+FLEET_COLUMNS = ["target", "status", "engine", "role", "version", "labels", "firing", "conn_pct", "lag_s",
+                 "disk_days", "load"]
+
+
+def _sum_by_target(df: pd.DataFrame) -> dict[str, float]:
+    if df.empty:
+        return {}
+    return {str(k): float(v) for k, v in df.groupby("target")["value"].sum().items()}
+
+
+def _max_by_target(df: pd.DataFrame) -> dict[str, float]:
+    if df.empty:
+        return {}
+    return {str(k): float(v) for k, v in df.groupby("target")["value"].max().items()}
+
+
+def _first_label(df: pd.DataFrame, label: str) -> dict[str, str]:
+    col = f"label_{label}"
+    if df.empty or col not in df.columns:
+        return {}
+    return {str(t): str(v) for t, v in df.groupby("target")[col].first().items()}
+
+
+def role_of(engine: str, target: str, latest: Mapping[str, pd.DataFrame]) -> str:
+    """primary / standby / replica from what the collectors report about the target."""
+    if engine == "mysql":
+        io = latest.get("mysql_replica_io_running")
+        return "replica" if io is not None and not io.empty and target in set(io["target"]) else "primary"
+    rec = latest.get("pg_in_recovery")
+    if rec is not None and not rec.empty and target in set(rec["target"]):
+        return "standby" if float(rec[rec["target"] == target]["value"].iloc[0]) >= 1 else "primary"
+    st_lag = latest.get("pg_standby_replay_lag_seconds")
+    if st_lag is not None and not st_lag.empty and target in set(st_lag["target"]):
+        return "standby"
+    return "primary"
+
+
+def fleet_table(
+    targets: pd.DataFrame,
+    latest: Mapping[str, pd.DataFrame],
+    alerts: pd.DataFrame,
+    forecasts: pd.DataFrame,
+    load: Mapping[str, list[float]],
+    now: int,
+) -> pd.DataFrame:
+    """One row per target, worst first: down, then firing alerts, connections used, lag, days of disk."""
+    empty = pd.DataFrame()
+    up = _max_by_target(latest.get("up", empty))
+    up_ts = latest.get("up", empty)
+    up_age = {} if up_ts.empty else {str(k): now - int(v) for k, v in up_ts.groupby("target")["ts"].max().items()}
+    conns = {**_sum_by_target(latest.get("pg_connections", empty)),
+             **_sum_by_target(latest.get("mysql_threads_connected", empty))}
+    maxc = {**_max_by_target(latest.get("pg_max_connections", empty)),
+            **_max_by_target(latest.get("mysql_max_connections", empty))}
+    lag: dict[str, float] = {}
+    for m in ("pg_replication_lag_seconds", "pg_standby_replay_lag_seconds", "mysql_replica_lag_seconds"):
+        for t, v in _max_by_target(latest.get(m, empty)).items():
+            lag[t] = max(lag.get(t, 0.0), v)
+    version = {**_first_label(latest.get("pg_version", empty), "version"),
+               **_first_label(latest.get("mysql_version", empty), "version")}
+    firing: dict[str, int] = {}
+    if not alerts.empty:
+        for lj, state in zip(alerts["labels_json"], alerts["state"], strict=True):
+            who = alert_target(lj)
+            if who and state == "firing":
+                firing[who] = firing.get(who, 0) + 1
+    disk_days: dict[str, float] = {}
+    if not forecasts.empty:
+        disk = forecasts[forecasts["resource"].astype(str).str.startswith("disk") & forecasts["p10_ts"].notna()]
+        for t, p10 in zip(disk["target"], disk["p10_ts"], strict=True):
+            days = (float(p10) - now) / 86400.0
+            disk_days[t] = min(disk_days.get(t, days), days)
+
+    rows = []
+    for name, engine, labels in zip(targets["name"], targets["engine"], targets["labels"], strict=True):
+        is_up = up.get(name)
+        stale = up_age.get(name, 10**9) > 900
+        status = "down" if is_up is not None and is_up < 1 else ("unknown" if is_up is None or stale else "up")
+        pct = conns[name] / maxc[name] if name in conns and maxc.get(name) else None
+        rows.append({
+            "target": name,
+            "status": status,
+            "engine": engine,
+            "role": role_of(engine, name, latest),
+            "version": version.get(name),
+            "labels": ", ".join(f"{k}={v}" for k, v in sorted(dict(labels).items())),
+            "firing": firing.get(name, 0),
+            "conn_pct": pct,
+            "lag_s": lag.get(name),
+            "disk_days": disk_days.get(name),
+            "load": load.get(name, []),
+        })
+    df = pd.DataFrame(rows, columns=FLEET_COLUMNS)
+    if df.empty:
+        return df
+    rank = {"down": 0, "unknown": 1, "up": 2}
+    df["_r"] = df["status"].map(rank)
+    df["_d"] = df["disk_days"].fillna(1e9)
+    df["_c"] = -df["conn_pct"].fillna(0.0)
+    df["_l"] = -df["lag_s"].fillna(0.0)
+    df["_f"] = -df["firing"]
+    df = df.sort_values(["_r", "_f", "_d", "_c", "_l", "target"]).drop(columns=["_r", "_d", "_c", "_l", "_f"])
+    return df.reset_index(drop=True)
+
+
+def labels_of(labels_json: str) -> dict[str, str]:
+    try:
+        out = json.loads(labels_json or "{}")
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in out.items()} if isinstance(out, dict) else {}

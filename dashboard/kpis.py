@@ -1,0 +1,34 @@
+"""KPI values of one target: the latest value and its change over the selected range (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import pandas as pd
+
+Agg = Literal["sum", "max"]
+
+
+@dataclass(frozen=True, slots=True)
+class Kpi:
+    value: float | None
+    delta: float | None  # latest minus the value at the start of the range
+    trend: list[float]
+
+
+def combine_latest(df: pd.DataFrame, agg: Agg) -> float | None:
+    """Latest values of the series of one target combined: the sum (sizes, connections) or the max (lag)."""
+    if df.empty:
+        return None
+    return float(df["value"].sum() if agg == "sum" else df["value"].max())
+
+
+def kpi(latest: pd.DataFrame, history: pd.DataFrame, agg: Agg) -> Kpi:
+    value = combine_latest(latest, agg)
+    if history.empty:
+        return Kpi(value, None, [])
+    per_ts = history.groupby("ts")["value"].agg(agg).sort_index()
+    trend = [float(v) for v in per_ts]
+    delta = value - trend[0] if value is not None and trend else None
+    return Kpi(value, delta, trend)

@@ -1,0 +1,229 @@
+"""Reads from the store shaped as pandas DataFrames for the pages.
+
+Plain functions of a store object (no Streamlit), so tests can compare what a page shows with
+what the store holds. ``dashboard/data.py`` wraps them in ``st.cache_data``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select
+
+from dashboard.format import series_name
+
+SERIES_COLUMNS = ["target", "metric", "series", "labels", "ts", "time", "value", "resolution_s"]
+
+
+def _as_dict(obj: Any) -> dict[str, Any]:
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Mapping):
+        return dict(obj)
+    if hasattr(obj, "_asdict"):
+        return dict(obj._asdict())
+    if hasattr(obj, "_mapping"):
+        return dict(obj._mapping)
+    return dict(vars(obj))
+
+
+def _times(ts: pd.Series) -> pd.Series:
+    return pd.to_datetime(ts.astype("int64"), unit="s", utc=True)
+
+
+def targets(st: Any) -> pd.DataFrame:
+    rows = [_as_dict(t) for t in st.list_targets()]
+    df = pd.DataFrame(rows, columns=["id", "name", "engine", "labels", "added_at"])
+    if not df.empty:
+        df["labels"] = df["labels"].map(lambda x: dict(x or {}))
+    return df.sort_values("name").reset_index(drop=True) if not df.empty else df
+
+
+def series_range(
+    st: Any,
+    metric: str,
+    target_names: Iterable[str],
+    start: int,
+    end: int,
+    matchers: Mapping[str, str] | None = None,
+    max_points: int = 400,
+) -> pd.DataFrame:
+    """Every series of ``metric`` for the targets in ``[start, end]`` as one long frame."""
+    rows: list[dict[str, Any]] = []
+    names = list(dict.fromkeys(target_names))
+    wanted = set(names)
+    # one read for the whole fleet, or one per target when only a few are asked for
+    scopes: list[str | None] = list(names) if len(names) <= 3 else [None]
+    for scope in scopes:
+        for sd in st.query_range(scope, metric, matchers=dict(matchers or {}), start=start, end=end,
+                                 max_points=max_points):
+            if sd.target not in wanted:
+                continue
+            labels = dict(sd.labels)
+            name = series_name(sd.target, labels)
+            lab = json.dumps(labels, sort_keys=True)
+            for ts, value in sd.points:
+                rows.append({"target": sd.target, "metric": sd.metric, "series": name, "labels": lab,
+                             "ts": int(ts), "value": float(value), "resolution_s": sd.resolution_s})
+    df = pd.DataFrame(rows, columns=[c for c in SERIES_COLUMNS if c != "time"])
+    df.insert(5, "time", _times(df["ts"]) if not df.empty else pd.Series(dtype="datetime64[ns, UTC]"))
+    return df
+
+
+def latest(st: Any, metric: str, target: str | None = None,
+           matchers: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Latest value of each series of ``metric``; label keys become columns."""
+    rows = []
+    for lv in st.latest(metric, target=target, matchers=dict(matchers or {})):
+        row: dict[str, Any] = {f"label_{k}": v for k, v in dict(lv.labels).items()}
+        row.update({"target": lv.target, "metric": lv.metric, "ts": int(lv.ts), "value": float(lv.value),
+                    "labels": json.dumps(dict(lv.labels), sort_keys=True)})
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return pd.DataFrame(columns=["target", "metric", "ts", "value", "labels"])
+    return df
+
+
+def events(st: Any, target: str | None, since: int, until: int | None = None,
+           kinds: list[str] | None = None) -> pd.DataFrame:
+    rows = [_as_dict(e) for e in st.events(target=target, since=since, until=until, kinds=kinds)]
+    df = pd.DataFrame(rows, columns=["target", "ts", "kind", "message", "severity", "details"])
+    if not df.empty:
+        df = df.sort_values("ts", ascending=False).reset_index(drop=True)
+        df["time"] = _times(df["ts"])
+    else:
+        df["time"] = pd.Series(dtype="datetime64[ns, UTC]")
+    return df
+
+
+STATEMENT_ORDER = {
+    "total time": "total_ms",
+    "mean time": "mean_ms",
+    "calls": "calls",
+    "rows": "rows",
+    "blocks read": "blks_read",
+}
+
+
+def top_statements(st: Any, target: str, start: int, end: int, order_by: str = "total_ms",
+                   limit: int = 50) -> pd.DataFrame:
+    rows = [_as_dict(r) for r in st.top_statements(target, start, end, order_by=order_by, limit=limit)]
+    df = pd.DataFrame(rows)
+    if df.empty:
+        return pd.DataFrame(columns=["queryid", "dbname", "username", "text", "calls", "total_ms", "mean_ms",
+                                     "rows", "blks_read", "share"])
+    df["mean_ms"] = df["total_ms"] / df["calls"].where(df["calls"] > 0)
+    total = statement_total_ms(st, target, start, end)
+    df["share"] = df["total_ms"] / total if total > 0 else 0.0
+    return df
+
+
+def statement_total_ms(st: Any, target: str, start: int, end: int) -> float:
+    """Total time of every statement (the ``(other)`` row included) over the range."""
+    from sqlalchemy import func
+
+    from store import schema
+
+    s = schema.statement_stats
+    t = schema.targets
+    q = (select(func.coalesce(func.sum(s.c.total_ms), 0.0))
+         .select_from(s.join(t, t.c.id == s.c.target_id))
+         .where(t.c.name == target, s.c.ts >= start, s.c.ts <= end))
+    with st.engine.connect() as conn:
+        return float(conn.execute(q).scalar_one())
+
+
+def statement_trend(st: Any, target: str, queryid: str, start: int, end: int) -> pd.DataFrame:
+    """Per-interval calls and total time of one statement (from ``statement_stats``)."""
+    from store import schema
+
+    s = schema.statement_stats
+    t = schema.targets
+    q = (
+        select(s.c.ts, s.c.calls, s.c.total_ms, s.c.rows, s.c.blks_read)
+        .select_from(s.join(t, t.c.id == s.c.target_id))
+        .where(t.c.name == target, s.c.queryid == queryid, s.c.ts >= start, s.c.ts <= end)
+        .order_by(s.c.ts)
+    )
+    with st.engine.connect() as conn:
+        df = pd.DataFrame([dict(r._mapping) for r in conn.execute(q)],
+                          columns=["ts", "calls", "total_ms", "rows", "blks_read"])
+    df = df.groupby("ts", as_index=False).sum() if not df.empty else df
+    df["time"] = _times(df["ts"]) if not df.empty else pd.Series(dtype="datetime64[ns, UTC]")
+    return df
+
+
+def forecasts(st: Any) -> pd.DataFrame:
+    """The newest forecast per (target, resource, metric, labels)."""
+    from store import schema
+
+    f = schema.forecasts
+    t = schema.targets
+    q = (
+        select(t.c.name.label("target"), f.c.metric, f.c.labels_json, f.c.resource, f.c.created_at, f.c.status,
+               f.c.model, f.c.backtest_mase, f.c.baseline_mase, f.c.threshold, f.c.p10_ts, f.c.p50_ts,
+               f.c.p90_ts, f.c.points_json, f.c.details_json, f.c.id)
+        .select_from(f.join(t, t.c.id == f.c.target_id))
+        .order_by(f.c.created_at.desc(), f.c.id.desc())
+    )
+    with st.engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(q)]
+    df = pd.DataFrame(rows, columns=["target", "metric", "labels_json", "resource", "created_at", "status",
+                                     "model", "backtest_mase", "baseline_mase", "threshold", "p10_ts",
+                                     "p50_ts", "p90_ts", "points_json", "details_json", "id"])
+    if df.empty:
+        return df
+    return df.drop_duplicates(["target", "resource", "metric", "labels_json"]).reset_index(drop=True)
+
+
+def forecast_points(points_json: str) -> pd.DataFrame:
+    """The points of one forecast: a list of objects or arrays ``[ts, yhat, lo80, hi80, lo95, hi95]``."""
+    cols = ["ts", "yhat", "lo80", "hi80", "lo95", "hi95"]
+    raw = json.loads(points_json or "[]")
+    rows: list[dict[str, Any]] = []
+    for p in raw:
+        if isinstance(p, Mapping):
+            rows.append({c: p.get(c) for c in cols})
+        elif isinstance(p, list | tuple):
+            rows.append(dict(zip(cols, p, strict=False)))
+    df = pd.DataFrame(rows, columns=cols)
+    if not df.empty:
+        df["time"] = _times(df["ts"])
+    return df
+
+
+def alert_states(st: Any) -> pd.DataFrame:
+    from store import schema
+
+    a = schema.alert_state
+    q = select(a.c.rule, a.c.labels_json, a.c.state, a.c.active_since, a.c.fired_at, a.c.value, a.c.severity,
+               a.c.annotations_json, a.c.last_eval).where(a.c.state.in_(("pending", "firing")))
+    with st.engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(q)]
+    return pd.DataFrame(rows, columns=["rule", "labels_json", "state", "active_since", "fired_at", "value",
+                                       "severity", "annotations_json", "last_eval"])
+
+
+def alert_history(st: Any, since: int, limit: int = 500) -> pd.DataFrame:
+    from store import schema
+
+    h = schema.alert_history
+    q = (select(h.c.ts, h.c.rule, h.c.labels_json, h.c.from_state, h.c.to_state, h.c.value, h.c.severity)
+         .where(h.c.ts >= since).order_by(h.c.ts.desc()).limit(limit))
+    with st.engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(q)]
+    return pd.DataFrame(rows, columns=["ts", "rule", "labels_json", "from_state", "to_state", "value", "severity"])
+
+
+def alert_target(labels_json: str) -> str | None:
+    try:
+        labels = json.loads(labels_json or "{}")
+    except ValueError:
+        return None
+    value = labels.get("target") if isinstance(labels, dict) else None
+    return str(value) if value is not None else None

@@ -1,0 +1,60 @@
+"""Headroom dashboard entry point: sign-in, shared sidebar, navigation over ``app_pages/``.
+
+Run with ``headroom dashboard`` (which passes the store URL in ``HEADROOM_STORE_URL``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard import context, data
+
+PAGES_DIR = Path(__file__).parent / "app_pages"
+
+PAGES = [
+    ("fleet.py", "Fleet overview", ":material/dashboard:", "fleet"),
+    ("instance.py", "Instance", ":material/monitor_heart:", "instance"),
+    ("queries.py", "Queries", ":material/query_stats:", "queries"),
+    ("storage.py", "Storage & growth", ":material/storage:", "storage"),
+    ("vacuum.py", "Vacuum & wraparound", ":material/cleaning_services:", "vacuum"),
+    ("replication.py", "Replication", ":material/sync_alt:", "replication"),
+    ("indexes.py", "Indexes", ":material/account_tree:", "indexes"),
+    ("capacity.py", "Capacity", ":material/trending_up:", "capacity"),
+    ("alerts.py", "Alerts", ":material/notifications:", "alerts"),
+    ("targets.py", "Targets & collectors", ":material/settings_input_component:", "targets"),
+]
+
+
+def main() -> None:
+    st.set_page_config(page_title="Headroom", page_icon=":material/database:", layout="wide")
+    try:
+        cfg = data.dashboard_config()
+    except Exception as exc:  # a malformed dashboard section: say which field, never the values
+        st.error(f"Invalid `dashboard:` section in the configuration: {exc.__class__.__name__}")
+        st.stop()
+    if cfg.auth is not None and not st.user.is_logged_in:
+        st.title("Headroom")
+        st.write("Sign in to see the fleet.")
+        st.button("Sign in", on_click=st.login, type="primary")
+        st.stop()
+
+    pages = [
+        st.Page(str(PAGES_DIR / file), title=title, icon=icon, url_path=path, default=(i == 0))
+        for i, (file, title, icon, path) in enumerate(PAGES)
+    ]
+    nav = st.navigation(pages)
+    st.sidebar.markdown("### Headroom")
+    try:
+        context.build_sidebar()
+    except data.StoreNotConfigured as exc:
+        st.error(str(exc))
+        st.stop()
+    if cfg.auth is not None:
+        st.sidebar.caption(f"Signed in as {st.user.get('email') or st.user.get('name') or 'user'}")
+        st.sidebar.button("Sign out", on_click=st.logout)
+    nav.run()
+
+
+main()
