@@ -20,6 +20,7 @@ RES_5M = 300
 RES_1H = 3600
 GRACE_S = 60  # a bucket is rolled up once it closed this long ago (writes of the last poll have landed)
 CHUNK_S = 86400  # recompute at most one day of buckets per statement
+PARTITIONS_AHEAD = 2  # PostgreSQL: daily partitions of samples kept ready for today and the next days
 
 WATERMARK_KEY = {RES_5M: "rollup_5m_watermark", RES_1H: "rollup_1h_watermark"}
 DIRTY_KEY = "rollup_dirty_from"
@@ -110,7 +111,10 @@ def mark_dirty(engine: Engine, since: int) -> None:
 
 
 def apply_retention(engine: Engine, retention: RetentionConfig, now: float | None = None) -> dict[str, int]:
-    """Delete what is older than each table's retention; returns rows (or partitions) removed per table."""
+    """Delete what is older than each table's retention; returns rows (or partitions) removed per table.
+
+    On PostgreSQL whole days are dropped as partitions, the rest of the boundary day by DELETE, and
+    the partitions of the coming days are created ahead of the writes."""
     now_s = int(time.time() if now is None else now)
     removed: dict[str, int] = {}
     raw_cutoff = now_s - int(retention.raw)
@@ -124,6 +128,9 @@ def apply_retention(engine: Engine, retention: RetentionConfig, now: float | Non
     with engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             removed["samples_partitions"] = partitions.drop_partitions_before(conn, raw_cutoff)
+            today = partitions.day_start(now_s)
+            ahead = {today + i * partitions.DAY for i in range(PARTITIONS_AHEAD + 1)}
+            partitions.create_partitions(conn, ahead - partitions.existing_partitions(conn))
         result = conn.execute(text("DELETE FROM samples WHERE ts < :cutoff"), {"cutoff": raw_cutoff})
         removed["samples"] = result.rowcount
         for table, column, cutoff in plan:

@@ -112,6 +112,14 @@ def test_retention_removes_exactly_what_is_older(make_store: Callable[..., Store
     assert sorted(left5) == sorted(b for b in n5 if b >= now - 20 * 86400)
     assert sorted(left1) == sorted(b for b in n1 if b >= now - 60 * 86400)
     assert removed["samples_5m"] == len(n5) - len(left5)
+    if st.backend == "postgresql":
+        from store.partitions import DAY, existing_partitions
+
+        with st.engine.connect() as conn:
+            days = existing_partitions(conn)
+        today = now - now % DAY
+        assert {today, today + DAY, today + 2 * DAY} <= days
+        assert min(days) == (now - 7 * 86400) - (now - 7 * 86400) % DAY  # older days were dropped whole
     # Writes after partitions were dropped still land (PostgreSQL recreates what it needs).
     st.write_samples([Sample("t", "m", {"k": "v"}, now + 10, 2.0)])
     assert st.latest("m")[0].value == 2.0
