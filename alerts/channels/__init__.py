@@ -1,0 +1,70 @@
+"""Notification channels: render a group notification into outbox items, and send one item."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from alerts.channels import alertmanager, pagerduty, slack, webhook
+from alerts.channels.config import (
+    AlertmanagerChannel,
+    ChannelBase,
+    LogChannel,
+    PagerDutyChannel,
+    SlackChannel,
+    WebhookChannel,
+)
+from alerts.channels.http import SendResult, post
+from alerts.model import Notification, OutboxItem
+
+log = logging.getLogger("alerts.channels.log")
+
+
+def render(channel: ChannelBase, note: Notification, dashboard: str | None) -> list[OutboxItem]:
+    if isinstance(channel, SlackChannel):
+        return slack.render(channel, note, dashboard)
+    if isinstance(channel, PagerDutyChannel):
+        return pagerduty.render(channel, note, dashboard)
+    if isinstance(channel, WebhookChannel):
+        return webhook.render(channel, note, dashboard)
+    if isinstance(channel, AlertmanagerChannel):
+        return alertmanager.render(channel, note, dashboard)
+    # log channel: the webhook v4 document is a complete, readable description
+    items = webhook.render(WebhookChannel(type="webhook", name=channel.name, url="http://unused"), note, dashboard)
+    return [OutboxItem(channel.name, i.alert_key, i.kind, i.dedup_key, i.payload) for i in items]
+
+
+def send(
+    client: httpx.Client, channel: ChannelBase, payload: Mapping[str, Any], allow_private: bool
+) -> SendResult:
+    """Deliver one outbox payload; never raises, never puts a URL or key in the result."""
+    allowed = channel.allow_private_hosts if channel.allow_private_hosts is not None else allow_private
+    json_headers = {"Content-Type": "application/json"}
+    data = dict(payload)
+    if isinstance(channel, SlackChannel):
+        assert channel.webhook_url is not None
+        url = channel.webhook_url.reveal()
+        return post(client, url, slack.body(data), json_headers, channel.timeout, (), allowed)
+    if isinstance(channel, PagerDutyChannel):
+        assert channel.routing_key is not None
+        key = channel.routing_key.reveal()
+        return post(client, channel.url, pagerduty.body(data, channel.routing_key), json_headers,
+                    channel.timeout, (key,), allowed)
+    if isinstance(channel, WebhookChannel):
+        assert channel.url is not None
+        body, headers = webhook.body_and_headers(data, channel)
+        secrets = (channel.hmac_secret.reveal(),) if channel.hmac_secret else ()
+        return post(client, channel.url.reveal(), body, headers, channel.timeout, secrets, allowed)
+    if isinstance(channel, AlertmanagerChannel):
+        assert channel.url is not None
+        url = alertmanager.endpoint(channel.url.reveal())
+        return post(client, url, alertmanager.body(data), json_headers, channel.timeout,
+                    (channel.url.reveal(),), allowed)
+    if isinstance(channel, LogChannel):
+        log.warning("alert notification on %s: %s", channel.name, json.dumps(data, sort_keys=True))
+        return SendResult("ok", status=None)
+    raise TypeError(f"unknown channel type {type(channel).__name__}")

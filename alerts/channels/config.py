@@ -1,0 +1,123 @@
+"""Configuration models of the notification channels. URLs and keys are secrets with ``*_file`` siblings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from store.configtypes import Duration, Secret, StrictModel
+
+PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
+
+
+def _read_secret_file(path: Path | None) -> Secret | None:
+    if path is None:
+        return None
+    return Secret(path.read_text(encoding="utf-8").strip())
+
+
+def _check_file(path: Path | None) -> Path | None:
+    if path is not None and not path.is_file():
+        raise ValueError(f"file {str(path)!r} does not exist or is not a regular file")
+    return path
+
+
+class ChannelBase(StrictModel):
+    name: str = Field(description="Referenced by routes.")
+    rate_limit_per_minute: float = Field(default=60.0, gt=0, description="Sends per minute at most.")
+    rate_limit_burst: int = Field(default=3, ge=1, description="Sends allowed back to back before the limit.")
+    timeout: Duration = Field(default=10.0, description="HTTP timeout of one attempt.")
+    retry_for: Duration = Field(default=86400.0, description="Give up (status failed) after retrying this long.")
+    allow_private_hosts: bool | None = Field(
+        default=None, description="Allow loopback/private/link-local hosts (default: alerts.allow_private_webhook_hosts)."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not v or len(v) > 200:
+            raise ValueError("a channel name must have 1 to 200 characters")
+        return v
+
+
+class SlackChannel(ChannelBase):
+    type: Literal["slack"]
+    webhook_url: Secret | None = Field(default=None, description="Incoming webhook URL (a secret).")
+    webhook_url_file: Path | None = None
+    rate_limit_per_minute: float = Field(default=60.0, gt=0)
+
+    check_secret_files = field_validator("webhook_url_file")(_check_file)
+
+    @model_validator(mode="after")
+    def _resolve(self) -> SlackChannel:
+        self.__dict__["webhook_url"] = self.webhook_url or _read_secret_file(self.webhook_url_file)
+        if not self.webhook_url:
+            raise ValueError("slack channel needs webhook_url or webhook_url_file")
+        return self
+
+
+class PagerDutyChannel(ChannelBase):
+    type: Literal["pagerduty"]
+    routing_key: Secret | None = Field(default=None, description="Events API v2 integration key (a secret).")
+    routing_key_file: Path | None = None
+    url: str = Field(default=PAGERDUTY_EVENTS_URL, description="Events API endpoint.")
+    rate_limit_per_minute: float = Field(default=120.0, gt=0)
+
+    check_secret_files = field_validator("routing_key_file")(_check_file)
+
+    @model_validator(mode="after")
+    def _resolve(self) -> PagerDutyChannel:
+        self.__dict__["routing_key"] = self.routing_key or _read_secret_file(self.routing_key_file)
+        if not self.routing_key:
+            raise ValueError("pagerduty channel needs routing_key or routing_key_file")
+        return self
+
+
+class WebhookChannel(ChannelBase):
+    type: Literal["webhook"]
+    url: Secret | None = Field(default=None, description="Receiver URL (a secret).")
+    url_file: Path | None = None
+    hmac_secret: Secret | None = Field(default=None, description="Signs the body with HMAC-SHA256 when set.")
+    hmac_secret_file: Path | None = None
+    signature_header: str = Field(default="X-Headroom-Signature", description="Header carrying sha256=<hex>.")
+    max_alerts: int = Field(default=0, ge=0, description="Truncate the alert list (0: no limit).")
+
+    check_secret_files = field_validator("url_file", "hmac_secret_file")(_check_file)
+
+    @model_validator(mode="after")
+    def _resolve(self) -> WebhookChannel:
+        self.__dict__["url"] = self.url or _read_secret_file(self.url_file)
+        self.__dict__["hmac_secret"] = self.hmac_secret or _read_secret_file(self.hmac_secret_file)
+        if not self.url:
+            raise ValueError("webhook channel needs url or url_file")
+        return self
+
+
+class AlertmanagerChannel(ChannelBase):
+    type: Literal["alertmanager"]
+    url: Secret | None = Field(default=None, description="Alertmanager base URL, e.g. http://am:9093 (a secret).")
+    url_file: Path | None = None
+    resend_interval: Duration = Field(default=60.0, description="Firing alerts are re-sent this often.")
+    rate_limit_per_minute: float = Field(default=600.0, gt=0)
+
+    check_secret_files = field_validator("url_file")(_check_file)
+
+    @model_validator(mode="after")
+    def _resolve(self) -> AlertmanagerChannel:
+        self.__dict__["url"] = self.url or _read_secret_file(self.url_file)
+        if not self.url:
+            raise ValueError("alertmanager channel needs url or url_file")
+        return self
+
+
+class LogChannel(ChannelBase):
+    type: Literal["log"]
+    rate_limit_per_minute: float = Field(default=6000.0, gt=0)
+
+
+ChannelConfig = Annotated[
+    SlackChannel | PagerDutyChannel | WebhookChannel | AlertmanagerChannel | LogChannel,
+    Field(discriminator="type"),
+]

@@ -1,0 +1,93 @@
+"""`headroom check` lint of alerting rules: unknown metric names and thresholds that can never (or always) hold."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Collection, Iterable
+
+from alerts.rules.models import Rule, Selector
+
+_NON_NEGATIVE_SUFFIXES = ("_bytes", "_seconds", "_total", "_rate", "_count", "_age", "_connections", "_ratio")
+_BOOLEAN_METRICS_SUFFIXES = ("_running", "_active")
+
+
+def _value_range(metric: str, is_ratio: bool) -> tuple[float | None, float | None]:
+    """The (low, high) bounds a metric's values can take, None when unbounded."""
+    if metric == "up" or metric.endswith(_BOOLEAN_METRICS_SUFFIXES):
+        return 0.0, 1.0
+    if metric.endswith("_ratio") and not is_ratio:
+        return 0.0, 1.0
+    if is_ratio or metric.endswith(_NON_NEGATIVE_SUFFIXES) or metric.startswith(("pg_connections", "mysql_threads")):
+        return 0.0, None
+    return None, None
+
+
+def _impossible(op: str, value: float, low: float | None, high: float | None) -> str | None:
+    """Why `x op value` is constant for every x in [low, high], or None."""
+    if low is not None:
+        if op in ("<",) and value <= low:
+            return f"values are never below {low:g}: the condition can never hold"
+        if op == "<=" and value < low:
+            return f"values are never below {low:g}: the condition can never hold"
+        if op == ">=" and value <= low:
+            return f"values are never below {low:g}: the condition always holds"
+        if op == "==" and value < low:
+            return f"values are never below {low:g}: the condition can never hold"
+    if high is not None:
+        if op == ">" and value >= high:
+            return f"values are never above {high:g}: the condition can never hold"
+        if op == ">=" and value > high:
+            return f"values are never above {high:g}: the condition can never hold"
+        if op == "<=" and value >= high:
+            return f"values are never above {high:g}: the condition always holds"
+        if op == "==" and value > high:
+            return f"values are never above {high:g}: the condition can never hold"
+    return None
+
+
+def _unknown(rule: Rule, field: str, metric: str, known: Collection[str]) -> str | None:
+    if metric in known:
+        return None
+    close = difflib.get_close_matches(metric, list(known), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"rule {rule.name}: {field}: unknown metric {metric!r}{hint}"
+
+
+def _selectors(rule: Rule) -> Iterable[tuple[str, Selector | None, str]]:
+    if rule.threshold is not None:
+        yield "threshold.metric", rule.threshold, rule.threshold.metric
+        if rule.threshold.divide_by is not None:
+            yield "threshold.divide_by.metric", rule.threshold.divide_by, rule.threshold.divide_by.metric
+    if rule.rate_of_change is not None:
+        yield "rate_of_change.metric", rule.rate_of_change, rule.rate_of_change.metric
+    if rule.absent is not None:
+        yield "absent.metric", None, rule.absent.metric
+
+
+def lint_rules(rules: Iterable[Rule], known_metrics: Collection[str]) -> list[str]:
+    """Problems found in `rules`, one readable line each (empty when all is well).
+
+    `known_metrics` are the metric names the collectors can produce (and the ones already in the store).
+    """
+    problems: list[str] = []
+    for rule in rules:
+        for field, _selector, metric in _selectors(rule):
+            problem = _unknown(rule, field, metric, known_metrics)
+            if problem:
+                problems.append(problem)
+        cond = rule.threshold
+        if cond is not None:
+            is_ratio = cond.divide_by is not None
+            low, high = _value_range(cond.metric, is_ratio)
+            if cond.aggregation == "count":
+                low, high = 0.0, None
+            reason = _impossible(cond.op, cond.value, low, high)
+            if reason:
+                problems.append(f"rule {rule.name}: threshold: {cond.metric} {cond.op} {cond.value:g}: {reason}")
+            if cond.divide_by is not None and cond.subtract_from_divisor < 0:
+                problems.append(f"rule {rule.name}: threshold.subtract_from_divisor: must not be negative")
+        if rule.forecast is not None and rule.forecast.within <= 0:
+            problems.append(f"rule {rule.name}: forecast.within: a horizon of 0 can never be reached")
+        if rule.rate_of_change is not None and rule.for_ and rule.for_ < 0:
+            problems.append(f"rule {rule.name}: for: must not be negative")
+    return problems

@@ -1,0 +1,129 @@
+"""``headroom alerts``: evaluate the rules every ``evaluation_interval`` and dispatch the outbox.
+
+One cycle = read a snapshot → evaluate → route → in ONE transaction: alert states, history,
+group states and the outbox rows. The dispatcher threads send the outbox independently.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from alerts import channels, outbox
+from alerts.config import AlertsConfig
+from alerts.dispatcher import Dispatcher
+from alerts.evaluator import evaluate
+from alerts.model import OutboxItem, Transition
+from alerts.routing import plan
+from alerts.rules import configured_rules
+from alerts.rules.models import Rule
+from alerts.silences import active_silences
+from alerts.snapshot import take_snapshot
+from alerts.state import load_alerts, load_groups, save_alerts, save_groups
+
+log = logging.getLogger("alerts.service")
+
+OUTBOX_KEEP = 7 * 86400
+
+
+@dataclass(frozen=True, slots=True)
+class CycleResult:
+    transitions: list[Transition]
+    enqueued: list[OutboxItem]
+    muted: dict[tuple[str, str], str]
+    firing: int
+
+
+def run_cycle(st: Any, cfg: AlertsConfig, rules: list[Rule], now: int | None = None) -> CycleResult:
+    """Evaluate once and persist the outcome atomically."""
+    now = int(time.time()) if now is None else now
+    snapshot = take_snapshot(st, rules, now)
+    by_name = {c.name: c for c in cfg.channels}
+    with st.engine.begin() as conn:
+        prior = load_alerts(conn)
+        result = evaluate(rules, snapshot, prior, cfg.resolved_retention)
+        silences = active_silences(conn, now)
+        routing = plan(result.alerts.values(), cfg, load_groups(conn), silences, now)
+        items: list[OutboxItem] = []
+        for note in routing.notifications:
+            items.extend(channels.render(by_name[note.channel], note, cfg.dashboard_url))
+        notified = {a.key for n in routing.notifications for a in n.firing + n.resolved}
+        alerts = {
+            key: (a if key not in notified else _with_notified(a, now)) for key, a in result.alerts.items()
+        }
+        save_alerts(conn, alerts, result.dropped, result.transitions)
+        save_groups(conn, routing.groups, routing.removed_groups)
+        outbox.enqueue(conn, items, now)
+    for tr in result.transitions:
+        log.info("alert %s %s → %s %s", tr.alert.rule, tr.from_state, tr.to_state,
+                 ",".join(f"{k}={v}" for k, v in sorted(tr.alert.labels.items()) if k not in ("alertname",)))
+    firing = sum(1 for a in result.alerts.values() if a.state == "firing")
+    return CycleResult(result.transitions, items, routing.muted, firing)
+
+
+def _with_notified(alert: Any, now: int) -> Any:
+    from dataclasses import replace
+
+    return replace(alert, last_notified_at=now)
+
+
+def rules_of(cfg: AlertsConfig) -> list[Rule]:
+    return configured_rules(cfg.rules, cfg.rule_files, cfg.default_rules, cfg.disabled_rules)
+
+
+def serve(st: Any, cfg: AlertsConfig, once: bool = False, stop: threading.Event | None = None) -> int:
+    """Evaluate + dispatch until `stop` is set (or one cycle and a drain when `once`)."""
+    rules = rules_of(cfg)
+    dispatcher = Dispatcher(st, cfg)
+    dispatcher.start()
+    stop = stop or threading.Event()
+    last_prune = 0.0
+    try:
+        while True:
+            started = time.time()
+            try:
+                cycle = run_cycle(st, cfg, rules, int(started))
+                if cycle.enqueued:
+                    dispatcher.notify()
+            except Exception as exc:
+                log.error("evaluation failed: %s: %s", type(exc).__name__, exc)
+                if once:
+                    return 1
+            if started - last_prune > 3600:
+                with st.engine.begin() as conn:
+                    outbox.prune(conn, started - OUTBOX_KEEP)
+                last_prune = started
+            if once:
+                _drain(st, cfg, timeout=max(10.0, cfg.evaluation_interval))
+                return 0
+            if stop.wait(max(0.0, cfg.evaluation_interval - (time.time() - started))):
+                return 0
+    finally:
+        dispatcher.stop()
+
+
+def _drain(st: Any, cfg: AlertsConfig, timeout: float) -> None:
+    """Wait until nothing is due right now (retries scheduled later are left for the next run)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with st.engine.connect() as conn:
+            due = [outbox.next_due(conn, c.name, time.time())[0] for c in cfg.channels]
+        if not any(due):
+            return
+        time.sleep(0.1)
+
+
+def run_alerts(cfg: Any, once: bool = False) -> int:
+    """Entry point of ``headroom alerts`` (`cfg`: the whole Headroom configuration)."""
+    from store import open_store
+
+    st = open_store(cfg.store.url, cfg.store.retention)
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+    return serve(st, cfg.alerts, once=once, stop=stop)
