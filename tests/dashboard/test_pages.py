@@ -1,0 +1,201 @@
+"""Every page under AppTest against an empty store and a synthetic one; shown values equal the store's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard import format as fmt
+from tests.dashboard.conftest import (
+    PAGES,
+    SECRET_PASSWORD,
+    SECRET_WEBHOOK,
+    clear_streamlit_caches,
+    rendered_bytes,
+    run_page,
+)
+
+
+def _no_failure(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+def _metric(at: AppTest, label: str) -> str:
+    found = [m for m in at.metric if m.label == label]
+    assert found, f"no KPI {label!r} among {[m.label for m in at.metric]}"
+    return str(found[0].value)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_on_empty_store_shows_empty_state(empty_store: Any, page: str) -> None:
+    at = run_page(page)
+    _no_failure(at)
+    infos = " ".join(i.value for i in at.info)
+    assert infos, "an empty store must show an empty state saying what to configure"
+    assert "headroom" in infos.lower() or "configure" in infos.lower() or "targets" in infos.lower()
+
+
+CHARTS_EXPECTED = {"instance": 6, "queries": 1, "storage": 2, "vacuum": 1, "replication": 4, "capacity": 1}
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_on_synthetic_store(synthetic_store: Any, page: str) -> None:
+    at = run_page(page, {"target": "db-000", "range": "24h"})
+    _no_failure(at)
+    charts = at.get("vega_lite_chart")
+    assert len(charts) >= CHARTS_EXPECTED.get(page, 0)
+
+
+def test_instance_kpis_equal_store(synthetic_store: Any) -> None:
+    st = synthetic_store
+    for target in ("db-000", "db-001"):
+        at = run_page("instance", {"target": target})
+        _no_failure(at)
+        size = sum(lv.value for lv in st.latest("pg_database_size_bytes", target=target))
+        assert _metric(at, "Database size") == fmt.fmt_bytes(size)
+        lags = [lv.value for m in ("pg_replication_lag_seconds", "pg_standby_replay_lag_seconds")
+                for lv in st.latest(m, target=target)]
+        assert _metric(at, "Replication lag") == fmt.fmt_duration(max(lags))
+        conns = sum(lv.value for lv in st.latest("pg_connections", target=target))
+        maxc = max(lv.value for lv in st.latest("pg_max_connections", target=target))
+        assert _metric(at, "Connections") == f"{fmt.fmt_number(conns)} / {fmt.fmt_number(maxc)}"
+
+
+def test_instance_kpis_mysql_target(synthetic_store: Any) -> None:
+    st = synthetic_store
+    at = run_page("instance", {"target": "db-003"})
+    _no_failure(at)
+    size = sum(lv.value for lv in st.latest("mysql_schema_size_bytes", target="db-003"))
+    assert _metric(at, "Database size") == fmt.fmt_bytes(size)
+    lag = max(lv.value for lv in st.latest("mysql_replica_lag_seconds", target="db-003"))
+    assert _metric(at, "Replication lag") == fmt.fmt_duration(lag)
+    assert "QPS" in [m.label for m in at.metric]
+
+
+def test_fleet_rows_match_store_and_worst_first(synthetic_store: Any) -> None:
+    st = synthetic_store
+    at = run_page("fleet")
+    _no_failure(at)
+    df = at.dataframe[0].value
+    assert sorted(df["target"]) == sorted(t.name for t in st.list_targets())
+    # db-000 has the only firing alert: it comes first
+    assert df.iloc[0]["target"] == "db-000" and int(df.iloc[0]["firing"]) == 1
+    for _, row in df.iterrows():
+        engine = {t.name: t.engine for t in st.list_targets()}[row["target"]]
+        cm, mm = (("pg_connections", "pg_max_connections") if engine == "postgres"
+                  else ("mysql_threads_connected", "mysql_max_connections"))
+        used = sum(lv.value for lv in st.latest(cm, target=row["target"]))
+        maxc = max(lv.value for lv in st.latest(mm, target=row["target"]))
+        assert row["conn_pct"] == pytest.approx(100 * used / maxc)
+        assert row["status"] == "up"
+
+
+def test_deep_link_selects_target_and_range(synthetic_store: Any) -> None:
+    at = run_page("instance", {"target": "db-002", "range": "7d"})
+    _no_failure(at)
+    assert "db-002" in at.title[0].value
+    assert at.selectbox(key="f_range").value == "7d"
+    assert at.query_params["target"] == ["db-002"] or at.query_params["target"] == "db-002"
+    # a label filter narrows the targets; the URL keeps it
+    at = run_page("fleet", {"labels": "env=staging"})
+    df = at.dataframe[0].value
+    staging = sorted(t.name for t in synthetic_store.list_targets() if t.labels.get("env") == "staging")
+    assert sorted(df["target"]) == staging
+
+
+def test_custom_range_deep_link(synthetic_store: Any) -> None:
+    at = run_page("instance", {"target": "db-000", "range": "2026-01-01T00:00..2026-01-02T00:00"})
+    _no_failure(at)
+    assert at.selectbox(key="f_range").value == "custom"
+
+
+def test_bad_label_filter_is_named(synthetic_store: Any) -> None:
+    at = run_page("fleet", {"labels": "envprod"})
+    assert not at.exception
+    assert any("envprod" in e.value and "key=value" in e.value for e in at.error)
+
+
+def test_replication_topology_lists_standbys(synthetic_store: Any) -> None:
+    at = run_page("replication")
+    _no_failure(at)
+    topo = at.dataframe[0].value
+    apps = {lv.labels["application_name"] for lv in synthetic_store.latest("pg_replication_lag_bytes")}
+    assert apps <= set(topo["replica"])
+    for _, r in topo[topo["engine"] == "postgres"].dropna(subset=["lag_bytes"]).iterrows():
+        if r["lag_bytes"] == fmt.DASH:
+            continue
+        lv = synthetic_store.latest("pg_replication_lag_bytes", target=r["source"],
+                                    matchers={"application_name": r["replica"]})
+        assert r["lag_bytes"] == fmt.fmt_bytes(lv[0].value)
+
+
+def test_queries_match_store_totals(synthetic_store: Any) -> None:
+    st = synthetic_store
+    at = run_page("queries", {"target": "db-000", "range": "24h"})
+    _no_failure(at)
+    df = at.dataframe[0].value
+    now = max(lv.ts for lv in st.latest("up"))
+    expected = st.top_statements("db-000", now - 86400, now + 120, order_by="total_ms", limit=100)
+    assert df.iloc[0]["queryid"] == expected[0].queryid
+    assert df.iloc[0]["total_ms"] == pytest.approx(expected[0].total_ms)
+    total = sum(s.total_ms for s in expected)
+    assert df["share"].sum() == pytest.approx(sum(s.total_ms for s in expected) / total)
+
+
+def test_capacity_table_dates(synthetic_store: Any) -> None:
+    at = run_page("capacity")
+    _no_failure(at)
+    table = at.dataframe[0].value
+    from sqlalchemy import select
+
+    from store import schema
+
+    with synthetic_store.engine.connect() as conn:
+        p10 = conn.execute(select(schema.forecasts.c.p10_ts)).scalar_one()
+    assert table.iloc[0]["P10"] == fmt.fmt_date(p10)
+    assert any("db-000" in w.value for w in at.warning)  # 20 days at P10 < 30: a scaling trigger
+
+
+def test_alerts_page_counts_and_redacts(synthetic_store: Any) -> None:
+    at = run_page("alerts")
+    _no_failure(at)
+    assert _metric(at, "Firing") == "1"
+    assert _metric(at, "Pending") == "0"
+    blob = rendered_bytes(at)
+    assert b"slack-oncall" in blob
+    assert SECRET_WEBHOOK.encode() not in blob and b"hooks.slack.com" not in blob
+
+
+def test_read_only_by_default_and_opened_by_config(synthetic_store: Any, tmp_path: Any,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    at = run_page("alerts")
+    assert not [f for f in at.get("form")]
+    assert any("Read-only" in c.value for c in at.caption)
+    cfg = tmp_path / "headroom.yaml"
+    cfg.write_text("dashboard:\n  read_only: false\n")
+    monkeypatch.setenv("HEADROOM_CONFIG", str(cfg))
+    clear_streamlit_caches()
+    at = run_page("alerts")
+    assert not any("Read-only" in c.value for c in at.caption)
+
+
+def test_no_secret_on_any_page(synthetic_store: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "headroom.yaml"
+    cfg.write_text(
+        "store: {url: 'sqlite:///x.db'}\n"
+        "targets:\n"
+        f"  - {{name: db-000, engine: postgres, dsn: 'postgresql://monitor:{SECRET_PASSWORD}@127.0.0.1:5999/app'}}\n"
+        f"alerts: {{channels: [{{name: slack-oncall, type: slack, webhook_url: '{SECRET_WEBHOOK}'}}]}}\n"
+        "dashboard: {read_only: false}\n"
+    )
+    monkeypatch.setenv("HEADROOM_CONFIG", str(cfg))
+    for page in PAGES:
+        at = run_page(page, {"target": "db-000", "range": "24h"})
+        _no_failure(at)
+        blob = rendered_bytes(at)
+        assert SECRET_PASSWORD.encode() not in blob, page
+        assert SECRET_WEBHOOK.encode() not in blob, page
+        assert b"sEcReTwEbHoOkToKeN42" not in blob, page
