@@ -1,0 +1,160 @@
+"""Rolling-origin backtest: score every candidate model on the series' own past, pick one.
+
+Expanding window, several origins, one horizon. Errors are scaled by the in-sample error of the
+seasonal naive forecast (MASE); if no model beats the baseline, the baseline is chosen. The
+chosen model's signed errors per horizon step feed the interval calibration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from forecasting.models import BASELINE, COMBINATION, Context, run_model
+from forecasting.series import clean_spikes, detect_level_shifts, fill_gaps, remove_level_shifts
+
+
+def prepare(y: np.ndarray, ctx: Context) -> np.ndarray:
+    """What a model is fitted on: spikes replaced by the local median, level shifts removed,
+    gaps interpolated. The observed series itself is never changed."""
+    filled = fill_gaps(y)
+    cleaned, _ = clean_spikes(filled)
+    shifts = detect_level_shifts(cleaned)
+    return remove_level_shifts(cleaned, shifts) if shifts else cleaned
+
+
+def mase_scale(y: np.ndarray, period: int) -> float:
+    """In-sample mean absolute error of the seasonal naive forecast (lag 1 if too short)."""
+    y = np.asarray(y, dtype=float)
+    lag = period if period > 1 and len(y) > 2 * period else 1
+    if len(y) <= lag:
+        return 0.0
+    d = np.abs(y[lag:] - y[:-lag])
+    d = d[np.isfinite(d)]
+    return float(np.mean(d)) if len(d) else 0.0
+
+
+@dataclass
+class Backtest:
+    chosen: str
+    mase: dict[str, float]
+    members: list[str]
+    errors: dict[str, np.ndarray] = field(repr=False)  # model -> (origins, h) actual - forecast
+    origins: list[int] = field(default_factory=list)
+    scale: float = 0.0
+
+    @property
+    def baseline_mase(self) -> float:
+        return self.mase[BASELINE]
+
+    @property
+    def chosen_mase(self) -> float:
+        return self.mase[self.chosen]
+
+
+def origins_for(n: int, h: int, n_origins: int, step: int, min_train: int) -> list[int]:
+    out = [n - h - i * step for i in range(n_origins)]
+    return sorted(o for o in out if o >= min_train)
+
+
+def combine(forecasts: list[np.ndarray], how: str = "mean") -> np.ndarray:
+    """Mean or median of member forecasts, step by step."""
+    stack = np.vstack(forecasts)
+    return np.median(stack, axis=0) if how == "median" else np.mean(stack, axis=0)
+
+
+LOAD_COMBINATION = ["naive", "theta", "seasonal_naive"]
+"""Load series: the median of these three. On real infrastructure series it beats every single
+model and every backtest-chosen mean (see docs/benchmarks/forecasting.md)."""
+
+SINGLE_MARGIN = 0.9
+"""A single model replaces the combination only if its backtest MASE is below 0.9x the
+combination's: with a handful of origins the backtest is noisy, and the combination is the
+safer bet."""
+
+
+def combination_how(storage: bool) -> str:
+    return "mean" if storage else "median"
+
+
+def run_backtest(
+    y: np.ndarray,
+    h: int,
+    ctx: Context,
+    names: list[str],
+    n_origins: int = 6,
+    step: int | None = None,
+    min_train: int | None = None,
+    combine_top: int = 3,
+) -> Backtest | None:
+    """Backtest ``names`` on ``y`` (NaN = gap). Returns None when no origin has enough history."""
+    y = np.asarray(y, dtype=float)
+    n = len(y)
+    step = step or max(1, h // 2)
+    min_train = min_train or max(2 * ctx.season + 1, 10)
+    origins = origins_for(n, h, n_origins, step, min_train)
+    if not origins:
+        return None
+    scale = mase_scale(y[: origins[0]], ctx.season)
+    if scale <= 0:
+        scale = max(float(np.nanmean(np.abs(y))) * 1e-6, 1e-12)
+    fcs: dict[str, list[np.ndarray]] = {m: [] for m in names}
+    actuals: list[np.ndarray] = []
+    for o in origins:
+        train = prepare(y[:o], ctx)
+        actuals.append(y[o : o + h])
+        for m in names:
+            fcs[m].append(run_model(m, train, h, ctx))
+    actual = np.vstack(actuals)
+    errors = {m: actual - np.vstack(fcs[m]) for m in names}
+
+    def score(err: np.ndarray) -> float:
+        a = np.abs(err)
+        a = a[np.isfinite(a)]
+        return float(np.mean(a) / scale) if len(a) else float("inf")
+
+    mase = {m: score(errors[m]) for m in names}
+    if ctx.storage:
+        ranked = sorted((m for m in names if m != BASELINE and np.isfinite(mase[m])), key=lambda m: mase[m])
+        members = ranked[:combine_top]
+    else:
+        members = [m for m in LOAD_COMBINATION if m in names]
+    if len(members) >= 2:
+        how = combination_how(ctx.storage)
+        combo = [combine([fcs[m][i] for m in members], how) for i in range(len(origins))]
+        errors[COMBINATION] = actual - np.vstack(combo)
+        mase[COMBINATION] = score(errors[COMBINATION])
+    return Backtest(choose(mase), mase, members, errors, origins, scale)
+
+
+def choose(mase: dict[str, float]) -> str:
+    """The combination unless a single model is clearly better; the baseline if nothing beats it."""
+    singles = {m: v for m, v in mase.items() if m not in (COMBINATION, "linear")}
+    best = min(singles, key=lambda m: singles[m])
+    if COMBINATION in mase and not singles[best] < SINGLE_MARGIN * mase[COMBINATION]:
+        best = COMBINATION
+    if BASELINE in mase and mase[best] >= mase[BASELINE]:
+        best = BASELINE
+    return best
+
+
+def forecast_with(model: str, members: list[str], train: np.ndarray, h: int, ctx: Context) -> np.ndarray:
+    """Forecast ``h`` steps from an already prepared history with a model or the combination."""
+    if model == COMBINATION:
+        return combine([run_model(m, train, h, ctx) for m in members], combination_how(ctx.storage))
+    return run_model(model, train, h, ctx)
+
+
+def calibration_errors(
+    y: np.ndarray, h: int, ctx: Context, model: str, members: list[str], n_origins: int = 20
+) -> np.ndarray:
+    """Errors of one model at origins spread evenly over the whole history (not only the last
+    days): the band then reflects the bursts the series has had, not only the recent calm."""
+    n = len(y)
+    lo = max(2 * ctx.season + 1, 10)
+    if n - h <= lo:
+        return np.empty((0, h))
+    origins = np.unique(np.linspace(lo, n - h, n_origins).round().astype(int))
+    rows = [y[o : o + h] - forecast_with(model, members, prepare(y[:o], ctx), h, ctx) for o in origins]
+    return np.vstack(rows)

@@ -1,0 +1,221 @@
+"""Forecasting models. Each takes a gap-free history and a horizon and returns the point path.
+
+statsmodels is imported lazily (it costs 1-3 s at start-up). Exponential smoothing is our own
+small vectorised implementation (a grid over the smoothing parameters, chosen by one-step
+squared error): it is 10-20x faster than a numerical optimiser and as accurate on these series.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a model may know about a series: its seasons in steps and whether it is storage."""
+
+    season: int  # daily season for hourly data (24), weekly for daily data (7); 1 = none
+    long_season: int = 0  # weekly season for hourly data (168) when there are two weeks; 0 = none
+    storage: bool = False  # storage grows: trends are not damped away
+    linear_window: int = 0  # points the predict_linear-style line is fitted on; 0 = two seasons
+
+
+ModelFn = Callable[[np.ndarray, int, Context], np.ndarray]
+
+
+def naive(y: np.ndarray, h: int, ctx: Context) -> np.ndarray:
+    return np.full(h, y[-1], dtype=float)
+
+
+def _snaive(y: np.ndarray, h: int, period: int) -> np.ndarray:
+    if period <= 1 or len(y) < period:
+        return np.full(h, y[-1], dtype=float)
+    last = y[-period:]
+    return np.resize(last, h).astype(float)
+
+
+def seasonal_naive(y: np.ndarray, h: int, ctx: Context) -> np.ndarray:
+    return _snaive(y, h, ctx.season)
+
+
+def seasonal_naive_long(y: np.ndarray, h: int, ctx: Context) -> np.ndarray:
+    return _snaive(y, h, ctx.long_season or ctx.season)
+
+
+def linear(y: np.ndarray, h: int, ctx: Context) -> np.ndarray:
+    """Least-squares line over a recent window, like Prometheus' ``predict_linear(x[6h], ...)``."""
+    window = y[-(ctx.linear_window or max(2 * ctx.season, 3)) :]
+    x = np.arange(len(window), dtype=float)
+    slope, intercept = np.polyfit(x, window, 1) if len(window) > 1 else (0.0, float(window[-1]))
+    return intercept + slope * (len(window) - 1 + np.arange(1, h + 1))
+
+
+def theil_sen_slope(y: np.ndarray, max_points: int = 240) -> tuple[float, float]:
+    """Median of pairwise slopes (robust to spikes and outliers); returns (slope, intercept) on
+    the index scale of ``y``. Long histories are thinned to ``max_points`` evenly spaced points."""
+    n = len(y)
+    if n < 2:
+        return 0.0, float(y[-1]) if n else 0.0
+    idx = np.unique(np.linspace(0, n - 1, min(n, max_points)).round().astype(int))
+    x = idx.astype(float)
+    v = y[idx]
+    i, j = np.triu_indices(len(idx), k=1)
+    slope = float(np.median((v[j] - v[i]) / (x[j] - x[i])))
+    intercept = float(np.median(y - slope * np.arange(n)))
+    return slope, intercept
+
+
+def theil_sen(y: np.ndarray, h: int, ctx: Context) -> np.ndarray:
+    """Robust straight line through the recent history (the last 8 seasons), anchored on the
+    recent level so a long-gone offset does not bias the start."""
+    window = y[-max(8 * ctx.season, 14) :]
+    slope, _ = theil_sen_slope(window)
+    n = len(window)
+    tail = min(n, max(ctx.season, 3))
+    resid = window[-tail:] - slope * np.arange(n - tail, n)
+    level = float(np.median(resid)) + slope * (n - 1)
+    return level + slope * np.arange(1, h + 1)
+
+
+_ALPHAS = np.array([0.03, 0.08, 0.15, 0.25, 0.4, 0.6, 0.8, 0.95])
+_BETAS = np.array([0.0, 0.01, 0.03, 0.08, 0.2])
+
+
+def _holt_grid(y: np.ndarray, phis: np.ndarray) -> tuple[float, float, float, float, float]:
+    """Fit damped Holt over a parameter grid; returns (level, trend, alpha, beta, phi)."""
+    a, b, p = np.meshgrid(_ALPHAS, _BETAS, phis, indexing="ij")
+    a, b, p = a.ravel(), b.ravel(), p.ravel()
+    keep = b <= a
+    a, b, p = a[keep], b[keep], p[keep]
+    n = len(y)
+    burn = min(max(3, n // 10), 24)
+    level = np.full(a.shape, y[0])
+    init = float(np.median(np.diff(y[: burn + 1]))) if n > 2 else 0.0
+    trend = np.full(a.shape, init)
+    sse = np.zeros(a.shape)
+    for t in range(1, n):
+        pred = level + p * trend
+        err = y[t] - pred
+        if t > burn:
+            sse += err * err
+        new_level = pred + a * err
+        trend = p * trend + a * b * err
+        level = new_level
+    best = int(np.argmin(sse))
+    return float(level[best]), float(trend[best]), float(a[best]), float(b[best]), float(p[best])
+
+
+def _holt_path(level: float, trend: float, phi: float, h: int) -> np.ndarray:
+    if phi == 1.0:
+        return level + trend * np.arange(1, h + 1)
+    return level + trend * np.cumsum(phi ** np.arange(1, h + 1))
+
+
+def _holt(y: np.ndarray, h: int, storage: bool) -> np.ndarray:
+    phis = np.array([0.98, 0.995, 1.0]) if storage else np.array([0.8, 0.9, 0.98])
+    level, trend, _, _, phi = _holt_grid(y, phis)
+    return _holt_path(level, trend, phi, h)
+
+
+def ets_damped(y: np.ndarray, h: int, ctx: Context) -> np.ndarray:
+    """Damped-trend exponential smoothing (additive errors, no season)."""
+    return _holt(y[-2000:], h, ctx.storage)
+
+
+def _stl(y: np.ndarray, period: int) -> tuple[np.ndarray, np.ndarray]:
+    """Seasonal part and the rest (trend + remainder) by STL."""
+    from statsmodels.tsa.seasonal import STL
+
+    res = STL(y, period=period, robust=False).fit()
+    seasonal = np.asarray(res.seasonal)
+    return seasonal, y - seasonal
+
+
+def _season_path(seasonal: np.ndarray, period: int, h: int) -> np.ndarray:
+    return np.resize(seasonal[-period:], h)
+
+
+def stl_ets(y: np.ndarray, h: int, ctx: Context) -> np.ndarray:
+    """STL with the main season, damped ETS on the seasonally adjusted series."""
+    if ctx.season <= 1 or len(y) < 2 * ctx.season + 1:
+        return ets_damped(y, h, ctx)
+    y = y[-max(28 * ctx.season if not ctx.storage else 730, 2 * ctx.season + 1) :]
+    seasonal, adjusted = _stl(y, ctx.season)
+    return _holt(adjusted, h, ctx.storage) + _season_path(seasonal, ctx.season, h)
+
+
+def mstl_ets(y: np.ndarray, h: int, ctx: Context) -> np.ndarray:
+    """Daily and weekly seasons (one MSTL pass: weekly STL, then daily STL on the rest), damped
+    ETS on what remains. Falls back to :func:`stl_ets` with less than two long seasons."""
+    long = ctx.long_season
+    if not long or len(y) < 2 * long + 1:
+        return stl_ets(y, h, ctx)
+    y = y[-4 * long :] if len(y) > 4 * long else y
+    from statsmodels.tsa.seasonal import STL
+
+    daily0 = np.asarray(STL(y, period=ctx.season).fit().seasonal)
+    weekly = np.asarray(STL(y - daily0, period=long, seasonal=9).fit().seasonal)
+    daily, adjusted = _stl(y - weekly, ctx.season)
+    return (
+        _holt(adjusted, h, ctx.storage)
+        + _season_path(daily, ctx.season, h)
+        + _season_path(weekly, long, h)
+    )
+
+
+def theta(y: np.ndarray, h: int, ctx: Context) -> np.ndarray:
+    """The Theta method (SES with half the linear drift) on the deseasonalised series."""
+    from statsmodels.tsa.forecasting.theta import ThetaModel
+
+    period = ctx.season if ctx.season > 1 and len(y) >= 2 * ctx.season + 1 else 1
+    y = y[-max(28 * period, 60) :]
+    if np.ptp(y) == 0:
+        return np.full(h, y[-1], dtype=float)
+    deseason = period > 1 and bool(np.all(y > 0))
+    try:
+        model = ThetaModel(y, period=period, deseasonalize=deseason, method="additive")
+        res = model.fit()
+        return np.asarray(res.forecast(h), dtype=float)
+    except (ValueError, np.linalg.LinAlgError):
+        return ets_damped(y, h, ctx)
+
+
+MODELS: dict[str, ModelFn] = {
+    "naive": naive,
+    "seasonal_naive": seasonal_naive,
+    "seasonal_naive_long": seasonal_naive_long,
+    "linear": linear,
+    "theil_sen": theil_sen,
+    "ets_damped": ets_damped,
+    "stl_ets": stl_ets,
+    "mstl_ets": mstl_ets,
+    "theta": theta,
+}
+"""Every single model by name; ``combination`` is built from them in the backtest."""
+
+BASELINE = "seasonal_naive"
+COMBINATION = "combination"
+
+
+def candidates(ctx: Context, n: int) -> list[str]:
+    """Models worth trying on a series of ``n`` points (the baseline always)."""
+    names = [BASELINE, "naive", "theil_sen", "ets_damped"]
+    if ctx.season > 1 and n >= 2 * ctx.season + 1:
+        names += ["stl_ets", "theta"]
+    else:
+        names += ["theta"]
+    if ctx.long_season and n >= 2 * ctx.long_season + 1:
+        names += ["seasonal_naive_long", "mstl_ets"]
+    return names
+
+
+def run_model(name: str, y: np.ndarray, h: int, ctx: Context) -> np.ndarray:
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; known: {', '.join(sorted(MODELS))}")
+    out = np.asarray(MODELS[name](y, h, ctx), dtype=float)
+    if out.shape != (h,) or not np.all(np.isfinite(out)):
+        return seasonal_naive(y, h, ctx)
+    return out
