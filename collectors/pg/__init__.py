@@ -1,0 +1,1 @@
+"""PostgreSQL metrics that are more than one SQL statement (``python:`` in their definitions)."""
