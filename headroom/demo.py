@@ -1,0 +1,227 @@
+"""`headroom demo`: a working Headroom in minutes, on throwaway servers, nothing left behind.
+
+Starts a PostgreSQL primary + streaming standby and a MariaDB primary + replica (the same code as
+the test fixtures), a background workload with a daily rhythm and growing tables, writes a
+configuration for them (monitoring users, passwords in 0600 files) into the demo directory,
+optionally seeds generated history (`--history 21d`, marked as such in the store), then runs the
+stages like `headroom up` does with the dashboard on http://127.0.0.1:PORT. Ctrl-C (or SIGTERM)
+stops everything it started, by PID.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import yaml
+
+from headroom.servers.mariadb import MariaDbPair, start_mariadb_pair
+from headroom.servers.postgres import PgCluster, start_pg_cluster
+from headroom.servers.processes import MissingBinaryError, ServerStartError, port_open, ram_base_dir
+from headroom.supervisor import Supervisor, stage_specs
+
+DEFAULT_DEMO_DIR = Path("headroom-demo")
+DEMO_PACKAGES = "postgresql postgresql-contrib mariadb-server"
+DISK_CAPACITY = "2GB"
+
+
+def _say(message: str) -> None:
+    print(f"demo | {message}", flush=True)
+
+
+def _write_secret(path: Path, value: str) -> Path:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value + "\n")
+    return path
+
+
+def demo_config(demo_dir: Path, pg: PgCluster, maria: MariaDbPair) -> dict[str, Any]:
+    """The configuration of the demo: four targets read by least-privilege monitoring users."""
+    secrets_dir = demo_dir / "secrets"
+    secrets_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(secrets_dir, 0o700)
+    pg_pw = _write_secret(secrets_dir / "pg_monitor_password", pg.monitor_password)
+    my_pw = _write_secret(secrets_dir / "mariadb_monitor_password", maria.monitor_password)
+    targets: list[dict[str, Any]] = []
+    for role, inst in (("primary", pg.primary), ("standby", pg.standby)):
+        if inst is None:
+            continue
+        targets.append({
+            "name": f"demo-pg-{role}",
+            "engine": "postgres",
+            "dsn": f"postgresql://{pg.monitor_user}@{inst.host}:{inst.port}/postgres?sslmode=disable",
+            "password_file": str(pg_pw),
+            "labels": {"env": "demo", "cluster": "demo-pg", "role": role},
+            "capacity": {"disk_bytes": DISK_CAPACITY},
+        })
+    for role, minst in (("primary", maria.primary), ("replica", maria.replica)):
+        if minst is None:
+            continue
+        targets.append({
+            "name": f"demo-mariadb-{role}",
+            "engine": "mysql",
+            "dsn": f"mysql://{maria.monitor_user}@{minst.host}:{minst.port}/",
+            "password_file": str(my_pw),
+            "labels": {"env": "demo", "cluster": "demo-mariadb", "role": role},
+            "capacity": {"disk_bytes": DISK_CAPACITY},
+        })
+    return {
+        "store": {"url": f"sqlite:///{(demo_dir / 'metrics.db').resolve()}"},
+        "targets": targets,
+        "collector": {"spool_dir": str((demo_dir / "spool").resolve())},
+        "alerts": {
+            "evaluation_interval": "15s",
+            "channels": [{"name": "log", "type": "log"}],
+            "routes": [{"channels": ["log"]}],
+        },
+    }
+
+
+def write_config(path: Path, config: dict[str, Any]) -> None:
+    header = (
+        "# Written by `headroom demo`: throwaway servers on this machine (ports change on every run).\n"
+        "# Passwords are in the files next to this one (mode 0600), never in this file.\n"
+    )
+    path.write_text(header + yaml.safe_dump(config, sort_keys=False))
+
+
+def _fresh_store(demo_dir: Path) -> None:
+    for name in ("metrics.db", "metrics.db-wal", "metrics.db-shm"):
+        (demo_dir / name).unlink(missing_ok=True)
+    shutil.rmtree(demo_dir / "spool", ignore_errors=True)
+
+
+def _seed(config: dict[str, Any], pg: PgCluster, maria: MariaDbPair, days: float) -> None:
+    from headroom.demo_history import SeedTarget, seed_history
+    from store import open_store
+
+    with pg.connect() as conn:
+        row = conn.execute("SELECT pg_database_size('shop')").fetchone()
+    pg_size = float(row[0]) if row else 50e6
+    my_rows = maria.primary.query(
+        "SELECT COALESCE(SUM(data_length + index_length), 0) AS s FROM information_schema.tables "
+        "WHERE table_schema = 'shop'")
+    my_size = max(float(my_rows[0]["s"]), 5e6)
+    seeds = []
+    for target in config["targets"]:
+        engine = target["engine"]
+        seeds.append(SeedTarget(
+            name=target["name"], engine=engine, role=target["labels"]["role"],
+            size_bytes_now=pg_size if engine == "postgres" else my_size, max_connections=100,
+        ))
+    store = open_store(config["store"]["url"])
+    try:
+        started = time.monotonic()
+        written = seed_history(store, seeds, days)
+        _say(f"seeded {days:g} days of generated demo history ({written} samples, "
+             f"{time.monotonic() - started:.1f}s); the dashboard marks it as generated")
+    finally:
+        engine_ = getattr(store, "engine", None)
+        if engine_ is not None:
+            engine_.dispose()
+
+
+def _announce_when_ready(url: str, stop: threading.Event, timeout: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not stop.is_set() and time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as resp:
+                if resp.status == 200:
+                    _say(f"dashboard ready: {url}  (Ctrl-C stops everything)")
+                    return
+        except OSError:
+            pass
+        stop.wait(0.5)
+
+
+def run_demo(config_path: Path | str | None = None, history: str | None = None, port: int = 8501) -> int:
+    """Entry of `headroom demo`; returns the process exit status."""
+    days = None
+    if history:
+        from headroom.demo_history import parse_days
+
+        try:
+            days = parse_days(history)
+        except ValueError as exc:
+            print(f"headroom demo: --history: {exc}", file=sys.stderr)
+            return 2
+    if port_open(port):
+        print(f"headroom demo: port {port} on 127.0.0.1 is in use; choose another with --port",
+              file=sys.stderr)
+        return 1
+    cfg_path = Path(config_path) if config_path else DEFAULT_DEMO_DIR / "headroom.yaml"
+    demo_dir = cfg_path.parent.resolve()
+    demo_dir.mkdir(parents=True, exist_ok=True)
+
+    def interrupt(_sig: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous_term = signal.signal(signal.SIGTERM, interrupt)
+    base = ram_base_dir("headroom-demo-")
+    pg: PgCluster | None = None
+    maria: MariaDbPair | None = None
+    workload = None
+    ready_stop = threading.Event()
+    try:
+        _say(f"starting PostgreSQL primary + standby and MariaDB primary + replica under {base}")
+        pg = start_pg_cluster(base / "pg", with_standby=True)
+        maria = start_mariadb_pair(base / "mariadb", with_replica=True)
+        assert pg.standby is not None and maria.replica is not None
+        _say(f"PostgreSQL primary 127.0.0.1:{pg.primary.port}, standby 127.0.0.1:{pg.standby.port}")
+        _say(f"MariaDB primary 127.0.0.1:{maria.primary.port}, replica 127.0.0.1:{maria.replica.port}")
+
+        from headroom.demo_workload import Workload
+
+        workload = Workload(pg, maria, log=_say)
+        workload.prepare()
+        workload.start()
+        _say("workload running: pgbench with a daily rhythm, growing tables on both engines")
+
+        _fresh_store(demo_dir)
+        config = demo_config(demo_dir, pg, maria)
+        write_config(cfg_path, config)
+        _say(f"configuration written to {cfg_path}")
+        if days:
+            _seed(config, pg, maria, days)
+
+        url = f"http://127.0.0.1:{port}"
+        specs = stage_specs(cfg_path, extra_args={"dashboard": ["--port", str(port)]})
+        supervisor = Supervisor(specs)
+        _say(f"dashboard starting on {url}")
+        threading.Thread(target=_announce_when_ready, args=(url, ready_stop), daemon=True).start()
+        signal.signal(signal.SIGTERM, previous_term)
+        return supervisor.run()
+    except MissingBinaryError as exc:
+        print(f"headroom demo: {exc}\nThe demo needs: apt-get install -y --no-install-recommends {DEMO_PACKAGES}",
+              file=sys.stderr)
+        return 1
+    except ServerStartError as exc:
+        print(f"headroom demo: a server did not start: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        # finish cleaning up even when asked twice
+        previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        ready_stop.set()
+        _say("stopping workload and servers")
+        if workload is not None:
+            workload.stop()
+        if maria is not None:
+            maria.stop()
+        if pg is not None:
+            pg.stop()
+        shutil.rmtree(base, ignore_errors=True)
+        signal.signal(signal.SIGTERM, previous_term)
+        signal.signal(signal.SIGINT, previous_int)
+        _say("stopped; nothing left running")
