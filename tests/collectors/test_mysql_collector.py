@@ -1,0 +1,435 @@
+"""The MySQL/MariaDB collector against the real MariaDB primary + GTID replica fixture.
+
+Every expected value is read from the server itself by the test (as root, over the socket)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pymysql
+import pytest
+
+from collectors.batch import Batch
+from collectors.check import check_target, format_check
+from collectors.config import TargetConfig
+from collectors.definitions import definitions
+from collectors.engines.mysql import MySqlEngine
+from collectors.mysql_replica import parse_gtid_positions
+from collectors.presets import ScheduledMetric
+from collectors.runner import TargetRunner
+from collectors.settings import CollectorSettings
+from headroom.servers.mariadb import MariaDbPair
+from store.types import OTHER_QUERYID
+
+DEFS = definitions("mysql")
+
+
+def target(pair: MariaDbPair, which: str = "primary", user: str | None = None, password: str | None = None,
+           preset: str = "standard", name: str = "maria") -> TargetConfig:
+    dsn = pair.monitor_dsn(which) if user is None else pair.dsn(user, password, which)
+    return TargetConfig(name=name, engine="mysql", dsn=dsn, preset=preset)
+
+
+class Collector:
+    """A TargetRunner over chosen metrics whose batches land in ``self.out``."""
+
+    def __init__(self, tgt: TargetConfig, metrics: list[str]) -> None:
+        self.out = Batch()
+        self.loop = asyncio.new_event_loop()
+        self.runner = TargetRunner(
+            tgt, [ScheduledMetric(DEFS[m], 1.0) for m in metrics], CollectorSettings(), self.out.extend
+        )
+
+    def round(self) -> Batch:
+        start = len(self.out.samples), len(self.out.events), len(self.out.stats), len(self.out.texts)
+        assert self.loop.run_until_complete(self.runner.round()), self.out.events
+        return Batch(
+            self.out.samples[start[0]:], self.out.events[start[1]:], self.out.texts[start[3]:],
+            self.out.stats[start[2]:],
+        )
+
+    def close(self) -> None:
+        self.loop.run_until_complete(self.runner.engine.close())
+        self.loop.close()
+
+
+@pytest.fixture
+def collector() -> Any:
+    made: list[Collector] = []
+
+    def make(tgt: TargetConfig, metrics: list[str]) -> Collector:
+        c = Collector(tgt, metrics)
+        made.append(c)
+        return c
+
+    yield make
+    for c in made:
+        c.close()
+
+
+def values(batch: Batch, metric: str) -> dict[tuple[tuple[str, str], ...], float]:
+    return {tuple(sorted(s.labels.items())): s.value for s in batch.samples if s.metric == metric}
+
+
+def value(batch: Batch, metric_name: str, **labels: str) -> float:
+    metric = metric_name
+    found = values(batch, metric)
+    key = tuple(sorted(labels.items()))
+    assert key in found, f"{metric}{labels} not collected; have {sorted({s.metric for s in batch.samples})}"
+    return found[key]
+
+
+def status(conn: pymysql.Connection[Any], name: str) -> float:
+    with conn.cursor() as cur:
+        cur.execute("SHOW GLOBAL STATUS LIKE %s", (name,))
+        row = cur.fetchone()
+    assert row is not None
+    return float(row[1])
+
+
+# --------------------------------------------------------------------------- instance metrics
+
+
+def test_connections_equal_the_servers_count(mariadb_pair: MariaDbPair, collector: Callable[..., Collector]) -> None:
+    root = mariadb_pair.root_connect()
+    extra = [mariadb_pair.root_connect() for _ in range(4)]
+    try:
+        c = collector(target(mariadb_pair), ["mysql_connections"])
+        batch = c.round()
+        # nothing connected or disconnected since: the root connection reads the same moment
+        assert value(batch, "mysql_threads_connected") == status(root, "Threads_connected")
+        assert value(batch, "mysql_threads_connected") >= 6  # 5 of ours + the collector
+        with root.cursor() as cur:
+            cur.execute("SELECT @@GLOBAL.max_connections")
+            max_conn = float(cur.fetchone()[0])  # type: ignore[index]
+        assert value(batch, "mysql_max_connections") == max_conn
+        assert value(batch, "mysql_connections_used_ratio") == pytest.approx(
+            status(root, "Threads_connected") / max_conn)
+        assert value(batch, "mysql_max_used_connections") == status(root, "Max_used_connections")
+        assert 1 <= value(batch, "mysql_threads_running") <= status(root, "Threads_connected") + 10
+    finally:
+        for conn in extra:
+            conn.close()
+        root.close()
+
+
+def test_buffer_pool_hit_ratio_equals_the_servers(mariadb_pair: MariaDbPair,
+                                                  collector: Callable[..., Collector]) -> None:
+    root = mariadb_pair.root_connect()
+    try:
+        with root.cursor() as cur:
+            cur.execute("CREATE DATABASE IF NOT EXISTS bp")
+            cur.execute("CREATE TABLE IF NOT EXISTS bp.t (id INT PRIMARY KEY, v VARCHAR(200)) ENGINE=InnoDB")
+            cur.execute("INSERT IGNORE INTO bp.t SELECT seq, REPEAT('x', 200) FROM bp.seq_1_to_3000")
+            cur.execute("SELECT COUNT(*), SUM(LENGTH(v)) FROM bp.t")
+        c = collector(target(mariadb_pair), ["mysql_innodb_buffer_pool"])
+
+        def ratio() -> float:
+            return 1 - status(root, "Innodb_buffer_pool_reads") / status(root, "Innodb_buffer_pool_read_requests")
+
+        before = ratio()
+        batch = c.round()
+        after = ratio()
+        got = value(batch, "mysql_innodb_buffer_pool_hit_ratio")
+        assert min(before, after) - 1e-9 <= got <= max(before, after) + 1e-9
+        assert 0.0 < got <= 1.0
+        assert value(batch, "mysql_innodb_buffer_pool_pages_total") == status(root, "Innodb_buffer_pool_pages_total")
+    finally:
+        root.close()
+
+
+def test_schema_sizes_equal_information_schema(mariadb_pair: MariaDbPair,
+                                               collector: Callable[..., Collector]) -> None:
+    root = mariadb_pair.root_connect()
+    try:
+        with root.cursor() as cur:
+            cur.execute("CREATE DATABASE IF NOT EXISTS sizes")
+            cur.execute("CREATE TABLE IF NOT EXISTS sizes.big (id INT PRIMARY KEY, v VARCHAR(300), KEY (v)) "
+                        "ENGINE=InnoDB")
+            cur.execute("CREATE TABLE IF NOT EXISTS sizes.small (id INT PRIMARY KEY) ENGINE=InnoDB")
+            cur.execute("INSERT IGNORE INTO sizes.big SELECT seq, REPEAT(CHAR(65 + seq % 26), 300) "
+                        "FROM sizes.seq_1_to_4000")
+            cur.execute("ANALYZE TABLE sizes.big, sizes.small")
+            cur.fetchall()
+        c = collector(target(mariadb_pair), ["mysql_schema_sizes", "mysql_table_sizes"])
+        batch = c.round()
+        with root.cursor() as cur:
+            cur.execute(
+                "SELECT TABLE_SCHEMA, SUM(DATA_LENGTH + INDEX_LENGTH), SUM(INDEX_LENGTH), COUNT(*) "
+                "FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' "
+                "AND TABLE_SCHEMA NOT IN ('information_schema', 'performance_schema', 'sys') GROUP BY TABLE_SCHEMA"
+            )
+            expected = {r[0]: (float(r[1]), float(r[2]), float(r[3])) for r in cur.fetchall()}
+            cur.execute("SELECT DATA_LENGTH + INDEX_LENGTH FROM information_schema.TABLES "
+                        "WHERE TABLE_SCHEMA = 'sizes' AND TABLE_NAME = 'big'")
+            big = float(cur.fetchone()[0])  # type: ignore[index]
+        got = {dict(k)["schema"]: v for k, v in values(batch, "mysql_schema_size_bytes").items()}
+        assert got == {s: e[0] for s, e in expected.items()}
+        assert "sizes" in got and got["sizes"] > 100_000
+        assert value(batch, "mysql_schema_index_bytes", schema="sizes") == expected["sizes"][1]
+        assert value(batch, "mysql_schema_tables", schema="sizes") == expected["sizes"][2] == 2
+        assert value(batch, "mysql_table_size_bytes", schema="sizes", table="big") == big
+    finally:
+        root.close()
+
+
+# --------------------------------------------------------------------------- replication
+
+
+def _slave_status(pair: MariaDbPair) -> dict[str, Any]:
+    return pair.replica_status()
+
+
+def test_replica_status_agrees_with_show_slave_status(mariadb_pair: MariaDbPair,
+                                                      collector: Callable[..., Collector]) -> None:
+    with mariadb_pair.root_connect() as conn, conn.cursor() as cur:
+        cur.execute("CREATE DATABASE IF NOT EXISTS repl_check")
+        cur.execute("CREATE TABLE IF NOT EXISTS repl_check.t (id INT AUTO_INCREMENT PRIMARY KEY)")
+        for _ in range(3):
+            cur.execute("INSERT INTO repl_check.t VALUES ()")
+    mariadb_pair.wait_replica_caught_up()
+    c = collector(target(mariadb_pair, "replica"), ["mysql_replica_status"])
+    before = _slave_status(mariadb_pair)
+    batch = c.round()
+    after = _slave_status(mariadb_pair)
+    assert before["Gtid_IO_Pos"] == after["Gtid_IO_Pos"]  # nothing moved: "the same moment"
+    assert value(batch, "mysql_replica_io_running", channel="default") == (after["Slave_IO_Running"] == "Yes") == 1
+    assert value(batch, "mysql_replica_sql_running", channel="default") == (after["Slave_SQL_Running"] == "Yes") == 1
+    assert value(batch, "mysql_replica_lag_seconds", channel="default") == float(after["Seconds_Behind_Master"])
+    assert value(batch, "mysql_replica_lag_estimated", channel="default") == 0
+    received = parse_gtid_positions(after["Gtid_IO_Pos"])
+    with mariadb_pair.replica.root_connect() as conn, conn.cursor() as cur:  # type: ignore[union-attr]
+        cur.execute("SELECT @@GLOBAL.gtid_slave_pos")
+        applied = parse_gtid_positions(cur.fetchone()[0])  # type: ignore[index]
+    assert received and applied
+    for domain, seq in received.items():
+        assert value(batch, "mysql_replica_gtid_received_seq", channel="default", gtid_domain=domain) == seq
+    for domain, seq in applied.items():
+        assert value(batch, "mysql_replica_gtid_applied_seq", channel="default", gtid_domain=domain) == seq
+    assert value(batch, "mysql_replica_last_sql_errno", channel="default") == float(after["Last_SQL_Errno"])
+
+    # on the primary the same metric collects nothing (no channel) and does not fail
+    p = collector(target(mariadb_pair, "primary", name="maria-primary"), ["mysql_replica_status"])
+    pbatch = p.round()
+    assert not values(pbatch, "mysql_replica_io_running")
+    assert value(pbatch, "headroom_scrape_success", metric="mysql_replica_status") == 1
+
+
+@pytest.mark.serial
+def test_stopped_sql_thread_shows_at_once_and_lag_grows(mariadb_pair_factory: Callable[..., MariaDbPair],
+                                                         collector: Callable[..., Collector]) -> None:
+    pair = mariadb_pair_factory()
+    c = collector(target(pair, "replica"), ["mysql_replica_status"])
+    first = c.round()
+    assert value(first, "mysql_replica_sql_running", channel="default") == 1
+    assert value(first, "mysql_replica_lag_seconds", channel="default") == 0
+    replica = pair.instance("replica")
+    replica.query("STOP SLAVE SQL_THREAD")
+    with pair.root_connect() as conn, conn.cursor() as cur:
+        cur.execute("CREATE DATABASE lagdb")
+        cur.execute("CREATE TABLE lagdb.t (id INT PRIMARY KEY)")
+        cur.execute("INSERT INTO lagdb.t VALUES (1)")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # wait until the IO thread has received what was written
+        st = pair.replica_status()
+        if (st["Master_Log_File"], st["Read_Master_Log_Pos"]) != (st["Relay_Master_Log_File"],
+                                                                   st["Exec_Master_Log_Pos"]):
+            break
+        time.sleep(0.05)
+    second = c.round()  # the next poll: one interval after the stop
+    assert pair.replica_status()["Slave_SQL_Running"] == "No"
+    assert value(second, "mysql_replica_sql_running", channel="default") == 0
+    assert value(second, "mysql_replica_io_running", channel="default") == 1
+    assert value(second, "mysql_replica_lag_estimated", channel="default") == 1
+    lag1 = value(second, "mysql_replica_lag_seconds", channel="default")
+    time.sleep(1.5)
+    third = c.round()
+    lag2 = value(third, "mysql_replica_lag_seconds", channel="default")
+    assert lag2 >= lag1 + 1.0
+    # applied GTID stays behind received while the SQL thread is stopped
+    recv = value(third, "mysql_replica_gtid_received_seq", channel="default", gtid_domain="0")
+    appl = value(third, "mysql_replica_gtid_applied_seq", channel="default", gtid_domain="0")
+    assert recv > appl
+    replica.query("START SLAVE SQL_THREAD")
+    pair.wait_replica_caught_up()
+    fourth = c.round()
+    assert value(fourth, "mysql_replica_sql_running", channel="default") == 1
+    assert value(fourth, "mysql_replica_lag_estimated", channel="default") == 0
+
+
+# --------------------------------------------------------------------------- statement digests
+
+
+def _digest_of(root: pymysql.Connection[Any], marker: str) -> str:
+    with root.cursor() as cur:
+        cur.execute("SELECT DIGEST FROM performance_schema.events_statements_summary_by_digest "
+                    "WHERE DIGEST_TEXT LIKE %s AND SCHEMA_NAME = 'digests'", (f"%{marker}%",))
+        rows = cur.fetchall()
+    assert len(rows) == 1, rows
+    return str(rows[0][0])
+
+
+def _run(conn: pymysql.Connection[Any], sql: str, times: int) -> None:
+    with conn.cursor() as cur:
+        for i in range(times):
+            cur.execute(sql, (i,))
+            cur.fetchall()
+
+
+def test_statement_run_41_times_has_calls_delta_41(mariadb_pair: MariaDbPair,
+                                                   collector: Callable[..., Collector]) -> None:
+    with mariadb_pair.root_connect() as conn, conn.cursor() as cur:
+        cur.execute("CREATE DATABASE IF NOT EXISTS digests")
+        cur.execute("CREATE TABLE IF NOT EXISTS digests.marker_forty_one (id INT PRIMARY KEY)")
+    app = mariadb_pair.root_connect(database="digests")
+    root = mariadb_pair.root_connect()
+    sql = "SELECT COUNT(*) FROM marker_forty_one WHERE id > %s"
+    try:
+        _run(app, sql, 5)
+        digest = _digest_of(root, "marker_forty_one")
+        c = collector(target(mariadb_pair), ["mysql_statements"])
+        assert c.round().stats == []  # the first poll only seeds
+        _run(app, sql, 41)
+        batch = c.round()
+        rows = [s for st in batch.stats for s in st.stats if s.queryid == digest]
+        assert len(rows) == 1
+        assert rows[0].calls == 41
+        assert rows[0].dbname == "digests"
+        assert rows[0].total_ms > 0
+        texts = [t for tx in batch.texts for t in tx.rows if t[0] == digest]
+        assert len(texts) == 1 and "marker_forty_one" in texts[0][3]
+        # the next poll stores no text again for the same digest
+        _run(app, sql, 2)
+        again = c.round()
+        assert [s.calls for st in again.stats for s in st.stats if s.queryid == digest] == [2]
+        assert not [t for tx in again.texts for t in tx.rows if t[0] == digest]
+        # top N + (other) reconcile with the sum of every delta
+        for st in batch.stats:
+            assert all(s.calls >= 0 and s.total_ms >= 0 for s in st.stats)
+            assert sum(1 for s in st.stats if s.queryid == OTHER_QUERYID) <= 1
+    finally:
+        app.close()
+        root.close()
+
+
+@pytest.mark.serial
+def test_truncated_digest_table_gives_no_negative_delta(mariadb_pair: MariaDbPair,
+                                                        collector: Callable[..., Collector]) -> None:
+    with mariadb_pair.root_connect() as conn, conn.cursor() as cur:
+        cur.execute("CREATE DATABASE IF NOT EXISTS digests")
+        cur.execute("CREATE TABLE IF NOT EXISTS digests.marker_truncate (id INT PRIMARY KEY)")
+    app = mariadb_pair.root_connect(database="digests")
+    root = mariadb_pair.root_connect()
+    sql = "SELECT COUNT(*) FROM marker_truncate WHERE id > %s"
+    try:
+        _run(app, sql, 30)
+        c = collector(target(mariadb_pair), ["mysql_statements"])
+        c.round()
+        _run(app, sql, 10)
+        time.sleep(1.1)  # FIRST_SEEN has one-second resolution
+        with root.cursor() as cur:
+            cur.execute("TRUNCATE performance_schema.events_statements_summary_by_digest")
+        _run(app, sql, 3)
+        digest = _digest_of(root, "marker_truncate")
+        batch = c.round()
+        stats = [s for st in batch.stats for s in st.stats]
+        assert stats, "the poll after the truncate reported nothing"
+        assert all(s.calls >= 0 and s.total_ms >= 0 and s.rows >= 0 for s in stats)
+        ours = [s for s in stats if s.queryid == digest]
+        assert [s.calls for s in ours] == [3]  # counted since the truncate, not -37
+    finally:
+        app.close()
+        root.close()
+
+
+# --------------------------------------------------------------------------- least privilege
+
+
+def test_documented_grants_collect_everything(mariadb_pair: MariaDbPair) -> None:
+    result = check_target(target(mariadb_pair, "replica", preset="exhaustive"))
+    assert result.reachable, result.error
+    assert not result.missing, format_check(result)
+    assert {i.metric for i in result.items} == set(DEFS)
+
+
+def test_without_process_the_rest_is_collected_and_check_names_the_grant(
+    mariadb_pair: MariaDbPair, collector: Callable[..., Collector]
+) -> None:
+    user, password = "noproc_monitor", "noproc-pw-7"
+    with mariadb_pair.root_connect() as conn, conn.cursor() as cur:
+        cur.execute("CREATE USER IF NOT EXISTS %s@'127.0.0.1' IDENTIFIED BY %s", (user, password))
+        cur.execute("GRANT BINLOG MONITOR, REPLICA MONITOR, SHOW VIEW ON *.* TO %s@'127.0.0.1'", (user,))
+        cur.execute("GRANT SELECT ON performance_schema.* TO %s@'127.0.0.1'", (user,))
+    tgt = target(mariadb_pair, "primary", user=user, password=password, preset="exhaustive", name="noproc")
+    result = check_target(tgt)
+    assert result.reachable, result.error
+    grant = f"GRANT PROCESS ON *.* TO '{user}'@'127.0.0.1';"
+    needs_process = {n for n, d in DEFS.items() if any(r.name == "PROCESS" for r in d.requires)}
+    assert needs_process == {"mysql_innodb_history", "mysql_long_transactions", "mysql_processlist"}
+    assert {i.metric for i in result.missing} == needs_process
+    assert result.fixes == [grant]
+    assert grant in format_check(result)
+
+    c = collector(tgt, sorted(DEFS))
+    first = c.round()
+    second = c.round()
+    collected = {s.metric for s in first.samples + second.samples}
+    for name in ("mysql_threads_connected", "mysql_queries_rate", "mysql_innodb_buffer_pool_hit_ratio",
+                 "mysql_schema_size_bytes", "mysql_binlog_size_bytes", "mysql_statement_digests"):
+        assert name in collected
+    assert "mysql_innodb_history_list_length" not in collected
+    events = [e for e in first.events + second.events if e.kind == "missing_feature"]
+    assert [e.message for e in events] == [grant]  # one event, with the fix, not one per cycle
+
+
+@pytest.mark.serial
+def test_performance_schema_off_degrades_quietly(mariadb_pair_factory: Callable[..., MariaDbPair],
+                                                 collector: Callable[..., Collector]) -> None:
+    pair = mariadb_pair_factory(with_replica=False, extra_conf={"performance_schema": "OFF"})
+    c = collector(target(pair), ["mysql_statements", "mysql_connections"])
+    first = c.round()
+    second = c.round()
+    events = [e for e in first.events + second.events if e.kind == "missing_feature"]
+    assert len(events) == 1 and "performance_schema=ON" in events[0].message
+    assert "mysql_threads_connected" in {s.metric for s in second.samples}
+    result = check_target(target(pair, preset="standard"))
+    missing = {i.metric: i.fix for i in result.missing}
+    assert set(missing) == {"mysql_statements"} and "performance_schema=ON" in missing["mysql_statements"]
+
+
+# --------------------------------------------------------------------------- engine behaviour
+
+
+def test_engine_reports_server_and_survives_a_lost_connection(mariadb_pair: MariaDbPair) -> None:
+    async def scenario() -> None:
+        engine = MySqlEngine(target(mariadb_pair), statement_timeout=5.0)
+        await engine.connect()
+        info = await engine.server_info()
+        version = mariadb_pair.primary.query("SELECT VERSION() AS v")[0]["v"]
+        assert info.flavour == "mariadb" and info.version_str == version
+        assert info.in_recovery is False
+        replica_engine = MySqlEngine(target(mariadb_pair, "replica"))
+        await replica_engine.connect()
+        assert (await replica_engine.server_info()).in_recovery is True
+        await replica_engine.close()
+        # the session is read-only
+        assert (await engine.fetch("SELECT @@SESSION.tx_read_only AS ro"))[0]["ro"] == 1
+        # another session kills ours: the next query says ConnectionLost, the one after reconnects
+        cid = (await engine.fetch("SELECT CONNECTION_ID() AS id"))[0]["id"]
+        mariadb_pair.primary.query("KILL %s", (cid,))
+        from collectors.engines.base import ConnectionLost
+
+        with pytest.raises(ConnectionLost):
+            await engine.fetch("SELECT 1 AS one")
+        assert (await engine.fetch("SELECT 1 AS one")) == [{"one": 1}]
+        # a query over its time limit is stopped by the server, not by us
+        from collectors.engines.base import QueryError
+
+        with pytest.raises(QueryError, match="time limit"):
+            await engine.fetch("SELECT SLEEP(3) AS s", timeout=0.5)
+        await engine.close()
+
+    asyncio.run(scenario())
