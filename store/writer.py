@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import psycopg
 from sqlalchemy import Connection, Engine
 
@@ -33,23 +34,31 @@ _PG_MERGE = (
     " ORDER BY series_id, ts, seq DESC"
     " ON CONFLICT (series_id, ts) DO UPDATE SET value = excluded.value"
 )
-_TYPES = ["int8", "int8", "float8"]
+# PostgreSQL binary COPY: a header, then per row a field count and (length, value) per field, big-endian.
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
+_COPY_TRAILER = (-1).to_bytes(2, "big", signed=True)
+_FIELDS = [("l1", ">i4"), ("series_id", ">i8"), ("l2", ">i4"), ("ts", ">i8"), ("l3", ">i4"), ("value", ">f8")]
+_ROW_DTYPE = np.dtype([("n", ">i2"), *_FIELDS])
+_STAGED_ROW_DTYPE = np.dtype([("n", ">i2"), ("l0", ">i4"), ("seq", ">i8"), *_FIELDS])
 
 
-def _copy_rows(cur: psycopg.Cursor, sql: str, rows: Sequence[Row]) -> None:
+def encode_copy_binary(rows: Sequence[Row], with_seq: bool = False) -> bytes:
+    """The whole batch as one binary COPY payload (vectorised: no per-row Python call)."""
+    native = np.array(rows, dtype=[("series_id", "i8"), ("ts", "i8"), ("value", "f8")])
+    out = np.empty(len(rows), dtype=_STAGED_ROW_DTYPE if with_seq else _ROW_DTYPE)
+    out["n"] = 4 if with_seq else 3
+    if with_seq:
+        out["l0"] = 8
+        out["seq"] = np.arange(len(rows))
+    out["l1"] = out["l2"] = out["l3"] = 8
+    for name in ("series_id", "ts", "value"):
+        out[name] = native[name]
+    return _COPY_HEADER + out.tobytes() + _COPY_TRAILER
+
+
+def _copy_rows(cur: psycopg.Cursor, sql: str, rows: Sequence[Row], with_seq: bool = False) -> None:
     with cur.copy(sql) as copy:
-        copy.set_types(_TYPES)
-        write_row = copy.write_row
-        for row in rows:
-            write_row(row)
-
-
-def _copy_staged(cur: psycopg.Cursor, rows: Sequence[Row]) -> None:
-    """Rows with their position, so that the last of several values for one (series, ts) wins."""
-    with cur.copy(_PG_COPY_STAGE) as copy:
-        copy.set_types(["int8", *_TYPES])
-        for seq, (series_id, ts, value) in enumerate(rows):
-            copy.write_row((seq, series_id, ts, value))
+        copy.write(encode_copy_binary(rows, with_seq))
 
 
 class SampleWriter:
@@ -94,7 +103,7 @@ class SampleWriter:
             except psycopg.errors.UniqueViolation:
                 cur.execute("ROLLBACK TO SAVEPOINT headroom_copy")
                 cur.execute(_PG_STAGE)
-                _copy_staged(cur, rows)
+                _copy_rows(cur, _PG_COPY_STAGE, rows, with_seq=True)
                 cur.execute(_PG_MERGE)
             else:
                 cur.execute("RELEASE SAVEPOINT headroom_copy")
