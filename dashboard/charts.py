@@ -102,7 +102,8 @@ def time_series(
     colour = (
         alt.Color("series:N", legend=alt.Legend(title=None))
         if colour_by_series
-        else alt.Color("target:N", scale=colour_scale(list(all_targets) or list(data["target"].unique())))
+        else alt.Color("target:N", scale=colour_scale(list(all_targets) or list(data["target"].unique())),
+                       legend=alt.Legend(values=sorted(data["target"].unique().tolist())))
     )
     lines = (
         alt.Chart(data, title=title)
@@ -146,7 +147,7 @@ def bars(df: pd.DataFrame, category: str, value: str, unit: Unit, title: str,
     data["shown"] = [format_value(v, unit) for v in data[value]]
     enc = {
         "y": alt.Y(f"{category}:N", sort="-x", title=None, axis=alt.Axis(labelLimit=300)),
-        "x": alt.X(f"{value}:Q", title=None, axis=alt.Axis(labelExpr=_AXIS_EXPR[unit].replace("datum.value", "datum.value"))),
+        "x": alt.X(f"{value}:Q", title=None, axis=alt.Axis(labelExpr=_AXIS_EXPR[unit])),
         "tooltip": [alt.Tooltip(f"{category}:N"), alt.Tooltip("shown:N", title=value)],
     }
     if colour_field:

@@ -71,6 +71,49 @@ def dashboard_env(store_url: str, config_path: str | Path | None) -> dict[str, s
     return env
 
 
+class DashboardProcess:
+    """A running dashboard server: ``proc`` is the Streamlit process; ``stop()`` ends it and removes
+    the private secrets directory."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], tmpdir: tempfile.TemporaryDirectory[str]) -> None:
+        self.proc = proc
+        self._tmpdir = tmpdir
+
+    def wait(self) -> int:
+        try:
+            return self.proc.wait()
+        finally:
+            self._tmpdir.cleanup()
+
+    def stop(self, timeout: float = 10) -> int:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._tmpdir.cleanup()
+        return int(self.proc.returncode)
+
+
+def start_dashboard(config_path: str | Path | None, port: int = 8501, address: str = "127.0.0.1",
+                    store_url: str | None = None, dashboard: DashboardConfig | None = None,
+                    quiet: bool = False) -> DashboardProcess:
+    """Start the Streamlit server in the background (``headroom up``, tests)."""
+    url = store_url or os.environ.get("HEADROOM_STORE_URL")
+    if not url:
+        raise ValueError("start_dashboard: no store URL given (store_url or HEADROOM_STORE_URL)")
+    cfg = dashboard if dashboard is not None else load_dashboard_config(config_path)
+    tmp = tempfile.TemporaryDirectory(prefix="headroom-dashboard-")
+    os.chmod(tmp.name, 0o700)
+    secrets = write_auth_secrets(cfg, Path(tmp.name))
+    out = subprocess.DEVNULL if quiet else None
+    proc = subprocess.Popen(streamlit_command(port, address, secrets), env=dashboard_env(url, config_path),
+                            stdout=out, stderr=out)
+    return DashboardProcess(proc, tmp)
+
+
 def run_dashboard(config_path: str | Path | None, port: int = 8501, address: str = "127.0.0.1",
                   store_url: str | None = None, dashboard: DashboardConfig | None = None) -> int:
     """Run the Streamlit server in the foreground until it exits; returns its exit status.
@@ -78,20 +121,8 @@ def run_dashboard(config_path: str | Path | None, port: int = 8501, address: str
     ``store_url`` is the revealed store URL (the caller loads the configuration); ``dashboard`` the
     validated ``dashboard:`` section (read from ``config_path`` when not given).
     """
-    url = store_url or os.environ.get("HEADROOM_STORE_URL")
-    if not url:
-        raise ValueError("run_dashboard: no store URL given (store_url or HEADROOM_STORE_URL)")
-    cfg = dashboard if dashboard is not None else load_dashboard_config(config_path)
-    with tempfile.TemporaryDirectory(prefix="headroom-dashboard-") as tmp:
-        os.chmod(tmp, 0o700)
-        secrets = write_auth_secrets(cfg, Path(tmp))
-        proc = subprocess.Popen(streamlit_command(port, address, secrets), env=dashboard_env(url, config_path))
-        try:
-            return proc.wait()
-        except KeyboardInterrupt:
-            proc.terminate()
-            try:
-                return proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                return proc.wait()
+    server = start_dashboard(config_path, port, address, store_url, dashboard)
+    try:
+        return server.wait()
+    except KeyboardInterrupt:
+        return server.stop()

@@ -117,6 +117,8 @@ def top_statements(st: Any, target: str, start: int, end: int, order_by: str = "
     if df.empty:
         return pd.DataFrame(columns=["queryid", "dbname", "username", "text", "calls", "total_ms", "mean_ms",
                                      "rows", "blks_read", "share"])
+    df["text"] = [t if isinstance(t, str) else ("(all other statements)" if q == "(other)" else "(text not captured)")
+                  for q, t in zip(df["queryid"], df["text"], strict=True)]
     df["mean_ms"] = df["total_ms"] / df["calls"].where(df["calls"] > 0)
     total = statement_total_ms(st, target, start, end)
     df["share"] = df["total_ms"] / total if total > 0 else 0.0

@@ -42,7 +42,9 @@ if not ui.no_targets(ctx):
         soon = table["disk_days"].dropna()
         ui.kpi("Disk full < 30 d (P10)", str(int((soon < 30).sum())))
 
-    shown = table.assign(conn_pct=table["conn_pct"] * 100)
+    shown = table.assign(conn_pct=table["conn_pct"] * 100)[
+        ["target", "status", "role", "load", "conn_pct", "lag_s", "disk_days", "firing", "engine", "version",
+         "labels"]]
     st.dataframe(
         shown,
         width="stretch",

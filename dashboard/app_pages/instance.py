@@ -46,7 +46,7 @@ if target is not None:
     size = load_kpi(SIZE.get(engine, "pg_database_size_bytes"), "sum")
     wal = load_kpi("pg_wal_rate_bytes", "sum") if engine == "postgres" else Kpi(None, None, [])
 
-    cols = st.columns(6)
+    cols = [*st.columns(3), *st.columns(3)]
     max_conn = float(maxc["value"].max()) if not maxc.empty else None
     with cols[0]:
         ui.kpi("TPS" if engine == "postgres" else "QPS", fmt.fmt_number(load.value),

@@ -1,0 +1,95 @@
+"""A real browser (system Chromium through Playwright) on every page of a running dashboard server."""
+
+from __future__ import annotations
+
+import socket
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from dashboard.launch import start_dashboard
+from tests.dashboard.conftest import PAGES, REPO
+
+SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+PAGES_WITH_CHARTS = {"instance", "queries", "storage", "vacuum", "replication", "capacity"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_healthy(base: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise TimeoutError(f"dashboard at {base} not healthy after {timeout} s")
+
+
+@pytest.fixture(scope="module")
+def dashboard_server(synthetic_store_url: str) -> Iterator[str]:
+    port = _free_port()
+    server = start_dashboard(None, port=port, store_url=synthetic_store_url, quiet=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(base)
+        yield base
+    finally:
+        server.stop()
+
+
+def wait_page_settled(page: object, expect_chart: bool, timeout_ms: int = 30_000) -> None:
+    pg: object = page
+    pg.wait_for_selector('[data-testid="stMain"]', timeout=timeout_ms)  # type: ignore[attr-defined]
+    if expect_chart:
+        pg.wait_for_selector('[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg',  # type: ignore[attr-defined]
+                             timeout=timeout_ms)
+    else:
+        pg.wait_for_selector('h1', timeout=timeout_ms)  # type: ignore[attr-defined]
+    # the run is over when the "running" status widget has gone
+    deadline = time.monotonic() + timeout_ms / 1000
+    while time.monotonic() < deadline:
+        if pg.locator('[data-testid="stStatusWidget"]').count() == 0:  # type: ignore[attr-defined]
+            break
+        time.sleep(0.2)
+    pg.wait_for_timeout(500)  # type: ignore[attr-defined]
+
+
+def test_every_page_in_chromium(dashboard_server: str, need_binary: Callable[[str, str], str]) -> None:
+    chromium = need_binary("chromium", "chromium")
+    from playwright.sync_api import sync_playwright
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+            page = ctx.new_page()
+            for name in PAGES:
+                path = "" if name == "fleet" else name  # the default page lives at /
+                page.goto(f"{dashboard_server}/{path}?target=db-000&range=24h", wait_until="domcontentloaded")
+                wait_page_settled(page, name in PAGES_WITH_CHARTS)
+                assert page.locator('[data-testid="stException"]').count() == 0, name
+                if name in PAGES_WITH_CHARTS:
+                    assert page.locator('[data-testid="stVegaLiteChart"]').count() >= 1, name
+                title = page.locator("h1").first.inner_text()
+                assert title.split(" · ")[0] in {
+                    "Fleet overview", "Instance", "Queries", "Storage & growth", "Vacuum & wraparound",
+                    "Replication", "Indexes", "Capacity", "Alerts", "Targets & collectors"}, title
+                # the deep link survives: the URL still names the target and the range
+                assert "target=db-000" in page.url and "range=24h" in page.url, page.url
+                shot = SCREENSHOTS / f"{name}.png"
+                page.screenshot(path=str(shot), full_page=True)
+                assert shot.stat().st_size > 10_000
+        finally:
+            browser.close()
