@@ -64,6 +64,7 @@ class TargetRunner:
         self._req_cache: dict[Requirement, MissingFeature | None] = {}
         self._errors_seen: dict[tuple[str, str], float] = {}
         self.last_poll: dict[str, float] = {}  # metric → monotonic time of its last poll start
+        self.polls: dict[str, int] = {}  # metric → polls done (each writes one scrape_success sample)
 
     # ----------------------------------------------------------------- connection
     async def ensure_connected(self) -> bool:
@@ -172,6 +173,7 @@ class TargetRunner:
                     engine=self.engine, metric=mdef, info=self.info, target=self.name, ts=ts, now=now,
                     state=self.python_state.setdefault(mdef.name if db is None else f"{mdef.name}@{db}", {}),
                     batch=batch, timeout=timeout, database=db,
+                    options={"top_statements": self.settings.top_statements},
                 )
                 rows = await self.engine.call_python(mdef.python_function(), ctx)
             else:
@@ -233,6 +235,7 @@ class TargetRunner:
             log.exception("%s: %s failed", self.name, mdef.name)
             self._record_error(mdef.name, f"{type(exc).__name__}: {exc}", batch, ts)
         duration = time.perf_counter() - start
+        self.polls[mdef.name] = self.polls.get(mdef.name, 0) + 1
         batch.add_sample(self.name, "headroom_scrape_success", {"metric": mdef.name}, ts, 1.0 if ok else 0.0)
         batch.add_sample(self.name, "headroom_scrape_duration_seconds", {"metric": mdef.name}, ts, duration)
         self.emit(batch)

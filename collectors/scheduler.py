@@ -29,11 +29,17 @@ log = logging.getLogger(__name__)
 UNSCHEDULED_ENGINES = frozenset({"prometheus"})
 
 
-def scheduled_metrics(target: Any, interval: float | None = None) -> list[presets.ScheduledMetric]:
-    return presets.resolve(
+def scheduled_metrics(
+    target: Any, interval: float | None = None, only: Sequence[str] | None = None
+) -> list[presets.ScheduledMetric]:
+    """The target's metrics (preset + its own overrides); ``only``: keep just these (e.g. tests)."""
+    chosen = presets.resolve(
         str(target.engine), str(getattr(target, "preset", None) or "standard"),
         getattr(target, "metrics", None) or {}, interval,
     )
+    if only is not None:
+        chosen = [sm for sm in chosen if sm.name in set(only)]
+    return chosen
 
 
 class Collector:
@@ -42,7 +48,7 @@ class Collector:
 
     def __init__(
         self, store: Any, targets: Sequence[Any], settings: CollectorSettings | None = None,
-        interval: float | None = None, housekeeping: bool = True,
+        interval: float | None = None, housekeeping: bool = True, only: Sequence[str] | None = None,
     ) -> None:
         self.store = store
         self.settings = settings or CollectorSettings()
@@ -55,7 +61,7 @@ class Collector:
             if str(t.engine) in UNSCHEDULED_ENGINES:
                 continue
             self.runners.append(TargetRunner(
-                t, scheduled_metrics(t, interval), self.settings, self.writer.put, semaphore=semaphore))
+                t, scheduled_metrics(t, interval, only), self.settings, self.writer.put, semaphore=semaphore))
         self._reported_drops = 0
         self._registered = False
 
@@ -170,7 +176,7 @@ async def collect_once(
 def _open_store(cfg: Any) -> Any:
     from store import open_store
 
-    return open_store(cfg.store.url)
+    return open_store(cfg.store.url, getattr(cfg.store, "retention", None))
 
 
 def run_collect(

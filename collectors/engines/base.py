@@ -87,6 +87,7 @@ class PythonContext:
     batch: Batch
     timeout: float
     database: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)  # collector settings, e.g. top_statements
 
 
 @dataclass

@@ -80,8 +80,7 @@ async def collect(ctx: PythonContext) -> list[dict[str, Any]]:
         state["extversion"] = _version_tuple(str(rows[0]["extversion"])) if rows else (1, 8)
         state["tracker"] = StatementTracker()
     tracker: StatementTracker = state["tracker"]
-    top_n = int(state.get("top_n", tracker.top_n))
-    tracker.top_n = top_n
+    tracker.top_n = int(ctx.options.get("top_statements", tracker.top_n))
     out: list[dict[str, Any]] = []
     reset = False
     if state["extversion"] >= (1, 9):
