@@ -67,6 +67,10 @@ class HeadroomConfig(StrictModel):
         """A secret read from a ``*_file`` option whose model has no field for it (``"store.password"``)."""
         return self._file_secrets.get(dotted)
 
+    def store_url_revealed(self) -> str:
+        """The store URL with its password (from ``store.password_file``): for opening the store only."""
+        return store_url_revealed(self)
+
     def target(self, name: str) -> TargetConfig:
         for target in self.targets:
             if target.name == name:
@@ -127,9 +131,9 @@ def parse_config(
             path, text_ = _describe(doc, tuple(error["loc"]), error)
             if path not in problem_paths:
                 messages.append(_message(source, doc.line_for(path), path, text_))
-        raise ConfigError(messages) from None
+        raise ConfigError(_by_line(messages, source)) from None
     if messages:
-        raise ConfigError(messages)
+        raise ConfigError(_by_line(messages, source))
     messages += _check_duplicates(cfg, doc, source)
     messages += _read_secret_files(cfg, doc, source, base_dir or Path.cwd())
     messages += _check_store_url(cfg, doc, source)
@@ -173,6 +177,14 @@ def register_config_secrets(cfg: HeadroomConfig) -> None:
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+
+
+def _by_line(messages: list[str], source: str) -> list[str]:
+    def line(message: str) -> int:
+        head = message[len(source) + 1 :].split(":", 1)[0]
+        return int(head) if head.isdigit() else 0
+
+    return sorted(messages, key=line)
 
 
 def _message(source: str, line: int, path: Path_, text: str) -> str:
@@ -251,9 +263,8 @@ def _unwrap_model(annotation: Any, *, want_item: bool) -> Any:
     origin = typing.get_origin(annotation)
     args = typing.get_args(annotation)
     if origin in (typing.Union, types.UnionType):
-        for arg in args:
-            if arg is not type(None):
-                return _unwrap_model(arg, want_item=want_item)
+        members = [arg for arg in args if arg is not type(None)]
+        return _unwrap_model(members[0], want_item=want_item) if len(members) == 1 else None
     if origin is typing.Annotated:
         return _unwrap_model(args[0], want_item=want_item)
     if want_item and origin in (list, tuple, set, frozenset) and args:
@@ -308,7 +319,7 @@ def _read_secret_files(cfg: HeadroomConfig, doc: LocatedDoc, source: str, base_d
             base = name[: -len("_file")]
             field_path = (*path, name)
             line = doc.line_for(field_path)
-            if base in fields and getattr(model, base) is not None:
+            if base in fields and _raw_has(doc, (*path, base)):
                 messages.append(_message(source, line, field_path, f"set either {base} or {name}, not both"))
                 continue
             file_path = Path(str(file_value)).expanduser()
@@ -331,6 +342,18 @@ def _read_secret_files(cfg: HeadroomConfig, doc: LocatedDoc, source: str, base_d
             else:
                 cfg._file_secrets[format_path((*path, base))] = secret
     return messages
+
+
+def _raw_has(doc: LocatedDoc, path: Path_) -> bool:
+    node: Any = doc.data
+    for part in path:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            return False
+    return node is not None
 
 
 def _check_duplicates(cfg: HeadroomConfig, doc: LocatedDoc, source: str) -> list[str]:

@@ -1,0 +1,377 @@
+"""The ``headroom`` command line.
+
+Each stage command loads the configuration (exit 2 on any config error, before doing anything),
+then imports its stage lazily and calls the stage's entry function. A stage that is not part of
+this build says so and exits 3. Any other failure prints one ``error:`` line (secrets masked) and
+exits 1; ``--debug`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from headroom.redact import mask
+
+EXIT_ERROR = 1
+EXIT_CONFIG = 2
+EXIT_UNAVAILABLE = 3
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class StageUnavailable(Exception):
+    """The module or entry function of a stage is not part of this build."""
+
+
+class _State:
+    def __init__(self, config: str | None, debug: bool) -> None:
+        self.config = config
+        self.debug = debug
+
+
+def _err(message: str) -> None:
+    click.echo(mask(message), err=True)
+
+
+def _fail(code: int, message: str) -> NoReturn:
+    _err(message)
+    sys.exit(code)
+
+
+def stage(module: str, function: str) -> Callable[..., Any]:
+    """Import ``module.function``; :class:`StageUnavailable` when either does not exist."""
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and (module == exc.name or module.startswith(exc.name + ".")):
+            raise StageUnavailable(module) from None
+        raise
+    func = getattr(mod, function, None)
+    if func is None:
+        raise StageUnavailable(f"{module}.{function}")
+    return func
+
+
+def _state() -> _State:
+    obj = click.get_current_context().find_object(_State)
+    return obj if obj is not None else _State(None, False)
+
+
+def _load() -> Any:
+    """The validated configuration (exits 2 with the messages when it is not usable)."""
+    from headroom.config import load_config
+
+    return load_config(_state().config)
+
+
+def _exit_with(result: Any) -> None:
+    code = result if isinstance(result, int) and not isinstance(result, bool) else 0
+    sys.exit(code)
+
+
+def guarded(name: str) -> Callable[[F], F]:
+    """Turn config errors, missing stages and unexpected exceptions into the documented exits."""
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            from headroom.config import ConfigError
+
+            try:
+                return func(*args, **kwargs)
+            except ConfigError as exc:
+                for message in exc.messages:
+                    _err(message)
+                sys.exit(EXIT_CONFIG)
+            except StageUnavailable:
+                _fail(EXIT_UNAVAILABLE, f"headroom {name}: this stage is not available in this build")
+            except KeyboardInterrupt:
+                _fail(130, f"headroom {name}: interrupted")
+            except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, SystemExit):
+                raise
+            except Exception as exc:
+                if _state().debug:
+                    _err("".join(traceback.format_exception(exc)))
+                text = str(exc).strip().splitlines()
+                detail = text[0] if text else type(exc).__name__
+                _fail(EXIT_ERROR, f"error: headroom {name}: {type(exc).__name__}: {detail}")
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
+              help="Configuration file (default: $HEADROOM_CONFIG, else ./headroom.yaml).")
+@click.option("--log-level", default="INFO", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
+@click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the log to this file.")
+@click.option("--debug", is_flag=True, help="Print tracebacks of unexpected errors.")
+@click.version_option(package_name="dbheadroom", prog_name="headroom")
+@click.pass_context
+def cli(ctx: click.Context, config: str | None, log_level: str, log_file: Path | None, debug: bool) -> None:
+    """Headroom: monitoring and capacity planning for PostgreSQL and MySQL/MariaDB fleets."""
+    from headroom.logging import setup_logging
+
+    setup_logging(log_level, log_file)
+    ctx.obj = _State(config, debug)
+
+
+@cli.command()
+@click.argument("path", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+@guarded("init")
+def init(path: Path | None, force: bool) -> None:
+    """Write a fully commented example configuration (every option at its default)."""
+    from headroom.config import resolve_config_path
+    from headroom.init_template import example_config
+
+    target = path if path is not None else resolve_config_path(_state().config)
+    if target.exists() and not force:
+        _fail(EXIT_ERROR, f"headroom init: {target} already exists (use --force to overwrite)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(example_config(), encoding="utf-8")
+    click.echo(f"wrote {target}: add your targets under `targets:`, then run `headroom check`")
+
+
+@cli.command()
+@guarded("check")
+def check() -> None:
+    """Validate the configuration, then check every target (reachable, version, missing grants)."""
+    cfg = _load()
+    click.echo(f"{cfg.source_path}: configuration OK ({len(cfg.targets)} target(s))")
+    if not cfg.targets:
+        return
+    check_target = stage("collectors.check", "check_target")
+    try:
+        format_check: Callable[[Any], str] | None = stage("collectors.check", "format_check")
+    except StageUnavailable:
+        format_check = None
+    problems = 0
+    for target in cfg.targets:
+        try:
+            result = check_target(target)
+        except Exception as exc:  # one target's failure never hides the others
+            problems += 1
+            click.echo(mask(f"{target.name} ({target.engine}): check failed: {type(exc).__name__}: {exc}"))
+            continue
+        ok = bool(getattr(result, "ok", False))
+        problems += 0 if ok else 1
+        if format_check is not None:
+            click.echo(mask(format_check(result)))
+        else:
+            click.echo(mask(f"{target.name}: {'OK' if ok else 'PROBLEMS'} {result}"))
+    if problems:
+        _fail(EXIT_ERROR, f"headroom check: {problems} of {len(cfg.targets)} target(s) need attention")
+
+
+@cli.command()
+@guarded("migrate")
+def migrate() -> None:
+    """Bring the store's schema up to date (also done automatically at start)."""
+    from headroom.config import store_url_display, store_url_revealed
+
+    cfg = _load()
+    open_store = stage("store", "open_store")
+    store = open_store(store_url_revealed(cfg), cfg.store.retention, migrate=False)
+    store.migrate()
+    click.echo(f"store {store_url_display(cfg)}: schema up to date")
+
+
+def _parse_shard(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    index, sep, count = value.partition("/")
+    try:
+        i, n = int(index), int(count)
+    except ValueError:
+        raise click.BadParameter("expected i/n, e.g. 0/3") from None
+    if not sep or n < 1 or not 0 <= i < n:
+        raise click.BadParameter("expected i/n with 0 <= i < n, e.g. 0/3")
+    return i, n
+
+
+def _parse_duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
+    from store.configtypes import parse_duration
+
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Poll every target once and exit (exit 1 if one was unreachable).")
+@click.option("--interval", callback=_parse_duration, help="Poll every metric at this interval (e.g. 5s).")
+@click.option("--shard", callback=_parse_shard, help="Only the targets of shard i of n (0-based), e.g. 0/3.")
+@click.option("--target", "targets", multiple=True, help="Only this target (repeatable).")
+@guarded("collect")
+def collect(once: bool, interval: float | None, shard: tuple[int, int] | None, targets: tuple[str, ...]) -> None:
+    """Collect metrics from the targets into the store."""
+    cfg = _load()
+    run_collect = stage("collectors.scheduler", "run_collect")
+    _exit_with(run_collect(cfg, once=once, interval=interval, shard=shard, targets=list(targets) or None))
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Forecast every series once and exit.")
+@guarded("forecast")
+def forecast(once: bool) -> None:
+    """Compute forecasts and capacity (time to threshold)."""
+    cfg = _load()
+    _exit_with(stage("forecasting.runner", "run_forecast")(cfg, once=once))
+
+
+@cli.command()
+@click.option("--once", is_flag=True, help="Evaluate and deliver once and exit.")
+@guarded("alerts")
+def alerts(once: bool) -> None:
+    """Evaluate alert rules and deliver notifications."""
+    cfg = _load()
+    _exit_with(stage("alerts.service", "run_alerts")(cfg, once=once))
+
+
+@cli.command()
+@click.option("--port", default=8501, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--address", default="127.0.0.1", show_default=True)
+@guarded("dashboard")
+def dashboard(port: int, address: str) -> None:
+    """Serve the web dashboard."""
+    cfg = _load()
+    _exit_with(stage("dashboard.launch", "run_dashboard")(cfg.source_path, port, address))
+
+
+@cli.command()
+@guarded("up")
+def up() -> None:
+    """Run collect, forecast, alerts and dashboard together, supervised."""
+    cfg = _load()
+    _exit_with(stage("headroom.supervisor", "run_up")(cfg))
+
+
+@cli.command()
+@click.option("--history", default=None, help="Generate this much history first (e.g. 21d).")
+@click.option("--port", default=8501, show_default=True, type=click.IntRange(1, 65535))
+@guarded("demo")
+def demo(history: str | None, port: int) -> None:
+    """Start throwaway servers with a workload and open the dashboard on them."""
+    run_demo = stage("headroom.demo", "run_demo")
+    _exit_with(run_demo(_state().config, history=history, port=port))
+
+
+@cli.command()
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="File to write.")
+@guarded("report")
+def report(out: Path) -> None:
+    """Write the capacity report."""
+    cfg = _load()
+    _exit_with(stage("forecasting.report", "write_report")(cfg, out))
+
+
+@cli.command()
+@click.option("--from-prometheus", "prometheus_url", default=None,
+              help="Prometheus base URL (default: the prometheus section of the config).")
+@click.option("--since", default="180d", show_default=True, callback=_parse_duration, help="How far back.")
+@click.option("--target", "targets", multiple=True, help="Only this target (repeatable).")
+@guarded("backfill")
+def backfill(prometheus_url: str | None, since: float, targets: tuple[str, ...]) -> None:
+    """Import history from Prometheus into the store."""
+    cfg = _load()
+    if prometheus_url is None and cfg.prometheus is None:
+        _fail(EXIT_ERROR, "headroom backfill: give --from-prometheus URL or configure the prometheus section")
+    run_backfill = stage("collectors.backfill", "run_backfill")
+    _exit_with(run_backfill(cfg, prometheus_url=prometheus_url, since=since, targets=list(targets) or None))
+
+
+@cli.command()
+@click.option("--target", required=True, help="Target name.")
+@click.option("--metric", required=True, help="Canonical metric name, e.g. pg_database_size_bytes.")
+@click.option("--label", "labels", multiple=True, help="Only series with this label value: k=v (repeatable).")
+@click.option("--since", default=None, help="Range ending now, e.g. 1h, 7d (default 1h).")
+@click.option("--start", default=None, help="Start: epoch seconds or ISO-8601 (UTC unless a zone is given).")
+@click.option("--end", default=None, help="End: epoch seconds or ISO-8601 (default now).")
+@click.option("--format", "fmt", default="table", show_default=True, type=click.Choice(["table", "csv", "json"]))
+@click.option("--resolution", default="raw", show_default=True, type=click.Choice(["raw", "5m", "1h", "auto"]),
+              help="raw: the exact stored samples; 5m/1h: rollups; auto: chosen by the range.")
+@click.option("--agg", default="avg", show_default=True, type=click.Choice(["avg", "min", "max", "last"]),
+              help="Which rollup value to print (5m/1h/auto).")
+@click.option("--max-points", default=1500, show_default=True, type=click.IntRange(1),
+              help="Most points per series for --resolution auto.")
+@guarded("query")
+def query(target: str, metric: str, labels: tuple[str, ...], since: str | None, start: str | None,
+          end: str | None, fmt: str, resolution: str, agg: str, max_points: int) -> None:
+    """Print stored samples of one metric of one target, exactly."""
+    from headroom.config import store_url_revealed
+    from headroom.query import parse_labels, render, time_range
+
+    try:
+        matchers = parse_labels(labels)
+        start_ts, end_ts = time_range(since, start, end)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    cfg = _load()
+    open_store = stage("store", "open_store")
+    store = open_store(store_url_revealed(cfg), cfg.store.retention, migrate=False)
+    series = store.query_range(target, metric, matchers=matchers, start=start_ts, end=end_ts,
+                               max_points=max_points, resolution=resolution, agg=agg)
+    click.echo(mask(render(series, fmt)), nl=False)
+    if not series:
+        _err(f"headroom query: no series {metric} on target {target!r} matching {matchers or 'any labels'}")
+
+
+@cli.group()
+def silence() -> None:
+    """Create, list and expire alert silences."""
+
+
+@silence.command("add")
+@click.option("--matcher", "matchers", multiple=True, required=True, help='Label matcher, e.g. target="db1".')
+@click.option("--duration", required=True, callback=_parse_duration, help="How long, e.g. 2h.")
+@click.option("--author", required=True, help="Who is silencing.")
+@click.option("--comment", required=True, help="Why.")
+@guarded("silence add")
+def silence_add(matchers: tuple[str, ...], duration: float, author: str, comment: str) -> None:
+    """Silence the alerts matching every --matcher."""
+    cfg = _load()
+    func = stage("alerts.silences", "cli_add")
+    _exit_with(func(cfg, matchers=list(matchers), duration=duration, author=author, comment=comment))
+
+
+@silence.command("list")
+@click.option("--all", "include_expired", is_flag=True, help="Include expired silences.")
+@guarded("silence list")
+def silence_list(include_expired: bool) -> None:
+    """List silences."""
+    cfg = _load()
+    _exit_with(stage("alerts.silences", "cli_list")(cfg, include_expired=include_expired))
+
+
+@silence.command("expire")
+@click.argument("silence_id")
+@click.option("--author", required=True, help="Who is expiring it.")
+@guarded("silence expire")
+def silence_expire(silence_id: str, author: str) -> None:
+    """Expire a silence now."""
+    cfg = _load()
+    _exit_with(stage("alerts.silences", "cli_expire")(cfg, silence_id=silence_id, author=author))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point."""
+    cli.main(args=argv, prog_name="headroom")
+
+
+if __name__ == "__main__":
+    main()
