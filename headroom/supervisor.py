@@ -234,6 +234,18 @@ def stage_specs(
     return [ChildSpec(stage, stage_argv(stage, (extra_args or {}).get(stage, ())), env) for stage in stages]
 
 
+def dashboard_args_from_env(env: Mapping[str, str] | None = None) -> list[str]:
+    """`--address` / `--port` for the dashboard child from HEADROOM_DASHBOARD_ADDRESS / _PORT
+    (a container sets 0.0.0.0 so the published port reaches it)."""
+    env = os.environ if env is None else env
+    args: list[str] = []
+    if env.get("HEADROOM_DASHBOARD_ADDRESS"):
+        args += ["--address", env["HEADROOM_DASHBOARD_ADDRESS"]]
+    if env.get("HEADROOM_DASHBOARD_PORT"):
+        args += ["--port", env["HEADROOM_DASHBOARD_PORT"]]
+    return args
+
+
 def run_up(config: Any) -> int:
     """Entry of `headroom up`: supervise every stage with the configuration `config` was loaded from.
 
@@ -247,7 +259,7 @@ def run_up(config: Any) -> int:
             print("headroom up: the configuration must come from a file", file=sys.stderr)
             return CONFIG_ERROR_EXIT
         path = Path(source)
-    supervisor = Supervisor(stage_specs(path))
+    supervisor = Supervisor(stage_specs(path, extra_args={"dashboard": dashboard_args_from_env()}))
     supervisor.log("up", f"supervising {', '.join(STAGES)} with {path}")
     return supervisor.run()
 

@@ -133,3 +133,11 @@ def test_stage_specs_run_the_cli_with_the_same_config(tmp_path: Path) -> None:
     for spec in specs:
         assert spec.argv == [sys.executable, "-m", "headroom.cli", spec.name]
         assert spec.env == {"HEADROOM_CONFIG": str(cfg.resolve())}
+
+
+def test_dashboard_address_and_port_come_from_the_environment() -> None:
+    from headroom.supervisor import dashboard_args_from_env
+
+    assert dashboard_args_from_env({}) == []
+    assert dashboard_args_from_env({"HEADROOM_DASHBOARD_ADDRESS": "0.0.0.0", "HEADROOM_DASHBOARD_PORT": "9000"}) == [
+        "--address", "0.0.0.0", "--port", "9000"]
