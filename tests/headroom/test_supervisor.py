@@ -37,6 +37,8 @@ def test_killed_child_is_restarted_and_output_is_prefixed() -> None:
     try:
         _wait(lambda: len(sup.pids()) == 2)
         first = sup.pids()
+        _wait(lambda: f"hello from {first['alpha']}" in out.getvalue()
+              and f"hello from {first['beta']}" in out.getvalue())
         os.kill(first["alpha"], signal.SIGKILL)
         _wait(lambda: "alpha" in sup.pids() and sup.pids()["alpha"] != first["alpha"])
         assert sup.pids()["beta"] == first["beta"]
