@@ -207,32 +207,35 @@ class MySqlEngine(Engine):
 
     # ------------------------------------------------------------------ server
     async def server_info(self) -> ServerInfo:
+        """Version, role and start time in one statement, plus the replica channel check."""
+        if self._flavour == "mariadb":
+            uptime = ("(SELECT VARIABLE_VALUE + 0 FROM information_schema.GLOBAL_STATUS "
+                      "WHERE VARIABLE_NAME = 'UPTIME')")
+            uuid = "NULL"
+        else:
+            uptime = ("(SELECT VARIABLE_VALUE + 0 FROM performance_schema.global_status "
+                      "WHERE VARIABLE_NAME = 'Uptime')")
+            uuid = "@@server_uuid"
         rows = await self.fetch(
             "SELECT VERSION() AS version, @@version_comment AS comment, CURRENT_USER() AS user, "
-            "@@GLOBAL.read_only AS read_only, @@server_id AS server_id, UNIX_TIMESTAMP() AS now"
+            "@@GLOBAL.read_only AS read_only, @@server_id AS server_id, "
+            f"UNIX_TIMESTAMP() - {uptime} AS started, {uuid} AS server_uuid"
         )
         row = rows[0]
         version = str(row["version"])
         self._flavour = flavour_of(version, str(row.get("comment") or ""))
-        uptime = await self.fetch("SHOW GLOBAL STATUS LIKE 'Uptime'")
-        started = float(row["now"]) - float(uptime[0]["Value"]) if uptime else None
         number = version_num(version)
         replica = await self._has_replica_channels(number)
         in_recovery = bool(row.get("read_only")) if replica is None else replica
-        uuid = await self._server_uuid()
+        started = row.get("started")
         self._info = ServerInfo(
             flavour=self._flavour, version_num=number, version_str=version, in_recovery=in_recovery,
-            start_time=round(started) if started is not None else None,
-            system_id=uuid, current_user=str(row.get("user") or ""),
+            start_time=round(float(started)) if started is not None else None,
+            system_id=str(row["server_uuid"]) if row.get("server_uuid") else None,
+            current_user=str(row.get("user") or ""),
             extra={"server_id": row.get("server_id"), "read_only": bool(row.get("read_only"))},
         )
         return self._info
-
-    async def _server_uuid(self) -> str | None:
-        if self._flavour == "mariadb":
-            return None
-        rows = await self.fetch("SELECT @@server_uuid AS u")
-        return str(rows[0]["u"]) if rows and rows[0].get("u") else None
 
     async def _has_replica_channels(self, version: int) -> bool | None:
         """True when replication is configured on this server, None when we may not look."""

@@ -411,6 +411,9 @@ def test_engine_reports_server_and_survives_a_lost_connection(mariadb_pair: Mari
         version = mariadb_pair.primary.query("SELECT VERSION() AS v")[0]["v"]
         assert info.flavour == "mariadb" and info.version_str == version
         assert info.in_recovery is False
+        uptime = float(mariadb_pair.primary.query("SHOW GLOBAL STATUS LIKE 'Uptime'")[0]["Value"])
+        assert info.start_time is not None and abs(info.start_time - (time.time() - uptime)) <= 2
+        assert info.current_user.startswith("headroom_monitor@")
         replica_engine = MySqlEngine(target(mariadb_pair, "replica"))
         await replica_engine.connect()
         assert (await replica_engine.server_info()).in_recovery is True
