@@ -25,11 +25,12 @@ def _max_by_target(df: pd.DataFrame) -> dict[str, float]:
     return {str(k): float(v) for k, v in df.groupby("target")["value"].max().items()}
 
 
-def _first_label(df: pd.DataFrame, label: str) -> dict[str, str]:
-    col = f"label_{label}"
-    if df.empty or col not in df.columns:
-        return {}
-    return {str(t): str(v) for t, v in df.groupby("target")[col].first().items()}
+def pg_version_text(num: float) -> str:
+    """``server_version_num`` → ``"15.10"`` (``"9.6.24"`` before version 10)."""
+    n = int(num)
+    if n >= 100000:
+        return f"{n // 10000}.{n % 10000}"
+    return f"{n // 10000}.{(n // 100) % 100}.{n % 100}"
 
 
 def role_of(engine: str, target: str, latest: Mapping[str, pd.DataFrame]) -> str:
@@ -67,8 +68,7 @@ def fleet_table(
     for m in ("pg_replication_lag_seconds", "pg_standby_replay_lag_seconds", "mysql_replica_lag_seconds"):
         for t, v in _max_by_target(latest.get(m, empty)).items():
             lag[t] = max(lag.get(t, 0.0), v)
-    version = {**_first_label(latest.get("pg_version", empty), "version"),
-               **_first_label(latest.get("mysql_version", empty), "version")}
+    version = {t: pg_version_text(v) for t, v in _max_by_target(latest.get("pg_server_version_num", empty)).items()}
     firing: dict[str, int] = {}
     if not alerts.empty:
         for lj, state in zip(alerts["labels_json"], alerts["state"], strict=True):

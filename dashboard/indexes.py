@@ -6,7 +6,7 @@ import pandas as pd
 
 from dashboard import format as fmt
 
-COLUMNS = ["target", "database", "index", "table", "frees", "frees_bytes", "ddl"]
+COLUMNS = ["target", "database", "index", "table", "note", "frees", "frees_bytes", "ddl"]
 
 
 def quote_ident(name: str) -> str:
@@ -44,9 +44,29 @@ def findings(df: pd.DataFrame, kind: str) -> pd.DataFrame:
             "database": _get(r, "datname", "database") or "",
             "index": index,
             "table": _get(r, "relname", "table") or "",
+            "note": f"duplicate of {_get(r, 'duplicate_of')}" if _get(r, "duplicate_of") else "",
             "frees": fmt.fmt_bytes(float(r["value"])),
             "frees_bytes": float(r["value"]),
             "ddl": ddl,
         })
     out = pd.DataFrame(rows, columns=COLUMNS)
     return out.sort_values("frees_bytes", ascending=False).reset_index(drop=True)
+
+
+def index_key(row: pd.Series) -> tuple[str, str, str]:
+    return (_get(row, "datname") or "", _get(row, "schemaname") or "", _get(row, "indexrelname") or "")
+
+
+def used_elsewhere(scans: pd.DataFrame, peers: set[str]) -> set[tuple[str, str, str]]:
+    """Indexes (datname, schema, index) with at least one scan on one of the peer targets."""
+    if scans.empty or not peers:
+        return set()
+    used = scans[scans["target"].isin(peers) & (scans["value"] > 0)]
+    return {index_key(r) for _, r in used.iterrows()}
+
+
+def drop_used_elsewhere(unused: pd.DataFrame, used: set[tuple[str, str, str]]) -> pd.DataFrame:
+    if unused.empty or not used:
+        return unused
+    keep = [index_key(r) not in used for _, r in unused.iterrows()]
+    return unused[keep]

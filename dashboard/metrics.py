@@ -51,24 +51,35 @@ class VacuumMetrics:
     mxid_age: str = "pg_mxid_age"
     freeze_max_age: str = "pg_autovacuum_freeze_max_age"
     horizon: str = "pg_xmin_horizon_age"
+    oldest_tables: str = "pg_table_xid_age"
     dead_tuples: str = "pg_dead_tuples"
-    running: str = "pg_vacuum_running"
+    dead_ratio: str = "pg_dead_tuple_ratio"
+    running: str = "pg_vacuum_scanned_ratio"
+    running_seconds: str = "pg_vacuum_running_seconds"
+    workers_busy: str = "pg_autovacuum_workers_busy"
+    workers_max: str = "pg_autovacuum_max_workers"
     last_runs: tuple[tuple[str, str], ...] = (
-        ("pg_last_autovacuum_timestamp", "Last autovacuum"),
-        ("pg_last_vacuum_timestamp", "Last manual vacuum"),
-        ("pg_last_autoanalyze_timestamp", "Last autoanalyze"),
+        ("pg_table_last_autovacuum_timestamp_seconds", "Last autovacuum"),
+        ("pg_table_last_vacuum_timestamp_seconds", "Last manual vacuum"),
+        ("pg_table_last_autoanalyze_timestamp_seconds", "Last autoanalyze"),
+        ("pg_table_last_analyze_timestamp_seconds", "Last manual analyze"),
     )
 
 
 VACUUM = VacuumMetrics()
 
 INDEX_FINDINGS: list[tuple[str, str, str, str]] = [
-    ("unused", "pg_index_unused_bytes", "Unused indexes",
-     "Never scanned on the primary nor on any standby since the statistics were reset."),
-    ("duplicate", "pg_index_duplicate_bytes", "Duplicate indexes",
-     "Same table, same columns and predicate as another index."),
-    ("invalid", "pg_index_invalid_bytes", "Invalid indexes",
+    ("unused", "pg_index_unused_size_bytes", "Unused indexes",
+     "Never scanned since the statistics were reset, on this server and on every other target of the same "
+     "`cluster` label (its standbys)."),
+    ("duplicate", "pg_index_duplicate_size_bytes", "Duplicate indexes",
+     "Same table, same columns, expressions and predicate as another index (`duplicate_of`)."),
+    ("invalid", "pg_index_invalid_size_bytes", "Invalid indexes",
      "Left behind by a failed CREATE INDEX CONCURRENTLY; they cost writes and serve no reads."),
     ("bloat", "pg_index_bloat_bytes", "Bloated indexes (estimate)",
      "Estimated wasted space; REINDEX CONCURRENTLY rebuilds without blocking writes."),
 ]
+INDEX_SCANS = "pg_index_scans"
+VERSION_NUM = "pg_server_version_num"
+IN_RECOVERY = "pg_in_recovery"
+GTID_METRICS = ("mysql_replica_gtid_received_seq", "mysql_replica_gtid_applied_seq")

@@ -6,8 +6,8 @@ import streamlit as st
 
 from dashboard import context, data, ui
 from dashboard import format as fmt
-from dashboard.indexes import findings
-from dashboard.metrics import INDEX_FINDINGS
+from dashboard.indexes import drop_used_elsewhere, findings, used_elsewhere
+from dashboard.metrics import INDEX_FINDINGS, INDEX_SCANS
 
 ctx = context.current()
 target = ui.require_target(ctx)
@@ -17,10 +17,15 @@ if target is not None:
         ui.empty_state("Index findings are computed for PostgreSQL targets",
                        "Pick a PostgreSQL target in the sidebar.")
     else:
+        cluster = ctx.labels.get(target, {}).get("cluster")
+        peers = {t for t, lab in ctx.labels.items() if cluster and lab.get("cluster") == cluster and t != target}
         any_shown = False
         for kind, metric, title, hint in INDEX_FINDINGS:
             st.subheader(title)
-            found = findings(data.latest(metric, target), kind)
+            rows = data.latest(metric, target)
+            if kind == "unused":
+                rows = drop_used_elsewhere(rows, used_elsewhere(data.latest(INDEX_SCANS), peers))
+            found = findings(rows, kind)
             if found.empty:
                 st.caption(f"None found (metric `{metric}`). {hint}")
                 continue
@@ -29,6 +34,9 @@ if target is not None:
             ui.table(found.drop(columns=["frees_bytes", "target"]))
             with st.expander("DDL to copy"):
                 st.code("\n".join(found["ddl"]), language="sql")
+        if not peers:
+            st.caption("Tip: give a primary and its standbys the same `cluster` label so an index used only on "
+                       "a standby is not reported as unused.")
         if not any_shown:
             st.caption("Run DDL only after checking with the application owners; "
                        "`CONCURRENTLY` avoids blocking writes.")

@@ -44,11 +44,15 @@ if target is not None:
             ui.kpi("Oldest MXID age", fmt.fmt_number(float(mx["value"].max())))
 
         st.subheader("What holds the xmin horizon")
-        holders = latest_table(data.latest(VACUUM.horizon, target), "age", fmt.fmt_number)
+        holders = data.latest(VACUUM.horizon, target)
         if holders.empty:
             st.caption(f"Nothing reported (metric `{VACUUM.horizon}`).")
         else:
-            ui.table(holders)
+            ui.table(latest_table(holders, "xmin age", fmt.fmt_number))
+        oldest_tables = data.latest(VACUUM.oldest_tables, target)
+        if not oldest_tables.empty:
+            st.markdown("**Oldest tables (need freezing first)**")
+            ui.table(latest_table(oldest_tables, "xid age", fmt.fmt_number).head(20))
 
         st.subheader("Dead tuples")
         dead = data.latest(VACUUM.dead_tuples, target)
@@ -64,15 +68,23 @@ if target is not None:
             if df.empty:
                 continue
             shown = True
-            st.markdown(f"**{title}**")
-            ui.table(latest_table(df, "last run", lambda v: fmt.fmt_ago(v, ctx.now), ascending=True).head(30))
+            st.markdown(f"**{title}** (oldest first)")
+            ui.table(latest_table(df, "last run", lambda v: fmt.fmt_ago(v, ctx.now) if v > 0 else "never",
+                                  ascending=True).head(30))
         if not shown:
             st.caption("No last (auto)vacuum/analyze times reported "
                        f"({', '.join(f'`{m}`' for m, _ in VACUUM.last_runs)}).")
 
         st.subheader("Running vacuums")
-        running = data.latest(VACUUM.running, target, ())
-        if running.empty or float(running["value"].sum()) == 0:
-            st.caption("No vacuum running right now.")
+        busy = data.latest(VACUUM.workers_busy, target)
+        maxw = data.latest(VACUUM.workers_max, target)
+        if not busy.empty:
+            st.caption(f"Autovacuum workers busy: {int(busy['value'].max())}"
+                       + (f" of {int(maxw['value'].max())}" if not maxw.empty else ""))
+        running = data.latest(VACUUM.running, target)
+        if not running.empty:
+            running = running[running["ts"] >= ctx.now - 300]  # seen by a poll in the last 5 minutes
+        if running.empty:
+            st.caption("No vacuum seen running in the last 5 minutes.")
         else:
-            ui.table(latest_table(running, "progress", lambda v: fmt.fmt_pct(v)))
+            ui.table(latest_table(running, "heap scanned", lambda v: fmt.fmt_pct(v)))

@@ -1,0 +1,123 @@
+"""Every page on a store filled by really collecting the PostgreSQL and MariaDB fixtures."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from dashboard import format as fmt
+from store import open_store
+from tests.dashboard.conftest import PAGES, _base_dir, rendered_bytes, run_page
+
+
+@pytest.fixture(scope="module")
+def collected(pg_cluster: Any, mariadb_pair: Any) -> Iterator[dict[str, Any]]:
+    from collectors.config import TargetConfig
+    from collectors.scheduler import collect_once
+    from collectors.settings import CollectorSettings
+
+    tmp = Path(tempfile.mkdtemp(prefix="headroom-dash-real-", dir=_base_dir()))
+    url = f"sqlite:///{tmp / 'metrics.db'}"
+    st = open_store(url)
+    targets = [
+        TargetConfig(name="pg-primary", engine="postgres", dsn=pg_cluster.monitor_dsn("primary"),
+                     labels={"cluster": "pg", "env": "test"}),
+        TargetConfig(name="pg-standby", engine="postgres", dsn=pg_cluster.monitor_dsn("standby"),
+                     labels={"cluster": "pg", "env": "test"}),
+        TargetConfig(name="maria-primary", engine="mysql", dsn=mariadb_pair.monitor_dsn("primary"),
+                     labels={"cluster": "maria", "env": "test"}),
+        TargetConfig(name="maria-replica", engine="mysql", dsn=mariadb_pair.monitor_dsn("replica"),
+                     labels={"cluster": "maria", "env": "test"}),
+    ]
+    settings = CollectorSettings()
+    settings.spool_dir = tmp / "spool"
+    asyncio.run(collect_once(st, targets, settings))
+    with psycopg.connect(pg_cluster.superuser_dsn("primary"), autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS dash_orders (id serial PRIMARY KEY, note text)")
+        conn.execute("INSERT INTO dash_orders (note) SELECT repeat('x', 100) FROM generate_series(1, 2000)")
+        for _ in range(20):
+            conn.execute("SELECT count(*) FROM dash_orders WHERE note LIKE 'x%'")
+    time.sleep(1.5)
+    asyncio.run(collect_once(st, targets, settings))
+    yield {"url": url, "store": st, "pg": pg_cluster, "maria": mariadb_pair}
+    st.close()
+    import shutil
+
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture()
+def real_store(collected: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    monkeypatch.setenv("HEADROOM_STORE_URL", collected["url"])
+    monkeypatch.delenv("HEADROOM_CONFIG", raising=False)
+    return collected
+
+
+def _metric(at: Any, label: str) -> str:
+    found = [m for m in at.metric if m.label == label]
+    assert found, [m.label for m in at.metric]
+    return str(found[0].value)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_on_collected_store(real_store: dict[str, Any], page: str) -> None:
+    for target in ("pg-primary", "maria-replica"):
+        at = run_page(page, {"target": target, "range": "1h"})
+        assert not at.exception, [e.value for e in at.exception]
+        assert not at.error, [e.value for e in at.error]
+        blob = rendered_bytes(at)
+        assert real_store["pg"].monitor_password.encode() not in blob
+        assert real_store["maria"].monitor_password.encode() not in blob
+
+
+def test_instance_kpis_equal_store_on_collected_data(real_store: dict[str, Any]) -> None:
+    st = real_store["store"]
+    at = run_page("instance", {"target": "pg-primary", "range": "1h"})
+    size = sum(lv.value for lv in st.latest("pg_database_size_bytes", target="pg-primary"))
+    assert size > 0
+    assert _metric(at, "Database size") == fmt.fmt_bytes(size)
+    lag = max(lv.value for lv in st.latest("pg_replication_lag_seconds", target="pg-primary"))
+    assert _metric(at, "Replication lag") == fmt.fmt_duration(lag)
+
+    at = run_page("instance", {"target": "pg-standby", "range": "1h"})
+    delay = max(lv.value for lv in st.latest("pg_standby_replay_lag_seconds", target="pg-standby"))
+    assert _metric(at, "Replication lag") == fmt.fmt_duration(delay)
+
+    at = run_page("instance", {"target": "maria-replica", "range": "1h"})
+    lag = max(lv.value for lv in st.latest("mysql_replica_lag_seconds", target="maria-replica"))
+    assert _metric(at, "Replication lag") == fmt.fmt_duration(lag)
+    size = sum(lv.value for lv in st.latest("mysql_schema_size_bytes", target="maria-replica"))
+    assert _metric(at, "Database size") == fmt.fmt_bytes(size)
+
+
+def test_replication_topology_matches_the_server(real_store: dict[str, Any]) -> None:
+    with psycopg.connect(real_store["pg"].superuser_dsn("primary")) as conn:
+        names = {r[0] for r in conn.execute("SELECT application_name FROM pg_stat_replication")}
+    assert names
+    at = run_page("replication", {"range": "1h"})
+    topo = at.dataframe[0].value
+    assert names <= set(topo[topo["source"] == "pg-primary"]["replica"])
+    maria = topo[(topo["engine"] == "mysql") & (topo["replica"] == "maria-replica")]
+    assert list(maria["state"]) == ["running"]
+
+
+def test_fleet_roles_and_connections_on_collected_data(real_store: dict[str, Any]) -> None:
+    st = real_store["store"]
+    at = run_page("fleet", {"range": "1h"})
+    df = at.dataframe[0].value.set_index("target")
+    assert df.loc["pg-standby", "role"] == "standby"
+    assert df.loc["pg-primary", "role"] == "primary"
+    assert df.loc["maria-replica", "role"] == "replica"
+    with psycopg.connect(real_store["pg"].superuser_dsn("primary")) as conn:
+        version = conn.execute("SHOW server_version_num").fetchone()[0]  # type: ignore[index]
+    assert df.loc["pg-primary", "version"] == f"{int(version) // 10000}.{int(version) % 10000}"
+    used = sum(lv.value for lv in st.latest("pg_connections", target="pg-primary"))
+    maxc = max(lv.value for lv in st.latest("pg_max_connections", target="pg-primary"))
+    assert df.loc["pg-primary", "conn_pct"] == pytest.approx(100 * used / maxc)
