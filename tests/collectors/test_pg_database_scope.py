@@ -1,0 +1,55 @@
+"""scope: database — a table and an index created in a second database show up."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+
+from collector_helpers import pg_target
+from psycopg import sql
+
+from collectors.scheduler import Collector
+from collectors.settings import CollectorSettings
+from headroom.servers.postgres import PgCluster
+from store import Store
+
+
+def test_table_and_index_in_second_database(pg_cluster: PgCluster, sqlite_store: Store, settings: CollectorSettings) -> None:
+    dbname = f"second_{secrets.token_hex(3)}"
+    pg_cluster.create_database(dbname)
+    try:
+        with pg_cluster.connect(dbname=dbname) as conn:
+            conn.execute("CREATE TABLE orders (id bigint, note text)")
+            conn.execute("INSERT INTO orders SELECT g, repeat('n', 300) FROM generate_series(1, 3000) g")
+            conn.execute("CREATE INDEX orders_id_idx ON orders (id)")
+            conn.execute("DELETE FROM orders WHERE id <= 1000")
+            conn.execute("ANALYZE orders")
+            table_bytes, index_bytes, toast = conn.execute(
+                "SELECT pg_table_size('orders'), pg_relation_size('orders_id_idx'),"
+                " coalesce(pg_total_relation_size(NULLIF(reltoastrelid, 0)), 0) FROM pg_class WHERE relname = 'orders'"
+            ).fetchone()  # type: ignore[misc]
+        c = Collector(sqlite_store, [pg_target(pg_cluster, "scoped")], settings, housekeeping=False,
+                      only=["table_size", "table_stats", "index_stats"])
+
+        async def go() -> None:
+            await c.round()
+            await c.close()
+
+        asyncio.run(go())
+        where = {"datname": dbname, "schemaname": "public", "relname": "orders"}
+        size = sqlite_store.latest("pg_table_size_bytes", target="scoped", matchers=where)
+        assert [r.value for r in size] == [table_bytes]
+        assert [r.value for r in sqlite_store.latest("pg_table_toast_size_bytes", target="scoped", matchers=where)] == [toast]
+        with pg_cluster.connect(dbname=dbname) as conn:  # the server's own view, from a fresh session
+            dead = conn.execute("SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'orders'").fetchone()[0]  # type: ignore[index]
+        assert dead == 1000  # the 1,000 deleted rows
+        assert [r.value for r in sqlite_store.latest("pg_dead_tuples", target="scoped", matchers=where)] == [dead]
+        idx = sqlite_store.latest("pg_index_size_bytes", target="scoped",
+                                  matchers={**where, "indexrelname": "orders_id_idx"})
+        assert [r.value for r in idx] == [index_bytes]
+        # the same table name in the default database would be a different series
+        assert not sqlite_store.latest("pg_table_size_bytes", target="scoped",
+                                       matchers={"datname": "postgres", "relname": "orders"})
+    finally:
+        with pg_cluster.connect() as conn:
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(dbname)))
