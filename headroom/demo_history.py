@@ -58,7 +58,7 @@ def _series(target: SeedTarget, ts: int, t_frac: float, rng: random.Random, days
     if target.engine == "postgres":
         db = {"datname": "shop"}
         yield Sample(target.name, "pg_database_size_bytes", db, ts, round(size))
-        yield Sample(target.name, "pg_table_size_bytes", {"datname": "shop", "relname": "demo_events"}, ts,
+        yield Sample(target.name, "pg_table_size_bytes", {"datname": "shop", "schemaname": "public", "relname": "demo_events"}, ts,
                      round(size * 0.6))
         yield Sample(target.name, "pg_max_connections", {}, ts, float(target.max_connections))
         yield Sample(target.name, "pg_connections", {"state": "active", "datname": "shop"}, ts,
@@ -68,11 +68,12 @@ def _series(target: SeedTarget, ts: int, t_frac: float, rng: random.Random, days
         yield Sample(target.name, "pg_cache_hit_ratio", db, ts, min(1.0, 0.995 - 0.01 * load * rng.random()))
         yield Sample(target.name, "pg_xid_age", db, ts, 1_000 + 40_000 * t_frac)
         if target.role == "primary":
+            standby = {"application_name": "standby", "client_addr": "127.0.0.1", "sync_state": "async"}
             yield Sample(target.name, "pg_xact_commit_rate", db, ts, max(0.0, 40 * load))
             yield Sample(target.name, "pg_wal_rate_bytes", {}, ts, max(0.0, 60_000 * load))
-            yield Sample(target.name, "pg_replication_lag_bytes", {"application_name": "standby"}, ts,
+            yield Sample(target.name, "pg_replication_lag_bytes", standby, ts,
                          max(0.0, rng.expovariate(1 / (2_000 * load))))
-            yield Sample(target.name, "pg_replication_lag_seconds", {"application_name": "standby"}, ts,
+            yield Sample(target.name, "pg_replication_lag_seconds", standby, ts,
                          max(0.0, rng.expovariate(1 / (0.02 * load))))
         else:
             yield Sample(target.name, "pg_standby_replay_lag_seconds", {}, ts,
@@ -86,15 +87,16 @@ def _series(target: SeedTarget, ts: int, t_frac: float, rng: random.Random, days
         yield Sample(target.name, "mysql_innodb_buffer_pool_hit_ratio", {}, ts,
                      min(1.0, 0.998 - 0.004 * rng.random()))
         if target.role == "replica":
-            yield Sample(target.name, "mysql_replica_lag_seconds", {}, ts, float(rng.random() < 0.02 * load))
-            yield Sample(target.name, "mysql_replica_io_running", {}, ts, 1.0)
-            yield Sample(target.name, "mysql_replica_sql_running", {}, ts, 1.0)
+            channel = {"channel": "default"}
+            yield Sample(target.name, "mysql_replica_lag_seconds", channel, ts, float(rng.random() < 0.02 * load))
+            yield Sample(target.name, "mysql_replica_io_running", channel, ts, 1.0)
+            yield Sample(target.name, "mysql_replica_sql_running", channel, ts, 1.0)
 
 
 def seed_history(
     store: Store, targets: list[SeedTarget], days: float, now: float | None = None, seed: int = 7,
 ) -> int:
-    """Write `days` of generated 5-minute samples ending before `now`; returns samples written."""
+    """Write `days` of generated 5-minute samples up to `now` (rounded down); returns samples written."""
     end = int(time.time() if now is None else now)
     end -= end % STEP_S
     start = end - int(days * 86400)
@@ -102,7 +104,7 @@ def seed_history(
     rng = random.Random(seed)
     written = 0
     batch: list[Sample] = []
-    for ts in range(start, end, STEP_S):
+    for ts in range(start, end + 1, STEP_S):
         t_frac = (ts - start) / max(1, end - start)
         for target in targets:
             batch.extend(_series(target, ts, t_frac, rng, days, end))

@@ -1,0 +1,179 @@
+"""`headroom demo` end to end: real servers, collection from both engines, generated history marked
+in the store, dashboard answering; SIGINT (Ctrl-C) leaves no process and no port behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+from headroom.servers.processes import free_port, pid_running, port_open
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _children_of(pid: int) -> set[int]:
+    """Every live descendant of `pid` (by walking /proc parent links)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        parents[int(entry)] = ppid
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        nxt = {child for child, parent in parents.items() if parent in frontier and child not in found}
+        found |= nxt
+        frontier = nxt
+    return found
+
+
+class _Output:
+    """Collects the demo's output lines in a thread so the pipe never fills."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        self._proc = proc
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        assert self._proc.stdout is not None
+        for line in self._proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def text(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_for(self, pattern: str, timeout: float) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            m = re.search(pattern, self.text())
+            if m:
+                return m
+            if self._proc.poll() is not None:
+                time.sleep(0.5)
+                m = re.search(pattern, self.text())
+                if m:
+                    return m
+                pytest.fail(f"demo exited with {self._proc.returncode}:\n{self.text()[-4000:]}")
+            time.sleep(0.2)
+        pytest.fail(f"no {pattern!r} within {timeout:.0f}s:\n{self.text()[-4000:]}")
+
+
+def _up_targets(db: Path, since: int) -> set[str]:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    try:
+        rows = conn.execute(
+            "SELECT DISTINCT t.name FROM samples s JOIN series se ON se.id = s.series_id "
+            "JOIN targets t ON t.id = se.target_id WHERE se.metric = 'up' AND s.value = 1 AND s.ts >= ?",
+            (since,),
+        ).fetchall()
+    finally:
+        conn.close()
+    return {r[0] for r in rows}
+
+
+@pytest.mark.slow
+def test_demo_collects_both_engines_and_ctrl_c_leaves_nothing(tmp_path: Path, need_binary: object) -> None:
+    assert callable(need_binary)
+    need_binary("pgbench", "postgresql")
+    port = free_port()
+    started_at = int(time.time())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "headroom.cli", "demo", "--history", "2d", "--port", str(port)],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    out = _Output(proc)
+    seen: set[int] = set()
+    try:
+        base = Path(out.wait_for(r"under (/\S+)", 60).group(1))
+        out.wait_for(r"configuration written", 120)
+        cfg_path = tmp_path / "headroom-demo" / "headroom.yaml"
+        config = yaml.safe_load(cfg_path.read_text())
+        server_ports = [int(re.search(r":(\d+)/", t["dsn"]).group(1)) for t in config["targets"]]  # type: ignore[union-attr]
+        assert len(server_ports) == 4
+        # no password in the configuration file: only password_file references (mode 0600)
+        for target in config["targets"]:
+            assert "password" not in target and ":" not in target["dsn"].split("@")[0].split("//")[1]
+            assert os.stat(target["password_file"]).st_mode & 0o077 == 0
+        out.wait_for(r"dashboard ready: http://127\.0\.0\.1:%d" % port, 180)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=10) as resp:
+            assert resp.status == 200
+        # both engines collecting: a fresh `up = 1` from every demo target, written by the collector
+        db = tmp_path / "headroom-demo" / "metrics.db"
+        names = {t["name"] for t in config["targets"]}
+        deadline = time.monotonic() + 120
+        while _up_targets(db, started_at + 1) != names:
+            seen |= _children_of(proc.pid)
+            assert time.monotonic() < deadline, f"up from {_up_targets(db, started_at)} of {names}"
+            time.sleep(1)
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+        try:
+            marker = json.loads(conn.execute("SELECT value FROM meta WHERE key = 'demo_history'").fetchone()[0])
+            demo_events = conn.execute("SELECT count(*) FROM events WHERE kind = 'demo'").fetchone()[0]
+        finally:
+            conn.close()
+        assert marker["generated"] is True and set(marker["targets"]) == names
+        assert marker["end"] - marker["start"] == 2 * 86400
+        assert started_at - 300 <= marker["end"] <= started_at + 600
+        assert demo_events == 1
+        seen |= _children_of(proc.pid)
+        assert len(seen) >= 8  # 4 stages + 4 servers at least
+    finally:
+        seen |= _children_of(proc.pid)
+        proc.send_signal(signal.SIGINT)
+        try:
+            code = proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    time.sleep(0.5)
+    assert code == 0, out.text()[-3000:]
+    assert "stopped; nothing left running" in out.text()
+    left = [p for p in seen if pid_running(p)]
+    assert left == [], f"still running after Ctrl-C: {left}"
+    assert not [p for p in [port, *server_ports] if port_open(p)]
+    assert not base.exists()
+
+
+def test_demo_refuses_a_port_in_use(tmp_path: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        busy = sock.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-m", "headroom.cli", "demo", "--port", str(busy)],
+            cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        )
+    assert proc.returncode == 1
+    assert f"port {busy}" in proc.stderr and "in use" in proc.stderr
+    assert not (tmp_path / "headroom-demo").exists()
+
+
+def test_demo_rejects_a_malformed_history(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "headroom.cli", "demo", "--history", "three weeks", "--port", str(free_port())],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "history" in proc.stderr and "21d" in proc.stderr
