@@ -116,7 +116,7 @@ def test_demo_collects_both_engines_and_ctrl_c_leaves_nothing(tmp_path: Path, ne
         for target in config["targets"]:
             assert "password" not in target and ":" not in target["dsn"].split("@")[0].split("//")[1]
             assert os.stat(target["password_file"]).st_mode & 0o077 == 0
-        out.wait_for(r"dashboard ready: http://127\.0\.0\.1:%d" % port, 180)
+        out.wait_for(rf"dashboard ready: http://127\.0\.0\.1:{port}", 180)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=10) as resp:
             assert resp.status == 200
         # both engines collecting: a fresh `up = 1` from every demo target, written by the collector
