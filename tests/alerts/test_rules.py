@@ -1,0 +1,111 @@
+"""Rule files: line-aware validation errors, the default pack, lint, templates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from alerts.lint import lint_rules
+from alerts.rules import RuleFileError, default_pack, load_rule_file
+from alerts.rules.models import Rule
+from alerts.templating import render
+
+BAD = """\
+rules:
+  - name: Good
+    threshold: {metric: up, op: "==", value: 0}
+  - name: BadOp
+    threshold:
+      metric: up
+      op: "=>"
+      value: 0
+  - name: TwoKinds
+    threshold: {metric: up, op: "==", value: 0}
+    absent: {metric: up}
+  - name: BadTemplate
+    annotations:
+      summary: "{{ $labels.target | humanize }} and {{ .Value }}"
+    absent: {metric: up}
+  - name: BadFor
+    for: 5 minutes
+    absent: {metric: up}
+"""
+
+
+def test_errors_name_file_line_and_field(tmp_path: Path) -> None:
+    path = tmp_path / "team.yaml"
+    path.write_text(BAD)
+    with pytest.raises(RuleFileError) as info:
+        load_rule_file(path)
+    lines = info.value.lines
+    assert lines[0].startswith(f"{path}:7: rules[1].threshold.op: Input should be '>', '>=', '<', '<=', '==' or '!='")
+    assert lines[1] == (f"{path}:9: rules[2]: a rule needs exactly one of threshold, rate_of_change, absent, forecast "
+                        "(got threshold, absent)")
+    assert lines[2] == (f"{path}:13: rules[3].annotations: annotation summary: humanize applies to $value or "
+                        "$threshold, not $labels.target")
+    assert lines[3] == (f"{path}:17: rules[4].for: invalid duration '5 minutes': expected a number with a unit "
+                        "ms, s, m, h, d or w")
+    assert len(lines) == 4
+
+
+def test_yaml_syntax_error_has_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("rules:\n  - name: X\n    threshold: {metric: up\n")
+    with pytest.raises(RuleFileError) as info:
+        load_rule_file(path)
+    assert str(info.value).startswith(f"{path}:4: (yaml):")
+
+
+def test_default_pack_covers_the_standard_alerts() -> None:
+    rules = {r.name: r for r in default_pack()}
+    for name in ("TargetDown", "CollectorSilent", "PostgresConnectionsHigh", "PostgresConnectionsCritical",
+                 "PostgresReplicationLagBytes", "PostgresStandbyReplayLag", "PostgresSlotRetainingWal",
+                 "PostgresXidWraparoundWarning", "PostgresXidWraparoundCritical", "PostgresCacheHitLow",
+                 "PostgresDeadlocks", "PostgresIdleInTransaction", "PostgresArchiverFailing",
+                 "MySQLReplicaSQLThreadStopped", "MySQLReplicaIOThreadStopped", "MySQLReplicationLag",
+                 "MySQLInnoDBLogWaits", "DiskFullWithin7Days", "DiskFullWithin30Days"):
+        assert name in rules, name
+    # 50 % and 75 % of the 2^31 transaction IDs before wraparound
+    assert rules["PostgresXidWraparoundWarning"].threshold.value == 2**31 // 2  # type: ignore[union-attr]
+    assert rules["PostgresXidWraparoundCritical"].threshold.value == 2**31 * 3 // 4  # type: ignore[union-attr]
+    assert rules["DiskFullWithin7Days"].forecast.within == 7 * 86400  # type: ignore[union-attr]
+    assert not default_pack(disabled=["TargetDown"]) or "TargetDown" not in {r.name for r in default_pack(["TargetDown"])}
+
+
+def test_pack_passes_lint_against_its_own_metrics() -> None:
+    rules = default_pack()
+    metrics = set()
+    for r in rules:
+        for cond in (r.threshold, r.rate_of_change, r.absent):
+            if cond is not None:
+                metrics.add(cond.metric)
+        if r.threshold is not None and r.threshold.divide_by is not None:
+            metrics.add(r.threshold.divide_by.metric)
+    assert lint_rules(rules, metrics) == []
+
+
+def test_lint_unknown_metric_and_impossible_thresholds() -> None:
+    rules = [
+        Rule.model_validate({"name": "Typo", "threshold": {"metric": "pg_conections", "op": ">", "value": 1}}),
+        Rule.model_validate({"name": "Never", "threshold": {"metric": "pg_cache_hit_ratio", "op": ">", "value": 1.5}}),
+        Rule.model_validate({"name": "Always", "threshold": {"metric": "pg_database_size_bytes", "op": ">=", "value": 0}}),
+        Rule.model_validate({"name": "UpTwo", "threshold": {"metric": "up", "op": "==", "value": 2}}),
+        Rule.model_validate({"name": "Fine", "threshold": {"metric": "up", "op": "==", "value": 0}}),
+    ]
+    known = {"pg_connections", "pg_cache_hit_ratio", "pg_database_size_bytes", "up"}
+    assert lint_rules(rules, known) == [
+        "rule Typo: threshold.metric: unknown metric 'pg_conections' (did you mean 'pg_connections'?)",
+        "rule Never: threshold: pg_cache_hit_ratio > 1.5: values are never above 1: the condition can never hold",
+        "rule Always: threshold: pg_database_size_bytes >= 0: values are never below 0: the condition always holds",
+        "rule UpTwo: threshold: up == 2: values are never above 1: the condition can never hold",
+    ]
+
+
+def test_templates() -> None:
+    labels = {"target": "db1", "datname": "app"}
+    assert render("{{ $labels.target }}/{{ $labels.datname }} at {{ $value | humanizePercentage }}", labels, 0.8123) \
+        == "db1/app at 81.23%"
+    assert render("{{ $value | humanize1024 }}B", labels, 10 * 1024**3) == "10GiB"
+    assert render("{{ $value | humanizeDuration }}", labels, 3 * 86400 + 7200) == "3d 2h"
+    assert render("{{ $threshold }} < {{ $value }}", labels, 5, 3) == "3 < 5"
