@@ -326,9 +326,11 @@ def query(target: str, metric: str, labels: tuple[str, ...], since: str | None, 
     store = open_store(store_url_revealed(cfg), cfg.store.retention, migrate=False)
     series = store.query_range(target, metric, matchers=matchers, start=start_ts, end=end_ts,
                                max_points=max_points, resolution=resolution, agg=agg)
+    series = [s for s in series if s.points]
     click.echo(mask(render(series, fmt)), nl=False)
     if not series:
-        _err(f"headroom query: no series {metric} on target {target!r} matching {matchers or 'any labels'}")
+        _err(f"headroom query: no samples of {metric} on target {target!r} matching {matchers or 'any labels'} "
+             f"between {start_ts} and {end_ts}")
 
 
 @cli.group()

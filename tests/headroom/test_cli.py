@@ -1,0 +1,223 @@
+"""The real ``headroom`` command, run as a subprocess: exit codes, messages, and exact ``query`` output."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from headroom.cli import StageUnavailable, stage
+from store import Sample, open_store
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if k != "HEADROOM_CONFIG"}
+    full_env.update(env or {})
+    full_env["PYTHONPATH"] = str(REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "headroom", *args], cwd=cwd, env=full_env, capture_output=True, text=True,
+        timeout=120,
+    )
+
+
+def line_of(text: str, needle: str) -> int:
+    return next(i + 1 for i, line in enumerate(text.splitlines()) if needle in line)
+
+
+MALFORMED = {
+    "bad_yaml": ("targets:\n  - name: a\n   engine: [postgres\n", "engine", ""),
+    "unknown_key": ("collector:\n  spool_dri: /tmp/x\n", "spool_dri", "collector.spool_dri: unknown option"),
+    "wrong_type": ("collector:\n  max_concurrency: lots\n", "max_concurrency", "collector.max_concurrency: "),
+    "missing_secret_file": (
+        "targets:\n  - name: a\n    engine: mysql\n    dsn: mysql://u@h/\n    password_file: /nonexistent/x\n",
+        "password_file", "targets[0].password_file: cannot read /nonexistent/x",
+    ),
+    "unset_var": (
+        "targets:\n  - name: a\n    engine: postgres\n    dsn: postgresql://u@h/${HR_TEST_UNSET_DB}\n",
+        "dsn", "targets[0].dsn: environment variable HR_TEST_UNSET_DB is not set",
+    ),
+    "duplicate_target": (
+        "targets:\n  - name: a\n    engine: postgres\n    dsn: postgresql://u@h/d\n  - engine: mysql\n"
+        "    name: a\n    dsn: mysql://u@h/\n",
+        "    name: a", "targets[1].name: duplicate target name 'a'",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+@pytest.mark.parametrize("command", [["check"], ["collect", "--once"], ["query", "--target", "a", "--metric", "up"]])
+def test_malformed_config_exits_2_naming_file_line_field(tmp_path: Path, case: str, command: list[str]) -> None:
+    text, needle, expected = MALFORMED[case]
+    (tmp_path / "headroom.yaml").write_text(text, encoding="utf-8")
+    result = run_cli(*command, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    first = result.stderr.splitlines()[0]
+    assert first.startswith(f"headroom.yaml:{line_of(text, needle)}: "), first
+    assert expected in first, first
+    assert result.stdout == ""
+
+
+def test_config_path_from_option_and_env(tmp_path: Path) -> None:
+    (tmp_path / "elsewhere.yaml").write_text("collector: {max_concurrency: x}\n", encoding="utf-8")
+    by_option = run_cli("--config", "elsewhere.yaml", "check", cwd=tmp_path)
+    by_env = run_cli("check", cwd=tmp_path, env={"HEADROOM_CONFIG": "elsewhere.yaml"})
+    for result in (by_option, by_env):
+        assert result.returncode == 2 and result.stderr.startswith("elsewhere.yaml:1: collector.max_concurrency:")
+    missing = run_cli("check", cwd=tmp_path)
+    assert missing.returncode == 2 and "headroom.yaml: configuration file not found" in missing.stderr
+
+
+def test_init_writes_a_config_that_loads_and_refuses_to_overwrite(tmp_path: Path) -> None:
+    first = run_cli("init", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    written = (tmp_path / "headroom.yaml").read_text(encoding="utf-8")
+    assert "# How long raw samples are kept." in written
+    again = run_cli("init", cwd=tmp_path)
+    assert again.returncode == 1 and "already exists" in again.stderr
+    assert (tmp_path / "headroom.yaml").read_text(encoding="utf-8") == written
+    assert run_cli("init", "--force", cwd=tmp_path).returncode == 0
+    check = run_cli("check", cwd=tmp_path)
+    assert check.returncode == 0, check.stderr
+    assert "configuration OK (0 target(s))" in check.stdout
+
+
+def test_missing_stage_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(StageUnavailable):
+        stage("forecasting.no_such_stage_module", "run")
+    with pytest.raises(StageUnavailable):
+        stage("store", "no_such_entry_function")
+    # a stage that exists but whose own import fails is a real error, not "unavailable"
+    (tmp_path / "hr_broken_stage.py").write_text("import hr_no_such_dependency\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(ModuleNotFoundError):
+        stage("hr_broken_stage", "run")
+    (tmp_path / "headroom.yaml").write_text("targets: []\n", encoding="utf-8")
+    unavailable = [
+        (cmd, mod) for cmd, mod in (("forecast", "forecasting.runner"), ("alerts", "alerts.service"),
+                                   ("report", "forecasting.report"), ("backfill", "collectors.backfill"))
+        if not _importable(mod)
+    ]
+    for cmd, _mod in unavailable[:1]:
+        args = {"report": ["--out", "r.html"], "backfill": ["--from-prometheus", "http://127.0.0.1:1"]}.get(cmd, [])
+        result = run_cli(cmd, *args, cwd=tmp_path)
+        assert result.returncode == 3
+        assert result.stderr.strip() == f"headroom {cmd}: this stage is not available in this build"
+
+
+def _importable(module: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def test_unexpected_error_is_one_line_without_traceback(tmp_path: Path) -> None:
+    (tmp_path / "headroom.yaml").write_text("store: {url: 'sqlite:////nonexistent-dir/x/metrics.db'}\n")
+    result = run_cli("query", "--target", "a", "--metric", "up", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1 and "headroom query" in lines[0]
+    debug = run_cli("--debug", "query", "--target", "a", "--metric", "up", cwd=tmp_path)
+    assert debug.returncode == 1 and "Traceback" in debug.stderr
+
+
+# -- query -------------------------------------------------------------------------------------------
+
+
+def _values(rng: random.Random) -> list[float]:
+    special = [0.0, 1e-300, -2.5e-320, 1.7976931348623157e308, 0.1 + 0.2, 123456789.123456789, -7.0, 2**53 + 1.0]
+    return special + [rng.uniform(-1e6, 1e6) for _ in range(40)] + [rng.random() * 10 ** rng.randint(-12, 12) for _ in range(40)]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def query_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/metrics.db"
+    factory: Callable[[], str] = request.getfixturevalue("pg_store_url_factory")
+    return factory()
+
+
+def test_query_output_equals_what_was_written(tmp_path: Path, query_store_url: str) -> None:
+    rng = random.Random(20261125)
+    store = open_store(query_store_url)
+    store.ensure_target("db1", "postgres", {})
+    base = 1_764_000_000
+    written: dict[str, list[tuple[int, float]]] = {}
+    samples = []
+    for datname in ("orders", "shop, \"quoted\""):
+        points = [(base + 15 * i + rng.randint(0, 3), v) for i, v in enumerate(_values(rng))]
+        written[datname] = points
+        samples += [Sample("db1", "pg_database_size_bytes", {"datname": datname}, ts, v) for ts, v in points]
+    # a series of another metric and another label value that must not show up
+    samples.append(Sample("db1", "pg_other", {"datname": "orders"}, base, 1.0))
+    store.write_samples(samples)
+    store.close()
+    (tmp_path / "headroom.yaml").write_text(f"store: {{url: '{query_store_url}'}}\n", encoding="utf-8")
+    start = str(base)
+    end = datetime.fromtimestamp(base + 3600, UTC).isoformat()  # ISO form of the end
+    common = ["query", "--target", "db1", "--metric", "pg_database_size_bytes", "--start", start, "--end", end]
+
+    as_json = run_cli(*common, "--format", "json", cwd=tmp_path)
+    assert as_json.returncode == 0, as_json.stderr
+    doc = json.loads(as_json.stdout)
+    got = {s["labels"]["datname"]: s for s in doc}
+    assert set(got) == set(written)
+    for datname, series in got.items():
+        assert series["target"] == "db1" and series["metric"] == "pg_database_size_bytes"
+        assert series["resolution_s"] == 0
+        pts = [(int(ts), float(v)) for ts, v in series["points"]]
+        assert _bits(pts) == _bits(written[datname])
+
+    as_csv = run_cli(*common, "--format", "csv", cwd=tmp_path)
+    assert as_csv.returncode == 0, as_csv.stderr
+    rows = list(csv.reader(io.StringIO(as_csv.stdout)))
+    assert rows[0] == ["target", "metric", "labels", "ts", "time", "value"]
+    by_label: dict[str, list[tuple[int, float]]] = {}
+    for target, metric, labels, ts, iso, value in rows[1:]:
+        assert (target, metric) == ("db1", "pg_database_size_bytes")
+        assert datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() == int(ts)
+        by_label.setdefault(json.loads(labels)["datname"], []).append((int(ts), float(value)))
+    assert {k: _bits(v) for k, v in by_label.items()} == {k: _bits(v) for k, v in written.items()}
+
+    as_table = run_cli(*common, "--label", "datname=orders", cwd=tmp_path)
+    assert as_table.returncode == 0, as_table.stderr
+    lines = as_table.stdout.splitlines()
+    assert lines[0].split() == ["TARGET", "METRIC", "LABELS", "RES", "TS", "TIME", "VALUE"]
+    table_points = [(int(line.split()[4]), float(line.split()[6])) for line in lines[1:]]
+    assert _bits(table_points) == _bits(written["orders"])
+
+    # --since: a range ending now holds none of these old samples
+    recent = run_cli("query", "--target", "db1", "--metric", "pg_database_size_bytes", "--since", "1h",
+                     "--format", "json", cwd=tmp_path)
+    assert recent.returncode == 0 and json.loads(recent.stdout) == []
+
+
+def _bits(points: list[tuple[int, float]]) -> list[tuple[int, str]]:
+    """Exact comparison that also tells -0.0 from 0.0."""
+    return [(ts, value.hex() if not math.isnan(value) else "nan") for ts, value in sorted(points)]
+
+
+def test_query_rejects_bad_arguments(tmp_path: Path) -> None:
+    (tmp_path / "headroom.yaml").write_text("store: {url: 'sqlite:///m.db'}\n", encoding="utf-8")
+    both = run_cli("query", "--target", "a", "--metric", "up", "--since", "1h", "--start", "0", cwd=tmp_path)
+    assert both.returncode == 2 and "either --since or --start/--end" in both.stderr
+    bad_time = run_cli("query", "--target", "a", "--metric", "up", "--start", "yesterday", cwd=tmp_path)
+    assert bad_time.returncode == 2 and "invalid time 'yesterday'" in bad_time.stderr
+    bad_label = run_cli("query", "--target", "a", "--metric", "up", "--label", "novalue", cwd=tmp_path)
+    assert bad_label.returncode == 2 and "expected key=value" in bad_label.stderr
