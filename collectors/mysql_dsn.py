@@ -5,8 +5,9 @@
 Query options (anything else is an error naming the option):
 
 - ``ssl_mode``: ``DISABLED`` | ``REQUIRED`` (encrypt, no certificate check) | ``VERIFY_CA`` |
-  ``VERIFY_IDENTITY`` (certificate and host name). Without ``ssl_mode`` TLS is used when any
-  ``ssl_*`` option is given, and the certificate is verified when ``ssl_ca`` is.
+  ``VERIFY_IDENTITY`` (certificate and host name). Without ``ssl_mode``: when any ``ssl_*`` option
+  is given TLS is required (and the certificate verified when ``ssl_ca`` is); with none, TLS is used
+  when the server offers it, without a certificate check (``PREFERRED``, PyMySQL's default).
 - ``ssl_ca``, ``ssl_cert``, ``ssl_key``: PEM files; ``ssl_verify_cert``, ``ssl_verify_identity``,
   ``ssl_disabled``: true/false.
 - ``unix_socket``, ``charset``.
@@ -66,7 +67,8 @@ class MySqlDsn:
         return f"{self.user}@{place}" if self.user else place
 
     def tls_context(self) -> ssl.SSLContext | None:
-        """The TLS context the connection uses, or None for a plain connection."""
+        """The TLS context the connection must use, or None (DISABLED, or PREFERRED when nothing
+        was asked for)."""
         mode = self.ssl_mode
         if mode is None:
             wants = any(v is not None for v in (self.ssl_ca, self.ssl_cert, self.ssl_key, self.ssl_verify_cert))
@@ -80,7 +82,7 @@ class MySqlDsn:
                 mode = "VERIFY_CA"
             else:
                 mode = "REQUIRED"
-        if mode == "DISABLED":
+        if mode in ("DISABLED", "PREFERRED"):
             return None
         if mode in ("VERIFY_CA", "VERIFY_IDENTITY"):
             ctx = ssl.create_default_context(cafile=self.ssl_ca)
@@ -110,6 +112,8 @@ class MySqlDsn:
         ctx = self.tls_context()
         if ctx is not None:
             kwargs["ssl"] = ctx
+        elif self.ssl_mode == "DISABLED":
+            kwargs["ssl_disabled"] = True
         return kwargs
 
 
