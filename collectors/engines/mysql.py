@@ -92,6 +92,7 @@ class MySqlEngine(Engine):
         self._dsn: MySqlDsn | None = None
         self._flavour = "mysql"
         self._info: ServerInfo | None = None
+        self._static: dict[str, Any] | None = None
         self._privileges: set[str] | None = None
         self._schema_privileges: set[tuple[str, str]] | None = None
         self.connect_timeout = float(getattr(target, "connect_timeout", 10.0) or 10.0)
@@ -136,6 +137,7 @@ class MySqlEngine(Engine):
         except (OSError, ssl.SSLError) as exc:
             raise ConnectionLost(f"cannot connect to {dsn.where()}: {exc}") from None
         self._conn = conn
+        self._static = None
         self._flavour = flavour_of(str(conn.server_version or ""))
         self._privileges = None
         self._schema_privileges = None
@@ -207,33 +209,41 @@ class MySqlEngine(Engine):
 
     # ------------------------------------------------------------------ server
     async def server_info(self) -> ServerInfo:
-        """Version, role and start time in one statement, plus the replica channel check."""
-        if self._flavour == "mariadb":
-            uptime = ("(SELECT VARIABLE_VALUE + 0 FROM information_schema.GLOBAL_STATUS "
-                      "WHERE VARIABLE_NAME = 'UPTIME')")
-            uuid = "NULL"
-        else:
-            uptime = ("(SELECT VARIABLE_VALUE + 0 FROM performance_schema.global_status "
-                      "WHERE VARIABLE_NAME = 'Uptime')")
-            uuid = "@@server_uuid"
-        rows = await self.fetch(
-            "SELECT VERSION() AS version, @@version_comment AS comment, CURRENT_USER() AS user, "
-            "@@GLOBAL.read_only AS read_only, @@server_id AS server_id, "
-            f"UNIX_TIMESTAMP() - {uptime} AS started, {uuid} AS server_uuid"
-        )
-        row = rows[0]
+        """Version, start time and identity (read once per connection: a restart breaks the
+        connection, so they cannot change under it) and the role (read every time: a failover
+        does not reconnect)."""
+        if self._static is None:
+            if self._flavour == "mariadb":
+                uptime = ("(SELECT VARIABLE_VALUE + 0 FROM information_schema.GLOBAL_STATUS "
+                          "WHERE VARIABLE_NAME = 'UPTIME')")
+                uuid = "NULL"
+            else:
+                uptime = ("(SELECT VARIABLE_VALUE + 0 FROM performance_schema.global_status "
+                          "WHERE VARIABLE_NAME = 'Uptime')")
+                uuid = "@@server_uuid"
+            rows = await self.fetch(
+                "SELECT VERSION() AS version, @@version_comment AS comment, CURRENT_USER() AS user, "
+                "@@server_id AS server_id, "
+                f"UNIX_TIMESTAMP() - {uptime} AS started, {uuid} AS server_uuid"
+            )
+            self._static = rows[0]
+            self._flavour = flavour_of(str(rows[0]["version"]), str(rows[0].get("comment") or ""))
+        row = self._static
         version = str(row["version"])
-        self._flavour = flavour_of(version, str(row.get("comment") or ""))
         number = version_num(version)
         replica = await self._has_replica_channels(number)
-        in_recovery = bool(row.get("read_only")) if replica is None else replica
+        read_only: bool | None = None
+        if replica is None:
+            ro = await self.fetch("SELECT @@GLOBAL.read_only AS ro")
+            read_only = bool(ro[0]["ro"])
         started = row.get("started")
         self._info = ServerInfo(
-            flavour=self._flavour, version_num=number, version_str=version, in_recovery=in_recovery,
+            flavour=self._flavour, version_num=number, version_str=version,
+            in_recovery=bool(read_only) if replica is None else replica,
             start_time=round(float(started)) if started is not None else None,
             system_id=str(row["server_uuid"]) if row.get("server_uuid") else None,
             current_user=str(row.get("user") or ""),
-            extra={"server_id": row.get("server_id"), "read_only": bool(row.get("read_only"))},
+            extra={"server_id": row.get("server_id"), "read_only": read_only},
         )
         return self._info
 
