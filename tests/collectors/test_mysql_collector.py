@@ -436,3 +436,38 @@ def test_engine_reports_server_and_survives_a_lost_connection(mariadb_pair: Mari
         await engine.close()
 
     asyncio.run(scenario())
+
+
+@pytest.mark.serial
+def test_mariadb_multi_source_channels_and_errors(mariadb_pair_factory: Callable[..., MariaDbPair],
+                                                  collector: Callable[..., Collector]) -> None:
+    from headroom.servers.processes import free_port
+
+    pair = mariadb_pair_factory()
+    replica = pair.instance("replica")
+    dead_port = free_port()  # nothing listens there: the second source never answers
+    replica.query(
+        "CHANGE MASTER 'analytics' TO MASTER_HOST='127.0.0.1', MASTER_PORT=%s, MASTER_USER='repl', "
+        "MASTER_PASSWORD='unused', MASTER_CONNECT_RETRY=1, MASTER_USE_GTID=no", (dead_port,))
+    replica.query("START SLAVE 'analytics'")
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        rows = {r["Connection_name"]: r for r in replica.query("SHOW ALL SLAVES STATUS")}
+        if rows.get("analytics", {}).get("Last_IO_Errno"):
+            break
+        time.sleep(0.1)
+    c = collector(target(pair, "replica"), ["mysql_replica_status"])
+    first = c.round()
+    second = c.round()
+    rows = {r["Connection_name"] or "default": r for r in replica.query("SHOW ALL SLAVES STATUS")}
+    assert set(rows) == {"default", "analytics"}
+    for channel, row in rows.items():
+        assert value(second, "mysql_replica_io_running", channel=channel) == (row["Slave_IO_Running"] == "Yes")
+        assert value(second, "mysql_replica_sql_running", channel=channel) == (row["Slave_SQL_Running"] == "Yes")
+        assert value(second, "mysql_replica_last_io_errno", channel=channel) == row["Last_IO_Errno"]
+    assert value(second, "mysql_replica_io_running", channel="default") == 1
+    assert value(second, "mysql_replica_io_running", channel="analytics") == 0
+    errors = [e for e in first.events + second.events if e.kind == "replication_error"]
+    assert len(errors) == 1, errors  # reported once, not every poll
+    assert "analytics" in errors[0].message and str(rows["analytics"]["Last_IO_Errno"]) in errors[0].message
+    replica.query("STOP SLAVE 'analytics'")
