@@ -249,8 +249,12 @@ def alerts(once: bool) -> None:
 @guarded("dashboard")
 def dashboard(port: int, address: str) -> None:
     """Serve the web dashboard."""
+    from headroom.config import store_url_revealed
+
     cfg = _load()
-    _exit_with(stage("dashboard.launch", "run_dashboard")(cfg.source_path, port, address))
+    run_dashboard = stage("dashboard.launch", "run_dashboard")
+    _exit_with(run_dashboard(cfg.source_path, port, address, store_url=store_url_revealed(cfg),
+                             dashboard=cfg.dashboard))
 
 
 @cli.command()

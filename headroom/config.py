@@ -168,10 +168,10 @@ def store_url_display(cfg: HeadroomConfig) -> str:
 def register_config_secrets(cfg: HeadroomConfig) -> None:
     """Register every secret the configuration holds with the redactor."""
     for secret in cfg._file_secrets.values():
-        redact.register_secret(secret.reveal())
+        redact.register_secret_url(secret.reveal())
     for _path, value in _walk_values(cfg, ()):
         if isinstance(value, Secret):
-            redact.register_secret(value.reveal())
+            redact.register_secret_url(value.reveal())
         elif isinstance(value, str) and ("://" in value or "password" in value):
             redact.register_dsn(value)
 

@@ -8,17 +8,20 @@ through :func:`mask`.
 
 from __future__ import annotations
 
+import re
 import threading
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urlsplit
 
 from collectors.config import redact_dsn, split_dsn_password
 from store.configtypes import SECRET_MASK
 
-__all__ = ["SECRET_MASK", "clear_secrets", "mask", "redact_dsn", "register_secret", "registered_secrets"]
+__all__ = ["SECRET_MASK", "clear_secrets", "mask", "redact_dsn", "register_secret", "register_secret_url",
+           "registered_secrets"]
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
 _ordered: list[str] = []  # longest first, so a secret containing another is masked whole
+_MIN_PART = 12  # shorter URL path parts are not registered on their own (they may be ordinary words)
 
 
 def register_secret(value: str | None) -> None:
@@ -32,6 +35,27 @@ def register_secret(value: str | None) -> None:
             return
         _secrets.update(new)
         _ordered[:] = sorted(_secrets, key=len, reverse=True)
+
+
+def register_secret_url(value: str | None) -> None:
+    """Register a secret that may be a URL (webhook): the whole value, its path, and its long path parts.
+
+    A webhook URL's secret is its path (Slack's ``/services/T…/B…/XXXX``); errors from HTTP clients
+    often show only the path or its last part, so those are masked too.
+    """
+    if not value:
+        return
+    register_secret(value)
+    if "://" not in value:
+        return
+    register_dsn(value)
+    parts = urlsplit(value)
+    tail = parts.path + (f"?{parts.query}" if parts.query else "")
+    if len(tail) >= _MIN_PART:
+        register_secret(tail)
+    for piece in re.split(r"[/?&=]", tail):
+        if len(piece) >= _MIN_PART:
+            register_secret(piece)
 
 
 def register_dsn(dsn: str | None) -> None:
