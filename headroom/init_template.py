@@ -220,7 +220,7 @@ def _render_field(key: str, annotation: Any, info: FieldInfo, indent: str, *, ex
         lines.append(f"{indent}# {key}:")
         lines += _commented(_render_model(model, "  ", example=True), indent)
         return lines
-    if container and _model_of(container[1]) is not None and default in ([], {}):
+    if container and _model_of(container[1]) is not None and (default is None or default in ([], {})):
         item_model = _model_of(container[1])
         assert item_model is not None
         lines.append(f"{indent}{key}: {_yaml_inline(default)}")
@@ -233,6 +233,15 @@ def _render_field(key: str, annotation: Any, info: FieldInfo, indent: str, *, ex
             lines.append(f"{indent}# {key}:")
             lines.append(f"{indent}#   NAME:")
             lines += _commented(_render_model(item_model, "    ", example=True), indent)
+        return lines
+    members = _union_models(container[1]) if container and container[0] == "list" else []
+    if members and (default is None or default == []):
+        lines.append(f"{indent}{key}: {_yaml_inline(default)}")
+        lines.append(f"{indent}# {key}:")
+        for member, _tag in members:
+            body = _render_model(member, "    ", example=True)
+            body[0] = "  - " + body[0][4:] if body else "  - {}"
+            lines += _commented(body, indent)
         return lines
     if default is PydanticUndefined:
         value: Any = _example(annotation, info)
@@ -290,10 +299,37 @@ def iter_options(model: type[BaseModel] = HeadroomConfig, prefix: str = "") -> I
             yield from iter_options(sub, path)
             continue
         container = _container(annotation)
-        if container and _model_of(container[1]) is not None:
-            item = _model_of(container[1])
-            assert item is not None
-            yield from iter_options(item, f"{path}[]" if container[0] == "list" else f"{path}.NAME")
+        if container is None:
+            continue
+        item_path = f"{path}[]" if container[0] == "list" else f"{path}.NAME"
+        item = _model_of(container[1])
+        if item is not None:
+            yield from iter_options(item, item_path)
+            continue
+        for member, tag in _union_models(container[1]):
+            yield from iter_options(member, f"{item_path}({tag})")
+
+
+def _union_models(annotation: Any) -> list[tuple[type[BaseModel], str]]:
+    """The models of a (discriminated) union, each with a short tag such as ``type=slack``."""
+    inner = annotation
+    if typing.get_origin(inner) is typing.Annotated:
+        inner = typing.get_args(inner)[0]
+    if typing.get_origin(inner) not in (typing.Union, types.UnionType):
+        return []
+    members = []
+    for arg in typing.get_args(inner):
+        model = _model_of(arg)
+        if model is None:
+            continue
+        tag = model.__name__
+        for name, info in model.model_fields.items():
+            values = typing.get_args(info.annotation) if typing.get_origin(info.annotation) is Literal else ()
+            if len(values) == 1:
+                tag = f"{name}={values[0]}"
+                break
+        members.append((model, tag))
+    return members
 
 
 def options_markdown() -> str:
