@@ -174,10 +174,10 @@ class MySqlEngine(Engine):
         """Run one read-only statement under a server-side time limit; rows as dicts.
         ``database`` is ignored: MySQL metrics read server-wide views."""
         limit = timeout if timeout is not None else self.statement_timeout
-        limited = with_time_limit(sql, self._flavour, limit)
         async with self._lock:
             if self._conn is None:
                 await self.connect()
+            limited = with_time_limit(sql, self._flavour, limit)
             try:
                 return await asyncio.to_thread(self._run, limited, params)
             except pymysql.err.MySQLError as exc:
