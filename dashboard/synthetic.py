@@ -6,6 +6,7 @@ running dashboard itself.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Iterator
@@ -14,6 +15,8 @@ from typing import Any
 from store import Event, Sample, StatementStat
 
 GIB = 1024**3
+SECRET_WEBHOOK = "https://hooks.slack.com/services/T000/B000/sEcReTwEbHoOkToKeN42"
+EPOCH = 1_790_000_000  # growth is counted in minutes since this moment
 QUERY_TEXTS = [
     "SELECT * FROM orders WHERE id = $1",
     "UPDATE orders SET status = $1 WHERE id = $2",
@@ -23,7 +26,8 @@ QUERY_TEXTS = [
 ]
 
 
-def _pg_samples(name: str, i: int, ts: int, step_no: int, standby: bool) -> Iterator[Sample]:
+def _pg_samples(name: str, i: int, ts: int, standby: bool) -> Iterator[Sample]:
+    step_no = (ts - EPOCH) // 60
     day = 86400
     phase = 2 * math.pi * (ts % day) / day
     load = 50 + 40 * math.sin(phase) + i
@@ -49,7 +53,8 @@ def _pg_samples(name: str, i: int, ts: int, step_no: int, standby: bool) -> Iter
         yield Sample(name, "pg_slot_retained_wal_bytes", {"slot_name": "standby_slot"}, ts, float(16 * 1024**2))
 
 
-def _my_samples(name: str, i: int, ts: int, step_no: int) -> Iterator[Sample]:
+def _my_samples(name: str, i: int, ts: int) -> Iterator[Sample]:
+    step_no = (ts - EPOCH) // 60
     phase = 2 * math.pi * (ts % 86400) / 86400
     yield Sample(name, "up", {}, ts, 1.0)
     yield Sample(name, "mysql_max_connections", {}, ts, 151.0)
@@ -82,12 +87,12 @@ def populate(store: Any, n_targets: int = 4, days: float = 2.0, step: int = 60, 
         store.ensure_target(name, engine, labels)
     buf: list[Sample] = []
     written = 0
-    for step_no, ts in enumerate(range(start, end + 1, step)):
+    for ts in range(start, end + 1, step):
         for i, (name, engine, _) in enumerate(names):
             if engine == "mysql":
-                buf.extend(_my_samples(name, i, ts, step_no))
+                buf.extend(_my_samples(name, i, ts))
             else:
-                buf.extend(_pg_samples(name, i, ts, step_no, standby=(i % 4 == 1)))
+                buf.extend(_pg_samples(name, i, ts, standby=(i % 4 == 1)))
         if len(buf) >= batch:
             written += store.write_samples(buf) or len(buf)
             buf = []
@@ -116,3 +121,43 @@ def _extras(store: Any, names: list[tuple[str, str, dict[str, str]]], start: int
                                    rows=10 * (k + 1), blks_read=k, interval_s=600) for k in range(5)]
             stats.append(StatementStat("(other)", "", "", calls=3, total_ms=1.5, interval_s=600))
             store.write_statement_stats(name, ts, stats)
+
+
+def add_alerts_and_forecasts(st: Any, now: int) -> None:
+    """Rows of the tables the alerts and forecasting packages own: one disk forecast, one firing alert
+    with its history, and a queued notification whose last error contains a webhook URL (which the
+    dashboard must never show)."""
+    from sqlalchemy import insert
+
+    from store import schema
+
+    tid = {t.name: t.id for t in st.list_targets()}
+    first = sorted(tid)[0]
+    points = [[now + d * 86400, 1e9 + d * 1e7, 0.9e9 + d * 1e7, 1.1e9 + d * 1e7, 0.8e9 + d * 1e7,
+               1.2e9 + d * 1e7] for d in range(0, 60)]
+    with st.engine.begin() as conn:
+        conn.execute(insert(schema.forecasts), [{
+            "target_id": tid[first], "metric": "pg_database_size_bytes", "labels_json": json.dumps({"datname": "app"}),
+            "resource": "disk", "created_at": now - 60, "status": "ok", "model": "damped_ets",
+            "backtest_mase": 0.8, "baseline_mase": 1.0, "threshold": 1.5e9, "p10_ts": now + 20 * 86400,
+            "p50_ts": now + 30 * 86400, "p90_ts": now + 45 * 86400, "points_json": json.dumps(points),
+            "details_json": "{}",
+        }])
+        labels = {"alertname": "ReplicationLag", "target": first, "severity": "warning"}
+        conn.execute(insert(schema.alert_state), [{
+            "rule": "replication_lag", "labels_hash": "h1", "labels_json": json.dumps(labels), "state": "firing",
+            "active_since": now - 600, "fired_at": now - 300, "resolved_at": None, "last_eval": now - 10,
+            "last_true": now - 10, "value": 42.0, "severity": "warning",
+            "annotations_json": json.dumps({"summary": "lag 42 s"}), "last_notified_at": now - 300,
+        }])
+        conn.execute(insert(schema.alert_history), [
+            {"rule": "replication_lag", "labels_hash": "h1", "labels_json": json.dumps(labels),
+             "from_state": a, "to_state": b, "ts": now - t, "value": 42.0, "severity": "warning",
+             "annotations_json": "{}"}
+            for a, b, t in (("inactive", "pending", 600), ("pending", "firing", 300))
+        ])
+        conn.execute(insert(schema.outbox), [{
+            "channel": "slack-oncall", "alert_key": "h1", "kind": "trigger", "dedup_key": "replication_lag/h1",
+            "payload_json": "{}", "created_at": now - 300, "next_attempt_at": float(now + 60), "attempts": 2,
+            "status": "pending", "last_error": f"HTTP 500 from {SECRET_WEBHOOK}", "sent_at": None,
+        }])

@@ -1,0 +1,209 @@
+"""Dashboard latency on a fleet-sized store.
+
+Builds (once, cached) a synthetic SQLite store through the store write API: N targets (default 100),
+about 14 series each, 30 days of history — the last day at 15 s, the 29 days before at 5 min (what
+the store keeps of older data once rolled up) — then rollups. Then measures:
+
+- server-side time of every page (one AppTest run per page, cold cache and warm cache),
+- browser time to the last chart drawn for Fleet overview and Instance (system Chromium, Playwright),
+- peak RSS of the dashboard server process after visiting every page.
+
+Goal: every page <= 1.0 s server-side, <= 3 s in the browser, RSS <= 500 MB.
+
+    .venv/bin/python benchmarks/dashboard_latency.py [--targets 100] [--days 30] [--cache-dir DIR]
+
+The last line printed is one JSON object with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+APP = str(REPO / "dashboard" / "streamlit_app.py")
+PAGES = ["fleet", "instance", "queries", "storage", "vacuum", "replication", "indexes", "capacity", "alerts",
+         "targets"]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+
+
+def build_store(path: Path, targets: int, days: int) -> dict[str, Any]:
+    from dashboard.synthetic import populate
+    from store import open_store
+
+    marker = path.with_suffix(".json")
+    if path.exists() and marker.exists():
+        info = json.loads(marker.read_text())
+        if info.get("targets") == targets and info.get("days") == days:
+            print(f"reusing cached store {path} ({info['samples']:,} samples, built {info['built_at']})")
+            return dict(info)
+        path.unlink()
+    for suffix in ("-wal", "-shm"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+    url = f"sqlite:///{path}"
+    st = open_store(url)
+    now = int(time.time())
+    t0 = time.perf_counter()
+    print(f"building {targets} targets × {days} days (older at 5 min, last day at 15 s) into {path} ...")
+    old = populate(st, n_targets=targets, days=days - 1, step=300, now=now - 86400, with_extras=False,
+                   progress=True, batch=200_000)
+    recent = populate(st, n_targets=targets, days=1, step=15, now=now, with_extras=True, progress=True,
+                      batch=200_000)
+    gen_s = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    st.rollup(now=now)
+    rollup_s = time.perf_counter() - t1
+    _add_alerts_and_forecasts(st, now)
+    st.close()
+    info = {"targets": targets, "days": days, "samples": old + recent, "generate_s": round(gen_s, 1),
+            "rollup_s": round(rollup_s, 1), "built_at": now, "db_bytes": path.stat().st_size}
+    marker.write_text(json.dumps(info))
+    print(f"  {old + recent:,} samples in {gen_s:.0f} s ({(old + recent) / gen_s:,.0f}/s), rollup {rollup_s:.0f} s")
+    return info
+
+
+def _add_alerts_and_forecasts(st: Any, now: int) -> None:
+    from dashboard.synthetic import add_alerts_and_forecasts
+
+    add_alerts_and_forecasts(st, now)
+
+
+def page_times(url: str) -> tuple[dict[str, dict[str, float]], dict[str, int]]:
+    os.environ["HEADROOM_STORE_URL"] = url
+    os.environ.pop("HEADROOM_CONFIG", None)
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    out: dict[str, dict[str, float]] = {}
+    charts: dict[str, int] = {}
+    for page in PAGES:
+        row: dict[str, float] = {}
+        for label in ("cold", "warm"):
+            if label == "cold":
+                st.cache_data.clear()
+            at = AppTest.from_file(APP, default_timeout=120)
+            at.query_params["target"] = "db-000"
+            at.query_params["range"] = "24h"
+            at.run()
+            t0 = time.perf_counter()
+            if page != "fleet":
+                at.switch_page(f"app_pages/{page}.py")
+            at.run()
+            row[label] = time.perf_counter() - t0
+            if at.exception:
+                raise RuntimeError(f"{page}: {at.exception[0].value}")
+        out[page] = row
+        charts[page] = len(at.get("vega_lite_chart"))
+        print(f"  {page:<12} server-side: cold {row['cold']:.2f} s, warm {row['warm']:.2f} s "
+              f"({charts[page]} charts)")
+    return out, charts
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _vm_hwm_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def browser_times(url: str, chromium: str, charts: dict[str, int]) -> tuple[dict[str, float], float]:
+    from playwright.sync_api import sync_playwright
+
+    from dashboard.launch import start_dashboard
+
+    port = _free_port()
+    server = start_dashboard(None, port=port, store_url=url, quiet=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2):
+                    break
+            except OSError:
+                time.sleep(0.3)
+        times: dict[str, float] = {}
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            # one warm-up visit (first page load of a session fetches the frontend bundle)
+            page.goto(f"{base}/?range=24h", wait_until="load")
+            page.wait_for_selector("h1", timeout=60_000)
+            drawn = '[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg'
+            for name, selector, count in (
+                ("fleet", '[data-testid="stDataFrameResizable"] canvas', 1),  # the table (sparklines inside)
+                ("instance", drawn, max(charts.get("instance", 1), 1)),
+            ):
+                path = "" if name == "fleet" else name
+                t0 = time.perf_counter()
+                page.goto(f"{base}/{path}?target=db-000&range=24h", wait_until="commit")
+                page.wait_for_function(
+                    "([sel, n]) => document.querySelectorAll(sel).length >= n "
+                    "&& !document.querySelector('[data-testid=\"stStatusWidget\"]')",
+                    arg=[selector, count], timeout=60_000, polling=50)
+                times[name] = time.perf_counter() - t0
+                print(f"  {name:<12} browser, to last chart drawn: {times[name]:.2f} s")
+            for name in PAGES:  # visit every page so the RSS figure covers all of them
+                path = "" if name == "fleet" else name
+                page.goto(f"{base}/{path}?target=db-000&range=30d", wait_until="commit")
+                page.wait_for_selector("h1", timeout=60_000)
+                page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
+                                       timeout=60_000)
+            browser.close()
+        rss = _vm_hwm_mb(server.proc.pid)
+        print(f"  dashboard server peak RSS: {rss:.0f} MB")
+        return times, rss
+    finally:
+        server.stop()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--targets", type=int, default=100)
+    ap.add_argument("--days", type=int, default=30)
+    ap.add_argument("--cache-dir", type=Path, default=Path("/var/tmp/headroom-bench"))
+    ap.add_argument("--chromium", default="/usr/bin/chromium")
+    ap.add_argument("--no-browser", action="store_true")
+    args = ap.parse_args()
+    args.cache_dir.mkdir(parents=True, exist_ok=True)
+    db = args.cache_dir / f"dashboard-{args.targets}x{args.days}d.db"
+    info = build_store(db, args.targets, args.days)
+    url = f"sqlite:///{db}"
+    print("server-side page times (AppTest):")
+    pages, charts = page_times(url)
+    browser: dict[str, float] = {}
+    rss = float("nan")
+    if not args.no_browser:
+        print("browser:")
+        browser, rss = browser_times(url, args.chromium, charts)
+    worst = max(max(v.values()) for v in pages.values())
+    result = {
+        "store": info,
+        "server_side_s": {k: {kk: round(vv, 3) for kk, vv in v.items()} for k, v in pages.items()},
+        "server_side_worst_s": round(worst, 3),
+        "browser_s": {k: round(v, 3) for k, v in browser.items()},
+        "dashboard_peak_rss_mb": round(rss, 1),
+        "goal_server_1s": worst <= 1.0,
+        "goal_browser_3s": bool(browser) and max(browser.values()) <= 3.0,
+        "goal_rss_500mb": rss <= 500,
+    }
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
