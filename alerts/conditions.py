@@ -71,12 +71,22 @@ def _threshold(rule: Rule, snap: Snapshot) -> dict[Labels, float]:
         for key, value in select(divisor_sel, snap.latest.get(divisor_sel.metric, ()), fresh_after).items():
             target = dict(key)["target"]
             divisors[target] = max(value, divisors.get(target, value))
+        minus: dict[str, float] = {}
+        if cond.divisor_minus is not None:
+            sel = cond.divisor_minus
+            for key, value in select(sel, snap.latest.get(sel.metric, ()), fresh_after).items():
+                target = dict(key)["target"]
+                minus[target] = minus.get(target, 0.0) + value
         ratios = {}
         for key, value in values.items():
-            divisor = divisors.get(dict(key)["target"])
-            if divisor is None or divisor - cond.subtract_from_divisor <= 0:
+            target = dict(key)["target"]
+            divisor = divisors.get(target)
+            if divisor is None or (cond.divisor_minus is not None and target not in minus):
                 continue
-            ratios[key] = value / (divisor - cond.subtract_from_divisor)
+            usable = divisor - cond.subtract_from_divisor - minus.get(target, 0.0)
+            if usable <= 0:
+                continue
+            ratios[key] = value / usable
         values = ratios
     return {key: v for key, v in values.items() if compare(v, cond.op, cond.value)}
 

@@ -122,6 +122,8 @@ def rules_needing(rules: Iterable[Rule]) -> tuple[set[str], set[tuple[str, float
             latest.add(rule.threshold.metric)
             if rule.threshold.divide_by is not None:
                 latest.add(rule.threshold.divide_by.metric)
+            if rule.threshold.divisor_minus is not None:
+                latest.add(rule.threshold.divisor_minus.metric)
         elif rule.rate_of_change is not None:
             ranges.add((rule.rate_of_change.metric, rule.rate_of_change.window))
         elif rule.absent is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Collection, Iterable
+from typing import Any
 
 from alerts.rules.models import Rule, Selector
 
@@ -58,6 +59,8 @@ def _selectors(rule: Rule) -> Iterable[tuple[str, Selector | None, str]]:
         yield "threshold.metric", rule.threshold, rule.threshold.metric
         if rule.threshold.divide_by is not None:
             yield "threshold.divide_by.metric", rule.threshold.divide_by, rule.threshold.divide_by.metric
+        if rule.threshold.divisor_minus is not None:
+            yield "threshold.divisor_minus.metric", rule.threshold.divisor_minus, rule.threshold.divisor_minus.metric
     if rule.rate_of_change is not None:
         yield "rate_of_change.metric", rule.rate_of_change, rule.rate_of_change.metric
     if rule.absent is not None:
@@ -90,4 +93,21 @@ def lint_rules(rules: Iterable[Rule], known_metrics: Collection[str]) -> list[st
             problems.append(f"rule {rule.name}: forecast.within: a horizon of 0 can never be reached")
         if rule.rate_of_change is not None and rule.for_ and rule.for_ < 0:
             problems.append(f"rule {rule.name}: for: must not be negative")
+    return problems
+
+
+def check_alerts(cfg: Any, known_metrics: Collection[str], st: Any = None) -> list[str]:
+    """Everything ``headroom check`` reports about the ``alerts`` section (`cfg`: AlertsConfig):
+    rule files that do not load, lint findings, and (given a store) channels failing to deliver."""
+    from alerts.rules import RuleFileError, configured_rules
+
+    try:
+        rules = configured_rules(cfg.rules, cfg.rule_files, cfg.default_rules, cfg.disabled_rules)
+    except RuleFileError as exc:
+        return list(exc.lines)
+    problems = lint_rules(rules, known_metrics)
+    if st is not None:
+        from alerts.health import check_problems
+
+        problems.extend(check_problems(st))
     return problems

@@ -119,9 +119,9 @@ def _drain(st: Any, cfg: AlertsConfig, timeout: float) -> None:
 
 def run_alerts(cfg: Any, once: bool = False) -> int:
     """Entry point of ``headroom alerts`` (`cfg`: the whole Headroom configuration)."""
-    from store import open_store
+    from alerts.cli import open_configured_store
 
-    st = open_store(cfg.store.url, cfg.store.retention)
+    st = open_configured_store(cfg)
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):

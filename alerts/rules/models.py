@@ -76,8 +76,10 @@ class ThresholdCondition(Selector):
         default=None,
         description="Divide by this selector's value on the same target (e.g. connections / max_connections).",
     )
-    subtract_from_divisor: float = Field(
-        default=0.0, description="Subtracted from the divisor first (e.g. reserved superuser connections)."
+    subtract_from_divisor: float = Field(default=0.0, description="A constant subtracted from the divisor first.")
+    divisor_minus: Selector | None = Field(
+        default=None,
+        description="A metric of the same target subtracted from the divisor first (e.g. pg_reserved_connections).",
     )
     stale_after: Duration = Field(default=300, description="Samples older than this are ignored.")
 

@@ -73,13 +73,15 @@ def test_ratio_rate_absent_forecast() -> None:
     now = 2_000_000
     conn = Rule.model_validate({"name": "Conn", "threshold": {
         "metric": "pg_connections", "aggregation": "sum", "divide_by": {"metric": "pg_max_connections"},
-        "subtract_from_divisor": 3, "op": ">=", "value": 0.8}})
+        "divisor_minus": {"metric": "pg_reserved_connections"}, "op": ">=", "value": 0.8}})
     latest = {
         "pg_connections": [LatestValue("a", "pg_connections", {"state": "active", "datname": "x"}, now, 50),
                            LatestValue("a", "pg_connections", {"state": "idle", "datname": "y"}, now, 31),
                            LatestValue("b", "pg_connections", {"state": "active", "datname": "x"}, now, 79)],
         "pg_max_connections": [LatestValue("a", "pg_max_connections", {}, now, 103),
                                LatestValue("b", "pg_max_connections", {}, now, 103)],
+        "pg_reserved_connections": [LatestValue("a", "pg_reserved_connections", {}, now, 3),
+                                    LatestValue("b", "pg_reserved_connections", {}, now, 3)],
         "up": [LatestValue("a", "up", {}, now - 10, 1), LatestValue("b", "up", {}, now - 400, 1)],
     }
     growth = Rule.model_validate({"name": "Growth", "rate_of_change": {
