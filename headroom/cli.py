@@ -14,7 +14,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar, cast
 
 import click
 
@@ -158,19 +158,29 @@ def check() -> None:
     except StageUnavailable:
         format_check = None
     problems = 0
+    table = [["TARGET", "ENGINE", "DSN", "REACHABLE", "VERSION", "ROLE", "PROBLEMS"]]
+    details: list[str] = []
     for target in cfg.targets:
         try:
             result = check_target(target)
         except Exception as exc:  # one target's failure never hides the others
             problems += 1
-            click.echo(mask(f"{target.name} ({target.engine}): check failed: {type(exc).__name__}: {exc}"))
+            table.append([target.name, target.engine, target.display_dsn(), "?", "", "", "check failed"])
+            details.append(f"{target.name}: check failed: {type(exc).__name__}: {exc}")
             continue
         ok = bool(getattr(result, "ok", False))
+        missing = len(getattr(result, "missing", []) or [])
+        reachable = bool(getattr(result, "reachable", False))
         problems += 0 if ok else 1
-        if format_check is not None:
-            click.echo(mask(format_check(result)))
-        else:
-            click.echo(mask(f"{target.name}: {'OK' if ok else 'PROBLEMS'} {result}"))
+        summary = "none" if ok else (f"{missing} missing" if reachable else "unreachable")
+        table.append([target.name, target.engine, target.display_dsn(), "yes" if reachable else "NO",
+                      str(getattr(result, "version", "") or ""), str(getattr(result, "role", "") or ""), summary])
+        if not ok:
+            details.append(format_check(result) if format_check is not None else str(result))
+    click.echo(mask(_align(table)))
+    for block in details:
+        click.echo("")
+        click.echo(mask(block))
     if problems:
         _fail(EXIT_ERROR, f"headroom check: {problems} of {len(cfg.targets)} target(s) need attention")
 
@@ -339,39 +349,84 @@ def query(target: str, metric: str, labels: tuple[str, ...], since: str | None, 
 
 @cli.group()
 def silence() -> None:
-    """Create, list and expire alert silences."""
+    """Create, list and expire alert silences (kept with author and comment as an audit trail)."""
+
+
+def _open_store_for(cfg: Any) -> Any:
+    from headroom.config import store_url_revealed
+
+    open_store = stage("store", "open_store")
+    return open_store(store_url_revealed(cfg), cfg.store.retention)
+
+
+def _silence_call(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    error_type = cast(type[Exception], stage("alerts.silences", "SilenceError"))
+    try:
+        return func(*args, **kwargs)
+    except error_type as exc:
+        _fail(EXIT_CONFIG, f"headroom silence: {exc}")
 
 
 @silence.command("add")
-@click.option("--matcher", "matchers", multiple=True, required=True, help='Label matcher, e.g. target="db1".')
-@click.option("--duration", required=True, callback=_parse_duration, help="How long, e.g. 2h.")
+@click.option("--matcher", "matchers", multiple=True, required=True,
+              help='Label matcher, e.g. target="db1" or alertname=~"Pg.*" (repeatable; all must match).')
+@click.option("--duration", required=True, callback=_parse_duration, help="How long from now (or --start), e.g. 2h.")
+@click.option("--start", default=None, help="Start: epoch seconds or ISO-8601 (default now).")
 @click.option("--author", required=True, help="Who is silencing.")
-@click.option("--comment", required=True, help="Why.")
+@click.option("--comment", required=True, help="Why (a ticket, an incident, a maintenance window).")
 @guarded("silence add")
-def silence_add(matchers: tuple[str, ...], duration: float, author: str, comment: str) -> None:
+def silence_add(matchers: tuple[str, ...], duration: float, start: str | None, author: str, comment: str) -> None:
     """Silence the alerts matching every --matcher."""
+    import time
+
+    from headroom.query import iso, parse_time
+
+    try:
+        starts_at = parse_time(start) if start is not None else int(time.time())
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     cfg = _load()
-    func = stage("alerts.silences", "cli_add")
-    _exit_with(func(cfg, matchers=list(matchers), duration=duration, author=author, comment=comment))
+    create = stage("alerts.silences", "create_silence")
+    store = _open_store_for(cfg)
+    ends_at = starts_at + int(duration)
+    silence_id = _silence_call(create, store, list(matchers), starts_at, ends_at, author, comment)
+    click.echo(f"silence {silence_id} created: {iso(starts_at)} to {iso(ends_at)}")
 
 
 @silence.command("list")
 @click.option("--all", "include_expired", is_flag=True, help="Include expired silences.")
 @guarded("silence list")
 def silence_list(include_expired: bool) -> None:
-    """List silences."""
+    """List silences, newest first."""
+    from headroom.query import iso
+
     cfg = _load()
-    _exit_with(stage("alerts.silences", "cli_list")(cfg, include_expired=include_expired))
+    list_silences = stage("alerts.silences", "list_silences")
+    rows = list_silences(_open_store_for(cfg), include_expired=include_expired)
+    table = [["ID", "STATE", "STARTS", "ENDS", "AUTHOR", "MATCHERS", "COMMENT"]]
+    for row in rows:
+        matchers = ",".join(f"{m['name']}{m['op']}{m['value']!r}" for m in row.matchers)
+        table.append([str(row.id), row.state, iso(row.starts_at), iso(row.ends_at), row.author, matchers,
+                      row.comment])
+    click.echo(mask(_align(table)) if rows else "no silences")
 
 
 @silence.command("expire")
-@click.argument("silence_id")
+@click.argument("silence_id", type=int)
 @click.option("--author", required=True, help="Who is expiring it.")
+@click.option("--comment", required=True, help="Why.")
 @guarded("silence expire")
-def silence_expire(silence_id: str, author: str) -> None:
+def silence_expire(silence_id: int, author: str, comment: str) -> None:
     """Expire a silence now."""
     cfg = _load()
-    _exit_with(stage("alerts.silences", "cli_expire")(cfg, silence_id=silence_id, author=author))
+    expire = stage("alerts.silences", "expire_silence")
+    _silence_call(expire, _open_store_for(cfg), silence_id, author, comment)
+    click.echo(f"silence {silence_id} expired")
+
+
+def _align(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip() for r in rows)
 
 
 def main(argv: list[str] | None = None) -> None:

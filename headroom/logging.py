@@ -15,6 +15,7 @@ from headroom.redact import mask
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+QUIET_LOGGERS = ("alembic", "httpx", "httpcore", "urllib3")
 
 
 class SecretMaskFilter(logging.Filter):
@@ -60,4 +61,7 @@ def setup_logging(level: str = "INFO", log_file: Path | None = None) -> None:
         handler._headroom = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(level.upper())
+    # migrations run at every start: their progress lines are noise unless debugging
+    for chatty in QUIET_LOGGERS:
+        logging.getLogger(chatty).setLevel(logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING)
     logging.captureWarnings(True)

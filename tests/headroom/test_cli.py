@@ -221,3 +221,69 @@ def test_query_rejects_bad_arguments(tmp_path: Path) -> None:
     assert bad_time.returncode == 2 and "invalid time 'yesterday'" in bad_time.stderr
     bad_label = run_cli("query", "--target", "a", "--metric", "up", "--label", "novalue", cwd=tmp_path)
     assert bad_label.returncode == 2 and "expected key=value" in bad_label.stderr
+
+
+# -- check and silence -------------------------------------------------------------------------------
+
+
+def test_check_reports_the_real_server_and_an_unreachable_target(tmp_path: Path, pg_cluster: object) -> None:
+    import socket
+
+    from collectors.config import split_dsn_password
+
+    cluster = pg_cluster
+    dsn, password = split_dsn_password(cluster.monitor_dsn())  # type: ignore[attr-defined]
+    assert password
+    (tmp_path / "monitor_pw").write_text(password + "\n", encoding="utf-8")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    (tmp_path / "headroom.yaml").write_text(
+        f"store: {{url: 'sqlite:///m.db'}}\n"
+        f"targets:\n"
+        f"  - name: live\n    engine: postgres\n    dsn: '{dsn}'\n    password_file: monitor_pw\n"
+        f"  - name: gone\n    engine: postgres\n    dsn: 'postgresql://x@127.0.0.1:{closed}/postgres'\n"
+        f"    connect_timeout: 2s\n",
+        encoding="utf-8",
+    )
+    with cluster.connect() as conn:  # type: ignore[attr-defined]
+        version = conn.execute("SHOW server_version").fetchone()[0]
+        can_read_all = conn.execute(
+            "SELECT pg_has_role(%s, 'pg_read_all_data', 'member')", (cluster.monitor_user,)  # type: ignore[attr-defined]
+        ).fetchone()[0]
+    result = run_cli("check", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr  # one target is unreachable
+    assert password not in result.stdout + result.stderr
+    rows = {line.split()[0]: line for line in result.stdout.splitlines()
+            if line.split()[:2] in (["live", "postgres"], ["gone", "postgres"])}
+    assert " yes " in rows["live"] and version.split()[0] in rows["live"]
+    assert " NO " in rows["gone"] and "unreachable" in rows["gone"]
+    assert "configuration OK (2 target(s))" in result.stdout
+    # the fixture's role has only pg_monitor: check must say which GRANT is missing, exactly
+    grant = f"GRANT pg_read_all_data TO {cluster.monitor_user};"  # type: ignore[attr-defined]
+    assert (grant in result.stdout) is (not can_read_all)
+    failing = 1 if can_read_all else 2
+    assert f"{failing} of 2 target(s) need attention" in result.stderr
+
+
+def test_silence_add_list_expire_round_trip(tmp_path: Path) -> None:
+    from alerts.silences import list_silences
+
+    (tmp_path / "headroom.yaml").write_text("store: {url: 'sqlite:///m.db'}\n", encoding="utf-8")
+    added = run_cli("silence", "add", "--matcher", 'target="db1"', "--matcher", 'alertname=~"Pg.*"',
+                    "--duration", "2h", "--author", "alice", "--comment", "maintenance", cwd=tmp_path)
+    assert added.returncode == 0, added.stderr
+    silence_id = int(added.stdout.split()[1])
+    store = open_store(f"sqlite:///{tmp_path}/m.db")
+    (row,) = list_silences(store)
+    assert row.id == silence_id and row.author == "alice" and row.ends_at - row.starts_at == 7200
+    assert {(m["name"], m["op"], m["value"]) for m in row.matchers} == {("target", "=", "db1"), ("alertname", "=~", "Pg.*")}
+    listed = run_cli("silence", "list", cwd=tmp_path)
+    assert listed.returncode == 0 and f"\n{silence_id} " in "\n" + listed.stdout and "active" in listed.stdout
+    expired = run_cli("silence", "expire", str(silence_id), "--author", "bob", "--comment", "done", cwd=tmp_path)
+    assert expired.returncode == 0, expired.stderr
+    assert list_silences(store)[0].state == "expired"
+    assert run_cli("silence", "list", cwd=tmp_path).stdout.strip() == "no silences"
+    again = run_cli("silence", "expire", str(silence_id), "--author", "bob", "--comment", "x", cwd=tmp_path)
+    assert again.returncode == 2 and "already expired" in again.stderr and "Traceback" not in again.stderr
+    store.close()
