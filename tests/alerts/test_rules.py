@@ -113,3 +113,9 @@ def test_templates() -> None:
     assert render("{{ $value | humanize1024 }}B", labels, 10 * 1024**3) == "10GiB"
     assert render("{{ $value | humanizeDuration }}", labels, 3 * 86400 + 7200) == "3d 2h"
     assert render("{{ $threshold }} < {{ $value }}", labels, 5, 3) == "3 < 5"
+
+
+def test_every_pack_rule_is_documented() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "alerts.md").read_text()
+    missing = [r.name for r in default_pack() if f"| {r.name} |" not in doc]
+    assert missing == []
