@@ -1,0 +1,177 @@
+"""Pure parts of the dashboard: formatting, time ranges, chart builders, tables, config, launcher."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from pydantic import ValidationError
+
+from dashboard import charts
+from dashboard import format as fmt
+from dashboard.config import DashboardConfig
+from dashboard.fleet import fleet_table, pg_version_text
+from dashboard.growth import growth_table
+from dashboard.indexes import drop_used_elsewhere, findings, quote_ident, used_elsewhere
+from dashboard.launch import dashboard_env, streamlit_command, write_auth_secrets
+from dashboard.timerange import PRESETS, parse_range, previous
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    (0, "0 B"), (1023, "1023 B"), (1536, "1.5 KB"), (5 * 1024**2, "5.0 MB"), (3.25 * 1024**3, "3.2 GB"),
+    (2 * 1024**4, "2.0 TB"), (-2048, "-2.0 KB"), (None, "—"), (float("nan"), "—"),
+])
+def test_fmt_bytes(value: float | None, text: str) -> None:
+    assert fmt.fmt_bytes(value) == text
+
+
+@pytest.mark.parametrize(("seconds", "text"), [
+    (0, "0.0 ms"), (0.0042, "4.2 ms"), (1.5, "1.5 s"), (75, "1.2 min"), (7200, "2.0 h"), (200_000, "2.3 d"),
+    (None, "—"),
+])
+def test_fmt_duration(seconds: float | None, text: str) -> None:
+    assert fmt.fmt_duration(seconds) == text
+
+
+def test_other_formats() -> None:
+    assert fmt.fmt_number(1234) == "1.2k" and fmt.fmt_number(3_400_000) == "3.4M" and fmt.fmt_number(42) == "42"
+    assert fmt.fmt_pct(0.9876) == "98.8 %"
+    assert fmt.fmt_ts(0) == "1970-01-01 00:00 UTC"
+    assert fmt.fmt_ago(100, 160) == "1.0 min ago" and fmt.fmt_ago(None, 1) == "never"
+    assert fmt.parse_label_filter(" env=prod , team = db ") == {"env": "prod", "team": "db"}
+    with pytest.raises(ValueError, match="'envprod' is not key=value"):
+        fmt.parse_label_filter("envprod")
+
+
+def test_time_ranges() -> None:
+    now = 1_800_000_030
+    tr = parse_range("24h", now)
+    assert tr.end == 1_800_000_060 and tr.seconds == PRESETS["24h"] and tr.label == "24h"
+    custom = parse_range("2026-01-01T00:00..2026-01-02T00:00", now)
+    assert custom.seconds == 86400 and custom.start == 1_767_225_600
+    assert previous(custom).end == custom.start
+    with pytest.raises(ValueError, match="the end must be after the start"):
+        parse_range("2026-01-02..2026-01-01", now)
+    with pytest.raises(ValueError, match="expected one of"):
+        parse_range("yesterday", now)
+
+
+def _series(target: str, values: list[float], step: int = 3600, start: int = 1_800_000_000) -> pd.DataFrame:
+    ts = [start + i * step for i in range(len(values))]
+    return pd.DataFrame({"target": target, "metric": "m", "series": target, "labels": "{}", "ts": ts,
+                         "time": pd.to_datetime(ts, unit="s", utc=True), "value": values, "resolution_s": 0})
+
+
+def test_time_series_spec_units_colours_and_events() -> None:
+    df = pd.concat([_series("b", [1024.0, 2048.0]), _series("a", [1.0, 2.0])])
+    events = pd.DataFrame({"time": pd.to_datetime([1_800_000_000], unit="s", utc=True), "kind": ["restart"],
+                           "message": ["restarted"], "severity": ["warning"], "target": ["a"]})
+    spec = charts.time_series(df, "Size", "bytes", ["c", "b", "a"], events=events).to_dict()
+    line, rule = spec["layer"]
+    scale = line["encoding"]["color"]["scale"]
+    assert scale["domain"] == ["a", "b", "c"]  # same colour for the same target on every chart
+    assert scale["range"][:3] == charts.PALETTE[:3]
+    assert "' MB'" in line["encoding"]["y"]["axis"]["labelExpr"]
+    assert rule["mark"]["type"] == "rule"
+    data = spec["datasets"][line["data"]["name"]]
+    assert {d["shown"] for d in data} == {"1.0 KB", "2.0 KB", "1 B", "2 B"}
+
+
+def test_forecast_chart_has_bands_and_threshold() -> None:
+    fc = pd.DataFrame({"ts": [1, 2], "yhat": [1.0, 2.0], "lo80": [0.5, 1.5], "hi80": [1.5, 2.5], "lo95": [0.0, 1.0],
+                       "hi95": [2.0, 3.0]})
+    fc["time"] = pd.to_datetime(fc["ts"], unit="s", utc=True)
+    spec = charts.forecast(_series("a", [1.0]), fc, "disk", "bytes", threshold=2.5).to_dict()
+    marks = [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"] for layer in spec["layer"]]
+    assert marks.count("area") == 2 and "rule" in marks and marks.count("line") == 2
+
+
+def test_fleet_table_worst_first() -> None:
+    targets = pd.DataFrame({"name": ["ok", "down", "busy"], "engine": ["postgres"] * 3, "labels": [{}, {}, {}]})
+    now = 1_800_000_000
+
+    def latest(rows: list[tuple[str, float]], **labels: str) -> pd.DataFrame:
+        df = pd.DataFrame([{"target": t, "value": v, "ts": now - 10} for t, v in rows])
+        for k, v in labels.items():
+            df[f"label_{k}"] = v
+        return df
+
+    frames = {
+        "up": latest([("ok", 1), ("down", 0), ("busy", 1)]),
+        "pg_connections": latest([("ok", 10), ("busy", 90)]),
+        "pg_max_connections": latest([("ok", 100), ("busy", 100)]),
+        "pg_server_version_num": latest([("ok", 160004)]),
+    }
+    empty = pd.DataFrame(columns=["labels_json", "state"])
+    table = fleet_table(targets, frames, empty, pd.DataFrame(), {}, now)
+    assert list(table["target"]) == ["down", "busy", "ok"]
+    assert table.set_index("target").loc["busy", "conn_pct"] == pytest.approx(0.9)
+    assert table.set_index("target").loc["ok", "version"] == "16.4"
+    assert pg_version_text(90624) == "9.6.24"
+
+
+def test_growth_per_day_and_week() -> None:
+    day = 86400
+    df = _series("a", [100.0, 150.0, 300.0], step=day * 3 + 3600)  # 0, 3d+1h, 6d+2h
+    g = growth_table(df, 0)
+    # from the last point at least a day older (150 at 3d+1h) to the newest (300 at 6d+2h), per day
+    assert g.iloc[0]["per_day_bytes"] == pytest.approx(150.0 * day / (3 * day + 3600))
+    # less than a week of history: measured from the first point
+    assert g.iloc[0]["per_week"] == fmt.fmt_bytes(200.0 * 7 * day / (6 * day + 7200))
+
+
+def test_index_findings_ddl_and_cross_replica_check() -> None:
+    df = pd.DataFrame([
+        {"target": "p", "value": 8192.0, "label_datname": "app", "label_schemaname": "public",
+         "label_relname": "t", "label_indexrelname": 'ix "odd"'},
+        {"target": "p", "value": 4096.0, "label_datname": "app", "label_schemaname": "public",
+         "label_relname": "t", "label_indexrelname": "ix_used_on_standby"},
+    ])
+    scans = pd.DataFrame([{"target": "s", "value": 3.0, "label_datname": "app", "label_schemaname": "public",
+                           "label_indexrelname": "ix_used_on_standby"}])
+    kept = drop_used_elsewhere(df, used_elsewhere(scans, {"s"}))
+    out = findings(kept, "unused")
+    assert list(out["index"]) == ['ix "odd"']
+    assert out.iloc[0]["ddl"] == 'DROP INDEX CONCURRENTLY IF EXISTS "public"."ix ""odd""";'
+    assert findings(df, "bloat").iloc[0]["ddl"].startswith("REINDEX INDEX CONCURRENTLY")
+    assert quote_ident("a") == '"a"'
+
+
+def test_config_permissions_and_errors(tmp_path: Path) -> None:
+    assert DashboardConfig().can_write(None) is False
+    assert DashboardConfig(read_only=False).can_write(None) is True
+    (tmp_path / "cs").write_text("client-secret-value\n")
+    (tmp_path / "ck").write_text("cookie-secret-value\n")
+    cfg = DashboardConfig.model_validate({
+        "auth": {"server_metadata_url": "https://idp.example/.well-known/openid-configuration",
+                 "client_id": "headroom", "client_secret_file": str(tmp_path / "cs"),
+                 "cookie_secret_file": str(tmp_path / "ck"), "redirect_uri": "https://h.example/oauth2callback"},
+        "admins": ["Alice@example.com"],
+    })
+    assert cfg.can_write("alice@example.com") and not cfg.can_write("bob@example.com") and not cfg.can_write(None)
+    assert "client-secret-value" not in repr(cfg) and "client-secret-value" not in cfg.model_dump_json()
+    with pytest.raises(ValidationError, match="client_secret"):
+        DashboardConfig.model_validate({"auth": {"server_metadata_url": "https://x", "client_id": "c",
+                                                 "cookie_secret": "k", "redirect_uri": "https://r"}})
+    with pytest.raises(ValidationError, match="unknown|Extra inputs"):
+        DashboardConfig.model_validate({"read_onyl": True})
+
+    secrets = write_auth_secrets(cfg, tmp_path)
+    assert secrets is not None
+    assert stat.S_IMODE(os.stat(secrets).st_mode) == 0o600
+    text = secrets.read_text()
+    assert '[auth]' in text and json.dumps("client-secret-value") in text
+
+
+def test_launcher_passes_the_store_url_only_through_the_environment(tmp_path: Path) -> None:
+    url = "postgresql+psycopg://headroom:s3cr3t-store-pw@127.0.0.1:5999/metrics"
+    cmd = streamlit_command(8123, "127.0.0.1", None)
+    assert not any("s3cr3t" in part for part in cmd)
+    assert cmd[cmd.index("--server.port") + 1] == "8123"
+    env = dashboard_env(url, tmp_path / "headroom.yaml")
+    assert env["HEADROOM_STORE_URL"] == url
+    assert env["HEADROOM_CONFIG"] == str((tmp_path / "headroom.yaml").resolve())
