@@ -123,7 +123,7 @@ def run_alerts(cfg: Any, once: bool = False) -> int:
 
     st = open_configured_store(cfg)
     stop = threading.Event()
-    if threading.current_thread() is threading.main_thread():
+    if not once and threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
     return serve(st, cfg.alerts, once=once, stop=stop)

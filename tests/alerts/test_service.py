@@ -1,0 +1,66 @@
+"""`run_alerts` (what `headroom alerts` calls), the Alertmanager re-send, and the PostgreSQL store."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+
+from alerts.config import AlertsConfig
+from alerts.service import rules_of, run_alerts, run_cycle
+from alerts.silences import create_silence, list_silences
+from store import Sample, open_store
+from store.config import StoreConfig
+from tests.alerts.conftest import alerts_config
+from tests.alerts.receivers import Receiver
+
+DOWN = {"name": "Down", "severity": "critical", "threshold": {"metric": "up", "op": "==", "value": 0},
+        "annotations": {"summary": "{{ $labels.target }} is down"}}
+
+
+def test_run_alerts_once_delivers(tmp_fast: Path, receiver_factory: Callable[[str], Receiver]) -> None:
+    slack = receiver_factory("slack")
+    url = f"sqlite:///{tmp_fast}/m.db"
+    st = open_store(url)
+    st.write_samples([Sample("db1", "up", {}, int(time.time()), 0.0)])
+    cfg = SimpleNamespace(store=StoreConfig(url=url), alerts=AlertsConfig.model_validate(alerts_config(
+        rules=[DOWN], channels=[{"type": "slack", "name": "s", "webhook_url": slack.url + "/x"}],
+        routes=[{"channels": ["s"]}])))
+    assert run_alerts(cfg, once=True) == 0
+    assert [r.json()["text"] for r in slack.accepted()] == ["FIRING: Down on db1\n- db1 is down"]
+    assert run_alerts(cfg, once=True) == 0  # a second run does not page again
+    assert len(slack.accepted()) == 1
+
+
+def test_alertmanager_channel_resends_firing_alerts(tmp_fast: Path) -> None:
+    st = open_store(f"sqlite:///{tmp_fast}/m.db")
+    cfg = AlertsConfig.model_validate(alerts_config(
+        rules=[DOWN], channels=[{"type": "alertmanager", "name": "am", "url": "http://127.0.0.1:9",
+                                 "resend_interval": "60s"}],
+        routes=[{"channels": ["am"], "repeat_interval": "4h"}]))
+    now = int(time.time())
+    kinds = []
+    for dt in (0, 30, 59, 60, 90, 120):
+        st.write_samples([Sample("db1", "up", {}, now + dt, 0.0)])
+        kinds.append([(i.kind, i.payload["alerts"][0]["endsAt"]) for i in run_cycle(st, cfg, rules_of(cfg), now + dt).enqueued])
+    assert [[k for k, _ in step] for step in kinds] == [["trigger"], [], [], ["repeat"], [], ["repeat"]]
+    from alerts.channels.common import iso
+
+    assert kinds[3][0][1] == iso(now + 60 + 4 * 60)  # endsAt 4 resend intervals ahead
+
+
+def test_cycle_and_silences_on_a_postgresql_store(pg_store_url: str) -> None:
+    st = open_store(pg_store_url)
+    cfg = AlertsConfig.model_validate(alerts_config(
+        rules=[DOWN], channels=[{"type": "log", "name": "log"}], routes=[{"channels": ["log"]}]))
+    now = int(time.time())
+    st.write_samples([Sample("db1", "up", {}, now, 0.0), Sample("db2", "up", {}, now, 0.0)])
+    sid = create_silence(st, {"target": "db2"}, now - 1, now + 600, "alice", "test")
+    first = run_cycle(st, cfg, rules_of(cfg), now)
+    assert [i.payload["alerts"][0]["labels"]["target"] for i in first.enqueued] == ["db1"]
+    assert list(first.muted.values()) == [f"silenced by {sid}"]
+    st.write_samples([Sample("db1", "up", {}, now + 61, 1.0), Sample("db2", "up", {}, now + 61, 0.0)])
+    second = run_cycle(st, cfg, rules_of(cfg), now + 61)
+    assert [(i.kind, i.payload["status"]) for i in second.enqueued] == [("resolve", "resolved")]
+    assert [s.id for s in list_silences(st)] == [sid]
