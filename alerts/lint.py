@@ -106,8 +106,30 @@ def check_alerts(cfg: Any, known_metrics: Collection[str], st: Any = None) -> li
     except RuleFileError as exc:
         return list(exc.lines)
     problems = lint_rules(rules, known_metrics)
+    problems.extend(check_channel_hosts(cfg))
     if st is not None:
         from alerts.health import check_problems
 
         problems.extend(check_problems(st))
+    return problems
+
+
+def check_channel_hosts(cfg: Any) -> list[str]:
+    """Channels whose URL the dispatcher would refuse (scheme, or a private host without permission)."""
+    from alerts.channels.alertmanager import endpoint
+    from alerts.channels.http import UnsafeURLError, check_url
+
+    problems = []
+    for channel in cfg.channels:
+        secret = getattr(channel, "webhook_url", None) or getattr(channel, "url", None)
+        if secret is None:
+            continue
+        url = secret if isinstance(secret, str) else secret.reveal()
+        if channel.type == "alertmanager":
+            url = endpoint(url)
+        allowed = channel.allow_private_hosts
+        try:
+            check_url(url, cfg.allow_private_webhook_hosts if allowed is None else allowed)
+        except UnsafeURLError as exc:
+            problems.append(f"alerts channel {channel.name}: {exc}")
     return problems

@@ -19,7 +19,7 @@ from alerts.dispatcher import Dispatcher
 from alerts.evaluator import evaluate
 from alerts.model import OutboxItem, Transition
 from alerts.routing import plan
-from alerts.rules import configured_rules
+from alerts.rules import RuleFileError, configured_rules
 from alerts.rules.models import Rule
 from alerts.silences import active_silences
 from alerts.snapshot import take_snapshot
@@ -76,8 +76,15 @@ def rules_of(cfg: AlertsConfig) -> list[Rule]:
 
 
 def serve(st: Any, cfg: AlertsConfig, once: bool = False, stop: threading.Event | None = None) -> int:
-    """Evaluate + dispatch until `stop` is set (or one cycle and a drain when `once`)."""
-    rules = rules_of(cfg)
+    """Evaluate + dispatch until `stop` is set (or one cycle and a drain when `once`).
+
+    Returns 0, or 2 when a rule file is invalid (its ``file:line: field: message`` lines are logged)."""
+    try:
+        rules = rules_of(cfg)
+    except RuleFileError as exc:
+        for line in exc.lines:
+            log.error("%s", line)
+        return 2
     dispatcher = Dispatcher(st, cfg)
     dispatcher.start()
     stop = stop or threading.Event()

@@ -119,3 +119,20 @@ def test_every_pack_rule_is_documented() -> None:
     doc = (Path(__file__).resolve().parents[2] / "docs" / "alerts.md").read_text()
     missing = [r.name for r in default_pack() if f"| {r.name} |" not in doc]
     assert missing == []
+
+
+def test_check_alerts_reports_unsafe_channel_hosts() -> None:
+    from alerts.config import AlertsConfig
+    from alerts.lint import check_alerts
+
+    cfg = AlertsConfig.model_validate({
+        "default_rules": False,
+        "channels": [{"type": "slack", "name": "s", "webhook_url": "http://127.0.0.1:1/services/SECRET"},
+                     {"type": "webhook", "name": "w", "url": "ftp://example.com/x"},
+                     {"type": "webhook", "name": "ok", "url": "http://127.0.0.1:1/x", "allow_private_hosts": True}],
+    })
+    assert check_alerts(cfg, {"up"}) == [
+        "alerts channel s: host resolves to a loopback address (127.0.0.1); "
+        "set allow_private_hosts: true on the channel to allow it",
+        "alerts channel w: URL scheme must be http or https",
+    ]
