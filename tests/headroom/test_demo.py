@@ -15,6 +15,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -79,6 +80,63 @@ class _Output:
         pytest.fail(f"no {pattern!r} within {timeout:.0f}s:\n{self.text()[-4000:]}")
 
 
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+SCREENSHOTS = ROOT / "test-artifacts" / "demo"
+
+
+def _settle(page: Any, chart: bool) -> None:
+    page.wait_for_selector('[data-testid="stMain"] h1', timeout=60_000)
+    if chart:
+        page.wait_for_selector('[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg',
+                               timeout=60_000)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and page.locator('[data-testid="stStatusWidget"]').count():
+        time.sleep(0.2)
+    page.wait_for_timeout(500)
+
+
+def _check_in_browser(base: str, chromium: str, names: set[str]) -> None:
+    """The real browser: the fleet lists every demo target; replication shows a lag chart; no page fails."""
+    from playwright.sync_api import sync_playwright
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            page.goto(f"{base}/?range=1h", wait_until="domcontentloaded")
+            _settle(page, chart=False)
+            for name in sorted(names):
+                page.get_by_text(name).first.wait_for(state="attached", timeout=60_000)
+            page.screenshot(path=str(SCREENSHOTS / "fleet.png"), full_page=True)
+            for path, target, chart in (("replication", "demo-pg-primary", True),
+                                        ("queries", "demo-pg-primary", True),
+                                        ("capacity", "demo-pg-primary", True)):
+                page.goto(f"{base}/{path}?target={target}&range=1h", wait_until="domcontentloaded")
+                try:
+                    _settle(page, chart)
+                except Exception:
+                    page.screenshot(path=str(SCREENSHOTS / f"{path}-failed.png"), full_page=True)
+                    raise
+                assert page.locator('[data-testid="stException"]').count() == 0, path
+                page.screenshot(path=str(SCREENSHOTS / f"{path}.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+def _statement_rows(db: Path, target: str) -> int:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    try:
+        row = conn.execute(
+            "SELECT count(*) FROM statement_stats s JOIN targets t ON t.id = s.target_id WHERE t.name = ?",
+            (target,),
+        ).fetchone()
+    finally:
+        conn.close()
+    return int(row[0])
+
+
 def _up_targets(db: Path, since: int) -> set[str]:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
     try:
@@ -137,8 +195,15 @@ def test_demo_collects_both_engines_and_ctrl_c_leaves_nothing(tmp_path: Path, ne
         assert marker["end"] - marker["start"] == 2 * 86400
         assert started_at - 300 <= marker["end"] <= started_at + 600
         assert demo_events == 1
+        # top queries: statement deltas need two polls of pg_stat_statements
+        deadline = time.monotonic() + 150
+        while not _statement_rows(db, "demo-pg-primary"):
+            seen |= _children_of(proc.pid)
+            assert time.monotonic() < deadline, "no statement statistics for demo-pg-primary"
+            time.sleep(2)
         seen |= _children_of(proc.pid)
         assert len(seen) >= 8  # 4 stages + 4 servers at least
+        _check_in_browser(f"http://127.0.0.1:{port}", need_binary("chromium", "chromium"), names)
     finally:
         seen |= _children_of(proc.pid)
         proc.send_signal(signal.SIGINT)
