@@ -206,6 +206,9 @@ def test_store_password_file_reaches_a_real_postgresql_store(tmp_path: Path, pg_
             assert secret not in result.stdout + result.stderr, (secret, args)
     assert results["migrate"].returncode == 0, results["migrate"].stderr
     assert results["collect"].returncode == 1, results["collect"].stderr  # both targets are unreachable
+    # ...but the store itself opened: the stage used the password from store.password_file
+    # (cfg.store_url_revealed()), not the bare store.url
+    assert "error:" not in results["collect"].stderr, results["collect"].stderr
     rows = results["query"].stdout.splitlines()
     assert results["query"].returncode == 0, results["query"].stderr
     assert rows[0] == "target,metric,labels,ts,time,value" and len(rows) >= 2 and rows[1].endswith(",0.0")
