@@ -65,6 +65,8 @@ def list_silences(st: Any, now: int) -> tuple[pd.DataFrame, str | None]:
         df["matchers"] = df["matchers_json"].map(lambda j: json.loads(j or "{}"))
     df["matchers"] = df["matchers"].map(
         lambda m: ", ".join(f"{k}={v}" for k, v in (m.items() if isinstance(m, Mapping) else _pairs(m))))
+    if "state" in df.columns:
+        return df[["id", "matchers", "starts_at", "ends_at", "author", "comment", "state"]], note
     expired = df["expired_at"] if "expired_at" in df.columns else pd.Series([None] * len(df))
     df["state"] = [
         "expired" if (e is not None and e == e) or end <= now else ("active" if start <= now else "pending")
@@ -77,7 +79,9 @@ def _pairs(m: Any) -> list[tuple[str, str]]:
     out = []
     for item in m or []:
         if isinstance(item, Mapping):
-            out.append((str(item.get("name", item.get("label", "?"))), str(item.get("value", ""))))
+            op = str(item.get("op", "="))
+            name = str(item.get("name", item.get("label", "?")))
+            out.append((name if op == "=" else f"{name}{op[:-1] if op.endswith('=') else op}", str(item.get("value", ""))))
         elif isinstance(item, list | tuple) and len(item) >= 2:
             out.append((str(item[0]), str(item[-1])))
     return out

@@ -82,15 +82,17 @@ elif not writable:
 else:
     with st.form("new_silence", clear_on_submit=True):
         st.markdown("**New silence**")
-        matchers_text = st.text_input("Matchers", placeholder="target=orders-primary, alertname=ReplicationLag")
-        hours = st.number_input("Duration (hours)", min_value=0.25, max_value=24.0 * 30, value=2.0, step=0.25)
-        author = st.text_input("Author", value=ctx.user_email or "")
-        comment = st.text_input("Comment", placeholder="Planned maintenance: OS patching")
-        if st.form_submit_button("Create silence", type="primary"):
+        matchers_text = st.text_input("Matchers", key="sil_matchers", placeholder="target=orders-primary, alertname=ReplicationLag")
+        hours = st.number_input("Duration (hours)", key="sil_hours", min_value=0.25, max_value=24.0 * 30, value=2.0, step=0.25)
+        author = st.text_input("Author", value=ctx.user_email or "", key="sil_author",
+                               disabled=ctx.user_email is not None)
+        comment = st.text_input("Comment", key="sil_comment", placeholder="Planned maintenance: OS patching")
+        if st.form_submit_button("Create silence", type="primary", key="sil_create"):
             try:
                 matchers = fmt.parse_label_filter(matchers_text)
                 if not matchers:
                     raise ValueError("at least one matcher key=value is required")
+                author = ctx.user_email or author
                 if not author.strip() or not comment.strip():
                     raise ValueError("author and comment are both required")
                 start = int(time.time())
@@ -104,17 +106,22 @@ else:
     if not active.empty:
         with st.form("expire_silence"):
             st.markdown("**Expire a silence**")
-            sid = st.selectbox("Silence", list(active["id"]),
+            sid = st.selectbox("Silence", list(active["id"]), key="exp_id",
                                format_func=lambda i: f"#{i} · {active[active['id'] == i]['matchers'].iloc[0]}")
-            who = st.text_input("Author", value=ctx.user_email or "", key="exp_author")
+            who = st.text_input("Author", value=ctx.user_email or "", key="exp_author",
+                                disabled=ctx.user_email is not None)
             why = st.text_input("Comment", key="exp_comment", placeholder="Maintenance finished")
-            if st.form_submit_button("Expire"):
+            if st.form_submit_button("Expire", key="exp_submit"):
+                who = ctx.user_email or who
                 if not who.strip() or not why.strip():
                     st.error("author and comment are both required")
                 else:
-                    alerting.expire_silence(store, int(sid), who.strip(), why.strip())
-                    data.clear_caches()
-                    st.success(f"Silence #{sid} expired.")
+                    try:
+                        alerting.expire_silence(store, int(sid), who.strip(), why.strip())
+                        data.clear_caches()
+                        st.success(f"Silence #{sid} expired.")
+                    except ValueError as exc:
+                        st.error(str(exc))
 
 st.subheader("Channel delivery health")
 health, hnote = alerting.channel_health(store)

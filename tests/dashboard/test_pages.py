@@ -8,10 +8,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import format as fmt
+from dashboard.synthetic import SECRET_WEBHOOK
 from tests.dashboard.conftest import (
     PAGES,
     SECRET_PASSWORD,
-    SECRET_WEBHOOK,
     clear_streamlit_caches,
     rendered_bytes,
     run_page,
@@ -199,3 +199,49 @@ def test_no_secret_on_any_page(synthetic_store: Any, tmp_path: Any, monkeypatch:
         assert SECRET_PASSWORD.encode() not in blob, page
         assert SECRET_WEBHOOK.encode() not in blob, page
         assert b"sEcReTwEbHoOkToKeN42" not in blob, page
+
+
+def test_create_and_expire_silence_when_opened(synthetic_store: Any, tmp_path: Any,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from alerts.silences import list_silences, silence_audit
+
+    cfg = tmp_path / "headroom.yaml"
+    cfg.write_text("dashboard:\n  read_only: false\n")
+    monkeypatch.setenv("HEADROOM_CONFIG", str(cfg))
+    before = {s.id for s in list_silences(synthetic_store)}
+    at = run_page("alerts")
+    _no_failure(at)
+    at.text_input(key="sil_matchers").input("target=db-000, alertname=ReplicationLag")
+    at.number_input(key="sil_hours").set_value(3.0)
+    at.text_input(key="sil_author").input("dba@example.com")
+    at.text_input(key="sil_comment").input("failover drill")
+    at.button(key="sil_create").click().run()
+    _no_failure(at)
+    assert any("Silence created" in s.value for s in at.success)
+    new = [s for s in list_silences(synthetic_store) if s.id not in before]
+    assert len(new) == 1
+    sil = new[0]
+    assert {m["name"]: m["value"] for m in sil.matchers} == {"target": "db-000", "alertname": "ReplicationLag"}
+    assert sil.ends_at - sil.starts_at == 3 * 3600 and sil.author == "dba@example.com"
+
+    at = run_page("alerts")
+    at.selectbox(key="exp_id").set_value(sil.id)
+    at.text_input(key="exp_author").input("dba@example.com")
+    at.text_input(key="exp_comment").input("drill over")
+    at.button(key="exp_submit").click().run()
+    _no_failure(at)
+    assert [s.state for s in list_silences(synthetic_store) if s.id == sil.id] == ["expired"]
+    audit = [(a.action, a.author, a.comment) for a in silence_audit(synthetic_store, sil.id)]
+    assert ("expire", "dba@example.com", "drill over") in audit
+
+
+def test_silence_form_rejects_missing_comment(synthetic_store: Any, tmp_path: Any,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = tmp_path / "headroom.yaml"
+    cfg.write_text("dashboard:\n  read_only: false\n")
+    monkeypatch.setenv("HEADROOM_CONFIG", str(cfg))
+    at = run_page("alerts")
+    at.text_input(key="sil_matchers").input("target=db-000")
+    at.text_input(key="sil_author").input("dba@example.com")
+    at.button(key="sil_create").click().run()
+    assert any("comment" in e.value for e in at.error)
