@@ -11,17 +11,29 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from forecasting.models import BASELINE, COMBINATION, Context, run_model
+from forecasting.models import BASELINE, CAPACITY_FALLBACK, COMBINATION, Context, run_model
 from forecasting.series import clean_spikes, detect_level_shifts, fill_gaps, remove_level_shifts
 
 
 def prepare(y: np.ndarray, ctx: Context) -> np.ndarray:
-    """What a model is fitted on: spikes replaced by the local median, level shifts removed,
-    gaps interpolated. The observed series itself is never changed."""
+    """What a model is fitted on: gaps interpolated, level shifts removed, then spikes replaced
+    by the local median (in that order: a step must not look like a run of spikes). The
+    observed series itself is never changed."""
     filled = fill_gaps(y)
-    cleaned, _ = clean_spikes(filled)
-    shifts = detect_level_shifts(cleaned)
-    return remove_level_shifts(cleaned, shifts) if shifts else cleaned
+    shifts = detect_level_shifts(filled, persist=max(5, ctx.season + 1))
+    if shifts:
+        filled = remove_level_shifts(filled, shifts)
+    cleaned, _ = clean_spikes(filled, season=ctx.season)
+    return cleaned
+
+
+def shift_free(y: np.ndarray, ctx: Context) -> np.ndarray:
+    """The observed series with level shifts taken out (gaps kept): what backtests score
+    against, so a one-off drop is neither learnt as trend nor counted as a forecast error."""
+    shifts = detect_level_shifts(fill_gaps(y), persist=max(5, ctx.season + 1))
+    if not shifts:
+        return np.asarray(y, dtype=float)
+    return remove_level_shifts(np.asarray(y, dtype=float), shifts)
 
 
 def mase_scale(y: np.ndarray, period: int) -> float:
@@ -96,14 +108,15 @@ def run_backtest(
     origins = origins_for(n, h, n_origins, step, min_train)
     if not origins:
         return None
-    scale = mase_scale(y[: origins[0]], ctx.season)
+    target = shift_free(y, ctx)
+    scale = mase_scale(target[: origins[0]], ctx.season)
     if scale <= 0:
         scale = max(float(np.nanmean(np.abs(y))) * 1e-6, 1e-12)
     fcs: dict[str, list[np.ndarray]] = {m: [] for m in names}
     actuals: list[np.ndarray] = []
     for o in origins:
-        train = prepare(y[:o], ctx)
-        actuals.append(y[o : o + h])
+        train = prepare(target[:o], ctx)
+        actuals.append(target[o : o + h])
         for m in names:
             fcs[m].append(run_model(m, train, h, ctx))
     actual = np.vstack(actuals)
@@ -125,17 +138,19 @@ def run_backtest(
         combo = [combine([fcs[m][i] for m in members], how) for i in range(len(origins))]
         errors[COMBINATION] = actual - np.vstack(combo)
         mase[COMBINATION] = score(errors[COMBINATION])
-    return Backtest(choose(mase), mase, members, errors, origins, scale)
+    fallback = CAPACITY_FALLBACK if ctx.storage and CAPACITY_FALLBACK in mase else BASELINE
+    return Backtest(choose(mase, fallback), mase, members, errors, origins, scale)
 
 
-def choose(mase: dict[str, float]) -> str:
-    """The combination unless a single model is clearly better; the baseline if nothing beats it."""
+def choose(mase: dict[str, float], fallback: str = BASELINE) -> str:
+    """The combination unless a single model is clearly better; the fallback (the baseline, or
+    seasonal naive with drift for storage) if nothing beats the baseline."""
     singles = {m: v for m, v in mase.items() if m not in (COMBINATION, "linear")}
     best = min(singles, key=lambda m: singles[m])
     if COMBINATION in mase and not singles[best] < SINGLE_MARGIN * mase[COMBINATION]:
         best = COMBINATION
     if BASELINE in mase and mase[best] >= mase[BASELINE]:
-        best = BASELINE
+        best = fallback
     return best
 
 
@@ -156,5 +171,6 @@ def calibration_errors(
     if n - h <= lo:
         return np.empty((0, h))
     origins = np.unique(np.linspace(lo, n - h, n_origins).round().astype(int))
-    rows = [y[o : o + h] - forecast_with(model, members, prepare(y[:o], ctx), h, ctx) for o in origins]
+    target = shift_free(y, ctx)
+    rows = [target[o : o + h] - forecast_with(model, members, prepare(target[:o], ctx), h, ctx) for o in origins]
     return np.vstack(rows)

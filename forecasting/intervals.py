@@ -23,10 +23,16 @@ class Calibration:
     power: float
     quantiles: dict[float, float] = field(default_factory=dict)
     n_errors: int = 0
+    trend_se: float = 0.0  # standard error of the growth per step (storage), widens long horizons
 
     def spread(self, k: np.ndarray) -> np.ndarray:
-        """Error scale at horizon steps ``k`` (1-based)."""
-        return self.scale * np.power(np.maximum(np.asarray(k, dtype=float), 1.0), self.power)
+        """Error scale at horizon steps ``k`` (1-based): the backtest's, and beyond the backtest
+        horizon at least the uncertainty of the trend itself (``trend_se * k``)."""
+        k = np.maximum(np.asarray(k, dtype=float), 1.0)
+        base = self.scale * np.power(k, self.power)
+        if self.trend_se <= 0:
+            return base
+        return np.sqrt(base * base + (self.trend_se * k) ** 2)
 
     def path(self, point: np.ndarray, level: float) -> np.ndarray:
         """The ``level`` quantile of the outcome at every step of ``point``."""
@@ -39,6 +45,7 @@ class Calibration:
             "power": self.power,
             "quantiles": {str(q): v for q, v in self.quantiles.items()},
             "n_errors": self.n_errors,
+            "trend_se": self.trend_se,
         }
 
     @classmethod
@@ -48,7 +55,8 @@ class Calibration:
             missing = [q for q in LEVELS if q not in quantiles]
             if missing:
                 raise ValueError(f"calibration lacks quantiles {missing}")
-            return cls(float(data["scale"]), float(data["power"]), quantiles, int(data.get("n_errors", 0)))
+            return cls(float(data["scale"]), float(data["power"]), quantiles, int(data.get("n_errors", 0)),
+                       float(data.get("trend_se", 0.0)))
         except (KeyError, TypeError) as exc:
             raise ValueError(f"invalid stored calibration: {exc}") from exc
 
@@ -93,3 +101,28 @@ def fit_calibration(errors: np.ndarray, fallback_scale: float) -> Calibration:
     else:
         quantiles = {q: float(np.quantile(norm, _conformal_level(q, n))) for q in LEVELS}
     return Calibration(scale, power, quantiles, n)
+
+
+def trend_standard_error(y: np.ndarray, season: int = 1) -> float:
+    """Standard error of a straight line's slope through ``y`` (per step), widened for the
+    autocorrelation of the residuals: the uncertainty of growth that short backtests miss."""
+    y = np.asarray(y, dtype=float)
+    n = len(y)
+    if n < 4:
+        return 0.0
+    x = np.arange(n, dtype=float)
+    slope, intercept = np.polyfit(x, y, 1)
+    resid = y - (intercept + slope * x)
+    sigma = float(np.std(resid, ddof=2))
+    r = resid - resid.mean()
+    denom = float(np.dot(r, r))
+    rho = float(np.dot(r[1:], r[:-1]) / denom) if denom > 0 else 0.0
+    rho = min(max(rho, 0.0), 0.95)
+    se = sigma / math.sqrt(float(np.sum((x - x.mean()) ** 2)))
+    # a series that moves like a random walk with drift: the drift is known to std(steps)/sqrt(n),
+    # with steps of one season for a seasonal series (the season is not drift)
+    p = season if season > 1 and n > 3 * season else 1
+    steps = (y[p:] - y[:-p]) / p
+    independent = max(len(steps) / p, 1.0)
+    walk = float(np.std(steps, ddof=1)) / math.sqrt(independent) if len(steps) > 2 else 0.0
+    return max(se * math.sqrt((1 + rho) / (1 - rho)), walk)

@@ -45,6 +45,15 @@ def seasonal_naive_long(y: np.ndarray, h: int, ctx: Context) -> np.ndarray:
     return _snaive(y, h, ctx.long_season or ctx.season)
 
 
+def seasonal_drift(y: np.ndarray, h: int, ctx: Context) -> np.ndarray:
+    """Seasonal naive plus the average growth per season: the naive answer for growing series."""
+    p = ctx.season if ctx.season > 1 and len(y) > 2 * ctx.season else 1
+    drift = (y[-1] - y[-len(y) + (len(y) - 1) % p]) / max(len(y) - 1 - (len(y) - 1) % p, 1) if len(y) > p else 0.0
+    k = np.arange(1, h + 1)
+    seasons_ahead = (k - 1) // p + 1
+    return _snaive(y, h, p) + drift * p * seasons_ahead
+
+
 def linear(y: np.ndarray, h: int, ctx: Context) -> np.ndarray:
     """Least-squares line over a recent window, like Prometheus' ``predict_linear(x[6h], ...)``."""
     window = y[-(ctx.linear_window or max(2 * ctx.season, 3)) :]
@@ -69,9 +78,9 @@ def theil_sen_slope(y: np.ndarray, max_points: int = 240) -> tuple[float, float]
 
 
 def theil_sen(y: np.ndarray, h: int, ctx: Context) -> np.ndarray:
-    """Robust straight line through the recent history (the last 8 seasons), anchored on the
-    recent level so a long-gone offset does not bias the start."""
-    window = y[-max(8 * ctx.season, 14) :]
+    """Robust straight line (the last 8 seasons of a load series, the whole history of a storage
+    series), anchored on the recent level so a long-gone offset does not bias the start."""
+    window = y if ctx.storage else y[-max(8 * ctx.season, 14) :]
     slope, _ = theil_sen_slope(window)
     n = len(window)
     tail = min(n, max(ctx.season, 3))
@@ -115,7 +124,7 @@ def _holt_path(level: float, trend: float, phi: float, h: int) -> np.ndarray:
 
 
 def _holt(y: np.ndarray, h: int, storage: bool) -> np.ndarray:
-    phis = np.array([0.98, 0.995, 1.0]) if storage else np.array([0.8, 0.9, 0.98])
+    phis = np.array([1.0]) if storage else np.array([0.8, 0.9, 0.98])
     level, trend, _, _, phi = _holt_grid(y, phis)
     return _holt_path(level, trend, phi, h)
 
@@ -187,6 +196,7 @@ MODELS: dict[str, ModelFn] = {
     "naive": naive,
     "seasonal_naive": seasonal_naive,
     "seasonal_naive_long": seasonal_naive_long,
+    "seasonal_drift": seasonal_drift,
     "linear": linear,
     "theil_sen": theil_sen,
     "ets_damped": ets_damped,
@@ -197,12 +207,17 @@ MODELS: dict[str, ModelFn] = {
 """Every single model by name; ``combination`` is built from them in the backtest."""
 
 BASELINE = "seasonal_naive"
+CAPACITY_FALLBACK = "seasonal_drift"
+"""Storage and capacity series fall back to seasonal naive with drift: the plain seasonal naive
+says "no growth ever", which is never the honest answer to "when is the disk full"."""
 COMBINATION = "combination"
 
 
 def candidates(ctx: Context, n: int) -> list[str]:
     """Models worth trying on a series of ``n`` points (the baseline always)."""
     names = [BASELINE, "naive", "theil_sen", "ets_damped"]
+    if ctx.storage:
+        names.append("seasonal_drift")
     if ctx.season > 1 and n >= 2 * ctx.season + 1:
         names += ["stl_ets", "theta"]
     else:

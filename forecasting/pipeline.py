@@ -6,13 +6,13 @@ combination members, calibration) and only refits, which is what routine runs do
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
 from forecasting.backtest import Backtest, calibration_errors, forecast_with, prepare, run_backtest
-from forecasting.intervals import Calibration, fit_calibration
+from forecasting.intervals import Calibration, fit_calibration, trend_standard_error
 from forecasting.models import BASELINE, COMBINATION, Context, candidates
 from forecasting.series import DAY, HOUR, Regular, detect_level_shifts, fill_gaps
 
@@ -133,6 +133,8 @@ def forecast_series(
         spread = calibration_errors(y, plan.backtest_h, ctx, bt.chosen, bt.members, calibration_origins)
         errors = np.vstack([errors, spread])
     calibration = fit_calibration(errors, _typical_change(y))
+    if storage:
+        calibration = replace(calibration, trend_se=trend_standard_error(prepare(y, ctx), ctx.season))
     point = _final(bt.chosen, bt.members, y, horizon, ctx)
     return Forecast(
         OK,
@@ -146,7 +148,7 @@ def forecast_series(
         point=point,
         calibration=calibration,
         last_value=float(y[np.isfinite(y)][-1]),
-        level_shifts=len(detect_level_shifts(y)),
+        level_shifts=len(detect_level_shifts(y, persist=max(5, ctx.season + 1))),
         season=ctx.season,
         storage=storage,
     )
@@ -176,7 +178,7 @@ def refresh_series(reg: Regular, horizon: int, selection: dict[str, Any]) -> For
         point=point,
         calibration=calibration,
         last_value=float(y[np.isfinite(y)][-1]),
-        level_shifts=len(detect_level_shifts(y)),
+        level_shifts=len(detect_level_shifts(y, persist=max(5, plan.ctx.season + 1))),
         season=plan.ctx.season,
         storage=storage,
     )

@@ -92,12 +92,14 @@ def _mad(x: np.ndarray) -> float:
     return float(1.4826 * np.median(np.abs(x - np.median(x))))
 
 
-def clean_spikes(y: np.ndarray, k: float = 10.0, window: int = 7) -> tuple[np.ndarray, int]:
+def clean_spikes(y: np.ndarray, k: float = 10.0, window: int = 7, season: int = 1) -> tuple[np.ndarray, int]:
     """Replace isolated extreme points by the local median; returns (cleaned, number replaced).
 
     A point is a spike when it is more than ``k`` robust standard deviations of the local
-    residuals away from the running median of ``window`` points. Used before fitting so one
-    burst does not drag a level or trend; the observed series is never changed.
+    residuals away from the running median of ``window`` points and, for a seasonal series, also
+    far from the same phase one season before and after (a weekend dip is a season, not a spike).
+    Used before fitting so one burst does not drag a level or trend; the observed series is
+    never changed.
     """
     y = np.asarray(y, dtype=float)
     n = len(y)
@@ -114,6 +116,12 @@ def clean_spikes(y: np.ndarray, k: float = 10.0, window: int = 7) -> tuple[np.nd
     if scale <= 0:
         return y.copy(), 0
     spikes = np.abs(resid) > k * scale
+    if season > 1 and n > 2 * season and spikes.any():
+        prev = np.concatenate([np.full(season, np.nan), y[:-season]])
+        nxt = np.concatenate([y[season:], np.full(season, np.nan)])
+        same_phase = np.nanmedian(np.vstack([prev, nxt]), axis=0)
+        away = np.abs(y - same_phase)
+        spikes &= ~(np.isfinite(away) & (away <= k * scale))
     out = y.copy()
     out[spikes] = med[spikes]
     return out, int(np.count_nonzero(spikes))

@@ -1,0 +1,135 @@
+"""Forecast rows in the store's ``forecasts`` table (SQLAlchemy Core, values bound)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine, insert, select
+
+MAX_POINTS = 800
+
+
+def labels_json(labels: Mapping[str, str]) -> str:
+    return json.dumps(dict(sorted(labels.items())), separators=(",", ":"))
+
+
+def thin(n: int, limit: int = MAX_POINTS) -> np.ndarray:
+    """Indices of at most ``limit`` evenly spread items of ``n``, always keeping the first and last."""
+    if n <= limit:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, limit).round().astype(int))
+
+
+def _num(v: float) -> float | None:
+    return float(v) if v is not None and np.isfinite(v) else None
+
+
+@dataclass
+class Row:
+    target_id: int
+    metric: str
+    labels: Mapping[str, str]
+    resource: str
+    created_at: int
+    status: str
+    model: str | None = None
+    backtest_mase: float | None = None
+    baseline_mase: float | None = None
+    threshold: float | None = None
+    p10_ts: int | None = None
+    p50_ts: int | None = None
+    p90_ts: int | None = None
+    points: list[list[float | None]] = field(default_factory=list)  # [ts, yhat, lo80, hi80, lo95, hi95]
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def write_rows(engine: Engine, rows: list[Row]) -> int:
+    from store.schema import forecasts
+
+    if not rows:
+        return 0
+    values = [
+        {
+            "target_id": r.target_id,
+            "metric": r.metric,
+            "labels_json": labels_json(r.labels),
+            "resource": r.resource,
+            "created_at": int(r.created_at),
+            "status": r.status,
+            "model": r.model,
+            "backtest_mase": _num(r.backtest_mase) if r.backtest_mase is not None else None,
+            "baseline_mase": _num(r.baseline_mase) if r.baseline_mase is not None else None,
+            "threshold": _num(r.threshold) if r.threshold is not None else None,
+            "p10_ts": r.p10_ts,
+            "p50_ts": r.p50_ts,
+            "p90_ts": r.p90_ts,
+            "points_json": json.dumps(r.points, separators=(",", ":")),
+            "details_json": json.dumps(r.details, separators=(",", ":"), default=_json_default),
+        }
+        for r in rows
+    ]
+    with engine.begin() as conn:
+        conn.execute(insert(forecasts), values)
+    return len(values)
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o) if np.isfinite(o) else None
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def latest_details(engine: Engine, target_id: int) -> dict[tuple[str, str, str], tuple[int, dict[str, Any]]]:
+    """Newest ``(created_at, details)`` per (resource, metric, labels_json) of one target."""
+    from store.schema import forecasts as f
+
+    q = (
+        select(f.c.resource, f.c.metric, f.c.labels_json, f.c.created_at, f.c.details_json)
+        .where(f.c.target_id == target_id)
+        .order_by(f.c.created_at.desc(), f.c.id.desc())
+    )
+    out: dict[tuple[str, str, str], tuple[int, dict[str, Any]]] = {}
+    with engine.connect() as conn:
+        for r in conn.execute(q):
+            key = (r.resource, r.metric, r.labels_json)
+            if key in out:
+                continue
+            try:
+                out[key] = (int(r.created_at), json.loads(r.details_json or "{}"))
+            except ValueError:
+                continue
+    return out
+
+
+def newest_rows(engine: Engine) -> list[dict[str, Any]]:
+    """The newest forecast per (target, resource, metric, labels), with the target's name."""
+    from store.schema import forecasts as f
+    from store.schema import targets as t
+
+    q = (
+        select(t.c.name.label("target"), f)
+        .select_from(f.join(t, t.c.id == f.c.target_id))
+        .order_by(f.c.created_at.desc(), f.c.id.desc())
+    )
+    seen: set[tuple[str, str, str, str]] = set()
+    rows: list[dict[str, Any]] = []
+    with engine.connect() as conn:
+        for r in conn.execute(q):
+            m = dict(r._mapping)
+            key = (m["target"], m["resource"], m["metric"], m["labels_json"])
+            if key in seen:
+                continue
+            seen.add(key)
+            m["points"] = json.loads(m.pop("points_json") or "[]")
+            m["details"] = json.loads(m.pop("details_json") or "{}")
+            m["labels"] = json.loads(m.pop("labels_json") or "{}")
+            rows.append(m)
+    return rows
