@@ -43,3 +43,32 @@ def time_to_threshold(fc: pd.DataFrame, now: int) -> pd.DataFrame:
     out = pd.DataFrame(rows, columns=["target", "resource", "status", "P10", "P50", "P90", "days_p10", "days_p50",
                                       "model"])
     return out.sort_values("days_p10", na_position="last").reset_index(drop=True)
+
+
+TRIGGER_COLUMNS = ["severity", "target", "resource", "series", "rule", "days_left", "action"]
+
+
+def _opt_int(v: object) -> int | None:
+    return int(v) if v is not None and v == v else None  # type: ignore[call-overload]
+
+
+def scaling_triggers(fc: pd.DataFrame, now: int) -> pd.DataFrame:
+    """The scaling triggers that fire on the stored forecasts (rules of ``forecasting.triggers``)."""
+    import json
+
+    from forecasting.triggers import evaluate_rules, recommended_action
+
+    rows = []
+    for _, r in fc.iterrows():
+        details = json.loads(r.get("details_json") or "{}")
+        threshold = float(r["threshold"]) if _opt_int(r.get("threshold")) is not None else 0.0
+        action = str(details.get("action") or recommended_action(
+            str(r["resource"]), threshold, float(details.get("growth_per_day_p90", 0.0) or 0.0),
+            float(details.get("current", 0.0) or 0.0)))
+        for t in evaluate_rules(str(r["resource"]), str(r["target"]), str(r["metric"]), now,
+                                _opt_int(r.get("p10_ts")), _opt_int(r.get("p50_ts")), action):
+            rows.append({"severity": t.severity, "target": t.target, "resource": t.resource, "series": t.series,
+                         "rule": t.rule, "days_left": t.days_left, "action": t.action})
+    out = pd.DataFrame(rows, columns=TRIGGER_COLUMNS)
+    out["_o"] = out["severity"].map({"critical": 0, "warning": 1}).fillna(2)
+    return out.sort_values(["_o", "days_left"]).drop(columns="_o").reset_index(drop=True)

@@ -8,7 +8,7 @@ import streamlit as st
 
 from dashboard import charts, context, data, report, ui
 from dashboard import format as fmt
-from dashboard.capacity import resource_unit, time_to_threshold
+from dashboard.capacity import resource_unit, scaling_triggers, time_to_threshold
 from dashboard.queries import forecast_points
 
 ctx = context.current()
@@ -31,13 +31,14 @@ if not ui.no_targets(ctx):
         })
 
         st.subheader("Scaling triggers")
-        trig = ttt[ttt["days_p10"].notna() & (ttt["days_p10"] < 30)]
+        trig = scaling_triggers(fc, ctx.now)
         if trig.empty:
-            st.success("No resource reaches its threshold within 30 days at P10.")
+            st.success("No scaling trigger fires on the current forecasts.")
         else:
             for _, r in trig.iterrows():
-                st.warning(f"**{r['target']}** · {r['resource']}: threshold reached by {r['P10']} at P10 "
-                           f"({fmt.fmt_days(r['days_p10'])}) — plan the change now.")
+                icon = ":material/error:" if r["severity"] == "critical" else ":material/warning:"
+                st.warning(f"**{r['severity'].upper()} · {r['target']}** · {r['resource']} ({r['rule']}): "
+                           f"{fmt.fmt_days(r['days_left'])} left — {r['action']}.", icon=icon)
 
         st.subheader("Forecast")
         choices = {f"{t} · {res} · {m}": i for i, (t, res, m) in enumerate(zip(fc["target"], fc["resource"], fc["metric"],

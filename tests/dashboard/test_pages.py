@@ -156,7 +156,10 @@ def test_capacity_table_dates(synthetic_store: Any) -> None:
     with synthetic_store.engine.connect() as conn:
         p10 = conn.execute(select(schema.forecasts.c.p10_ts)).scalar_one()
     assert table.iloc[0]["P10"] == fmt.fmt_date(p10)
-    assert any("db-000" in w.value for w in at.warning)  # 20 days at P10 < 30: a scaling trigger
+    # P10 in 20 days and P50 in 30 days: the disk rules "p10 < 30 days" (critical) and "p50 < 90 days" fire
+    warnings = [w.value for w in at.warning]
+    assert any("CRITICAL · db-000" in w and "disk p10 < 30 days" in w for w in warnings), warnings
+    assert any("WARNING · db-000" in w and "disk p50 < 90 days" in w for w in warnings), warnings
 
 
 def test_alerts_page_counts_and_redacts(synthetic_store: Any) -> None:
