@@ -18,6 +18,7 @@ from typing import Any, NoReturn, TypeVar, cast
 
 import click
 
+from headroom import redact
 from headroom.redact import mask
 
 EXIT_ERROR = 1
@@ -305,6 +306,7 @@ def backfill(prometheus_url: str | None, since: float, targets: tuple[str, ...])
     cfg = _load()
     if prometheus_url is None and cfg.prometheus is None:
         _fail(EXIT_ERROR, "headroom backfill: give --from-prometheus URL or configure the prometheus section")
+    redact.register_dsn(prometheus_url)
     run_backfill = stage("collectors.backfill", "run_backfill")
     _exit_with(run_backfill(cfg, prometheus_url=prometheus_url, since=since, targets=list(targets) or None))
 
@@ -431,7 +433,10 @@ def _align(rows: list[list[str]]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point."""
-    cli.main(args=argv, prog_name="headroom")
+    try:
+        cli.main(args=argv, prog_name="headroom")
+    except Exception as exc:  # outside any command (option callbacks, logging set-up): still one line
+        _fail(EXIT_ERROR, f"error: headroom: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
 
 
 if __name__ == "__main__":

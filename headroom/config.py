@@ -124,6 +124,7 @@ def parse_config(
     if not isinstance(doc.data, dict):
         raise ConfigError(messages + [f"{source}:{doc.line_for(())}: the file must be a mapping of sections"])
     problem_paths = {path for path, _, _ in doc.problems}
+    _register_raw_secrets(doc.data)  # before validation, so no error message can show one
     try:
         cfg = HeadroomConfig.model_validate(doc.data)
     except ValidationError as exc:
@@ -177,6 +178,76 @@ def register_config_secrets(cfg: HeadroomConfig) -> None:
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+
+_SECRET_KEY_SUFFIXES = ("password", "secret", "token", "routing_key", "webhook_url", "api_key")
+
+
+def _register_raw_secrets(data: Any, annotation: Any = None, key: str = "") -> None:
+    """Register, before validation, every value that a model types as ``Secret`` (following the
+    models, unions resolved by their literal tag), values of secret-sounding keys, and passwords
+    inside DSNs/URLs."""
+    if annotation is None:
+        annotation = HeadroomConfig
+    if isinstance(data, dict):
+        model = None if _is_mapping_type(annotation) else _model_for(annotation, data)
+        for k, v in data.items():
+            child: Any = object
+            if model is not None:
+                info = model.model_fields.get(str(k))
+                child = info.annotation if info is not None else object
+            else:
+                child = _unwrap_model(annotation, want_item=False) if _is_mapping_type(annotation) else object
+            _register_raw_secrets(v, child, str(k))
+    elif isinstance(data, list):
+        item = _unwrap_model(annotation, want_item=True)
+        for value in data:
+            _register_raw_secrets(value, item, key)
+    elif isinstance(data, str):
+        if _is_secret_type(annotation) or key.lower().endswith(_SECRET_KEY_SUFFIXES):
+            redact.register_secret_url(data)
+        elif "://" in data or "password" in data:
+            redact.register_dsn(data)
+
+
+def _is_secret_type(annotation: Any) -> bool:
+    if annotation is Secret:
+        return True
+    return any(_is_secret_type(arg) for arg in typing.get_args(annotation))
+
+
+def _is_mapping_type(annotation: Any) -> bool:
+    inner = annotation
+    for _ in range(3):
+        args = [a for a in typing.get_args(inner) if a is not type(None)]
+        if typing.get_origin(inner) is dict:
+            return True
+        if len(args) != 1:
+            return False
+        inner = args[0]
+    return False
+
+
+def _model_for(annotation: Any, raw: Mapping[str, Any]) -> type[BaseModel] | None:
+    """The model that validates ``raw`` under ``annotation`` (a union is resolved by literal tags)."""
+    candidates: list[Any] = [annotation]
+    seen: list[type[BaseModel]] = []
+    while candidates:
+        current = candidates.pop()
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            seen.append(current)
+            continue
+        candidates.extend(typing.get_args(current))
+    if len(seen) <= 1:
+        return seen[0] if seen else None
+    for model in seen:
+        tags = {
+            name: typing.get_args(info.annotation)
+            for name, info in model.model_fields.items()
+            if typing.get_origin(info.annotation) is typing.Literal
+        }
+        if tags and all(raw.get(name) in values for name, values in tags.items()):
+            return model
+    return None
 
 
 def _by_line(messages: list[str], source: str) -> list[str]:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from pathlib import Path
+from types import TracebackType
 
 from headroom.redact import mask
 
@@ -65,3 +67,22 @@ def setup_logging(level: str = "INFO", log_file: Path | None = None) -> None:
     for chatty in QUIET_LOGGERS:
         logging.getLogger(chatty).setLevel(logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING)
     logging.captureWarnings(True)
+    sys.excepthook = _log_uncaught
+    threading.excepthook = _log_uncaught_in_thread
+
+
+def _log_uncaught(
+    exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
+) -> None:
+    """Uncaught exceptions go through the masked log handlers instead of raw stderr."""
+    logging.getLogger("headroom").critical("uncaught exception", exc_info=(exc_type, exc, tb))
+
+
+def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
+    if args.exc_type is SystemExit:
+        return
+    name = args.thread.name if args.thread is not None else "?"
+    logging.getLogger("headroom").error(
+        "uncaught exception in thread %s", name,
+        exc_info=(args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback),
+    )

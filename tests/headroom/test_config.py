@@ -236,3 +236,14 @@ def test_example_config_loads_and_lists_every_option(tmp_path: Path) -> None:
     snippet = "targets:\n" + "\n".join(line for line in block if not line.strip().startswith("#")) + "\n"
     target_cfg = load_config(write(tmp_path, snippet, "t.yaml"), env={})
     assert target_cfg.targets[0].name == "orders-primary"
+
+
+def test_secrets_are_masked_even_when_the_config_is_rejected(tmp_path: Path) -> None:
+    text = (
+        "targets:\n  - name: a\n    engine: postgres\n    dsn: postgresql://u:Rej3cted-Inline-Pw@h/d\n"
+        "alerts:\n  channels:\n    - name: hook\n      type: webhook\n      url: https://hooks.example/T0ken-Of-The-Hook-77\n"
+        "collector: {max_concurrency: none}\n"
+    )
+    errors_of(write(tmp_path, text))
+    assert redact.mask("pw Rej3cted-Inline-Pw") == "pw <secret>"
+    assert redact.mask("posting to /T0ken-Of-The-Hook-77 failed") == "posting to <secret> failed"
