@@ -31,6 +31,9 @@ from headroom.supervisor import Supervisor, stage_specs
 DEFAULT_DEMO_DIR = Path("headroom-demo")
 DEMO_PACKAGES = "postgresql postgresql-contrib mariadb-server"
 DISK_CAPACITY = "2GB"
+# faster than the defaults so a first visit shows top queries and growth within a couple of minutes
+PG_INTERVALS = {"statements": "20s", "database_size": "60s", "table_size": "60s"}
+MYSQL_INTERVALS = {"mysql_statements": "20s", "mysql_schema_sizes": "60s", "mysql_table_sizes": "120s"}
 
 
 def _say(message: str) -> None:
@@ -62,6 +65,7 @@ def demo_config(demo_dir: Path, pg: PgCluster, maria: MariaDbPair) -> dict[str, 
             "password_file": str(pg_pw),
             "labels": {"env": "demo", "cluster": "demo-pg", "role": role},
             "capacity": {"disk_bytes": DISK_CAPACITY},
+            "metrics": {name: {"interval": every} for name, every in PG_INTERVALS.items()},
         })
     for role, minst in (("primary", maria.primary), ("replica", maria.replica)):
         if minst is None:
@@ -73,6 +77,7 @@ def demo_config(demo_dir: Path, pg: PgCluster, maria: MariaDbPair) -> dict[str, 
             "password_file": str(my_pw),
             "labels": {"env": "demo", "cluster": "demo-mariadb", "role": role},
             "capacity": {"disk_bytes": DISK_CAPACITY},
+            "metrics": {name: {"interval": every} for name, every in MYSQL_INTERVALS.items()},
         })
     return {
         "store": {"url": f"sqlite:///{(demo_dir / 'metrics.db').resolve()}"},
