@@ -64,3 +64,37 @@ def test_cycle_and_silences_on_a_postgresql_store(pg_store_url: str) -> None:
     second = run_cycle(st, cfg, rules_of(cfg), now + 61)
     assert [(i.kind, i.payload["status"]) for i in second.enqueued] == [("resolve", "resolved")]
     assert [s.id for s in list_silences(st)] == [sid]
+
+
+def test_one_failing_receiver_does_not_disturb_the_other(
+    tmp_fast: Path, receiver_factory: Callable[[str], Receiver]
+) -> None:
+    import threading
+
+    from alerts.service import serve
+    from tests.alerts.receivers import Reply
+
+    slack, pd = receiver_factory("slack"), receiver_factory("pagerduty")
+    slack.push(*[Reply(503) for _ in range(1000)])
+    st = open_store(f"sqlite:///{tmp_fast}/m.db")
+    cfg = AlertsConfig.model_validate(alerts_config(
+        rules=[DOWN], evaluation_interval=0.5,
+        channels=[{"type": "slack", "name": "s", "webhook_url": slack.url + "/x"},
+                  {"type": "pagerduty", "name": "p", "routing_key": "k" * 32, "url": pd.url + "/e"}],
+        routes=[{"channels": ["s", "p"], "group_interval": "0s"}]))
+    now = int(time.time())
+    st.write_samples([Sample("db1", "up", {}, now, 0.0)])
+    stop = threading.Event()
+    thread = threading.Thread(target=serve, args=(st, cfg), kwargs={"stop": stop}, daemon=True)
+    thread.start()
+    try:
+        pd.wait_for(1, timeout=10)
+        st.write_samples([Sample("db1", "up", {}, now + 1, 1.0)])
+        pd.wait_for(2, timeout=10)
+        time.sleep(1.5)
+    finally:
+        stop.set()
+        thread.join(15)
+    assert [r.json()["event_action"] for r in pd.accepted()] == ["trigger", "resolve"]
+    assert len({r.json()["dedup_key"] for r in pd.accepted()}) == 1
+    assert slack.accepted() == [] and len(slack.requests) >= 2  # retried, never accepted
