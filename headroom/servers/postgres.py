@@ -154,7 +154,8 @@ class PgInstance:
         if pidfile.exists():
             pidfile.unlink()
         self._proc = spawn(
-            [pg_binary("postgres"), "-D", str(self.datadir)], self.log_path, user=self.os_user
+            [pg_binary("postgres"), "-D", str(self.datadir)], self.log_path, user=self.os_user,
+            parent_death_signal=signal.SIGQUIT,
         )
         self.pid = self._proc.pid
         deadline = time.monotonic() + timeout

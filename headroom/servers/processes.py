@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import fcntl
 import os
 import pwd
@@ -11,9 +12,12 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+
+_PR_SET_PDEATHSIG = 1
 
 
 class MissingBinaryError(RuntimeError):
@@ -124,16 +128,29 @@ def run(
     return proc
 
 
+def _parent_death_signal(sig: int) -> Callable[[], None]:
+    def set_signal() -> None:
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, sig)
+        except OSError:
+            pass
+
+    return set_signal
+
+
 def spawn(
     argv: Sequence[str],
     log_path: Path,
     user: str | None = None,
     env: dict[str, str] | None = None,
     cwd: str | Path | None = None,
+    parent_death_signal: int | None = signal.SIGTERM,
 ) -> subprocess.Popen[bytes]:
     """Start a long-running server process in its own session, output appended to `log_path`.
 
-    Its own session keeps a terminal's Ctrl-C away from it: the owner stops it by PID.
+    Its own session keeps a terminal's Ctrl-C away from it: the owner stops it by PID. When started
+    from the main thread it also gets `parent_death_signal` if its starter dies without stopping it
+    (a killed test worker or demo leaves no server behind).
     """
     full_env = dict(os.environ)
     if env:
@@ -145,6 +162,8 @@ def spawn(
         full_env["HOME"] = pw.pw_dir
         full_env["USER"] = user
         full_env["LOGNAME"] = user
+    if parent_death_signal is not None and threading.current_thread() is threading.main_thread():
+        kwargs["preexec_fn"] = _parent_death_signal(parent_death_signal)
     with open(log_path, "ab") as log:
         return subprocess.Popen(
             list(argv),
