@@ -322,3 +322,39 @@ def test_pgbouncer_forwards_and_reports_pools(
     assert bouncer.server.os_user in (None, "postgres")
     bouncer.stop()
     assert not bouncer.is_running() and not port_open(bouncer.port)
+
+
+ORPHAN_SCRIPT = """
+import sys, time
+from pathlib import Path
+from headroom.servers.postgres import start_pg_cluster
+from headroom.servers.mariadb import start_mariadb_pair
+from headroom.servers.prometheus import start_alertmanager
+base = Path(sys.argv[1])
+pg = start_pg_cluster(base / "pg", with_standby=True)
+my = start_mariadb_pair(base / "my", with_replica=False)
+am = start_alertmanager(base / "am")
+print(pg.primary.pid, pg.standby.pid, my.primary.pid, am.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_servers_die_with_a_killed_starter(servers_dir: Path) -> None:
+    """A test worker or demo killed with SIGKILL (no teardown) leaves no server running."""
+    import subprocess
+    import sys
+
+    base = servers_dir / f"orphans-{secrets.token_hex(4)}"
+    proc = subprocess.Popen([sys.executable, "-c", ORPHAN_SCRIPT, str(base)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        pids = [int(p) for p in line.split()]
+        assert len(pids) == 4 and all(pid_running(p) for p in pids), line
+    finally:
+        proc.kill()
+        proc.wait(timeout=10)
+    deadline = time.monotonic() + 30
+    while any(pid_running(p) for p in pids):
+        assert time.monotonic() < deadline, [p for p in pids if pid_running(p)]
+        time.sleep(0.1)
