@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import yaml
@@ -122,7 +124,17 @@ def run_dashboard(config_path: str | Path | None, port: int = 8501, address: str
     validated ``dashboard:`` section (read from ``config_path`` when not given).
     """
     server = start_dashboard(config_path, port, address, store_url, dashboard)
+
+    def _forward_term(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt  # stop the server below, then exit
+
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _forward_term)
     try:
         return server.wait()
     except KeyboardInterrupt:
         return server.stop()
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

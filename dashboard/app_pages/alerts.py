@@ -130,6 +130,6 @@ if hnote:
 if health.empty:
     st.caption("No notification sent or queued yet (channels are configured in `alerts.channels`).")
 else:
-    for col in [c for c in health.columns if c.startswith("last_") and "error" not in c]:
+    for col in [c for c in health.columns if c == "last_success" or c.endswith("_at")]:
         health[col] = [fmt.fmt_ts(v) if v is not None and v == v else "never" for v in health[col]]
     ui.table(health)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import signal
 import socket
+import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
 
 import pytest
 
-from dashboard.launch import start_dashboard
 from tests.dashboard.conftest import PAGES, REPO
 
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
@@ -37,15 +39,30 @@ def wait_healthy(base: str, timeout: float = 60) -> None:
 
 
 @pytest.fixture(scope="module")
-def dashboard_server(synthetic_store_url: str) -> Iterator[str]:
+def dashboard_server(synthetic_store_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`headroom dashboard` on the populated store, as a user starts it."""
+    cfg = tmp_path_factory.mktemp("dash-cfg") / "headroom.yaml"
+    cfg.write_text(f"store: {{url: '{synthetic_store_url}'}}\ntargets: []\n")
     port = _free_port()
-    server = start_dashboard(None, port=port, store_url=synthetic_store_url, quiet=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "headroom", "--config", str(cfg), "dashboard", "--port", str(port),
+         "--address", "127.0.0.1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=str(REPO),
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(base)
         yield base
     finally:
-        server.stop()
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    # the Streamlit server went away with `headroom dashboard`
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"{base}/_stcore/health", timeout=2)
 
 
 def wait_page_settled(page: object, expect_chart: bool, timeout_ms: int = 30_000) -> None:
