@@ -288,7 +288,14 @@ def copy_tree(src: Path, dst: Path) -> None:
 
 
 def cache_root() -> Path:
-    """Where initialised templates are cached between runs (RAM disk when available)."""
+    """Where initialised templates are cached between runs: $HEADROOM_SERVERS_CACHE, else a
+    directory on the RAM disk when available."""
+    override = os.environ.get("HEADROOM_SERVERS_CACHE")
+    if override:
+        root = Path(override)
+        root.mkdir(parents=True, exist_ok=True)
+        os.chmod(root, 0o755)
+        return root
     base = Path("/dev/shm") if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else Path(
         tempfile.gettempdir()
     )
