@@ -152,8 +152,7 @@ def detect_level_shifts(y: np.ndarray, k: float = 8.0, persist: int = 5) -> list
     if scale <= 0:
         scale = 1e-12 * max(1.0, float(np.max(np.abs(y))))
     shifts: list[LevelShift] = []
-    for i in np.flatnonzero(np.abs(d - center) > k * scale):
-        i = int(i)
+    for i in (int(x) for x in np.flatnonzero(np.abs(d - center) > k * scale)):
         if i + 1 + persist > n or i + 1 - persist < 0:
             continue
         before = float(np.median(y[i + 1 - persist : i + 1]) + center * (persist + 1) / 2)

@@ -1,0 +1,166 @@
+"""``headroom report --out capacity.html``: one self-contained HTML page (charts as inline SVG).
+
+Top risks first (soonest P10 date), then every target's resources with their history, forecast
+band, dates and the model's backtest record. Built from the newest rows of the ``forecasts``
+table: the report never recomputes, so it shows exactly what alerts and the dashboard see.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from forecasting.persist import newest_rows
+from forecasting.svg import chart
+
+DAY = 86400
+
+RESOURCE_TITLES = {
+    "disk": "Disk space",
+    "connections": "Connections",
+    "xid_wraparound": "Transaction ID wraparound",
+    "xid_freeze": "Anti-wraparound autovacuum (autovacuum_freeze_max_age)",
+    "mxid_wraparound": "Multixact ID wraparound",
+    "slot_wal": "WAL retained by a replication slot",
+    "qps": "Query / transaction rate",
+    "sequence": "Sequence exhaustion",
+    "table": "Growing table",
+}
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem;color:#222;max-width:60rem}
+h1{font-size:1.6rem} h2{margin-top:2rem;border-bottom:1px solid #ccc} h3{margin-bottom:.3rem}
+table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem} td,th{border:1px solid #ddd;padding:.25rem .5rem;text-align:left}
+th{background:#f3f3f3} .crit{color:#b00020;font-weight:600} .warn{color:#a15c00} .muted{color:#777}
+.res{margin:1rem 0 2rem 0}
+"""
+
+
+def _date(ts: Any) -> str:
+    if ts is None:
+        return "—"
+    return datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%d")
+
+
+def _days(ts: Any, now: int) -> str:
+    return "—" if ts is None else f"{(int(ts) - now) / DAY:,.1f}"
+
+
+def _unit(metric: str) -> str:
+    return "bytes" if metric.endswith("_bytes") else "count"
+
+
+def _labels(labels: dict[str, str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+
+def _mase(v: Any) -> str:
+    return "—" if v is None else f"{float(v):.3f}"
+
+
+def _risk_rows(rows: list[dict[str, Any]], now: int) -> str:
+    risky = [r for r in rows if r["status"] == "ok" and r["p10_ts"] is not None]
+    risky.sort(key=lambda r: int(r["p10_ts"]))
+    if not risky:
+        return "<p>No resource is forecast to reach its limit within the horizon.</p>"
+    out = ["<table><tr><th>target</th><th>resource</th><th>series</th><th>P10 (earliest)</th><th>P50</th>"
+           "<th>P90 (latest)</th><th>days to P10</th><th>triggers</th><th>recommended action</th></tr>"]
+    for r in risky:
+        trig = r["details"].get("triggers") or []
+        sev = "crit" if any(t.get("severity") == "critical" for t in trig) else ("warn" if trig else "")
+        trig_text = "; ".join(t.get("rule", "") for t in trig) or "—"
+        out.append(
+            f"<tr class='{sev}'><td>{escape(r['target'])}</td><td>{escape(RESOURCE_TITLES.get(r['resource'], r['resource']))}</td>"
+            f"<td>{escape(_labels(r['labels']) or r['metric'])}</td><td>{_date(r['p10_ts'])}</td><td>{_date(r['p50_ts'])}</td>"
+            f"<td>{_date(r['p90_ts']) if r['p90_ts'] is not None else 'after the horizon'}</td>"
+            f"<td>{_days(r['p10_ts'], now)}</td><td>{escape(trig_text)}</td>"
+            f"<td>{escape(r['details'].get('action') or '')}</td></tr>"
+        )
+    out.append("</table>")
+    return "".join(out)
+
+
+def _resource_section(r: dict[str, Any], now: int) -> str:
+    d = r["details"]
+    unit = _unit(r["metric"])
+    title = RESOURCE_TITLES.get(r["resource"], r["resource"])
+    labels = _labels(r["labels"])
+    points = d.get("capacity_points") or r["points"]
+    history = d.get("history") or []
+    if d.get("capacity_points") and d.get("last_value") is not None:
+        history = []  # a counter's forecast is of its consumption: show the band alone
+    svg = chart(history, points, r["threshold"],
+                [("P10", r["p10_ts"]), ("P50", r["p50_ts"]), ("P90", r["p90_ts"])], unit, f"{title} {labels}")
+    mase_by = (d.get("selection") or {}).get("main") or {}
+    record = ", ".join(f"{escape(k)} {v:.2f}" for k, v in sorted((mase_by.get("mase_by_model") or {}).items(),
+                                                                 key=lambda kv: kv[1]))
+    status = r["status"]
+    message = d.get("message") or ""
+    threshold = "—" if r["threshold"] is None else f"{r['threshold']:,.0f} ({escape(d.get('threshold_source') or '')})"
+    return (
+        f"<div class='res'><h3>{escape(title)}{' — ' + escape(labels) if labels else ''}</h3>{svg}"
+        "<table>"
+        f"<tr><th>status</th><td>{escape(status)}{' — ' + escape(message) if message else ''}</td></tr>"
+        f"<tr><th>limit</th><td>{threshold}</td></tr>"
+        f"<tr><th>reaches the limit</th><td>P10 {_date(r['p10_ts'])} · P50 {_date(r['p50_ts'])} · "
+        f"P90 {_date(r['p90_ts']) if r['p90_ts'] is not None else ('after the horizon' if r['p10_ts'] else '—')}</td></tr>"
+        f"<tr><th>model</th><td>{escape(str(r['model'] or '—'))} (backtest MASE {_mase(r['backtest_mase'])}; "
+        f"seasonal naive {_mase(r['baseline_mase'])})</td></tr>"
+        f"<tr><th>track record</th><td class='muted'>{record or '—'}</td></tr>"
+        f"<tr><th>forecast made</th><td>{_date(r['created_at'])}{' (routine refresh)' if d.get('routine') else ''}</td></tr>"
+        "</table></div>"
+    )
+
+
+def render_report_html(st: Any, now: int | None = None) -> str:
+    """The report as one HTML string, from the newest forecast of every series in the store."""
+    now = int(time.time()) if now is None else int(now)
+    rows = newest_rows(st.engine)
+    targets = sorted({r["target"] for r in rows})
+    body = [
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+        "<title>Headroom capacity report</title>",
+        f"<style>{CSS}</style></head><body>",
+        "<h1>Headroom capacity report</h1>",
+        f"<p class='muted'>Generated {datetime.fromtimestamp(now, UTC).strftime('%Y-%m-%d %H:%M UTC')} "
+        f"for {len(targets)} target(s). Dates are when a resource reaches its limit: P10 is the earliest "
+        "plausible date, P50 the median, P90 the latest; bands are 80 % and 95 % intervals calibrated on each "
+        "series' own backtest errors.</p>",
+        "<h2>Top risks</h2>",
+        _risk_rows(rows, now),
+    ]
+    if not rows:
+        body.append("<p>No forecasts yet: run <code>headroom forecast --once</code> after some history has been "
+                    "collected.</p>")
+    order = {k: i for i, k in enumerate(RESOURCE_TITLES)}
+    for target in targets:
+        body.append(f"<h2>{escape(target)}</h2>")
+        mine = [r for r in rows if r["target"] == target]
+        mine.sort(key=lambda r: (order.get(r["resource"], 99), json.dumps(r["labels"], sort_keys=True)))
+        body.extend(_resource_section(r, now) for r in mine)
+    body.append("</body></html>")
+    return "".join(body)
+
+
+def write_report(cfg: Any, out_path: str | Path) -> Path:
+    """Entry point of ``headroom report --out FILE``: ``cfg`` is the loaded ``HeadroomConfig``
+    (or an open store). Returns the path written."""
+    out = Path(out_path)
+    if hasattr(cfg, "engine"):
+        html = render_report_html(cfg)
+    else:
+        from store import open_store
+
+        st = open_store(cfg.store_url_revealed(), getattr(cfg.store, "retention", None))
+        try:
+            html = render_report_html(st)
+        finally:
+            st.close()
+    if out.parent and not out.parent.exists():
+        raise FileNotFoundError(f"report: directory {out.parent} does not exist")
+    out.write_text(html, encoding="utf-8")
+    return out

@@ -1,0 +1,245 @@
+"""``headroom forecast``: read capacity-relevant series from the store, forecast them, write the
+results (with their time-to-threshold dates and scaling triggers) to the ``forecasts`` table.
+
+A full run selects each series' model by backtest; routine runs within ``reselect_every`` of
+the last selection reuse the stored model and calibration and only refit.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from forecasting.capacity import COUNTER, CROSSING, EXCEEDED, LOAD, Crossing, capacity_grid, forecast_capacity
+from forecasting.config import ForecastingConfig
+from forecasting.persist import Row, labels_json, latest_details, thin, write_rows
+from forecasting.pipeline import NOT_ENOUGH_HISTORY, OK, Forecast, forecast_series, refresh_series
+from forecasting.resources import Job, Reader, TargetInfo, jobs_for_target
+from forecasting.series import HOUR, regularise, trim_leading_gaps
+from forecasting.triggers import DEFAULT_RULES, TriggerRule, evaluate_rules, recommended_action
+
+log = logging.getLogger("headroom.forecasting")
+
+HISTORY_POINTS = 400
+
+
+@dataclass
+class Summary:
+    written: int = 0
+    errors: int = 0
+    full: int = 0
+    routine: int = 0
+    not_enough_history: int = 0
+    triggers: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _rules(settings: ForecastingConfig) -> tuple[TriggerRule, ...]:
+    if not settings.triggers:
+        return DEFAULT_RULES
+    return tuple(TriggerRule(t.resource, t.quantile, t.days, t.severity) for t in settings.triggers)
+
+
+def _status(fc: Forecast, crossing: Crossing | None, threshold: float | None) -> str:
+    if fc.status != OK:
+        return fc.status
+    if threshold is None or crossing is None:
+        return OK
+    return OK if crossing.status in (CROSSING, EXCEEDED) else "no_crossing"
+
+
+def _points(fc: Forecast) -> list[list[float | None]]:
+    if fc.status != OK or fc.calibration is None:
+        return []
+    ts = fc.timestamps()
+    lo80, hi80 = fc.band(0.8)
+    lo95, hi95 = fc.band(0.95)
+    idx = thin(len(ts))
+    return [[int(ts[i]), float(fc.point[i]), float(lo80[i]), float(hi80[i]), float(lo95[i]), float(hi95[i])]
+            for i in idx]
+
+
+def _history(points: list[tuple[int, float]], step: int) -> list[list[float]]:
+    if not points:
+        return []
+    reg = trim_leading_gaps(regularise(points, max(step, 1), "max"))
+    ts = reg.timestamps()
+    idx = thin(len(ts), HISTORY_POINTS)
+    return [[int(ts[i]), float(reg.values[i])] for i in idx if np.isfinite(reg.values[i])]
+
+
+def _growth_p90(fc: Forecast, days: float = 90.0) -> float:
+    """Growth per day of the upper (P90) path over the next ``days``: sizing the recommendation."""
+    if fc.status != OK or fc.calibration is None or len(fc.point) < 2:
+        return 0.0
+    steps = min(len(fc.point), max(1, int(days * 86400 / fc.step)))
+    upper = fc.calibration.path(fc.point, 0.9)
+    return max(0.0, float(upper[steps - 1] - fc.last_value) / (steps * fc.step / 86400))
+
+
+def forecast_job(
+    job: Job, settings: ForecastingConfig, now: int, previous: dict[str, Any] | None, rules: Sequence[TriggerRule]
+) -> tuple[Row, bool]:
+    """Forecast one job; returns the row (target_id left 0) and whether it was a full selection."""
+    reuse = (
+        previous is not None
+        and now - int(previous.get("selected_at", 0)) < settings.reselect_every
+        and previous.get("kind") == job.kind
+    )
+    prev_sel = (previous or {}).get("selection", {}) if reuse else {}
+    full = not (reuse and prev_sel.get("capacity"))
+    details: dict[str, Any] = {"kind": job.kind, "threshold_source": job.threshold_source, **job.extra}
+    horizon_days = settings.horizon / 86400
+    crossing: Crossing | None = None
+    main: Forecast
+    cap_fc: Forecast | None = None
+    if job.kind == LOAD:
+        # the band shown: hourly means; the capacity question: the daily (or hourly) peaks
+        hourly = trim_leading_gaps(regularise(job.points, HOUR, "mean"))
+        h = max(1, int(settings.load_horizon // HOUR))
+        main = (refresh_series(hourly, h, prev_sel["main"]) if not full and prev_sel.get("main")
+                else forecast_series(hourly, h, n_origins=settings.backtest_origins,
+                                     calibration_origins=settings.calibration_origins))
+        if main.status != OK:  # not enough hourly history: forecast on the finer grid instead
+            main, _ = forecast_capacity(job.points, LOAD, float("inf"), settings.load_horizon / 86400,
+                                        settings.backtest_origins, settings.calibration_origins)
+        if job.threshold is not None:
+            cap_fc, crossing = forecast_capacity(
+                job.points, LOAD, job.threshold, horizon_days, settings.backtest_origins,
+                settings.calibration_origins, None if full else prev_sel.get("capacity"))
+    else:
+        cap_fc, crossing = forecast_capacity(
+            job.points, job.kind, job.threshold if job.threshold is not None else float("inf"), horizon_days,
+            settings.backtest_origins, settings.calibration_origins, None if full else prev_sel.get("capacity"))
+        main = cap_fc
+        if job.threshold is None:
+            crossing = None
+    selection: dict[str, Any] = {"main": main.selection() if main.status == OK else None}
+    if cap_fc is not None and cap_fc.status == OK:
+        selection["capacity"] = cap_fc.selection()
+    elif job.kind == LOAD and job.threshold is None:
+        selection["capacity"] = selection["main"]  # nothing else to select: routine runs may reuse
+    details["selection"] = selection
+    details["selected_at"] = now if full else int((previous or {}).get("selected_at", now))
+    details["routine"] = not full
+    grid = capacity_grid(job.points, job.kind)
+    details["history"] = _history(job.points, int(grid.step) if len(grid.values) else 3600)
+    details["history_step"] = int(grid.step)
+    details["message"] = main.message or (crossing.message if crossing else "")
+    details["last_value"] = main.last_value if main.status == OK else None
+    details["level_shifts"] = main.level_shifts
+    if job.kind == COUNTER and cap_fc is not None and cap_fc.status == OK:
+        details["capacity_points"] = _points(cap_fc)
+    if crossing is not None:
+        details["crossing_status"] = crossing.status
+        details["horizon_end"] = crossing.horizon_end
+    action = ""
+    fired: list[dict[str, Any]] = []
+    if crossing is not None and crossing.p10_ts is not None and cap_fc is not None:
+        current = cap_fc.last_value if cap_fc.status == OK else 0.0
+        action = recommended_action(job.resource, float(job.threshold or 0.0), _growth_p90(cap_fc), current)
+        series = f"{job.metric}{labels_json(job.labels)}"
+        fired = [t.__dict__ for t in evaluate_rules(job.resource, job.target, series, now, crossing.p10_ts,
+                                                      crossing.p50_ts, action, tuple(rules))]
+    details["action"] = action
+    details["triggers"] = fired
+    scored = cap_fc if (cap_fc is not None and job.kind != LOAD) else main
+    row = Row(
+        target_id=0,
+        metric=job.metric,
+        labels=job.labels,
+        resource=job.resource,
+        created_at=now,
+        status=_status(scored, crossing, job.threshold),
+        model=scored.model,
+        backtest_mase=scored.backtest_mase,
+        baseline_mase=scored.baseline_mase,
+        threshold=job.threshold,
+        p10_ts=crossing.p10_ts if crossing else None,
+        p50_ts=crossing.p50_ts if crossing else None,
+        p90_ts=crossing.p90_ts if crossing else None,
+        points=_points(main),
+        details=details,
+    )
+    if main.status == NOT_ENOUGH_HISTORY and (cap_fc is None or cap_fc.status != OK):
+        row.status = NOT_ENOUGH_HISTORY
+    return row, full
+
+
+def forecast_targets(
+    st: Any, targets: Sequence[Any], settings: ForecastingConfig | None = None, now: int | None = None
+) -> Summary:
+    """One pass over ``targets`` (config ``TargetConfig`` objects or :class:`TargetInfo`)."""
+    settings = settings or ForecastingConfig()
+    now = int(time.time()) if now is None else int(now)
+    reader = Reader(st, now - int(settings.history), now)
+    rules = _rules(settings)
+    summary = Summary()
+    for target in targets:
+        info = target if isinstance(target, TargetInfo) else TargetInfo.from_config(target)
+        if info.engine not in ("postgres", "mysql"):
+            continue
+        target_id = st.ensure_target(info.name, info.engine, dict(getattr(target, "labels", {}) or {}))
+        previous = latest_details(st.engine, target_id)
+        rows: list[Row] = []
+        try:
+            jobs = jobs_for_target(reader, info, settings.top_tables)
+        except Exception as exc:  # one target's read failure never stops the others
+            log.error("forecast: reading %s failed: %s", info.name, exc.__class__.__name__)
+            summary.errors += 1
+            continue
+        for job in jobs:
+            key = (job.resource, job.metric, labels_json(job.labels))
+            prev = previous.get(key, (0, None))[1]
+            try:
+                row, full = forecast_job(job, settings, now, prev, rules)
+            except Exception as exc:  # a failing series is recorded, never fatal
+                log.exception("forecast: %s %s failed", info.name, job.resource)
+                row = Row(0, job.metric, job.labels, job.resource, now, "error", threshold=job.threshold,
+                          details={"message": f"{exc.__class__.__name__}: {exc}"[:500], "kind": job.kind})
+                summary.errors += 1
+                full = True
+            row.target_id = target_id
+            rows.append(row)
+            summary.full += int(full)
+            summary.routine += int(not full)
+            summary.not_enough_history += int(row.status == NOT_ENOUGH_HISTORY)
+            summary.triggers.extend(row.details.get("triggers", []))
+        summary.written += write_rows(st.engine, rows)
+    return summary
+
+
+def run_forecast(cfg: Any, once: bool = True) -> int:
+    """Entry point of ``headroom forecast``: ``cfg`` is the loaded ``HeadroomConfig`` (or a
+    ``(store, targets)`` pair). Returns the exit code: 0, or 1 if a series failed."""
+    settings: ForecastingConfig
+    if isinstance(cfg, tuple):
+        st, targets = cfg
+        settings = ForecastingConfig()
+        owns = False
+    else:
+        from store import open_store
+
+        st = open_store(cfg.store_url_revealed(), getattr(cfg.store, "retention", None))
+        targets = cfg.targets
+        settings = cfg.forecasting
+        owns = True
+    try:
+        while True:
+            started = time.monotonic()
+            summary = forecast_targets(st, targets, settings)
+            log.info(
+                "forecast: %d written (%d full selection, %d routine, %d not enough history, %d errors), %d triggers",
+                summary.written, summary.full, summary.routine, summary.not_enough_history, summary.errors,
+                len(summary.triggers),
+            )
+            if once:
+                return 1 if summary.errors else 0
+            time.sleep(max(1.0, settings.interval - (time.monotonic() - started)))
+    finally:
+        if owns:
+            st.close()

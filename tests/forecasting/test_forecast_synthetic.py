@@ -1,0 +1,38 @@
+"""Acceptance: on 200 generated series with known answers (linear growth, growth with daily and
+weekly seasons and noise, growth with a level shift, a saw-toothed XID age), the true crossing
+date lies between P10 and P90 in at least 80 % of cases and the P50 date is within 10 % of the
+time to the crossing."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import pytest
+from forecast_synthetic import cases
+
+from forecasting.capacity import CROSSING, forecast_capacity
+
+
+@pytest.mark.slow
+def test_true_crossing_inside_p10_p90_and_p50_close() -> None:
+    generated = cases(50)
+    assert len(generated) == 200
+    inside: dict[str, list[bool]] = defaultdict(list)
+    rel_err: dict[str, list[float]] = defaultdict(list)
+    for case in generated:
+        _, crossing = forecast_capacity(case.points, case.kind, case.threshold)
+        assert crossing.status == CROSSING, (case.name, crossing)
+        assert crossing.p10_ts is not None and crossing.p50_ts is not None
+        late = crossing.p90_ts if crossing.p90_ts is not None else np.inf
+        inside[case.name].append(crossing.p10_ts <= case.true_ts <= late)
+        rel_err[case.name].append(abs(crossing.p50_ts - case.true_ts) / (case.true_ts - case.now))
+    all_inside = [x for v in inside.values() for x in v]
+    all_err = np.array([x for v in rel_err.values() for x in v])
+    report = {k: (round(float(np.mean(inside[k])), 2), round(float(np.median(rel_err[k])), 3)) for k in inside}
+    assert np.mean(all_inside) >= 0.80, report
+    assert float(np.mean(all_err)) <= 0.10, report
+    assert float(np.mean(all_err <= 0.10)) >= 0.80, report
+    for name in inside:  # no kind is carried by the others
+        assert np.mean(inside[name]) >= 0.6, report
+        assert float(np.median(rel_err[name])) <= 0.10, report
