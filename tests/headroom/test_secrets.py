@@ -72,6 +72,8 @@ alerts:
     - name: slack
       type: slack
       webhook_url_file: {tmp_path / "slack_url"}
+  routes:
+    - channels: [hook, slack]
 """
 
 
@@ -131,6 +133,7 @@ def test_no_secret_in_any_output_log_or_store(tmp_path: Path) -> None:
         ("query", "--target", "my-file", "--metric", "up", "--since", "1d", "--format", "csv"),
         ("query", "--target", "my-file", "--metric", "up", "--since", "1d"),
         ("--log-file", "logs/backfill.log", "backfill", "--since", "1h"),
+        ("--log-level", "DEBUG", "--log-file", "logs/alerts.log", "alerts", "--once"),
     ]
     for args in runs:
         result = run_cli(*args, cwd=work)
