@@ -142,6 +142,9 @@ class TargetRunner:
         self._observe_info(info, batch, ts, now)
         batch.add_sample(self.name, "up", {}, ts, 1.0)
         self.emit(batch)
+        # forget counters of relations / sessions that no longer appear (bounded memory)
+        longest = max([sm.interval for sm in self.metrics] + [60.0])
+        self.rates.sweep(now - 3 * longest)
 
     # ----------------------------------------------------------------- metrics
     def _role_ok(self, mdef: MetricDef) -> bool:

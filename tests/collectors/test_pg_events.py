@@ -1,0 +1,49 @@
+"""Events from the real server: a configuration change and a failover (standby promoted)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import pytest
+from collector_helpers import pg_target
+
+from collectors.scheduler import Collector
+from collectors.settings import CollectorSettings
+from headroom.servers.postgres import PgCluster
+from store import Store
+
+
+@pytest.mark.serial
+def test_setting_change_and_failover_events(
+    pg_cluster_factory: Callable[..., PgCluster], sqlite_store: Store, settings: CollectorSettings
+) -> None:
+    cluster = pg_cluster_factory()
+    targets = [pg_target(cluster, "ev-primary"), pg_target(cluster, "ev-standby", "standby")]
+    c = Collector(sqlite_store, targets, settings, housekeeping=False, only=["settings", "server", "standby"])
+
+    async def go() -> None:
+        await c.round()
+        with cluster.connect() as conn:
+            conn.execute("ALTER SYSTEM SET work_mem = '7MB'")
+            conn.execute("SELECT pg_reload_conf()")
+        with cluster.connect("standby") as conn:
+            conn.execute("SELECT pg_promote(true, 30)")
+        await asyncio.sleep(1.5)
+        for r in c.runners:
+            await r.heartbeat()  # the role is re-read on every heartbeat
+        await c.round()
+        await c.close()
+
+    asyncio.run(go())
+    changes = [e for e in sqlite_store.events(target="ev-primary") if e.kind == "setting_change"]
+    assert [(e.details["name"], e.details["old"], e.details["new"]) for e in changes] == [("work_mem", "4096", "7168")]
+    assert changes[0].message == "work_mem changed from 4096 kB to 7168 kB"
+    failovers = [e for e in sqlite_store.events(target="ev-standby") if e.kind == "failover"]
+    assert len(failovers) == 1 and failovers[0].details == {"role": "primary", "previous_role": "standby"}
+    assert not [e for e in sqlite_store.events(target="ev-primary") if e.kind == "failover"]
+    # after promotion the standby-only metric is no longer polled on it, the server metric still is
+    ts_now = int(time.time())
+    assert sqlite_store.latest("pg_in_recovery", target="ev-standby")[0].value == 0.0
+    assert sqlite_store.latest("pg_in_recovery", target="ev-standby")[0].ts >= ts_now - 5
