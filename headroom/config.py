@@ -273,14 +273,15 @@ def _describe(doc: LocatedDoc, loc: tuple[Any, ...], error: Mapping[str, Any]) -
     """Map a pydantic error location onto the data's path (dropping union tags) and word the message."""
     path: list[str | int] = []
     node: Any = doc.data
-    for part in loc:
+    for index, part in enumerate(loc):
+        last = index == len(loc) - 1
         if isinstance(node, dict) and isinstance(part, str) and part in node:
             node = node[part]
             path.append(part)
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             node = node[part]
             path.append(part)
-        elif isinstance(node, dict) and isinstance(part, str) and error["type"] in ("missing", "extra_forbidden"):
+        elif last and isinstance(node, dict) and isinstance(part, str) and error["type"] in ("missing", "extra_forbidden"):
             path.append(part)
             node = None
         # anything else is a union member tag or a validator name: not part of the file's path
@@ -292,7 +293,7 @@ def _describe(doc: LocatedDoc, loc: tuple[Any, ...], error: Mapping[str, Any]) -
     if kind == "missing":
         msg = "required option is missing"
     elif kind == "extra_forbidden":
-        msg = _unknown_key_message(tuple(path))
+        msg = _unknown_key_message(tuple(path), doc.data)
     elif isinstance(node, dict):
         head, sep, rest = msg.partition(": ")
         if sep and head in node:  # "dsn: ..." raised by a model validator: point at the key itself
@@ -301,33 +302,38 @@ def _describe(doc: LocatedDoc, loc: tuple[Any, ...], error: Mapping[str, Any]) -
     return tuple(path), msg
 
 
-def _unknown_key_message(path: Path_) -> str:
+def _unknown_key_message(path: Path_, data: Any) -> str:
     key = str(path[-1]) if path else "?"
-    model = _model_at(path[:-1])
+    model = _model_at(path[:-1], data)
     if model is None:
         return f"unknown option {key!r}"
-    allowed = list(model.model_fields)
+    allowed = [info.alias or name for name, info in model.model_fields.items()]
     close = difflib.get_close_matches(key, allowed, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return f"unknown option {key!r}{hint} (allowed: {', '.join(allowed)})"
 
 
-def _model_at(path: Path_) -> type[BaseModel] | None:
-    """The model class that validates the mapping at ``path`` (best effort)."""
+def _model_at(path: Path_, data: Any) -> type[BaseModel] | None:
+    """The model class that validates the mapping at ``path`` of the raw ``data`` (best effort)."""
     annotation: Any = HeadroomConfig
+    node: Any = data
     for part in path:
-        model = _unwrap_model(annotation, want_item=isinstance(part, int))
         if isinstance(part, int):
-            annotation = model
+            annotation = _unwrap_model(annotation, want_item=True)
+            node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
             continue
-        if model is None or not (isinstance(model, type) and issubclass(model, BaseModel)):
-            return None
-        info = model.model_fields.get(part)
-        if info is None:
-            return None
-        annotation = info.annotation
-    result = _unwrap_model(annotation, want_item=False)
-    return result if isinstance(result, type) and issubclass(result, BaseModel) else None
+        if _is_mapping_type(annotation):
+            annotation = _unwrap_model(annotation, want_item=False)
+        else:
+            model = _model_for(annotation, node if isinstance(node, dict) else {})
+            info = model.model_fields.get(part) if model is not None else None
+            if info is None:
+                return None
+            annotation = info.annotation
+        node = node.get(part) if isinstance(node, dict) else None
+    if _is_mapping_type(annotation):
+        return None
+    return _model_for(annotation, node if isinstance(node, dict) else {})
 
 
 def _unwrap_model(annotation: Any, *, want_item: bool) -> Any:

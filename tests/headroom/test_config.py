@@ -247,3 +247,20 @@ def test_secrets_are_masked_even_when_the_config_is_rejected(tmp_path: Path) -> 
     errors_of(write(tmp_path, text))
     assert redact.mask("pw Rej3cted-Inline-Pw") == "pw <secret>"
     assert redact.mask("posting to /T0ken-Of-The-Hook-77 failed") == "posting to <secret> failed"
+
+
+def test_unknown_keys_inside_unions_and_maps_name_the_right_options(tmp_path: Path) -> None:
+    text = (
+        "alerts:\n  channels:\n    - name: p\n      type: pagerduty\n      routing_kee: x\n"
+        "targets:\n  - name: a\n    engine: postgres\n    dsn: postgresql://u@h/d\n"
+        "    metrics:\n      pg_locks: {intervl: 5s}\n"
+    )
+    messages = errors_of(write(tmp_path, text))
+    assert messages[0].startswith(
+        f"{tmp_path / 'headroom.yaml'}:{line_of(text, 'routing_kee')}: alerts.channels[0].routing_kee: "
+        "unknown option 'routing_kee'; did you mean 'routing_key'?"
+    ), messages[0]
+    assert messages[1].startswith(
+        f"{tmp_path / 'headroom.yaml'}:{line_of(text, 'intervl')}: targets[0].metrics.pg_locks.intervl: "
+        "unknown option 'intervl'; did you mean 'interval'? (allowed: interval, enabled)"
+    ), messages[1]
