@@ -348,11 +348,28 @@ def test_truncated_digest_table_gives_no_negative_delta(mariadb_pair: MariaDbPai
 # --------------------------------------------------------------------------- least privilege
 
 
-def test_documented_grants_collect_everything(mariadb_pair: MariaDbPair) -> None:
+def test_documented_grants_collect_everything(mariadb_pair: MariaDbPair,
+                                              collector: Callable[..., Collector]) -> None:
     result = check_target(target(mariadb_pair, "replica", preset="exhaustive"))
     assert result.reachable, result.error
     assert not result.missing, format_check(result)
     assert {i.metric for i in result.items} == set(DEFS)
+    # and every documented metric really yields its series (two rounds: counters need a seed)
+    with mariadb_pair.root_connect() as conn, conn.cursor() as cur:
+        cur.execute("CREATE DATABASE IF NOT EXISTS everything")
+        cur.execute("CREATE TABLE IF NOT EXISTS everything.t (id INT PRIMARY KEY)")
+    mariadb_pair.wait_replica_caught_up()
+    c = collector(target(mariadb_pair, "replica"), sorted(DEFS))
+    first = c.round()
+    time.sleep(1.0)
+    second = c.round()
+    assert not [e for e in first.events + second.events if e.kind in ("missing_feature", "collector_error")]
+    got = {s.metric for s in second.samples}
+    for name, d in DEFS.items():
+        assert set(d.names.values()) & got, f"{name} collected nothing"
+    gauges = {d.names[g] for d in DEFS.values() for g in d.gauges if g in d.names}
+    assert {"mysql_threads_connected", "mysql_replica_lag_seconds", "mysql_schema_size_bytes",
+            "mysql_binlog_size_bytes", "mysql_innodb_history_list_length"} <= gauges & got
 
 
 def test_without_process_the_rest_is_collected_and_check_names_the_grant(
