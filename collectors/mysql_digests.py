@@ -20,7 +20,7 @@ from typing import Any
 from collectors.batch import StatementStats, StatementTexts
 from collectors.engines.base import MissingFeature, PythonContext, Row
 from collectors.mysql_privileges import setting_fix
-from collectors.statements import StatementCounters, StatementKey, StatementTracker
+from collectors.statements import DEFAULT_TOP_N, StatementCounters, StatementKey, StatementTracker
 
 UNRECORDED = "(unrecorded)"
 PICOSECONDS_PER_MS = 1e9
@@ -88,7 +88,7 @@ async def collect(ctx: PythonContext) -> list[Row]:
         if consumer and str(consumer[0]["enabled"]).upper() != "YES":
             raise MissingFeature("setting", "statements_digest", setting_fix("statements_digest", ctx.info.flavour),
                                  "the statements_digest consumer is disabled")
-        tracker = StatementTracker(top_n=int(ctx.state.get("top_n", 100)))
+        tracker = StatementTracker(top_n=int(ctx.options.get("top_statements", DEFAULT_TOP_N)))
         ctx.state["tracker"] = tracker
     rows = await ctx.engine.fetch(COUNTERS_SQL, timeout=ctx.timeout)
     current = digest_counters(rows)
