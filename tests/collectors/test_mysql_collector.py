@@ -488,3 +488,29 @@ def test_mariadb_multi_source_channels_and_errors(mariadb_pair_factory: Callable
     assert len(errors) == 1, errors  # reported once, not every poll
     assert "analytics" in errors[0].message and str(rows["analytics"]["Last_IO_Errno"]) in errors[0].message
     replica.query("STOP SLAVE 'analytics'")
+
+
+@pytest.mark.serial
+def test_server_down_then_back(mariadb_pair_factory: Callable[..., MariaDbPair]) -> None:
+    pair = mariadb_pair_factory(with_replica=False)
+    out = Batch()
+    runner = TargetRunner(target(pair), [ScheduledMetric(DEFS["mysql_connections"], 1.0)],
+                          CollectorSettings(), out.extend)
+    loop = asyncio.new_event_loop()
+    try:
+        assert loop.run_until_complete(runner.round()) is True
+        pair.primary.stop()
+        assert loop.run_until_complete(runner.round()) is False  # the broken connection is noticed
+        assert loop.run_until_complete(runner.round()) is False  # and reconnecting fails while down
+        time.sleep(2.5)  # the start time has one-second resolution: make the restart visible in it
+        pair.primary.start()
+        assert loop.run_until_complete(runner.round()) is True
+        loop.run_until_complete(runner.engine.close())
+    finally:
+        loop.close()
+    ups = [s.value for s in out.samples if s.metric == "up"]
+    assert ups[0] == 1.0 and 0.0 in ups and ups[-1] == 1.0
+    kinds = [e.kind for e in out.events if e.kind in ("target_down", "target_up", "restart")]
+    assert kinds == ["target_down", "target_up", "restart"]  # one down event, not one per attempt
+    down = next(e for e in out.events if e.kind == "target_down")
+    assert pair.monitor_password not in down.message
