@@ -137,3 +137,13 @@ def test_helpers() -> None:
                        "pool_mode": "transaction"}])
     assert rows == [{"database": "a", "user": "u", "cl_active": 1, "pool_mode": "transaction",
                      "maxwait_seconds": 2.5}]
+
+
+def test_check_reports_the_console(pg_cluster: PgCluster, bouncer: PgBouncer) -> None:
+    from collectors.check import check_target
+
+    result = check_target(_target(bouncer, pg_cluster.monitor_user))
+    assert result.reachable and result.ok, result
+    version = _show(bouncer, "VERSION")[0]
+    assert result.version == str(next(iter(version.values())))
+    assert {i.metric for i in result.items} == set(DEFS)
