@@ -16,6 +16,8 @@ dashboard:
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -75,11 +77,39 @@ class DashboardConfig(StrictModel):
     refresh_seconds: int = Field(default=60, ge=5, le=3600)
 
     def can_write(self, user_email: str | None) -> bool:
+        return self.policy().can_write(user_email)
+
+    def policy(self) -> ViewerPolicy:
+        """What the running app needs to know (no secret): handed to it in ``HEADROOM_DASHBOARD``."""
+        return ViewerPolicy(auth_enabled=self.auth is not None, admins=tuple(self.admins),
+                            read_only=self.read_only, refresh_seconds=self.refresh_seconds)
+
+
+@dataclass(frozen=True, slots=True)
+class ViewerPolicy:
+    """Sign-in and write permissions as the running dashboard applies them."""
+
+    auth_enabled: bool = False
+    admins: tuple[str, ...] = ()
+    read_only: bool = True
+    refresh_seconds: int = 60
+
+    def can_write(self, user_email: str | None) -> bool:
         """Whether this viewer may create or expire silences.
 
-        With sign-in configured, only the signed-in users listed in ``admins`` may; without
-        sign-in, nobody may unless ``read_only: false`` opens the dashboard to every viewer.
+        With sign-in, only the signed-in users listed in ``admins`` may; without sign-in, nobody may
+        unless ``read_only: false`` opens the dashboard to every viewer.
         """
-        if self.auth is not None:
+        if self.auth_enabled:
             return user_email is not None and user_email.lower() in {a.lower() for a in self.admins}
         return not self.read_only
+
+    def to_json(self) -> str:
+        return json.dumps({"auth_enabled": self.auth_enabled, "admins": list(self.admins),
+                           "read_only": self.read_only, "refresh_seconds": self.refresh_seconds})
+
+    @classmethod
+    def from_json(cls, text: str) -> ViewerPolicy:
+        raw = json.loads(text)
+        return cls(auth_enabled=bool(raw["auth_enabled"]), admins=tuple(str(a) for a in raw["admins"]),
+                   read_only=bool(raw["read_only"]), refresh_seconds=int(raw["refresh_seconds"]))

@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import data
-from dashboard.config import DashboardConfig
+from dashboard.config import ViewerPolicy
 from dashboard.format import parse_label_filter
 from dashboard.timerange import CUSTOM, DEFAULT_RANGE, PRESETS, TimeRange, custom_label, parse_range
 
@@ -31,7 +31,7 @@ class ViewContext:
     labels: dict[str, dict[str, str]]
     time_range: TimeRange
     now: int
-    config: DashboardConfig
+    config: ViewerPolicy
     user_email: str | None = None
     filter_error: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
@@ -90,7 +90,7 @@ def _filter_targets(tdf: pd.DataFrame, name_q: str, label_q: str) -> tuple[list[
 
 def _user_email() -> str | None:
     try:
-        if st.user.is_logged_in:
+        if getattr(st.user, "is_logged_in", False):
             email = st.user.get("email")
             return str(email) if email else None
     except Exception:  # st.user without auth configured

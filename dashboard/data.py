@@ -13,11 +13,12 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import queries
-from dashboard.config import DashboardConfig
+from dashboard.config import ViewerPolicy
 from dashboard.launch import load_dashboard_config
 
 STORE_URL_ENV = "HEADROOM_STORE_URL"
 CONFIG_ENV = "HEADROOM_CONFIG"
+POLICY_ENV = "HEADROOM_DASHBOARD"
 LIVE_TTL = 60  # seconds: live tiles and latest values
 RANGE_TTL = 120  # range reads and tables
 
@@ -40,9 +41,13 @@ def get_store() -> Any:
 
 
 @st.cache_resource(show_spinner=False)
-def dashboard_config() -> DashboardConfig:
-    """The ``dashboard:`` section of the config file in ``HEADROOM_CONFIG`` (defaults when absent)."""
-    return load_dashboard_config(os.environ.get(CONFIG_ENV))
+def dashboard_config() -> ViewerPolicy:
+    """Sign-in and permissions: from the launcher (``HEADROOM_DASHBOARD``), else the ``dashboard:``
+    section of the file in ``HEADROOM_CONFIG``, else the defaults (no sign-in, read-only)."""
+    passed = os.environ.get(POLICY_ENV)
+    if passed:
+        return ViewerPolicy.from_json(passed)
+    return load_dashboard_config(os.environ.get(CONFIG_ENV)).policy()
 
 
 @st.cache_data(ttl=LIVE_TTL, show_spinner=False)

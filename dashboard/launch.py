@@ -63,9 +63,11 @@ def streamlit_command(port: int, address: str, secrets_file: Path | None = None)
     return cmd
 
 
-def dashboard_env(store_url: str, config_path: str | Path | None) -> dict[str, str]:
+def dashboard_env(store_url: str, config_path: str | Path | None,
+                  dashboard: DashboardConfig | None = None) -> dict[str, str]:
     env = dict(os.environ)
     env["HEADROOM_STORE_URL"] = store_url
+    env["HEADROOM_DASHBOARD"] = (dashboard or DashboardConfig()).policy().to_json()
     if config_path:
         env["HEADROOM_CONFIG"] = str(Path(config_path).resolve())
     else:
@@ -111,7 +113,7 @@ def start_dashboard(config_path: str | Path | None, port: int = 8501, address: s
     os.chmod(tmp.name, 0o700)
     secrets = write_auth_secrets(cfg, Path(tmp.name))
     out = subprocess.DEVNULL if quiet else None
-    proc = subprocess.Popen(streamlit_command(port, address, secrets), env=dashboard_env(url, config_path),
+    proc = subprocess.Popen(streamlit_command(port, address, secrets), env=dashboard_env(url, config_path, cfg),
                             stdout=out, stderr=out)
     return DashboardProcess(proc, tmp)
 

@@ -34,7 +34,8 @@ def main() -> None:
     except Exception as exc:  # a malformed dashboard section: say which field, never the values
         st.error(f"Invalid `dashboard:` section in the configuration: {exc.__class__.__name__}")
         st.stop()
-    if cfg.auth is not None and not st.user.is_logged_in:
+    # fail closed: without a signed-in user (or without Streamlit's auth set up) nothing is shown
+    if cfg.auth_enabled and not bool(getattr(st.user, "is_logged_in", False)):
         st.title("Headroom")
         st.write("Sign in to see the fleet.")
         st.button("Sign in", on_click=st.login, type="primary")
@@ -51,7 +52,7 @@ def main() -> None:
     except data.StoreNotConfigured as exc:
         st.error(str(exc))
         st.stop()
-    if cfg.auth is not None:
+    if cfg.auth_enabled:
         st.sidebar.caption(f"Signed in as {st.user.get('email') or st.user.get('name') or 'user'}")
         st.sidebar.button("Sign out", on_click=st.logout)
     nav.run()

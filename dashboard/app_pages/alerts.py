@@ -76,7 +76,7 @@ else:
 writable = alerting.silences_writable()
 if not ctx.can_write:
     st.caption("Read-only: sign in as an admin (`dashboard.admins`) to create or expire silences"
-               + ("" if ctx.config.auth else ", or set `dashboard.read_only: false`") + ".")
+               + ("" if ctx.config.auth_enabled else ", or set `dashboard.read_only: false`") + ".")
 elif not writable:
     st.caption("Creating silences needs `alerts.silences`, which is not available in this installation.")
 else:

@@ -45,6 +45,7 @@ def empty_store(tmp_store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     st = open_store(url)
     monkeypatch.setenv("HEADROOM_STORE_URL", url)
     monkeypatch.delenv("HEADROOM_CONFIG", raising=False)
+    monkeypatch.delenv("HEADROOM_DASHBOARD", raising=False)
     return st
 
 
@@ -66,6 +67,7 @@ def synthetic_store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 def synthetic_store(synthetic_store_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("HEADROOM_STORE_URL", synthetic_store_url)
     monkeypatch.delenv("HEADROOM_CONFIG", raising=False)
+    monkeypatch.delenv("HEADROOM_DASHBOARD", raising=False)
     return open_store(synthetic_store_url, migrate=False)
 
 

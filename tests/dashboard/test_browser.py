@@ -110,3 +110,38 @@ def test_every_page_in_chromium(dashboard_server: str, need_binary: Callable[[st
                 assert shot.stat().st_size > 10_000
         finally:
             browser.close()
+
+
+def test_sign_in_gate_in_the_browser(synthetic_store_url: str, need_binary: Callable[[str, str], str]) -> None:
+    """With `dashboard.auth`, a real server shows only the sign-in screen, whatever the deep link."""
+    chromium = need_binary("chromium", "chromium")
+    from playwright.sync_api import sync_playwright
+
+    from dashboard.config import DashboardConfig
+    from dashboard.launch import start_dashboard
+
+    cfg = DashboardConfig.model_validate({"auth": {
+        "server_metadata_url": "https://idp.example/.well-known/openid-configuration", "client_id": "headroom",
+        "client_secret": "oidc-secret-in-browser", "cookie_secret": "cookie-secret-in-browser",
+        "redirect_uri": "http://127.0.0.1:8501/oauth2callback"}})
+    port = _free_port()
+    server = start_dashboard(None, port=port, store_url=synthetic_store_url, dashboard=cfg, quiet=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(base)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page()
+                page.goto(f"{base}/instance?target=db-000&range=24h", wait_until="domcontentloaded")
+                page.get_by_role("button", name="Sign in").wait_for(timeout=30_000)
+                wait_page_settled(page, expect_chart=False)
+                assert page.locator('[data-testid="stMetric"]').count() == 0
+                assert page.locator('[data-testid="stSidebarNav"]').count() == 0
+                html = page.content()
+                assert "db-000" not in page.inner_text("body")
+                assert "oidc-secret-in-browser" not in html and "cookie-secret-in-browser" not in html
+            finally:
+                browser.close()
+    finally:
+        server.stop()

@@ -10,6 +10,9 @@ from streamlit.testing.v1 import AppTest
 from dashboard import format as fmt
 from dashboard.synthetic import SECRET_WEBHOOK
 from tests.dashboard.conftest import (
+    APP as APP_PATH,
+)
+from tests.dashboard.conftest import (
     PAGES,
     SECRET_PASSWORD,
     clear_streamlit_caches,
@@ -248,3 +251,27 @@ def test_silence_form_rejects_missing_comment(synthetic_store: Any, tmp_path: An
     at.text_input(key="sil_author").input("dba@example.com")
     at.button(key="sil_create").click().run()
     assert any("comment" in e.value for e in at.error)
+
+
+def test_sign_in_gates_every_page(synthetic_store: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "client").write_text("oidc-client-secret-xyz\n")
+    cfg = tmp_path / "headroom.yaml"
+    cfg.write_text(
+        "dashboard:\n"
+        "  auth:\n"
+        "    server_metadata_url: https://idp.example/.well-known/openid-configuration\n"
+        "    client_id: headroom\n"
+        f"    client_secret_file: {tmp_path / 'client'}\n"
+        "    cookie_secret: cookie-secret-xyz\n"
+        "    redirect_uri: http://127.0.0.1:8501/oauth2callback\n"
+        "  admins: [alice@example.com]\n"
+    )
+    monkeypatch.setenv("HEADROOM_CONFIG", str(cfg))
+    at = AppTest.from_file(APP_PATH, default_timeout=60)
+    at.query_params["target"] = "db-000"
+    at.run()
+    assert not at.exception
+    assert [b.label for b in at.button] == ["Sign in"]
+    assert not at.dataframe and not at.metric and not at.get("vega_lite_chart")
+    blob = rendered_bytes(at)
+    assert b"oidc-client-secret-xyz" not in blob and b"cookie-secret-xyz" not in blob

@@ -172,6 +172,14 @@ def test_launcher_passes_the_store_url_only_through_the_environment(tmp_path: Pa
     cmd = streamlit_command(8123, "127.0.0.1", None)
     assert not any("s3cr3t" in part for part in cmd)
     assert cmd[cmd.index("--server.port") + 1] == "8123"
-    env = dashboard_env(url, tmp_path / "headroom.yaml")
+    cfg = DashboardConfig.model_validate({
+        "auth": {"server_metadata_url": "https://idp.example/x", "client_id": "c", "client_secret": "cs-1234",
+                 "cookie_secret": "ck-5678", "redirect_uri": "https://h.example/oauth2callback"},
+        "admins": ["a@example.com"]})
+    env = dashboard_env(url, tmp_path / "headroom.yaml", cfg)
     assert env["HEADROOM_STORE_URL"] == url
+    # the app learns that sign-in is on and who the admins are, never the OIDC secrets
+    policy = json.loads(env["HEADROOM_DASHBOARD"])
+    assert policy == {"auth_enabled": True, "admins": ["a@example.com"], "read_only": True, "refresh_seconds": 60}
+    assert "cs-1234" not in env["HEADROOM_DASHBOARD"] and "ck-5678" not in env["HEADROOM_DASHBOARD"]
     assert env["HEADROOM_CONFIG"] == str((tmp_path / "headroom.yaml").resolve())
