@@ -8,106 +8,29 @@ exits 1; ``--debug`` adds the traceback.
 
 from __future__ import annotations
 
-import functools
-import importlib
-import sys
-import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar, cast
+from typing import Any
 
 import click
 
 from headroom import redact
+from headroom.cli_silence import silence
+from headroom.cli_support import (
+    EXIT_ERROR,
+    StageUnavailable,
+    State,
+    align,
+    current_state,
+    duration_option,
+    err,
+    exit_with,
+    fail,
+    guarded,
+    load,
+    stage,
+)
 from headroom.redact import mask
-
-EXIT_ERROR = 1
-EXIT_CONFIG = 2
-EXIT_UNAVAILABLE = 3
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-class StageUnavailable(Exception):
-    """The module or entry function of a stage is not part of this build."""
-
-
-class _State:
-    def __init__(self, config: str | None, debug: bool) -> None:
-        self.config = config
-        self.debug = debug
-
-
-def _err(message: str) -> None:
-    click.echo(mask(message), err=True)
-
-
-def _fail(code: int, message: str) -> NoReturn:
-    _err(message)
-    sys.exit(code)
-
-
-def stage(module: str, function: str) -> Callable[..., Any]:
-    """Import ``module.function``; :class:`StageUnavailable` when either does not exist."""
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and (module == exc.name or module.startswith(exc.name + ".")):
-            raise StageUnavailable(module) from None
-        raise
-    func = getattr(mod, function, None)
-    if func is None:
-        raise StageUnavailable(f"{module}.{function}")
-    return func
-
-
-def _state() -> _State:
-    obj = click.get_current_context().find_object(_State)
-    return obj if obj is not None else _State(None, False)
-
-
-def _load() -> Any:
-    """The validated configuration (exits 2 with the messages when it is not usable)."""
-    from headroom.config import load_config
-
-    return load_config(_state().config)
-
-
-def _exit_with(result: Any) -> None:
-    code = result if isinstance(result, int) and not isinstance(result, bool) else 0
-    sys.exit(code)
-
-
-def guarded(name: str) -> Callable[[F], F]:
-    """Turn config errors, missing stages and unexpected exceptions into the documented exits."""
-
-    def decorate(func: F) -> F:
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            from headroom.config import ConfigError
-
-            try:
-                return func(*args, **kwargs)
-            except ConfigError as exc:
-                for message in exc.messages:
-                    _err(message)
-                sys.exit(EXIT_CONFIG)
-            except StageUnavailable:
-                _fail(EXIT_UNAVAILABLE, f"headroom {name}: this stage is not available in this build")
-            except KeyboardInterrupt:
-                _fail(130, f"headroom {name}: interrupted")
-            except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, SystemExit):
-                raise
-            except Exception as exc:
-                if _state().debug:
-                    _err("".join(traceback.format_exception(exc)))
-                text = str(exc).strip().splitlines()
-                detail = text[0] if text else type(exc).__name__
-                _fail(EXIT_ERROR, f"error: headroom {name}: {type(exc).__name__}: {detail}")
-
-        return wrapper  # type: ignore[return-value]
-
-    return decorate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -125,7 +48,7 @@ def cli(ctx: click.Context, config: str | None, log_level: str, log_file: Path |
     from headroom.logging import setup_logging
 
     setup_logging(log_level, log_file)
-    ctx.obj = _State(config, debug)
+    ctx.obj = State(config, debug)
 
 
 @cli.command()
@@ -137,9 +60,9 @@ def init(path: Path | None, force: bool) -> None:
     from headroom.config import resolve_config_path
     from headroom.init_template import example_config
 
-    target = path if path is not None else resolve_config_path(_state().config)
+    target = path if path is not None else resolve_config_path(current_state().config)
     if target.exists() and not force:
-        _fail(EXIT_ERROR, f"headroom init: {target} already exists (use --force to overwrite)")
+        fail(EXIT_ERROR, f"headroom init: {target} already exists (use --force to overwrite)")
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(example_config(), encoding="utf-8")
     click.echo(f"wrote {target}: add your targets under `targets:`, then run `headroom check`")
@@ -149,7 +72,7 @@ def init(path: Path | None, force: bool) -> None:
 @guarded("check")
 def check() -> None:
     """Validate the configuration, then check every target (reachable, version, missing grants)."""
-    cfg = _load()
+    cfg = load()
     click.echo(f"{cfg.source_path}: configuration OK ({len(cfg.targets)} target(s))")
     if not cfg.targets:
         return
@@ -178,12 +101,12 @@ def check() -> None:
                       str(getattr(result, "version", "") or ""), str(getattr(result, "role", "") or ""), summary])
         if not ok:
             details.append(format_check(result) if format_check is not None else str(result))
-    click.echo(mask(_align(table)))
+    click.echo(mask(align(table)))
     for block in details:
         click.echo("")
         click.echo(mask(block))
     if problems:
-        _fail(EXIT_ERROR, f"headroom check: {problems} of {len(cfg.targets)} target(s) need attention")
+        fail(EXIT_ERROR, f"headroom check: {problems} of {len(cfg.targets)} target(s) need attention")
 
 
 @cli.command()
@@ -192,7 +115,7 @@ def migrate() -> None:
     """Bring the store's schema up to date (also done automatically at start)."""
     from headroom.config import store_url_display, store_url_revealed
 
-    cfg = _load()
+    cfg = load()
     open_store = stage("store", "open_store")
     store = open_store(store_url_revealed(cfg), cfg.store.retention, migrate=False)
     store.migrate()
@@ -212,28 +135,17 @@ def _parse_shard(_ctx: click.Context, _param: click.Parameter, value: str | None
     return i, n
 
 
-def _parse_duration(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
-    from store.configtypes import parse_duration
-
-    if value is None:
-        return None
-    try:
-        return parse_duration(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
 @cli.command()
 @click.option("--once", is_flag=True, help="Poll every target once and exit (exit 1 if one was unreachable).")
-@click.option("--interval", callback=_parse_duration, help="Poll every metric at this interval (e.g. 5s).")
+@click.option("--interval", callback=duration_option, help="Poll every metric at this interval (e.g. 5s).")
 @click.option("--shard", callback=_parse_shard, help="Only the targets of shard i of n (0-based), e.g. 0/3.")
 @click.option("--target", "targets", multiple=True, help="Only this target (repeatable).")
 @guarded("collect")
 def collect(once: bool, interval: float | None, shard: tuple[int, int] | None, targets: tuple[str, ...]) -> None:
     """Collect metrics from the targets into the store."""
-    cfg = _load()
+    cfg = load()
     run_collect = stage("collectors.scheduler", "run_collect")
-    _exit_with(run_collect(cfg, once=once, interval=interval, shard=shard, targets=list(targets) or None))
+    exit_with(run_collect(cfg, once=once, interval=interval, shard=shard, targets=list(targets) or None))
 
 
 @cli.command()
@@ -241,8 +153,8 @@ def collect(once: bool, interval: float | None, shard: tuple[int, int] | None, t
 @guarded("forecast")
 def forecast(once: bool) -> None:
     """Compute forecasts and capacity (time to threshold)."""
-    cfg = _load()
-    _exit_with(stage("forecasting.runner", "run_forecast")(cfg, once=once))
+    cfg = load()
+    exit_with(stage("forecasting.runner", "run_forecast")(cfg, once=once))
 
 
 @cli.command()
@@ -250,8 +162,8 @@ def forecast(once: bool) -> None:
 @guarded("alerts")
 def alerts(once: bool) -> None:
     """Evaluate alert rules and deliver notifications."""
-    cfg = _load()
-    _exit_with(stage("alerts.service", "run_alerts")(cfg, once=once))
+    cfg = load()
+    exit_with(stage("alerts.service", "run_alerts")(cfg, once=once))
 
 
 @cli.command()
@@ -262,9 +174,9 @@ def dashboard(port: int, address: str) -> None:
     """Serve the web dashboard."""
     from headroom.config import store_url_revealed
 
-    cfg = _load()
+    cfg = load()
     run_dashboard = stage("dashboard.launch", "run_dashboard")
-    _exit_with(run_dashboard(cfg.source_path, port, address, store_url=store_url_revealed(cfg),
+    exit_with(run_dashboard(cfg.source_path, port, address, store_url=store_url_revealed(cfg),
                              dashboard=cfg.dashboard))
 
 
@@ -272,8 +184,8 @@ def dashboard(port: int, address: str) -> None:
 @guarded("up")
 def up() -> None:
     """Run collect, forecast, alerts and dashboard together, supervised."""
-    cfg = _load()
-    _exit_with(stage("headroom.supervisor", "run_up")(cfg))
+    cfg = load()
+    exit_with(stage("headroom.supervisor", "run_up")(cfg))
 
 
 @cli.command()
@@ -283,7 +195,7 @@ def up() -> None:
 def demo(history: str | None, port: int) -> None:
     """Start throwaway servers with a workload and open the dashboard on them."""
     run_demo = stage("headroom.demo", "run_demo")
-    _exit_with(run_demo(_state().config, history=history, port=port))
+    exit_with(run_demo(current_state().config, history=history, port=port))
 
 
 @cli.command()
@@ -291,24 +203,24 @@ def demo(history: str | None, port: int) -> None:
 @guarded("report")
 def report(out: Path) -> None:
     """Write the capacity report."""
-    cfg = _load()
-    _exit_with(stage("forecasting.report", "write_report")(cfg, out))
+    cfg = load()
+    exit_with(stage("forecasting.report", "write_report")(cfg, out))
 
 
 @cli.command()
 @click.option("--from-prometheus", "prometheus_url", default=None,
               help="Prometheus base URL (default: the prometheus section of the config).")
-@click.option("--since", default="180d", show_default=True, callback=_parse_duration, help="How far back.")
+@click.option("--since", default="180d", show_default=True, callback=duration_option, help="How far back.")
 @click.option("--target", "targets", multiple=True, help="Only this target (repeatable).")
 @guarded("backfill")
 def backfill(prometheus_url: str | None, since: float, targets: tuple[str, ...]) -> None:
     """Import history from Prometheus into the store."""
-    cfg = _load()
+    cfg = load()
     if prometheus_url is None and cfg.prometheus is None:
-        _fail(EXIT_ERROR, "headroom backfill: give --from-prometheus URL or configure the prometheus section")
+        fail(EXIT_ERROR, "headroom backfill: give --from-prometheus URL or configure the prometheus section")
     redact.register_dsn(prometheus_url)
     run_backfill = stage("collectors.backfill", "run_backfill")
-    _exit_with(run_backfill(cfg, prometheus_url=prometheus_url, since=since, targets=list(targets) or None))
+    exit_with(run_backfill(cfg, prometheus_url=prometheus_url, since=since, targets=list(targets) or None))
 
 
 @cli.command()
@@ -337,7 +249,7 @@ def query(target: str, metric: str, labels: tuple[str, ...], since: str | None, 
         start_ts, end_ts = time_range(since, start, end)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    cfg = _load()
+    cfg = load()
     open_store = stage("store", "open_store")
     store = open_store(store_url_revealed(cfg), cfg.store.retention, migrate=False)
     series = store.query_range(target, metric, matchers=matchers, start=start_ts, end=end_ts,
@@ -345,90 +257,11 @@ def query(target: str, metric: str, labels: tuple[str, ...], since: str | None, 
     series = [s for s in series if s.points]
     click.echo(mask(render(series, fmt)), nl=False)
     if not series:
-        _err(f"headroom query: no samples of {metric} on target {target!r} matching {matchers or 'any labels'} "
+        err(f"headroom query: no samples of {metric} on target {target!r} matching {matchers or 'any labels'} "
              f"between {start_ts} and {end_ts}")
 
 
-@cli.group()
-def silence() -> None:
-    """Create, list and expire alert silences (kept with author and comment as an audit trail)."""
-
-
-def _open_store_for(cfg: Any) -> Any:
-    from headroom.config import store_url_revealed
-
-    open_store = stage("store", "open_store")
-    return open_store(store_url_revealed(cfg), cfg.store.retention)
-
-
-def _silence_call(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    error_type = cast(type[Exception], stage("alerts.silences", "SilenceError"))
-    try:
-        return func(*args, **kwargs)
-    except error_type as exc:
-        _fail(EXIT_CONFIG, f"headroom silence: {exc}")
-
-
-@silence.command("add")
-@click.option("--matcher", "matchers", multiple=True, required=True,
-              help='Label matcher, e.g. target="db1" or alertname=~"Pg.*" (repeatable; all must match).')
-@click.option("--duration", required=True, callback=_parse_duration, help="How long from now (or --start), e.g. 2h.")
-@click.option("--start", default=None, help="Start: epoch seconds or ISO-8601 (default now).")
-@click.option("--author", required=True, help="Who is silencing.")
-@click.option("--comment", required=True, help="Why (a ticket, an incident, a maintenance window).")
-@guarded("silence add")
-def silence_add(matchers: tuple[str, ...], duration: float, start: str | None, author: str, comment: str) -> None:
-    """Silence the alerts matching every --matcher."""
-    import time
-
-    from headroom.query import iso, parse_time
-
-    try:
-        starts_at = parse_time(start) if start is not None else int(time.time())
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
-    cfg = _load()
-    create = stage("alerts.silences", "create_silence")
-    store = _open_store_for(cfg)
-    ends_at = starts_at + int(duration)
-    silence_id = _silence_call(create, store, list(matchers), starts_at, ends_at, author, comment)
-    click.echo(f"silence {silence_id} created: {iso(starts_at)} to {iso(ends_at)}")
-
-
-@silence.command("list")
-@click.option("--all", "include_expired", is_flag=True, help="Include expired silences.")
-@guarded("silence list")
-def silence_list(include_expired: bool) -> None:
-    """List silences, newest first."""
-    from headroom.query import iso
-
-    cfg = _load()
-    list_silences = stage("alerts.silences", "list_silences")
-    rows = list_silences(_open_store_for(cfg), include_expired=include_expired)
-    table = [["ID", "STATE", "STARTS", "ENDS", "AUTHOR", "MATCHERS", "COMMENT"]]
-    for row in rows:
-        matchers = ",".join(f"{m['name']}{m['op']}{m['value']!r}" for m in row.matchers)
-        table.append([str(row.id), row.state, iso(row.starts_at), iso(row.ends_at), row.author, matchers,
-                      row.comment])
-    click.echo(mask(_align(table)) if rows else "no silences")
-
-
-@silence.command("expire")
-@click.argument("silence_id", type=int)
-@click.option("--author", required=True, help="Who is expiring it.")
-@click.option("--comment", required=True, help="Why.")
-@guarded("silence expire")
-def silence_expire(silence_id: int, author: str, comment: str) -> None:
-    """Expire a silence now."""
-    cfg = _load()
-    expire = stage("alerts.silences", "expire_silence")
-    _silence_call(expire, _open_store_for(cfg), silence_id, author, comment)
-    click.echo(f"silence {silence_id} expired")
-
-
-def _align(rows: list[list[str]]) -> str:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(widths[i]) for i, c in enumerate(r)).rstrip() for r in rows)
+cli.add_command(silence)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -436,7 +269,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="headroom")
     except Exception as exc:  # outside any command (option callbacks, logging set-up): still one line
-        _fail(EXIT_ERROR, f"error: headroom: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
+        fail(EXIT_ERROR, f"error: headroom: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
 
 
 if __name__ == "__main__":

@@ -11,19 +11,23 @@ from __future__ import annotations
 
 import difflib
 import os
-import types
-import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, PrivateAttr, ValidationError
+from pydantic import Field, PrivateAttr, ValidationError
 
 from alerts.config import AlertsConfig
 from collectors.config import CollectorConfig, PrometheusConfig, TargetConfig, dsn_with_password
 from dashboard.config import DashboardConfig
 from forecasting.config import ForecastingConfig
 from headroom import redact
+from headroom.config_walk import (
+    model_at,
+    register_raw_secrets,
+    walk_models,
+    walk_values,
+)
 from headroom.yaml_lines import LocatedDoc, Path_, YamlSyntaxError, format_path, load_located
 from store.config import StoreConfig
 from store.configtypes import Secret, StrictModel
@@ -124,7 +128,7 @@ def parse_config(
     if not isinstance(doc.data, dict):
         raise ConfigError(messages + [f"{source}:{doc.line_for(())}: the file must be a mapping of sections"])
     problem_paths = {path for path, _, _ in doc.problems}
-    _register_raw_secrets(doc.data)  # before validation, so no error message can show one
+    register_raw_secrets(doc.data, HeadroomConfig)  # before validation, so no error message can show one
     try:
         cfg = HeadroomConfig.model_validate(doc.data)
     except ValidationError as exc:
@@ -170,7 +174,7 @@ def register_config_secrets(cfg: HeadroomConfig) -> None:
     """Register every secret the configuration holds with the redactor."""
     for secret in cfg._file_secrets.values():
         redact.register_secret_url(secret.reveal())
-    for _path, value in _walk_values(cfg, ()):
+    for _path, value in walk_values(cfg, ()):
         if isinstance(value, Secret):
             redact.register_secret_url(value.reveal())
         elif isinstance(value, str) and ("://" in value or "password" in value):
@@ -178,77 +182,6 @@ def register_config_secrets(cfg: HeadroomConfig) -> None:
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-
-_SECRET_KEY_SUFFIXES = ("password", "secret", "token", "routing_key", "webhook_url", "api_key")
-
-
-def _register_raw_secrets(data: Any, annotation: Any = None, key: str = "") -> None:
-    """Register, before validation, every value that a model types as ``Secret`` (following the
-    models, unions resolved by their literal tag), values of secret-sounding keys, and passwords
-    inside DSNs/URLs."""
-    if annotation is None:
-        annotation = HeadroomConfig
-    if isinstance(data, dict):
-        model = None if _is_mapping_type(annotation) else _model_for(annotation, data)
-        for k, v in data.items():
-            child: Any = object
-            if model is not None:
-                info = model.model_fields.get(str(k))
-                child = info.annotation if info is not None else object
-            else:
-                child = _unwrap_model(annotation, want_item=False) if _is_mapping_type(annotation) else object
-            _register_raw_secrets(v, child, str(k))
-    elif isinstance(data, list):
-        item = _unwrap_model(annotation, want_item=True)
-        for value in data:
-            _register_raw_secrets(value, item, key)
-    elif isinstance(data, str):
-        if _is_secret_type(annotation) or key.lower().endswith(_SECRET_KEY_SUFFIXES):
-            redact.register_secret_url(data)
-        elif "://" in data or "password" in data:
-            redact.register_dsn(data)
-
-
-def _is_secret_type(annotation: Any) -> bool:
-    if annotation is Secret:
-        return True
-    return any(_is_secret_type(arg) for arg in typing.get_args(annotation))
-
-
-def _is_mapping_type(annotation: Any) -> bool:
-    inner = annotation
-    for _ in range(3):
-        args = [a for a in typing.get_args(inner) if a is not type(None)]
-        if typing.get_origin(inner) is dict:
-            return True
-        if len(args) != 1:
-            return False
-        inner = args[0]
-    return False
-
-
-def _model_for(annotation: Any, raw: Mapping[str, Any]) -> type[BaseModel] | None:
-    """The model that validates ``raw`` under ``annotation`` (a union is resolved by literal tags)."""
-    candidates: list[Any] = [annotation]
-    seen: list[type[BaseModel]] = []
-    while candidates:
-        current = candidates.pop()
-        if isinstance(current, type) and issubclass(current, BaseModel):
-            seen.append(current)
-            continue
-        candidates.extend(typing.get_args(current))
-    if len(seen) <= 1:
-        return seen[0] if seen else None
-    for model in seen:
-        tags = {
-            name: typing.get_args(info.annotation)
-            for name, info in model.model_fields.items()
-            if typing.get_origin(info.annotation) is typing.Literal
-        }
-        if tags and all(raw.get(name) in values for name, values in tags.items()):
-            return model
-    return None
-
 
 def _by_line(messages: list[str], source: str) -> list[str]:
     def line(message: str) -> int:
@@ -304,7 +237,7 @@ def _describe(doc: LocatedDoc, loc: tuple[Any, ...], error: Mapping[str, Any]) -
 
 def _unknown_key_message(path: Path_, data: Any) -> str:
     key = str(path[-1]) if path else "?"
-    model = _model_at(path[:-1], data)
+    model = model_at(HeadroomConfig, path[:-1], data)
     if model is None:
         return f"unknown option {key!r}"
     allowed = [info.alias or name for name, info in model.model_fields.items()]
@@ -313,79 +246,10 @@ def _unknown_key_message(path: Path_, data: Any) -> str:
     return f"unknown option {key!r}{hint} (allowed: {', '.join(allowed)})"
 
 
-def _model_at(path: Path_, data: Any) -> type[BaseModel] | None:
-    """The model class that validates the mapping at ``path`` of the raw ``data`` (best effort)."""
-    annotation: Any = HeadroomConfig
-    node: Any = data
-    for part in path:
-        if isinstance(part, int):
-            annotation = _unwrap_model(annotation, want_item=True)
-            node = node[part] if isinstance(node, list) and 0 <= part < len(node) else None
-            continue
-        if _is_mapping_type(annotation):
-            annotation = _unwrap_model(annotation, want_item=False)
-        else:
-            model = _model_for(annotation, node if isinstance(node, dict) else {})
-            info = model.model_fields.get(part) if model is not None else None
-            if info is None:
-                return None
-            annotation = info.annotation
-        node = node.get(part) if isinstance(node, dict) else None
-    if _is_mapping_type(annotation):
-        return None
-    return _model_for(annotation, node if isinstance(node, dict) else {})
-
-
-def _unwrap_model(annotation: Any, *, want_item: bool) -> Any:
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if origin in (typing.Union, types.UnionType):
-        members = [arg for arg in args if arg is not type(None)]
-        return _unwrap_model(members[0], want_item=want_item) if len(members) == 1 else None
-    if origin is typing.Annotated:
-        return _unwrap_model(args[0], want_item=want_item)
-    if want_item and origin in (list, tuple, set, frozenset) and args:
-        return args[0]
-    if origin is dict and args:
-        return args[1]
-    return annotation
-
-
-def _walk_models(model: BaseModel, path: Path_) -> Iterator[tuple[BaseModel, Path_]]:
-    yield model, path
-    for name in type(model).model_fields:
-        yield from _walk_child_models(getattr(model, name), (*path, name))
-
-
-def _walk_child_models(value: Any, path: Path_) -> Iterator[tuple[BaseModel, Path_]]:
-    if isinstance(value, BaseModel):
-        yield from _walk_models(value, path)
-    elif isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            yield from _walk_child_models(item, (*path, index))
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _walk_child_models(item, (*path, str(key)))
-
-
-def _walk_values(value: Any, path: Path_) -> Iterator[tuple[Path_, Any]]:
-    if isinstance(value, BaseModel):
-        for name in type(value).model_fields:
-            yield from _walk_values(getattr(value, name), (*path, name))
-    elif isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            yield from _walk_values(item, (*path, index))
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _walk_values(item, (*path, str(key)))
-    else:
-        yield path, value
-
-
 def _read_secret_files(cfg: HeadroomConfig, doc: LocatedDoc, source: str, base_dir: Path) -> list[str]:
     """Read every ``<name>_file`` option; its content becomes the secret ``<name>``."""
     messages: list[str] = []
-    for model, path in list(_walk_models(cfg, ())):
+    for model, path in list(walk_models(cfg, ())):
         fields = type(model).model_fields
         for name in fields:
             if not name.endswith("_file") or name == "_file":

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from headroom.cli import StageUnavailable, stage
+from headroom.cli_support import StageUnavailable, stage
 from store import Sample, open_store
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,0 +1,88 @@
+"""``headroom silence add|list|expire``: alert silences, kept with author and comment."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+import click
+
+from headroom.cli_support import EXIT_CONFIG, align, duration_option, fail, guarded, load, stage
+from headroom.redact import mask
+
+
+@click.group()
+def silence() -> None:
+    """Create, list and expire alert silences (kept with author and comment as an audit trail)."""
+
+
+def _open_store_for(cfg: Any) -> Any:
+    from headroom.config import store_url_revealed
+
+    open_store = stage("store", "open_store")
+    return open_store(store_url_revealed(cfg), cfg.store.retention)
+
+
+def _silence_call(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    error_type = cast(type[Exception], stage("alerts.silences", "SilenceError"))
+    try:
+        return func(*args, **kwargs)
+    except error_type as exc:
+        fail(EXIT_CONFIG, f"headroom silence: {exc}")
+
+
+@silence.command("add")
+@click.option("--matcher", "matchers", multiple=True, required=True,
+              help='Label matcher, e.g. target="db1" or alertname=~"Pg.*" (repeatable; all must match).')
+@click.option("--duration", required=True, callback=duration_option, help="How long from now (or --start), e.g. 2h.")
+@click.option("--start", default=None, help="Start: epoch seconds or ISO-8601 (default now).")
+@click.option("--author", required=True, help="Who is silencing.")
+@click.option("--comment", required=True, help="Why (a ticket, an incident, a maintenance window).")
+@guarded("silence add")
+def silence_add(matchers: tuple[str, ...], duration: float, start: str | None, author: str, comment: str) -> None:
+    """Silence the alerts matching every --matcher."""
+    import time
+
+    from headroom.query import iso, parse_time
+
+    try:
+        starts_at = parse_time(start) if start is not None else int(time.time())
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    cfg = load()
+    create = stage("alerts.silences", "create_silence")
+    store = _open_store_for(cfg)
+    ends_at = starts_at + int(duration)
+    silence_id = _silence_call(create, store, list(matchers), starts_at, ends_at, author, comment)
+    click.echo(f"silence {silence_id} created: {iso(starts_at)} to {iso(ends_at)}")
+
+
+@silence.command("list")
+@click.option("--all", "include_expired", is_flag=True, help="Include expired silences.")
+@guarded("silence list")
+def silence_list(include_expired: bool) -> None:
+    """List silences, newest first."""
+    from headroom.query import iso
+
+    cfg = load()
+    list_silences = stage("alerts.silences", "list_silences")
+    rows = list_silences(_open_store_for(cfg), include_expired=include_expired)
+    table = [["ID", "STATE", "STARTS", "ENDS", "AUTHOR", "MATCHERS", "COMMENT"]]
+    for row in rows:
+        matchers = ",".join(f"{m['name']}{m['op']}{m['value']!r}" for m in row.matchers)
+        table.append([str(row.id), row.state, iso(row.starts_at), iso(row.ends_at), row.author, matchers,
+                      row.comment])
+    click.echo(mask(align(table)) if rows else "no silences")
+
+
+@silence.command("expire")
+@click.argument("silence_id", type=int)
+@click.option("--author", required=True, help="Who is expiring it.")
+@click.option("--comment", required=True, help="Why.")
+@guarded("silence expire")
+def silence_expire(silence_id: int, author: str, comment: str) -> None:
+    """Expire a silence now."""
+    cfg = load()
+    expire = stage("alerts.silences", "expire_silence")
+    _silence_call(expire, _open_store_for(cfg), silence_id, author, comment)
+    click.echo(f"silence {silence_id} expired")
