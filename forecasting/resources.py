@@ -63,6 +63,10 @@ class Job:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+SHORT = 48  # fewer hourly points than this: look at the raw samples
+RAW_SPAN = 2 * 86400
+
+
 class Reader:
     """Reads series for one run: one window, load series as means, sizes and ages as maxima."""
 
@@ -72,8 +76,15 @@ class Reader:
 
     def series(self, target: str, metric: str, kind: str, matchers: Mapping[str, str] | None = None) -> list[Any]:
         agg = "avg" if kind == LOAD else "max"
-        return self.st.query_range(target, metric, dict(matchers or {}), start=self.start, end=self.end,
-                                   max_points=self.max_points, agg=agg)
+        found = self.st.query_range(target, metric, dict(matchers or {}), start=self.start, end=self.end,
+                                    max_points=self.max_points, agg=agg)
+        if found and min(len(s.points) for s in found) < SHORT:
+            # a young series: hourly buckets hide it, read its raw samples of the last two days
+            raw = self.st.query_range(target, metric, dict(matchers or {}), start=max(self.start, self.end - RAW_SPAN),
+                                      end=self.end, resolution="raw", agg=agg)
+            if sum(len(s.points) for s in raw) > sum(len(s.points) for s in found):
+                return raw
+        return found
 
     def latest_value(self, target: str, metric: str, matchers: Mapping[str, str] | None = None) -> float | None:
         rows = self.st.latest(metric, target=target, matchers=dict(matchers or {}))
