@@ -4,12 +4,11 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from receivers import Receiver
 
 from store import Store, open_store
-from tests.alerts.receivers import Receiver
 
 
 def _tmp_base() -> str | None:
@@ -42,9 +41,3 @@ def receiver_factory() -> Iterator[Callable[[str], Receiver]]:
     yield make
     for rec in started:
         rec.stop()
-
-
-def alerts_config(**overrides: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {"default_rules": False, "allow_private_webhook_hosts": True, "evaluation_interval": 1}
-    base.update(overrides)
-    return base

@@ -19,6 +19,7 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -33,6 +34,7 @@ class Reply:
     body: bytes | str | dict[str, Any] | None = None  # None: the flavour's usual body for this status
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds to wait before answering (a slow or timing-out receiver)
+    when: Callable[[bytes], bool] | None = None  # only for requests whose body matches (else skipped)
 
 
 @dataclass
@@ -162,8 +164,13 @@ class Receiver:
         return {}
 
     def _handle(self, handler: BaseHTTPRequestHandler, body: bytes) -> None:
+        reply = None
         with self.lock:
-            reply = self.script.popleft() if self.script else None
+            for i, candidate in enumerate(self.script):
+                if candidate.when is None or candidate.when(body):
+                    reply = candidate
+                    del self.script[i]
+                    break
         if reply is None:
             reply = self._default(body)
         elif reply.body is None:

@@ -6,13 +6,13 @@ import time
 from typing import Any
 
 import pytest
+from alert_helpers import alerts_config
 
 from alerts.config import AlertsConfig
 from alerts.model import dedup_key, labels_hash
 from alerts.service import rules_of, run_cycle
 from alerts.silences import SilenceError, create_silence, expire_silence, list_silences, silence_audit
 from store import Sample, Store
-from tests.alerts.conftest import alerts_config
 
 RULES = [
     {"name": "Down", "severity": "critical", "threshold": {"metric": "up", "op": "==", "value": 0},

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from alert_helpers import alerts_config
+from receivers import Receiver, Reply
 
 from alerts import outbox
 from alerts.config import AlertsConfig
@@ -16,8 +18,6 @@ from alerts.health import channel_health, check_problems
 from alerts.model import OutboxItem
 from alerts.rules import RuleFileError, load_yaml_model
 from store import Store, schema
-from tests.alerts.conftest import alerts_config
-from tests.alerts.receivers import Receiver, Reply
 
 SLACK_TOKEN = "T0SECRET/B0SECRET/XyZsecretTokenValue42"
 ROUTING_KEY = "pdroutingkeySECRETvalue0123456789"

@@ -7,13 +7,14 @@ from collections.abc import Callable
 from pathlib import Path
 from types import SimpleNamespace
 
+from alert_helpers import alerts_config
+from receivers import Receiver
+
 from alerts.config import AlertsConfig
 from alerts.service import rules_of, run_alerts, run_cycle
 from alerts.silences import create_silence, list_silences
 from store import Sample, open_store
 from store.config import StoreConfig
-from tests.alerts.conftest import alerts_config
-from tests.alerts.receivers import Receiver
 
 DOWN = {"name": "Down", "severity": "critical", "threshold": {"metric": "up", "op": "==", "value": 0},
         "annotations": {"summary": "{{ $labels.target }} is down"}}
@@ -71,8 +72,9 @@ def test_one_failing_receiver_does_not_disturb_the_other(
 ) -> None:
     import threading
 
+    from receivers import Reply
+
     from alerts.service import serve
-    from tests.alerts.receivers import Reply
 
     slack, pd = receiver_factory("slack"), receiver_factory("pagerduty")
     slack.push(*[Reply(503) for _ in range(1000)])

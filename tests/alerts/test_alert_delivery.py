@@ -9,6 +9,8 @@ from typing import Any
 
 import httpx
 import pytest
+from alert_helpers import alerts_config
+from receivers import Receiver, Reply
 
 from alerts import outbox
 from alerts.channels import send
@@ -17,8 +19,6 @@ from alerts.config import AlertsConfig
 from alerts.dispatcher import Dispatcher
 from alerts.model import OutboxItem
 from store import Store, schema
-from tests.alerts.conftest import alerts_config
-from tests.alerts.receivers import Receiver, Reply
 
 ROUTING_KEY = "R0UTINGKEY0123456789abcdefSECRET"
 
@@ -172,7 +172,11 @@ def test_trigger_before_resolve_even_when_trigger_is_retried(
     store: Store, receiver_factory: Callable[[str], Receiver]
 ) -> None:
     rec = receiver_factory("pagerduty")
-    rec.push(Reply(500), Reply(500))
+    def d1_trigger(body: bytes) -> bool:
+        event = json.loads(body)
+        return bool(event["dedup_key"] == "d1" and event["event_action"] == "trigger")
+
+    rec.push(Reply(500, when=d1_trigger), Reply(500, when=d1_trigger))
     cfg = AlertsConfig.model_validate(alerts_config(channels=[channel_config("pagerduty", rec.url)]))
     trig = sample_payload("pagerduty") | {"dedup_key": "d1"}
     enqueue(store, [OutboxItem("pd", "d1", "trigger", "d1", trig),
@@ -187,6 +191,9 @@ def test_trigger_before_resolve_even_when_trigger_is_retried(
     order = [(r.json()["dedup_key"], r.json()["event_action"]) for r in rec.accepted()]
     # d2 is not held up by d1's retries; d1's resolve waits for d1's trigger
     assert order == [("d2", "trigger"), ("d1", "trigger"), ("d1", "resolve")]
+    attempts = [(r.json()["dedup_key"], r.json()["event_action"], r.status) for r in rec.requests]
+    assert attempts == [("d1", "trigger", 500), ("d2", "trigger", 202), ("d1", "trigger", 500),
+                        ("d1", "trigger", 202), ("d1", "resolve", 202)]
 
 
 def test_rate_limit_per_channel(store: Store, receiver_factory: Callable[[str], Receiver]) -> None:

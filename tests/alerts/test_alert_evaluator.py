@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from alert_helpers import alerts_config
+
 from alerts.conditions import Snapshot
 from alerts.config import AlertsConfig
 from alerts.evaluator import evaluate
@@ -12,7 +14,6 @@ from alerts.model import FIRING, PENDING, RESOLVED, ForecastRow
 from alerts.rules.models import Rule
 from alerts.service import rules_of, run_cycle
 from store import LatestValue, Sample, SeriesData, Store, schema
-from tests.alerts.conftest import alerts_config
 
 STOPPED = Rule.model_validate({
     "name": "SqlStopped", "severity": "critical", "for": "60s", "keep_firing_for": "0s",

@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
+from alert_helpers import alerts_config
+from receivers import Receiver
 
 from alerts.config import AlertsConfig
 from alerts.rules import default_pack
@@ -21,8 +23,6 @@ from alerts.service import serve
 from collectors.config import TargetConfig
 from collectors.scheduler import collect_once
 from store import Store
-from tests.alerts.conftest import alerts_config
-from tests.alerts.receivers import Receiver
 
 pytestmark = pytest.mark.serial
 

@@ -12,11 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import yaml
+from receivers import Receiver, Reply
 
 from alerts import outbox
 from alerts.model import OutboxItem, dedup_key
 from store import Store, schema
-from tests.alerts.receivers import Receiver, Reply
 
 ROOT = Path(__file__).resolve().parents[2]
 ROUTING_KEY = "CRASHTESTROUTINGKEY0123456789ab"
