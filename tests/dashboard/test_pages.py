@@ -160,6 +160,12 @@ def test_capacity_table_dates(synthetic_store: Any) -> None:
         p10 = conn.execute(select(schema.forecasts.c.p10_ts)).scalar_one()
     assert table.iloc[0]["P10"] == fmt.fmt_date(p10)
     # P10 in 20 days and P50 in 30 days: the disk rules "p10 < 30 days" (critical) and "p50 < 90 days" fire
+    downloads = at.get("download_button")
+    assert len(downloads) == 1 and not downloads[0].proto.disabled  # forecasting.report renders the report
+    from dashboard.report import capacity_report_html
+
+    html, why = capacity_report_html()
+    assert why == "" and html is not None and "db-000" in html and "<svg" in html
     warnings = [w.value for w in at.warning]
     assert any("CRITICAL · db-000" in w and "disk p10 < 30 days" in w for w in warnings), warnings
     assert any("WARNING · db-000" in w and "disk p50 < 90 days" in w for w in warnings), warnings
