@@ -45,6 +45,9 @@ def send(
     allowed = channel.allow_private_hosts if channel.allow_private_hosts is not None else allow_private
     json_headers = {"Content-Type": "application/json"}
     data = dict(payload)
+    missing = _missing_secret(channel)
+    if missing:
+        return SendResult("permanent", error=f"{missing} is not set (its _file could not be read)")
     if isinstance(channel, SlackChannel):
         assert channel.webhook_url is not None
         url = channel.webhook_url.reveal()
@@ -68,3 +71,10 @@ def send(
         log.warning("alert notification on %s: %s", channel.name, json.dumps(data, sort_keys=True))
         return SendResult("ok", status=None)
     raise TypeError(f"unknown channel type {type(channel).__name__}")
+
+
+def _missing_secret(channel: ChannelBase) -> str | None:
+    for name in ("webhook_url", "routing_key", "url"):
+        if name in type(channel).model_fields and not getattr(channel, name):
+            return name
+    return None

@@ -13,13 +13,15 @@ PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 
 
 def _read_secret_file(path: Path | None) -> Secret | None:
-    if path is None:
+    """The secret in `path` when it can be read from here; a relative path that does not exist from the
+    working directory is left to Headroom's config loader, which resolves it next to the config file."""
+    if path is None or not path.is_file():
         return None
     return Secret(path.read_text(encoding="utf-8").strip())
 
 
 def _check_file(path: Path | None) -> Path | None:
-    if path is not None and not path.is_file():
+    if path is not None and path.is_absolute() and not path.is_file():
         raise ValueError(f"file {str(path)!r} does not exist or is not a regular file")
     return path
 
@@ -53,7 +55,7 @@ class SlackChannel(ChannelBase):
     @model_validator(mode="after")
     def _resolve(self) -> SlackChannel:
         self.__dict__["webhook_url"] = self.webhook_url or _read_secret_file(self.webhook_url_file)
-        if not self.webhook_url:
+        if not self.webhook_url and self.webhook_url_file is None:
             raise ValueError("slack channel needs webhook_url or webhook_url_file")
         return self
 
@@ -70,7 +72,7 @@ class PagerDutyChannel(ChannelBase):
     @model_validator(mode="after")
     def _resolve(self) -> PagerDutyChannel:
         self.__dict__["routing_key"] = self.routing_key or _read_secret_file(self.routing_key_file)
-        if not self.routing_key:
+        if not self.routing_key and self.routing_key_file is None:
             raise ValueError("pagerduty channel needs routing_key or routing_key_file")
         return self
 
@@ -90,7 +92,7 @@ class WebhookChannel(ChannelBase):
     def _resolve(self) -> WebhookChannel:
         self.__dict__["url"] = self.url or _read_secret_file(self.url_file)
         self.__dict__["hmac_secret"] = self.hmac_secret or _read_secret_file(self.hmac_secret_file)
-        if not self.url:
+        if not self.url and self.url_file is None:
             raise ValueError("webhook channel needs url or url_file")
         return self
 
@@ -107,7 +109,7 @@ class AlertmanagerChannel(ChannelBase):
     @model_validator(mode="after")
     def _resolve(self) -> AlertmanagerChannel:
         self.__dict__["url"] = self.url or _read_secret_file(self.url_file)
-        if not self.url:
+        if not self.url and self.url_file is None:
             raise ValueError("alertmanager channel needs url or url_file")
         return self
 
