@@ -287,3 +287,34 @@ def test_silence_add_list_expire_round_trip(tmp_path: Path) -> None:
     again = run_cli("silence", "expire", str(silence_id), "--author", "bob", "--comment", "x", cwd=tmp_path)
     assert again.returncode == 2 and "already expired" in again.stderr and "Traceback" not in again.stderr
     store.close()
+
+
+def test_query_rollup_resolutions_match_independent_aggregates(tmp_path: Path) -> None:
+    """--resolution 1h / 5m with --agg read the rollups; values equal aggregates computed here."""
+    rng = random.Random(7)
+    url = f"sqlite:///{tmp_path}/metrics.db"
+    store = open_store(url)
+    base = 1_764_000_000 - 1_764_000_000 % 3600
+    points = [(base + 60 * i, rng.uniform(0, 1000)) for i in range(3 * 60)]  # 3 hours, one a minute
+    store.write_samples([Sample("db1", "pg_connections", {"state": "active"}, ts, v) for ts, v in points])
+    store.rollup(now=base + 4 * 3600)
+    store.close()
+    (tmp_path / "headroom.yaml").write_text(f"store: {{url: '{url}'}}\n", encoding="utf-8")
+    common = ["query", "--target", "db1", "--metric", "pg_connections", "--start", str(base),
+              "--end", str(base + 3 * 3600 - 1), "--format", "json"]
+    for res, width in (("1h", 3600), ("5m", 300)):
+        buckets: dict[int, list[float]] = {}
+        for ts, v in points:
+            buckets.setdefault(ts - ts % width, []).append(v)
+        for agg, fn in (("max", max), ("min", min), ("avg", lambda vs: sum(vs) / len(vs))):
+            result = run_cli(*common, "--resolution", res, "--agg", agg, cwd=tmp_path)
+            assert result.returncode == 0, result.stderr
+            (series,) = json.loads(result.stdout)
+            assert series["resolution_s"] == width
+            got = {int(ts): float(v) for ts, v in series["points"]}
+            assert sorted(got) == sorted(buckets)
+            for bucket, values in buckets.items():
+                if agg == "avg":
+                    assert math.isclose(got[bucket], fn(values), rel_tol=1e-12)
+                else:
+                    assert got[bucket] == fn(values)
