@@ -126,9 +126,10 @@ def _drain(st: Any, cfg: AlertsConfig, timeout: float) -> None:
 
 def run_alerts(cfg: Any, once: bool = False) -> int:
     """Entry point of ``headroom alerts`` (`cfg`: the whole Headroom configuration)."""
-    from alerts.cli import open_configured_store
+    from store import open_store
 
-    st = open_configured_store(cfg)
+    url = cfg.store_url_revealed() if hasattr(cfg, "store_url_revealed") else cfg.store.url
+    st = open_store(url, cfg.store.retention)
     stop = threading.Event()
     if not once and threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -188,20 +188,3 @@ def active_silences(conn: Connection, now: float) -> list[ActiveSilence]:
     )
     return [ActiveSilence(int(i), _decode(m)) for i, m in rows]
 
-
-def cli_add(cfg: Any, matchers: list[str], duration: float, author: str, comment: str) -> int:
-    from alerts.cli import cli_add as run
-
-    return run(cfg, matchers, duration, author, comment)
-
-
-def cli_list(cfg: Any, include_expired: bool = False) -> int:
-    from alerts.cli import cli_list as run
-
-    return run(cfg, include_expired)
-
-
-def cli_expire(cfg: Any, silence_id: str | int, author: str, comment: str = "expired with headroom silence expire") -> int:
-    from alerts.cli import cli_expire as run
-
-    return run(cfg, silence_id, author, comment)
