@@ -56,9 +56,15 @@ MALFORMED = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(MALFORMED))
-@pytest.mark.parametrize("command", [["check"], ["collect", "--once"], ["query", "--target", "a", "--metric", "up"]])
-def test_malformed_config_exits_2_naming_file_line_field(tmp_path: Path, case: str, command: list[str]) -> None:
+COMMANDS = {"check": ["check"], "collect": ["collect", "--once"], "query": ["query", "--target", "a", "--metric", "up"]}
+CASES = [(case, "check") for case in sorted(MALFORMED)] + [
+    (case, command) for case in ("unset_var", "missing_secret_file", "bad_yaml") for command in ("collect", "query")
+]
+
+
+@pytest.mark.parametrize(("case", "command_name"), CASES)
+def test_malformed_config_exits_2_naming_file_line_field(tmp_path: Path, case: str, command_name: str) -> None:
+    command = COMMANDS[command_name]
     text, needle, expected = MALFORMED[case]
     (tmp_path / "headroom.yaml").write_text(text, encoding="utf-8")
     result = run_cli(*command, cwd=tmp_path)
