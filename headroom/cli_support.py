@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from headroom.redact import mask
 EXIT_ERROR = 1
 EXIT_CONFIG = 2
 EXIT_UNAVAILABLE = 3
+EXIT_BROKEN_PIPE = 141  # as a shell reports a process ended by SIGPIPE
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -87,6 +89,10 @@ def guarded(name: str) -> Callable[[F], F]:
                 sys.exit(EXIT_CONFIG)
             except StageUnavailable:
                 fail(EXIT_UNAVAILABLE, f"headroom {name}: this stage is not available in this build")
+            except BrokenPipeError:  # `headroom query ... | head`: the reader left; stop quietly
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+                sys.exit(EXIT_BROKEN_PIPE)
             except KeyboardInterrupt:
                 fail(130, f"headroom {name}: interrupted")
             except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, SystemExit):
