@@ -130,7 +130,14 @@ def parse_config(
     problem_paths = {path for path, _, _ in doc.problems}
     register_raw_secrets(doc.data, HeadroomConfig)  # before validation, so no error message can show one
     try:
-        cfg = HeadroomConfig.model_validate(doc.data)
+        # a section left empty (`alerts:` with everything below commented out) means its defaults
+        data = {
+            key: value
+            for key, value in doc.data.items()
+            if not (value is None and key in HeadroomConfig.model_fields
+                    and HeadroomConfig.model_fields[key].default is not None)
+        }
+        cfg = HeadroomConfig.model_validate(data)
     except ValidationError as exc:
         for error in exc.errors():
             path, text_ = _describe(doc, tuple(error["loc"]), error)

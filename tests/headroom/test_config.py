@@ -264,3 +264,10 @@ def test_unknown_keys_inside_unions_and_maps_name_the_right_options(tmp_path: Pa
         f"{tmp_path / 'headroom.yaml'}:{line_of(text, 'intervl')}: targets[0].metrics.pg_locks.intervl: "
         "unknown option 'intervl'; did you mean 'interval'? (allowed: interval, enabled)"
     ), messages[1]
+
+
+def test_an_empty_section_means_its_defaults(tmp_path: Path) -> None:
+    text = "store:\n  # url: sqlite:///elsewhere.db\nalerts:\ntargets:\ncollector:\n  max_concurrency: 3\n"
+    cfg = load_config(write(tmp_path, text), env={})
+    assert cfg.store == HeadroomConfig().store and cfg.targets == [] and cfg.collector.max_concurrency == 3
+    assert cfg.alerts == HeadroomConfig().alerts
