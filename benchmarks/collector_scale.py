@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import resource
 import secrets
@@ -47,6 +48,7 @@ def rss_mb() -> tuple[float, float]:
 
 
 def main() -> int:
+    logging.basicConfig(level=logging.ERROR)
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--targets", type=int, default=200)
     ap.add_argument("--duration", type=float, default=330.0)
@@ -64,12 +66,14 @@ def main() -> int:
                 conn.execute(sql.SQL("CREATE TABLE {} (id int PRIMARY KEY, v text, n int)").format(sql.Identifier(f"t_{i}")))
                 conn.execute(sql.SQL("CREATE INDEX ON {} (n)").format(sql.Identifier(f"t_{i}")))
             conn.execute("ANALYZE")
+            conn.execute("CREATE EXTENSION pg_stat_statements")
         inst = cluster.primary
         subprocess.run([pg_binary("pgbench"), "-i", "-s", "1", "-q", "-h", str(inst.socket_dir), "-p", str(inst.port),
                         "-U", "postgres", "bench"], check=True, capture_output=True)
         password = secrets.token_urlsafe(12)
         with cluster.connect() as conn:
             conn.execute(sql.SQL("CREATE ROLE hr_scale LOGIN PASSWORD {} IN ROLE pg_monitor").format(sql.Literal(password)))
+            conn.execute("GRANT pg_read_all_data TO hr_scale")  # every metric of the preset runs
         dsn = cluster.primary.dsn("hr_scale", "bench", password)
         # one connection per logical target: database-scoped metrics visit only the target's database
         targets = [TargetConfig(name=f"scale-{i:04d}", engine="postgres", dsn=dsn, preset="standard",

@@ -176,7 +176,9 @@ async def collect_once(
 def _open_store(cfg: Any) -> Any:
     from store import open_store
 
-    return open_store(cfg.store.url, getattr(cfg.store, "retention", None))
+    reveal = getattr(cfg, "store_url_revealed", None)  # HeadroomConfig: password from store.password_file
+    url = reveal() if callable(reveal) else cfg.store.url
+    return open_store(url, getattr(cfg.store, "retention", None))
 
 
 def run_collect(
