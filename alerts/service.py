@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from alerts import channels, outbox
+from alerts.channels.http import redact
 from alerts.config import AlertsConfig
 from alerts.dispatcher import Dispatcher
 from alerts.evaluator import evaluate
@@ -97,7 +98,7 @@ def serve(st: Any, cfg: AlertsConfig, once: bool = False, stop: threading.Event 
                 if cycle.enqueued:
                     dispatcher.notify()
             except Exception as exc:
-                log.error("evaluation failed: %s: %s", type(exc).__name__, exc)
+                log.error("evaluation failed: %s: %s", type(exc).__name__, redact(str(exc), ()))
                 if once:
                     return 1
             if started - last_prune > 3600:
