@@ -137,26 +137,31 @@ def browser_times(url: str, chromium: str, charts: dict[str, int]) -> tuple[dict
             except OSError:
                 time.sleep(0.3)
         times: dict[str, float] = {}
+        drawn = '[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg'
+        checks = (
+            ("fleet", '[data-testid="stDataFrameResizable"] canvas', 1),  # the table (sparklines inside)
+            ("instance", drawn, max(charts.get("instance", 1), 1)),
+        )
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            # "cold": the first visit after the server started (empty caches, store not yet opened);
+            # "warm": a new browser session afterwards (Streamlit's data caches are shared by sessions)
+            for round_name in ("cold", "warm"):
+                for name, selector, count in checks:
+                    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+                    page = ctx.new_page()
+                    path = "" if name == "fleet" else name
+                    t0 = time.perf_counter()
+                    page.goto(f"{base}/{path}?target=db-000&range=24h", wait_until="commit")
+                    page.wait_for_function(
+                        "([sel, n]) => document.querySelectorAll(sel).length >= n "
+                        "&& !document.querySelector('[data-testid=\"stStatusWidget\"]')",
+                        arg=[selector, count], timeout=120_000, polling=50)
+                    key = f"{name}_{round_name}"
+                    times[key] = time.perf_counter() - t0
+                    print(f"  {name:<10} {round_name:<5} browser, to last chart drawn: {times[key]:.2f} s")
+                    ctx.close()
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            # one warm-up visit (first page load of a session fetches the frontend bundle)
-            page.goto(f"{base}/?range=24h", wait_until="load")
-            page.wait_for_selector("h1", timeout=60_000)
-            drawn = '[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg'
-            for name, selector, count in (
-                ("fleet", '[data-testid="stDataFrameResizable"] canvas', 1),  # the table (sparklines inside)
-                ("instance", drawn, max(charts.get("instance", 1), 1)),
-            ):
-                path = "" if name == "fleet" else name
-                t0 = time.perf_counter()
-                page.goto(f"{base}/{path}?target=db-000&range=24h", wait_until="commit")
-                page.wait_for_function(
-                    "([sel, n]) => document.querySelectorAll(sel).length >= n "
-                    "&& !document.querySelector('[data-testid=\"stStatusWidget\"]')",
-                    arg=[selector, count], timeout=60_000, polling=50)
-                times[name] = time.perf_counter() - t0
-                print(f"  {name:<12} browser, to last chart drawn: {times[name]:.2f} s")
             for name in PAGES:  # visit every page so the RSS figure covers all of them
                 path = "" if name == "fleet" else name
                 page.goto(f"{base}/{path}?target=db-000&range=30d", wait_until="commit")
@@ -198,7 +203,8 @@ def main() -> int:
         "browser_s": {k: round(v, 3) for k, v in browser.items()},
         "dashboard_peak_rss_mb": round(rss, 1),
         "goal_server_1s": worst <= 1.0,
-        "goal_browser_3s": bool(browser) and max(browser.values()) <= 3.0,
+        "goal_browser_3s_warm": bool(browser) and max(v for k, v in browser.items() if k.endswith("warm")) <= 3.0,
+        "goal_browser_3s_cold": bool(browser) and max(v for k, v in browser.items() if k.endswith("cold")) <= 3.0,
         "goal_rss_500mb": rss <= 500,
     }
     print(json.dumps(result))

@@ -37,7 +37,10 @@ def get_store() -> Any:
         )
     from store import open_store
 
-    return open_store(url)
+    store = open_store(url, migrate=False)
+    if store.schema_revision() is None:  # a brand-new store: create the schema (idempotent)
+        store.migrate()
+    return store
 
 
 @st.cache_resource(show_spinner=False)

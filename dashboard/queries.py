@@ -74,11 +74,17 @@ def series_range(
     return df
 
 
+LATEST_MAX_AGE = 3 * 3600
+"""Series with no sample in this window are not "current" (a finished vacuum, a dropped index):
+three times the longest collection interval (1 h)."""
+
+
 def latest(st: Any, metric: str, target: str | None = None,
-           matchers: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """Latest value of each series of ``metric``; label keys become columns."""
+           matchers: Mapping[str, str] | None = None, max_age: int | None = LATEST_MAX_AGE) -> pd.DataFrame:
+    """Latest value of each series of ``metric`` seen in the last ``max_age`` seconds; label keys
+    become columns."""
     rows = []
-    for lv in st.latest(metric, target=target, matchers=dict(matchers or {})):
+    for lv in st.latest(metric, target=target, matchers=dict(matchers or {}), max_age=max_age):
         row: dict[str, Any] = {f"label_{k}": v for k, v in dict(lv.labels).items()}
         row.update({"target": lv.target, "metric": lv.metric, "ts": int(lv.ts), "value": float(lv.value),
                     "labels": json.dumps(dict(lv.labels), sort_keys=True)})

@@ -8,6 +8,8 @@ from dashboard import charts, context, data, ui
 from dashboard import format as fmt
 from dashboard.replication import topology
 
+TOP_N = 10  # series drawn per chart: the targets lagging most right now
+
 ctx = context.current()
 if not ui.no_targets(ctx):
     tr = ctx.time_range
@@ -45,10 +47,18 @@ if not ui.no_targets(ctx):
         ("pg_standby_replay_lag_seconds", "Replay delay (standby view)", "seconds"),
         ("mysql_replica_lag_seconds", "MySQL/MariaDB replica lag", "seconds"),
     ):
-        df = data.series_range(metric, names, tr.start, tr.end)
+        now_lag = data.latest(metric)
+        now_lag = now_lag[now_lag["target"].isin(names)] if not now_lag.empty else now_lag
+        if now_lag.empty:
+            continue
+        worst = now_lag.groupby("target")["value"].max().sort_values(ascending=False)
+        shown = tuple(sorted(worst.index[:TOP_N]))
+        df = data.series_range(metric, shown, tr.start, tr.end)
         if df.empty:
             continue
         ui.chart(charts.time_series(df, title, unit, ctx.all_targets))  # type: ignore[arg-type]
+        if len(worst) > TOP_N:
+            st.caption(f"The {TOP_N} targets lagging most now, of {len(worst)}; narrow the sidebar filter to see others.")
         drawn += 1
     if drawn == 0:
         ui.missing_metric(["pg_replication_lag_bytes", "pg_standby_replay_lag_seconds",
@@ -63,6 +73,7 @@ if not ui.no_targets(ctx):
         ui.table(slots.assign(slot=slots.get("label_slot_name", ""),
                               retained=[fmt.fmt_bytes(v) for v in slots["value"]],
                               seen=[fmt.fmt_ago(t, ctx.now) for t in slots["ts"]])[["target", "slot", "retained", "seen"]])
-        df = data.series_range("pg_slot_retained_wal_bytes", names, tr.start, tr.end)
+        biggest = tuple(sorted(slots.groupby("target")["value"].max().sort_values(ascending=False).index[:TOP_N]))
+        df = data.series_range("pg_slot_retained_wal_bytes", biggest, tr.start, tr.end)
         if not df.empty:
             ui.chart(charts.time_series(df, "WAL retained by slots", "bytes", ctx.all_targets))
