@@ -149,3 +149,34 @@ def test_counter_rates_follow_the_server(pg_cluster: PgCluster, sqlite_store: St
     rate = _latest(sqlite_store, "pg_xact_commit_rate", "pg-primary", datname=idle_db)
     # 200 autocommit statements = 200 commits (+ a few from connecting); the interval is <= elapsed
     assert 200 / elapsed <= rate <= 215 / 1.0
+
+
+def test_bloat_estimate_after_deleting_90_percent(
+    pg_cluster: PgCluster, sqlite_store: Store, settings: CollectorSettings, idle_db: str
+) -> None:
+    """Known answer: 9 of 10 rows deleted and vacuumed (space not returned) → about 90 % bloat."""
+    with pg_cluster.connect(dbname=idle_db) as conn:
+        conn.execute("CREATE TABLE bloaty (id int, pad text)")
+        conn.execute("INSERT INTO bloaty SELECT g, repeat('x', 100) FROM generate_series(1, 100000) g")
+        conn.execute("CREATE INDEX bloaty_id ON bloaty (id)")
+        conn.execute("CREATE TABLE tidy (id int, pad text)")
+        conn.execute("INSERT INTO tidy SELECT g, repeat('x', 100) FROM generate_series(1, 100000) g")
+        conn.execute("CREATE INDEX tidy_id ON tidy (id)")
+        conn.execute("DELETE FROM bloaty WHERE id % 10 <> 0")
+        conn.execute("VACUUM ANALYZE bloaty")
+        conn.execute("VACUUM ANALYZE tidy")
+    c = Collector(sqlite_store, [pg_target(pg_cluster, "bloat", dbname=idle_db, superuser=True)], settings,
+                  housekeeping=False, only=["table_bloat", "index_bloat"])
+
+    async def go() -> None:
+        await c.round()
+        await c.close()
+
+    asyncio.run(go())
+    where = {"datname": idle_db, "schemaname": "public"}
+    ratio = _latest(sqlite_store, "pg_table_bloat_ratio", "bloat", **where, relname="bloaty")
+    assert 0.85 <= ratio <= 0.95
+    assert _latest(sqlite_store, "pg_table_bloat_ratio", "bloat", **where, relname="tidy") < 0.15
+    idx = _latest(sqlite_store, "pg_index_bloat_ratio", "bloat", **where, relname="bloaty", indexrelname="bloaty_id")
+    assert 0.8 <= idx <= 0.95
+    assert _latest(sqlite_store, "pg_index_bloat_ratio", "bloat", **where, relname="tidy", indexrelname="tidy_id") < 0.2
