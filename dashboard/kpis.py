@@ -8,6 +8,7 @@ from typing import Literal
 import pandas as pd
 
 Agg = Literal["sum", "max"]
+TREND_POINTS = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,5 +31,8 @@ def kpi(latest: pd.DataFrame, history: pd.DataFrame, agg: Agg) -> Kpi:
         return Kpi(value, None, [])
     per_ts = history.groupby("ts")["value"].agg(agg).sort_index()
     trend = [float(v) for v in per_ts]
+    if len(trend) > TREND_POINTS:  # a KPI sparkline needs no more
+        stride = -(-len(trend) // TREND_POINTS)
+        trend = trend[::stride] + ([trend[-1]] if (len(trend) - 1) % stride else [])
     delta = value - trend[0] if value is not None and trend else None
     return Kpi(value, delta, trend)

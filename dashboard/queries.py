@@ -57,7 +57,7 @@ def series_range(
     names = list(dict.fromkeys(target_names))
     wanted = set(names)
     # one read for the whole fleet, or one per target when only a few are asked for
-    scopes: list[str | None] = list(names) if len(names) <= 3 else [None]
+    scopes: list[str | None] = list(names) if len(names) <= 20 else [None]
     for scope in scopes:
         for sd in st.query_range(scope, metric, matchers=dict(matchers or {}), start=start, end=end,
                                  max_points=max_points):

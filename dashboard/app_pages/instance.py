@@ -17,6 +17,8 @@ from dashboard.metrics import (
     SIZE,
 )
 
+CHART_POINTS = 240  # per series: about one point per 2-3 pixels of a half-width chart
+
 ctx = context.current()
 target = ui.require_target(ctx)
 if target is not None:
@@ -29,7 +31,7 @@ if target is not None:
 
     def load_kpi(metric: str, agg: str) -> Kpi:
         latest = data.latest(metric, tname)
-        hist = data.series_range(metric, (tname,), tr.start, tr.end)  # same read as its chart below
+        hist = data.series_range(metric, (tname,), tr.start, tr.end, max_points=CHART_POINTS)  # same read as its chart
         return kpi(latest, hist, agg)  # type: ignore[arg-type]
 
     up = data.latest("up", target)
@@ -76,7 +78,7 @@ if target is not None:
     panels = [p for p in INSTANCE_PANELS if engine in p.engines]
     grid = st.columns(2)
     for panel in panels:
-        df = data.series_range(panel.metric, (target,), tr.start, tr.end)
+        df = data.series_range(panel.metric, (target,), tr.start, tr.end, max_points=CHART_POINTS)
         if df.empty:
             continue
         with grid[drawn % 2]:
