@@ -12,6 +12,7 @@ import textwrap
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from headroom.supervisor import ChildSpec, Supervisor, pids_alive, stage_specs
 
@@ -143,3 +144,82 @@ def test_dashboard_address_and_port_come_from_the_environment() -> None:
     assert dashboard_args_from_env({}) == []
     assert dashboard_args_from_env({"HEADROOM_DASHBOARD_ADDRESS": "0.0.0.0", "HEADROOM_DASHBOARD_PORT": "9000"}) == [
         "--address", "0.0.0.0", "--port", "9000"]
+
+
+def _up_samples_after(db: Path, target: str, after: int) -> int:
+    import sqlite3
+
+    if not db.exists():
+        return 0
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    try:
+        row = conn.execute(
+            "SELECT count(*) FROM samples s JOIN series se ON se.id = s.series_id "
+            "JOIN targets t ON t.id = se.target_id WHERE t.name = ? AND se.metric = 'up' AND s.value = 1 "
+            "AND s.ts > ?",
+            (target, after),
+        ).fetchone()
+    except sqlite3.OperationalError:
+        return 0
+    finally:
+        conn.close()
+    return int(row[0])
+
+
+def test_headroom_up_restarts_a_killed_collector_and_sigterm_stops_all(tmp_path: Path, pg_cluster: Any) -> None:
+    """The real `headroom up`: kill -9 of the collector child → restarted, collection continues;
+    SIGTERM to `up` → every child gone."""
+    import re
+
+    import yaml
+
+    from headroom.servers.processes import free_port
+
+    pw = tmp_path / "pg_pw"
+    pw.write_text(pg_cluster.monitor_password + "\n")
+    pw.chmod(0o600)
+    inst = pg_cluster.primary
+    cfg = {
+        "store": {"url": f"sqlite:///{tmp_path / 'metrics.db'}"},
+        "targets": [{
+            "name": "up-pg", "engine": "postgres", "password_file": str(pw),
+            "dsn": f"postgresql://{pg_cluster.monitor_user}@{inst.host}:{inst.port}/postgres?sslmode=disable",
+            "metrics": {"connections": {"interval": "2s"}},
+        }],
+        "collector": {"spool_dir": str(tmp_path / "spool")},
+        "alerts": {"channels": [{"name": "log", "type": "log"}], "routes": [{"channels": ["log"]}]},
+    }
+    cfg_path = tmp_path / "headroom.yaml"
+    cfg_path.write_text(yaml.safe_dump(cfg))
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "HEADROOM_DASHBOARD_PORT": str(free_port())}
+    proc = subprocess.Popen([sys.executable, "-m", "headroom.cli", "--config", str(cfg_path), "up"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                            cwd=tmp_path)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+
+    def started(name: str) -> list[int]:
+        return [int(m.group(1)) for line in list(lines)
+                for m in [re.search(rf"started {name} \(pid (\d+)\)", line)] if m]
+
+    try:
+        _wait(lambda: len(started("collect")) == 1 and len(started("dashboard")) == 1, 60)
+        db = tmp_path / "metrics.db"
+        _wait(lambda: _up_samples_after(db, "up-pg", 0) > 0, 90)
+        first = started("collect")[0]
+        os.kill(first, signal.SIGKILL)
+        killed_at = int(time.time())
+        _wait(lambda: len(started("collect")) == 2, 30)
+        assert started("collect")[1] != first
+        # collection continues: `up` samples taken after the kill by the new collector
+        _wait(lambda: _up_samples_after(db, "up-pg", killed_at + 1) > 0, 90)
+        children = [pid for name in ("collect", "forecast", "alerts", "dashboard") for pid in started(name)]
+        assert any(line.startswith("collect") and "|" in line for line in lines)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=60)
+        reader.join(timeout=5)
+    assert code == 0, "\n".join(lines[-40:])
+    _wait(lambda: pids_alive(children) == [], 10)
+    assert any("stopping all children" in line for line in lines)
