@@ -100,6 +100,13 @@ def fit_calibration(errors: np.ndarray, fallback_scale: float) -> Calibration:
         quantiles = {q: 1.5 * 1.2533 * z[q] for q in LEVELS}
     else:
         quantiles = {q: float(np.quantile(norm, _conformal_level(q, n))) for q in LEVELS}
+        # each tail at least as wide as the symmetric (absolute error) interval of the same
+        # coverage: a bias seen in the backtest may flip sign later, an interval must survive it
+        absn = np.abs(norm)
+        for lo, hi in ((0.1, 0.9), (0.025, 0.975)):
+            width = float(np.quantile(absn, _conformal_level(hi - lo, n)))
+            quantiles[lo] = min(quantiles[lo], -width)
+            quantiles[hi] = max(quantiles[hi], width)
     return Calibration(scale, power, quantiles, n)
 
 

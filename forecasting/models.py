@@ -156,40 +156,95 @@ def stl_ets(y: np.ndarray, h: int, ctx: Context) -> np.ndarray:
     return _holt(adjusted, h, ctx.storage) + _season_path(seasonal, ctx.season, h)
 
 
+def _phase_profile(x: np.ndarray, period: int, seasons: int = 4) -> np.ndarray:
+    """Median of each phase over the last ``seasons`` seasons, centred: a cheap seasonal profile
+    aligned so that index 0 is the phase of ``x[-period]``."""
+    n = len(x)
+    use = min(n // period, seasons) * period
+    tail = x[n - use :]
+    prof = np.median(tail.reshape(-1, period), axis=0)
+    return prof - float(np.mean(prof))
+
+
 def mstl_ets(y: np.ndarray, h: int, ctx: Context) -> np.ndarray:
-    """Daily and weekly seasons (one MSTL pass: weekly STL, then daily STL on the rest), damped
-    ETS on what remains. Falls back to :func:`stl_ets` with less than two long seasons."""
+    """Daily and weekly seasons with damped ETS on what remains: the daily season by STL, the
+    weekly one as the median hour-of-week profile of the rest over the last four weeks (one
+    MSTL-like pass at a fraction of the cost). Falls back to :func:`stl_ets` with less than two
+    weeks."""
     long = ctx.long_season
     if not long or len(y) < 2 * long + 1:
         return stl_ets(y, h, ctx)
     y = y[-4 * long :] if len(y) > 4 * long else y
-    from statsmodels.tsa.seasonal import STL
-
-    daily0 = np.asarray(STL(y, period=ctx.season).fit().seasonal)
-    weekly = np.asarray(STL(y - daily0, period=long, seasonal=9).fit().seasonal)
-    daily, adjusted = _stl(y - weekly, ctx.season)
+    daily, rest = _stl(y, ctx.season)
+    trend_free = rest - _centred_mean(rest, long)
+    weekly_prof = _phase_profile(trend_free, long)
+    n = len(y)
+    weekly_hist = _tile_back(weekly_prof, long, n)
+    adjusted = rest - weekly_hist
     return (
         _holt(adjusted, h, ctx.storage)
         + _season_path(daily, ctx.season, h)
-        + _season_path(weekly, long, h)
+        + np.resize(weekly_prof, h)
     )
 
 
-def theta(y: np.ndarray, h: int, ctx: Context) -> np.ndarray:
-    """The Theta method (SES with half the linear drift) on the deseasonalised series."""
-    from statsmodels.tsa.forecasting.theta import ThetaModel
+def _tile_back(profile: np.ndarray, period: int, n: int) -> np.ndarray:
+    """The profile laid over the last ``n`` points so that its phase 0 is at ``n - period``."""
+    idx = (np.arange(n) - (n - period)) % period
+    return profile[idx]
 
+
+def _centred_mean(x: np.ndarray, window: int) -> np.ndarray:
+    """Moving average of ``window`` points (edges use what is there): the slow trend."""
+    kernel = np.ones(window) / window
+    num = np.convolve(x, kernel, mode="same")
+    den = np.convolve(np.ones(len(x)), kernel, mode="same")
+    return num / den
+
+
+def _ses(y: np.ndarray) -> tuple[float, float]:
+    """Simple exponential smoothing over an alpha grid: (final level, alpha)."""
+    level, _, alpha, _, _ = _holt_grid_ses(y)
+    return level, alpha
+
+
+def _holt_grid_ses(y: np.ndarray) -> tuple[float, float, float, float, float]:
+    n = len(y)
+    a = _ALPHAS
+    level = np.full(a.shape, y[0])
+    sse = np.zeros(a.shape)
+    burn = min(max(3, n // 10), 24)
+    for t in range(1, n):
+        err = y[t] - level
+        if t > burn:
+            sse += err * err
+        level = level + a * err
+    best = int(np.argmin(sse))
+    return float(level[best]), 0.0, float(a[best]), 0.0, 1.0
+
+
+def theta(y: np.ndarray, h: int, ctx: Context) -> np.ndarray:
+    """The Theta method (Assimakopoulos & Nikolopoulos; Hyndman & Billah's form): simple
+    exponential smoothing plus half the linear-regression drift, on the series with its main
+    season taken out by classical (phase median) decomposition, the season put back after."""
     period = ctx.season if ctx.season > 1 and len(y) >= 2 * ctx.season + 1 else 1
     y = y[-max(28 * period, 60) :]
-    if np.ptp(y) == 0:
+    n = len(y)
+    if n < 3 or np.ptp(y) == 0:
         return np.full(h, y[-1], dtype=float)
-    deseason = period > 1 and bool(np.all(y > 0))
-    try:
-        model = ThetaModel(y, period=period, deseasonalize=deseason, method="additive")
-        res = model.fit()
-        return np.asarray(res.forecast(h), dtype=float)
-    except (ValueError, np.linalg.LinAlgError):
-        return ets_damped(y, h, ctx)
+    if period > 1:
+        detrended = y - _centred_mean(y, period)
+        prof = _phase_profile(detrended, period)
+        season_hist = _tile_back(prof, period, n)
+        adjusted = y - season_hist
+        season_fc = np.resize(prof, h)
+    else:
+        adjusted, season_fc = y, np.zeros(h)
+    slope = float(np.polyfit(np.arange(n, dtype=float), adjusted, 1)[0])
+    level, alpha = _ses(adjusted)
+    k = np.arange(1, h + 1)
+    drift = 0.5 * slope * (k - 1 + 1 / alpha - (1 - alpha) ** n / alpha)
+    return level + drift + season_fc
 
 
 MODELS: dict[str, ModelFn] = {
@@ -214,14 +269,18 @@ COMBINATION = "combination"
 
 
 def candidates(ctx: Context, n: int) -> list[str]:
-    """Models worth trying on a series of ``n`` points (the baseline always)."""
-    names = [BASELINE, "naive", "theil_sen", "ets_damped"]
+    """Models worth trying on a series of ``n`` points (the baseline always).
+
+    Storage and capacity series, forecast far ahead, only get models that carry the growth on:
+    naive (no growth) and Theta (half the drift, made for short horizons) are left out there."""
+    seasonal = ctx.season > 1 and n >= 2 * ctx.season + 1
     if ctx.storage:
-        names.append("seasonal_drift")
-    if ctx.season > 1 and n >= 2 * ctx.season + 1:
-        names += ["stl_ets", "theta"]
+        names = [BASELINE, "seasonal_drift", "theil_sen", "ets_damped"]
+        if seasonal:
+            names.append("stl_ets")
     else:
-        names += ["theta"]
+        names = [BASELINE, "naive", "theil_sen", "ets_damped"]
+        names += ["stl_ets", "theta"] if seasonal else ["theta"]
     if ctx.long_season and n >= 2 * ctx.long_season + 1:
         names += ["seasonal_naive_long", "mstl_ets"]
     return names

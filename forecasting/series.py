@@ -108,7 +108,7 @@ def clean_spikes(y: np.ndarray, k: float = 10.0, window: int = 7, season: int = 
     half = window // 2
     padded = np.pad(y, half, mode="edge")
     view = np.lib.stride_tricks.sliding_window_view(padded, window)
-    med = np.nanmedian(view, axis=1)
+    med = np.median(view, axis=1) if np.isfinite(y).all() else np.nanmedian(view, axis=1)
     resid = y - med
     scale = _mad(resid)
     if scale <= 0:
