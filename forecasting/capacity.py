@@ -40,6 +40,7 @@ class Crossing:
     p90_ts: int | None = None  # None with a p10 date: later than the forecast horizon
     horizon_end: int | None = None
     message: str = ""
+    offset: float = 0.0  # added to the forecast to compare with the threshold (counters)
 
 
 def _first_reach(path: np.ndarray, ts: np.ndarray, threshold: float, start_value: float) -> int | None:
@@ -72,14 +73,15 @@ def time_to_threshold(fc: Forecast, threshold: float, offset: float = 0.0) -> Cr
     start = fc.last_value + offset
     early = _first_reach(cal.path(fc.point, 0.9) + offset, ts, threshold, start)
     if early is None:
-        return Crossing(NO_CROSSING, threshold, horizon_end=end, message="not reached within the horizon")
+        return Crossing(NO_CROSSING, threshold, horizon_end=end, message="not reached within the horizon",
+                        offset=offset)
     # the median date is the point forecast's; quantile paths can cross at the first steps, so
     # dates are kept in order
     mid = _first_reach(fc.point + offset, ts, threshold, start)
     late = _first_reach(cal.path(fc.point, 0.1) + offset, ts, threshold, start)
     mid = max(mid, early) if mid is not None else None
     late = max(late, mid) if late is not None and mid is not None else None
-    return Crossing(CROSSING, threshold, early, mid, late, end)
+    return Crossing(CROSSING, threshold, early, mid, late, end, offset=offset)
 
 
 def steady_growth(reg: Regular, min_ratio: float = 3.0) -> bool:

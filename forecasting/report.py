@@ -32,9 +32,9 @@ RESOURCE_TITLES = {
 }
 
 CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem;color:#222;max-width:60rem}
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem;color:#222;max-width:80rem}
 h1{font-size:1.6rem} h2{margin-top:2rem;border-bottom:1px solid #ccc} h3{margin-bottom:.3rem}
-table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem} td,th{border:1px solid #ddd;padding:.25rem .5rem;text-align:left}
+table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem;width:100%;table-layout:auto} td,th{border:1px solid #ddd;padding:.25rem .5rem;text-align:left}
 th{background:#f3f3f3} .crit{color:#b00020;font-weight:600} .warn{color:#a15c00} .muted{color:#777}
 .res{margin:1rem 0 2rem 0}
 """
@@ -91,8 +91,7 @@ def _resource_section(r: dict[str, Any], now: int) -> str:
     labels = _labels(r["labels"])
     points = d.get("capacity_points") or r["points"]
     history = d.get("history") or []
-    if d.get("capacity_points") and d.get("last_value") is not None:
-        history = []  # a counter's forecast is of its consumption: show the band alone
+    points = _shown(points, history, r, now)
     svg = chart(history, points, r["threshold"],
                 [("P10", r["p10_ts"]), ("P50", r["p50_ts"]), ("P90", r["p90_ts"])], unit, f"{title} {labels}")
     mase_by = (d.get("selection") or {}).get("main") or {}
@@ -114,6 +113,21 @@ def _resource_section(r: dict[str, Any], now: int) -> str:
         f"<tr><th>forecast made</th><td>{_date(r['created_at'])}{' (routine refresh)' if d.get('routine') else ''}</td></tr>"
         "</table></div>"
     )
+
+
+def _shown(points: list[Any], history: list[Any], r: dict[str, Any], now: int) -> list[Any]:
+    """The part of the forecast worth drawing: up to a little past the latest date, else as far
+    ahead as the history reaches back (at least 30 days for storage)."""
+    if not points:
+        return points
+    dates = [int(r[k]) for k in ("p90_ts", "p50_ts", "p10_ts") if r[k] is not None]
+    start = int(points[0][0])
+    if dates:
+        cut = max(dates) + max(0.15 * (max(dates) - start), 86400)
+    else:
+        span = (int(history[-1][0]) - int(history[0][0])) if len(history) > 1 else 30 * DAY
+        cut = start + max(span, 7 * DAY if r["resource"] in ("connections", "qps") else 30 * DAY)
+    return [p for p in points if int(p[0]) <= cut]
 
 
 def render_report_html(st: Any, now: int | None = None) -> str:

@@ -52,15 +52,15 @@ def _status(fc: Forecast, crossing: Crossing | None, threshold: float | None) ->
     return OK if crossing.status in (CROSSING, EXCEEDED) else "no_crossing"
 
 
-def _points(fc: Forecast) -> list[list[float | None]]:
+def _points(fc: Forecast, offset: float = 0.0) -> list[list[float | None]]:
     if fc.status != OK or fc.calibration is None:
         return []
     ts = fc.timestamps()
     lo80, hi80 = fc.band(0.8)
     lo95, hi95 = fc.band(0.95)
     idx = thin(len(ts))
-    return [[int(ts[i]), float(fc.point[i]), float(lo80[i]), float(hi80[i]), float(lo95[i]), float(hi95[i])]
-            for i in idx]
+    return [[int(ts[i]), float(fc.point[i] + offset), float(lo80[i] + offset), float(hi80[i] + offset),
+             float(lo95[i] + offset), float(hi95[i] + offset)] for i in idx]
 
 
 def _history(points: list[tuple[int, float]], step: int) -> list[list[float]]:
@@ -132,8 +132,9 @@ def forecast_job(
     details["message"] = main.message or (crossing.message if crossing else "")
     details["last_value"] = main.last_value if main.status == OK else None
     details["level_shifts"] = main.level_shifts
-    if job.kind == COUNTER and cap_fc is not None and cap_fc.status == OK:
-        details["capacity_points"] = _points(cap_fc)
+    if job.kind == COUNTER and cap_fc is not None and cap_fc.status == OK and crossing is not None:
+        # the age if nothing froze from now on: consumption forecast plus what is not consumed yet
+        details["capacity_points"] = _points(cap_fc, crossing.offset)
     if crossing is not None:
         details["crossing_status"] = crossing.status
         details["horizon_end"] = crossing.horizon_end
