@@ -115,7 +115,7 @@ def _count(st: Store) -> int:
 
 
 def _all_points(st: Store, target: str) -> set[tuple[str, tuple[tuple[str, str], ...], int, float]]:
-    out = set()
+    out: set[tuple[str, tuple[tuple[str, str], ...], int, float]] = set()
     for ref in st.list_series(target=target):
         for s in st.query_range(target, ref.metric, dict(ref.labels), start=0, end=2**31, resolution="raw"):
             if dict(s.labels) != dict(ref.labels):
@@ -211,7 +211,7 @@ def test_cli_backfill_matches_a_postgres_target_by_its_dsn(prom_pg: PromPg, tmp_
     (host:port of the DSN) picks its series; the password given inline never reaches the output."""
     dsn = prom_pg.cluster.monitor_dsn()
     password = prom_pg.cluster.monitor_password
-    cfg = {
+    cfg: dict[str, Any] = {
         "store": {"url": f"sqlite:///{tmp_path / 'cli.db'}"},
         "targets": [{"name": "orders-db", "engine": "postgres", "dsn": dsn}],
     }
