@@ -21,6 +21,7 @@ CONFIG_ENV = "HEADROOM_CONFIG"
 POLICY_ENV = "HEADROOM_DASHBOARD"
 LIVE_TTL = 60  # seconds: live tiles and latest values
 RANGE_TTL = 120  # range reads and tables
+LIVE_MAX_AGE = 900  # fleet-wide "current" values: metrics polled every 15-60 s
 
 
 class StoreNotConfigured(RuntimeError):
@@ -65,8 +66,9 @@ def series_range(metric: str, target_names: tuple[str, ...], start: int, end: in
 
 
 @st.cache_data(ttl=LIVE_TTL, show_spinner=False)
-def latest(metric: str, target: str | None = None, matchers: tuple[tuple[str, str], ...] = ()) -> pd.DataFrame:
-    return queries.latest(get_store(), metric, target, dict(matchers))
+def latest(metric: str, target: str | None = None, matchers: tuple[tuple[str, str], ...] = (),
+           max_age: int = queries.LATEST_MAX_AGE) -> pd.DataFrame:
+    return queries.latest(get_store(), metric, target, dict(matchers), max_age)
 
 
 @st.cache_data(ttl=LIVE_TTL, show_spinner=False)

@@ -17,7 +17,7 @@ if not ui.no_targets(ctx):
     wanted = ["up", "pg_connections", "pg_max_connections", "mysql_threads_connected", "mysql_max_connections",
               "pg_replication_lag_seconds", "pg_standby_replay_lag_seconds", "mysql_replica_lag_seconds",
               "mysql_replica_io_running", "pg_in_recovery", "pg_server_version_num"]
-    latest = {m: data.latest(m) for m in wanted}
+    latest = {m: data.latest(m, max_age=data.LIVE_MAX_AGE) for m in wanted}
     tr = ctx.time_range
     load: dict[str, list[float]] = {}
     for engine, metric in LOAD.items():

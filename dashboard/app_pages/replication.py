@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from dashboard import charts, context, data, ui
@@ -18,12 +19,12 @@ if not ui.no_targets(ctx):
 
     st.subheader("Topology")
     topo = topology(
-        data.latest("pg_replication_lag_bytes"),
-        data.latest("pg_replication_lag_seconds"),
-        data.latest("pg_standby_replay_lag_seconds"),
-        data.latest("mysql_replica_lag_seconds"),
-        data.latest("mysql_replica_io_running"),
-        data.latest("mysql_replica_sql_running"),
+        data.latest("pg_replication_lag_bytes", max_age=data.LIVE_MAX_AGE),
+        data.latest("pg_replication_lag_seconds", max_age=data.LIVE_MAX_AGE),
+        data.latest("pg_standby_replay_lag_seconds", max_age=data.LIVE_MAX_AGE),
+        data.latest("mysql_replica_lag_seconds", max_age=data.LIVE_MAX_AGE),
+        data.latest("mysql_replica_io_running", max_age=data.LIVE_MAX_AGE),
+        data.latest("mysql_replica_sql_running", max_age=data.LIVE_MAX_AGE),
         set(names),
     )
     if topo.empty:
@@ -47,7 +48,7 @@ if not ui.no_targets(ctx):
         ("pg_standby_replay_lag_seconds", "Replay delay (standby view)", "seconds"),
         ("mysql_replica_lag_seconds", "MySQL/MariaDB replica lag", "seconds"),
     ):
-        now_lag = data.latest(metric)
+        now_lag = data.latest(metric, max_age=data.LIVE_MAX_AGE)
         now_lag = now_lag[now_lag["target"].isin(names)] if not now_lag.empty else now_lag
         if now_lag.empty:
             continue
@@ -77,3 +78,26 @@ if not ui.no_targets(ctx):
         df = data.series_range("pg_slot_retained_wal_bytes", biggest, tr.start, tr.end)
         if not df.empty:
             ui.chart(charts.time_series(df, "WAL retained by slots", "bytes", ctx.all_targets))
+
+    st.subheader("MySQL/MariaDB replica threads and GTID")
+    threads = []
+    for metric, title in (("mysql_replica_io_running", "IO thread running"),
+                          ("mysql_replica_sql_running", "SQL thread running"),
+                          ("mysql_replica_gtid_received_seq", "GTID received (seq)"),
+                          ("mysql_replica_gtid_applied_seq", "GTID applied (seq)")):
+        df = data.latest(metric)
+        if df.empty:
+            continue
+        df = df[df["target"].isin(names)]
+        for _, r in df.iterrows():
+            labels = {k.removeprefix("label_"): v for k, v in r.items()
+                      if str(k).startswith("label_") and isinstance(v, str)}
+            threads.append({"target": r["target"], "where": fmt.fmt_labels(labels), "what": title,
+                            "value": ("yes" if r["value"] >= 1 else "NO") if "running" in metric
+                            else f"{int(r['value'])}"})
+    if not threads:
+        st.caption("No MySQL/MariaDB replica among the selected targets.")
+    else:
+        table = pd.DataFrame(threads).pivot_table(index=["target", "where"], columns="what", values="value",
+                                                  aggfunc="first").reset_index()
+        ui.table(table)

@@ -32,9 +32,10 @@ if target is not None:
         })
 
     st.subheader("Tables")
-    tables = data.series_range("pg_table_size_bytes", (target,), now - 8 * 86400, now, max_points=200)
+    table_metric = "mysql_table_size_bytes" if engine == "mysql" else "pg_table_size_bytes"
+    tables = data.series_range(table_metric, (target,), now - 8 * 86400, now, max_points=200)
     if tables.empty:
-        ui.missing_metric("pg_table_size_bytes", "table sizes")
+        ui.missing_metric(table_metric, "table sizes")
     else:
         g = growth_table(tables, now)
         top = g.sort_values("per_day_bytes", ascending=False).head(15)
@@ -43,9 +44,14 @@ if target is not None:
         ui.table(g.sort_values("size_bytes", ascending=False).drop(columns=["size_bytes", "per_day_bytes"]))
 
     st.subheader("Indexes")
-    idx = data.latest("pg_index_size_bytes", target)
+    if engine == "mysql":
+        idx = data.latest("mysql_table_index_bytes", target)
+        index_metric = "mysql_table_index_bytes"
+    else:
+        idx = data.latest("pg_index_size_bytes", target)
+        index_metric = "pg_index_size_bytes"
     if idx.empty:
-        ui.missing_metric("pg_index_size_bytes", "index sizes")
+        ui.missing_metric(index_metric, "index sizes")
     else:
         shown = idx.sort_values("value", ascending=False).head(50)
         cols = [c for c in shown.columns if c.startswith("label_")]
