@@ -26,7 +26,7 @@ import yaml
 from headroom.servers.mariadb import MariaDbPair, start_mariadb_pair
 from headroom.servers.postgres import PgCluster, start_pg_cluster
 from headroom.servers.processes import MissingBinaryError, ServerStartError, port_open, ram_base_dir
-from headroom.supervisor import Supervisor, stage_specs
+from headroom.supervisor import Supervisor, stage_specs, supervise
 
 DEFAULT_DEMO_DIR = Path("headroom-demo")
 DEMO_PACKAGES = "postgresql postgresql-contrib mariadb-server"
@@ -208,7 +208,7 @@ def run_demo(config_path: Path | str | None = None, history: str | None = None, 
         _say(f"dashboard starting on {url}")
         threading.Thread(target=_announce_when_ready, args=(url, ready_stop), daemon=True).start()
         signal.signal(signal.SIGTERM, previous_term)
-        return supervisor.run()
+        return supervise(supervisor, cfg_path)
     except MissingBinaryError as exc:
         print(f"headroom demo: {exc}\nThe demo needs: apt-get install -y --no-install-recommends {DEMO_PACKAGES}",
               file=sys.stderr)

@@ -166,6 +166,31 @@ class Supervisor:
             f"restart {child.restarts} in {child.backoff:.1f}s",
         )
 
+    def run_once(self, spec: ChildSpec, timeout: float = 600.0) -> int:
+        """Run one command to completion before the children start (e.g. `migrate`), output in the
+        same prefixed stream; returns its exit status (124 on timeout)."""
+        env = dict(os.environ)
+        env.update(spec.env)
+        env["PYTHONUNBUFFERED"] = "1"
+        proc = subprocess.Popen(spec.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, env=env, start_new_session=True,
+                                preexec_fn=_die_with_parent)
+        assert proc.stdout is not None
+        reader = threading.Thread(target=self._pump, args=(spec.name, proc.stdout), daemon=True)
+        reader.start()
+        try:
+            code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            stop_pid(proc.pid, signal.SIGTERM, timeout=10)
+            proc.wait(timeout=10)
+            code = 124
+        except KeyboardInterrupt:
+            stop_pid(proc.pid, signal.SIGTERM, timeout=10)
+            proc.wait(timeout=10)
+            raise
+        reader.join(timeout=5)
+        return code
+
     def stop(self) -> None:
         """Ask the supervisor loop to stop (safe from a signal handler or another thread)."""
         self._stop.set()
@@ -224,6 +249,23 @@ def stage_argv(stage: str, extra: Sequence[str] = ()) -> list[str]:
     return [sys.executable, "-m", "headroom.cli", stage, *extra]
 
 
+def migrate_spec(config_path: Path) -> ChildSpec:
+    """`headroom migrate` with the stages' configuration: the schema is brought up to date once,
+    before the stages start (several processes migrating one SQLite file at once would collide)."""
+    return ChildSpec("migrate", stage_argv("migrate"), {"HEADROOM_CONFIG": str(config_path.resolve())})
+
+
+def supervise(supervisor: Supervisor, config_path: Path) -> int:
+    """Migrate the store, then run the stages until SIGTERM/SIGINT; returns the exit status."""
+    code = supervisor.run_once(migrate_spec(config_path))
+    if code == CONFIG_ERROR_EXIT:
+        supervisor.log("up", "configuration error: not starting the stages")
+        return CONFIG_ERROR_EXIT
+    if code != 0:
+        supervisor.log("up", f"migrate exited with status {code}; the stages will retry on their own")
+    return supervisor.run()
+
+
 def stage_specs(
     config_path: Path,
     stages: Sequence[str] = STAGES,
@@ -261,7 +303,7 @@ def run_up(config: Any) -> int:
         path = Path(source)
     supervisor = Supervisor(stage_specs(path, extra_args={"dashboard": dashboard_args_from_env()}))
     supervisor.log("up", f"supervising {', '.join(STAGES)} with {path}")
-    return supervisor.run()
+    return supervise(supervisor, path)
 
 
 def pids_alive(pids: Sequence[int]) -> list[int]:

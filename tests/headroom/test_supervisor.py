@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -91,8 +92,7 @@ import sys
 from headroom.supervisor import ChildSpec, Supervisor
 ticker = {ticker!r}
 sup = Supervisor([ChildSpec("one", [sys.executable, "-c", ticker]),
-                  ChildSpec("two", [sys.executable, "-c", ticker])],
-                 on_start=lambda name, pid: print("CHILD", name, pid, flush=True))
+                  ChildSpec("two", [sys.executable, "-c", ticker])])
 sys.exit(sup.run())
 """
 
@@ -107,8 +107,9 @@ def _start_supervisor_process(tmp_path: Path) -> tuple[subprocess.Popen[str], li
     while len(pids) < 2:
         line = proc.stdout.readline()
         assert line, "supervisor exited early"
-        if line.startswith("CHILD "):
-            pids.append(int(line.split()[2]))
+        m = re.match(r"up  \| started \w+ \(pid (\d+)\)", line)
+        if m:
+            pids.append(int(m.group(1)))
     return proc, pids
 
 
@@ -169,8 +170,6 @@ def _up_samples_after(db: Path, target: str, after: int) -> int:
 def test_headroom_up_restarts_a_killed_collector_and_sigterm_stops_all(tmp_path: Path, pg_cluster: Any) -> None:
     """The real `headroom up`: kill -9 of the collector child → restarted, collection continues;
     SIGTERM to `up` → every child gone."""
-    import re
-
     import yaml
 
     from headroom.servers.processes import free_port
@@ -208,6 +207,7 @@ def test_headroom_up_restarts_a_killed_collector_and_sigterm_stops_all(tmp_path:
         db = tmp_path / "metrics.db"
         _wait(lambda: _up_samples_after(db, "up-pg", 0) > 0, 90)
         first = started("collect")[0]
+        assert len(started("collect")) == 1, "\n".join(lines)
         os.kill(first, signal.SIGKILL)
         killed_at = int(time.time())
         _wait(lambda: len(started("collect")) == 2, 30)
