@@ -281,3 +281,28 @@ def test_sign_in_gates_every_page(synthetic_store: Any, tmp_path: Any, monkeypat
     assert not at.dataframe and not at.metric and not at.get("vega_lite_chart")
     blob = rendered_bytes(at)
     assert b"oidc-client-secret-xyz" not in blob and b"cookie-secret-xyz" not in blob
+
+
+def test_sidebar_custom_range_and_auto_refresh(synthetic_store: Any) -> None:
+    import datetime as dt
+
+    at = run_page("instance", {"target": "db-000"})
+    at.selectbox(key="f_range").set_value("custom").run()
+    _no_failure(at)
+    today = dt.datetime.now(dt.UTC).date()
+    at.date_input(key="f_custom_dates").set_value((today - dt.timedelta(days=1), today)).run()
+    _no_failure(at)
+    start = today - dt.timedelta(days=1)
+    assert at.query_params["range"] in ([f"{start:%Y-%m-%d}T00:00..{today + dt.timedelta(days=1):%Y-%m-%d}T00:00"],
+                                        f"{start:%Y-%m-%d}T00:00..{today + dt.timedelta(days=1):%Y-%m-%d}T00:00")
+    assert len(at.get("vega_lite_chart")) >= 6
+    at.toggle(key="f_refresh").set_value(True).run()
+    _no_failure(at)
+
+
+def test_target_without_samples_shows_what_is_missing(empty_store: Any) -> None:
+    empty_store.ensure_target("new-db", "postgres", {"env": "prod"})
+    at = run_page("instance", {"target": "new-db"})
+    _no_failure(at)
+    infos = " ".join(i.value for i in at.info)
+    assert "pg_xact_commit_rate" in infos and "Targets & collectors" in infos
