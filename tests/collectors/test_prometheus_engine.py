@@ -113,3 +113,16 @@ def test_a_prometheus_target_must_say_which_series_are_its_own() -> None:
                        labels={pm.MATCH_LABEL: "instance=db1"})
     with pytest.raises(ValueError, match="cannot read"):
         create_engine(bad)
+
+
+def test_every_mapping_rule_is_valid_promql(prom_pg: PromPg) -> None:  # noqa: F811
+    """Prometheus itself parses and evaluates every variant of every rule (mysqld_exporter and
+    node_exporter ones included: absent metrics give empty results, syntax errors give HTTP 400)."""
+    client = prom_pg.client()
+    selector = pm.render_selector(pm.parse_selector(f'instance="{prom_pg.instance}"'))
+    for key, rule in pm.RULE_KEYS.items():
+        expr = rule.expr(selector, "4s")
+        assert expr is not None
+        result = client.custom_query(expr)  # raises PrometheusApiClientException on a bad expression
+        for item in result:
+            assert set(item["metric"]) <= set(rule.labels), (key, item["metric"])
