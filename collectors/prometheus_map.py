@@ -67,6 +67,7 @@ def render_selector(matchers: Iterable[Matcher]) -> str:
 class Variant:
     expr: str  # PromQL with %(sel)s and %(w)s
     needs: tuple[str, ...]  # exporter metric names it reads
+    filters: str = ""  # extra matchers, for the documentation
 
 
 @dataclass(frozen=True)
@@ -108,12 +109,12 @@ def _gauge_variant(metric: str, labels: tuple[str, ...], filters: str = "", scal
                    rename: Mapping[str, str] | None = None) -> Variant:
     inner = _relabel(_sel(metric, filters), rename or {})
     expr = f"max {_by(labels)} ({inner})"
-    return Variant(expr if scale == 1.0 else f"({expr}) * {scale:g}", (metric,))
+    return Variant(expr if scale == 1.0 else f"({expr}) * {scale:g}", (metric,), filters)
 
 
 def _rate_variant(metric: str, labels: tuple[str, ...], filters: str = "", scale: float = 1.0) -> Variant:
     expr = f"sum {_by(labels)} (rate({_sel(metric, filters)}[%(w)s]))"
-    return Variant(expr if scale == 1.0 else f"({expr}) * {scale:g}", (metric,))
+    return Variant(expr if scale == 1.0 else f"({expr}) * {scale:g}", (metric,), filters)
 
 
 def gauge(name: str, family: str, *metrics: str, labels: tuple[str, ...] = (), filters: str = "",
@@ -132,8 +133,9 @@ def rate(name: str, family: str, *metrics: str | tuple[str, float], labels: tupl
     return Rule(name, family, labels, True, tuple(variants))
 
 
-def custom(name: str, family: str, expr: str, needs: tuple[str, ...], labels: tuple[str, ...] = ()) -> Rule:
-    return Rule(name, family, labels, False, (Variant(expr, needs),))
+def custom(name: str, family: str, expr: str, needs: tuple[str, ...], labels: tuple[str, ...] = (),
+           filters: str = "") -> Rule:
+    return Rule(name, family, labels, False, (Variant(expr, needs, filters),))
 
 
 # ------------------------------------------------------------------------------------ postgres_exporter
@@ -238,14 +240,14 @@ _MY: list[Rule] = [
            (_ST + "threads_connected", "mysql_global_variables_max_connections")),
     custom("mysql_schema_size_bytes", "mysql",
            f"sum by (schema) ({_sel('mysql_info_schema_table_size', _SIZE)})",
-           ("mysql_info_schema_table_size",), ("schema",)),
+           ("mysql_info_schema_table_size",), ("schema",), _SIZE),
     gauge("mysql_schema_data_bytes", "mysql", "mysql_info_schema_table_size", labels=("schema",),
           filters='component="data_length"'),
     gauge("mysql_schema_index_bytes", "mysql", "mysql_info_schema_table_size", labels=("schema",),
           filters='component="index_length"'),
     custom("mysql_table_size_bytes", "mysql",
            f"sum by (schema, table) ({_sel('mysql_info_schema_table_size', _SIZE)})",
-           ("mysql_info_schema_table_size",), ("schema", "table")),
+           ("mysql_info_schema_table_size",), ("schema", "table"), _SIZE),
     _replica("mysql_replica_lag_seconds", "mysql_slave_status_seconds_behind_master",
              "mysql_slave_status_seconds_behind_source"),
     _replica("mysql_replica_io_running", "mysql_slave_status_slave_io_running",
@@ -300,3 +302,55 @@ def applicable(present: Collection[str] | None) -> list[tuple[str, Rule]]:
     """The rules with at least one variant whose metrics are all ``present`` (None: every rule)."""
     return [(key, rule) for key, rule in RULE_KEYS.items()
             if present is None or any(all(n in present for n in v.needs) for v in rule.variants)]
+
+
+# ------------------------------------------------------------------------------------ documentation
+DOC_START, DOC_END = "<!-- mapping:start -->", "<!-- mapping:end -->"
+_FAMILY_TITLE = {"postgres": "postgres_exporter", "mysql": "mysqld_exporter", "node": "node_exporter"}
+
+
+def markdown_table() -> str:
+    """The mapping as Markdown tables, one per exporter (written into docs/prometheus.md)."""
+    out: list[str] = []
+    for family, title in _FAMILY_TITLE.items():
+        out += [f"#### {title}", "", "| Headroom series | kind | from (alternatives joined with `or`) |", "|---|---|---|"]
+        for key, rule in RULE_KEYS.items():
+            if rule.family != family:
+                continue
+            name = f"`{rule.name}`" + (f"{{{','.join(rule.labels)}}}" if rule.labels else "")
+            if key.startswith("pg_setting:"):
+                name = f'`pg_setting`{{name="{key.split(":", 1)[1]}"}}'
+            kind = "rate of counter" if rule.counter else "gauge"
+            if not rule.counter and len(rule.variants) == 1 and len(rule.variants[0].needs) > 1:
+                kind = "computed"
+            sources = " or ".join(
+                " & ".join(f"`{n}" + (f"{{{v.filters}}}`" if v.filters and "fstype" not in v.filters else "`")
+                           for n in v.needs) + (" (ms → s)" if "* 0.001" in v.expr else "")
+                for v in rule.variants)
+            out.append(f"| {name} | {kind} | {sources.replace('|', chr(92) + '|')} |")
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def render_doc(current: str) -> str:
+    """``current`` (docs/prometheus.md) with the table between the markers replaced."""
+    head, sep, rest = current.partition(DOC_START)
+    _, sep2, tail = rest.partition(DOC_END)
+    if not sep or not sep2:
+        raise ValueError(f"docs/prometheus.md: markers {DOC_START} / {DOC_END} not found")
+    return f"{head}{DOC_START}\n{markdown_table()}{DOC_END}{tail}"
+
+
+def main(argv: list[str]) -> int:
+    from pathlib import Path
+
+    path = Path(argv[1]) if len(argv) > 1 else Path(__file__).resolve().parent.parent / "docs" / "prometheus.md"
+    path.write_text(render_doc(path.read_text()))
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    raise SystemExit(main(sys.argv))

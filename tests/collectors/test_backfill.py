@@ -260,3 +260,11 @@ def test_job_selection_from_the_target_configuration() -> None:
         job_for(TargetConfig(name="d", engine="mysql", dsn="mysql://m@db2:3306/"))
     with pytest.raises(ValueError, match="cannot read"):
         pm.parse_selector('instance="a" job="b"')
+
+
+def test_docs_mapping_table_is_current() -> None:
+    path = Path(__file__).resolve().parents[2] / "docs" / "prometheus.md"
+    current = path.read_text()
+    assert pm.render_doc(current) == current, "docs/prometheus.md is stale: run python -m collectors.prometheus_map"
+    for rule in pm.RULES:
+        assert f"`{rule.name}`" in current
