@@ -22,6 +22,16 @@ PALETTE = [
 ]
 EVENT_COLOURS = {"info": "#6b7280", "warning": "#d97706", "error": "#dc2626"}
 HEIGHT = 240
+TIME_FORMAT = "%Y-%m-%d %H:%M UTC"
+
+
+def _x_time() -> alt.X:
+    """Time axis in UTC (the browser's time zone would disagree with the rest of Headroom)."""
+    return alt.X("time:T", title=None, scale=alt.Scale(type="utc"), axis=alt.Axis(formatType="utc"))
+
+
+def _tt_time(fmt_: str = TIME_FORMAT) -> alt.Tooltip:
+    return alt.Tooltip("time:T", format=fmt_, formatType="utc", title="time")
 
 _KIB, _MIB, _GIB, _TIB = 1024.0, 1024.0**2, 1024.0**3, 1024.0**4
 _AXIS_EXPR: dict[str, str] = {
@@ -29,20 +39,20 @@ _AXIS_EXPR: dict[str, str] = {
         f"abs(datum.value) >= {_TIB} ? format(datum.value / {_TIB}, '.1f') + ' TB' : "
         f"abs(datum.value) >= {_GIB} ? format(datum.value / {_GIB}, '.1f') + ' GB' : "
         f"abs(datum.value) >= {_MIB} ? format(datum.value / {_MIB}, '.1f') + ' MB' : "
-        f"abs(datum.value) >= {_KIB} ? format(datum.value / {_KIB}, '.0f') + ' KB' : "
+        f"abs(datum.value) >= {_KIB} ? format(datum.value / {_KIB}, '.3~g') + ' KB' : "
         "format(datum.value, '.0f') + ' B'"
     ),
     "seconds": (
         "abs(datum.value) >= 86400 ? format(datum.value / 86400, '.1f') + ' d' : "
         "abs(datum.value) >= 3600 ? format(datum.value / 3600, '.1f') + ' h' : "
         "abs(datum.value) >= 60 ? format(datum.value / 60, '.1f') + ' min' : "
-        "abs(datum.value) >= 1 || datum.value == 0 ? format(datum.value, '.1f') + ' s' : "
-        "format(datum.value * 1000, '.0f') + ' ms'"
+        "abs(datum.value) >= 1 || datum.value == 0 ? format(datum.value, '.3~g') + ' s' : "
+        "format(datum.value * 1000, '.3~g') + ' ms'"
     ),
     "ms": (
         "abs(datum.value) >= 60000 ? format(datum.value / 60000, '.1f') + ' min' : "
         "abs(datum.value) >= 1000 ? format(datum.value / 1000, '.1f') + ' s' : "
-        "format(datum.value, '.0f') + ' ms'"
+        "format(datum.value, '.3~g') + ' ms'"
     ),
     "ratio": "format(datum.value, '.0%')",
     "count": "format(datum.value, '~s')",
@@ -105,16 +115,16 @@ def time_series(
         else alt.Color("target:N", scale=colour_scale(list(all_targets) or list(data["target"].unique())),
                        legend=alt.Legend(values=sorted(data["target"].unique().tolist())))
     )
+    few = data.groupby("series")["value"].count().max() < 30 if not data.empty else True
     lines = (
         alt.Chart(data, title=title)
-        .mark_line(interpolate="monotone", strokeWidth=1.6)
+        .mark_line(interpolate="monotone", strokeWidth=1.6, point=bool(few))
         .encode(
-            x=alt.X("time:T", title=None),
+            x=_x_time(),
             y=_y(unit, ""),
             color=colour,
             detail="series:N",
-            tooltip=[alt.Tooltip("series:N", title="series"), alt.Tooltip("time:T", format="%Y-%m-%d %H:%M"),
-                     alt.Tooltip("shown:N", title="value")],
+            tooltip=[alt.Tooltip("series:N", title="series"), _tt_time(), alt.Tooltip("shown:N", title="value")],
         )
     )
     layer: alt.TopLevelMixin = lines
@@ -124,9 +134,9 @@ def time_series(
             alt.Chart(ev)
             .mark_rule(strokeDash=[4, 3], strokeWidth=1.2)
             .encode(
-                x="time:T",
+                x=_x_time(),
                 color=alt.value(EVENT_COLOURS["warning"]),
-                tooltip=[alt.Tooltip("time:T", format="%Y-%m-%d %H:%M"), "target:N", "kind:N", "message:N"],
+                tooltip=[_tt_time(), "target:N", "kind:N", "message:N"],
             )
         )
         layer = alt.layer(lines, rules)
@@ -135,7 +145,7 @@ def time_series(
 
 def sparkline(df: pd.DataFrame, colour: str = PALETTE[0], height: int = 40) -> alt.TopLevelMixin:
     chart = alt.Chart(df).mark_area(line={"color": colour}, color=colour, opacity=0.25).encode(
-        x=alt.X("time:T", axis=None), y=alt.Y("value:Q", axis=None)
+        x=alt.X("time:T", axis=None, scale=alt.Scale(type="utc")), y=alt.Y("value:Q", axis=None)
     )
     return chart.properties(height=height).configure_view(strokeWidth=0)
 
@@ -162,18 +172,18 @@ def forecast(history: pd.DataFrame, fc: pd.DataFrame, title: str, unit: Unit,
     layers: list[alt.Chart] = []
     if not fc.empty:
         band95 = alt.Chart(fc).mark_area(opacity=0.15, color=PALETTE[0]).encode(
-            x="time:T", y=alt.Y("lo95:Q", axis=alt.Axis(labelExpr=_AXIS_EXPR[unit]), title=None), y2="hi95:Q")
-        band80 = alt.Chart(fc).mark_area(opacity=0.3, color=PALETTE[0]).encode(x="time:T", y="lo80:Q", y2="hi80:Q")
+            x=_x_time(), y=alt.Y("lo95:Q", axis=alt.Axis(labelExpr=_AXIS_EXPR[unit]), title=None), y2="hi95:Q")
+        band80 = alt.Chart(fc).mark_area(opacity=0.3, color=PALETTE[0]).encode(x=_x_time(), y="lo80:Q", y2="hi80:Q")
         shown = fc.assign(shown=[format_value(v, unit) for v in fc["yhat"]])
         median = alt.Chart(shown).mark_line(strokeDash=[6, 3], color=PALETTE[0]).encode(
-            x="time:T", y="yhat:Q",
-            tooltip=[alt.Tooltip("time:T", format="%Y-%m-%d"), alt.Tooltip("shown:N", title="forecast")])
+            x=_x_time(), y="yhat:Q",
+            tooltip=[_tt_time("%Y-%m-%d"), alt.Tooltip("shown:N", title="forecast")])
         layers += [band95, band80, median]
     if not history.empty:
         hist = history.assign(shown=[format_value(v, unit) for v in history["value"]])
         layers.append(alt.Chart(hist).mark_line(color="#111827", strokeWidth=1.4).encode(
-            x=alt.X("time:T", title=None), y=alt.Y("value:Q", title=None, axis=alt.Axis(labelExpr=_AXIS_EXPR[unit])),
-            tooltip=[alt.Tooltip("time:T", format="%Y-%m-%d %H:%M"), alt.Tooltip("shown:N", title="value")]))
+            x=_x_time(), y=alt.Y("value:Q", title=None, axis=alt.Axis(labelExpr=_AXIS_EXPR[unit])),
+            tooltip=[_tt_time(), alt.Tooltip("shown:N", title="value")]))
     if threshold is not None:
         layers.append(alt.Chart(pd.DataFrame({"threshold": [threshold]})).mark_rule(color="#dc2626").encode(
             y="threshold:Q", tooltip=[alt.Tooltip("threshold:Q", format=",.0f")]))

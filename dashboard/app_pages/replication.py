@@ -26,6 +26,7 @@ if not ui.no_targets(ctx):
         data.latest("mysql_replica_io_running", max_age=data.LIVE_MAX_AGE),
         data.latest("mysql_replica_sql_running", max_age=data.LIVE_MAX_AGE),
         set(names),
+        ctx.labels,
     )
     if topo.empty:
         ui.empty_state(

@@ -112,3 +112,44 @@ def _fresh_caches() -> Iterator[None]:
     clear_streamlit_caches()
     yield
     clear_streamlit_caches()
+
+
+@pytest.fixture(scope="session")
+def collected(pg_cluster: Any, mariadb_pair: Any) -> Iterator[dict[str, Any]]:
+    from collectors.config import TargetConfig
+    from collectors.scheduler import collect_once
+    from collectors.settings import CollectorSettings
+
+    """A store filled by two real collection rounds of the PostgreSQL and MariaDB fixtures."""
+    import asyncio
+    import shutil
+    import tempfile
+
+    import psycopg
+
+    tmp = Path(tempfile.mkdtemp(prefix="headroom-dash-real-", dir=_base_dir()))
+    url = f"sqlite:///{tmp / 'metrics.db'}"
+    st = open_store(url)
+    targets = [
+        TargetConfig(name="pg-primary", engine="postgres", dsn=pg_cluster.monitor_dsn("primary"),
+                     labels={"cluster": "pg", "env": "test"}),
+        TargetConfig(name="pg-standby", engine="postgres", dsn=pg_cluster.monitor_dsn("standby"),
+                     labels={"cluster": "pg", "env": "test"}),
+        TargetConfig(name="maria-primary", engine="mysql", dsn=mariadb_pair.monitor_dsn("primary"),
+                     labels={"cluster": "maria", "env": "test"}),
+        TargetConfig(name="maria-replica", engine="mysql", dsn=mariadb_pair.monitor_dsn("replica"),
+                     labels={"cluster": "maria", "env": "test"}),
+    ]
+    settings = CollectorSettings()
+    settings.spool_dir = tmp / "spool"
+    asyncio.run(collect_once(st, targets, settings))
+    with psycopg.connect(pg_cluster.superuser_dsn("primary"), autocommit=True) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS dash_orders (id serial PRIMARY KEY, note text)")
+        conn.execute("INSERT INTO dash_orders (note) SELECT repeat('x', 100) FROM generate_series(1, 2000)")
+        for _ in range(20):
+            conn.execute("SELECT count(*) FROM dash_orders WHERE note LIKE 'x%'")
+    time.sleep(1.5)
+    asyncio.run(collect_once(st, targets, settings))
+    yield {"url": url, "store": st, "pg": pg_cluster, "maria": mariadb_pair}
+    st.close()
+    shutil.rmtree(tmp, ignore_errors=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import socket
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -38,11 +40,11 @@ def wait_healthy(base: str, timeout: float = 60) -> None:
     raise TimeoutError(f"dashboard at {base} not healthy after {timeout} s")
 
 
-@pytest.fixture(scope="module")
-def dashboard_server(synthetic_store_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`headroom dashboard` on the populated store, as a user starts it."""
-    cfg = tmp_path_factory.mktemp("dash-cfg") / "headroom.yaml"
-    cfg.write_text(f"store: {{url: '{synthetic_store_url}'}}\ntargets: []\n")
+@contextlib.contextmanager
+def headroom_dashboard(store_url: str, workdir: Path) -> Iterator[str]:
+    """`headroom dashboard` on a store, as a user starts it; yields its base URL."""
+    cfg = workdir / "headroom.yaml"
+    cfg.write_text(f"store: {{url: '{store_url}'}}\ntargets: []\n")
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "headroom", "--config", str(cfg), "dashboard", "--port", str(port),
@@ -65,6 +67,12 @@ def dashboard_server(synthetic_store_url: str, tmp_path_factory: pytest.TempPath
         urllib.request.urlopen(f"{base}/_stcore/health", timeout=2)
 
 
+@pytest.fixture(scope="module")
+def dashboard_server(synthetic_store_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with headroom_dashboard(synthetic_store_url, tmp_path_factory.mktemp("dash-cfg")) as base:
+        yield base
+
+
 def wait_page_settled(page: object, expect_chart: bool, timeout_ms: int = 30_000) -> None:
     pg: object = page
     pg.wait_for_selector('[data-testid="stMain"]', timeout=timeout_ms)  # type: ignore[attr-defined]
@@ -82,11 +90,11 @@ def wait_page_settled(page: object, expect_chart: bool, timeout_ms: int = 30_000
     pg.wait_for_timeout(500)  # type: ignore[attr-defined]
 
 
-def test_every_page_in_chromium(dashboard_server: str, need_binary: Callable[[str, str], str]) -> None:
-    chromium = need_binary("chromium", "chromium")
+def visit_every_page(base: str, chromium: str, target: str, folder: Path,
+                     with_charts: set[str] = PAGES_WITH_CHARTS) -> None:
     from playwright.sync_api import sync_playwright
 
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
@@ -94,22 +102,36 @@ def test_every_page_in_chromium(dashboard_server: str, need_binary: Callable[[st
             page = ctx.new_page()
             for name in PAGES:
                 path = "" if name == "fleet" else name  # the default page lives at /
-                page.goto(f"{dashboard_server}/{path}?target=db-000&range=24h", wait_until="domcontentloaded")
-                wait_page_settled(page, name in PAGES_WITH_CHARTS)
+                page.goto(f"{base}/{path}?target={target}&range=24h", wait_until="domcontentloaded")
+                wait_page_settled(page, name in with_charts)
                 assert page.locator('[data-testid="stException"]').count() == 0, name
-                if name in PAGES_WITH_CHARTS:
+                if name in with_charts:
                     assert page.locator('[data-testid="stVegaLiteChart"]').count() >= 1, name
                 title = page.locator("h1").first.inner_text()
                 assert title.split(" · ")[0] in {
                     "Fleet overview", "Instance", "Queries", "Storage & growth", "Vacuum & wraparound",
                     "Replication", "Indexes", "Capacity", "Alerts", "Targets & collectors"}, title
                 # the deep link survives: the URL still names the target and the range
-                assert "target=db-000" in page.url and "range=24h" in page.url, page.url
-                shot = SCREENSHOTS / f"{name}.png"
+                assert f"target={target}" in page.url and "range=24h" in page.url, page.url
+                shot = folder / f"{name}.png"
                 page.screenshot(path=str(shot), full_page=True)
                 assert shot.stat().st_size > 10_000
         finally:
             browser.close()
+
+
+def test_every_page_in_chromium(dashboard_server: str, need_binary: Callable[[str, str], str]) -> None:
+    visit_every_page(dashboard_server, need_binary("chromium", "chromium"), "db-000", SCREENSHOTS)
+
+
+def test_every_page_in_chromium_on_collected_store(collected: dict[str, object], tmp_path: Path,
+                                                   need_binary: Callable[[str, str], str]) -> None:
+    """The same visit on a store filled by collecting the PostgreSQL and MariaDB fixtures."""
+    chromium = need_binary("chromium", "chromium")
+    with headroom_dashboard(str(collected["url"]), tmp_path) as base:
+        # two collection rounds: no forecasts (Capacity) and no statement deltas yet (Queries)
+        visit_every_page(base, chromium, "pg-primary", SCREENSHOTS / "collected",
+                         with_charts={"instance", "storage", "vacuum", "replication"})
 
 
 def test_sign_in_gate_in_the_browser(synthetic_store_url: str, need_binary: Callable[[str, str], str]) -> None:

@@ -2,55 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import tempfile
-import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
 from dashboard import format as fmt
-from store import open_store
-from tests.dashboard.conftest import PAGES, _base_dir, rendered_bytes, run_page
-
-
-@pytest.fixture(scope="module")
-def collected(pg_cluster: Any, mariadb_pair: Any) -> Iterator[dict[str, Any]]:
-    from collectors.config import TargetConfig
-    from collectors.scheduler import collect_once
-    from collectors.settings import CollectorSettings
-
-    tmp = Path(tempfile.mkdtemp(prefix="headroom-dash-real-", dir=_base_dir()))
-    url = f"sqlite:///{tmp / 'metrics.db'}"
-    st = open_store(url)
-    targets = [
-        TargetConfig(name="pg-primary", engine="postgres", dsn=pg_cluster.monitor_dsn("primary"),
-                     labels={"cluster": "pg", "env": "test"}),
-        TargetConfig(name="pg-standby", engine="postgres", dsn=pg_cluster.monitor_dsn("standby"),
-                     labels={"cluster": "pg", "env": "test"}),
-        TargetConfig(name="maria-primary", engine="mysql", dsn=mariadb_pair.monitor_dsn("primary"),
-                     labels={"cluster": "maria", "env": "test"}),
-        TargetConfig(name="maria-replica", engine="mysql", dsn=mariadb_pair.monitor_dsn("replica"),
-                     labels={"cluster": "maria", "env": "test"}),
-    ]
-    settings = CollectorSettings()
-    settings.spool_dir = tmp / "spool"
-    asyncio.run(collect_once(st, targets, settings))
-    with psycopg.connect(pg_cluster.superuser_dsn("primary"), autocommit=True) as conn:
-        conn.execute("CREATE TABLE IF NOT EXISTS dash_orders (id serial PRIMARY KEY, note text)")
-        conn.execute("INSERT INTO dash_orders (note) SELECT repeat('x', 100) FROM generate_series(1, 2000)")
-        for _ in range(20):
-            conn.execute("SELECT count(*) FROM dash_orders WHERE note LIKE 'x%'")
-    time.sleep(1.5)
-    asyncio.run(collect_once(st, targets, settings))
-    yield {"url": url, "store": st, "pg": pg_cluster, "maria": mariadb_pair}
-    st.close()
-    import shutil
-
-    shutil.rmtree(tmp, ignore_errors=True)
+from tests.dashboard.conftest import PAGES, rendered_bytes, run_page
 
 
 @pytest.fixture()
@@ -106,6 +64,9 @@ def test_replication_topology_matches_the_server(real_store: dict[str, Any]) -> 
     assert names <= set(topo[topo["source"] == "pg-primary"]["replica"])
     maria = topo[(topo["engine"] == "mysql") & (topo["replica"] == "maria-replica")]
     assert list(maria["state"]) == ["running"]
+    # the `cluster` label links each standby / replica to its primary
+    assert list(maria["source"]) == ["maria-primary"]
+    assert list(topo[topo["replica"] == "pg-standby"]["source"]) == ["pg-primary"]
 
 
 def test_fleet_roles_and_connections_on_collected_data(real_store: dict[str, Any]) -> None:
