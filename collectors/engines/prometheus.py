@@ -211,9 +211,13 @@ def import_at(api: PromApi, selector: str, target: str, ts: int, step: float, st
     """Evaluate every applicable rule at ``ts`` and add the samples to ``batch``; returns how many."""
     now = float(ts)
     if "present" not in state or now - state.get("discovered_at", 0.0) > DISCOVERY_EVERY:
-        state["present"] = api.names(selector, now - 600, now, sorted(pm.SOURCE_NAMES))
-        state["discovered_at"] = now
-        probe = sorted(state["present"] or [])[:1]
+        present = api.names(selector, now - 600, now, sorted(pm.SOURCE_NAMES))
+        if present is not None and not present:
+            state.pop("present", None)  # look again next time
+            raise QueryError(f"no exporter series match {{{selector}}} in the last 10 minutes "
+                             f"(check labels.{pm.MATCH_LABEL} and that Prometheus scrapes the exporter)")
+        state["present"], state["discovered_at"] = present, now
+        probe = sorted(present or [])[:1]
         state["scrape"] = api.scrape_interval(selector, probe[0], now) if probe else None
     window = f"{pm.rate_window(step, state.get('scrape'))}s"
     count = 0

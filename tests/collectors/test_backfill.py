@@ -5,6 +5,7 @@ import resumes, and re-running imports nothing twice (checked by count)."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -237,6 +238,49 @@ def test_cli_backfill_matches_a_postgres_target_by_its_dsn(prom_pg: PromPg, tmp_
         assert float(found[0]["value"][1]) == value
         assert ts % 60 == 0
     st.close()
+
+
+KILLED_RUN = """
+import sys, time
+from collectors.backfill import Job, backfill
+from collectors.engines.prometheus import PromSource
+from store import open_store
+
+url, instance, db, until = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+def tick(n):
+    print(n, flush=True)
+    time.sleep(0.05)
+backfill(open_store(db), PromSource(url), [Job("pg-history", "postgres", {}, f'instance="{instance}"')], 40,
+         step=2, until=until, chunk=10, progress=None, on_chunk=tick)
+print("finished", flush=True)
+"""
+
+
+def test_a_backfill_killed_with_sigkill_resumes_and_duplicates_nothing(prom_pg: PromPg, tmp_path: Path) -> None:
+    until = int(time.time()) - 5
+    db = f"sqlite:///{tmp_path / 'killed.db'}"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_RUN, prom_pg.prom.url, prom_pg.instance, db, str(until)],
+                            stdout=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.strip() == "30":
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait(30)
+    assert proc.returncode == -signal.SIGKILL
+    st = open_store(db)
+    killed_at = _count(st)
+    job = Job("pg-history", "postgres", {}, f'instance="{prom_pg.instance}"')
+    kw: dict[str, Any] = {"step": STEP, "until": until, "chunk": 10, "progress": None}
+    [resumed] = backfill(st, PromSource(prom_pg.prom.url), [job], 40, **kw)
+    assert 30 <= resumed.chunks_skipped < resumed.chunks_total and not resumed.errors
+    fresh = open_store(f"sqlite:///{tmp_path / 'clean.db'}")
+    [full] = backfill(fresh, PromSource(prom_pg.prom.url), [job], 40, **kw)
+    assert 0 < killed_at < _count(st) == _count(fresh) == full.samples
+    assert _all_points(st, "pg-history") == _all_points(fresh, "pg-history")
+    st.close()
+    fresh.close()
 
 
 # ------------------------------------------------------------------------------------ pure parts

@@ -126,3 +126,18 @@ def test_every_mapping_rule_is_valid_promql(prom_pg: PromPg) -> None:  # noqa: F
         result = client.custom_query(expr)  # raises PrometheusApiClientException on a bad expression
         for item in result:
             assert set(item["metric"]) <= set(rule.labels), (key, item["metric"])
+
+
+def test_a_selector_matching_nothing_is_a_metric_error_not_silence(prom_pg: PromPg, tmp_path: Path) -> None:  # noqa: F811
+    target = TargetConfig(name="typo-instance", engine="prometheus", dsn=prom_pg.prom.url,
+                          labels={pm.MATCH_LABEL: 'instance="no-such-host:9187"'})
+    settings = CollectorSettings()
+    settings.spool_dir = tmp_path / "spool"
+    sink = Batch()
+    runner = TargetRunner(target, scheduled_metrics(target), settings, sink.extend)
+    assert asyncio.run(runner.round()) is True  # the API answers
+    asyncio.run(runner.engine.close())
+    assert [v for _, v in _samples(sink, "headroom_scrape_success", metric="prometheus_import")] == [0.0]
+    [error] = [e for e in sink.events if e.kind == "collector_error"]
+    assert 'no exporter series match {instance="no-such-host:9187"}' in error.message
+    assert not [s for s in sink.samples if s.metric.startswith("pg_")]
