@@ -21,7 +21,7 @@ from collectors.runner import TargetRunner
 from collectors.settings import CollectorSettings
 from collectors.shard import select
 from collectors.spool import Spool
-from collectors.writer import Writer
+from collectors.writer import Writer, is_unreachable
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +178,15 @@ def _open_store(cfg: Any) -> Any:
 
     reveal = getattr(cfg, "store_url_revealed", None)  # HeadroomConfig: password from store.password_file
     url = reveal() if callable(reveal) else cfg.store.url
-    return open_store(url, getattr(cfg.store, "retention", None))
+    retention = getattr(cfg.store, "retention", None)
+    try:
+        return open_store(url, retention)
+    except Exception as exc:
+        if not is_unreachable(exc):
+            raise
+        # the store is down at start: collect anyway, batches go to the spool until it answers
+        log.warning("store unreachable at start (%s): collecting into the spool", type(exc).__name__)
+        return open_store(url, retention, migrate=False)
 
 
 def run_collect(

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 UNREACHABLE = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError, OSError, TimeoutError)
 
 
-def _is_unreachable(exc: BaseException) -> bool:
+def is_unreachable(exc: BaseException) -> bool:
     if isinstance(exc, UNREACHABLE):
         return True
     return isinstance(exc, sa_exc.DBAPIError) and bool(exc.connection_invalidated)
@@ -68,7 +68,7 @@ class Writer:
         try:
             n = await asyncio.to_thread(self.spool.replay, self._write_sync)
         except Exception as exc:
-            if not _is_unreachable(exc):
+            if not is_unreachable(exc):
                 log.exception("spool replay failed")
             self.store_ok = False
             return False
@@ -96,7 +96,7 @@ class Writer:
                 self.written_items += len(batch)
                 self.store_ok = True
             except Exception as exc:
-                if _is_unreachable(exc):
+                if is_unreachable(exc):
                     if self.store_ok:
                         log.warning("store unreachable (%s): spooling to %s", type(exc).__name__, self.spool.directory)
                     self.store_ok = False

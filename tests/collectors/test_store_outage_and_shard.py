@@ -93,3 +93,21 @@ def test_two_shards_collect_every_target_exactly_once(
         assert len(_count(store, n, "up", start, int(time.time()) + 1)) == 1, n
     store.close()
     assert CollectorSettings.from_config(CollectorConfig(spool_dir="x", spool_max_bytes="1MB")).spool_max_bytes == 10**6
+
+
+def test_store_down_at_start_collects_into_the_spool(pg_cluster: PgCluster, tmp_path: Path) -> None:
+    from headroom.servers.processes import free_port
+
+    url = f"postgresql+psycopg://nobody:pw@127.0.0.1:{free_port()}/metrics"  # nothing listens there
+    spool_dir = tmp_path / "spool"
+    cfg = SimpleNamespace(
+        store=StoreConfig(url=url), targets=[pg_target(pg_cluster, "early", preset="minimal")],
+        collector=CollectorConfig(spool_dir=str(spool_dir)),
+    )
+    assert run_collect(cfg, once=True) == 0  # the target answered; the store did not
+    from collectors.spool import Spool
+
+    spooled = Spool(spool_dir)
+    assert len(spooled) >= 1
+    items = sum(f.items for f in spooled.files())
+    assert items > 10  # up, scrape success/duration, metric samples: kept for replay
