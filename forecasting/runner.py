@@ -81,6 +81,28 @@ def _growth_p90(fc: Forecast, days: float = 90.0) -> float:
     return max(0.0, float(upper[steps - 1] - fc.last_value) / (steps * fc.step / 86400))
 
 
+RESET_KINDS = ("restart", "stats_reset", "failover")
+RESET_SETTLE_S = 300  # samples this long after a restart or reset are not the workload's
+
+
+def blank_after_resets(job: Job, reset_ts: Sequence[int]) -> int:
+    """Load series: drop the samples from a restart / stats reset / failover until it settles
+    (connections fall to zero, rates restart): they become a gap, not a dip the model learns.
+    Storage series and ages are not touched (a restart does not change them). Returns how many
+    samples were dropped."""
+    if job.kind != LOAD or not reset_ts or not job.points:
+        return 0
+    marks = np.sort(np.asarray(reset_ts, dtype=np.int64))
+    ts = np.asarray([t for t, _ in job.points], dtype=np.int64)
+    pos = np.searchsorted(marks, ts, side="right") - 1
+    since = np.where(pos >= 0, ts - marks[np.maximum(pos, 0)], RESET_SETTLE_S + 1)
+    keep = since > RESET_SETTLE_S
+    dropped = int(np.count_nonzero(~keep))
+    if dropped:
+        job.points = [p for p, k in zip(job.points, keep.tolist(), strict=True) if k]
+    return dropped
+
+
 def forecast_job(
     job: Job, settings: ForecastingConfig, now: int, previous: dict[str, Any] | None, rules: Sequence[TriggerRule]
 ) -> tuple[Row, bool]:
@@ -193,7 +215,11 @@ def forecast_targets(
             log.error("forecast: reading %s failed: %s", info.name, exc.__class__.__name__)
             summary.errors += 1
             continue
+        resets = [e.ts for e in st.events(target=info.name, since=now - int(settings.history), kinds=RESET_KINDS)]
         for job in jobs:
+            dropped = blank_after_resets(job, resets)
+            if dropped:
+                job.extra["dropped_after_resets"] = dropped
             key = (job.resource, job.metric, labels_json(job.labels))
             prev = previous.get(key, (0, None))[1]
             try:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from forecasting.report import render_report_html, write_report
 from forecasting.resources import TargetInfo
 from forecasting.runner import forecast_targets, run_forecast
-from store import Sample, open_store
+from store import Event, Sample, open_store
 from store.schema import forecasts
 
 DAY = 86400
@@ -111,3 +111,28 @@ def test_not_enough_history_is_explicit(tmp_path: Path) -> None:
     assert row.status == "not_enough_history" and row.p50_ts is None
     assert "not enough history" in json.loads(row.details_json)["message"]
     st.close()
+
+
+def test_restart_dip_becomes_a_gap(filled_store) -> None:  # type: ignore[no-untyped-def]
+    st, now, size_now, _ = filled_store
+    restart_at = now - 100 * 3600
+    st.write_samples([Sample("orders", "pg_connections_used", {}, restart_at, 0.0)])  # the dip
+    st.add_events([Event("orders", restart_at, "restart", "server restarted")])
+    forecast_targets(st, [TargetInfo("orders", "postgres", disk_bytes=size_now * 2)], now=now)
+    with st.engine.connect() as conn:
+        rows = {r.resource: r for r in conn.execute(select(forecasts))}
+    conn_details = json.loads(rows["connections"].details_json)
+    assert conn_details["dropped_after_resets"] == 1
+    assert "dropped_after_resets" not in json.loads(rows["disk"].details_json)  # sizes are untouched
+
+
+def test_blank_after_resets_drops_only_the_settling_window() -> None:
+    from forecasting.resources import Job
+    from forecasting.runner import RESET_SETTLE_S, blank_after_resets
+
+    points = [(1000 + 60 * i, float(i)) for i in range(20)]  # one sample a minute
+    job = Job("t", "qps", "m", {}, "load", list(points), None)
+    assert blank_after_resets(job, [1000 + 60 * 5]) == RESET_SETTLE_S // 60 + 1  # minutes 5..10
+    assert [t for t, _ in job.points] == [1000 + 60 * i for i in [*range(5), *range(11, 20)]]
+    storage = Job("t", "disk", "m", {}, "storage", list(points), None)
+    assert blank_after_resets(storage, [1000 + 60 * 5]) == 0
