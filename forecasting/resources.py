@@ -144,6 +144,21 @@ def _disk_job(reader: Reader, info: TargetInfo, metrics: Sequence[str]) -> Job |
                {"members": len(series), "metrics": list(metrics)})
 
 
+def _filesystem_jobs(reader: Reader, info: TargetInfo) -> list[Job]:
+    """Filesystems seen through node_exporter (imported from Prometheus): used bytes per
+    mountpoint against that filesystem's size."""
+    jobs = []
+    for s in reader.series(info.name, "disk_used_bytes", STORAGE):
+        pts = _points(s)
+        if not pts:
+            continue
+        mount = {k: v for k, v in s.labels.items() if k == "mountpoint"}
+        size = reader.latest_value(info.name, "disk_capacity_bytes", mount)
+        jobs.append(Job(info.name, "disk", "disk_used_bytes", dict(s.labels), STORAGE, pts, size,
+                        "node_exporter filesystem size" if size else ""))
+    return jobs
+
+
 def _growing_tables(reader: Reader, info: TargetInfo, metric: str, top: int) -> list[Job]:
     if top <= 0:
         return []
@@ -214,6 +229,7 @@ def _postgres_jobs(reader: Reader, info: TargetInfo, top_tables: int) -> list[Jo
     for s in seqs:
         jobs.append(Job(name, "sequence", "pg_sequence_used_ratio", dict(s.labels), STORAGE, _points(s), 1.0,
                         "sequence max value"))
+    jobs.extend(_filesystem_jobs(reader, info))
     jobs.extend(_growing_tables(reader, info, "pg_table_total_size_bytes", top_tables))
     return jobs
 
@@ -235,5 +251,6 @@ def _mysql_jobs(reader: Reader, info: TargetInfo, top_tables: int) -> list[Job]:
     if qps:
         jobs.append(Job(name, "qps", "mysql_queries_rate", {}, LOAD, _points(qps[0]), info.max_qps,
                         "capacity.max_qps" if info.max_qps else ""))
+    jobs.extend(_filesystem_jobs(reader, info))
     jobs.extend(_growing_tables(reader, info, "mysql_table_size_bytes", top_tables))
     return jobs

@@ -136,3 +136,20 @@ def test_blank_after_resets_drops_only_the_settling_window() -> None:
     assert [t for t, _ in job.points] == [1000 + 60 * i for i in [*range(5), *range(11, 20)]]
     storage = Job("t", "disk", "m", {}, "storage", list(points), None)
     assert blank_after_resets(storage, [1000 + 60 * 5]) == 0
+
+
+def test_node_exporter_filesystem_against_its_size(tmp_path: Path) -> None:
+    st = open_store(f"sqlite:///{tmp_path / 'node.db'}")
+    now = int(time.time()) // 3600 * 3600
+    days = np.arange(40)
+    used = 200 * GB + 3 * GB * days  # 3 GB/day on a 400 GB filesystem
+    st.write_samples([Sample("db9", "disk_used_bytes", {"mountpoint": "/var/lib/postgresql"},
+                             int(now - (39 - d) * DAY), float(u)) for d, u in zip(days, used, strict=True)])
+    st.write_samples([Sample("db9", "disk_capacity_bytes", {"mountpoint": "/var/lib/postgresql"}, now, 400 * GB)])
+    forecast_targets(st, [TargetInfo("db9", "postgres")], now=now)
+    with st.engine.connect() as conn:
+        row = conn.execute(select(forecasts).where(forecasts.c.metric == "disk_used_bytes")).one()
+    st.close()
+    assert row.resource == "disk" and row.threshold == 400 * GB
+    expected = now + (400 * GB - used[-1]) / (3 * GB) * DAY  # 43.3 days
+    assert abs(row.p50_ts - expected) < 0.1 * (expected - now)
