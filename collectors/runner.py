@@ -44,9 +44,10 @@ Emit = Callable[[Batch], None]
 class TargetRunner:
     def __init__(
         self, target: Any, metrics: list[ScheduledMetric], settings: CollectorSettings, emit: Emit,
-        engine: Engine | None = None, semaphore: asyncio.Semaphore | None = None,
+        engine: Engine | None = None, semaphore: asyncio.Semaphore | None = None, store: Any = None,
     ) -> None:
         self.target = target
+        self.store = store  # for meta_get/meta_set: the server start time survives a collector restart
         self.semaphore = semaphore
         self.name = str(target.name)
         self.metrics = metrics
@@ -93,10 +94,37 @@ class TargetRunner:
             batch.add_event(self.name, ts, "target_up", f"{self.name} reachable again", "info")
             log.info("%s: reachable again", self.name)
         self.down_reason = None
+        if self.info is None:
+            await self._restart_since_last_run(info, batch, ts)
+        elif self.store is not None and info.start_time != self.info.start_time:
+            await self._keep_start_time(info)
         self._observe_info(info, batch, ts, now)
         batch.add_sample(self.name, "up", {}, ts, 1.0)
         self.emit(batch)
         return True
+
+    async def _keep_start_time(self, info: ServerInfo) -> None:
+        try:
+            await asyncio.to_thread(self.store.meta_set, self._meta_key(), repr(info.start_time))
+        except Exception as exc:  # best effort
+            log.debug("%s: start time not kept: %s", self.name, exc)
+
+    def _meta_key(self) -> str:
+        return f"collector.start_time.{self.name}"
+
+    async def _restart_since_last_run(self, info: ServerInfo, batch: Batch, ts: int) -> None:
+        """A restart while no collector was running: compare with the start time a previous run kept."""
+        if self.store is None or info.start_time is None:
+            return
+        try:
+            previous = await asyncio.to_thread(self.store.meta_get, self._meta_key())
+            await asyncio.to_thread(self.store.meta_set, self._meta_key(), repr(info.start_time))
+        except Exception as exc:  # store unreachable: this check is best effort
+            log.debug("%s: start time not kept: %s", self.name, exc)
+            return
+        if previous is not None and abs(float(previous) - info.start_time) > 1:
+            batch.add_event(self.name, ts, "restart", f"{self.name} restarted (server start time changed)",
+                            "warning", {"previous_start": float(previous), "start": info.start_time})
 
     async def mark_lost(self, reason: str) -> None:
         ts = int(time.time())

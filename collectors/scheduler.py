@@ -61,7 +61,8 @@ class Collector:
             if str(t.engine) in UNSCHEDULED_ENGINES:
                 continue
             self.runners.append(TargetRunner(
-                t, scheduled_metrics(t, interval, only), self.settings, self.writer.put, semaphore=semaphore))
+                t, scheduled_metrics(t, interval, only), self.settings, self.writer.put, semaphore=semaphore,
+                store=store))
         self._reported_drops = 0
         self._registered = False
 

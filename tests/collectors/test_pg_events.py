@@ -47,3 +47,29 @@ def test_setting_change_and_failover_events(
     ts_now = int(time.time())
     assert sqlite_store.latest("pg_in_recovery", target="ev-standby")[0].value == 0.0
     assert sqlite_store.latest("pg_in_recovery", target="ev-standby")[0].ts >= ts_now - 5
+
+
+def test_restart_while_no_collector_ran(
+    pg_cluster_factory: Callable[..., PgCluster], sqlite_store: Store, settings: CollectorSettings
+) -> None:
+    cluster = pg_cluster_factory(with_standby=False)
+    target = pg_target(cluster, "ev-restart")
+
+    def one_run() -> None:
+        c = Collector(sqlite_store, [target], settings, housekeeping=False, only=["server"])
+
+        async def go() -> None:
+            await c.round()
+            await c.close()
+
+        asyncio.run(go())
+
+    one_run()
+    one_run()  # same server start time: nothing to report
+    assert not [e for e in sqlite_store.events(target="ev-restart") if e.kind == "restart"]
+    time.sleep(1.1)
+    cluster.primary.restart()
+    one_run()  # a new collector process sees the server restarted since the last one ran
+    restarts = [e for e in sqlite_store.events(target="ev-restart") if e.kind == "restart"]
+    assert len(restarts) == 1
+    assert restarts[0].details["start"] > restarts[0].details["previous_start"]
