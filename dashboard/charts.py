@@ -23,11 +23,14 @@ PALETTE = [
 EVENT_COLOURS = {"info": "#6b7280", "warning": "#d97706", "error": "#dc2626"}
 HEIGHT = 240
 TIME_FORMAT = "%Y-%m-%d %H:%M UTC"
+_TIME_LABEL = ("utchours(datum.value) == 0 && utcminutes(datum.value) == 0 ? utcFormat(datum.value, '%b %d') : "
+               "utcFormat(datum.value, '%H:%M')")
+ANNOTATED_EVENTS = ("restart", "failover", "setting_change", "config_change", "stats_reset")
 
 
 def _x_time() -> alt.X:
     """Time axis in UTC (the browser's time zone would disagree with the rest of Headroom)."""
-    return alt.X("time:T", title=None, scale=alt.Scale(type="utc"), axis=alt.Axis(formatType="utc"))
+    return alt.X("time:T", title=None, scale=alt.Scale(type="utc"), axis=alt.Axis(labelExpr=_TIME_LABEL))
 
 
 def _tt_time(fmt_: str = TIME_FORMAT) -> alt.Tooltip:
@@ -128,8 +131,9 @@ def time_series(
         )
     )
     layer: alt.TopLevelMixin = lines
-    if events is not None and not events.empty:
-        ev = events[["time", "kind", "message", "severity", "target"]].copy()
+    ev = events[events["kind"].isin(ANNOTATED_EVENTS)] if events is not None and not events.empty else None
+    if ev is not None and not ev.empty:
+        ev = ev[["time", "kind", "message", "severity", "target"]].copy()
         rules = (
             alt.Chart(ev)
             .mark_rule(strokeDash=[4, 3], strokeWidth=1.2)

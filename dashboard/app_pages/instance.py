@@ -52,7 +52,8 @@ if target is not None:
     max_conn = float(maxc["value"].max()) if not maxc.empty else None
     with cols[0]:
         ui.kpi("TPS" if engine == "postgres" else "QPS", fmt.fmt_number(load.value),
-               None if load.delta is None else fmt.fmt_number(load.delta), chart_data=load.trend)
+               None if load.delta is None else fmt.fmt_number(load.delta), chart_data=load.trend,
+               help="commits per second, all databases" if engine == "postgres" else "queries per second")
     with cols[1]:
         used = f"{fmt.fmt_number(conns.value)} / {fmt.fmt_number(max_conn)}" if max_conn else fmt.fmt_number(conns.value)
         ui.kpi("Connections", used, None if conns.delta is None else fmt.fmt_number(conns.delta),
