@@ -8,8 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import streamlit as st
+from sqlalchemy.exc import DBAPIError
 
 from dashboard import context, data
+from dashboard.alerting import redact
 
 PAGES_DIR = Path(__file__).parent / "app_pages"
 
@@ -51,6 +53,11 @@ def main() -> None:
         context.build_sidebar()
     except data.StoreNotConfigured as exc:
         st.error(str(exc))
+        st.stop()
+    except DBAPIError as exc:  # the store is down or refuses us: say so, without any secret
+        data.get_store.clear()
+        st.error(f"The metrics store is unreachable: {redact(str(exc.orig or exc).splitlines()[0])}. "
+                 "Check that it is running and that `store.url` is right; this page retries on reload.")
         st.stop()
     if cfg.auth_enabled:
         st.sidebar.caption(f"Signed in as {st.user.get('email') or st.user.get('name') or 'user'}")

@@ -306,3 +306,18 @@ def test_target_without_samples_shows_what_is_missing(empty_store: Any) -> None:
     _no_failure(at)
     infos = " ".join(i.value for i in at.info)
     assert "pg_xact_commit_rate" in infos and "Targets & collectors" in infos
+
+
+def test_unreachable_store_is_a_clear_error_without_the_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("HEADROOM_STORE_URL", f"postgresql+psycopg://headroom:{SECRET_PASSWORD}@127.0.0.1:{port}/metrics")
+    monkeypatch.delenv("HEADROOM_CONFIG", raising=False)
+    monkeypatch.delenv("HEADROOM_DASHBOARD", raising=False)
+    at = run_page("fleet")
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("store is unreachable" in e.value for e in at.error)
+    assert SECRET_PASSWORD.encode() not in rendered_bytes(at)
