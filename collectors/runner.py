@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from collectors import selfmetrics
 from collectors.batch import Batch
 from collectors.definitions import MetricDef, Requirement
 from collectors.engines import create_engine
@@ -267,6 +268,8 @@ class TargetRunner:
             self._record_error(mdef.name, f"{type(exc).__name__}: {exc}", batch, ts)
         duration = time.perf_counter() - start
         self.polls[mdef.name] = self.polls.get(mdef.name, 0) + 1
+        selfmetrics.POLLS.labels("ok" if ok else "error").inc()
+        selfmetrics.POLL_SECONDS.observe(duration)
         batch.add_sample(self.name, "headroom_scrape_success", {"metric": mdef.name}, ts, 1.0 if ok else 0.0)
         batch.add_sample(self.name, "headroom_scrape_duration_seconds", {"metric": mdef.name}, ts, duration)
         self.emit(batch)

@@ -95,6 +95,7 @@ class Collector:
                             f"{self.settings.spool_max_age:.0f}s)", "error", {"dropped": n})
             self.writer.put(batch)
         selfmetrics.update_spool(self.spool, self.writer)
+        selfmetrics.TARGETS_DOWN.set(sum(1 for r in self.runners if r.down_reason is not None))
 
     async def round(self) -> dict[str, bool]:
         """Every target once, concurrently: connect if needed, run every metric once; then write

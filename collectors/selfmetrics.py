@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from prometheus_client import Gauge
+from prometheus_client import Counter, Gauge, Summary
 
 if TYPE_CHECKING:
     from collectors.spool import Spool
@@ -17,6 +17,9 @@ SPOOL_BYTES = Gauge("headroom_collector_spool_bytes", "Bytes spooled on disk")
 SPOOL_DROPPED = Gauge("headroom_collector_spool_dropped_items", "Items dropped from the spool (size/age bound)")
 WRITTEN = Gauge("headroom_collector_written_items", "Items written to the store")
 REJECTED = Gauge("headroom_collector_rejected_items", "Items the store rejected (not an outage)")
+POLLS = Counter("headroom_collector_polls", "Metric polls by result (ok, error)", ["result"])
+POLL_SECONDS = Summary("headroom_collector_poll_duration_seconds", "Duration of metric polls")
+TARGETS_DOWN = Gauge("headroom_collector_targets_down", "Targets currently unreachable")
 STORE_UP = Gauge("headroom_collector_store_up", "1 when the last store write succeeded")
 
 

@@ -61,7 +61,14 @@ def test_slow_metric_times_out_alone(pg_cluster: PgCluster) -> None:
         finally:
             await runner.engine.close()
 
+    from prometheus_client import REGISTRY
+
+    def polls(result: str) -> float:
+        return REGISTRY.get_sample_value("headroom_collector_polls_total", {"result": result}) or 0.0
+
+    ok0, err0 = polls("ok"), polls("error")
     assert asyncio.run(go())
+    assert (polls("ok") - ok0, polls("error") - err0) == (1.0, 1.0)  # the collector's own /metrics
     success = {s.labels["metric"]: s.value for s in sink.samples if s.metric == "headroom_scrape_success"}
     assert success == {"slow": 0.0, "fast": 1.0}
     assert [s.value for s in sink.samples if s.metric == "pg_x"] == [7.0]
