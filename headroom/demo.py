@@ -30,7 +30,10 @@ from headroom.supervisor import Supervisor, stage_specs, supervise
 
 DEFAULT_DEMO_DIR = Path("headroom-demo")
 DEMO_PACKAGES = "postgresql postgresql-contrib mariadb-server"
-DISK_CAPACITY = "2GB"
+# the demo "volumes" are sized so the seeded growth (the growing part was 30 % of today's size three
+# weeks ago) reaches them in about six weeks: a disk-full forecast to look at on the Capacity page
+GROWING = ("shop", "(binlog)")
+DISK_HEADROOM_OF_GROWING = 1.5
 # faster than the defaults so a first visit shows top queries and growth within a couple of minutes
 PG_INTERVALS = {"statements": "20s", "database_size": "60s", "table_size": "60s"}
 MYSQL_INTERVALS = {"mysql_statements": "20s", "mysql_schema_sizes": "60s", "mysql_table_sizes": "120s"}
@@ -47,11 +50,36 @@ def _write_secret(path: Path, value: str) -> Path:
     return path
 
 
-def demo_config(demo_dir: Path, pg: PgCluster, maria: MariaDbPair) -> dict[str, Any]:
+def current_sizes(pg: PgCluster, maria: MariaDbPair) -> dict[str, dict[str, float]]:
+    """Bytes on disk now, per engine: every database / schema the collector reports (the demo
+    data is in `shop`), and MariaDB's binary logs under the key `(binlog)`."""
+    with pg.connect() as conn:
+        rows = conn.execute(
+            "SELECT datname, pg_database_size(oid) FROM pg_database WHERE datallowconn AND NOT datistemplate"
+        ).fetchall()
+    pg_sizes = {str(name): float(size) for name, size in rows}
+    my_rows = maria.primary.query(
+        "SELECT TABLE_SCHEMA AS s, SUM(COALESCE(DATA_LENGTH, 0) + COALESCE(INDEX_LENGTH, 0)) AS b "
+        "FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' "
+        "AND TABLE_SCHEMA NOT IN ('information_schema', 'performance_schema', 'sys') GROUP BY TABLE_SCHEMA")
+    my_sizes = {str(r["s"]): float(r["b"]) for r in my_rows}
+    binlogs = maria.primary.query("SHOW BINARY LOGS")
+    my_sizes["(binlog)"] = float(sum(int(r["File_size"]) for r in binlogs))
+    return {"postgres": pg_sizes, "mysql": my_sizes}
+
+
+def demo_config(
+    demo_dir: Path, pg: PgCluster, maria: MariaDbPair, sizes: dict[str, dict[str, float]] | None = None
+) -> dict[str, Any]:
     """The configuration of the demo: four targets read by least-privilege monitoring users."""
     secrets_dir = demo_dir / "secrets"
     secrets_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(secrets_dir, 0o700)
+    sizes = sizes or {"postgres": {"shop": 50e6}, "mysql": {"shop": 5e6}}
+    disk = {
+        engine: int(sum(per.values()) + DISK_HEADROOM_OF_GROWING * sum(per.get(k, 0.0) for k in GROWING))
+        for engine, per in sizes.items()
+    }
     pg_pw = _write_secret(secrets_dir / "pg_monitor_password", pg.monitor_password)
     my_pw = _write_secret(secrets_dir / "mariadb_monitor_password", maria.monitor_password)
     targets: list[dict[str, Any]] = []
@@ -64,7 +92,7 @@ def demo_config(demo_dir: Path, pg: PgCluster, maria: MariaDbPair) -> dict[str, 
             "dsn": f"postgresql://{pg.monitor_user}@{inst.host}:{inst.port}/postgres?sslmode=disable",
             "password_file": str(pg_pw),
             "labels": {"env": "demo", "cluster": "demo-pg", "role": role},
-            "capacity": {"disk_bytes": DISK_CAPACITY},
+            "capacity": {"disk_bytes": disk["postgres"]},
             "metrics": {name: {"interval": every} for name, every in PG_INTERVALS.items()},
         })
     for role, minst in (("primary", maria.primary), ("replica", maria.replica)):
@@ -76,7 +104,7 @@ def demo_config(demo_dir: Path, pg: PgCluster, maria: MariaDbPair) -> dict[str, 
             "dsn": f"mysql://{maria.monitor_user}@{minst.host}:{minst.port}/",
             "password_file": str(my_pw),
             "labels": {"env": "demo", "cluster": "demo-mariadb", "role": role},
-            "capacity": {"disk_bytes": DISK_CAPACITY},
+            "capacity": {"disk_bytes": disk["mysql"]},
             "metrics": {name: {"interval": every} for name, every in MYSQL_INTERVALS.items()},
         })
     return {
@@ -105,23 +133,19 @@ def _fresh_store(demo_dir: Path) -> None:
     shutil.rmtree(demo_dir / "spool", ignore_errors=True)
 
 
-def _seed(config: dict[str, Any], pg: PgCluster, maria: MariaDbPair, days: float) -> None:
+def _seed(config: dict[str, Any], sizes: dict[str, dict[str, float]], days: float) -> None:
     from headroom.demo_history import SeedTarget, seed_history
     from store import open_store
 
-    with pg.connect() as conn:
-        row = conn.execute("SELECT pg_database_size('shop')").fetchone()
-    pg_size = float(row[0]) if row else 50e6
-    my_rows = maria.primary.query(
-        "SELECT COALESCE(SUM(data_length + index_length), 0) AS s FROM information_schema.tables "
-        "WHERE table_schema = 'shop'")
-    my_size = max(float(my_rows[0]["s"]), 5e6)
     seeds = []
     for target in config["targets"]:
         engine = target["engine"]
+        per = dict(sizes[engine])
+        binlog = per.pop("(binlog)", 0.0)
+        shop = per.pop("shop", 5e6)
         seeds.append(SeedTarget(
-            name=target["name"], engine=engine, role=target["labels"]["role"],
-            size_bytes_now=pg_size if engine == "postgres" else my_size, max_connections=100,
+            name=target["name"], engine=engine, role=target["labels"]["role"], size_bytes_now=shop,
+            max_connections=100, other_sizes=tuple(sorted(per.items())), binlog_bytes_now=binlog,
         ))
     store = open_store(config["store"]["url"])
     try:
@@ -192,11 +216,12 @@ def run_demo(config_path: Path | str | None = None, history: str | None = None, 
         _say("workload running: pgbench with a daily rhythm, growing tables on both engines")
 
         _fresh_store(demo_dir)
-        config = demo_config(demo_dir, pg, maria)
+        sizes = current_sizes(pg, maria)
+        config = demo_config(demo_dir, pg, maria, sizes)
         write_config(cfg_path, config)
         _say(f"configuration written to {cfg_path}")
         if days:
-            _seed(config, pg, maria, days)
+            _seed(config, sizes, days)
 
         url = f"http://127.0.0.1:{port}"
         specs = stage_specs(cfg_path, extra_args={"dashboard": ["--port", str(port), "--address", "127.0.0.1"]})

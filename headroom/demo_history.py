@@ -27,8 +27,10 @@ class SeedTarget:
     name: str
     engine: str  # postgres | mysql
     role: str  # primary | standby | replica
-    size_bytes_now: float
+    size_bytes_now: float  # the growing database / schema (`shop`)
     max_connections: int
+    other_sizes: tuple[tuple[str, float], ...] = ()  # the other databases / schemas: steady
+    binlog_bytes_now: float = 0.0  # mysql: binary logs (they grow with the writes too)
 
 
 def parse_days(text: str) -> float:
@@ -58,6 +60,8 @@ def _series(target: SeedTarget, ts: int, t_frac: float, rng: random.Random, days
     if target.engine == "postgres":
         db = {"datname": "shop"}
         yield Sample(target.name, "pg_database_size_bytes", db, ts, round(size))
+        for other, other_size in target.other_sizes:
+            yield Sample(target.name, "pg_database_size_bytes", {"datname": other}, ts, round(other_size))
         yield Sample(target.name, "pg_table_size_bytes", {"datname": "shop", "schemaname": "public", "relname": "demo_events"}, ts,
                      round(size * 0.6))
         yield Sample(target.name, "pg_max_connections", {}, ts, float(target.max_connections))
@@ -80,6 +84,11 @@ def _series(target: SeedTarget, ts: int, t_frac: float, rng: random.Random, days
                          max(0.0, rng.expovariate(1 / (0.05 * load))))
     else:
         yield Sample(target.name, "mysql_schema_size_bytes", {"schema": "shop"}, ts, round(size))
+        for other, other_size in target.other_sizes:
+            yield Sample(target.name, "mysql_schema_size_bytes", {"schema": other}, ts, round(other_size))
+        if target.binlog_bytes_now:
+            binlog = max(4096.0, target.binlog_bytes_now * (1 - 0.7 * days_before_end / days))
+            yield Sample(target.name, "mysql_binlog_size_bytes", {}, ts, round(binlog))
         yield Sample(target.name, "mysql_max_connections", {}, ts, float(target.max_connections))
         yield Sample(target.name, "mysql_threads_connected", {}, ts, max(1.0, round(3 + 8 * load)))
         yield Sample(target.name, "mysql_threads_running", {}, ts, max(1.0, round(1 + 3 * load)))

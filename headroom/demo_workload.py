@@ -40,13 +40,15 @@ class Workload:
         maria: MariaDbPair,
         log: Callable[[str], None] = print,
         peak_tps: float = 40.0,
-        growth_rows_per_s: float = 40.0,
+        growth_rows_per_s: float = 4.0,
+        initial_orders: int = 60_000,
     ) -> None:
         self.pg = pg
         self.maria = maria
         self.log = log
         self.peak_tps = peak_tps
         self.growth_rows_per_s = growth_rows_per_s
+        self.initial_orders = initial_orders
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._bench: subprocess.Popen[bytes] | None = None
@@ -80,6 +82,18 @@ class Workload:
             " note varchar(255) NOT NULL, created_at timestamp NOT NULL DEFAULT CURRENT_TIMESTAMP,"
             " KEY customer (customer))"
         )
+        existing = self.maria.primary.query("SELECT count(*) AS n FROM shop.orders")[0]["n"]
+        if existing < self.initial_orders:
+            conn = self.maria.primary.root_connect(database=DEMO_DB)
+            try:
+                with conn.cursor() as cur:
+                    rng = random.Random(11)
+                    for start in range(int(existing), self.initial_orders, 5000):
+                        rows = [(rng.randint(0, 10000), round(rng.uniform(5, 500), 2), "x" * 120)
+                                for _ in range(min(5000, self.initial_orders - start))]
+                        cur.executemany("INSERT INTO orders (customer, total, note) VALUES (%s, %s, %s)", rows)
+            finally:
+                conn.close()
 
     # -- loops ---------------------------------------------------------------------------------
 

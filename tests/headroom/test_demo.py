@@ -137,6 +137,17 @@ def _statement_rows(db: Path, target: str) -> int:
     return int(row[0])
 
 
+def _forecasts(db: Path) -> list[tuple[str, str, str, str | None]]:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    try:
+        rows = conn.execute(
+            "SELECT t.name, f.resource, f.status, f.model FROM forecasts f JOIN targets t ON t.id = f.target_id"
+        ).fetchall()
+    finally:
+        conn.close()
+    return [(str(a), str(b), str(c), d) for a, b, c, d in rows]
+
+
 def _up_targets(db: Path, since: int) -> set[str]:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
     try:
@@ -157,7 +168,7 @@ def test_demo_collects_both_engines_and_ctrl_c_leaves_nothing(tmp_path: Path, ne
     port = free_port()
     started_at = int(time.time())
     proc = subprocess.Popen(
-        [sys.executable, "-m", "headroom.cli", "demo", "--history", "2d", "--port", str(port)],
+        [sys.executable, "-m", "headroom.cli", "demo", "--history", "21d", "--port", str(port)],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
@@ -192,7 +203,7 @@ def test_demo_collects_both_engines_and_ctrl_c_leaves_nothing(tmp_path: Path, ne
         finally:
             conn.close()
         assert marker["generated"] is True and set(marker["targets"]) == names
-        assert marker["end"] - marker["start"] == 2 * 86400
+        assert marker["end"] - marker["start"] == 21 * 86400
         assert started_at - 300 <= marker["end"] <= started_at + 600
         assert demo_events == 1
         # top queries: statement deltas need two polls of pg_stat_statements
@@ -200,6 +211,13 @@ def test_demo_collects_both_engines_and_ctrl_c_leaves_nothing(tmp_path: Path, ne
         while not _statement_rows(db, "demo-pg-primary"):
             seen |= _children_of(proc.pid)
             assert time.monotonic() < deadline, "no statement statistics for demo-pg-primary"
+            time.sleep(2)
+        # a capacity forecast from the seeded weeks: every demo target's disk reaches its (demo-sized)
+        # capacity within the horizon, with the model that was chosen
+        deadline = time.monotonic() + 150
+        while {r[0] for r in _forecasts(db) if r[1] == "disk" and r[2] == "ok" and r[3]} != names:
+            seen |= _children_of(proc.pid)
+            assert time.monotonic() < deadline, f"no disk forecast: {_forecasts(db)}"
             time.sleep(2)
         seen |= _children_of(proc.pid)
         assert len(seen) >= 8  # 4 stages + 4 servers at least
