@@ -21,6 +21,7 @@ from collectors.engines import create_engine
 from collectors.runner import TargetRunner
 from collectors.scheduler import scheduled_metrics
 from collectors.settings import CollectorSettings
+from store import open_store
 
 
 def _value(client: PrometheusConnect, query: str, ts: int) -> float:
@@ -141,3 +142,23 @@ def test_a_selector_matching_nothing_is_a_metric_error_not_silence(prom_pg: Prom
     [error] = [e for e in sink.events if e.kind == "collector_error"]
     assert 'no exporter series match {instance="no-such-host:9187"}' in error.message
     assert not [s for s in sink.samples if s.metric.startswith("pg_")]
+
+
+def test_collect_once_writes_the_imported_series_into_the_store(
+    prom_pg: PromPg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    """Through the collector (Collector → Writer → store) like `headroom collect --once`."""
+    from collectors import scheduler
+
+    monkeypatch.setattr(scheduler, "UNSCHEDULED_ENGINES", frozenset())  # the scheduler's own switch
+    target = TargetConfig(name="pg-via-prom", engine="prometheus", dsn=prom_pg.prom.url,
+                          labels={pm.MATCH_LABEL: f'instance="{prom_pg.instance}"'})
+    settings = CollectorSettings()
+    settings.spool_dir = tmp_path / "spool"
+    st = open_store(f"sqlite:///{tmp_path / 'live.db'}")
+    assert asyncio.run(scheduler.collect_once(st, [target], settings)) == {"pg-via-prom": True}
+    [size] = st.latest("pg_database_size_bytes", target="pg-via-prom", matchers={"datname": "postgres"})
+    assert size.value == _value(prom_pg.client(), f'pg_database_size_bytes{{instance="{prom_pg.instance}",'
+                                                   'datname="postgres"}', size.ts)
+    assert [r.engine for r in st.list_targets()] == ["prometheus"]
+    st.close()
