@@ -25,7 +25,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from forecasting.backtest import calibration_errors, forecast_with, prepare, run_backtest
+from forecasting.backtest import calibration_set, forecast_with, prepare, run_backtest
 from forecasting.intervals import fit_calibration
 from forecasting.models import BASELINE, COMBINATION, candidates
 from forecasting.pipeline import plan_for
@@ -97,7 +97,7 @@ def evaluate(
             point = forecast_with(m, bt.members, source, h, ctx)
             fit_s = time.perf_counter() - t0
             t0 = time.perf_counter()
-            errors = np.vstack([bt.errors[m], calibration_errors(train.values, h, ctx, m, bt.members, cal_origins)])
+            errors = calibration_set(train.values, h, ctx, replace(bt, chosen=m), cal_origins)
             cal_s = time.perf_counter() - t0
             tally.add(m, actual, point, errors, typical)
             tally.fit_s[m].append(fit_s)

@@ -162,16 +162,58 @@ def forecast_with(model: str, members: list[str], train: np.ndarray, h: int, ctx
     return run_model(model, train, h, ctx)
 
 
+def local_volatility(y: np.ndarray, at: int, window: int) -> float:
+    """Mean absolute step change over the ``window`` points before ``at`` (gaps ignored)."""
+    d = np.abs(np.diff(y[max(0, at - window) : at]))
+    d = d[np.isfinite(d)]
+    return float(np.mean(d)) if len(d) else 0.0
+
+
+def rescale_to_now(errors: np.ndarray, origins: list[int], y: np.ndarray, window: int) -> np.ndarray:
+    """Errors made at each origin, scaled by how much more (or less) the series moves now than it
+    did before that origin: a band calibrated in a calm week widens in a busy one."""
+    now = local_volatility(y, len(y), window)
+    if now <= 0:
+        return errors
+    out = errors.astype(float).copy()
+    for i, o in enumerate(origins):
+        then = local_volatility(y, o, window)
+        if then > 0:
+            out[i] *= min(max(now / then, 0.25), 4.0)
+    return out
+
+
+def spread_origins(n: int, h: int, ctx: Context, n_origins: int) -> list[int]:
+    lo = max(2 * ctx.season + 1, 10)
+    if n - h <= lo or n_origins <= 0:
+        return []
+    return [int(o) for o in np.unique(np.linspace(lo, n - h, n_origins).round().astype(int))]
+
+
+def volatility_window(ctx: Context) -> int:
+    """Four seasons (four days of hourly data, four weeks of daily data), at least 24 steps."""
+    return max(4 * ctx.season, 24)
+
+
 def calibration_errors(
     y: np.ndarray, h: int, ctx: Context, model: str, members: list[str], n_origins: int = 20
 ) -> np.ndarray:
     """Errors of one model at origins spread evenly over the whole history (not only the last
     days): the band then reflects the bursts the series has had, not only the recent calm."""
-    n = len(y)
-    lo = max(2 * ctx.season + 1, 10)
-    if n - h <= lo:
+    origins = spread_origins(len(y), h, ctx, n_origins)
+    if not origins:
         return np.empty((0, h))
-    origins = np.unique(np.linspace(lo, n - h, n_origins).round().astype(int))
     target = shift_free(y, ctx)
     rows = [target[o : o + h] - forecast_with(model, members, prepare(target[:o], ctx), h, ctx) for o in origins]
     return np.vstack(rows)
+
+
+def calibration_set(
+    y: np.ndarray, h: int, ctx: Context, bt: Backtest, n_origins: int = 20
+) -> np.ndarray:
+    """The chosen model's errors for the bands: the selection origins plus ``n_origins`` spread
+    over the history, each scaled to how much the series moves now (:func:`rescale_to_now`)."""
+    spread = calibration_errors(y, h, ctx, bt.chosen, bt.members, n_origins)
+    errors = np.vstack([bt.errors[bt.chosen], spread])
+    origins = list(bt.origins) + spread_origins(len(y), h, ctx, n_origins)
+    return rescale_to_now(errors, origins, np.asarray(y, dtype=float), volatility_window(ctx))

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from forecasting.backtest import Backtest, calibration_errors, forecast_with, prepare, run_backtest
+from forecasting.backtest import Backtest, calibration_set, forecast_with, prepare, run_backtest
 from forecasting.intervals import Calibration, fit_calibration, trend_standard_error
 from forecasting.models import BASELINE, COMBINATION, Context, candidates
 from forecasting.series import DAY, HOUR, Regular, detect_level_shifts, fill_gaps
@@ -128,10 +128,7 @@ def forecast_series(
     bt: Backtest | None = run_backtest(y, plan.backtest_h, ctx, names, n_origins=n_origins)
     if bt is None:
         return _not_enough(reg, plan.min_points + 2 * plan.backtest_h, storage)
-    errors = bt.errors[bt.chosen]
-    if calibration_origins:
-        spread = calibration_errors(y, plan.backtest_h, ctx, bt.chosen, bt.members, calibration_origins)
-        errors = np.vstack([errors, spread])
+    errors = calibration_set(y, plan.backtest_h, ctx, bt, calibration_origins)
     calibration = fit_calibration(errors, _typical_change(y))
     if storage:
         calibration = replace(calibration, trend_se=trend_standard_error(prepare(y, ctx), ctx.season))
