@@ -190,10 +190,14 @@ def _merge_tail(head: list[tuple[int, float]], tail: list[tuple[int, float]], ag
     return head + tail
 
 
+# The newest timestamp per series through the (series_id, ts) key: an index probe per series on both
+# backends, never a scan of the series' samples.
 _LATEST_SQL = (
-    "SELECT s.series_id, s.ts, s.value FROM samples s"
-    " WHERE s.series_id IN :ids AND s.ts >= :since"
-    " AND s.ts = (SELECT max(m.ts) FROM samples m WHERE m.series_id = s.series_id AND m.ts >= :since)"
+    "SELECT x.id, x.ts, s.value FROM ("
+    " SELECT se.id AS id,"
+    " (SELECT max(m.ts) FROM samples m WHERE m.series_id = se.id AND m.ts >= :since) AS ts"
+    " FROM series se WHERE se.id IN :ids"
+    ") x JOIN samples s ON s.series_id = x.id AND s.ts = x.ts"
 )
 
 
