@@ -40,6 +40,7 @@ from collectors.settings import CollectorSettings
 log = logging.getLogger(__name__)
 
 Emit = Callable[[Batch], None]
+SHUTDOWN_WAIT = 10.0
 
 
 class TargetRunner:
@@ -137,7 +138,7 @@ class TargetRunner:
             log.warning("%s: connection lost: %s", self.name, reason)
         self.down_reason = reason
         self.connected = False
-        await self.engine.close()
+        await self.close_engine()
         self.emit(batch)
 
     def _observe_info(self, info: ServerInfo, batch: Batch, ts: int, now: float) -> None:
@@ -355,8 +356,15 @@ class TargetRunner:
             finally:
                 for t in tasks:
                     t.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
+                # bounded: a driver stuck in a cancelled call must not hold up the shutdown
+                await asyncio.wait(tasks, timeout=SHUTDOWN_WAIT)
                 stopper.cancel()
             if lost.done():
                 await self.mark_lost(lost.result())
-        await self.engine.close()
+        await self.close_engine()
+
+    async def close_engine(self) -> None:
+        try:
+            await asyncio.wait_for(self.engine.close(), SHUTDOWN_WAIT)
+        except TimeoutError:
+            log.warning("%s: closing the connection timed out", self.name)

@@ -17,7 +17,7 @@ from typing import Any
 
 from collectors import presets, selfmetrics
 from collectors.batch import Batch
-from collectors.runner import TargetRunner
+from collectors.runner import SHUTDOWN_WAIT, TargetRunner
 from collectors.settings import CollectorSettings
 from collectors.shard import select
 from collectors.spool import Spool
@@ -141,26 +141,36 @@ class Collector:
         if self.housekeeping:
             tasks.append(asyncio.create_task(self._housekeeping_loop(stop)))
         try:
+            for t in tasks:
+                t.add_done_callback(_log_crash)
             if duration is not None:
                 try:
                     await asyncio.wait_for(stop.wait(), duration)
                 except TimeoutError:
                     stop.set()
-            await asyncio.gather(*tasks)
+            else:
+                await stop.wait()
         finally:
             stop.set()
-            for t in tasks:
+            # runners finish their current poll and close their connections (bounded), then stop
+            _, pending = await asyncio.wait(tasks, timeout=SHUTDOWN_WAIT * 2)
+            for t in pending:
                 t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            if pending:
+                await asyncio.wait(pending, timeout=SHUTDOWN_WAIT)
             writer_stop.set()
             await writer
             self._report_drops()
             await self.writer.flush()
 
     async def close(self) -> None:
-        for r in self.runners:
-            await r.engine.close()
+        await asyncio.gather(*(r.close_engine() for r in self.runners))
         await self.writer.flush()
+
+
+def _log_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("collector task failed", exc_info=task.exception())
 
 
 async def collect_once(
