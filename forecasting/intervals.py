@@ -111,8 +111,10 @@ def fit_calibration(errors: np.ndarray, fallback_scale: float) -> Calibration:
 
 
 def trend_standard_error(y: np.ndarray, season: int = 1) -> float:
-    """Standard error of a straight line's slope through ``y`` (per step), widened for the
-    autocorrelation of the residuals: the uncertainty of growth that short backtests miss."""
+    """How uncertain the growth per step is: the largest of the standard error of a straight
+    line's slope (widened for autocorrelated residuals), that of the drift of a random walk, and
+    half the difference between the growth of the first and the second half of the history. This
+    is the uncertainty short backtests miss when a date lies far beyond them."""
     y = np.asarray(y, dtype=float)
     n = len(y)
     if n < 4:
@@ -132,4 +134,11 @@ def trend_standard_error(y: np.ndarray, season: int = 1) -> float:
     steps = (y[p:] - y[:-p]) / p
     independent = max(len(steps) / p, 1.0)
     walk = float(np.std(steps, ddof=1)) / math.sqrt(independent) if len(steps) > 2 else 0.0
-    return max(se * math.sqrt((1 + rho) / (1 - rho)), walk)
+    # growth that changes pace: half the difference between the slopes of the two halves
+    half = n // 2
+    pace = 0.0
+    if half >= 4:
+        s1 = float(np.polyfit(x[:half], y[:half], 1)[0])
+        s2 = float(np.polyfit(x[half:], y[half:], 1)[0])
+        pace = abs(s2 - s1) / 2
+    return max(se * math.sqrt((1 + rho) / (1 - rho)), walk, pace)

@@ -87,6 +87,9 @@ def test_disk_full_date_matches_measured_growth(pg_cluster, tmp_path: Path) -> N
     print(f"measured growth {rate / 1e6:.2f} MB/s; disk full expected in {HEADROOM_S:.0f} s; forecast P10/P50/P90 "
           f"in {row.p10_ts - made_at:.0f} / {row.p50_ts - made_at:.0f} / "
           f"{(row.p90_ts - made_at) if row.p90_ts else float('inf'):.0f} s (model {row.model})")
-    # the median date within 25 % of the remaining time; the measured date inside P10..P90
+    # the median date within 25 % of the remaining time; the measured date inside P10..P90 give or
+    # take 10 % (this growth is so regular that the band is only seconds wide, while the test's own
+    # size readings and the collector's are taken at slightly different moments)
     assert abs(row.p50_ts - expected) <= 0.25 * HEADROOM_S, (row.p50_ts - made_at, HEADROOM_S)
-    assert row.p10_ts <= expected + 60 and (row.p90_ts is None or row.p90_ts >= expected - 60)
+    slack = 0.10 * HEADROOM_S
+    assert row.p10_ts <= expected + slack and (row.p90_ts is None or row.p90_ts >= expected - slack)
