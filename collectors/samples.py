@@ -75,7 +75,8 @@ def add_rows(
             counter = not mdef.is_gauge(column)
             name = mdef.metric_name(column, counter)
             if counter:
-                r = rates.update((name, tuple(sorted(labels.items()))), value, now)
+                # keyed by the hash of (metric, labels): a few bytes per counter instead of the labels
+                r = rates.update(hash((name, *sorted(labels.items()))), value, now)
                 if r.reset:
                     result.resets += 1
                 if r.rate is None:
