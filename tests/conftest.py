@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -61,6 +62,20 @@ def need_binary() -> Callable[[str, str], str]:
         return need(lambda: find_binary(name, package))
 
     return check
+
+
+# ---------------------------------------------------------------------------------------------
+# test modules of different packages may share a basename (tests/*/ have no __init__.py): forget the
+# earlier module of that name before the next one is imported, instead of an "import file mismatch"
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> None:
+    if file_path.suffix != ".py" or not file_path.name.startswith("test_"):
+        return
+    earlier = sys.modules.get(file_path.stem)
+    earlier_file = getattr(earlier, "__file__", None)
+    if earlier_file and Path(earlier_file).resolve() != file_path.resolve():
+        del sys.modules[file_path.stem]
 
 
 # ---------------------------------------------------------------------------------------------
