@@ -225,10 +225,6 @@ def run_demo(config_path: Path | str | None = None, history: str | None = None, 
 
         url = f"http://127.0.0.1:{port}"
         specs = stage_specs(cfg_path, extra_args={"dashboard": ["--port", str(port), "--address", "127.0.0.1"]})
-        for spec in specs:
-            if spec.name == "dashboard":
-                # the demo store is SQLite: its URL holds no secret
-                spec.env["HEADROOM_STORE_URL"] = config["store"]["url"]
         supervisor = Supervisor(specs)
         _say(f"dashboard starting on {url}")
         threading.Thread(target=_announce_when_ready, args=(url, ready_stop), daemon=True).start()
