@@ -162,6 +162,9 @@ def forecast_job(
         details["horizon_end"] = crossing.horizon_end
     action = ""
     fired: list[dict[str, Any]] = []
+    if cap_fc is not None and cap_fc.status == OK:
+        details["current"] = cap_fc.last_value + (crossing.offset if crossing else 0.0)
+        details["growth_per_day_p90"] = _growth_p90(cap_fc)
     if crossing is not None and crossing.p10_ts is not None and cap_fc is not None:
         current = cap_fc.last_value if cap_fc.status == OK else 0.0
         action = recommended_action(job.resource, float(job.threshold or 0.0), _growth_p90(cap_fc), current)
