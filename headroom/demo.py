@@ -190,6 +190,9 @@ def run_demo(config_path: Path | str | None = None, history: str | None = None, 
     cfg_path = Path(config_path) if config_path else DEFAULT_DEMO_DIR / "headroom.yaml"
     demo_dir = cfg_path.parent.resolve()
     demo_dir.mkdir(parents=True, exist_ok=True)
+    ignore = demo_dir / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# written by `headroom demo`: throwaway configuration, secrets and store\n*\n")
 
     def interrupt(_sig: int, _frame: FrameType | None) -> None:
         raise KeyboardInterrupt
