@@ -152,7 +152,7 @@ def _seed(config: dict[str, Any], sizes: dict[str, dict[str, float]], days: floa
         started = time.monotonic()
         written = seed_history(store, seeds, days)
         _say(f"seeded {days:g} days of generated demo history ({written} samples, "
-             f"{time.monotonic() - started:.1f}s); the dashboard marks it as generated")
+             f"{time.monotonic() - started:.1f}s), marked as generated in the store (meta demo_history, event demo)")
     finally:
         engine_ = getattr(store, "engine", None)
         if engine_ is not None:
