@@ -25,10 +25,6 @@ from collectors.writer import Writer, is_unreachable
 
 log = logging.getLogger(__name__)
 
-#: engines that are not polled by this scheduler (prometheus targets are imported by their own engine)
-UNSCHEDULED_ENGINES = frozenset({"prometheus"})
-
-
 def scheduled_metrics(
     target: Any, interval: float | None = None, only: Sequence[str] | None = None
 ) -> list[presets.ScheduledMetric]:
@@ -58,8 +54,6 @@ class Collector:
         self.runners: list[TargetRunner] = []
         semaphore = asyncio.Semaphore(self.settings.max_concurrency)
         for t in targets:
-            if str(t.engine) in UNSCHEDULED_ENGINES:
-                continue
             self.runners.append(TargetRunner(
                 t, scheduled_metrics(t, interval, only), self.settings, self.writer.put, semaphore=semaphore,
                 store=store))

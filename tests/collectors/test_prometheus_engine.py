@@ -145,12 +145,11 @@ def test_a_selector_matching_nothing_is_a_metric_error_not_silence(prom_pg: Prom
 
 
 def test_collect_once_writes_the_imported_series_into_the_store(
-    prom_pg: PromPg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+    prom_pg: PromPg, tmp_path: Path  # noqa: F811
 ) -> None:
     """Through the collector (Collector → Writer → store) like `headroom collect --once`."""
     from collectors import scheduler
 
-    monkeypatch.setattr(scheduler, "UNSCHEDULED_ENGINES", frozenset())  # the scheduler's own switch
     target = TargetConfig(name="pg-via-prom", engine="prometheus", dsn=prom_pg.prom.url,
                           labels={pm.MATCH_LABEL: f'instance="{prom_pg.instance}"'})
     settings = CollectorSettings()
