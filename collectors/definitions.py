@@ -10,7 +10,7 @@ a Python function (``python: package.module:function``) for metrics that are not
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -93,6 +93,11 @@ class MetricDef:
 
     def is_gauge(self, column: str) -> bool:
         return column in self.gauges
+
+    def produced_names(self) -> set[str]:
+        """Metric names this definition is known to produce: its ``names:`` and its named gauges
+        (other counters get ``<prefix>_<column>_rate`` from whatever columns the SQL returns)."""
+        return set(self.names.values()) | {self.metric_name(g, False) for g in self.gauges}
 
     def python_function(self) -> Callable[..., Any]:
         if not self.python:
@@ -233,3 +238,16 @@ def definitions(engine: str) -> Mapping[str, MetricDef]:
     if not directory.is_dir():
         return {}
     return load_dir(directory, engine)
+
+
+#: series every target gets from the collector itself, whatever its engine
+SELF_METRICS = frozenset({"up", "headroom_scrape_success", "headroom_scrape_duration_seconds"})
+
+
+def produced_metric_names(engines: Sequence[str] = ("postgres", "mysql", "pgbouncer")) -> set[str]:
+    """Every metric name the shipped definitions produce, plus the collector's self-metrics."""
+    names = set(SELF_METRICS)
+    for engine in engines:
+        for d in definitions(engine).values():
+            names |= d.produced_names()
+    return names

@@ -22,11 +22,7 @@ def _fmt_interval(seconds: float) -> str:
 
 
 def _series(d: MetricDef) -> list[str]:
-    """Metric names a definition produces (from ``names:``, gauges and known defaults)."""
-    names = dict(d.names)
-    for g in d.gauges:
-        names.setdefault(g, d.metric_name(g, False))
-    return sorted(set(names.values()))
+    return sorted(d.produced_names())
 
 
 def render() -> str:

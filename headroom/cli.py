@@ -74,8 +74,46 @@ def check() -> None:
     """Validate the configuration, then check every target (reachable, version, missing grants)."""
     cfg = load()
     click.echo(f"{cfg.source_path}: configuration OK ({len(cfg.targets)} target(s))")
+    target_problems = _check_targets(cfg)
+    alert_problems = _check_alerts(cfg)
+    summary = []
+    if target_problems:
+        summary.append(f"{target_problems} of {len(cfg.targets)} target(s) need attention")
+    if alert_problems:
+        summary.append(f"{alert_problems} alerting problem(s)")
+    if summary:
+        fail(EXIT_ERROR, "headroom check: " + "; ".join(summary))
+
+
+def _check_alerts(cfg: Any) -> int:
+    """Rule files, lint against the metrics the collectors produce, channel hosts, failing channels."""
+    try:
+        check_alerts = stage("alerts.lint", "check_alerts")
+        produced = stage("collectors.definitions", "produced_metric_names")
+    except StageUnavailable:
+        return 0
+    store = None
+    try:
+        from headroom.config import store_url_revealed
+        from store import open_store
+
+        store = open_store(store_url_revealed(cfg), cfg.store.retention, migrate=False)
+        if store.schema_revision() is None:
+            store = None
+    except Exception as exc:  # the store's health is not this section's question
+        click.echo(mask(f"alerts: channel delivery health not checked: store unavailable ({type(exc).__name__})"))
+        store = None
+    lines = list(check_alerts(cfg.alerts, produced(), store))
+    if not lines:
+        click.echo("alerts: rules and channels OK")
+    for line in lines:
+        click.echo(mask(f"alerts: {line}"))
+    return len(lines)
+
+
+def _check_targets(cfg: Any) -> int:
     if not cfg.targets:
-        return
+        return 0
     check_target = stage("collectors.check", "check_target")
     try:
         format_check: Callable[[Any], str] | None = stage("collectors.check", "format_check")
@@ -105,8 +143,7 @@ def check() -> None:
     for block in details:
         click.echo("")
         click.echo(mask(block))
-    if problems:
-        fail(EXIT_ERROR, f"headroom check: {problems} of {len(cfg.targets)} target(s) need attention")
+    return problems
 
 
 @cli.command()

@@ -324,3 +324,21 @@ def test_query_rollup_resolutions_match_independent_aggregates(tmp_path: Path) -
                     assert math.isclose(got[bucket], fn(values), rel_tol=1e-12)
                 else:
                     assert got[bucket] == fn(values)
+
+
+def test_check_lints_alert_rules_against_the_collected_metrics(tmp_path: Path) -> None:
+    config = tmp_path / "headroom.yaml"
+    config.write_text(
+        f"store: {{url: 'sqlite:///{tmp_path}/m.db'}}\n"
+        "alerts:\n"
+        "  rules:\n"
+        "    - name: Typo\n"
+        "      threshold: {metric: pg_conections, op: '>', value: 1}\n"
+    )
+    result = run_cli("--config", str(config), "check", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert "alerts: rule Typo: threshold.metric: unknown metric 'pg_conections' (did you mean 'pg_connections'?)" in result.stdout
+    config.write_text(f"store: {{url: 'sqlite:///{tmp_path}/m.db'}}\n")
+    result = run_cli("--config", str(config), "check", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "alerts: rules and channels OK" in result.stdout  # the default pack lints clean
