@@ -79,7 +79,7 @@ def combine(forecasts: list[np.ndarray], how: str = "mean") -> np.ndarray:
 LOAD_COMBINATION = ["naive", "theta", "seasonal_naive"]
 """Load series: the median of these three. On the real infrastructure series of the accuracy
 benchmark it is within 2 % of the best single model and well ahead of any mean of the
-backtest's top three (see docs/benchmarks/forecasting.md)."""
+backtest's top three (see docs/benchmarks.md)."""
 
 SINGLE_MARGIN = 0.7
 """A single model replaces the combination only if its backtest MASE is below 0.7x the
