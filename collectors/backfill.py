@@ -26,6 +26,7 @@ from typing import Any, TextIO
 from collectors import prometheus_map as pm
 from collectors.engines.base import ConnectionLost, EngineError
 from collectors.engines.prometheus import PromApi, PromSource
+from collectors.shard import UnknownTargets, by_name
 from store.types import Sample
 
 log = logging.getLogger(__name__)
@@ -269,13 +270,11 @@ def run_backfill(
 ) -> int:
     """``headroom backfill``. Exit code 0 when every target was imported completely, 1 otherwise,
     2 for an unknown target name."""
-    chosen = list(getattr(cfg, "targets", None) or [])
-    if targets:
-        unknown = sorted(set(targets) - {t.name for t in chosen})
-        if unknown:
-            log.error("unknown target(s): %s", ", ".join(unknown))
-            return 2
-        chosen = [t for t in chosen if t.name in targets]
+    try:
+        chosen = by_name(getattr(cfg, "targets", None) or [], targets)
+    except UnknownTargets as exc:
+        log.error("%s", exc)
+        return 2
     jobs: list[Job] = []
     skipped = 0
     for t in chosen:

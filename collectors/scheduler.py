@@ -19,7 +19,7 @@ from collectors import presets, selfmetrics
 from collectors.batch import Batch
 from collectors.runner import SHUTDOWN_WAIT, TargetRunner
 from collectors.settings import CollectorSettings
-from collectors.shard import select
+from collectors.shard import UnknownTargets, by_name, select
 from collectors.spool import Spool
 from collectors.writer import Writer, is_unreachable
 
@@ -201,14 +201,11 @@ def run_collect(
 ) -> int:
     """``headroom collect``. Returns the exit code (``--once``: 0 when every target answered)."""
     settings = CollectorSettings.from_config(getattr(cfg, "collector", None))
-    chosen = list(cfg.targets or [])
-    if targets:
-        unknown = sorted(set(targets) - {t.name for t in chosen})
-        if unknown:
-            log.error("unknown target(s): %s", ", ".join(unknown))
-            return 2
-        chosen = [t for t in chosen if t.name in targets]
-    chosen = select(chosen, shard)
+    try:
+        chosen = select(by_name(cfg.targets or [], targets), shard)
+    except UnknownTargets as exc:
+        log.error("%s", exc)
+        return 2
     if shard is not None:
         log.info("shard %d/%d: %d target(s): %s", shard[0], shard[1], len(chosen), ", ".join(t.name for t in chosen))
     store = _open_store(cfg)

@@ -37,6 +37,22 @@ def shard_of(name: str, count: int) -> int:
     return max(range(count), key=lambda s: (_weight(s, name), -s))
 
 
+class UnknownTargets(ValueError):
+    """Target names asked for on the command line that the configuration does not have."""
+
+
+def by_name(items: Iterable[T], names: Iterable[str] | None) -> list[T]:
+    """The configured targets named in ``names`` (all of them when None or empty)."""
+    out = list(items)
+    wanted = set(names or ())
+    if not wanted:
+        return out
+    unknown = sorted(wanted - {str(getattr(t, "name", t)) for t in out})
+    if unknown:
+        raise UnknownTargets(f"unknown target(s): {', '.join(unknown)}")
+    return [t for t in out if str(getattr(t, "name", t)) in wanted]
+
+
 def select(items: Iterable[T], shard: tuple[int, int] | None) -> list[T]:
     """The items (targets with a ``name``) that belong to ``shard``; all of them when None."""
     out = list(items)

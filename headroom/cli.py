@@ -162,14 +162,12 @@ def migrate() -> None:
 def _parse_shard(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tuple[int, int] | None:
     if value is None:
         return None
-    index, sep, count = value.partition("/")
+    from collectors.shard import parse_shard
+
     try:
-        i, n = int(index), int(count)
-    except ValueError:
-        raise click.BadParameter("expected i/n, e.g. 0/3") from None
-    if not sep or n < 1 or not 0 <= i < n:
-        raise click.BadParameter("expected i/n with 0 <= i < n, e.g. 0/3")
-    return i, n
+        return parse_shard(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 @cli.command()
