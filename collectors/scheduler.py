@@ -9,8 +9,10 @@ and tests).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
+import socket
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -24,6 +26,9 @@ from collectors.spool import Spool
 from collectors.writer import Writer, is_unreachable
 
 log = logging.getLogger(__name__)
+
+#: store meta keys ``collector.spool.<host>:<spool dir>`` → JSON {batches, bytes, dropped_items, updated_at}
+SPOOL_STATE_PREFIX = "collector.spool."
 
 def scheduled_metrics(
     target: Any, interval: float | None = None, only: Sequence[str] | None = None
@@ -99,7 +104,21 @@ class Collector:
         await self.writer.flush()
         self._report_drops()
         await self.writer.flush()
+        await asyncio.to_thread(self._publish_spool_state)
         return {r.name: ok for r, ok in zip(self.runners, results, strict=True)}
+
+    def _publish_spool_state(self) -> None:
+        """The spool's backlog and drops, for the dashboard's Targets page (one key per collector)."""
+        if not self.writer.store_ok:
+            return  # nothing to publish to; the state is published again once the store is back
+        files = self.spool.files()
+        state = {"batches": len(files), "bytes": sum(f.size for f in files),
+                 "dropped_items": self.spool.dropped_items, "updated_at": int(time.time())}
+        try:
+            self.store.meta_set(f"{SPOOL_STATE_PREFIX}{socket.gethostname()}:{self.settings.spool_dir}",
+                                json.dumps(state, sort_keys=True))
+        except Exception as exc:
+            log.debug("could not publish the spool state: %s", type(exc).__name__)
 
     async def _housekeeping_loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -119,6 +138,7 @@ class Collector:
             if not self._registered:
                 await self._register_targets()
             self._report_drops()
+            await asyncio.to_thread(self._publish_spool_state)
             try:
                 await asyncio.wait_for(stop.wait(), 5.0)
             except TimeoutError:
@@ -155,6 +175,7 @@ class Collector:
             writer_stop.set()
             await writer
             self._report_drops()
+            await asyncio.to_thread(self._publish_spool_state)
             await self.writer.flush()
 
     async def close(self) -> None:

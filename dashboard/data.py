@@ -102,6 +102,16 @@ def alert_history(since: int) -> pd.DataFrame:
     return queries.alert_history(get_store(), since)
 
 
+@st.cache_data(ttl=LIVE_TTL, show_spinner=False)
+def collector_spool() -> pd.DataFrame:
+    return queries.collector_spool(get_store())
+
+
+@st.cache_data(ttl=RANGE_TTL, show_spinner=False)
+def demo_history() -> dict[str, Any] | None:
+    return queries.demo_history(get_store())
+
+
 def clear_caches() -> None:
     """After a write from the dashboard (silence created/expired)."""
     st.cache_data.clear()

@@ -235,3 +235,28 @@ def alert_target(labels_json: str) -> str | None:
         return None
     value = labels.get("target") if isinstance(labels, dict) else None
     return str(value) if value is not None else None
+
+
+def collector_spool(st: Any) -> pd.DataFrame:
+    """Each collector's spool as it last published it: backlog waiting for the store, items dropped."""
+    import json
+
+    from collectors.scheduler import SPOOL_STATE_PREFIX
+
+    rows = []
+    for key, value in st.meta_items(SPOOL_STATE_PREFIX).items():
+        state = json.loads(value)
+        rows.append({"collector": key[len(SPOOL_STATE_PREFIX):], "batches": int(state.get("batches", 0)),
+                     "bytes": int(state.get("bytes", 0)), "dropped_items": int(state.get("dropped_items", 0)),
+                     "updated_at": int(state.get("updated_at", 0))})
+    return pd.DataFrame(rows, columns=["collector", "batches", "bytes", "dropped_items", "updated_at"])
+
+
+def demo_history(st: Any) -> dict[str, Any] | None:
+    """The generated-demo-history marker, when the store holds generated (not measured) samples."""
+    import json
+
+    from store.meta import DEMO_HISTORY_KEY
+
+    raw = st.meta_get(DEMO_HISTORY_KEY)
+    return dict(json.loads(raw)) if raw else None

@@ -11,6 +11,7 @@ import streamlit as st
 from sqlalchemy.exc import DBAPIError
 
 from dashboard import context, data
+from dashboard import format as fmt
 from dashboard.alerting import redact
 
 PAGES_DIR = Path(__file__).parent / "app_pages"
@@ -27,6 +28,15 @@ PAGES = [
     ("alerts.py", "Alerts", ":material/notifications:", "alerts"),
     ("targets.py", "Targets & collectors", ":material/settings_input_component:", "targets"),
 ]
+
+
+def _demo_banner() -> None:
+    """Generated demo history is never passed off as measured data: every page says so."""
+    marker = data.demo_history()
+    if marker:
+        start, end = fmt.fmt_ts(int(marker["start"])), fmt.fmt_ts(int(marker["end"]))
+        st.info(f"Demo store: the samples from {start} to {end} are **generated demo history**, not measured data; "
+                "everything after that was really collected from the demo servers.", icon=":material/science:")
 
 
 def main() -> None:
@@ -59,6 +69,7 @@ def main() -> None:
         st.error(f"The metrics store is unreachable: {redact(str(exc.orig or exc).splitlines()[0])}. "
                  "Check that it is running and that `store.url` is right; this page retries on reload.")
         st.stop()
+    _demo_banner()
     if cfg.auth_enabled:
         st.sidebar.caption(f"Signed in as {st.user.get('email') or st.user.get('name') or 'user'}")
         st.sidebar.button("Sign out", on_click=st.logout)

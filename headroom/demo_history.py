@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from headroom.demo_workload import rhythm
 from store import Event, Sample, Store
+from store.meta import DEMO_HISTORY_KEY
 
-DEMO_HISTORY_KEY = "demo_history"
 STEP_S = 300
 
 

@@ -13,7 +13,7 @@ from store import rollup as housekeeping
 from store.config import RetentionConfig
 from store.engine import backend_of, make_engine, redact_url
 from store.events import add_events, read_events
-from store.meta import meta_get, meta_set
+from store.meta import meta_get, meta_items, meta_set
 from store.reader import SeriesRef, find_series, read_latest, read_range
 from store.series import LabelsKey, SeriesCacheKey, SeriesRegistry, labels_key
 from store.statements import StatementTotal, top_statements, upsert_texts, write_stats
@@ -196,6 +196,10 @@ class Store:
     def meta_get(self, key: str) -> str | None:
         with self.engine.connect() as conn:
             return meta_get(conn, key)
+
+    def meta_items(self, prefix: str) -> dict[str, str]:
+        with self.engine.connect() as conn:
+            return meta_items(conn, prefix)
 
     def meta_set(self, key: str, value: str) -> None:
         with self.engine.begin() as conn:

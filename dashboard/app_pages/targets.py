@@ -17,14 +17,15 @@ if not ui.no_targets(ctx):
     th = target_health(tdf, data.latest("up"), ctx.now)
     ui.table(th)
 
-    spool = data.latest("headroom_collector_spool_batches")
+    spool = data.collector_spool()
     if not spool.empty:
-        backlog = int(spool["value"].sum())
-        st.caption(f"Collector spool backlog: {backlog} batch(es) waiting for the store "
-                   f"(as of {fmt.fmt_ago(int(spool['ts'].max()), ctx.now)}).")
+        backlog = int(spool["batches"].sum())
+        dropped = int(spool["dropped_items"].sum())
+        st.caption(f"Collector spool: {backlog} batch(es) ({fmt.fmt_bytes(float(spool['bytes'].sum()))}) waiting for the "
+                   f"store, {dropped} item(s) dropped since the collector started"
+                   f" (as of {fmt.fmt_ago(int(spool['updated_at'].max()), ctx.now)}).")
     else:
-        st.caption("Spool backlog: not reported to the store (the collector exposes "
-                   "`headroom_collector_spool_batches` on its own metrics endpoint).")
+        st.caption("Collector spool: no collector has reported yet (`headroom collect` publishes it every round).")
 
     target = ctx.target
     if target is not None:

@@ -4,6 +4,7 @@ exactly once) and `--shard i/n` splits the targets so each is collected by exact
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 from collector_helpers import pg_target
 
 from collectors.config import CollectorConfig
-from collectors.scheduler import Collector, run_collect
+from collectors.scheduler import SPOOL_STATE_PREFIX, Collector, run_collect
 from collectors.settings import CollectorSettings
 from headroom.servers.postgres import PgCluster
 from store import Store, open_store
@@ -66,6 +67,10 @@ def test_store_outage_spools_and_replays_every_sample_once(
         assert max(b - a for a, b in zip(ts, ts[1:], strict=False)) <= 2
     up = _count(store, "outage", "up", t0, t1 + 1)
     assert len(up) == len(set(up))
+    # What the Targets page shows: the collector published its drained spool once the store was back.
+    [state] = [json.loads(v) for v in store.meta_items(SPOOL_STATE_PREFIX).values()]
+    assert state["batches"] == 0 and state["dropped_items"] == 0
+    assert state["updated_at"] >= marks["up"] - 1
     store.close()
 
 

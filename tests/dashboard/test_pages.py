@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -321,3 +322,34 @@ def test_unreachable_store_is_a_clear_error_without_the_password(monkeypatch: py
     assert not at.exception, [e.value for e in at.exception]
     assert any("store is unreachable" in e.value for e in at.error)
     assert SECRET_PASSWORD.encode() not in rendered_bytes(at)
+
+
+def test_demo_history_is_marked_on_every_page(empty_store: Any) -> None:
+    import json
+
+    from store.meta import DEMO_HISTORY_KEY
+
+    now = int(time.time())
+    empty_store.meta_set(DEMO_HISTORY_KEY, json.dumps({"generated": True, "start": now - 21 * 86400, "end": now}))
+    for page in PAGES:
+        at = run_page(page)
+        assert not at.exception, page
+        assert any("generated demo history" in el.value for el in at.info), page
+    empty_store.meta_set(DEMO_HISTORY_KEY, "")
+    clear_streamlit_caches()
+    assert not any("generated demo history" in el.value for el in run_page("fleet").info)
+
+
+def test_targets_page_shows_the_collector_spool(empty_store: Any) -> None:
+    import json
+
+    from collectors.scheduler import SPOOL_STATE_PREFIX
+
+    now = int(time.time())
+    empty_store.ensure_target("db1", "postgres")
+    empty_store.meta_set(f"{SPOOL_STATE_PREFIX}host-a:/var/lib/headroom/spool",
+                         json.dumps({"batches": 3, "bytes": 2048, "dropped_items": 17, "updated_at": now}))
+    at = run_page("targets")
+    assert not at.exception
+    text = " ".join(el.value for el in at.caption)
+    assert "3 batch(es)" in text and "17 item(s) dropped" in text
