@@ -116,16 +116,16 @@ def _fresh_caches() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def collected(pg_cluster: Any, mariadb_pair: Any) -> Iterator[dict[str, Any]]:
-    from collectors.config import TargetConfig
-    from collectors.scheduler import collect_once
-    from collectors.settings import CollectorSettings
-
     """A store filled by two real collection rounds of the PostgreSQL and MariaDB fixtures."""
     import asyncio
     import shutil
     import tempfile
 
     import psycopg
+
+    from collectors.config import TargetConfig
+    from collectors.scheduler import Collector
+    from collectors.settings import CollectorSettings
 
     tmp = Path(tempfile.mkdtemp(prefix="headroom-dash-real-", dir=_base_dir()))
     url = f"sqlite:///{tmp / 'metrics.db'}"
@@ -142,14 +142,27 @@ def collected(pg_cluster: Any, mariadb_pair: Any) -> Iterator[dict[str, Any]]:
     ]
     settings = CollectorSettings()
     settings.spool_dir = tmp / "spool"
-    asyncio.run(collect_once(st, targets, settings))
-    with psycopg.connect(pg_cluster.superuser_dsn("primary"), autocommit=True) as conn:
-        conn.execute("CREATE TABLE IF NOT EXISTS dash_orders (id serial PRIMARY KEY, note text)")
-        conn.execute("INSERT INTO dash_orders (note) SELECT repeat('x', 100) FROM generate_series(1, 2000)")
-        for _ in range(20):
-            conn.execute("SELECT count(*) FROM dash_orders WHERE note LIKE 'x%'")
-    time.sleep(1.5)
-    asyncio.run(collect_once(st, targets, settings))
+
+    def workload() -> None:
+        with psycopg.connect(pg_cluster.superuser_dsn("primary"), autocommit=True) as conn:
+            conn.execute("CREATE TABLE IF NOT EXISTS dash_orders (id serial PRIMARY KEY, note text)")
+            conn.execute("INSERT INTO dash_orders (note) SELECT repeat('x', 100) FROM generate_series(1, 2000)")
+            for _ in range(20):
+                conn.execute("SELECT count(*) FROM dash_orders WHERE note LIKE 'x%'")
+
+    async def two_rounds() -> None:
+        # One collector for both rounds: the first seeds counters and statements, the second gives
+        # rates (TPS, WAL) and per-interval statement deltas, as a running collector would.
+        collector = Collector(st, targets, settings, housekeeping=False)
+        try:
+            await collector.round()
+            await asyncio.to_thread(workload)
+            await asyncio.sleep(1.5)
+            await collector.round()
+        finally:
+            await collector.close()
+
+    asyncio.run(two_rounds())
     yield {"url": url, "store": st, "pg": pg_cluster, "maria": mariadb_pair}
     st.close()
     shutil.rmtree(tmp, ignore_errors=True)

@@ -82,3 +82,19 @@ def test_fleet_roles_and_connections_on_collected_data(real_store: dict[str, Any
     used = sum(lv.value for lv in st.latest("pg_connections", target="pg-primary"))
     maxc = max(lv.value for lv in st.latest("pg_max_connections", target="pg-primary"))
     assert df.loc["pg-primary", "conn_pct"] == pytest.approx(100 * used / maxc)
+
+
+def test_queries_page_on_collected_data_shows_the_workload(real_store: dict[str, Any]) -> None:
+    """Statements really run on the primary between the two rounds appear with their deltas."""
+    import time
+
+    st = real_store["store"]
+    now = int(time.time())
+    expected = st.top_statements("pg-primary", now - 3600, now + 60, order_by="total_ms", limit=100)
+    ours = [s for s in expected if s.text and "dash_orders" in s.text and "LIKE" in s.text]
+    assert ours and ours[0].calls == 20  # run exactly 20 times between the rounds
+    at = run_page("queries", {"target": "pg-primary", "range": "1h"})
+    assert not at.exception, [e.value for e in at.exception]
+    df = at.dataframe[0].value
+    row = df[df["queryid"] == ours[0].queryid]
+    assert len(row) == 1 and int(row.iloc[0]["calls"]) == 20
