@@ -245,6 +245,13 @@ class CollectorConfig(StrictModel):
         le=65535,
         description="Port for the collector's own Prometheus metrics endpoint; empty turns it off.",
     )
+    metrics_address: str = Field(
+        default="127.0.0.1",
+        description="Address the metrics endpoint listens on (0.0.0.0 in a container, so Prometheus can scrape it).",
+    )
+    top_statements: int = Field(
+        default=100, ge=1, description="Statements stored per target and interval (by time spent), plus one `(other)` row."
+    )
 
 
 class PrometheusConfig(StrictModel):

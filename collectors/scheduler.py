@@ -233,8 +233,8 @@ def run_collect(
     if settings.metrics_port and not once:
         from prometheus_client import start_http_server
 
-        start_http_server(settings.metrics_port, addr="127.0.0.1")
-        log.info("collector metrics on http://127.0.0.1:%d/metrics", settings.metrics_port)
+        start_http_server(settings.metrics_port, addr=settings.metrics_address)
+        log.info("collector metrics on http://%s:%d/metrics", settings.metrics_address, settings.metrics_port)
     collector = Collector(store, chosen, settings, interval, housekeeping=shard is None or shard[0] == 0)
     if once:
         results = asyncio.run(_once(collector))

@@ -24,6 +24,7 @@ class CollectorSettings:
     error_event_every: float = 3600.0  # the same collector error is recorded at most this often
     max_concurrency: int = 16  # most polls running at the same time in one collector process
     metrics_port: int | None = None  # /metrics of the collector itself (prometheus_client)
+    metrics_address: str = "127.0.0.1"
 
     @classmethod
     def from_config(cls, section: Any) -> CollectorSettings:
@@ -39,6 +40,8 @@ class CollectorSettings:
                     continue
                 if f.name == "spool_dir":
                     value = Path(str(value))
+                elif f.name == "metrics_address":
+                    value = str(value)
                 elif f.name == "spool_max_bytes":
                     value = parse_byte_size(value)
                 elif f.name in ("max_databases", "top_statements", "max_concurrency", "metrics_port"):
