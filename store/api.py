@@ -79,9 +79,7 @@ class Store:
         if not items:
             return 0
         rows = self._rows(items)
-        min_ts = min(r[1] for r in rows)
-        max_ts = max(r[1] for r in rows)
-        self._writer.write(rows, min_ts, max_ts)
+        min_ts, _ = self._writer.write(rows)
         if min_ts < self._rollup_watermark_cached():
             housekeeping.mark_dirty(self.engine, min_ts)
         return len(rows)

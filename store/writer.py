@@ -1,9 +1,11 @@
 """The sample write path: one transaction per batch, idempotent on (series, ts).
 
 SQLite: ``executemany`` of an upsert. PostgreSQL: binary ``COPY`` straight into ``samples`` (the
-fast path for new data); when the batch repeats rows already stored, the copy is rolled back to a
-savepoint and the batch goes through a temporary table and ``INSERT … ON CONFLICT``. Either way a
-repeated batch leaves one row per (series, ts), holding the last value written.
+fast path for new data); when the batch repeats rows already stored, that transaction is rolled back
+and the batch is written again in a new one through a temporary table and ``INSERT … ON CONFLICT``.
+(A savepoint around the copy would avoid the second transaction but makes every batch a
+subtransaction: measured 25 % slower on the fast path.) Either way a repeated batch leaves one row
+per (series, ts), holding the last value written.
 """
 
 from __future__ import annotations
@@ -42,23 +44,29 @@ _ROW_DTYPE = np.dtype([("n", ">i2"), *_FIELDS])
 _STAGED_ROW_DTYPE = np.dtype([("n", ">i2"), ("l0", ">i4"), ("seq", ">i8"), *_FIELDS])
 
 
-def encode_copy_binary(rows: Sequence[Row], with_seq: bool = False) -> bytes:
+def _native(rows: Sequence[Row]) -> np.ndarray:
+    return np.array(rows, dtype=[("series_id", "i8"), ("ts", "i8"), ("value", "f8")])
+
+
+def encode_copy_binary(rows: Sequence[Row] | np.ndarray, with_seq: bool = False) -> bytes:
     """The whole batch as one binary COPY payload (vectorised: no per-row Python call)."""
-    native = np.array(rows, dtype=[("series_id", "i8"), ("ts", "i8"), ("value", "f8")])
-    out = np.empty(len(rows), dtype=_STAGED_ROW_DTYPE if with_seq else _ROW_DTYPE)
+    native = rows if isinstance(rows, np.ndarray) else _native(rows)
+    out = np.empty(len(native), dtype=_STAGED_ROW_DTYPE if with_seq else _ROW_DTYPE)
     out["n"] = 4 if with_seq else 3
     if with_seq:
         out["l0"] = 8
-        out["seq"] = np.arange(len(rows))
+        out["seq"] = np.arange(len(native))
     out["l1"] = out["l2"] = out["l3"] = 8
     for name in ("series_id", "ts", "value"):
         out[name] = native[name]
     return _COPY_HEADER + out.tobytes() + _COPY_TRAILER
 
 
-def _copy_rows(cur: psycopg.Cursor, sql: str, rows: Sequence[Row], with_seq: bool = False) -> None:
-    with cur.copy(sql) as copy:
-        copy.write(encode_copy_binary(rows, with_seq))
+def _copy(conn: Connection, sql: str, payload: bytes) -> None:
+    driver = conn.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    with driver.cursor() as cur, cur.copy(sql) as copy:
+        copy.write(payload)
 
 
 class SampleWriter:
@@ -67,15 +75,27 @@ class SampleWriter:
         self._backend = engine.dialect.name
         self._known_days: set[int] = set()
 
-    def write(self, rows: Sequence[Row], min_ts: int, max_ts: int) -> None:
-        if not rows:
-            return
-        with self._engine.begin() as conn:
-            if self._backend == "sqlite":
+    def write(self, rows: Sequence[Row]) -> tuple[int, int]:
+        """Write the batch in one transaction; returns its oldest and newest timestamp."""
+        if self._backend == "sqlite":
+            min_ts, max_ts = min(r[1] for r in rows), max(r[1] for r in rows)
+            with self._engine.begin() as conn:
                 conn.exec_driver_sql(SQLITE_UPSERT, list(rows))
-            else:
+            return min_ts, max_ts
+        native = _native(rows)
+        min_ts, max_ts = int(native["ts"].min()), int(native["ts"].max())
+        try:
+            with self._engine.begin() as conn:
                 self._ensure_partitions(conn, min_ts, max_ts)
-                self._write_pg(conn, rows)
+                _copy(conn, _PG_COPY, encode_copy_binary(native))
+        except psycopg.errors.UniqueViolation:
+            self._known_days = set()  # partitions created by the rolled-back transaction are gone
+            with self._engine.begin() as conn:
+                self._ensure_partitions(conn, min_ts, max_ts)
+                conn.exec_driver_sql(_PG_STAGE)
+                _copy(conn, _PG_COPY_STAGE, encode_copy_binary(native, with_seq=True))
+                conn.exec_driver_sql(_PG_MERGE)
+        return min_ts, max_ts
 
     def _ensure_partitions(self, conn: Connection, min_ts: int, max_ts: int) -> None:
         days = set(range(partitions.day_start(min_ts), partitions.day_start(max_ts) + 1, partitions.DAY))
@@ -91,19 +111,3 @@ class SampleWriter:
     def forget_partitions(self) -> None:
         """Called after retention dropped partitions, so that writes re-check what exists."""
         self._known_days = set()
-
-    @staticmethod
-    def _write_pg(conn: Connection, rows: Sequence[Row]) -> None:
-        driver = conn.connection.driver_connection
-        assert isinstance(driver, psycopg.Connection)
-        with driver.cursor() as cur:
-            cur.execute("SAVEPOINT headroom_copy")
-            try:
-                _copy_rows(cur, _PG_COPY, rows)
-            except psycopg.errors.UniqueViolation:
-                cur.execute("ROLLBACK TO SAVEPOINT headroom_copy")
-                cur.execute(_PG_STAGE)
-                _copy_rows(cur, _PG_COPY_STAGE, rows, with_seq=True)
-                cur.execute(_PG_MERGE)
-            else:
-                cur.execute("RELEASE SAVEPOINT headroom_copy")
