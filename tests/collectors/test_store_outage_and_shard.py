@@ -20,7 +20,6 @@ from headroom.servers.postgres import PgCluster
 from store import Store, open_store
 from store.config import StoreConfig
 
-
 OUTAGE_S = 120  # the store is down for two minutes while collection goes on every second
 
 
