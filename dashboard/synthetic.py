@@ -15,7 +15,7 @@ from typing import Any
 from store import Event, Sample, StatementStat
 
 GIB = 1024**3
-SECRET_WEBHOOK = "https://hooks.slack.com/services/T000/B000/sEcReTwEbHoOkToKeN42"
+SECRET_WEBHOOK = "https://hooks.example.invalid/services/FAKE/FAKE/fake-secret-webhook-token-42"
 EPOCH = 1_790_000_000  # growth is counted in minutes since this moment
 QUERY_TEXTS = [
     "SELECT * FROM orders WHERE id = $1",

@@ -20,7 +20,7 @@ from alerts.dispatcher import Dispatcher
 from alerts.model import OutboxItem
 from store import Store, schema
 
-ROUTING_KEY = "R0UTINGKEY0123456789abcdefSECRET"
+ROUTING_KEY = "fake-routing-key-delivery-tests"
 
 
 def channel_config(kind: str, url: str, **extra: Any) -> dict[str, Any]:

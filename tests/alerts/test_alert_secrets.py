@@ -20,7 +20,7 @@ from alerts.rules import RuleFileError, load_yaml_model
 from store import Store, schema
 
 SLACK_TOKEN = "T0SECRET/B0SECRET/XyZsecretTokenValue42"
-ROUTING_KEY = "pdroutingkeySECRETvalue0123456789"
+ROUTING_KEY = "fake-routing-key-secret-for-tests"
 
 
 def test_no_secret_in_errors_logs_health_or_store(

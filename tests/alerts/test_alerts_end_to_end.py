@@ -29,7 +29,7 @@ pytestmark = pytest.mark.serial
 FOR_S = 5.0
 EVAL_S = 2.0
 COLLECT_S = 1.0
-ROUTING_KEY = "E2EROUTINGKEY00000000000000000ab"
+ROUTING_KEY = "fake-routing-key-end-to-end"
 
 
 class CollectorLoop(threading.Thread):

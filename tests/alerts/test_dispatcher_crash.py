@@ -19,7 +19,7 @@ from alerts.model import OutboxItem, dedup_key
 from store import Store, schema
 
 ROOT = Path(__file__).resolve().parents[2]
-ROUTING_KEY = "CRASHTESTROUTINGKEY0123456789ab"
+ROUTING_KEY = "fake-routing-key-crash-test"
 
 
 def start_dispatcher(store_url: str, config: Path, log: Path) -> subprocess.Popen[bytes]:

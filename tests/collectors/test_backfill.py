@@ -8,10 +8,9 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,9 +26,9 @@ from collectors.config import TargetConfig
 from collectors.engines.prometheus import PromSource
 from headroom.servers.managed import ManagedServer
 from headroom.servers.postgres import PgCluster
-from headroom.servers.processes import MissingBinaryError
 from headroom.servers.prometheus import start_postgres_exporter, start_prometheus
 from store import Store, open_store
+from tests.conftest import _subdir, need
 
 T = TypeVar("T")
 STEP = 2
@@ -49,22 +48,6 @@ class PromPg:
 
     def client(self) -> PrometheusConnect:
         return PrometheusConnect(self.prom.url, disable_ssl=True)
-
-
-def need(start: Callable[[], T]) -> T:
-    """A missing binary fails under CI=true and skips elsewhere (naming the package)."""
-    try:
-        return start()
-    except MissingBinaryError as exc:
-        if os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}:
-            pytest.fail(str(exc), pytrace=False)
-        pytest.skip(str(exc))
-
-
-def _subdir(base: Path, prefix: str) -> Path:
-    path = Path(tempfile.mkdtemp(prefix=f"{prefix}-", dir=base))
-    os.chmod(path, 0o755)
-    return path
 
 
 def _workload(cluster: PgCluster, stop: threading.Event) -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from prometheus_api_client import PrometheusConnect
-from test_backfill import _subdir, need, wait_for_history
+from test_backfill import wait_for_history
 
 from collectors import prometheus_map as pm
 from collectors.batch import Batch
@@ -20,6 +20,7 @@ from collectors.scheduler import scheduled_metrics
 from collectors.settings import CollectorSettings
 from headroom.servers.managed import ManagedServer, start_on_free_port
 from headroom.servers.processes import find_binary
+from tests.conftest import _subdir, need
 
 NODE_EXPORTER_PACKAGE = "prometheus-node-exporter"
 
