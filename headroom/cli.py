@@ -98,12 +98,15 @@ def _check_alerts(cfg: Any) -> int:
         from store import open_store
 
         store = open_store(store_url_revealed(cfg), cfg.store.retention, migrate=False)
-        if store.schema_revision() is None:
-            store = None
+        schema_ready = store.schema_revision() is not None
     except Exception as exc:  # the store's health is not this section's question
         click.echo(mask(f"alerts: channel delivery health not checked: store unavailable ({type(exc).__name__})"))
-        store = None
-    lines = list(check_alerts(cfg.alerts, produced(), store))
+        schema_ready = False
+    try:
+        lines = list(check_alerts(cfg.alerts, produced(), store if schema_ready else None))
+    finally:
+        if store is not None:
+            store.close()
     if not lines:
         click.echo("alerts: rules and channels OK")
     for line in lines:
