@@ -24,10 +24,26 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from store.types import OTHER_QUERYID, StatementStat
 
 DEFAULT_TOP_N = 100
+#: longest statement text kept (bytes of UTF-8, marker included); ``collector.query_text_max``
+DEFAULT_TEXT_MAX = 16 * 1024
+
+
+def bounded_text(text: str, total_bytes: Any, limit: int = DEFAULT_TEXT_MAX) -> str:
+    """A statement text of at most ``limit`` bytes (UTF-8). ``text`` was already cut on the server
+    to ``limit`` characters; ``total_bytes`` is the full text's length in bytes (None: unknown).
+    A cut text ends with a visible marker saying how long the statement was."""
+    raw = text.encode("utf-8", errors="replace")
+    total = int(total_bytes) if total_bytes is not None else len(raw)
+    if total <= limit and len(raw) <= limit:
+        return text
+    marker = f" …[truncated by headroom: {total} bytes]".encode()
+    room = max(limit - len(marker), 0)
+    return (raw[:room].decode("utf-8", errors="ignore").encode() + marker)[:limit].decode("utf-8", errors="ignore")
 
 
 @dataclass(frozen=True)

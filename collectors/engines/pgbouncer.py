@@ -19,6 +19,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 
 from collectors.engines.base import ConnectionLost, Engine, PythonContext, QueryError, Row, ServerInfo
+from collectors.engines.postgres import connect_timeout_param
 
 CONSOLE_DB = "pgbouncer"
 STATS_USERS_FIX = "add the user to stats_users in pgbouncer.ini (then RELOAD on the admin console)"
@@ -49,7 +50,7 @@ class PgBouncerEngine(Engine):
         raw = self.target.conninfo() if hasattr(self.target, "conninfo") else str(self.target.dsn)
         params = conninfo_to_dict(raw)
         params["dbname"] = CONSOLE_DB
-        params.setdefault("connect_timeout", str(int(getattr(self.target, "connect_timeout", 10) or 10)))
+        params.setdefault("connect_timeout", connect_timeout_param(getattr(self.target, "connect_timeout", None)))
         return make_conninfo("", **params)
 
     def _where(self) -> str:

@@ -5,10 +5,17 @@ One long-lived connection per target, plus short-lived per-database connections 
 seconds without use). Every session is read-only with ``application_name=headroom``,
 ``statement_timeout``, ``lock_timeout`` and ``idle_in_transaction_session_timeout``; TLS
 settings of the DSN (sslmode, sslrootcert, sslcert, ...) are passed to libpq untouched.
+
+Every session, per-database ones included, runs with ``search_path=pg_catalog,pg_temp``: a database
+owner who creates ``public.pg_table_size(oid)`` and sets the database's search_path to
+``public, pg_catalog`` cannot get a function of theirs run by the monitoring role (options given at
+connection start win over ``ALTER DATABASE/ROLE ... SET``). Objects of extensions are qualified with
+the extension's schema (:func:`qualified`).
 """
 
 from __future__ import annotations
 
+import math
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -33,6 +40,8 @@ APPLICATION_NAME = "headroom"
 LOCK_TIMEOUT_MS = 1000
 IDLE_IN_TX_TIMEOUT_MS = 60000
 DB_IDLE_CLOSE = 300.0
+#: only the system catalog (and, last, our own temporary objects) resolve unqualified names
+SEARCH_PATH = "pg_catalog,pg_temp"
 
 PGSS_PRELOAD = "shared_preload_libraries = 'pg_stat_statements'  (postgresql.conf, then restart)"
 
@@ -55,6 +64,23 @@ SELECT datname
 """
 
 _DENIED_RE = re.compile(r"permission denied for (table|view|function|relation|sequence|schema) (\S+)")
+
+
+def connect_timeout_param(seconds: float | None, default: float = 10.0) -> str:
+    """libpq's ``connect_timeout`` (whole seconds): rounded up, at least 1 — libpq reads 0 as
+    "wait forever", so 0.5 s must never become 0."""
+    value = default if seconds is None or seconds <= 0 else float(seconds)
+    return str(max(1, math.ceil(value)))
+
+
+def quote_ident(name: str) -> str:
+    """An SQL identifier, always quoted (for schema names read from the catalog)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def qualified(schema: str, name: str) -> str:
+    """``"schema"."name"``: an extension object named with its schema, found without search_path."""
+    return f"{quote_ident(schema)}.{quote_ident(name)}"
 
 
 def _ident(name: str) -> str:
@@ -81,12 +107,13 @@ class PostgresEngine(Engine):
         params = conninfo_to_dict(raw)
         options = str(params.pop("options", "") or "")
         ours = (
-            f"-c default_transaction_read_only=on -c statement_timeout={self._session_timeout_ms}"
+            f"-c search_path={SEARCH_PATH}"
+            f" -c default_transaction_read_only=on -c statement_timeout={self._session_timeout_ms}"
             f" -c lock_timeout={LOCK_TIMEOUT_MS} -c idle_in_transaction_session_timeout={IDLE_IN_TX_TIMEOUT_MS}"
         )
         params["options"] = f"{options} {ours}".strip()
         params["application_name"] = APPLICATION_NAME
-        params.setdefault("connect_timeout", str(int(getattr(self.target, "connect_timeout", 10) or 10)))
+        params.setdefault("connect_timeout", connect_timeout_param(getattr(self.target, "connect_timeout", None)))
         if dbname is not None:
             params["dbname"] = dbname
         return make_conninfo("", **params)

@@ -12,19 +12,39 @@ from __future__ import annotations
 from typing import Any
 
 from collectors.batch import StatementStats, StatementTexts
-from collectors.engines.base import PythonContext, Row
-from collectors.statements import StatementCounters, StatementKey, StatementTracker
+from collectors.engines.base import MissingFeature, PythonContext, Row
+from collectors.engines.postgres import qualified
+from collectors.statements import (
+    DEFAULT_TEXT_MAX,
+    StatementCounters,
+    StatementKey,
+    StatementTracker,
+    bounded_text,
+)
 
-EXTVERSION_SQL = "SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements'"
-INFO_SQL = "SELECT dealloc, extract(epoch FROM stats_reset)::float8 AS stats_reset FROM pg_stat_statements_info"
+EXTENSION_SQL = """
+SELECT e.extversion,
+       n.nspname AS schema
+  FROM pg_extension e
+  JOIN pg_namespace n ON n.oid = e.extnamespace
+ WHERE e.extname = 'pg_stat_statements'
+"""
+
+
+def info_sql(schema: str) -> str:
+    return (
+        "SELECT dealloc, extract(epoch FROM stats_reset)::float8 AS stats_reset"
+        f" FROM {qualified(schema, 'pg_stat_statements_info')}"  # noqa: S608 - a quoted identifier
+    )
 
 
 def _version_tuple(text: str) -> tuple[int, ...]:
     return tuple(int(p) for p in text.split(".") if p.isdigit())
 
 
-def counters_sql(extversion: tuple[int, ...]) -> str:
-    """The hot-path query for this extension version."""
+def counters_sql(extversion: tuple[int, ...], schema: str = "public") -> str:
+    """The hot-path query for this extension version, the extension's functions named with their
+    schema (the session's search_path holds only pg_catalog)."""
     toplevel = "s.toplevel" if extversion >= (1, 9) else "NULL::bool"
     since = "extract(epoch FROM s.stats_since)::float8" if extversion >= (1, 11) else "NULL::float8"
     total = "s.total_exec_time" if extversion >= (1, 8) else "s.total_time"
@@ -40,23 +60,26 @@ SELECT s.queryid::text AS queryid,
        s.shared_blks_read,
        s.temp_blks_written,
        {since} AS since
-  FROM pg_stat_statements(false) AS s
+  FROM {qualified(schema, "pg_stat_statements")}(false) AS s
   LEFT JOIN pg_database d ON d.oid = s.dbid
   LEFT JOIN pg_roles r ON r.oid = s.userid
  WHERE s.queryid IS NOT NULL
-"""  # noqa: S608 - only fixed column names are interpolated, chosen from the extension version
+"""  # noqa: S608 - only fixed column names and a quoted identifier are interpolated
 
 
-TEXTS_SQL = """
+def texts_sql(schema: str = "public") -> str:
+    """Texts of the given queryids, cut to a size bound on the server (values bound)."""
+    return f"""
 SELECT s.queryid::text AS queryid,
        coalesce(d.datname, s.dbid::text) AS dbname,
        coalesce(r.rolname, s.userid::text) AS username,
-       s.query
-  FROM pg_stat_statements(true) AS s
+       left(s.query, %(max_chars)s) AS query,
+       octet_length(s.query) AS query_bytes
+  FROM {qualified(schema, "pg_stat_statements")}(true) AS s
   LEFT JOIN pg_database d ON d.oid = s.dbid
   LEFT JOIN pg_roles r ON r.oid = s.userid
- WHERE s.queryid = ANY (%s::bigint[])
-"""
+ WHERE s.queryid = ANY (%(ids)s::bigint[])
+"""  # noqa: S608 - a quoted identifier only
 
 
 def _key(row: Row) -> StatementKey:
@@ -76,22 +99,26 @@ async def collect(ctx: PythonContext) -> list[dict[str, Any]]:
     state = ctx.state
     engine = ctx.engine
     if "extversion" not in state:
-        rows = await engine.fetch(EXTVERSION_SQL, timeout=ctx.timeout)
-        state["extversion"] = _version_tuple(str(rows[0]["extversion"])) if rows else (1, 8)
+        rows = await engine.fetch(EXTENSION_SQL, timeout=ctx.timeout)
+        if not rows:
+            raise MissingFeature("extension", "pg_stat_statements", "CREATE EXTENSION pg_stat_statements;")
+        state["extversion"] = _version_tuple(str(rows[0]["extversion"]))
+        state["schema"] = str(rows[0]["schema"])
         state["tracker"] = StatementTracker()
+    schema: str = state["schema"]
     tracker: StatementTracker = state["tracker"]
     tracker.top_n = int(ctx.options.get("top_statements", tracker.top_n))
     out: list[dict[str, Any]] = []
     reset = False
     if state["extversion"] >= (1, 9):
-        info = await engine.fetch(INFO_SQL, timeout=ctx.timeout)
+        info = await engine.fetch(info_sql(schema), timeout=ctx.timeout)
         if info:
             stats_reset = info[0]["stats_reset"]
             if "stats_reset" in state and stats_reset != state["stats_reset"]:
                 reset = True
             state["stats_reset"] = stats_reset
             out.append({"dealloc": info[0]["dealloc"]})
-    rows = await engine.fetch(counters_sql(state["extversion"]), timeout=ctx.timeout)
+    rows = await engine.fetch(counters_sql(state["extversion"], schema), timeout=ctx.timeout)
     current: dict[StatementKey, StatementCounters] = {}
     for row in rows:
         key = _key(row)
@@ -112,9 +139,11 @@ async def collect(ctx: PythonContext) -> list[dict[str, Any]]:
     if deltas.need_text:
         ids = sorted({int(q) for q, _, _ in deltas.need_text})
         wanted = set(deltas.need_text)
-        text_rows = await engine.fetch(TEXTS_SQL, (ids,), timeout=ctx.timeout)
+        limit = int(ctx.options.get("query_text_max", DEFAULT_TEXT_MAX))
+        text_rows = await engine.fetch(texts_sql(schema), {"ids": ids, "max_chars": limit}, timeout=ctx.timeout)
         texts = [
-            (str(r["queryid"]), str(r["dbname"]), str(r["username"]), str(r["query"] or ""))
+            (str(r["queryid"]), str(r["dbname"]), str(r["username"]),
+             bounded_text(str(r["query"] or ""), r["query_bytes"], limit))
             for r in text_rows
             if (str(r["queryid"]), str(r["dbname"]), str(r["username"])) in wanted
         ]

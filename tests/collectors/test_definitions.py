@@ -10,7 +10,7 @@ import pytest
 
 from collectors import docs
 from collectors.definitions import definitions
-from collectors.pg.statements import TEXTS_SQL, counters_sql
+from collectors.pg.statements import counters_sql, texts_sql
 from collectors.presets import PRESET_NAMES, presets
 from headroom.servers.postgres import PgCluster
 
@@ -142,6 +142,7 @@ def test_installed_version_sql_runs_live(pg_cluster: PgCluster) -> None:
     ran = 0
     for which in ("primary", "standby"):
         with pg_cluster.connect(which) as conn:
+            conn.execute("SET search_path = pg_catalog, pg_temp")  # as the collector's sessions
             version = int(conn.execute("SHOW server_version_num").fetchone()[0])  # type: ignore[index]
             in_recovery = which == "standby"
             for name, d in definitions("postgres").items():
@@ -155,7 +156,7 @@ def test_installed_version_sql_runs_live(pg_cluster: PgCluster) -> None:
             assert ext is not None
             ext_version = tuple(int(p) for p in ext[0].split("."))
             conn.execute(counters_sql(ext_version)).fetchall()
-            conn.execute(TEXTS_SQL, ([1, 2],)).fetchall()
+            conn.execute(texts_sql(), {"ids": [1, 2], "max_chars": 100}).fetchall()
             for bad_version in (v for v in PG_VERSIONS if v > version + 10000):
                 # a newer version's SQL fails here: the live run is not vacuous
                 newer = definitions("postgres")["checkpointer"].sql_for("postgres", bad_version)

@@ -154,4 +154,4 @@ def test_statements_sql_variants_name_distinct_columns(ext_version: tuple[int, i
     from collectors.pg.statements import counters_sql
 
     sql = counters_sql(ext_version)
-    assert "pg_stat_statements(false)" in sql and "reset" not in sql.lower()
+    assert '"public"."pg_stat_statements"(false)' in sql and "reset" not in sql.lower()
