@@ -28,6 +28,7 @@ from collectors.engines.base import (
     Engine,
     EngineError,
     MissingFeature,
+    ProtocolError,
     PythonContext,
     ServerInfo,
 )
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 
 Emit = Callable[[Batch], None]
 SHUTDOWN_WAIT = 10.0
+#: the ``metric`` of collector errors about the connection itself (not one metric's query)
+CONNECTION = "(connection)"
 
 
 class TargetRunner:
@@ -78,10 +81,13 @@ class TargetRunner:
         try:
             await asyncio.wait_for(self.engine.connect(), self.timeout + 5)
             info = await asyncio.wait_for(self.engine.server_info(), self.timeout + 5)
-        except (EngineError, TimeoutError, OSError) as exc:
-            reason = str(exc) or type(exc).__name__
-            await self.engine.close()
+        except Exception as exc:  # whatever the server answered, the target is down, never the runner
+            lost = as_connection_lost(exc)
+            reason = str(lost)
+            await self.close_engine()
             batch.add_sample(self.name, "up", {}, ts, 0.0)
+            if isinstance(lost, ProtocolError):
+                self._record_error(CONNECTION, reason, batch, ts)
             if self.down_reason is None:
                 batch.add_event(self.name, ts, "target_down", f"{self.name} unreachable: {reason}", "error",
                                 {"reason": reason})
@@ -128,10 +134,12 @@ class TargetRunner:
             batch.add_event(self.name, ts, "restart", f"{self.name} restarted (server start time changed)",
                             "warning", {"previous_start": float(previous), "start": info.start_time})
 
-    async def mark_lost(self, reason: str) -> None:
+    async def mark_lost(self, reason: str, protocol: bool = False) -> None:
         ts = int(time.time())
         batch = Batch()
         batch.add_sample(self.name, "up", {}, ts, 0.0)
+        if protocol:
+            self._record_error(CONNECTION, reason, batch, ts)
         if self.down_reason is None:
             batch.add_event(self.name, ts, "target_down", f"{self.name} connection lost: {reason}", "error",
                             {"reason": reason})
@@ -162,12 +170,8 @@ class TargetRunner:
             info = await asyncio.wait_for(self.engine.server_info(), self.timeout)
         except TimeoutError:
             raise ConnectionLost(f"no answer within {self.timeout:.0f}s") from None
-        except MissingFeature as exc:
-            raise ConnectionLost(str(exc)) from None
-        except EngineError as exc:
-            if isinstance(exc, ConnectionLost):
-                raise
-            raise ConnectionLost(str(exc)) from None
+        except Exception as exc:
+            raise as_connection_lost(exc) from None
         batch = Batch()
         self._observe_info(info, batch, ts, now)
         batch.add_sample(self.name, "up", {}, ts, 1.0)
@@ -255,7 +259,10 @@ class TargetRunner:
                 return None
             await asyncio.wait_for(self._query(mdef, batch, ts, now, timeout), timeout + 2.0)
             ok = True
-        except ConnectionLost:
+        except ConnectionLost as exc:
+            # the connection broke under this metric (mid-result, garbage): say which one
+            self._record_error(mdef.name, f"connection lost during the query: {exc}", batch, ts)
+            self.emit(batch)
             raise
         except MissingFeature as exc:
             self.features.missing(mdef.name, exc, now, ts, batch)
@@ -295,11 +302,11 @@ class TargetRunner:
             for sm in self.metrics:
                 await self.poll(sm)
         except ConnectionLost as exc:
-            await self.mark_lost(str(exc))
+            await self.mark_lost(str(exc), isinstance(exc, ProtocolError))
             return False
         return True
 
-    async def _metric_loop(self, sm: ScheduledMetric, lost: asyncio.Future[str]) -> None:
+    async def _metric_loop(self, sm: ScheduledMetric, lost: asyncio.Future[ConnectionLost]) -> None:
         loop = asyncio.get_running_loop()
         start = loop.time()
         k = 0
@@ -308,8 +315,13 @@ class TargetRunner:
                 await self.poll(sm)
             except ConnectionLost as exc:
                 if not lost.done():
-                    lost.set_result(str(exc))
+                    lost.set_result(exc)
                 return
+            except Exception as exc:  # a bug around one metric: it misses this slot, the others go on
+                log.exception("%s: %s failed", self.name, sm.name)
+                batch = Batch()
+                self._record_error(sm.name, f"{type(exc).__name__}: {exc}", batch, int(time.time()))
+                self.emit(batch)
             k += 1
             next_due = start + k * sm.interval
             now = loop.time()
@@ -318,14 +330,14 @@ class TargetRunner:
                 next_due = start + k * sm.interval
             await asyncio.sleep(next_due - now)
 
-    async def _heartbeat_loop(self, interval: float, lost: asyncio.Future[str]) -> None:
+    async def _heartbeat_loop(self, interval: float, lost: asyncio.Future[ConnectionLost]) -> None:
         while True:
             await asyncio.sleep(interval)
             try:
                 await self.heartbeat()
             except ConnectionLost as exc:
                 if not lost.done():
-                    lost.set_result(str(exc))
+                    lost.set_result(exc)
                 return
 
     def heartbeat_interval(self) -> float:
@@ -336,35 +348,73 @@ class TargetRunner:
         backoff = 1.0
         hb = self.heartbeat_interval()
         while not stop.is_set():
-            if not await self.ensure_connected():
-                delay = min(backoff, self.settings.reconnect_max, max(hb, 1.0))
-                delay *= random.uniform(0.8, 1.2)
-                backoff = min(backoff * 2, self.settings.reconnect_max)
-                try:
-                    await asyncio.wait_for(stop.wait(), delay)
-                except TimeoutError:
-                    pass
-                continue
-            backoff = 1.0
-            lost: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-            tasks = [asyncio.create_task(self._metric_loop(sm, lost)) for sm in self.metrics]
-            tasks.append(asyncio.create_task(self._heartbeat_loop(hb, lost)))
-            stopper = asyncio.create_task(stop.wait())
             try:
-                waiters: list[asyncio.Future[Any]] = [lost, stopper]
-                await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for t in tasks:
-                    t.cancel()
-                # bounded: a driver stuck in a cancelled call must not hold up the shutdown
-                await asyncio.wait(tasks, timeout=SHUTDOWN_WAIT)
-                stopper.cancel()
-            if lost.done():
-                await self.mark_lost(lost.result())
+                connected = await self._session(stop, hb)
+            except Exception as exc:  # a bug of ours: report it, drop the connection, go on
+                log.exception("%s: collection failed", self.name)
+                await self.mark_lost(f"{type(exc).__name__}: {exc}", protocol=True)
+                connected = False
+            if connected:
+                backoff = 1.0
+                continue
+            delay = min(backoff, self.settings.reconnect_max, max(hb, 1.0))
+            delay *= random.uniform(0.8, 1.2)
+            backoff = min(backoff * 2, self.settings.reconnect_max)
+            try:
+                await asyncio.wait_for(stop.wait(), delay)
+            except TimeoutError:
+                pass
         await self.close_engine()
+
+    async def _session(self, stop: asyncio.Event, hb: float) -> bool:
+        """Connect, then poll until the connection is lost or ``stop`` is set. False when the
+        connection could not be made (the caller backs off)."""
+        if not await self.ensure_connected():
+            return False
+        lost: asyncio.Future[ConnectionLost] = asyncio.get_running_loop().create_future()
+        tasks = [asyncio.create_task(self._metric_loop(sm, lost)) for sm in self.metrics]
+        tasks.append(asyncio.create_task(self._heartbeat_loop(hb, lost)))
+        stopper = asyncio.create_task(stop.wait())
+        try:
+            waiters: list[asyncio.Future[Any]] = [lost, stopper, *tasks]
+            while not (lost.done() or stopper.done()):
+                done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+                for t in done:
+                    if t in tasks and not t.cancelled() and t.exception() is not None and not lost.done():
+                        exc = t.exception()
+                        lost.set_result(ProtocolError(f"{type(exc).__name__}: {exc}"))
+                waiters = [w for w in waiters if not w.done()] + [lost, stopper]
+        finally:
+            for t in tasks:
+                t.cancel()
+            # bounded: a driver stuck in a cancelled call must not hold up the shutdown
+            await asyncio.wait(tasks, timeout=SHUTDOWN_WAIT)
+            stopper.cancel()
+        if lost.done():
+            exc = lost.result()
+            await self.mark_lost(str(exc), isinstance(exc, ProtocolError))
+        return True
 
     async def close_engine(self) -> None:
         try:
             await asyncio.wait_for(self.engine.close(), SHUTDOWN_WAIT)
         except TimeoutError:
             log.warning("%s: closing the connection timed out", self.name)
+        except Exception as exc:  # closing never stops the runner
+            log.warning("%s: closing the connection failed: %s", self.name, type(exc).__name__)
+
+
+def as_connection_lost(exc: BaseException) -> ConnectionLost:
+    """Any failure while connecting or checking the connection, as a :class:`ConnectionLost`
+    whose message is the reason. Errors the engine did not classify (a driver tripping over a
+    truncated packet, a KeyError on a malformed answer) become a :class:`ProtocolError`."""
+    if isinstance(exc, ConnectionLost):
+        return exc
+    if isinstance(exc, EngineError):
+        return ConnectionLost(str(exc))
+    if isinstance(exc, TimeoutError):
+        return ConnectionLost(str(exc) or "no answer in time")
+    if isinstance(exc, OSError):
+        return ConnectionLost(str(exc) or type(exc).__name__)
+    text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+    return ProtocolError(f"unreadable answer ({type(exc).__name__}{': ' + text if text else ''})")

@@ -32,6 +32,11 @@ class ConnectionLost(EngineError):
     """The target cannot be reached (or the connection broke); the reason is in the message."""
 
 
+class ProtocolError(ConnectionLost):
+    """The server answered something the driver cannot read (garbage, a truncated packet, HTML where
+    JSON was due). The connection is dropped; the runner reports it as a collector error."""
+
+
 class QueryError(EngineError):
     """One query failed (syntax, timeout, conflict with recovery ...); other metrics are unaffected."""
 

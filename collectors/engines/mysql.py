@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import re
 import ssl
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -27,6 +28,7 @@ from collectors.engines.base import (
     ConnectionLost,
     Engine,
     MissingFeature,
+    ProtocolError,
     QueryError,
     Row,
     ServerInfo,
@@ -136,6 +138,8 @@ class MySqlEngine(Engine):
             raise ConnectionLost(self._describe(exc)) from None
         except (OSError, ssl.SSLError) as exc:
             raise ConnectionLost(f"cannot connect to {dsn.where()}: {exc}") from None
+        except Exception as exc:  # the driver tripped over what the server sent (a truncated handshake)
+            raise ProtocolError(f"{dsn.where()}: unreadable handshake ({type(exc).__name__}: {exc})") from None
         self._conn = conn
         self._static = None
         self._flavour = flavour_of(str(conn.server_version or ""))
@@ -159,32 +163,40 @@ class MySqlEngine(Engine):
         return f"{where}: {text}" + (f" (error {code})" if code else "")
 
     # ------------------------------------------------------------------ queries
-    def _run(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None) -> list[Row]:
-        conn = self._conn
-        if conn is None:
-            raise ConnectionLost("not connected")
-        with conn.cursor() as cur:
-            cur.execute(sql, params)
-            return list(cur.fetchall())
-
     async def fetch(
         self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None,
         timeout: float | None = None, database: str | None = None,
     ) -> list[Row]:
         """Run one read-only statement under a server-side time limit; rows as dicts.
-        ``database`` is ignored: MySQL metrics read server-wide views."""
+        ``database`` is ignored: MySQL metrics read server-wide views.
+
+        When the caller stops waiting (its timeout, a shutdown) while the driver thread is still
+        reading, the connection is discarded at once: the next call opens a new one, and the thread
+        closes the old one when it returns. A connection is never used by two calls."""
         limit = timeout if timeout is not None else self.statement_timeout
         async with self._lock:
             if self._conn is None:
                 await self.connect()
+            conn = self._conn
+            assert conn is not None
             limited = with_time_limit(sql, self._flavour, limit)
+            call = _Call()
             try:
-                return await asyncio.to_thread(self._run, limited, params)
+                return await asyncio.to_thread(_run_on, conn, limited, params, call)
+            except asyncio.CancelledError:
+                self._conn = None
+                call.abandon(conn)
+                raise
             except pymysql.err.MySQLError as exc:
                 raise self._classify(exc, sql) from None
             except OSError as exc:
                 await self.close()
                 raise ConnectionLost(f"{self.dsn().where()}: {exc}") from None
+            except Exception as exc:  # the driver tripped over the answer: the stream is out of step
+                await self.close()
+                raise ProtocolError(
+                    f"{self.dsn().where()}: unreadable answer ({type(exc).__name__}: {exc})"
+                ) from None
 
     def _classify(self, exc: pymysql.err.MySQLError, sql: str) -> Exception:
         code = _errno(exc)
@@ -291,6 +303,49 @@ class MySqlEngine(Engine):
     @property
     def info(self) -> ServerInfo | None:
         return self._info
+
+
+class _Call:
+    """One driver call in a worker thread; when abandoned, whoever finishes last closes the connection."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.done = False
+        self.abandoned = False
+
+    def finish(self, conn: pymysql.connections.Connection[Any]) -> None:
+        with self._lock:
+            self.done = True
+            close = self.abandoned
+        if close:
+            _force_close(conn)
+
+    def abandon(self, conn: pymysql.connections.Connection[Any]) -> None:
+        with self._lock:
+            self.abandoned = True
+            close = self.done
+        if close:
+            _force_close(conn)
+
+
+def _force_close(conn: pymysql.connections.Connection[Any]) -> None:
+    """Close the socket without a goodbye (the stream may be mid-result)."""
+    try:
+        conn._force_close()
+    except Exception:  # already closed
+        pass
+
+
+def _run_on(
+    conn: pymysql.connections.Connection[Any], sql: str, params: Sequence[Any] | Mapping[str, Any] | None,
+    call: _Call,
+) -> list[Row]:
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, params)
+            return list(cur.fetchall())
+    finally:
+        call.finish(conn)
 
 
 ENGINE = MySqlEngine

@@ -25,9 +25,19 @@ from prometheus_api_client import PrometheusApiClientException, PrometheusConnec
 from urllib3.util.retry import Retry
 
 from collectors import prometheus_map as pm
-from collectors.engines.base import ConnectionLost, Engine, PythonContext, QueryError, Row, ServerInfo
+from collectors.engines.base import (
+    ConnectionLost,
+    Engine,
+    ProtocolError,
+    PythonContext,
+    QueryError,
+    Row,
+    ServerInfo,
+)
 
 Labels = dict[str, str]
+#: what reading an answer of the wrong shape raises (HTML, JSON of another shape, a missing key)
+GARBAGE = (ValueError, KeyError, TypeError, AttributeError, IndexError)
 #: how often the exporter metric names present for a target are looked up again (seconds)
 DISCOVERY_EVERY = 3600.0
 
@@ -75,6 +85,9 @@ class PromApi:
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
+        except GARBAGE as exc:
+            # not a Prometheus answer (HTML, JSON of another shape); requests' JSONDecodeError lands here too
+            raise ProtocolError(self._garbage(exc)) from None
         except requests.RequestException as exc:
             raise ConnectionLost(f"cannot reach {self.source.base_url}: {type(exc).__name__}") from None
         except PrometheusApiClientException as exc:
@@ -82,24 +95,37 @@ class PromApi:
             if "HTTP Status Code 401" in text or "HTTP Status Code 403" in text:
                 raise ConnectionLost(f"{self.source.base_url}: access denied (check the user and password)") from None
             raise QueryError(f"{self.source.base_url}: {text}") from None
-        except ValueError as exc:  # not JSON: not a Prometheus API
-            raise ConnectionLost(f"{self.source.base_url}: not a Prometheus query API ({_first_line(exc)})") from None
+
+    def _garbage(self, exc: BaseException) -> str:
+        return f"{self.source.base_url}: not a Prometheus query API answer ({type(exc).__name__}: {_first_line(exc)})"
+
+    def _parse(self, fn: Any, data: Any) -> Any:
+        """Read an answer whose shape the server chose: a wrong shape is a protocol error."""
+        try:
+            return fn(data)
+        except GARBAGE as exc:
+            raise ProtocolError(self._garbage(exc)) from None
 
     def instant(self, expr: str, ts: float | None = None) -> list[tuple[Labels, float, float]]:
         params = {"time": f"{ts:.3f}"} if ts is not None else None
         data = self._call(self.client.custom_query, expr, params=params)
-        out = []
-        for item in data or []:
-            value = item.get("value")
-            if value:
-                out.append((_labels(item), float(value[0]), _float(value[1])))
-        return out
+
+        def read(data: Any) -> list[tuple[Labels, float, float]]:
+            out = []
+            for item in data or []:
+                value = item.get("value")
+                if value:
+                    out.append((_labels(item), float(value[0]), _float(value[1])))
+            return out
+
+        return self._parse(read, data)
 
     def range(self, expr: str, start: int, end: int, step: int) -> list[tuple[Labels, list[tuple[int, float]]]]:
         data = self._call(self.client.custom_query_range, expr, dt.datetime.fromtimestamp(start, dt.UTC),
                           dt.datetime.fromtimestamp(end, dt.UTC), str(step))
-        return [(_labels(item), [(int(round(float(t))), _float(v)) for t, v in item.get("values") or []])
-                for item in data or []]
+        return self._parse(
+            lambda data: [(_labels(item), [(int(round(float(t))), _float(v)) for t, v in item.get("values") or []])
+                          for item in data or []], data)
 
     def names(self, selector: str, start: float, end: float, candidates: Sequence[str]) -> set[str] | None:
         """Which of ``candidates`` have series matching ``selector`` in [start, end] (None: the API

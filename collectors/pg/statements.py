@@ -32,10 +32,8 @@ SELECT e.extversion,
 
 
 def info_sql(schema: str) -> str:
-    return (
-        "SELECT dealloc, extract(epoch FROM stats_reset)::float8 AS stats_reset"
-        f" FROM {qualified(schema, 'pg_stat_statements_info')}"  # noqa: S608 - a quoted identifier
-    )
+    view = qualified(schema, "pg_stat_statements_info")
+    return f"SELECT dealloc, extract(epoch FROM stats_reset)::float8 AS stats_reset FROM {view}"  # noqa: S608
 
 
 def _version_tuple(text: str) -> tuple[int, ...]:
