@@ -4,6 +4,8 @@ so the spool can keep it on disk while the store is unreachable."""
 from __future__ import annotations
 
 import json
+import math
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -30,6 +32,8 @@ class Batch:
     events: list[Event] = field(default_factory=list)
     texts: list[StatementTexts] = field(default_factory=list)
     stats: list[StatementStats] = field(default_factory=list)
+    #: metric → non-finite values refused by :meth:`add_sample` (never written, never spooled)
+    refused: Counter[str] = field(default_factory=Counter, compare=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.samples) + len(self.events) + sum(len(t.rows) for t in self.texts) + sum(
@@ -37,13 +41,34 @@ class Batch:
         )
 
     def extend(self, other: Batch) -> None:
+        self.refused.update(other.refused)
         self.samples.extend(other.samples)
         self.events.extend(other.events)
         self.texts.extend(other.texts)
         self.stats.extend(other.stats)
 
-    def add_sample(self, target: str, metric: str, labels: dict[str, str], ts: int, value: float) -> None:
-        self.samples.append(Sample(target, metric, labels, ts, float(value)))
+    def add_sample(self, target: str, metric: str, labels: dict[str, str], ts: int, value: float) -> bool:
+        """Add one sample; a NaN or infinite value is refused (counted in ``refused``), never stored."""
+        number = float(value)
+        if not math.isfinite(number):
+            self.refused[metric] += 1
+            return False
+        self.samples.append(Sample(target, metric, labels, ts, number))
+        return True
+
+    def atoms(self) -> list[Batch]:
+        """One batch per item (a sample, an event, a statement text, a statement stat row), in order."""
+        out = [Batch(samples=[s]) for s in self.samples]
+        out += [Batch(texts=[StatementTexts(t.target, t.ts, [row])]) for t in self.texts for row in t.rows]
+        out += [Batch(stats=[StatementStats(s.target, s.ts, [x])]) for s in self.stats for x in s.stats]
+        out += [Batch(events=[e]) for e in self.events]
+        return out
+
+    def split(self) -> tuple[Batch, Batch]:
+        """Two halves of about the same number of items (for isolating the rows a store refuses)."""
+        atoms = self.atoms()
+        half = len(atoms) // 2
+        return merge(atoms[:half]), merge(atoms[half:])
 
     def add_event(
         self, target: str | None, ts: int, kind: str, message: str, severity: str = "info",
@@ -77,6 +102,13 @@ class Batch:
             ],
             stats=[StatementStats(t, int(ts), [StatementStat(**x) for x in st]) for t, ts, st in data.get("stats", [])],
         )
+
+
+def merge(batches: list[Batch]) -> Batch:
+    out = Batch()
+    for b in batches:
+        out.extend(b)
+    return out
 
 
 def write_batch(store: Any, batch: Batch) -> None:

@@ -252,6 +252,20 @@ class CollectorConfig(StrictModel):
     top_statements: int = Field(
         default=100, ge=1, description="Statements stored per target and interval (by time spent), plus one `(other)` row."
     )
+    query_text_max: ByteSize = Field(
+        default=16 * 1024, ge=256,
+        description="Statement texts longer than this are cut when read from the server, ending with a visible "
+        "`…[truncated by headroom: N bytes]` marker.",
+    )
+    queue_max_items: int = Field(
+        default=500_000, ge=1000,
+        description="Most items waiting to be written; past it the oldest are dropped (counted, and a spool_drop event).",
+    )
+    memory_max_items: int = Field(
+        default=500_000, ge=1000,
+        description="Most items kept in memory while the spool cannot be written (disk full); past it the oldest "
+        "are dropped (counted, and a spool_drop event saying what).",
+    )
 
 
 class PrometheusConfig(StrictModel):

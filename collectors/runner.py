@@ -210,7 +210,8 @@ class TargetRunner:
                     engine=self.engine, metric=mdef, info=self.info, target=self.name, ts=ts, now=now,
                     state=self.python_state.setdefault(mdef.name if db is None else f"{mdef.name}@{db}", {}),
                     batch=batch, timeout=timeout, database=db,
-                    options={"top_statements": self.settings.top_statements},
+                    options={"top_statements": self.settings.top_statements,
+                             "query_text_max": self.settings.query_text_max},
                 )
                 rows = await self.engine.call_python(mdef.python_function(), ctx)
             else:
@@ -259,6 +260,10 @@ class TargetRunner:
                 return None
             await asyncio.wait_for(self._query(mdef, batch, ts, now, timeout), timeout + 2.0)
             ok = True
+            if batch.refused:
+                names = ", ".join(sorted(batch.refused))
+                self._record_error(mdef.name, f"{sum(batch.refused.values())} non-finite value(s) refused "
+                                   f"(NaN or infinity, never stored): {names}", batch, ts)
         except ConnectionLost as exc:
             # the connection broke under this metric (mid-result, garbage): say which one
             self._record_error(mdef.name, f"connection lost during the query: {exc}", batch, ts)

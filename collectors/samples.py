@@ -82,6 +82,6 @@ def add_rows(
                 if r.rate is None:
                     continue
                 value = r.rate
-            batch.add_sample(target, name, labels, ts, value)
-            result.samples += 1
+            if batch.add_sample(target, name, labels, ts, value):  # non-finite values are refused
+                result.samples += 1
     return result

@@ -19,6 +19,8 @@ from typing import Any
 
 from collectors import presets, selfmetrics
 from collectors.batch import Batch
+from collectors.drops import DropLedger
+from collectors.isolate import Quarantine
 from collectors.runner import SHUTDOWN_WAIT, TargetRunner
 from collectors.settings import CollectorSettings
 from collectors.shard import UnknownTargets, by_name, select
@@ -29,6 +31,8 @@ log = logging.getLogger(__name__)
 
 #: store meta keys ``collector.spool.<host>:<spool dir>`` → JSON {batches, bytes, dropped_items, updated_at}
 SPOOL_STATE_PREFIX = "collector.spool."
+#: rows the store refused are kept in this directory under the spool directory
+QUARANTINE_DIR = "quarantine"
 
 def scheduled_metrics(
     target: Any, interval: float | None = None, only: Sequence[str] | None = None
@@ -53,8 +57,14 @@ class Collector:
     ) -> None:
         self.store = store
         self.settings = settings or CollectorSettings()
-        self.spool = Spool(self.settings.spool_dir, self.settings.spool_max_bytes, self.settings.spool_max_age)
-        self.writer = Writer(store, self.spool, flush_interval=self.settings.flush_interval)
+        self.drops = DropLedger()
+        self.spool = Spool(self.settings.spool_dir, self.settings.spool_max_bytes, self.settings.spool_max_age,
+                           on_drop=lambda reason, items, created, why: self.drops.items(reason, items, created, why))
+        self.writer = Writer(
+            store, self.spool, flush_interval=self.settings.flush_interval,
+            queue_max_items=self.settings.queue_max_items, memory_max_items=self.settings.memory_max_items,
+            ledger=self.drops, quarantine=Quarantine(self.settings.spool_dir / QUARANTINE_DIR),
+        )
         self.housekeeping = housekeeping
         self.runners: list[TargetRunner] = []
         semaphore = asyncio.Semaphore(self.settings.max_concurrency)
@@ -83,16 +93,22 @@ class Collector:
             log.warning("could not register targets in the store yet: %s", type(exc).__name__)
 
     def _report_drops(self) -> None:
-        dropped = self.spool.dropped_items
-        if dropped > self._reported_drops:
-            n = dropped - self._reported_drops
-            self._reported_drops = dropped
-            batch = Batch()
-            batch.add_event(None, int(time.time()), "spool_drop",
-                            f"the store was unreachable too long: {n} spooled item(s) dropped "
-                            f"(spool bounded to {self.settings.spool_max_bytes} bytes, "
-                            f"{self.settings.spool_max_age:.0f}s)", "error", {"dropped": n})
-            self.writer.put(batch)
+        """Drops and refused rows since the last report become events (never silent)."""
+        ts = int(time.time())
+        batch = Batch()
+        for rec in self.drops.take():
+            batch.add_event(None, ts, "spool_drop", rec.message(), "error", rec.details())
+        rejected, self.writer.rejected = self.writer.rejected, []
+        if rejected:
+            items = sum(len(r.batch) for r in rejected)
+            kept = [str(r.path) for r in rejected if r.path is not None]
+            errors = sorted({r.error for r in rejected})
+            where = (f"kept in {self.settings.spool_dir / QUARANTINE_DIR} ({len(kept)} file(s))" if kept
+                     else "dropped (the quarantine directory could not keep them)")
+            batch.add_event(None, ts, "store_rejected",
+                            f"the store refused {items} item(s): {'; '.join(errors)[:500]}; {where}; the rest was written",
+                            "error", {"items": items, "files": kept[:50], "errors": errors[:10]})
+        self.writer.put(batch)
         selfmetrics.update_spool(self.spool, self.writer)
         selfmetrics.TARGETS_DOWN.set(sum(1 for r in self.runners if r.down_reason is not None))
 
@@ -113,7 +129,7 @@ class Collector:
             return  # nothing to publish to; the state is published again once the store is back
         files = self.spool.files()
         state = {"batches": len(files), "bytes": sum(f.size for f in files),
-                 "dropped_items": self.spool.dropped_items, "updated_at": int(time.time())}
+                 "dropped_items": self.drops.total, "updated_at": int(time.time())}
         try:
             self.store.meta_set(f"{SPOOL_STATE_PREFIX}{socket.gethostname()}:{self.settings.spool_dir}",
                                 json.dumps(state, sort_keys=True))
@@ -149,7 +165,7 @@ class Collector:
         stop = stop or asyncio.Event()
         await self._register_targets()
         writer_stop = asyncio.Event()
-        writer = asyncio.create_task(self.writer.run(writer_stop))
+        writer = asyncio.create_task(self._supervised_writer(writer_stop))
         tasks = [asyncio.create_task(r.run(stop)) for r in self.runners]
         tasks.append(asyncio.create_task(self._monitor_loop(stop)))
         if self.housekeeping:
@@ -177,6 +193,16 @@ class Collector:
             self._report_drops()
             await asyncio.to_thread(self._publish_spool_state)
             await self.writer.flush()
+
+    async def _supervised_writer(self, stop: asyncio.Event) -> None:
+        """The writer, restarted if it ever fails: nothing is written any more otherwise."""
+        while True:
+            try:
+                await self.writer.run(stop)
+                return
+            except Exception:
+                log.exception("collector writer failed; restarting it")
+                await asyncio.sleep(1.0)
 
     async def close(self) -> None:
         await asyncio.gather(*(r.close_engine() for r in self.runners))

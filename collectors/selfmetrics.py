@@ -21,6 +21,12 @@ POLLS = Counter("headroom_collector_polls", "Metric polls by result (ok, error)"
 POLL_SECONDS = Summary("headroom_collector_poll_duration_seconds", "Duration of metric polls")
 TARGETS_DOWN = Gauge("headroom_collector_targets_down", "Targets currently unreachable")
 STORE_UP = Gauge("headroom_collector_store_up", "1 when the last store write succeeded")
+DROPPED = Counter("headroom_collector_dropped_items", "Items dropped, by reason (spool_size, spool_age, "
+                  "spool_corrupt, memory, queue, rejected)", ["reason"])
+REFUSED_VALUES = Counter("headroom_collector_refused_values", "Non-finite values (NaN, ±Inf) refused, by metric",
+                         ["metric"])
+HELD_ITEMS = Gauge("headroom_collector_memory_held_items", "Items kept in memory because the spool cannot be written")
+SPOOL_WRITABLE = Gauge("headroom_collector_spool_writable", "0 while the spool cannot be written (disk full, gone)")
 
 
 def update_spool(spool: Spool, writer: Writer) -> None:
@@ -28,7 +34,9 @@ def update_spool(spool: Spool, writer: Writer) -> None:
     SPOOL_BATCHES.set(len(files))
     SPOOL_BYTES.set(sum(f.size for f in files))
     SPOOL_DROPPED.set(spool.dropped_items)
-    QUEUE_BATCHES.set(writer.queue.qsize())
+    QUEUE_BATCHES.set(writer.qsize())
+    HELD_ITEMS.set(writer.held_items)
+    SPOOL_WRITABLE.set(0 if writer.spool_error else 1)
     WRITTEN.set(writer.written_items)
     REJECTED.set(writer.failed_items)
     STORE_UP.set(1 if writer.store_ok else 0)

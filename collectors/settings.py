@@ -25,6 +25,9 @@ class CollectorSettings:
     max_concurrency: int = 16  # most polls running at the same time in one collector process
     metrics_port: int | None = None  # /metrics of the collector itself (prometheus_client)
     metrics_address: str = "127.0.0.1"
+    queue_max_items: int = 500_000  # write queue bound; the oldest queued batches are dropped past it
+    memory_max_items: int = 500_000  # kept in memory while the spool cannot be written (disk full)
+    query_text_max: int = 16 * 1024  # statement texts are cut to this many bytes (with a marker)
 
     @classmethod
     def from_config(cls, section: Any) -> CollectorSettings:
@@ -42,9 +45,10 @@ class CollectorSettings:
                     value = Path(str(value))
                 elif f.name == "metrics_address":
                     value = str(value)
-                elif f.name == "spool_max_bytes":
+                elif f.name in ("spool_max_bytes", "query_text_max"):
                     value = parse_byte_size(value)
-                elif f.name in ("max_databases", "top_statements", "max_concurrency", "metrics_port"):
+                elif f.name in ("max_databases", "top_statements", "max_concurrency", "metrics_port",
+                                "queue_max_items", "memory_max_items"):
                     value = int(value)
                 else:
                     value = parse_duration(value)

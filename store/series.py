@@ -79,14 +79,16 @@ class SeriesRegistry:
                 self._target_ids[name] = int(found)
         return None if found is None else int(found)
 
-    def _target_id_creating(self, conn: Connection, name: str) -> int:
-        cached = self._target_ids.get(name)
+    def _target_id_creating(self, conn: Connection, name: str, fresh: dict[str, int]) -> int:
+        """The target's id, inserting the target when missing; a new id goes to ``fresh``, cached
+        only once the transaction commits (a rolled-back id must never be reused)."""
+        cached = self._target_ids.get(name, fresh.get(name))
         if cached is not None:
             return cached
         ins = _insert(conn)(targets).values(name=name, engine="unknown", labels_json="{}", added_at=int(time.time()))
         conn.execute(ins.on_conflict_do_nothing(index_elements=[targets.c.name]))
         target_id = int(conn.execute(select(targets.c.id).where(targets.c.name == name)).scalar_one())
-        self._target_ids[name] = target_id
+        fresh[name] = target_id
         return target_id
 
     def resolve(self, keys: Iterable[SeriesCacheKey]) -> None:
@@ -94,12 +96,22 @@ class SeriesRegistry:
         missing = {k for k in keys if k not in self._series_ids}
         if not missing:
             return
-        with self._lock, self._engine.begin() as conn:
+        with self._lock:
+            fresh_targets: dict[str, int] = {}
+            fresh_series: dict[SeriesCacheKey, int] = {}
+            self._resolve(missing, fresh_targets, fresh_series)
+            self._target_ids.update(fresh_targets)  # committed: now they may be cached
+            self._series_ids.update(fresh_series)
+
+    def _resolve(
+        self, missing: set[SeriesCacheKey], fresh_targets: dict[str, int], fresh_series: dict[SeriesCacheKey, int]
+    ) -> None:
+        with self._engine.begin() as conn:
             by_target: dict[int, list[SeriesCacheKey]] = {}
             rows = []
             for key in missing:
                 target_name, metric, lkey = key
-                tid = self._target_id_creating(conn, target_name)
+                tid = self._target_id_creating(conn, target_name, fresh_targets)
                 by_target.setdefault(tid, []).append(key)
                 text = labels_json(lkey)
                 rows.append({"target_id": tid, "metric": metric, "labels_json": text, "labels_hash": labels_hash(text)})
@@ -119,7 +131,7 @@ class SeriesRegistry:
             for sid, tid, metric, text, lhash in found:
                 if (tid, metric, lhash) in wanted:
                     lkey = tuple(sorted(json.loads(text).items()))
-                    self._series_ids[(names[tid], metric, lkey)] = int(sid)
+                    fresh_series[(names[tid], metric, lkey)] = int(sid)
 
     def list_targets(self) -> list[TargetRow]:
         with self._engine.connect() as conn:

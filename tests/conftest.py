@@ -44,6 +44,18 @@ def missing(exc: MissingBinaryError) -> None:
     pytest.skip(str(exc))
 
 
+@pytest.fixture(scope="session")
+def unavailable() -> Callable[[str], None]:
+    """`unavailable("why")`: skip, or fail under CI=true, when the machine lacks what a test needs."""
+
+    def report(message: str) -> None:
+        if in_ci():
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+
+    return report
+
+
 def need(start: Callable[[], T]) -> T:
     """Run a server start function, turning a missing binary into skip / CI failure."""
     try:

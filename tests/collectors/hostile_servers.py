@@ -26,7 +26,7 @@ class GarbageHttp:
                 self.end_headers()
                 self.wfile.write(body)
 
-            do_GET = do_POST = _answer  # noqa: N815 - http.server's method names
+            do_GET = do_POST = _answer
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -196,3 +196,55 @@ class CuttingProxy(_TcpServer):
                 except OSError:
                     pass
             up.close()
+
+
+class SwitchProxy(_TcpServer):
+    """Forwards to ``upstream`` while ``on``; ``off()`` cuts every connection and refuses new ones
+    (a real network outage in front of a real server)."""
+
+    def __init__(self, upstream: tuple[str, int]) -> None:
+        self.upstream = upstream
+        self.is_on = True
+        self._pairs: list[tuple[socket.socket, socket.socket]] = []
+        self._plock = threading.Lock()
+        super().__init__()
+
+    def off(self) -> None:
+        self.is_on = False
+        with self._plock:
+            pairs, self._pairs = self._pairs, []
+        for pair in pairs:
+            for s in pair:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def on(self) -> None:
+        self.is_on = True
+
+    def handle(self, conn: socket.socket) -> None:
+        if not self.is_on:
+            return
+        up = socket.create_connection(self.upstream, timeout=30)
+        with self._plock:
+            self._pairs.append((conn, up))
+
+        def pump(src: socket.socket, dst: socket.socket) -> None:
+            try:
+                while data := src.recv(65536):
+                    dst.sendall(data)
+            except OSError:
+                pass
+            finally:
+                for s in (src, dst):
+                    try:
+                        s.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+        t = threading.Thread(target=pump, args=(up, conn), daemon=True)
+        t.start()
+        pump(conn, up)
+        t.join(timeout=5)
+        up.close()

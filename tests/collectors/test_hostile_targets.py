@@ -137,7 +137,6 @@ def test_connection_cut_in_the_middle_of_a_result(engine: str, pg_cluster: PgClu
     assert sorted(e.kind for e in events) == ["target_down", "target_up"]
     by_kind = {e.kind: e.ts for e in events}
     assert by_kind["target_down"] <= by_kind["target_up"]
-    down = kinds(sqlite_store, "cut", "target_down")
     errors = kinds(sqlite_store, "cut", "collector_error")
     assert len(errors) == 1 and errors[0].startswith(f"{metric}: connection lost during the query"), errors
     assert kinds(sqlite_store, "cut", "target_up")
