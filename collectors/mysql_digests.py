@@ -20,7 +20,14 @@ from typing import Any
 from collectors.batch import StatementStats, StatementTexts
 from collectors.engines.base import MissingFeature, PythonContext, Row
 from collectors.mysql_privileges import setting_fix
-from collectors.statements import DEFAULT_TOP_N, StatementCounters, StatementKey, StatementTracker
+from collectors.statements import (
+    DEFAULT_TEXT_MAX,
+    DEFAULT_TOP_N,
+    StatementCounters,
+    StatementKey,
+    StatementTracker,
+    bounded_text,
+)
 
 UNRECORDED = "(unrecorded)"
 PICOSECONDS_PER_MS = 1e9
@@ -45,10 +52,12 @@ WHERE NAME = 'statements_digest'
 
 
 def texts_sql(count: int) -> str:
-    """Digest texts for ``count`` digests (values bound as parameters)."""
+    """Digest texts for ``count`` digests, cut on the server to a length bound (the first parameter,
+    then the digests; values bound as parameters)."""
     placeholders = ", ".join(["%s"] * count)
     return (
-        "SELECT SCHEMA_NAME AS schema_name, DIGEST AS digest, DIGEST_TEXT AS digest_text\n"
+        "SELECT SCHEMA_NAME AS schema_name, DIGEST AS digest, LEFT(DIGEST_TEXT, %s) AS digest_text,\n"
+        "       LENGTH(DIGEST_TEXT) AS digest_bytes\n"
         "FROM performance_schema.events_statements_summary_by_digest\n"
         f"WHERE DIGEST IN ({placeholders})"
     )
@@ -101,12 +110,13 @@ async def collect(ctx: PythonContext) -> list[Row]:
         real = [k for k in need if k[0] != UNRECORDED]
         if real:
             digests = sorted({q for q, _, _ in real})
-            found = await ctx.engine.fetch(texts_sql(len(digests)), digests, timeout=ctx.timeout)
+            limit = int(ctx.options.get("query_text_max", DEFAULT_TEXT_MAX))
+            found = await ctx.engine.fetch(texts_sql(len(digests)), [limit, *digests], timeout=ctx.timeout)
             wanted = set(real)
             for r in found:
                 key = (str(r["digest"]), str(r.get("schema_name") or ""), "")
                 if key in wanted and r.get("digest_text") is not None:
-                    texts.append((key[0], key[1], "", str(r["digest_text"])))
+                    texts.append((key[0], key[1], "", bounded_text(str(r["digest_text"]), r.get("digest_bytes"), limit)))
         for q, d, u in need:
             if q == UNRECORDED:
                 texts.append((q, d, u, "statements not recorded: the digest table was full "

@@ -239,7 +239,7 @@ def test_digest_rows_to_counters() -> None:
     assert (shop.calls, shop.total_ms, shop.rows, shop.since) == (41, 2.5, 41, 1700000000.0)
     lost = next(k for k in c if k.queryid == UNRECORDED)
     assert lost.dbname == "" and c[lost].rows == 3
-    assert texts_sql(3).count("%s") == 3
+    assert texts_sql(3).count("%s") == 4  # the length bound, then the digests
 
 
 def test_binlog_totals() -> None:
