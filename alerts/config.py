@@ -9,7 +9,7 @@ from pydantic import Field, field_validator, model_validator
 from alerts.channels.config import ChannelConfig
 from alerts.matchers import parse_matchers
 from alerts.rules.models import Rule
-from store.configtypes import Duration, StrictModel
+from store.configtypes import Duration, DurationOrZero, StrictModel
 
 
 class RouteConfig(StrictModel):
@@ -20,7 +20,7 @@ class RouteConfig(StrictModel):
     group_by: list[str] = Field(
         default_factory=lambda: ["alertname", "target"], description="Labels that make one notification group."
     )
-    group_wait: Duration = Field(default=0.0, description="Wait before the first notification of a new group.")
+    group_wait: DurationOrZero = Field(default=0.0, description="Wait before the first notification of a new group.")
     group_interval: Duration = Field(default=60.0, description="Wait before notifying changes of a group.")
     repeat_interval: Duration = Field(default=4 * 3600.0, description="Re-send a still-firing group this often.")
     send_resolved: bool = True
@@ -77,7 +77,7 @@ class AlertsConfig(StrictModel):
     allow_private_webhook_hosts: bool = Field(
         default=False, description="Allow channel URLs on loopback/private/link-local addresses."
     )
-    resolved_retention: Duration = Field(default=900.0, description="Resolved alerts stay visible this long.")
+    resolved_retention: DurationOrZero = Field(default=900.0, description="Resolved alerts stay visible this long.")
 
     @field_validator("evaluation_interval")
     @classmethod

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import yaml
 
-from store.configtypes import parse_duration
+from store.configtypes import parse_positive_duration
 
 METRICS_ROOT = Path(__file__).parent / "metrics"
 
@@ -155,7 +155,7 @@ def parse_definition(name: str, engine: str, data: Any, source: Path | None = No
     if not isinstance(description, str) or not description.strip():
         raise DefinitionError(f"{where}: description: required")
     try:
-        interval = parse_duration(data.get("interval", "60s"))
+        interval = parse_positive_duration(data.get("interval", "60s"))
     except ValueError as exc:
         raise DefinitionError(f"{where}: interval: {exc}") from None
     if interval <= 0:
@@ -181,7 +181,7 @@ def parse_definition(name: str, engine: str, data: Any, source: Path | None = No
     timeout = data.get("timeout")
     if timeout is not None:
         try:
-            timeout = parse_duration(timeout)
+            timeout = parse_positive_duration(timeout)
         except ValueError as exc:
             raise DefinitionError(f"{where}: timeout: {exc}") from None
     names = data.get("names") or {}

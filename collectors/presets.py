@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from collectors.definitions import METRICS_ROOT, DefinitionError, MetricDef, definitions
-from store.configtypes import parse_duration
+from store.configtypes import parse_positive_duration
 
 PRESET_NAMES = ("minimal", "standard", "exhaustive")
 
@@ -53,7 +53,7 @@ def presets(engine: str) -> Mapping[str, Mapping[str, float | None]]:
                 if metric not in defs:
                     raise DefinitionError(f"{path}: {preset}.{metric}: no such metric definition")
                 try:
-                    out[preset][metric] = None if interval is None else parse_duration(interval)
+                    out[preset][metric] = None if interval is None else parse_positive_duration(interval)
                 except ValueError as exc:
                     raise DefinitionError(f"{path}: {preset}.{metric}: {exc}") from None
     for name in defs:  # exhaustive = everything
@@ -89,7 +89,7 @@ def resolve(
             chosen.pop(metric, None)
             continue
         if interval is not None:
-            chosen[metric] = parse_duration(interval)
+            chosen[metric] = parse_positive_duration(interval)
         else:
             chosen.setdefault(metric, None)
     out: list[ScheduledMetric] = []

@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from store.configtypes import parse_byte_size, parse_duration
+from store.configtypes import parse_byte_size, parse_positive_duration
 
 
 @dataclass
@@ -51,7 +51,7 @@ class CollectorSettings:
                                 "queue_max_items", "memory_max_items"):
                     value = int(value)
                 else:
-                    value = parse_duration(value)
+                    value = parse_positive_duration(value)
                 setattr(s, f.name, value)
                 break
         return s

@@ -115,11 +115,11 @@ def align(rows: list[list[str]]) -> str:
 
 
 def duration_option(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
-    from store.configtypes import parse_duration
+    from store.configtypes import parse_positive_duration
 
     if value is None:
         return None
     try:
-        return parse_duration(value)
+        return parse_positive_duration(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None

@@ -80,15 +80,45 @@ def expand_env(text: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
     return _ENV_RE.sub(repl, text), problems
 
 
+#: most nodes one document may expand to (aliases repeat what they point at: a few lines can
+#: otherwise expand to billions of nodes)
+MAX_NODES = 1_000_000
+
+
 class _Builder:
     def __init__(self, env: Mapping[str, str]) -> None:
         self.env = env
         self.loader = yaml.SafeLoader("")
         self.doc = LocatedDoc(data=None)
+        self._active: set[int] = set()  # collections being built, to catch an alias to an ancestor
+        self._nodes = 0
 
     def build(self, node: yaml.Node, path: Path_) -> Any:
+        line = node.start_mark.line + 1
+        if id(node) in self._active:
+            key = path
+            while key and isinstance(key[-1], int):  # a list item that is an alias carries its anchor's line
+                key = key[:-1]
+            line = self.doc.line_for(key) if key else line  # the key under which the alias is used
+            raise YamlSyntaxError(line, f"{format_path(path)}: recursive alias: it refers to a mapping or list "
+                                        "that contains it")
+        self._nodes += 1
+        if self._nodes > MAX_NODES:
+            raise YamlSyntaxError(line, f"the document expands to more than {MAX_NODES} values (aliases of aliases?)")
+        if not isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            return self._scalar(node, path)
+        self._active.add(id(node))
+        try:
+            return self._collection(node, path)
+        finally:
+            self._active.discard(id(node))
+
+    def _collection(self, node: yaml.Node, path: Path_) -> Any:
         if isinstance(node, yaml.MappingNode):
-            self.loader.flatten_mapping(node)
+            try:
+                self.loader.flatten_mapping(node)
+            except RecursionError:
+                raise YamlSyntaxError(node.start_mark.line + 1, "recursive merge key (<<) alias") from None
             result: dict[str, Any] = {}
             for key_node, value_node in node.value:
                 line = key_node.start_mark.line + 1
@@ -111,6 +141,9 @@ class _Builder:
                 self.doc.lines[(*path, index)] = item.start_mark.line + 1
                 items.append(self.build(item, (*path, index)))
             return items
+        return None
+
+    def _scalar(self, node: yaml.Node, path: Path_) -> Any:
         try:
             value = self.loader.construct_object(node, deep=True)
         except yaml.YAMLError as exc:

@@ -109,8 +109,20 @@ def parse_byte_size(value: Any) -> int:
     return int(size)
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration), PlainSerializer(lambda v: v, return_type=float)]
-"""Seconds, written in the config as ``15s``, ``5m``, ``2h``, ``7d``."""
+def parse_positive_duration(value: Any) -> float:
+    """:func:`parse_duration`, refusing zero (an interval, a timeout or a retention of 0 means nothing
+    sensible: libpq even reads a connect_timeout of 0 as "wait forever")."""
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise ValueError("a duration must be more than 0 (e.g. 250ms, 15s, 5m)")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_positive_duration), PlainSerializer(lambda v: v, return_type=float)]
+"""Seconds, more than 0, written in the config as ``15s``, ``5m``, ``2h``, ``7d``."""
+
+DurationOrZero = Annotated[float, BeforeValidator(parse_duration), PlainSerializer(lambda v: v, return_type=float)]
+"""Seconds, 0 allowed (``for: 0s`` fires at once, ``group_wait: 0s`` sends at once)."""
 
 ByteSize = Annotated[int, BeforeValidator(parse_byte_size)]
 """Bytes, written in the config as ``500GB``, ``512GiB`` or a number."""

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from store.configtypes import Duration, Secret, StrictModel
+from store.configtypes import Duration, DurationOrZero, Secret, StrictModel
 
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 
@@ -31,7 +31,7 @@ class ChannelBase(StrictModel):
     rate_limit_per_minute: float = Field(default=60.0, gt=0, description="Sends per minute at most.")
     rate_limit_burst: int = Field(default=3, ge=1, description="Sends allowed back to back before the limit.")
     timeout: Duration = Field(default=10.0, description="HTTP timeout of one attempt.")
-    retry_for: Duration = Field(default=86400.0, description="Give up (status failed) after retrying this long.")
+    retry_for: DurationOrZero = Field(default=86400.0, description="Give up (status failed) after retrying this long.")
     allow_private_hosts: bool | None = Field(
         default=None, description="Allow loopback/private/link-local hosts (default: alerts.allow_private_webhook_hosts)."
     )

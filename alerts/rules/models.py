@@ -9,7 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from alerts.matchers import Matcher, parse_matchers
 from alerts.templating import check_template
-from store.configtypes import Duration, StrictModel
+from store.configtypes import Duration, DurationOrZero, StrictModel
 
 Comparison = Literal[">", ">=", "<", "<=", "==", "!="]
 Aggregation = Literal["none", "sum", "avg", "min", "max", "count"]
@@ -137,8 +137,8 @@ class Rule(StrictModel):
     severity: Severity = "warning"
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
-    for_: Duration = Field(default=0, alias="for", description="How long the condition must hold before firing.")
-    keep_firing_for: Duration = Field(default=0, description="Keep firing this long after the condition clears.")
+    for_: DurationOrZero = Field(default=0, alias="for", description="How long the condition must hold before firing.")
+    keep_firing_for: DurationOrZero = Field(default=0, description="Keep firing this long after the condition clears.")
     enabled: bool = True
     threshold: ThresholdCondition | None = None
     rate_of_change: RateOfChangeCondition | None = None
