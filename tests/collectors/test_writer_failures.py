@@ -58,15 +58,6 @@ def sample_batch(i: int, n: int, base: int) -> Batch:
     return b
 
 
-def wait_for(check: Callable[[], bool], deadline: float = DEADLINE) -> None:
-    end = time.monotonic() + deadline
-    while time.monotonic() < end:
-        if check():
-            return
-        time.sleep(0.2)
-    raise AssertionError("condition not reached before the deadline")
-
-
 def test_full_spool_disk_keeps_the_newest_in_memory_and_says_what_it_dropped(
     tiny_disk: Path, pg_store_url: str, tmp_path: Path
 ) -> None:
