@@ -16,6 +16,7 @@ could not be kept in the quarantine directory).
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -103,11 +104,13 @@ def _iso(ts: int) -> str:
 
 
 class DropLedger:
-    """Counts drops by reason and keeps what was dropped since the last report."""
+    """Counts drops by reason and keeps what was dropped since the last report (thread-safe: the
+    spool and the writer record from worker threads)."""
 
     def __init__(self) -> None:
         self.totals: Counter[str] = Counter()
         self._pending: dict[str, DropRecord] = {}
+        self._lock = threading.Lock()
 
     @property
     def total(self) -> int:
@@ -125,23 +128,26 @@ class DropLedger:
         """``batch`` was dropped for ``reason``."""
         if not len(batch):
             return
-        self._record(reason, detail).add_batch(batch)
-        self.totals[reason] += len(batch)
+        with self._lock:
+            self._record(reason, detail).add_batch(batch)
+            self.totals[reason] += len(batch)
         DROPPED.labels(reason).inc(len(batch))
 
     def items(self, reason: str, items: int, created: int | None = None, detail: str = "") -> None:
         """``items`` were dropped without being read (a spool file): only their count and age are known."""
         if items <= 0:
             return
-        rec = self._record(reason, detail)
-        rec.items += items
-        if created is not None:
-            rec._span(created)
-        self.totals[reason] += items
+        with self._lock:
+            rec = self._record(reason, detail)
+            rec.items += items
+            if created is not None:
+                rec._span(created)
+            self.totals[reason] += items
         DROPPED.labels(reason).inc(items)
 
     def take(self) -> list[DropRecord]:
         """What was dropped since the last call, one record per reason."""
-        out = [self._pending[r] for r in sorted(self._pending)]
-        self._pending = {}
+        with self._lock:
+            out = [self._pending[r] for r in sorted(self._pending)]
+            self._pending = {}
         return out

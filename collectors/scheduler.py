@@ -98,7 +98,7 @@ class Collector:
         batch = Batch()
         for rec in self.drops.take():
             batch.add_event(None, ts, "spool_drop", rec.message(), "error", rec.details())
-        rejected, self.writer.rejected = self.writer.rejected, []
+        rejected = self.writer.take_rejected()
         if rejected:
             items = sum(len(r.batch) for r in rejected)
             kept = [str(r.path) for r in rejected if r.path is not None]

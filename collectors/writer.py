@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections import deque
 from typing import Any
@@ -63,7 +64,8 @@ class Writer:
         self.written_items = 0
         self.failed_items = 0  # items the store refused (isolated, quarantined when possible)
         self.refused_values = 0  # non-finite values refused at the boundary
-        self.rejected: list[Rejected] = []  # refused rows not yet reported as events
+        self._rejected: list[Rejected] = []  # refused rows not yet reported as events
+        self._rejected_lock = threading.Lock()
         self.store_ok = True
         self._last_retry = 0.0
         self._lock = asyncio.Lock()
@@ -111,7 +113,14 @@ class Writer:
             self.failed_items += len(r.batch)
             if r.path is None:
                 self.ledger.batch("rejected", r.batch, r.error)
-        self.rejected.extend(rejected)
+        with self._rejected_lock:
+            self._rejected.extend(rejected)
+
+    def take_rejected(self) -> list[Rejected]:
+        """Rows the store refused since the last call (for the ``store_rejected`` event)."""
+        with self._rejected_lock:
+            out, self._rejected = self._rejected, []
+        return out
 
     def _backlog(self) -> bool:
         return bool(self.held) or len(self.spool) > 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -238,3 +239,35 @@ def test_non_finite_values_are_refused_at_the_boundary_and_counted(pg_cluster: P
     assert c.writer.refused_values == 3
     assert [r.value for r in sqlite_store.latest("odd_d", target="nan")] == [1.5]
     assert not sqlite_store.latest("odd_a", target="nan")
+
+
+def test_a_removed_spool_directory_is_made_again(tmp_path: Path, pg_store_url: str) -> None:
+    real = urlsplit(pg_store_url)
+    assert real.hostname and real.port
+    store = open_store(pg_store_url)
+    with SwitchProxy((real.hostname, real.port)) as proxy:
+        st = open_store(pg_store_url.replace(f":{real.port}/", f":{proxy.port}/"), migrate=False)
+        settings = CollectorSettings(spool_dir=tmp_path / "spool", flush_interval=0.1)
+        c = Collector(st, [], settings, housekeeping=False)
+        now = int(time.time())
+        proxy.off()
+
+        async def go() -> None:
+            c.writer.put(sample_batch(0, 10, now - 100))
+            await c.writer.flush()
+            assert len(c.spool) == 1
+            shutil.rmtree(settings.spool_dir)  # removed under the running collector
+            c.writer.put(sample_batch(1, 10, now - 100))
+            await c.writer.flush()
+            assert len(c.spool) == 1 and c.writer.spool_error is None  # made again, batch 1 in it
+            proxy.on()
+            c.writer.retry_interval = 0.0
+            await c.writer.flush()
+
+        asyncio.run(go())
+        assert len(c.spool) == 0
+        series = store.query_range("disk-test", "test_metric", start=now - 200, end=now, resolution="raw")
+        # batch 0 went with the directory (a removed spool cannot be replayed); batch 1 arrived
+        assert {s.labels["batch"]: len(s.points) for s in series} == {"1": 10}
+        st.close()
+    store.close()
