@@ -21,7 +21,7 @@ class RouteConfig(StrictModel):
         default_factory=lambda: ["alertname", "target"], description="Labels that make one notification group."
     )
     group_wait: DurationOrZero = Field(default=0.0, description="Wait before the first notification of a new group.")
-    group_interval: Duration = Field(default=60.0, description="Wait before notifying changes of a group.")
+    group_interval: DurationOrZero = Field(default=60.0, description="Wait before notifying changes of a group.")
     repeat_interval: Duration = Field(default=4 * 3600.0, description="Re-send a still-firing group this often.")
     send_resolved: bool = True
     continue_: bool = Field(default=False, alias="continue", description="Keep matching the next routes.")
