@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine, insert, select
 
+from forecasting.selection import Pool
+
 MAX_POINTS = 800
 
 
@@ -133,3 +135,33 @@ def newest_rows(engine: Engine) -> list[dict[str, Any]]:
             m["labels"] = json.loads(m.pop("labels_json") or "{}")
             rows.append(m)
     return rows
+
+
+
+class EvidencePools:
+    """The backtest scores of every load series' newest forecast, by metric and group (daily /
+    weekly): what the pooled model choice of the next full selections learns from."""
+
+    def __init__(self, evidence: dict[str, dict[str, list[tuple[str, dict[str, float]]]]]) -> None:
+        self.evidence = evidence
+
+    @classmethod
+    def read(cls, engine: Engine) -> EvidencePools:
+        out: dict[str, dict[str, list[tuple[str, dict[str, float]]]]] = {}
+        for r in newest_rows(engine):
+            sel = ((r.get("details") or {}).get("selection") or {}).get("main") or {}
+            scores, group = sel.get("scores"), sel.get("group")
+            if not scores or not group or not isinstance(scores, dict):
+                continue
+            clean = {str(m): float(v) for m, v in scores.items() if isinstance(v, int | float) and np.isfinite(v)}
+            out.setdefault(r["metric"], {}).setdefault(str(group), []).append((_key(r["target"], r["labels"]), clean))
+        return cls(out)
+
+    def for_series(self, metric: str, target: str, labels: Mapping[str, str]) -> dict[str, Pool]:
+        """The pooled evidence of the other series of ``metric`` (this one left out)."""
+        me = _key(target, labels)
+        return {g: Pool.of(sc for key, sc in items if key != me) for g, items in self.evidence.get(metric, {}).items()}
+
+
+def _key(target: str, labels: Mapping[str, str]) -> str:
+    return f"{target}{labels_json(labels)}"

@@ -23,7 +23,7 @@ says how the forecast compared with "repeating the last day" and whether that di
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -203,28 +203,47 @@ def explain(model: str, mase: Mapping[str, float], losses: Mapping[str, np.ndarr
     return out
 
 
-def explain_text(ex: Mapping[str, Any] | None) -> str:
-    """One sentence for the Capacity page and the report."""
+def _plain(value: float, digits: int) -> str:
+    return f"{value:.{digits}f}"
+
+
+def explain_text(ex: Mapping[str, Any] | None, num: Callable[[float, int], str] = _plain) -> str:
+    """One sentence for the Capacity page and the report: the model, how its backtest error
+    compared with seasonal naive's over how many origins, whether that is significant, and why
+    it was chosen. ``num(value, digits)`` formats the numbers (the reader's own formatter)."""
     if not ex or not ex.get("model"):
         return ""
     model = str(ex["model"]).replace("_", " ")
     rel, origins = ex.get("vs_seasonal_naive"), int(ex.get("origins") or 0)
-    if ex.get("model") == BASELINE:
-        head = f"{model}: no candidate beat repeating the last season"
-    elif rel is None:
-        head = f"{model}"
+    if rel is None or ex.get("model") == BASELINE:
+        head = f"{model} (no candidate beat it in the backtest)" if ex.get("model") == BASELINE else model
     else:
-        head = f"{model}: backtest error {float(rel):.2f}× seasonal naive's over {origins} origins"
+        head = f"{model}: backtest error {num(float(rel), 2)}× seasonal naive's over {origins} origins"
     verdict = ex.get("verdict")
+    p = num(float(ex.get("p_value", 1.0)), 3)
     if verdict == "better":
-        tail = f"significantly better (p = {float(ex.get('p_value', 1.0)):.2g})"
+        tail = f"significantly better than repeating the last day (p = {p})"
     elif verdict == "worse":
-        tail = f"significantly worse (p = {float(ex.get('p_value', 1.0)):.2g})"
+        tail = f"significantly worse than repeating the last day (p = {p})"
     else:
-        tail = "no better than repeating the last season (not significant)"
+        tail = "no better than repeating the last day: the difference is not significant"
     why = ""
     if ex.get("reason") == "pooled_default":
-        why = f"; default of {int(ex.get('pooled_series') or 1)} similar series"
+        why = f"; the default of {int(ex.get('pooled_series') or 1)} series of this metric"
     elif ex.get("reason") == "own_backtest":
-        why = "; this series' own backtest"
-    return f"{head}, {tail}{why}"
+        why = "; chosen on this series' own backtest, significantly better than the default"
+    trend = ex.get("trend") or {}
+    flat = "; no significant growth: the limit is reached only through the peaks" if trend and not trend.get(
+        "significant", True) else ""
+    return f"{head}, {tail}{why}{flat}."
+
+
+def stored_explanation(details: Mapping[str, Any]) -> dict[str, Any]:
+    """The explanation kept in a ``forecasts`` row's details: the model choice of the forecast
+    shown, with the trend test of the capacity forecast."""
+    sel = details.get("selection") or {}
+    ex = dict((sel.get("main") or {}).get("explain") or {})
+    trend = ((sel.get("capacity") or {}).get("explain") or {}).get("trend")
+    if trend is not None:
+        ex.setdefault("trend", trend)
+    return ex
