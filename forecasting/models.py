@@ -134,13 +134,23 @@ def ets_damped(y: np.ndarray, h: int, ctx: Context) -> np.ndarray:
     return _holt(y[-2000:], h, ctx.storage)
 
 
+_STL_CACHE: dict[tuple[int, int, bytes], np.ndarray] = {}
+
+
 def _stl(y: np.ndarray, period: int) -> tuple[np.ndarray, np.ndarray]:
-    """Seasonal part and the rest (trend + remainder) by STL."""
+    """Seasonal part and the rest (trend + remainder) by STL. The last few decompositions are
+    kept: STL + ETS and the daily + weekly model decompose the same window of a series."""
     from statsmodels.tsa.seasonal import STL
 
-    res = STL(y, period=period, robust=False).fit()
-    seasonal = np.asarray(res.seasonal)
-    return seasonal, y - seasonal
+    y = np.ascontiguousarray(y, dtype=float)
+    key = (period, len(y), y.tobytes())
+    seasonal = _STL_CACHE.get(key)
+    if seasonal is None:
+        seasonal = np.asarray(STL(y, period=period, robust=False).fit().seasonal)
+        if len(_STL_CACHE) >= 8:
+            _STL_CACHE.pop(next(iter(_STL_CACHE)))
+        _STL_CACHE[key] = seasonal
+    return seasonal.copy(), y - seasonal
 
 
 def _season_path(seasonal: np.ndarray, period: int, h: int) -> np.ndarray:
