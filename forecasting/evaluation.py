@@ -89,6 +89,8 @@ def run_series(name: str, reg: Regular, h: int = 24, n_eval: int = 4, inner_orig
     out = SeriesResult(name, reg)
     for i in range(n_eval - 1, -1, -1):
         o = n - h - i * step
+        if o < 48:  # less than two days to learn from: not an origin
+            continue
         train = Regular(reg.start, reg.step, y[:o])
         ctx = replace(plan_for(train, storage=False).ctx, linear_window=linear_window)
         t0 = time.perf_counter()

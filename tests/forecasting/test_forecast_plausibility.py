@@ -5,12 +5,19 @@ what is used unless the history shows shrinking."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from forecast_synthetic import trendless_cases
+from sqlalchemy import select
 
 from forecasting.capacity import CROSSING, LOAD, NO_CROSSING, NO_TREND, STORAGE, forecast_capacity
 from forecasting.plausibility import shows_shrinking, trend_test, used_floor
+from forecasting.resources import TargetInfo
+from forecasting.runner import forecast_targets
 from forecasting.series import DAY, HOUR
+from store import Sample, open_store
+from store.schema import forecasts
 
 T0 = 1_700_006_400
 
@@ -116,3 +123,25 @@ def test_stopped_growing_size_gets_no_full_date() -> None:
     points = [(T0 + int(d) * DAY, float(v)) for d, v in zip(days, y, strict=True)]
     _, crossing = forecast_capacity(points, STORAGE, 150e9)
     assert crossing.status == NO_TREND and crossing.p10_ts is None
+
+
+def test_demo_replica_connections_get_no_date(tmp_path: Path) -> None:
+    """The demo's MariaDB replica: three weeks of generated history with a daily rhythm, then the
+    live replica's single connection. max_connections 100 is never reached: no P10 date."""
+    from headroom.demo_history import SeedTarget, seed_history
+
+    st = open_store(f"sqlite:///{tmp_path / 'metrics.db'}")
+    try:
+        now = 1_767_225_600  # pinned
+        target = SeedTarget("demo-mariadb-replica", "mysql", "replica", 30e6, 100)
+        seed_history(st, [target], 21, now=now - 6 * HOUR)
+        live = [Sample(target.name, "mysql_threads_connected", {}, now - 6 * HOUR + i * 300, 1.0) for i in range(72)]
+        st.write_samples(live)
+        summary = forecast_targets(st, [TargetInfo(target.name, "mysql")], now=now)
+        assert summary.errors == 0
+        with st.engine.connect() as conn:
+            row = conn.execute(select(forecasts).where(forecasts.c.resource == "connections")).one()
+        assert row.threshold == 100.0
+        assert row.p10_ts is None and row.p50_ts is None and row.status == "no_crossing", row.details_json[:300]
+    finally:
+        st.close()
