@@ -207,7 +207,7 @@ def forecast_targets(
     now = int(time.time()) if now is None else int(now)
     reader = Reader(st, now - int(settings.history), now)
     rules = _rules(settings)
-    evidence = EvidencePools.read(st.engine)
+    evidence = EvidencePools.read(st.engine, now - int(max(settings.reselect_every, 2 * settings.interval)))
     summary = Summary()
     for target in targets:
         info = target if isinstance(target, TargetInfo) else TargetInfo.from_config(target)
