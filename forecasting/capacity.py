@@ -10,13 +10,14 @@ integrated) and compared with the headroom left.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from forecasting.models import theil_sen_slope
 from forecasting.pipeline import OK, Forecast
+from forecasting.plausibility import stationary, trend_test, used_floor
 from forecasting.series import (
     Regular,
     consumption_from_sawtooth,
@@ -146,7 +147,7 @@ def forecast_capacity(
     kind: str,
     threshold: float,
     horizon_days: float = 730,
-    n_origins: int = 6,
+    n_origins: int = 12,
     calibration_origins: int = 20,
     selection: dict[str, Any] | None = None,
 ) -> tuple[Forecast, Crossing]:
@@ -173,6 +174,19 @@ def forecast_capacity(
                              calibration_origins=calibration_origins)
     if fc.status != OK:
         return fc, Crossing(fc.status, threshold, message=fc.message)
-    if kind == STORAGE and fc.last_value < threshold and not steady_growth(grid):
-        return fc, Crossing(NO_TREND, threshold, message="no steady growth: no full-on date")
-    return fc, time_to_threshold(fc, threshold, offset)
+    if kind == COUNTER:
+        return fc, time_to_threshold(fc, threshold, offset)
+    trend = trend_test(grid.values, fc.season)
+    fc = replace(fc, explanation={**fc.explanation, "trend": trend.to_dict()})
+    if kind == STORAGE:
+        fc = replace(fc, floor=used_floor(grid.values))
+    grows = trend.significant and (kind != STORAGE or steady_growth(grid))
+    if grows:
+        return fc, time_to_threshold(fc, threshold, offset)
+    # no significant growth: the limit is reached only through the seasonal peaks and the spread
+    flat = stationary(fc, grid.values, fc.season)
+    crossing = time_to_threshold(flat, threshold, offset)
+    if kind == STORAGE and crossing.status == NO_CROSSING:
+        crossing = Crossing(NO_TREND, threshold, horizon_end=crossing.horizon_end,
+                            message="no steady growth: no full-on date")
+    return flat, crossing

@@ -27,7 +27,10 @@ class ForecastingConfig(StrictModel):
     )
     horizon: Duration = Field(default=365 * 86400, description="How far ahead time-to-threshold dates are searched.")
     load_horizon: Duration = Field(default=7 * 86400, description="Length of the hourly forecast shown for load series.")
-    backtest_origins: int = Field(default=6, ge=2, le=50, description="Rolling origins per series for model selection.")
+    backtest_origins: int = Field(
+        default=12, ge=2, le=50,
+        description="Rolling origins per series for model selection (a horizon apart for load series).",
+    )
     calibration_origins: int = Field(
         default=20, ge=0, le=200, description="Origins spread over the history whose errors calibrate the bands."
     )

@@ -61,7 +61,7 @@ class Calibration:
             raise ValueError(f"invalid stored calibration: {exc}") from exc
 
 
-def _conformal_level(q: float, n: int) -> float:
+def conformal_level(q: float, n: int) -> float:
     """Finite-sample split-conformal correction: widen the tails by 1/(n+1)."""
     if q > 0.5:
         return min(1.0, math.ceil((n + 1) * q) / n)
@@ -99,12 +99,12 @@ def fit_calibration(errors: np.ndarray, fallback_scale: float) -> Calibration:
         z = {0.025: -1.96, 0.1: -1.2816, 0.5: 0.0, 0.9: 1.2816, 0.975: 1.96}
         quantiles = {q: 1.5 * 1.2533 * z[q] for q in LEVELS}
     else:
-        quantiles = {q: float(np.quantile(norm, _conformal_level(q, n))) for q in LEVELS}
+        quantiles = {q: float(np.quantile(norm, conformal_level(q, n))) for q in LEVELS}
         # each tail at least as wide as the symmetric (absolute error) interval of the same
         # coverage: a bias seen in the backtest may flip sign later, an interval must survive it
         absn = np.abs(norm)
         for lo, hi in ((0.1, 0.9), (0.025, 0.975)):
-            width = float(np.quantile(absn, _conformal_level(hi - lo, n)))
+            width = float(np.quantile(absn, conformal_level(hi - lo, n)))
             quantiles[lo] = min(quantiles[lo], -width)
             quantiles[hi] = max(quantiles[hi], width)
     return Calibration(scale, power, quantiles, n)

@@ -134,13 +134,23 @@ def ets_damped(y: np.ndarray, h: int, ctx: Context) -> np.ndarray:
     return _holt(y[-2000:], h, ctx.storage)
 
 
+_STL_CACHE: dict[tuple[int, int, bytes], np.ndarray] = {}
+
+
 def _stl(y: np.ndarray, period: int) -> tuple[np.ndarray, np.ndarray]:
-    """Seasonal part and the rest (trend + remainder) by STL."""
+    """Seasonal part and the rest (trend + remainder) by STL. The last few decompositions are
+    kept: STL + ETS and the daily + weekly model decompose the same window of a series."""
     from statsmodels.tsa.seasonal import STL
 
-    res = STL(y, period=period, robust=False).fit()
-    seasonal = np.asarray(res.seasonal)
-    return seasonal, y - seasonal
+    y = np.ascontiguousarray(y, dtype=float)
+    key = (period, len(y), y.tobytes())
+    seasonal = _STL_CACHE.get(key)
+    if seasonal is None:
+        seasonal = np.asarray(STL(y, period=period, robust=False).fit().seasonal)
+        if len(_STL_CACHE) >= 8:
+            _STL_CACHE.pop(next(iter(_STL_CACHE)))
+        _STL_CACHE[key] = seasonal
+    return seasonal.copy(), y - seasonal
 
 
 def _season_path(seasonal: np.ndarray, period: int, h: int) -> np.ndarray:
@@ -267,6 +277,17 @@ CAPACITY_FALLBACK = "seasonal_drift"
 says "no growth ever", which is never the honest answer to "when is the disk full"."""
 COMBINATION = "combination"
 
+ENSEMBLES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "combination": ("median", ("naive", "theta", "seasonal_naive")),
+    "ensemble_long": ("mean", ("theta", "seasonal_naive_long", "mstl_ets")),
+    "ensemble_m4": ("mean", ("ets_damped", "theta", "stl_ets")),
+}
+"""Ensembles that are candidates like any single model. ``combination``: the median of naive,
+Theta and seasonal naive (robust on short, noisy series); ``ensemble_long``: the mean of Theta,
+the weekly seasonal naive and the daily + weekly ETS (series with a weekly cycle; on shorter
+series its members fall back to their daily forms); ``ensemble_m4``: the mean of damped ETS,
+Theta and STL + ETS, after the M4 combination benchmark (ETS, Theta and ARIMA there)."""
+
 
 def candidates(ctx: Context, n: int) -> list[str]:
     """Models worth trying on a series of ``n`` points (the baseline always).
@@ -281,9 +302,17 @@ def candidates(ctx: Context, n: int) -> list[str]:
     else:
         names = [BASELINE, "naive", "theil_sen", "ets_damped"]
         names += ["stl_ets", "theta"] if seasonal else ["theta"]
-    if ctx.long_season and n >= 2 * ctx.long_season + 1:
+    weekly = bool(ctx.long_season) and n >= 2 * ctx.long_season + 1
+    if weekly:
         names += ["seasonal_naive_long", "mstl_ets"]
+    if not ctx.storage:
+        names += [COMBINATION] + (["ensemble_m4"] if seasonal else []) + (["ensemble_long"] if weekly else [])
     return names
+
+
+def ensemble_members(name: str) -> tuple[str, ...]:
+    """The single models an ensemble candidate is made of (empty for a single model)."""
+    return ENSEMBLES[name][1] if name in ENSEMBLES else ()
 
 
 def run_model(name: str, y: np.ndarray, h: int, ctx: Context) -> np.ndarray:

@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine, insert, select
 
+from forecasting.selection import Pool
+
 MAX_POINTS = 800
 
 
@@ -133,3 +135,54 @@ def newest_rows(engine: Engine) -> list[dict[str, Any]]:
             m["labels"] = json.loads(m.pop("labels_json") or "{}")
             rows.append(m)
     return rows
+
+
+
+class EvidencePools:
+    """The backtest scores of every load series' newest forecast, by metric and group (daily /
+    weekly): what the pooled model choice of the next full selections learns from."""
+
+    def __init__(self, evidence: dict[str, dict[str, list[tuple[str, dict[str, float]]]]]) -> None:
+        self.evidence = evidence
+
+    @classmethod
+    def read(cls, engine: Engine, since: int) -> EvidencePools:
+        """From the newest row of every series written at or after ``since`` (every row carries
+        the scores of its last full selection, so a reselection period back is enough)."""
+        from store.schema import forecasts as f
+        from store.schema import targets as t
+
+        q = (
+            select(t.c.name, f.c.metric, f.c.labels_json, f.c.details_json)
+            .select_from(f.join(t, t.c.id == f.c.target_id))
+            .where(f.c.created_at >= since)
+            .order_by(f.c.created_at.desc(), f.c.id.desc())
+        )
+        out: dict[str, dict[str, list[tuple[str, dict[str, float]]]]] = {}
+        seen: set[tuple[str, str, str]] = set()
+        with engine.connect() as conn:
+            for r in conn.execute(q):
+                if (r.name, r.metric, r.labels_json) in seen:
+                    continue
+                seen.add((r.name, r.metric, r.labels_json))
+                try:
+                    details = json.loads(r.details_json or "{}")
+                    sel = (details.get("selection") or {}).get("main") or {}
+                    scores, group = sel.get("scores"), sel.get("group")
+                    labels = json.loads(r.labels_json or "{}")
+                except (ValueError, AttributeError):
+                    continue
+                if not scores or not group or not isinstance(scores, dict):
+                    continue
+                clean = {str(m): float(v) for m, v in scores.items() if isinstance(v, int | float) and np.isfinite(v)}
+                out.setdefault(r.metric, {}).setdefault(str(group), []).append((_key(r.name, labels), clean))
+        return cls(out)
+
+    def for_series(self, metric: str, target: str, labels: Mapping[str, str]) -> dict[str, Pool]:
+        """The pooled evidence of the other series of ``metric`` (this one left out)."""
+        me = _key(target, labels)
+        return {g: Pool.of(sc for key, sc in items if key != me) for g, items in self.evidence.get(metric, {}).items()}
+
+
+def _key(target: str, labels: Mapping[str, str]) -> str:
+    return f"{target}{labels_json(labels)}"

@@ -6,6 +6,7 @@ combination members, calibration) and only refits, which is what routine runs do
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -13,7 +14,8 @@ import numpy as np
 
 from forecasting.backtest import Backtest, calibration_set, forecast_with, prepare, run_backtest
 from forecasting.intervals import Calibration, fit_calibration, trend_standard_error
-from forecasting.models import BASELINE, COMBINATION, Context, candidates
+from forecasting.models import BASELINE, COMBINATION, ENSEMBLES, Context, candidates
+from forecasting.selection import PRIOR, Pool, shape
 from forecasting.series import DAY, HOUR, Regular, detect_level_shifts, fill_gaps
 
 OK = "ok"
@@ -66,6 +68,11 @@ class Forecast:
     level_shifts: int = 0
     season: int = 1
     storage: bool = False
+    explanation: dict[str, Any] = field(default_factory=dict)  # the choice, for readers
+    scores: dict[str, float] = field(default_factory=dict)  # log(MASE / seasonal naive's), for pooling
+    group: str = ""  # daily | weekly: which pool the scores belong to
+    floor: float | None = None  # lower bands never go below this (sizes that do not shrink)
+    model_calibration: Calibration | None = None  # the model's own, when the band shown is another
 
     def timestamps(self) -> np.ndarray:
         return self.start + self.step * np.arange(len(self.point), dtype=np.int64)
@@ -75,7 +82,10 @@ class Forecast:
         if self.calibration is None:
             raise ValueError("forecast has no calibration")
         tail = {0.8: 0.1, 0.95: 0.025}[level]
-        return self.calibration.path(self.point, tail), self.calibration.path(self.point, 1 - tail)
+        lower = self.calibration.path(self.point, tail)
+        if self.floor is not None:
+            lower = np.maximum(lower, self.floor)
+        return lower, self.calibration.path(self.point, 1 - tail)
 
     def selection(self) -> dict[str, Any]:
         """What a routine refresh needs to skip the backtest."""
@@ -85,9 +95,12 @@ class Forecast:
             "backtest_mase": self.backtest_mase,
             "baseline_mase": self.baseline_mase,
             "mase_by_model": self.mase_by_model,
-            "calibration": self.calibration.to_dict() if self.calibration else None,
+            "calibration": cal.to_dict() if (cal := self.model_calibration or self.calibration) else None,
             "season": self.season,
             "storage": self.storage,
+            "explain": self.explanation,
+            "scores": {m: round(v, 5) for m, v in self.scores.items()},
+            "group": self.group,
         }
 
 
@@ -114,18 +127,24 @@ def forecast_series(
     reg: Regular,
     horizon: int,
     storage: bool = False,
-    n_origins: int = 6,
+    n_origins: int = 12,
     models: list[str] | None = None,
     calibration_origins: int = 20,
+    pools: Mapping[str, Pool] | None = None,
 ) -> Forecast:
-    """Select a model by backtest, fit it on the whole history and forecast ``horizon`` steps."""
+    """Select a model by backtest, fit it on the whole history and forecast ``horizon`` steps.
+
+    ``pools``: the evidence of the other series of the same metric, by group (``daily`` /
+    ``weekly``), from :func:`forecasting.persist.read_pools`; load series only."""
     y = np.asarray(reg.values, dtype=float)
     plan = plan_for(reg, storage)
     if reg.observed() < plan.min_points or len(y) < plan.min_points + 2:
         return _not_enough(reg, plan.min_points + 2, storage)
     ctx = plan.ctx
     names = models or candidates(ctx, len(y))
-    bt: Backtest | None = run_backtest(y, plan.backtest_h, ctx, names, n_origins=n_origins)
+    group = shape(ctx.long_season)
+    bt: Backtest | None = run_backtest(y, plan.backtest_h, ctx, names, n_origins=n_origins,
+                                       pool=(pools or {}).get(group), prior=PRIOR[group])
     if bt is None:
         return _not_enough(reg, plan.min_points + 2 * plan.backtest_h, storage)
     errors = calibration_set(y, plan.backtest_h, ctx, bt, calibration_origins)
@@ -136,7 +155,7 @@ def forecast_series(
     return Forecast(
         OK,
         model=bt.chosen,
-        members=bt.members if bt.chosen == COMBINATION else [],
+        members=bt.members if (bt.chosen == COMBINATION or bt.chosen in ENSEMBLES) else [],
         backtest_mase=bt.chosen_mase,
         baseline_mase=bt.baseline_mase,
         mase_by_model=bt.mase,
@@ -148,6 +167,9 @@ def forecast_series(
         level_shifts=len(detect_level_shifts(y, persist=max(5, ctx.season + 1))),
         season=ctx.season,
         storage=storage,
+        explanation=bt.explain(),
+        scores={} if storage else bt.evidence().scores,
+        group=group,
     )
 
 
@@ -178,4 +200,7 @@ def refresh_series(reg: Regular, horizon: int, selection: dict[str, Any]) -> For
         level_shifts=len(detect_level_shifts(y, persist=max(5, plan.ctx.season + 1))),
         season=plan.ctx.season,
         storage=storage,
+        explanation=dict(selection.get("explain") or {}),
+        scores={str(m): float(v) for m, v in (selection.get("scores") or {}).items()},
+        group=str(selection.get("group") or ""),
     )

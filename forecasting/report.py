@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from forecasting.persist import newest_rows
+from forecasting.selection import explain_text, stored_explanation
 from forecasting.svg import chart
 
 DAY = 86400
@@ -109,6 +110,7 @@ def _resource_section(r: dict[str, Any], now: int) -> str:
         f"P90 {_date(r['p90_ts']) if r['p90_ts'] is not None else ('after the horizon' if r['p10_ts'] else '—')}</td></tr>"
         f"<tr><th>model</th><td>{escape(str(r['model'] or '—'))} (backtest MASE {_mase(r['backtest_mase'])}; "
         f"seasonal naive {_mase(r['baseline_mase'])})</td></tr>"
+        f"<tr><th>model choice</th><td>{escape(explain_text(stored_explanation(d))) or '—'}</td></tr>"
         f"<tr><th>track record</th><td class='muted'>{record or '—'}</td></tr>"
         f"<tr><th>forecast made</th><td>{_date(r['created_at'])}{' (routine refresh)' if d.get('routine') else ''}</td></tr>"
         "</table></div>"

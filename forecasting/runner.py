@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,9 +17,10 @@ import numpy as np
 
 from forecasting.capacity import COUNTER, CROSSING, EXCEEDED, LOAD, Crossing, capacity_grid, forecast_capacity
 from forecasting.config import ForecastingConfig
-from forecasting.persist import Row, labels_json, latest_details, thin, write_rows
+from forecasting.persist import EvidencePools, Row, labels_json, latest_details, thin, write_rows
 from forecasting.pipeline import NOT_ENOUGH_HISTORY, OK, Forecast, forecast_series, refresh_series
 from forecasting.resources import Job, Reader, TargetInfo, jobs_for_target
+from forecasting.selection import Pool
 from forecasting.series import HOUR, regularise, trim_leading_gaps
 from forecasting.triggers import DEFAULT_RULES, TriggerRule, evaluate_rules, recommended_action
 
@@ -104,9 +105,11 @@ def blank_after_resets(job: Job, reset_ts: Sequence[int]) -> int:
 
 
 def forecast_job(
-    job: Job, settings: ForecastingConfig, now: int, previous: dict[str, Any] | None, rules: Sequence[TriggerRule]
+    job: Job, settings: ForecastingConfig, now: int, previous: dict[str, Any] | None, rules: Sequence[TriggerRule],
+    pools: Mapping[str, Pool] | None = None,
 ) -> tuple[Row, bool]:
-    """Forecast one job; returns the row (target_id left 0) and whether it was a full selection."""
+    """Forecast one job; returns the row (target_id left 0) and whether it was a full selection.
+    ``pools``: the other series of the same metric, for the pooled model choice."""
     reuse = (
         previous is not None
         and now - int(previous.get("selected_at", 0)) < settings.reselect_every
@@ -125,7 +128,7 @@ def forecast_job(
         h = max(1, int(settings.load_horizon // HOUR))
         main = (refresh_series(hourly, h, prev_sel["main"]) if not full and prev_sel.get("main")
                 else forecast_series(hourly, h, n_origins=settings.backtest_origins,
-                                     calibration_origins=settings.calibration_origins))
+                                     calibration_origins=settings.calibration_origins, pools=pools))
         if main.status != OK:  # not enough hourly history: forecast on the finer grid instead
             main, _ = forecast_capacity(job.points, LOAD, float("inf"), settings.load_horizon / 86400,
                                         settings.backtest_origins, settings.calibration_origins)
@@ -204,6 +207,7 @@ def forecast_targets(
     now = int(time.time()) if now is None else int(now)
     reader = Reader(st, now - int(settings.history), now)
     rules = _rules(settings)
+    evidence = EvidencePools.read(st.engine, now - int(max(settings.reselect_every, 2 * settings.interval)))
     summary = Summary()
     for target in targets:
         info = target if isinstance(target, TargetInfo) else TargetInfo.from_config(target)
@@ -226,7 +230,8 @@ def forecast_targets(
             key = (job.resource, job.metric, labels_json(job.labels))
             prev = previous.get(key, (0, None))[1]
             try:
-                row, full = forecast_job(job, settings, now, prev, rules)
+                pools = evidence.for_series(job.metric, info.name, job.labels)
+                row, full = forecast_job(job, settings, now, prev, rules, pools)
             except Exception as exc:  # a failing series is recorded, never fatal
                 log.exception("forecast: %s %s failed", info.name, job.resource)
                 row = Row(0, job.metric, job.labels, job.resource, now, "error", threshold=job.threshold,

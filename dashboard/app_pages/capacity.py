@@ -9,6 +9,7 @@ import streamlit as st
 from dashboard import charts, context, data, report, ui
 from dashboard import format as fmt
 from dashboard.capacity import resource_unit, scaling_triggers, time_to_threshold
+from dashboard.forecast_choice import choice_caption
 from dashboard.queries import forecast_points
 
 ctx = context.current()
@@ -58,6 +59,8 @@ if not ui.no_targets(ctx):
         st.caption(f"Model: {row['model'] or fmt.DASH} · backtest MASE {row['backtest_mase']} "
                    f"(seasonal naive {row['baseline_mase']}) · status {row['status']} · "
                    f"computed {fmt.fmt_ago(row['created_at'], ctx.now)}")
+        if why := choice_caption(row.get("details_json")):
+            st.caption(why)
 
     st.subheader("Report for managers")
     html, why = report.capacity_report_html()
