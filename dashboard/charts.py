@@ -7,14 +7,12 @@ read data themselves, so tests can build them from known frames.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
 
 import altair as alt
 import pandas as pd
 
 from dashboard import format as fmt
-
-Unit = Literal["bytes", "seconds", "ms", "ratio", "count", "rate", "bytes_rate"]
+from store.format import Unit
 
 PALETTE = [
     "#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#eeca3b", "#b279a2", "#ff9da6",
@@ -57,7 +55,7 @@ _AXIS_EXPR: dict[str, str] = {
         "abs(datum.value) >= 1000 ? format(datum.value / 1000, '.1f') + ' s' : "
         "format(datum.value, '.3~g') + ' ms'"
     ),
-    "ratio": "format(datum.value, '.0%')",
+    "ratio": "format(datum.value, '.3~p')",
     "count": "format(datum.value, '~s')",
     "rate": "format(datum.value, '~s') + '/s'",
 }
@@ -66,19 +64,7 @@ _AXIS_EXPR["bytes_rate"] = "(" + _AXIS_EXPR["bytes"] + ") + '/s'"
 
 def format_value(value: float | None, unit: Unit) -> str:
     """The tooltip text of one value in the given unit."""
-    if unit == "bytes":
-        return fmt.fmt_bytes(value)
-    if unit == "bytes_rate":
-        return fmt.fmt_bytes(value) + "/s"
-    if unit == "seconds":
-        return fmt.fmt_duration(value)
-    if unit == "ms":
-        return fmt.fmt_ms(value)
-    if unit == "ratio":
-        return fmt.fmt_pct(value, 2)
-    if unit == "rate":
-        return fmt.fmt_rate(value)
-    return fmt.fmt_number(value, 2)
+    return fmt.fmt_value(value, unit)
 
 
 def colour_scale(targets: Sequence[str]) -> alt.Scale:
@@ -88,7 +74,9 @@ def colour_scale(targets: Sequence[str]) -> alt.Scale:
 
 
 def _y(unit: Unit, title: str) -> alt.Y:
-    return alt.Y("value:Q", title=title, axis=alt.Axis(labelExpr=_AXIS_EXPR[unit]))
+    # ratios (cache hit 98-100 %) are read near their values, not against a 0 % baseline
+    scale = alt.Scale(zero=False) if unit == "ratio" else alt.Undefined
+    return alt.Y("value:Q", title=title, axis=alt.Axis(labelExpr=_AXIS_EXPR[unit]), scale=scale)
 
 
 def _finish(chart: alt.TopLevelMixin, height: int = HEIGHT) -> alt.TopLevelMixin:

@@ -11,6 +11,13 @@ import numpy as np
 from sqlalchemy import Engine, insert, select
 
 MAX_POINTS = 800
+#: what a stored status means, as the Capacity page and the report say it
+STATUS_TEXT = {
+    "ok": "reaches the limit",
+    "no_crossing": "stays under the limit within the horizon",
+    "not_enough_history": "not enough history yet",
+    "error": "the forecast failed",
+}
 
 
 def labels_json(labels: Mapping[str, str]) -> str:

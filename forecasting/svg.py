@@ -4,30 +4,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from html import escape
+from typing import get_args
+
+from store.format import Unit, fmt_date, fmt_value
 
 W, H = 720, 220
 PAD_L, PAD_R, PAD_T, PAD_B = 70, 16, 12, 28
 
 
 def _fmt_value(v: float, unit: str) -> str:
-    if unit == "bytes":
-        for name, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-            if abs(v) >= size:
-                return f"{v / size:.1f} {name}"
-        return f"{v:.0f} B"
-    if abs(v) >= 1e9:
-        return f"{v / 1e9:.2f}G"
-    if abs(v) >= 1e6:
-        return f"{v / 1e6:.2f}M"
-    if abs(v) >= 1e3:
-        return f"{v / 1e3:.1f}k"
-    return f"{v:.3g}"
+    return fmt_value(v, unit if unit in get_args(Unit) else "count")  # type: ignore[arg-type]
 
 
 def _date(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
+    return fmt_date(ts)
 
 
 def chart(
