@@ -55,9 +55,10 @@ _AXIS_EXPR: dict[str, str] = {
         "abs(datum.value) >= 1000 ? format(datum.value / 1000, '.1f') + ' s' : "
         "format(datum.value, '.3~g') + ' ms'"
     ),
-    "ratio": "format(datum.value, '.3~p')",
-    "count": "format(datum.value, '~s')",
-    "rate": "format(datum.value, '~s') + '/s'",
+    "ratio": "format(datum.value, '.4~p')",
+    # SI prefixes from 1000 up (1.2k, 3.4M); below, plain numbers (0.5, not 500m)
+    "count": "abs(datum.value) >= 1000 ? format(datum.value, '.3~s') : format(datum.value, '.3~r')",
+    "rate": "(abs(datum.value) >= 1000 ? format(datum.value, '.3~s') : format(datum.value, '.3~r')) + '/s'",
 }
 _AXIS_EXPR["bytes_rate"] = "(" + _AXIS_EXPR["bytes"] + ") + '/s'"
 

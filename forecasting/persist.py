@@ -14,7 +14,7 @@ MAX_POINTS = 800
 #: what a stored status means, as the Capacity page and the report say it
 STATUS_TEXT = {
     "ok": "reaches the limit",
-    "no_crossing": "stays under the limit within the horizon",
+    "no_crossing": "stays under the limit",
     "not_enough_history": "not enough history yet",
     "error": "the forecast failed",
 }

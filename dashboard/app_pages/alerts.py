@@ -19,13 +19,16 @@ def _shown(df: pd.DataFrame, ts_cols: tuple[str, ...]) -> pd.DataFrame:
     """Alert rows as read: target, rule and the rendered summary first, times and value formatted."""
     labels = [labels_of(j) for j in df["labels_json"]]
     notes = [labels_of(j) for j in df["annotations_json"]] if "annotations_json" in df.columns else [{}] * len(df)
-    out = pd.DataFrame({"target": [lab.get("target", fmt.DASH) for lab in labels], "rule": df["rule"].to_numpy()})
+    out = pd.DataFrame({"time": [fmt.fmt_ts(v) for v in df["ts"]]}) if "ts" in ts_cols else pd.DataFrame()
+    out["target"] = [lab.get("target", fmt.DASH) for lab in labels]
+    out["rule"] = df["rule"].to_numpy()
     out["summary"] = [n.get("summary") or fmt.DASH for n in notes]
     for c in ("state", "from_state", "to_state", "severity"):
         if c in df.columns:
             out[c] = df[c].to_numpy()
     for c in ts_cols:
-        out[c] = [fmt.fmt_ts(v) for v in df[c]]
+        if c != "ts":
+            out[c] = [fmt.fmt_ts(v) for v in df[c]]
     out["value"] = [fmt.fmt_number(v) for v in df["value"]]
     out["labels"] = [fmt.fmt_labels(lab, skip=("alertname", "target", "severity")) for lab in labels]
     return out
