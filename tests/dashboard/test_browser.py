@@ -20,6 +20,8 @@ SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 PAGES_WITH_CHARTS = {"instance", "queries", "storage", "vacuum", "replication", "capacity"}
+SCRIPT_DONE = ("() => document.querySelector('[data-testid=\"stApp\"]')"
+               "?.getAttribute('data-test-script-state') === 'notRunning'")
 SINGLE_TARGET_PAGES = {"instance", "queries", "storage", "vacuum", "indexes", "targets"}
 
 
@@ -82,12 +84,8 @@ def wait_page_settled(page: object, expect_chart: bool, timeout_ms: int = 30_000
                              timeout=timeout_ms)
     else:
         pg.wait_for_selector('h1', timeout=timeout_ms)  # type: ignore[attr-defined]
-    # the run is over when the "running" status widget has gone
-    deadline = time.monotonic() + timeout_ms / 1000
-    while time.monotonic() < deadline:
-        if pg.locator('[data-testid="stStatusWidget"]').count() == 0:  # type: ignore[attr-defined]
-            break
-        time.sleep(0.2)
+    # the run is over when the app says its script is not running any more
+    pg.wait_for_function(SCRIPT_DONE, timeout=timeout_ms)  # type: ignore[attr-defined]
     pg.wait_for_timeout(500)  # type: ignore[attr-defined]
 
 
