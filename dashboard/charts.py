@@ -34,13 +34,13 @@ def _x_time() -> alt.X:
 def _tt_time(fmt_: str = TIME_FORMAT) -> alt.Tooltip:
     return alt.Tooltip("time:T", format=fmt_, formatType="utc", title="time")
 
-_KIB, _MIB, _GIB, _TIB = 1024.0, 1024.0**2, 1024.0**3, 1024.0**4
+_KB, _MB, _GB, _TB = 1e3, 1e6, 1e9, 1e12  # decimal, as store.format and the configuration's 500GB
 _AXIS_EXPR: dict[str, str] = {
     "bytes": (
-        f"abs(datum.value) >= {_TIB} ? format(datum.value / {_TIB}, '.1f') + ' TB' : "
-        f"abs(datum.value) >= {_GIB} ? format(datum.value / {_GIB}, '.1f') + ' GB' : "
-        f"abs(datum.value) >= {_MIB} ? format(datum.value / {_MIB}, '.1f') + ' MB' : "
-        f"abs(datum.value) >= {_KIB} ? format(datum.value / {_KIB}, '.3~g') + ' KB' : "
+        f"abs(datum.value) >= {_TB} ? format(datum.value / {_TB}, '.3~r') + ' TB' : "
+        f"abs(datum.value) >= {_GB} ? format(datum.value / {_GB}, '.3~r') + ' GB' : "
+        f"abs(datum.value) >= {_MB} ? format(datum.value / {_MB}, '.3~r') + ' MB' : "
+        f"abs(datum.value) >= {_KB} ? format(datum.value / {_KB}, '.3~r') + ' KB' : "
         "format(datum.value, '.0f') + ' B'"
     ),
     "seconds": (

@@ -153,16 +153,16 @@ def _forecast_rows(st: Any, now: int) -> None:
                             "selection": {"main": {"mase_by_model": {"damped_ets": 0.8123456789,
                                                                      "seasonal_naive": 1.0412345678}}}})
 
-    gib = float(2**30)
+    gb = 1e9  # decimal GB, as the configuration reads 500GB
     write_rows(st.engine, [
         # disk: P10 in 20 days, P50 in 30, P90 after the horizon
-        row(PRIMARY, "pg_database_size_bytes", {}, "disk", "ok", 1.5 * gib,
-            (now + 20 * DAY, now + 30 * DAY, None), growth=0.02 * gib, current=1.0 * gib,
-            points=band(1.0 * gib, 0.02 * gib)),
+        row(PRIMARY, "pg_database_size_bytes", {}, "disk", "ok", 1.5 * gb,
+            (now + 20 * DAY, now + 30 * DAY, None), growth=0.02 * gb, current=1.0 * gb,
+            points=band(1.0 * gb, 0.02 * gb)),
         # disk already full: the crossing is in the past
-        row(OTHER_PG, "pg_database_size_bytes", {}, "disk", "ok", 1.0 * gib,
-            (now - 2 * DAY, now - DAY, now + DAY), growth=0.01 * gib, current=1.02 * gib,
-            points=band(1.02 * gib, 0.01 * gib)),
+        row(OTHER_PG, "pg_database_size_bytes", {}, "disk", "ok", 1.0 * gb,
+            (now - 2 * DAY, now - DAY, now + DAY), growth=0.01 * gb, current=1.02 * gb,
+            points=band(1.02 * gb, 0.01 * gb)),
         # connections stay under the limit
         row(PRIMARY, "pg_connections_used", {}, "connections", "no_crossing", 97.0, growth=0.0, current=26.0,
             points=band(26.0, 0.0, 8)),
@@ -170,10 +170,10 @@ def _forecast_rows(st: Any, now: int) -> None:
         row(MYSQL, "mysql_queries_rate", {}, "qps", "ok", None, points=band(300.0, 0.0, 8), current=300.0),
         # a growing table with no limit
         row(PRIMARY, "pg_table_total_size_bytes", {"datname": "app", "schemaname": "public", "relname": "orders"},
-            "table", "ok", None, growth=2048 * 1440.0, current=0.5 * gib, points=band(0.5 * gib, 2048 * 1440.0)),
-        row(STANDBY, "pg_database_size_bytes", {}, "disk", "not_enough_history", 1.5 * gib,
+            "table", "ok", None, growth=2048 * 1440.0, current=0.5 * gb, points=band(0.5 * gb, 2048 * 1440.0)),
+        row(STANDBY, "pg_database_size_bytes", {}, "disk", "not_enough_history", 1.5 * gb,
             message="needs 2 days of history, has 9 hours"),
-        row(MYSQL, "mysql_schema_size_bytes", {}, "disk", "error", 3 * gib,
+        row(MYSQL, "mysql_schema_size_bytes", {}, "disk", "error", 3 * gb,
             message="LinAlgError: SVD did not converge"),
     ])
 

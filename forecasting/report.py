@@ -108,18 +108,23 @@ def _resource_section(r: dict[str, Any], now: int) -> str:
     )
 
 
+def drawn_until(start: float, dates: list[float], history_span: float | None, resource: str) -> float:
+    """How far a forecast is worth drawing: a little past its latest date, else as far ahead as the
+    history reaches back (at least a week for load, 30 days for storage). The report and the
+    Capacity page draw the same stretch."""
+    if dates:
+        return max(dates) + max(0.15 * (max(dates) - start), DAY)
+    span = history_span if history_span else 30 * DAY
+    return start + max(span, 7 * DAY if resource in ("connections", "qps") else 30 * DAY)
+
+
 def _shown(points: list[Any], history: list[Any], r: dict[str, Any], now: int) -> list[Any]:
-    """The part of the forecast worth drawing: up to a little past the latest date, else as far
-    ahead as the history reaches back (at least 30 days for storage)."""
+    """The part of the forecast worth drawing (:func:`drawn_until`)."""
     if not points:
         return points
-    dates = [int(r[k]) for k in ("p90_ts", "p50_ts", "p10_ts") if r[k] is not None]
-    start = int(points[0][0])
-    if dates:
-        cut = max(dates) + max(0.15 * (max(dates) - start), 86400)
-    else:
-        span = (int(history[-1][0]) - int(history[0][0])) if len(history) > 1 else 30 * DAY
-        cut = start + max(span, 7 * DAY if r["resource"] in ("connections", "qps") else 30 * DAY)
+    dates = [float(r[k]) for k in ("p90_ts", "p50_ts", "p10_ts") if r[k] is not None]
+    span = float(history[-1][0]) - float(history[0][0]) if len(history) > 1 else None
+    cut = drawn_until(float(points[0][0]), dates, span, str(r["resource"]))
     return [p for p in points if int(p[0]) <= cut]
 
 

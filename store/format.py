@@ -5,7 +5,8 @@ the other channels) and CLI tables all format through these functions, so a valu
 wherever it is shown. The rules:
 
 - a missing value (``None``, NaN, infinity, an empty or non-numeric string) reads ``—``;
-- sizes use binary multiples named B, KB, MB, GB, TB, PB (1 KB = 1024 B), like the chart axes;
+- sizes use decimal multiples B, KB, MB, GB, TB, PB (1 GB = 10⁹ B), the units the configuration
+  reads (``capacity.disk_bytes: 500GB`` is shown as ``500 GB``; ``GiB`` there is binary);
 - after scaling a number keeps 3 significant digits and never more than 4 decimals; trailing
   zeros are dropped (``1.5 GB``, ``512 MB``, ``36.3/s``);
 - durations use the two largest units (``1 min 6 s``, ``2 h 5 min``, ``3 d 4 h``);
@@ -65,16 +66,20 @@ def _plain(value: float) -> str:
     return "0" if text in ("-0", "") else text
 
 
-def fmt_number(value: object) -> str:
-    """Counts and plain numbers, thousands shortened: ``1234`` → ``1.23k``, ``3_400_000`` → ``3.4M``,
-    ``42`` → ``42``, ``0.9577`` → ``0.958``."""
+def _prefixed(value: object, prefixes: tuple[tuple[str, float], ...]) -> str:
     v = as_number(value)
     if v is None:
         return DASH
-    for unit, div in _SI_UNITS:
-        if abs(v) >= div:
-            return f"{_plain(v / div)}{unit}"
+    for prefix, scale in prefixes:
+        if abs(v) >= scale:
+            return f"{_plain(v / scale)}{prefix}"
     return _plain(v)
+
+
+def fmt_number(value: object) -> str:
+    """Counts and plain numbers, thousands shortened: ``1234`` → ``1.23k``, ``3_400_000`` → ``3.4M``,
+    ``42`` → ``42``, ``0.9577`` → ``0.958``."""
+    return _prefixed(value, _SI_UNITS)
 
 
 def fmt_count(value: object) -> str:
@@ -85,26 +90,21 @@ def fmt_count(value: object) -> str:
 
 def fmt_binary(value: object) -> str:
     """Binary prefixes without a unit (``1.5Gi``): Prometheus' ``humanize1024``, for ``…B`` templates."""
-    v = as_number(value)
-    if v is None:
-        return DASH
-    for prefix, scale in _BINARY_PREFIXES:
-        if abs(v) >= scale:
-            return f"{_plain(v / scale)}{prefix}"
-    return _plain(v)
+    return _prefixed(value, _BINARY_PREFIXES)
 
 
 def fmt_bytes(value: object) -> str:
-    """A size: ``1536`` → ``1.5 KB``, ``47_600_000`` → ``45.4 MB``, ``None`` → ``—``."""
+    """A size in decimal units: ``1536`` → ``1.54 KB``, ``47_600_000`` → ``47.6 MB``, ``None`` → ``—``."""
     v = as_number(value)
     if v is None:
         return DASH
     size = abs(v)
     sign = "-" if v < 0 else ""
     for unit in _BYTE_UNITS:
-        if size < 1024 or unit == _BYTE_UNITS[-1]:
-            return f"{sign}{round(size)} B" if unit == "B" else f"{sign}{_plain(size)} {unit}"
-        size /= 1024
+        shown = str(round(size)) if unit == "B" else _plain(size)
+        if shown.startswith("<") or float(shown) < 1000 or unit == _BYTE_UNITS[-1]:
+            return f"{sign}{shown} {unit}"
+        size /= 1000
     raise AssertionError("unreachable")
 
 

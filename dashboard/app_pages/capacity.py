@@ -17,6 +17,7 @@ from dashboard.capacity import (
     time_to_threshold,
 )
 from dashboard.queries import forecast_points
+from forecasting.report import drawn_until
 
 ctx = context.current()
 if not ui.no_targets(ctx):
@@ -63,6 +64,10 @@ if not ui.no_targets(ctx):
                                  tuple(sorted(labels.items())), 400)
         if not hist.empty and len(hist["series"].unique()) > 1:
             hist = hist.groupby(["ts", "time"], as_index=False)["value"].sum()
+        if not points.empty:  # the stretch worth drawing, as the report draws it
+            dates = [float(v) for k in ("p10_ts", "p50_ts", "p90_ts") if (v := fmt.as_number(row[k])) is not None]
+            span = float(hist["ts"].max() - hist["ts"].min()) if len(hist) > 1 else None
+            points = points[points["ts"] <= drawn_until(float(points["ts"].iloc[0]), dates, span, str(row["resource"]))]
         threshold = fmt.as_number(row["threshold"])
         ui.chart(charts.forecast(hist, points, f"{row['target']} · {row['resource']}", unit, threshold))
         limit = f" · limit {fmt.fmt_value(threshold, unit)}" if threshold is not None else ""

@@ -17,7 +17,7 @@ if not ui.no_targets(ctx):
     tdf = tdf[tdf["name"].isin(ctx.targets)]
     wanted = ["up", "pg_connections", "pg_max_connections", "mysql_threads_connected", "mysql_max_connections",
               "pg_replication_lag_seconds", "pg_standby_replay_lag_seconds", "mysql_replica_lag_seconds",
-              "mysql_replica_io_running", "pg_in_recovery", "pg_server_version_num"]
+              "mysql_replica_io_running", "pg_in_recovery", "pg_server_version_num", "pg_standby_wal_receiver_streaming"]
     latest = {m: data.latest(m, max_age=data.LIVE_MAX_AGE) for m in wanted}
     tr = ctx.time_range
     load: dict[str, list[float]] = {}
@@ -68,5 +68,6 @@ if not ui.no_targets(ctx):
             "load": st.column_config.AreaChartColumn("Load (TPS / QPS)"),
         },
     )
-    st.caption("Sorted worst first: down, firing alerts, fewest days of disk, most connections used, largest lag. "
+    st.caption("Sorted worst first: down, standbys not streaming, firing alerts, fewest days of disk, most "
+               "connections used, largest lag. "
                "Pick a target in the sidebar and open *Instance* for details.")

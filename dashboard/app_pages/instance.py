@@ -94,4 +94,4 @@ if target is not None:
     if ev.empty:
         st.caption("No restarts, failovers, setting changes or stats resets in this range.")
     else:
-        ui.table(ev[["time", "kind", "severity", "message"]])
+        ui.table(ev.assign(time=[fmt.fmt_ts(t) for t in ev["ts"]])[["time", "kind", "severity", "message"]])

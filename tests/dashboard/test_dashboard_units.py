@@ -58,7 +58,7 @@ def test_time_series_spec_units_colours_and_events() -> None:
     assert "' MB'" in line["encoding"]["y"]["axis"]["labelExpr"]
     assert rule["mark"]["type"] == "rule"
     data = spec["datasets"][line["data"]["name"]]
-    assert {d["shown"] for d in data} == {"1 KB", "2 KB", "1 B", "2 B"}
+    assert {d["shown"] for d in data} == {"1.02 KB", "2.05 KB", "1 B", "2 B"}
 
 
 def test_forecast_chart_has_bands_and_threshold() -> None:

@@ -51,6 +51,8 @@ def test_every_page_reads_well(full_store: Any, page: str, target: str) -> None:
 
 
 def test_the_pages_show_the_states_the_store_holds(full_store: Any) -> None:
+    fleet = run_page("fleet", {"range": "24h"}).dataframe[0].value
+    assert fleet.iloc[0]["target"] == STANDBY and fleet.iloc[0]["status"] == "up, not streaming"
     replication = "\n".join(visible_texts(run_page("replication", {"range": "24h"})))
     assert "WAL receiver not streaming" in replication and "gone from pg_stat_replication" in replication
     alerts = "\n".join(visible_texts(run_page("alerts", {"range": "24h"})))

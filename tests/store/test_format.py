@@ -15,12 +15,19 @@ MISSING = [None, float("nan"), float("inf"), "", "n/a", pd.NaT]
 
 
 @pytest.mark.parametrize(("value", "text"), [
-    (0, "0 B"), (1023, "1023 B"), (1536, "1.5 KB"), (5 * 1024**2, "5 MB"), (47_600_000, "45.4 MB"),
-    (512 * 1024**2, "512 MB"), (3.25 * 1024**3, "3.25 GB"), (2 * 1024**4, "2 TB"), (-2048, "-2 KB"),
-    (1024**5 * 3, "3 PB"),
+    (0, "0 B"), (999, "999 B"), (1536, "1.54 KB"), (5e6, "5 MB"), (47_600_000, "47.6 MB"), (999_999, "1 MB"),
+    (512e6, "512 MB"), (3.25e9, "3.25 GB"), (2e12, "2 TB"), (-2048, "-2.05 KB"), (3e15, "3 PB"),
 ])
 def test_bytes_scale_to_a_readable_unit(value: float, text: str) -> None:
     assert fmt.fmt_bytes(value) == text
+
+
+def test_sizes_read_in_the_units_the_configuration_takes() -> None:
+    """`capacity.disk_bytes: 500GB` is shown as 500 GB (decimal, as ByteSize parses GB); 1 GiB is 1.07 GB."""
+    from store.configtypes import parse_byte_size
+
+    assert fmt.fmt_bytes(parse_byte_size("500GB")) == "500 GB"
+    assert fmt.fmt_bytes(parse_byte_size("1GiB")) == "1.07 GB"
 
 
 @pytest.mark.parametrize(("seconds", "text"), [
@@ -41,7 +48,7 @@ def test_numbers_keep_three_significant_digits(value: float, text: str) -> None:
 
 def test_ratios_dates_rates_and_counts() -> None:
     assert fmt.fmt_pct(0.9876) == "98.8 %" and fmt.fmt_pct(0.99876, 2) == "99.88 %" and fmt.fmt_pct(-1e-9) == "0.0 %"
-    assert fmt.fmt_rate(36.31) == "36.3/s" and fmt.fmt_bytes_rate(18_432) == "18 KB/s"
+    assert fmt.fmt_rate(36.31) == "36.3/s" and fmt.fmt_bytes_rate(18_432) == "18.4 KB/s"
     assert fmt.fmt_count(1_234_567.0) == "1,234,567"
     assert fmt.fmt_decimal(0.9245035050009764) == "0.92"
     assert fmt.fmt_binary(10 * 1024**3) == "10Gi"
