@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from dashboard import format as fmt
-from forecasting.persist import STATUS_TEXT
+from forecasting.persist import status_text
 from store.format import Unit, unit_of
 
 __all__ = ["model_text", "resource_unit", "scaling_triggers", "series_text", "status_text", "time_to_threshold"]
@@ -41,13 +41,6 @@ def series_text(labels_json: object) -> str:
     except ValueError:
         labels = {}
     return fmt.fmt_labels({str(k): str(v) for k, v in labels.items()}) if isinstance(labels, dict) else ""
-
-
-def status_text(status: str, threshold: object) -> str:
-    """What a stored status means; a forecast with no limit to reach says so."""
-    if status == "ok" and fmt.is_missing(threshold):
-        return "no limit known"
-    return STATUS_TEXT.get(status, status)
 
 
 def _days_until(ts: object, now: int) -> float | None:
@@ -115,6 +108,8 @@ def scaling_triggers(fc: pd.DataFrame, now: int) -> pd.DataFrame:
 
 def model_text(row: Any) -> str:
     """``Model: damped_ets · backtest MASE 0.92 (seasonal naive 0.96)`` for one stored forecast."""
-    model = row.get("model") if isinstance(row.get("model"), str) and row.get("model") else fmt.DASH
+    model = row.get("model") if isinstance(row.get("model"), str) and row.get("model") else None
+    if model is None:
+        return f"Model: {fmt.DASH}"
     return (f"Model: {model} · backtest MASE {fmt.fmt_decimal(row.get('backtest_mase'))} "
             f"(seasonal naive {fmt.fmt_decimal(row.get('baseline_mase'))})")

@@ -20,6 +20,13 @@ STATUS_TEXT = {
 }
 
 
+def status_text(status: str, threshold: object) -> str:
+    """What a stored status means; a forecast with no limit to reach says so."""
+    if status == "ok" and (threshold is None or threshold != threshold):  # None or NaN
+        return "no limit known"
+    return STATUS_TEXT.get(status, status)
+
+
 def labels_json(labels: Mapping[str, str]) -> str:
     return json.dumps(dict(sorted(labels.items())), separators=(",", ":"))
 

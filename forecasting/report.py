@@ -13,7 +13,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from forecasting.persist import STATUS_TEXT, newest_rows
+from forecasting.persist import newest_rows, status_text
 from forecasting.svg import chart
 from store import format as fmt
 
@@ -51,6 +51,21 @@ def _days(ts: Any, now: int) -> str:
 
 def _mase(v: Any) -> str:
     return fmt.fmt_decimal(v, 2)
+
+
+def _dates_text(r: dict[str, Any]) -> str:
+    if r["p10_ts"] is None:
+        crossing_possible = r["threshold"] is not None and r["status"] in ("ok", "no_crossing")
+        return "not within the horizon" if crossing_possible else fmt.DASH
+    p90 = _date(r["p90_ts"]) if r["p90_ts"] is not None else "after the horizon"
+    return f"P10 {_date(r['p10_ts'])} · P50 {_date(r['p50_ts'])} · P90 {p90}"
+
+
+def _model_text(r: dict[str, Any]) -> str:
+    if not r["model"]:
+        return fmt.DASH
+    return (f"{escape(str(r['model']))} (backtest MASE {_mase(r['backtest_mase'])}; "
+            f"seasonal naive {_mase(r['baseline_mase'])})")
 
 
 def _risk_rows(rows: list[dict[str, Any]], now: int) -> str:
@@ -96,12 +111,10 @@ def _resource_section(r: dict[str, Any], now: int) -> str:
     return (
         f"<div class='res'><h3>{escape(title)}{' — ' + escape(labels) if labels else ''}</h3>{svg}"
         "<table>"
-        f"<tr><th>status</th><td>{escape(STATUS_TEXT.get(status, status))}{' — ' + escape(message) if message else ''}</td></tr>"
+        f"<tr><th>status</th><td>{escape(status_text(status, r['threshold']))}{' — ' + escape(message) if message else ''}</td></tr>"
         f"<tr><th>limit</th><td>{threshold}</td></tr>"
-        f"<tr><th>reaches the limit</th><td>P10 {_date(r['p10_ts'])} · P50 {_date(r['p50_ts'])} · "
-        f"P90 {_date(r['p90_ts']) if r['p90_ts'] is not None else ('after the horizon' if r['p10_ts'] else '—')}</td></tr>"
-        f"<tr><th>model</th><td>{escape(str(r['model'] or '—'))} (backtest MASE {_mase(r['backtest_mase'])}; "
-        f"seasonal naive {_mase(r['baseline_mase'])})</td></tr>"
+        f"<tr><th>reaches the limit</th><td>{_dates_text(r)}</td></tr>"
+        f"<tr><th>model</th><td>{_model_text(r)}</td></tr>"
         f"<tr><th>track record</th><td class='muted'>{record or '—'}</td></tr>"
         f"<tr><th>forecast made</th><td>{_date(r['created_at'])}{' (routine refresh)' if d.get('routine') else ''}</td></tr>"
         "</table></div>"

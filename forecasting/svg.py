@@ -75,9 +75,9 @@ def chart(
     for frac in (0.0, 0.5, 1.0):
         v = y0 + frac * (y1 - y0)
         parts.append(f'<text x="{PAD_L - 4}" y="{sy(v) + 4:.1f}" font-size="10" text-anchor="end">{escape(_fmt_value(v, unit))}</text>')
-    for frac in (0.0, 0.5, 1.0):
+    for frac, anchor in ((0.0, "start"), (0.5, "middle"), (1.0, "end")):  # the end label stays inside
         x = x0 + frac * (x1 - x0)
-        parts.append(f'<text x="{sx(x):.1f}" y="{H - 8}" font-size="10" text-anchor="middle">{_date(x)}</text>')
+        parts.append(f'<text x="{sx(x):.1f}" y="{H - 8}" font-size="10" text-anchor="{anchor}">{_date(x)}</text>')
     if forecast:
         parts.append(f'<path d="{band(4, 5)}" fill="#9ecae1" fill-opacity="0.35" stroke="none"/>')
         parts.append(f'<path d="{band(2, 3)}" fill="#3182bd" fill-opacity="0.35" stroke="none"/>')

@@ -86,6 +86,7 @@ def test_the_report_reads_well(full_store: Any) -> None:
     assert "backtest MASE 0.81; seasonal naive 1.04" in text
     assert re.search(r"limit 1\.5 GB", text) and "1,610,612,736" not in text
     assert "grow the volume by" in text and "0.0 GB" not in text
+    assert "no limit known" in text and "not within the horizon" in text and "MASE —" not in text
 
 
 def test_the_check_catches_what_it_looks_for() -> None:
