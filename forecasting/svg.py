@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from html import escape
-from typing import get_args
+from typing import cast, get_args
 
 from store.format import Unit, fmt_date, fmt_value
 
@@ -14,7 +14,7 @@ PAD_L, PAD_R, PAD_T, PAD_B = 70, 16, 12, 28
 
 
 def _fmt_value(v: float, unit: str) -> str:
-    return fmt_value(v, unit if unit in get_args(Unit) else "count")  # type: ignore[arg-type]
+    return fmt_value(v, cast(Unit, unit) if unit in get_args(Unit) else "count")
 
 
 def _date(ts: float) -> str:

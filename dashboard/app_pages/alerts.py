@@ -139,9 +139,10 @@ if hnote:
 if health.empty:
     st.caption("No notification sent or queued yet (channels are configured in `alerts.channels`).")
 else:
-    for col in [c for c in health.columns if c == "last_success" or c.endswith("_at")]:
-        health[col] = [fmt.DASH if fmt.is_missing(v) else fmt.fmt_ts(v) for v in health[col]]
+    for col in [c for c in health.columns if c.endswith("_at")]:
+        health[col] = [fmt.fmt_ts(v) for v in health[col]]
     if "last_success" in health.columns:
-        health["last_success"] = health["last_success"].replace(fmt.DASH, "never")
-    health["last_error"] = health["last_error"].fillna("").replace("", fmt.DASH) if "last_error" in health else fmt.DASH
+        health["last_success"] = ["never" if fmt.is_missing(v) else fmt.fmt_ts(v) for v in health["last_success"]]
+    if "last_error" in health.columns:
+        health["last_error"] = [e if isinstance(e, str) and e else fmt.DASH for e in health["last_error"]]
     ui.table(health)
