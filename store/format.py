@@ -66,20 +66,27 @@ def _plain(value: float) -> str:
     return "0" if text in ("-0", "") else text
 
 
-def _prefixed(value: object, prefixes: tuple[tuple[str, float], ...]) -> str:
+def _prefixed(value: object, prefixes: tuple[tuple[str, float], ...], digits: int | None = None) -> str:
     v = as_number(value)
     if v is None:
         return DASH
+
+    def text(x: float) -> str:
+        if digits is None:
+            return _plain(x)
+        return f"{x:.{min(max(digits, 0), 4)}f}"
+
     for prefix, scale in prefixes:
         if abs(v) >= scale:
-            return f"{_plain(v / scale)}{prefix}"
-    return _plain(v)
+            return f"{text(v / scale)}{prefix}"
+    return str(int(v)) if digits is not None and v == int(v) else text(v)
 
 
-def fmt_number(value: object) -> str:
+def fmt_number(value: object, digits: int | None = None) -> str:
     """Counts and plain numbers, thousands shortened: ``1234`` → ``1.23k``, ``3_400_000`` → ``3.4M``,
-    ``42`` → ``42``, ``0.9577`` → ``0.958``."""
-    return _prefixed(value, _SI_UNITS)
+    ``42`` → ``42``, ``0.9577`` → ``0.958``. With ``digits``: that many decimals (at most 4) after
+    the scaling, ``fmt_number(0.7312, 2)`` → ``0.73``."""
+    return _prefixed(value, _SI_UNITS, digits)
 
 
 def fmt_count(value: object) -> str:

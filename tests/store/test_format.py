@@ -46,6 +46,11 @@ def test_numbers_keep_three_significant_digits(value: float, text: str) -> None:
     assert fmt.fmt_number(value) == text
 
 
+def test_numbers_with_fixed_decimals() -> None:
+    assert fmt.fmt_number(0.7312, 2) == "0.73" and fmt.fmt_number(1234, 1) == "1.2k" and fmt.fmt_number(42, 3) == "42"
+    assert fmt.fmt_number(0.123456789, 9) == "0.1235"  # never more than 4 decimals
+
+
 def test_ratios_dates_rates_and_counts() -> None:
     assert fmt.fmt_pct(0.9876) == "98.8 %" and fmt.fmt_pct(0.99876, 2) == "99.88 %" and fmt.fmt_pct(-1e-9) == "0.0 %"
     assert fmt.fmt_rate(36.31) == "36.3/s" and fmt.fmt_bytes_rate(18_432) == "18.4 KB/s"
