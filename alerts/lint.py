@@ -9,7 +9,7 @@ from typing import Any
 from alerts.rules.models import Rule, Selector
 
 _NON_NEGATIVE_SUFFIXES = ("_bytes", "_seconds", "_total", "_rate", "_count", "_age", "_connections", "_ratio")
-_BOOLEAN_METRICS_SUFFIXES = ("_running", "_active")
+_BOOLEAN_METRICS_SUFFIXES = ("_running", "_active", "_streaming")
 
 
 def _value_range(metric: str, is_ratio: bool) -> tuple[float | None, float | None]:

@@ -1,57 +1,35 @@
 """Annotation templates: ``{{ $labels.name }}``, ``{{ $value }}`` and a few formatting functions.
 
-A deliberately small language (no code execution): ``{{ $value | humanize }}``,
-``{{ $value | humanize1024 }}``, ``{{ $value | humanizePercentage }}``, ``{{ $value | humanizeDuration }}``,
-``{{ $labels.target }}``, ``{{ $threshold }}``. Unknown names are configuration errors.
+A deliberately small language (no code execution): ``{{ $value | bytes }}``, ``{{ $value | duration }}``,
+``{{ $value | percent }}``, ``{{ $value | number }}``, ``{{ $value | count }}``, ``{{ $value | date }}``, the Prometheus names
+``humanize``, ``humanize1024``, ``humanizePercentage``, ``humanizeDuration``, ``{{ $labels.target }}``,
+``{{ $threshold }}``. Numbers are formatted by ``store.format``. Unknown names are configuration errors.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Mapping
+
+from store import format as fmt
 
 _EXPR_RE = re.compile(r"\{\{\s*(.*?)\s*\}\}")
 _REF_RE = re.compile(r"^\$(value|threshold|labels\.[A-Za-z_][A-Za-z0-9_]*)$")
 
 
-def _humanize(v: float) -> str:
-    if v == 0 or math.isnan(v) or math.isinf(v):
-        return f"{v:g}"
-    for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(v) >= scale:
-            return f"{v / scale:.4g}{unit}"
-    return f"{v:.4g}"
-
-
-def _humanize1024(v: float) -> str:
-    for unit, scale in (("Pi", 1024.0**5), ("Ti", 1024.0**4), ("Gi", 1024.0**3), ("Mi", 1024.0**2), ("Ki", 1024.0)):
-        if abs(v) >= scale:
-            return f"{v / scale:.4g}{unit}"
-    return f"{v:.4g}"
-
-
-def _humanize_percentage(v: float) -> str:
-    return f"{v * 100:.4g}%"
-
-
-def _humanize_duration(v: float) -> str:
-    seconds = abs(v)
-    if seconds < 60:
-        return f"{v:.3g}s"
-    parts = []
-    for unit, scale in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        count, seconds = divmod(seconds, scale)
-        if count:
-            parts.append(f"{int(count)}{unit}")
-    return ("-" if v < 0 else "") + " ".join(parts[:2])
-
-
 FUNCTIONS: dict[str, Callable[[float], str]] = {
-    "humanize": _humanize,
-    "humanize1024": _humanize1024,
-    "humanizePercentage": _humanize_percentage,
-    "humanizeDuration": _humanize_duration,
+    # readable units, the same text the dashboard and the report show (``store.format``)
+    "bytes": fmt.fmt_bytes,
+    "duration": fmt.fmt_duration,
+    "percent": fmt.fmt_pct,
+    "number": fmt.fmt_number,
+    "count": fmt.fmt_count,
+    "date": fmt.fmt_ts,
+    # the Prometheus names, for rules written for Prometheus (``humanize1024`` then ``B``: ``1.5GiB``)
+    "humanize": fmt.fmt_number,
+    "humanize1024": fmt.fmt_binary,
+    "humanizePercentage": fmt.fmt_pct,
+    "humanizeDuration": fmt.fmt_duration,
 }
 
 
@@ -82,6 +60,6 @@ def render(text: str, labels: Mapping[str, str], value: float | None, threshold:
             return ""
         if funcs:
             return FUNCTIONS[funcs[-1]](number)
-        return f"{number:.6g}"
+        return fmt.fmt_number(number)
 
     return _EXPR_RE.sub(substitute, text)

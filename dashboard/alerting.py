@@ -64,7 +64,7 @@ def list_silences(st: Any, now: int) -> tuple[pd.DataFrame, str | None]:
     if "matchers_json" in df.columns and "matchers" not in df.columns:
         df["matchers"] = df["matchers_json"].map(lambda j: json.loads(j or "{}"))
     df["matchers"] = df["matchers"].map(
-        lambda m: ", ".join(f"{k}={v}" for k, v in (m.items() if isinstance(m, Mapping) else _pairs(m))))
+        lambda m: ", ".join(f"{k}={v}" for k, v in m.items()) if isinstance(m, Mapping) else _matchers_text(m))
     if "state" in df.columns:
         return df[["id", "matchers", "starts_at", "ends_at", "author", "comment", "state"]], note
     expired = df["expired_at"] if "expired_at" in df.columns else pd.Series([None] * len(df))
@@ -75,16 +75,15 @@ def list_silences(st: Any, now: int) -> tuple[pd.DataFrame, str | None]:
     return df[["id", "matchers", "starts_at", "ends_at", "author", "comment", "state"]], note
 
 
-def _pairs(m: Any) -> list[tuple[str, str]]:
+def _matchers_text(m: Any) -> str:
+    """``[{"name": "alertname", "op": "=~", "value": "MySQL.*"}]`` → ``alertname=~MySQL.*``."""
     out = []
     for item in m or []:
         if isinstance(item, Mapping):
-            op = str(item.get("op", "="))
-            name = str(item.get("name", item.get("label", "?")))
-            out.append((name if op == "=" else f"{name}{op[:-1] if op.endswith('=') else op}", str(item.get("value", ""))))
+            out.append(f"{item.get('name', item.get('label', '?'))}{item.get('op', '=')}{item.get('value', '')}")
         elif isinstance(item, list | tuple) and len(item) >= 2:
-            out.append((str(item[0]), str(item[-1])))
-    return out
+            out.append(f"{item[0]}{item[1] if len(item) > 2 else '='}{item[-1]}")
+    return ", ".join(out)
 
 
 def create_silence(st: Any, matchers: dict[str, str], starts_at: int, ends_at: int, author: str,
@@ -133,8 +132,8 @@ def channel_health(st: Any) -> tuple[pd.DataFrame, str | None]:
                                      .order_by(o.c.id.desc()).limit(1)).scalar()
                     errs[ch] = e
                 df["last_error"] = df["channel"].map(errs)
-    for col in [c for c in df.columns if "error" in c]:
-        df[col] = df[col].map(redact)
+    if "last_error" in df.columns:  # the text only: last_error_at is a time
+        df["last_error"] = df["last_error"].map(redact)
     return df, note
 
 

@@ -7,14 +7,12 @@ read data themselves, so tests can build them from known frames.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
 
 import altair as alt
 import pandas as pd
 
 from dashboard import format as fmt
-
-Unit = Literal["bytes", "seconds", "ms", "ratio", "count", "rate", "bytes_rate"]
+from store.format import Unit
 
 PALETTE = [
     "#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#eeca3b", "#b279a2", "#ff9da6",
@@ -36,13 +34,13 @@ def _x_time() -> alt.X:
 def _tt_time(fmt_: str = TIME_FORMAT) -> alt.Tooltip:
     return alt.Tooltip("time:T", format=fmt_, formatType="utc", title="time")
 
-_KIB, _MIB, _GIB, _TIB = 1024.0, 1024.0**2, 1024.0**3, 1024.0**4
+_KB, _MB, _GB, _TB = 1e3, 1e6, 1e9, 1e12  # decimal, as store.format and the configuration's 500GB
 _AXIS_EXPR: dict[str, str] = {
     "bytes": (
-        f"abs(datum.value) >= {_TIB} ? format(datum.value / {_TIB}, '.1f') + ' TB' : "
-        f"abs(datum.value) >= {_GIB} ? format(datum.value / {_GIB}, '.1f') + ' GB' : "
-        f"abs(datum.value) >= {_MIB} ? format(datum.value / {_MIB}, '.1f') + ' MB' : "
-        f"abs(datum.value) >= {_KIB} ? format(datum.value / {_KIB}, '.3~g') + ' KB' : "
+        f"abs(datum.value) >= {_TB} ? format(datum.value / {_TB}, '.3~r') + ' TB' : "
+        f"abs(datum.value) >= {_GB} ? format(datum.value / {_GB}, '.3~r') + ' GB' : "
+        f"abs(datum.value) >= {_MB} ? format(datum.value / {_MB}, '.3~r') + ' MB' : "
+        f"abs(datum.value) >= {_KB} ? format(datum.value / {_KB}, '.3~r') + ' KB' : "
         "format(datum.value, '.0f') + ' B'"
     ),
     "seconds": (
@@ -57,28 +55,17 @@ _AXIS_EXPR: dict[str, str] = {
         "abs(datum.value) >= 1000 ? format(datum.value / 1000, '.1f') + ' s' : "
         "format(datum.value, '.3~g') + ' ms'"
     ),
-    "ratio": "format(datum.value, '.0%')",
-    "count": "format(datum.value, '~s')",
-    "rate": "format(datum.value, '~s') + '/s'",
+    "ratio": "format(datum.value, '.4~p')",
+    # SI prefixes from 1000 up (1.2k, 3.4M); below, plain numbers (0.5, not 500m)
+    "count": "abs(datum.value) >= 1000 ? format(datum.value, '.3~s') : format(datum.value, '.3~r')",
+    "rate": "(abs(datum.value) >= 1000 ? format(datum.value, '.3~s') : format(datum.value, '.3~r')) + '/s'",
 }
 _AXIS_EXPR["bytes_rate"] = "(" + _AXIS_EXPR["bytes"] + ") + '/s'"
 
 
 def format_value(value: float | None, unit: Unit) -> str:
     """The tooltip text of one value in the given unit."""
-    if unit == "bytes":
-        return fmt.fmt_bytes(value)
-    if unit == "bytes_rate":
-        return fmt.fmt_bytes(value) + "/s"
-    if unit == "seconds":
-        return fmt.fmt_duration(value)
-    if unit == "ms":
-        return fmt.fmt_ms(value)
-    if unit == "ratio":
-        return fmt.fmt_pct(value, 2)
-    if unit == "rate":
-        return fmt.fmt_rate(value)
-    return fmt.fmt_number(value, 2)
+    return fmt.fmt_value(value, unit)
 
 
 def colour_scale(targets: Sequence[str]) -> alt.Scale:
@@ -88,7 +75,9 @@ def colour_scale(targets: Sequence[str]) -> alt.Scale:
 
 
 def _y(unit: Unit, title: str) -> alt.Y:
-    return alt.Y("value:Q", title=title, axis=alt.Axis(labelExpr=_AXIS_EXPR[unit]))
+    # ratios (cache hit 98-100 %) are read near their values, not against a 0 % baseline
+    scale = alt.Scale(zero=False) if unit == "ratio" else alt.Undefined
+    return alt.Y("value:Q", title=title, axis=alt.Axis(labelExpr=_AXIS_EXPR[unit]), scale=scale)
 
 
 def _finish(chart: alt.TopLevelMixin, height: int = HEIGHT) -> alt.TopLevelMixin:

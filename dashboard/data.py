@@ -22,6 +22,7 @@ POLICY_ENV = "HEADROOM_DASHBOARD"
 LIVE_TTL = 60  # seconds: live tiles and latest values
 RANGE_TTL = 120  # range reads and tables
 LIVE_MAX_AGE = 900  # fleet-wide "current" values: metrics polled every 15-60 s
+STATE_TTL = 5  # replication state: a stopped standby must show within two 15 s collection intervals
 
 
 class StoreNotConfigured(RuntimeError):
@@ -69,6 +70,13 @@ def series_range(metric: str, target_names: tuple[str, ...], start: int, end: in
 def latest(metric: str, target: str | None = None, matchers: tuple[tuple[str, str], ...] = (),
            max_age: int = queries.LATEST_MAX_AGE) -> pd.DataFrame:
     return queries.latest(get_store(), metric, target, dict(matchers), max_age)
+
+
+@st.cache_data(ttl=STATE_TTL, show_spinner=False)
+def latest_state(metric: str, matchers: tuple[tuple[str, str], ...] = (),
+                 max_age: int = LIVE_MAX_AGE) -> pd.DataFrame:
+    """Latest values that say what state something is in (streaming or not): cached only briefly."""
+    return queries.latest(get_store(), metric, None, dict(matchers), max_age)
 
 
 @st.cache_data(ttl=LIVE_TTL, show_spinner=False)

@@ -9,6 +9,7 @@ import pandas as pd
 
 from dashboard.queries import alert_target
 
+NOT_STREAMING = "up, not streaming"
 FLEET_COLUMNS = ["target", "status", "engine", "role", "version", "labels", "firing", "conn_pct", "lag_s",
                  "disk_days", "load"]
 
@@ -55,7 +56,8 @@ def fleet_table(
     load: Mapping[str, list[float]],
     now: int,
 ) -> pd.DataFrame:
-    """One row per target, worst first: down, then firing alerts, connections used, lag, days of disk."""
+    """One row per target, worst first: down, a standby not streaming, then firing alerts, days of disk,
+    connections used, lag."""
     empty = pd.DataFrame()
     up = _max_by_target(latest.get("up", empty))
     up_ts = latest.get("up", empty)
@@ -69,6 +71,7 @@ def fleet_table(
         for t, v in _max_by_target(latest.get(m, empty)).items():
             lag[t] = max(lag.get(t, 0.0), v)
     version = {t: pg_version_text(v) for t, v in _max_by_target(latest.get("pg_server_version_num", empty)).items()}
+    receiver = _max_by_target(latest.get("pg_standby_wal_receiver_streaming", empty))
     firing: dict[str, int] = {}
     if not alerts.empty:
         for lj, state in zip(alerts["labels_json"], alerts["state"], strict=True):
@@ -87,6 +90,8 @@ def fleet_table(
         is_up = up.get(name)
         stale = up_age.get(name, 10**9) > 900
         status = "down" if is_up is not None and is_up < 1 else ("unknown" if is_up is None or stale else "up")
+        if status == "up" and receiver.get(name, 1.0) < 1:
+            status = NOT_STREAMING  # a standby that receives nothing from its primary
         pct = conns[name] / maxc[name] if name in conns and maxc.get(name) else None
         rows.append({
             "target": name,
@@ -104,7 +109,7 @@ def fleet_table(
     df = pd.DataFrame(rows, columns=FLEET_COLUMNS)
     if df.empty:
         return df
-    rank = {"down": 0, "unknown": 1, "up": 2}
+    rank = {"down": 0, NOT_STREAMING: 1, "unknown": 2, "up": 3}
     df["_r"] = df["status"].map(rank)
     df["_d"] = df["disk_days"].fillna(1e9)
     df["_c"] = -df["conn_pct"].fillna(0.0)

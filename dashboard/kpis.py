@@ -7,7 +7,7 @@ from typing import Literal
 
 import pandas as pd
 
-Agg = Literal["sum", "max"]
+Agg = Literal["sum", "max", "min"]
 TREND_POINTS = 60
 
 
@@ -19,10 +19,13 @@ class Kpi:
 
 
 def combine_latest(df: pd.DataFrame, agg: Agg) -> float | None:
-    """Latest values of the series of one target combined: the sum (sizes, connections) or the max (lag)."""
+    """Latest values of the series of one target combined: the sum (sizes, connections), the max (lag)
+    or the min (the worst cache hit ratio of the databases)."""
     if df.empty:
         return None
-    return float(df["value"].sum() if agg == "sum" else df["value"].max())
+    if agg == "sum":
+        return float(df["value"].sum())
+    return float(df["value"].max() if agg == "max" else df["value"].min())
 
 
 def kpi(latest: pd.DataFrame, history: pd.DataFrame, agg: Agg) -> Kpi:

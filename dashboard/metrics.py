@@ -68,6 +68,17 @@ class VacuumMetrics:
 
 VACUUM = VacuumMetrics()
 
+
+@dataclass(frozen=True, slots=True)
+class PurgeMetrics:
+    """MySQL/MariaDB: InnoDB purge instead of vacuum."""
+
+    history_list: str = "mysql_innodb_history_list_length"
+    oldest_transaction: str = "mysql_oldest_transaction_seconds"
+
+
+MYSQL_PURGE = PurgeMetrics()
+
 INDEX_FINDINGS: list[tuple[str, str, str, str]] = [
     ("unused", "pg_index_unused_size_bytes", "Unused indexes",
      "Never scanned since the statistics were reset, on this server and on every other target of the same "

@@ -127,7 +127,7 @@ def top_statements(st: Any, target: str, start: int, end: int, order_by: str = "
                   for q, t in zip(df["queryid"], df["text"], strict=True)]
     df["mean_ms"] = df["total_ms"] / df["calls"].where(df["calls"] > 0)
     total = statement_total_ms(st, target, start, end)
-    df["share"] = df["total_ms"] / total if total > 0 else 0.0
+    df["share"] = (df["total_ms"] / total).round(4) if total > 0 else 0.0
     return df
 
 
@@ -221,11 +221,13 @@ def alert_history(st: Any, since: int, limit: int = 500) -> pd.DataFrame:
     from store import schema
 
     h = schema.alert_history
-    q = (select(h.c.ts, h.c.rule, h.c.labels_json, h.c.from_state, h.c.to_state, h.c.value, h.c.severity)
+    q = (select(h.c.ts, h.c.rule, h.c.labels_json, h.c.from_state, h.c.to_state, h.c.value, h.c.severity,
+                h.c.annotations_json)
          .where(h.c.ts >= since).order_by(h.c.ts.desc()).limit(limit))
     with st.engine.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(q)]
-    return pd.DataFrame(rows, columns=["ts", "rule", "labels_json", "from_state", "to_state", "value", "severity"])
+    return pd.DataFrame(rows, columns=["ts", "rule", "labels_json", "from_state", "to_state", "value", "severity",
+                                       "annotations_json"])
 
 
 def alert_target(labels_json: str) -> str | None:

@@ -129,10 +129,15 @@ def add_alerts_and_forecasts(st: Any, now: int) -> None:
     dashboard must never show)."""
     from sqlalchemy import insert
 
+    from forecasting.triggers import evaluate_rules, recommended_action
     from store import schema
 
     tid = {t.name: t.id for t in st.list_targets()}
     first = sorted(tid)[0]
+    # what the forecaster stores with a crossing: the action and the triggers its rules fired
+    action = recommended_action("disk", 1.5e9, 1.5e7, 1e9)
+    fired = evaluate_rules("disk", first, 'pg_database_size_bytes{"datname":"app"}', now - 60, now + 20 * 86400,
+                           now + 30 * 86400, action)
     points = [[now + d * 86400, 1e9 + d * 1e7, 0.9e9 + d * 1e7, 1.1e9 + d * 1e7, 0.8e9 + d * 1e7,
                1.2e9 + d * 1e7] for d in range(0, 60)]
     with st.engine.begin() as conn:
@@ -141,7 +146,7 @@ def add_alerts_and_forecasts(st: Any, now: int) -> None:
             "resource": "disk", "created_at": now - 60, "status": "ok", "model": "damped_ets",
             "backtest_mase": 0.8, "baseline_mase": 1.0, "threshold": 1.5e9, "p10_ts": now + 20 * 86400,
             "p50_ts": now + 30 * 86400, "p90_ts": now + 45 * 86400, "points_json": json.dumps(points),
-            "details_json": "{}",
+            "details_json": json.dumps({"action": action, "triggers": [t.__dict__ for t in fired]}),
         }])
         labels = {"alertname": "ReplicationLag", "target": first, "severity": "warning"}
         conn.execute(insert(schema.alert_state), [{

@@ -13,6 +13,20 @@ from sqlalchemy import Engine, insert, select
 from forecasting.selection import Pool
 
 MAX_POINTS = 800
+#: what a stored status means, as the Capacity page and the report say it
+STATUS_TEXT = {
+    "ok": "reaches the limit",
+    "no_crossing": "stays under the limit",
+    "not_enough_history": "not enough history yet",
+    "error": "the forecast failed",
+}
+
+
+def status_text(status: str, threshold: object) -> str:
+    """What a stored status means; a forecast with no limit to reach says so."""
+    if status == "ok" and (threshold is None or threshold != threshold):  # None or NaN
+        return "no limit known"
+    return STATUS_TEXT.get(status, status)
 
 
 def labels_json(labels: Mapping[str, str]) -> str:

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 from typing import Any
 
-from forecasting.persist import newest_rows
+from forecasting.persist import newest_rows, status_text
 from forecasting.selection import explain_text, stored_explanation
 from forecasting.svg import chart
+from store import format as fmt
 
 DAY = 86400
 
@@ -42,25 +42,31 @@ th{background:#f3f3f3} .crit{color:#b00020;font-weight:600} .warn{color:#a15c00}
 
 
 def _date(ts: Any) -> str:
-    if ts is None:
-        return "—"
-    return datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%d")
+    return fmt.fmt_date(ts)
 
 
 def _days(ts: Any, now: int) -> str:
-    return "—" if ts is None else f"{(int(ts) - now) / DAY:,.1f}"
-
-
-def _unit(metric: str) -> str:
-    return "bytes" if metric.endswith("_bytes") else "count"
-
-
-def _labels(labels: dict[str, str]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in sorted(labels.items()))
+    v = fmt.as_number(ts)
+    return fmt.DASH if v is None else fmt.fmt_days((v - now) / DAY)
 
 
 def _mase(v: Any) -> str:
-    return "—" if v is None else f"{float(v):.3f}"
+    return fmt.fmt_decimal(v, 2)
+
+
+def _dates_text(r: dict[str, Any]) -> str:
+    if r["p10_ts"] is None:
+        crossing_possible = r["threshold"] is not None and r["status"] in ("ok", "no_crossing")
+        return "not within the horizon" if crossing_possible else fmt.DASH
+    p90 = _date(r["p90_ts"]) if r["p90_ts"] is not None else "after the horizon"
+    return f"P10 {_date(r['p10_ts'])} · P50 {_date(r['p50_ts'])} · P90 {p90}"
+
+
+def _model_text(r: dict[str, Any]) -> str:
+    if not r["model"]:
+        return fmt.DASH
+    return (f"{escape(str(r['model']))} (backtest MASE {_mase(r['backtest_mase'])}; "
+            f"seasonal naive {_mase(r['baseline_mase'])})")
 
 
 def _risk_rows(rows: list[dict[str, Any]], now: int) -> str:
@@ -76,7 +82,7 @@ def _risk_rows(rows: list[dict[str, Any]], now: int) -> str:
         trig_text = "; ".join(t.get("rule", "") for t in trig) or "—"
         out.append(
             f"<tr class='{sev}'><td>{escape(r['target'])}</td><td>{escape(RESOURCE_TITLES.get(r['resource'], r['resource']))}</td>"
-            f"<td>{escape(_labels(r['labels']) or r['metric'])}</td><td>{_date(r['p10_ts'])}</td><td>{_date(r['p50_ts'])}</td>"
+            f"<td>{escape(fmt.fmt_labels(r['labels']) or r['metric'])}</td><td>{_date(r['p10_ts'])}</td><td>{_date(r['p50_ts'])}</td>"
             f"<td>{_date(r['p90_ts']) if r['p90_ts'] is not None else 'after the horizon'}</td>"
             f"<td>{_days(r['p10_ts'], now)}</td><td>{escape(trig_text)}</td>"
             f"<td>{escape(r['details'].get('action') or '')}</td></tr>"
@@ -87,48 +93,53 @@ def _risk_rows(rows: list[dict[str, Any]], now: int) -> str:
 
 def _resource_section(r: dict[str, Any], now: int) -> str:
     d = r["details"]
-    unit = _unit(r["metric"])
+    unit = fmt.unit_of(r["metric"])
     title = RESOURCE_TITLES.get(r["resource"], r["resource"])
-    labels = _labels(r["labels"])
+    labels = fmt.fmt_labels(r["labels"])
     points = d.get("capacity_points") or r["points"]
     history = d.get("history") or []
     points = _shown(points, history, r, now)
     svg = chart(history, points, r["threshold"],
                 [("P10", r["p10_ts"]), ("P50", r["p50_ts"]), ("P90", r["p90_ts"])], unit, f"{title} {labels}")
     mase_by = (d.get("selection") or {}).get("main") or {}
-    record = ", ".join(f"{escape(k)} {v:.2f}" for k, v in sorted((mase_by.get("mase_by_model") or {}).items(),
-                                                                 key=lambda kv: kv[1]))
+    record = ", ".join(f"{escape(k)} {fmt.fmt_decimal(v, 2)}"
+                       for k, v in sorted((mase_by.get("mase_by_model") or {}).items(), key=lambda kv: kv[1]))
     status = r["status"]
     message = d.get("message") or ""
-    threshold = "—" if r["threshold"] is None else f"{r['threshold']:,.0f} ({escape(d.get('threshold_source') or '')})"
+    source = d.get("threshold_source") or ""
+    threshold = fmt.DASH if r["threshold"] is None else (
+        fmt.fmt_value(r["threshold"], unit) + (f" ({escape(source)})" if source else ""))
     return (
         f"<div class='res'><h3>{escape(title)}{' — ' + escape(labels) if labels else ''}</h3>{svg}"
         "<table>"
-        f"<tr><th>status</th><td>{escape(status)}{' — ' + escape(message) if message else ''}</td></tr>"
+        f"<tr><th>status</th><td>{escape(status_text(status, r['threshold']))}{' — ' + escape(message) if message else ''}</td></tr>"
         f"<tr><th>limit</th><td>{threshold}</td></tr>"
-        f"<tr><th>reaches the limit</th><td>P10 {_date(r['p10_ts'])} · P50 {_date(r['p50_ts'])} · "
-        f"P90 {_date(r['p90_ts']) if r['p90_ts'] is not None else ('after the horizon' if r['p10_ts'] else '—')}</td></tr>"
-        f"<tr><th>model</th><td>{escape(str(r['model'] or '—'))} (backtest MASE {_mase(r['backtest_mase'])}; "
-        f"seasonal naive {_mase(r['baseline_mase'])})</td></tr>"
-        f"<tr><th>model choice</th><td>{escape(explain_text(stored_explanation(d))) or '—'}</td></tr>"
+        f"<tr><th>reaches the limit</th><td>{_dates_text(r)}</td></tr>"
+        f"<tr><th>model</th><td>{_model_text(r)}</td></tr>"
+        f"<tr><th>model choice</th><td>{escape(explain_text(stored_explanation(d), fmt.fmt_number)) or '—'}</td></tr>"
         f"<tr><th>track record</th><td class='muted'>{record or '—'}</td></tr>"
         f"<tr><th>forecast made</th><td>{_date(r['created_at'])}{' (routine refresh)' if d.get('routine') else ''}</td></tr>"
         "</table></div>"
     )
 
 
+def drawn_until(start: float, dates: list[float], history_span: float | None, resource: str) -> float:
+    """How far a forecast is worth drawing: a little past its latest date, else as far ahead as the
+    history reaches back (at least a week for load, 30 days for storage). The report and the
+    Capacity page draw the same stretch."""
+    if dates:
+        return max(dates) + max(0.15 * (max(dates) - start), DAY)
+    span = history_span if history_span else 30 * DAY
+    return start + max(span, 7 * DAY if resource in ("connections", "qps") else 30 * DAY)
+
+
 def _shown(points: list[Any], history: list[Any], r: dict[str, Any], now: int) -> list[Any]:
-    """The part of the forecast worth drawing: up to a little past the latest date, else as far
-    ahead as the history reaches back (at least 30 days for storage)."""
+    """The part of the forecast worth drawing (:func:`drawn_until`)."""
     if not points:
         return points
-    dates = [int(r[k]) for k in ("p90_ts", "p50_ts", "p10_ts") if r[k] is not None]
-    start = int(points[0][0])
-    if dates:
-        cut = max(dates) + max(0.15 * (max(dates) - start), 86400)
-    else:
-        span = (int(history[-1][0]) - int(history[0][0])) if len(history) > 1 else 30 * DAY
-        cut = start + max(span, 7 * DAY if r["resource"] in ("connections", "qps") else 30 * DAY)
+    dates = [float(r[k]) for k in ("p90_ts", "p50_ts", "p10_ts") if r[k] is not None]
+    span = float(history[-1][0]) - float(history[0][0]) if len(history) > 1 else None
+    cut = drawn_until(float(points[0][0]), dates, span, str(r["resource"]))
     return [p for p in points if int(p[0]) <= cut]
 
 
@@ -142,7 +153,7 @@ def render_report_html(st: Any, now: int | None = None) -> str:
         "<title>Headroom capacity report</title>",
         f"<style>{CSS}</style></head><body>",
         "<h1>Headroom capacity report</h1>",
-        f"<p class='muted'>Generated {datetime.fromtimestamp(now, UTC).strftime('%Y-%m-%d %H:%M UTC')} "
+        f"<p class='muted'>Generated {fmt.fmt_ts(now)} "
         f"for {len(targets)} target(s). Dates are when a resource reaches its limit: P10 is the earliest "
         "plausible date, P50 the median, P90 the latest; bands are 80 % and 95 % intervals calibrated on each "
         "series' own backtest errors.</p>",

@@ -4,30 +4,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from html import escape
+from typing import cast, get_args
+
+from store.format import Unit, fmt_date, fmt_value
 
 W, H = 720, 220
 PAD_L, PAD_R, PAD_T, PAD_B = 70, 16, 12, 28
 
 
 def _fmt_value(v: float, unit: str) -> str:
-    if unit == "bytes":
-        for name, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-            if abs(v) >= size:
-                return f"{v / size:.1f} {name}"
-        return f"{v:.0f} B"
-    if abs(v) >= 1e9:
-        return f"{v / 1e9:.2f}G"
-    if abs(v) >= 1e6:
-        return f"{v / 1e6:.2f}M"
-    if abs(v) >= 1e3:
-        return f"{v / 1e3:.1f}k"
-    return f"{v:.3g}"
+    return fmt_value(v, cast(Unit, unit) if unit in get_args(Unit) else "count")
 
 
 def _date(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d")
+    return fmt_date(ts)
 
 
 def chart(
@@ -84,9 +75,9 @@ def chart(
     for frac in (0.0, 0.5, 1.0):
         v = y0 + frac * (y1 - y0)
         parts.append(f'<text x="{PAD_L - 4}" y="{sy(v) + 4:.1f}" font-size="10" text-anchor="end">{escape(_fmt_value(v, unit))}</text>')
-    for frac in (0.0, 0.5, 1.0):
+    for frac, anchor in ((0.0, "start"), (0.5, "middle"), (1.0, "end")):  # the end label stays inside
         x = x0 + frac * (x1 - x0)
-        parts.append(f'<text x="{sx(x):.1f}" y="{H - 8}" font-size="10" text-anchor="middle">{_date(x)}</text>')
+        parts.append(f'<text x="{sx(x):.1f}" y="{H - 8}" font-size="10" text-anchor="{anchor}">{_date(x)}</text>')
     if forecast:
         parts.append(f'<path d="{band(4, 5)}" fill="#9ecae1" fill-opacity="0.35" stroke="none"/>')
         parts.append(f'<path d="{band(2, 3)}" fill="#3182bd" fill-opacity="0.35" stroke="none"/>')

@@ -9,6 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from store.format import fmt_bytes
+
 DAY = 86400
 
 
@@ -46,15 +48,22 @@ class Trigger:
     action: str
 
 
-def _gb(n: float) -> str:
-    return f"{n / 1e9:,.1f} GB"
+def _room(threshold: float, growth_per_day: float, current: float) -> str:
+    """How much room to add, in a readable unit, never zero: what is missing to last 90 days at the
+    P90 growth (plus 10 %), or 90 days of that growth when there is no limit to compare with."""
+    ninety = 90 * max(growth_per_day, 0.0)
+    need = current + ninety - threshold if threshold > 0 else ninety
+    if need > 0:
+        return f"grow the volume by {fmt_bytes(need * 1.1)} to last 90 days at the fast (P90) growth"
+    if ninety > 0:
+        return f"keep {fmt_bytes(ninety * 1.1)} free for the next 90 days at the fast (P90) growth"
+    return "check what fills it: the forecast shows no steady growth to size the volume by"
 
 
 def recommended_action(resource: str, threshold: float, growth_per_day: float, current: float) -> str:
     """What to do, with the size that lasts 90 days at the P90 growth (``growth_per_day``)."""
     if resource in ("disk", "table", "slot_wal"):
-        need = max(0.0, current + 90 * growth_per_day - threshold)
-        extra = f"grow the volume by {_gb(need * 1.1)} to last 90 days at the fast (P90) growth"
+        extra = _room(threshold, growth_per_day, current)
         if resource == "slot_wal":
             return f"advance or drop the lagging replication slot, or {extra}"
         if resource == "table":

@@ -43,7 +43,8 @@ def silence_add(matchers: tuple[str, ...], duration: float, start: str | None, a
     """Silence the alerts matching every --matcher."""
     import time
 
-    from headroom.query import iso, parse_time
+    from headroom.query import parse_time
+    from store.format import fmt_duration, fmt_ts
 
     try:
         starts_at = parse_time(start) if start is not None else int(time.time())
@@ -54,7 +55,8 @@ def silence_add(matchers: tuple[str, ...], duration: float, start: str | None, a
     store = _open_store_for(cfg)
     ends_at = starts_at + int(duration)
     silence_id = _silence_call(create, store, list(matchers), starts_at, ends_at, author, comment)
-    click.echo(f"silence {silence_id} created: {iso(starts_at)} to {iso(ends_at)}")
+    click.echo(f"silence {silence_id} created: {fmt_ts(starts_at)} to {fmt_ts(ends_at)} "
+               f"({fmt_duration(ends_at - starts_at)})")
 
 
 @silence.command("list")
@@ -62,7 +64,7 @@ def silence_add(matchers: tuple[str, ...], duration: float, start: str | None, a
 @guarded("silence list")
 def silence_list(include_expired: bool) -> None:
     """List silences, newest first."""
-    from headroom.query import iso
+    from store.format import fmt_ts
 
     cfg = load()
     list_silences = stage("alerts.silences", "list_silences")
@@ -70,7 +72,7 @@ def silence_list(include_expired: bool) -> None:
     table = [["ID", "STATE", "STARTS", "ENDS", "AUTHOR", "MATCHERS", "COMMENT"]]
     for row in rows:
         matchers = ",".join(f"{m['name']}{m['op']}{m['value']!r}" for m in row.matchers)
-        table.append([str(row.id), row.state, iso(row.starts_at), iso(row.ends_at), row.author, matchers,
+        table.append([str(row.id), row.state, fmt_ts(row.starts_at), fmt_ts(row.ends_at), row.author, matchers,
                       row.comment])
     click.echo(mask(align(table)) if rows else "no silences")
 

@@ -27,6 +27,7 @@ from headroom.servers.mariadb import MariaDbPair, start_mariadb_pair
 from headroom.servers.postgres import PgCluster, start_pg_cluster
 from headroom.servers.processes import MissingBinaryError, ServerStartError, port_open, ram_base_dir
 from headroom.supervisor import Supervisor, stage_specs, supervise
+from store.format import fmt_duration
 
 DEFAULT_DEMO_DIR = Path("headroom-demo")
 DEMO_PACKAGES = "postgresql postgresql-contrib mariadb-server"
@@ -37,6 +38,7 @@ DISK_HEADROOM_OF_GROWING = 1.5
 # faster than the defaults so a first visit shows top queries and growth within a couple of minutes
 PG_INTERVALS = {"statements": "20s", "database_size": "60s", "table_size": "60s"}
 MYSQL_INTERVALS = {"mysql_statements": "20s", "mysql_schema_sizes": "60s", "mysql_table_sizes": "120s"}
+FIRST_ROUNDS_GAP_S = 10.0  # between the two collection rounds the history is generated from
 
 
 def _say(message: str) -> None:
@@ -133,30 +135,51 @@ def _fresh_store(demo_dir: Path) -> None:
     shutil.rmtree(demo_dir / "spool", ignore_errors=True)
 
 
-def _seed(config: dict[str, Any], sizes: dict[str, dict[str, float]], days: float) -> None:
-    from headroom.demo_history import SeedTarget, seed_history
+def _first_rounds(cfg_path: Path, gap: float = FIRST_ROUNDS_GAP_S) -> int:
+    """Two collection rounds `gap` seconds apart, in this process, before the stages start: the first
+    real values of every series (rates need two polls) that the generated history joins. Returns the
+    time the first round started."""
+    import asyncio
+
+    from collectors.scheduler import Collector
+    from collectors.settings import CollectorSettings
+    from headroom.config import load_config, store_url_revealed
     from store import open_store
 
-    seeds = []
-    for target in config["targets"]:
-        engine = target["engine"]
-        per = dict(sizes[engine])
-        binlog = per.pop("(binlog)", 0.0)
-        shop = per.pop("shop", 5e6)
-        seeds.append(SeedTarget(
-            name=target["name"], engine=engine, role=target["labels"]["role"], size_bytes_now=shop,
-            max_connections=100, other_sizes=tuple(sorted(per.items())), binlog_bytes_now=binlog,
-        ))
+    cfg = load_config(cfg_path)
+    store = open_store(store_url_revealed(cfg), cfg.store.retention)
+    started = int(time.time())
+
+    async def rounds() -> None:
+        collector = Collector(store, cfg.targets, CollectorSettings.from_config(cfg.collector), housekeeping=False)
+        try:
+            await collector.round()
+            await asyncio.sleep(gap)
+            await collector.round()
+        finally:
+            await collector.close()
+
+    try:
+        asyncio.run(rounds())
+    finally:
+        store.close()
+    return started
+
+
+def _seed(config: dict[str, Any], days: float, growth: dict[str, float], since: int) -> None:
+    from headroom.demo_history import SeedPlan, seed_history
+    from store import open_store
+
+    plan = SeedPlan(targets={t["name"]: t["engine"] for t in config["targets"]}, growth_per_day=growth)
     store = open_store(config["store"]["url"])
     try:
         started = time.monotonic()
-        written = seed_history(store, seeds, days)
+        written = seed_history(store, plan, days, since)
         _say(f"seeded {days:g} days of generated demo history ({written} samples, "
-             f"{time.monotonic() - started:.1f}s), marked as generated in the store (meta demo_history, event demo)")
+             f"{fmt_duration(time.monotonic() - started)}) ending where the first real values begin, "
+             "marked as generated in the store (meta demo_history, event demo)")
     finally:
-        engine_ = getattr(store, "engine", None)
-        if engine_ is not None:
-            engine_.dispose()
+        store.close()
 
 
 def _announce_when_ready(url: str, stop: threading.Event, timeout: float = 180.0) -> None:
@@ -224,7 +247,9 @@ def run_demo(config_path: Path | str | None = None, history: str | None = None, 
         write_config(cfg_path, config)
         _say(f"configuration written to {cfg_path}")
         if days:
-            _seed(config, sizes, days)
+            _say(f"collecting the first real values ({FIRST_ROUNDS_GAP_S:g} s) to generate the history from")
+            since = _first_rounds(cfg_path)
+            _seed(config, days, workload.growth_per_day(), since)
 
         url = f"http://127.0.0.1:{port}"
         specs = stage_specs(cfg_path, extra_args={"dashboard": ["--port", str(port), "--address", "127.0.0.1"]})

@@ -1,8 +1,10 @@
 """The demo's background workload: a daily rhythm of traffic and tables that keep growing.
 
-PostgreSQL: pgbench (TPC-B-like) at a rate that follows the time of day, plus inserts into
-`demo_events` so the database grows steadily. MariaDB: orders inserted and read back at the same
-rhythm. Everything runs until `stop()`; pgbench processes are stopped by PID.
+PostgreSQL: pgbench (TPC-B-like) at a rate that follows the time of day (its history table is
+trimmed, so it does not grow), plus inserts into `demo_events` so the database grows steadily.
+MariaDB: orders inserted and read back at the same rhythm. The growth is slow and known
+(:meth:`Workload.growth_per_day`), so the generated demo history can grow at the same rate.
+Everything runs until `stop()`; pgbench processes are stopped by PID.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from headroom.servers.postgres import PgCluster, pg_binary
 from headroom.servers.processes import stop_pid
 
 DEMO_DB = "shop"
+GROWING_TABLES = ("demo_events", "orders")  # the tables the workload fills (both engines)
+MEAN_RHYTHM = 0.55  # the average of rhythm() over a day
+HISTORY_KEEP = "2 minutes"  # pgbench_history rows older than this are deleted (it must not grow)
 
 
 def rhythm(ts: float) -> float:
@@ -40,8 +45,9 @@ class Workload:
         maria: MariaDbPair,
         log: Callable[[str], None] = print,
         peak_tps: float = 40.0,
-        growth_rows_per_s: float = 4.0,
+        growth_rows_per_s: float = 0.1,
         initial_orders: int = 60_000,
+        initial_events: int = 40_000,
     ) -> None:
         self.pg = pg
         self.maria = maria
@@ -49,6 +55,8 @@ class Workload:
         self.peak_tps = peak_tps
         self.growth_rows_per_s = growth_rows_per_s
         self.initial_orders = initial_orders
+        self.initial_events = initial_events
+        self.bytes_per_row: dict[str, float] = {}  # engine → bytes on disk per inserted row
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._bench: subprocess.Popen[bytes] | None = None
@@ -75,6 +83,16 @@ class Workload:
                 " customer int NOT NULL, payload text NOT NULL)"
             )
             conn.execute("CREATE INDEX IF NOT EXISTS demo_events_customer ON demo_events (customer)")
+            (have,) = conn.execute("SELECT count(*) FROM demo_events").fetchone() or (0,)
+            if have < self.initial_events:
+                conn.execute(
+                    "INSERT INTO demo_events (customer, payload) "
+                    "SELECT (random() * 10000)::int, md5(random()::text) || repeat('x', 180) "
+                    "FROM generate_series(1, %s)", (self.initial_events - have,))
+            conn.execute("ANALYZE demo_events")
+            size, rows = conn.execute(
+                "SELECT pg_total_relation_size('demo_events'), count(*) FROM demo_events").fetchone() or (0, 0)
+            self.bytes_per_row["postgres"] = float(size) / max(int(rows), 1)
         self.maria.primary.query(f"CREATE DATABASE IF NOT EXISTS {DEMO_DB}")
         self.maria.primary.query(
             f"CREATE TABLE IF NOT EXISTS {DEMO_DB}.orders ("
@@ -94,6 +112,21 @@ class Workload:
                         cur.executemany("INSERT INTO orders (customer, total, note) VALUES (%s, %s, %s)", rows)
             finally:
                 conn.close()
+        self.maria.primary.query(f"ANALYZE TABLE {DEMO_DB}.orders")
+        stats = self.maria.primary.query(
+            "SELECT DATA_LENGTH + INDEX_LENGTH AS b, TABLE_ROWS AS n FROM information_schema.TABLES "
+            "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = 'orders'", (DEMO_DB,))[0]
+        self.bytes_per_row["mysql"] = float(stats["b"]) / max(int(stats["n"] or 0), 1)
+
+    def growth_per_day(self) -> dict[str, float]:
+        """Bytes a day the growing tables gain on average, per engine (after :meth:`prepare`)."""
+        rows = self.growth_rows_per_s * MEAN_RHYTHM * 86400
+        return {engine: rows * per_row for engine, per_row in self.bytes_per_row.items()}
+
+    def _rows_due(self, owed: float) -> tuple[int, float]:
+        """Rows to insert this second at the current rhythm, carrying the fraction to the next."""
+        owed += self.growth_rows_per_s * rhythm(time.time())
+        return int(owed), owed - int(owed)
 
     # -- loops ---------------------------------------------------------------------------------
 
@@ -134,30 +167,37 @@ class Workload:
                 self._bench = None
 
     def _pg_growth_loop(self) -> None:
+        owed, trimmed = 0.0, time.monotonic()
         with self.pg.connect(dbname=DEMO_DB) as conn:
             while not self._stop.is_set():
-                n = max(1, round(self.growth_rows_per_s * rhythm(time.time())))
-                conn.execute(
-                    "INSERT INTO demo_events (customer, payload) "
-                    "SELECT (random() * 10000)::int, md5(random()::text) || repeat('x', 180) "
-                    "FROM generate_series(1, %s)",
-                    (n,),
-                )
+                n, owed = self._rows_due(owed)
+                if n:
+                    conn.execute(
+                        "INSERT INTO demo_events (customer, payload) "
+                        "SELECT (random() * 10000)::int, md5(random()::text) || repeat('x', 180) "
+                        "FROM generate_series(1, %s)",
+                        (n,),
+                    )
                 conn.execute(
                     "SELECT count(*) FROM demo_events WHERE customer = %s", (random.randint(0, 10000),)
                 ).fetchone()
+                if time.monotonic() - trimmed > 60:  # pgbench appends a row per transaction: keep it bounded
+                    conn.execute("DELETE FROM pgbench_history WHERE mtime < now() - %s::interval", (HISTORY_KEEP,))
+                    trimmed = time.monotonic()
                 self._stop.wait(1.0)
 
     def _mariadb_loop(self) -> None:
         conn = self.maria.primary.root_connect(database=DEMO_DB)
         try:
+            owed = 0.0
             with conn.cursor() as cur:
                 while not self._stop.is_set():
-                    n = max(1, round(self.growth_rows_per_s * rhythm(time.time())))
+                    n, owed = self._rows_due(owed)
                     rows = [(random.randint(0, 10000), round(random.uniform(5, 500), 2), "x" * 120)
                             for _ in range(n)]
-                    cur.executemany("INSERT INTO orders (customer, total, note) VALUES (%s, %s, %s)", rows)
-                    for _ in range(max(1, n // 4)):
+                    if rows:
+                        cur.executemany("INSERT INTO orders (customer, total, note) VALUES (%s, %s, %s)", rows)
+                    for _ in range(max(1, round(4 * rhythm(time.time())))):
                         cur.execute("SELECT count(*), sum(total) FROM orders WHERE customer = %s",
                                     (random.randint(0, 10000),))
                         cur.fetchall()

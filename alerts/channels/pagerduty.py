@@ -11,6 +11,7 @@ from typing import Any
 from alerts.channels.common import alert_link, iso, summary_of, truncate
 from alerts.channels.config import PagerDutyChannel
 from alerts.model import Alert, Notification, OutboxItem
+from store import format as fmt
 from store.configtypes import Secret
 
 SEVERITY = {"critical": "critical", "error": "error", "warning": "warning", "info": "info"}
@@ -22,8 +23,8 @@ def _trigger(alert: Alert, dashboard: str | None) -> dict[str, Any]:
     details = {
         "labels": dict(alert.labels),
         "annotations": dict(alert.annotations),
-        "value": alert.value,
-        "firing_since": iso(alert.fired_at),
+        "value": fmt.fmt_number(alert.value),  # read by the responder: formatted like every other text
+        "firing_since": fmt.fmt_ts(alert.fired_at),
     }
     event: dict[str, Any] = {
         "event_action": "trigger",

@@ -16,13 +16,22 @@ st.title("Alerts")
 
 
 def _shown(df: pd.DataFrame, ts_cols: tuple[str, ...]) -> pd.DataFrame:
-    out = df.copy()
-    out["labels"] = [fmt.fmt_labels(labels_of(j)) for j in out["labels_json"]]
-    out["summary"] = [labels_of(j).get("summary", "") for j in out.get("annotations_json", pd.Series([""] * len(out)))] \
-        if "annotations_json" in out.columns else ""
+    """Alert rows as read: target, rule and the rendered summary first, times and value formatted."""
+    labels = [labels_of(j) for j in df["labels_json"]]
+    notes = [labels_of(j) for j in df["annotations_json"]] if "annotations_json" in df.columns else [{}] * len(df)
+    out = pd.DataFrame({"time": [fmt.fmt_ts(v) for v in df["ts"]]}) if "ts" in ts_cols else pd.DataFrame()
+    out["target"] = [lab.get("target", fmt.DASH) for lab in labels]
+    out["rule"] = df["rule"].to_numpy()
+    out["summary"] = [n.get("summary") or fmt.DASH for n in notes]
+    for c in ("state", "from_state", "to_state", "severity"):
+        if c in df.columns:
+            out[c] = df[c].to_numpy()
     for c in ts_cols:
-        out[c] = [fmt.fmt_ts(v) for v in out[c]]
-    return out.drop(columns=[c for c in ("labels_json", "annotations_json") if c in out.columns])
+        if c != "ts":
+            out[c] = [fmt.fmt_ts(v) for v in df[c]]
+    out["value"] = [fmt.fmt_number(v) for v in df["value"]]
+    out["labels"] = [fmt.fmt_labels(lab, skip=("alertname", "target", "severity")) for lab in labels]
+    return out
 
 
 def _in_filter(df: pd.DataFrame) -> pd.DataFrame:
@@ -130,6 +139,10 @@ if hnote:
 if health.empty:
     st.caption("No notification sent or queued yet (channels are configured in `alerts.channels`).")
 else:
-    for col in [c for c in health.columns if c == "last_success" or c.endswith("_at")]:
-        health[col] = [fmt.fmt_ts(v) if v is not None and v == v else "never" for v in health[col]]
+    for col in [c for c in health.columns if c.endswith("_at")]:
+        health[col] = [fmt.fmt_ts(v) for v in health[col]]
+    if "last_success" in health.columns:
+        health["last_success"] = ["never" if fmt.is_missing(v) else fmt.fmt_ts(v) for v in health["last_success"]]
+    if "last_error" in health.columns:
+        health["last_error"] = [e if isinstance(e, str) and e else fmt.DASH for e in health["last_error"]]
     ui.table(health)

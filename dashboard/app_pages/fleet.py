@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import context, data, ui
+from dashboard import format as fmt
 from dashboard.fleet import fleet_table
 from dashboard.metrics import LOAD
 
@@ -16,7 +17,7 @@ if not ui.no_targets(ctx):
     tdf = tdf[tdf["name"].isin(ctx.targets)]
     wanted = ["up", "pg_connections", "pg_max_connections", "mysql_threads_connected", "mysql_max_connections",
               "pg_replication_lag_seconds", "pg_standby_replay_lag_seconds", "mysql_replica_lag_seconds",
-              "mysql_replica_io_running", "pg_in_recovery", "pg_server_version_num"]
+              "mysql_replica_io_running", "pg_in_recovery", "pg_server_version_num", "pg_standby_wal_receiver_streaming"]
     latest = {m: data.latest(m, max_age=data.LIVE_MAX_AGE) for m in wanted}
     tr = ctx.time_range
     load: dict[str, list[float]] = {}
@@ -42,7 +43,10 @@ if not ui.no_targets(ctx):
         soon = table["disk_days"].dropna()
         ui.kpi("Disk full < 30 d (P10)", str(int((soon < 30).sum())))
 
-    shown = table.assign(conn_pct=table["conn_pct"] * 100)[
+    shown = table.assign(conn_pct=(table["conn_pct"] * 100).round(1),
+                         lag_s=[fmt.fmt_duration(v) for v in table["lag_s"]],
+                         disk_days=[fmt.fmt_days(v) for v in table["disk_days"]],
+                         version=table["version"].fillna(fmt.DASH))[
         ["target", "status", "role", "load", "conn_pct", "lag_s", "disk_days", "firing", "engine", "version",
          "labels"]]
     st.dataframe(
@@ -59,10 +63,11 @@ if not ui.no_targets(ctx):
             "firing": st.column_config.NumberColumn("Firing", format="%d"),
             "conn_pct": st.column_config.ProgressColumn("Connections used", format="%.0f%%", min_value=0,
                                                         max_value=100),
-            "lag_s": st.column_config.NumberColumn("Replication lag (s)", format="%.1f"),
-            "disk_days": st.column_config.NumberColumn("Disk days left (P10)", format="%.0f"),
+            "lag_s": st.column_config.TextColumn("Replication lag"),
+            "disk_days": st.column_config.TextColumn("Disk left (P10)"),
             "load": st.column_config.AreaChartColumn("Load (TPS / QPS)"),
         },
     )
-    st.caption("Sorted worst first: down, firing alerts, fewest days of disk, most connections used, largest lag. "
+    st.caption("Sorted worst first: down, standbys not streaming, firing alerts, fewest days of disk, most "
+               "connections used, largest lag. "
                "Pick a target in the sidebar and open *Instance* for details.")

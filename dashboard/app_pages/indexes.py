@@ -27,7 +27,7 @@ if target is not None:
                 rows = drop_used_elsewhere(rows, used_elsewhere(data.latest(INDEX_SCANS), peers))
             found = findings(rows, kind)
             if found.empty:
-                st.caption(f"None found (metric `{metric}`). {hint}")
+                st.caption(f"Nothing found (metric `{metric}`). {hint}")
                 continue
             any_shown = True
             st.caption(f"{len(found)} indexes, {fmt.fmt_bytes(found['frees_bytes'].sum())} to gain. {hint}")

@@ -41,7 +41,7 @@ if target is not None:
     load = load_kpi(LOAD.get(engine, "pg_xact_commit_rate"), "sum")
     conns = load_kpi(CONNECTIONS.get(engine, "pg_connections"), "sum")
     maxc = data.latest(MAX_CONNECTIONS.get(engine, "pg_max_connections"), target)
-    hit = load_kpi(CACHE_HIT.get(engine, "pg_cache_hit_ratio"), "max")
+    hit = load_kpi(CACHE_HIT.get(engine, "pg_cache_hit_ratio"), "min")  # the worst database, not the best
     lag_metrics = LAG_SECONDS.get(engine, ())
     lags = [load_kpi(m, "max") for m in lag_metrics]
     lag = max((k for k in lags if k.value is not None), key=lambda k: k.value or 0.0, default=Kpi(None, None, []))
@@ -60,14 +60,15 @@ if target is not None:
                delta_color="inverse", chart_data=conns.trend)
     with cols[2]:
         ui.kpi("Cache hit", fmt.fmt_pct(hit.value, 2),
-               None if hit.delta is None else fmt.fmt_pct(hit.delta, 2), chart_data=hit.trend)
+               None if hit.delta is None else fmt.fmt_pct(hit.delta, 2), chart_data=hit.trend,
+               help="the lowest of the databases" if engine == "postgres" else "InnoDB buffer pool")
     with cols[3]:
         ui.kpi("Replication lag", fmt.fmt_duration(lag.value),
                None if lag.delta is None else fmt.fmt_duration(lag.delta), delta_color="inverse",
                chart_data=lag.trend)
     with cols[4]:
-        ui.kpi("WAL rate", fmt.fmt_bytes(wal.value) + "/s" if wal.value is not None else fmt.DASH,
-               None if wal.delta is None else fmt.fmt_bytes(wal.delta) + "/s", delta_color="off",
+        ui.kpi("WAL rate", fmt.fmt_bytes_rate(wal.value),
+               None if wal.delta is None else fmt.fmt_bytes_rate(wal.delta), delta_color="off",
                chart_data=wal.trend)
     with cols[5]:
         ui.kpi("Database size", fmt.fmt_bytes(size.value),
@@ -93,4 +94,4 @@ if target is not None:
     if ev.empty:
         st.caption("No restarts, failovers, setting changes or stats resets in this range.")
     else:
-        ui.table(ev[["time", "kind", "severity", "message"]])
+        ui.table(ev.assign(time=[fmt.fmt_ts(t) for t in ev["ts"]])[["time", "kind", "severity", "message"]])

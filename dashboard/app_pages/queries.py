@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import charts, context, data, ui
+from dashboard import format as fmt
 from dashboard.queries import STATEMENT_ORDER
 
 ctx = context.current()
@@ -29,12 +30,20 @@ if target is not None:
         if search:
             shown = top[top["text"].fillna("").str.contains(search, case=False, regex=False)]
         shown = shown.sort_values(order_by, ascending=False)
+        table = shown[["queryid", "dbname", "username", "calls", "total_ms", "mean_ms", "rows", "blks_read", "share",
+                       "text"]].assign(
+            calls=[fmt.fmt_count(v) for v in shown["calls"]],
+            total_ms=[fmt.fmt_ms(v) for v in shown["total_ms"]],
+            mean_ms=[fmt.fmt_ms(v) for v in shown["mean_ms"]],
+            rows=[fmt.fmt_count(v) for v in shown["rows"]],
+            blks_read=[fmt.fmt_count(v) for v in shown["blks_read"]],
+        )
         ui.table(
-            shown[["queryid", "dbname", "username", "calls", "total_ms", "mean_ms", "rows", "blks_read", "share",
-                   "text"]],
+            table,
             column_config={
-                "total_ms": st.column_config.NumberColumn("total time (ms)", format="%.1f"),
-                "mean_ms": st.column_config.NumberColumn("mean time (ms)", format="%.2f"),
+                "total_ms": st.column_config.TextColumn("total time"),
+                "mean_ms": st.column_config.TextColumn("mean time"),
+                "blks_read": st.column_config.TextColumn("blocks read"),
                 "share": st.column_config.ProgressColumn("share of total time", format="percent",
                                                          min_value=0.0, max_value=1.0),
                 "text": st.column_config.TextColumn("query", width="large"),

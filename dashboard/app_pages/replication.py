@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboard import charts, context, data, ui
 from dashboard import format as fmt
-from dashboard.replication import topology
+from dashboard.replication import READS, SCRAPES, STREAMING, topology
 
 TOP_N = 10  # series drawn per chart: the targets lagging most right now
 
@@ -18,16 +18,9 @@ if not ui.no_targets(ctx):
     st.title("Replication")
 
     st.subheader("Topology")
-    topo = topology(
-        data.latest("pg_replication_lag_bytes", max_age=data.LIVE_MAX_AGE),
-        data.latest("pg_replication_lag_seconds", max_age=data.LIVE_MAX_AGE),
-        data.latest("pg_standby_replay_lag_seconds", max_age=data.LIVE_MAX_AGE),
-        data.latest("mysql_replica_lag_seconds", max_age=data.LIVE_MAX_AGE),
-        data.latest("mysql_replica_io_running", max_age=data.LIVE_MAX_AGE),
-        data.latest("mysql_replica_sql_running", max_age=data.LIVE_MAX_AGE),
-        set(names),
-        ctx.labels,
-    )
+    reads = {m: data.latest_state(m) for m in READS}
+    reads[SCRAPES] = data.latest_state(SCRAPES, (("metric", "replication"),))
+    topo = topology(reads, set(names), ctx.now, ctx.labels)
     if topo.empty:
         ui.empty_state(
             "No replication seen for the selected targets",
@@ -39,8 +32,14 @@ if not ui.no_targets(ctx):
         shown = topo.assign(
             lag_bytes=[fmt.fmt_bytes(v) for v in topo["lag_bytes"]],
             lag_seconds=[fmt.fmt_duration(v) for v in topo["lag_seconds"]],
+            seen=[fmt.fmt_ago(v, ctx.now) for v in topo["seen"]],
         )
-        ui.table(shown)
+        ui.table(shown, column_config={"lag_bytes": "lag (bytes)", "lag_seconds": "lag (time)", "seen": "last seen"})
+        if ((topo["engine"] == "postgres") & (topo["state"] != STREAMING)).any():
+            st.caption("A standby whose WAL receiver is not streaming receives nothing from its primary: its lag "
+                       "is the time since the last transaction it replayed, and it grows until the receiver "
+                       "reconnects (`primary_conninfo`, network, `pg_hba.conf` on the primary, the primary's "
+                       "`max_wal_senders`).")
 
     drawn = 0
     for metric, title, unit in (
@@ -100,5 +99,5 @@ if not ui.no_targets(ctx):
         st.caption("No MySQL/MariaDB replica among the selected targets.")
     else:
         table = pd.DataFrame(threads).pivot_table(index=["target", "where"], columns="what", values="value",
-                                                  aggfunc="first").reset_index()
+                                                  aggfunc="first").reset_index().fillna(fmt.DASH)
         ui.table(table)

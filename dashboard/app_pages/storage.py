@@ -25,7 +25,7 @@ if target is not None:
         ui.chart(charts.time_series(sizes, "Database size" if engine == "postgres" else "Schema size", "bytes",
                                     ctx.all_targets, colour_by_series=True))
         week = data.series_range(metric, (target,), now - 8 * 86400, now, max_points=200)
-        ui.table(growth_table(week, now), column_config={
+        ui.table(growth_table(week, now).drop(columns=["size_bytes", "per_day_bytes"]), column_config={
             "size": st.column_config.TextColumn("size"),
             "per_day": st.column_config.TextColumn("growth / day"),
             "per_week": st.column_config.TextColumn("growth / week"),

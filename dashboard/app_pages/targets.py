@@ -53,4 +53,4 @@ if not ui.no_targets(ctx):
         if errors.empty:
             st.caption("No collector errors in the last 7 days.")
         else:
-            ui.table(pd.DataFrame({"time": errors["time"], "message": errors["message"]}).head(50))
+            ui.table(pd.DataFrame({"time": [fmt.fmt_ts(t) for t in errors["ts"]], "message": errors["message"]}).head(50))

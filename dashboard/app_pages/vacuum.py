@@ -6,18 +6,43 @@ import streamlit as st
 
 from dashboard import charts, context, data, ui
 from dashboard import format as fmt
-from dashboard.metrics import VACUUM
+from dashboard.metrics import MYSQL_PURGE, VACUUM
 from dashboard.tables import latest_table
 
 ctx = context.current()
+
+
+def innodb_purge(target: str, start: int, end: int) -> None:
+    """MySQL/MariaDB have no vacuum: InnoDB purges old row versions, and long transactions hold it back."""
+    st.caption("MySQL and MariaDB have no VACUUM and no transaction ID wraparound: InnoDB's purge removes old "
+               "row versions. The history list length counts the transactions whose undo is not purged yet; "
+               "it grows behind long-running transactions.")
+    st.subheader("Purge lag (InnoDB history list length)")
+    hist = data.latest(MYSQL_PURGE.history_list, target)
+    oldest = data.latest(MYSQL_PURGE.oldest_transaction, target)
+    c1, c2 = st.columns(2)
+    with c1:
+        ui.kpi("History list length", fmt.fmt_count(hist["value"].max() if not hist.empty else None),
+               help="undo log entries not purged yet")
+    with c2:
+        ui.kpi("Oldest open transaction", fmt.fmt_duration(oldest["value"].max() if not oldest.empty else None))
+    drawn = 0
+    for metric, title, unit in ((MYSQL_PURGE.history_list, "InnoDB history list length", "count"),
+                                (MYSQL_PURGE.oldest_transaction, "Oldest open transaction", "seconds")):
+        df = data.series_range(metric, (target,), start, end)
+        if not df.empty:
+            ui.chart(charts.time_series(df, title, unit, ctx.all_targets))  # type: ignore[arg-type]
+            drawn += 1
+    if drawn == 0:
+        ui.missing_metric([MYSQL_PURGE.history_list, MYSQL_PURGE.oldest_transaction], "purge history")
+
+
 target = ui.require_target(ctx)
 if target is not None:
     tr = ctx.time_range
     st.title(f"Vacuum & wraparound · {target}")
     if ctx.engine_of(target) != "postgres":
-        ui.empty_state("Vacuum and wraparound are PostgreSQL concerns",
-                       "Pick a PostgreSQL target in the sidebar; MySQL/MariaDB purge lag is on *Instance* "
-                       "(InnoDB history list length).")
+        innodb_purge(target, tr.start, tr.end)
     else:
         st.subheader("Transaction ID age")
         xid = data.latest(VACUUM.xid_age, target)

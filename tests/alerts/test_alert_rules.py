@@ -99,10 +99,17 @@ def test_lint_unknown_metric_and_impossible_thresholds() -> None:
 def test_templates() -> None:
     labels = {"target": "db1", "datname": "app"}
     assert render("{{ $labels.target }}/{{ $labels.datname }} at {{ $value | humanizePercentage }}", labels, 0.8123) \
-        == "db1/app at 81.23%"
+        == "db1/app at 81.2 %"
     assert render("{{ $value | humanize1024 }}B", labels, 10 * 1024**3) == "10GiB"
-    assert render("{{ $value | humanizeDuration }}", labels, 3 * 86400 + 7200) == "3d 2h"
+    assert render("{{ $value | humanizeDuration }}", labels, 3 * 86400 + 7200) == "3 d 2 h"
     assert render("{{ $threshold }} < {{ $value }}", labels, 5, 3) == "3 < 5"
+    # the readable functions are the dashboard's formatter: the same value reads the same everywhere
+    assert render("{{ $value | bytes }} behind", labels, 10e9) == "10 GB behind"
+    assert render("{{ $value | duration }}", labels, 66) == "1 min 6 s"
+    assert render("{{ $value | percent }}", labels, 0.9577) == "95.8 %"
+    assert render("age {{ $value | count }}", labels, 1_073_741_824) == "age 1,073,741,824"
+    assert render("{{ $value | number }}/s and {{ $value }}", labels, 0.9577123456) == "0.958/s and 0.958"
+    assert render("{{ $value | date }}", labels, 0) == "1970-01-01 00:00 UTC"
 
 
 def test_every_pack_rule_is_documented() -> None:

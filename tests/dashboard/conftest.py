@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -61,6 +62,28 @@ def synthetic_store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     add_alerts_and_forecasts(st, now)
     st.close()
     return url
+
+
+@pytest.fixture(scope="session")
+def full_store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A store where every table has rows and every state a page can show occurs (dashboard.synthetic_full)."""
+    from dashboard.synthetic_full import populate_full
+
+    url = store_url(tmp_path_factory.mktemp("dash-full") / "full.db")
+    st = open_store(url)
+    populate_full(st, int(time.time()))
+    st.close()
+    return url
+
+
+@pytest.fixture()
+def full_store(full_store_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.setenv("HEADROOM_STORE_URL", full_store_url)
+    monkeypatch.delenv("HEADROOM_CONFIG", raising=False)
+    monkeypatch.delenv("HEADROOM_DASHBOARD", raising=False)
+    st = open_store(full_store_url, migrate=False)
+    yield st
+    st.close()
 
 
 @pytest.fixture()
@@ -166,3 +189,62 @@ def collected(pg_cluster: Any, mariadb_pair: Any) -> Iterator[dict[str, Any]]:
     yield {"url": url, "store": st, "pg": pg_cluster, "maria": mariadb_pair}
     st.close()
     shutil.rmtree(tmp, ignore_errors=True)
+
+
+# Text a reader could see: a number with more than 4 decimals, a Python None or a NaN must never be in it.
+UNREADABLE = re.compile(r"\d\.\d{5,}|\bNone\b|\bnan\b|\bNaN\b|\bNaT\b|<NA>|\binf\b")
+
+
+def visible_texts(at: AppTest) -> list[str]:
+    """Every text of the last run a reader sees: headings, markdown, captions, alerts, KPI labels,
+    values and deltas, table cells, select options, download labels, and chart tooltips."""
+    import json as json_
+
+    import pandas as pd
+
+    out: list[str] = []
+
+    def cell(value: Any) -> None:
+        if isinstance(value, list | tuple) or (hasattr(value, "shape") and not isinstance(value, str)):
+            return  # a sparkline column: drawn, not read
+        out.append("None" if value is None else str(value))
+
+    def walk(node: Any) -> None:
+        kind = getattr(node, "type", "")
+        if kind == "metric":
+            out.extend(str(x) for x in (node.label, node.value, node.delta) if x)
+        elif kind in ("dataframe", "table"):
+            frame = node.value
+            if isinstance(frame, pd.DataFrame):
+                out.extend(str(c) for c in frame.columns)
+                for column in frame.columns:
+                    for value in frame[column]:
+                        cell(value)
+        elif kind == "selectbox":
+            out.extend(str(o) for o in node.options)
+        elif kind == "vega_lite_chart":  # the tooltips: the `shown` column of the chart's Arrow datasets
+            import pyarrow as pa
+
+            for ds in node.proto.datasets:
+                data = pa.ipc.open_stream(ds.data.data).read_all()
+                if "shown" in data.column_names:
+                    out.extend(str(v) for v in data.column("shown").to_pylist())
+            spec = json_.loads(node.proto.spec or "{}")
+            out.extend(str(t) for t in [spec.get("title"), *(lay.get("title") for lay in spec.get("layer", []))]
+                       if isinstance(t, str))
+        else:
+            for attr in ("value", "label", "body"):
+                text = getattr(node, attr, None)
+                if isinstance(text, str) and text:
+                    out.append(text)
+        children = getattr(node, "children", None)
+        if isinstance(children, dict):
+            for child in children.values():
+                walk(child)
+
+    walk(at._tree)
+    return out
+
+
+def unreadable(texts: list[str]) -> list[str]:
+    return [t for t in texts if UNREADABLE.search(t)]

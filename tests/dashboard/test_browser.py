@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,9 @@ SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 PAGES_WITH_CHARTS = {"instance", "queries", "storage", "vacuum", "replication", "capacity"}
+SCRIPT_DONE = ("() => document.querySelector('[data-testid=\"stApp\"]')"
+               "?.getAttribute('data-test-script-state') === 'notRunning'")
+SINGLE_TARGET_PAGES = {"instance", "queries", "storage", "vacuum", "indexes", "targets"}
 
 
 def _free_port() -> int:
@@ -81,17 +84,13 @@ def wait_page_settled(page: object, expect_chart: bool, timeout_ms: int = 30_000
                              timeout=timeout_ms)
     else:
         pg.wait_for_selector('h1', timeout=timeout_ms)  # type: ignore[attr-defined]
-    # the run is over when the "running" status widget has gone
-    deadline = time.monotonic() + timeout_ms / 1000
-    while time.monotonic() < deadline:
-        if pg.locator('[data-testid="stStatusWidget"]').count() == 0:  # type: ignore[attr-defined]
-            break
-        time.sleep(0.2)
+    # the run is over when the app says its script is not running any more
+    pg.wait_for_function(SCRIPT_DONE, timeout=timeout_ms)  # type: ignore[attr-defined]
     pg.wait_for_timeout(500)  # type: ignore[attr-defined]
 
 
 def visit_every_page(base: str, chromium: str, target: str, folder: Path,
-                     with_charts: set[str] = PAGES_WITH_CHARTS) -> None:
+                     with_charts: set[str] = PAGES_WITH_CHARTS, pages: Sequence[str] = tuple(PAGES)) -> None:
     from playwright.sync_api import sync_playwright
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -100,7 +99,7 @@ def visit_every_page(base: str, chromium: str, target: str, folder: Path,
         try:
             ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
             page = ctx.new_page()
-            for name in PAGES:
+            for name in pages:
                 path = "" if name == "fleet" else name  # the default page lives at /
                 page.goto(f"{base}/{path}?target={target}&range=24h", wait_until="domcontentloaded")
                 wait_page_settled(page, name in with_charts)
@@ -132,6 +131,22 @@ def test_every_page_in_chromium_on_collected_store(collected: dict[str, object],
         # two collection rounds: no forecasts (Capacity) and no statement deltas yet (Queries)
         visit_every_page(base, chromium, "pg-primary", SCREENSHOTS / "collected",
                          with_charts={"instance", "storage", "vacuum", "replication"})
+
+
+@pytest.mark.slow
+def test_every_page_for_every_target_in_chromium_on_a_fully_populated_store(
+        full_store_url: str, tmp_path: Path, need_binary: Callable[[str, str], str]) -> None:
+    """Channel health with failures, silences, forecasts of every status, a standby that stopped
+    streaming: every page opens for every target without an exception element."""
+    from dashboard.synthetic_full import MYSQL, OTHER_PG, PRIMARY, STANDBY
+
+    chromium = need_binary("chromium", "chromium")
+    with headroom_dashboard(full_store_url, tmp_path) as base:
+        for target in (PRIMARY, STANDBY, OTHER_PG, MYSQL):
+            charts = PAGES_WITH_CHARTS - ({"queries"} if target == MYSQL else set())
+            # the fleet-wide pages once, the single-target pages for every target
+            pages = PAGES if target == PRIMARY else [p for p in PAGES if p in SINGLE_TARGET_PAGES]
+            visit_every_page(base, chromium, target, SCREENSHOTS / "full" / target, with_charts=charts, pages=pages)
 
 
 def test_sign_in_gate_in_the_browser(synthetic_store_url: str, need_binary: Callable[[str, str], str]) -> None:

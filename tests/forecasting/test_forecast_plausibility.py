@@ -126,18 +126,20 @@ def test_stopped_growing_size_gets_no_full_date() -> None:
 
 
 def test_demo_replica_connections_get_no_date(tmp_path: Path) -> None:
-    """The demo's MariaDB replica: three weeks of generated history with a daily rhythm, then the
-    live replica's single connection. max_connections 100 is never reached: no P10 date."""
-    from headroom.demo_history import SeedTarget, seed_history
+    """The demo's MariaDB replica: three weeks of history generated back from its first real values,
+    then six hours of the live replica's single connection. max_connections 100 is never reached:
+    no P10 date."""
+    from headroom.demo_history import SeedPlan, seed_history
 
     st = open_store(f"sqlite:///{tmp_path / 'metrics.db'}")
     try:
         now = 1_767_225_600  # pinned
-        target = SeedTarget("demo-mariadb-replica", "mysql", "replica", 30e6, 100)
-        seed_history(st, [target], 21, now=now - 6 * HOUR)
-        live = [Sample(target.name, "mysql_threads_connected", {}, now - 6 * HOUR + i * 300, 1.0) for i in range(72)]
-        st.write_samples(live)
-        summary = forecast_targets(st, [TargetInfo(target.name, "mysql")], now=now)
+        name, start = "demo-mariadb-replica", now - 6 * HOUR
+        live = [Sample(name, "mysql_threads_connected", {}, start + i * 300, 1.0) for i in range(72)]
+        st.write_samples([Sample(name, "mysql_max_connections", {}, start, 100.0),
+                          Sample(name, "mysql_queries_rate", {}, start, 30.0), *live])
+        seed_history(st, SeedPlan({name: "mysql"}, {"mysql": 1e6}), 21, since=start - 60, now=now)
+        summary = forecast_targets(st, [TargetInfo(name, "mysql")], now=now)
         assert summary.errors == 0
         with st.engine.connect() as conn:
             row = conn.execute(select(forecasts).where(forecasts.c.resource == "connections")).one()

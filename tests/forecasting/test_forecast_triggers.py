@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from pydantic import ValidationError
 
@@ -31,10 +33,27 @@ def test_no_date_never_fires_and_other_resources_are_ignored() -> None:
 def test_grow_volume_recommendation_is_sized_for_90_days_at_p90() -> None:
     # 400 GB used of 500 GB, growing 2 GB/day at P90: 90 days need 580 GB -> grow by 80 GB (+10 %)
     text = recommended_action("disk", 500e9, 2e9, 400e9)
-    assert "grow the volume by 88.0 GB" in text
+    assert "grow the volume by 88 GB" in text  # decimal, as the configuration reads 500GB
     assert "VACUUM (FREEZE)" in recommended_action("xid_freeze", 200e6, 1e6, 150e6)
     assert "pooler" in recommended_action("connections", 100, 1, 90)
     assert "read replica" in recommended_action("qps", 1000, 10, 800)
+
+
+@pytest.mark.parametrize(("resource", "threshold", "growth", "current", "advice"), [
+    # the demo's sizes: tens of MB read in MB, never "0.0 GB"
+    ("disk", 100e6, 1.5e6, 45e6, "grow the volume by 88 MB to last 90 days"),
+    # the P90 path stays under the limit for 90 days: keep room for that growth, never "grow by 0"
+    ("disk", 500e9, 1e9, 100e9, "keep 99 GB free for the next 90 days"),
+    # no growth to size anything by
+    ("disk", 500e9, 0.0, 450e9, "check what fills it"),
+    # a table has no limit of its own: 90 days of its growth
+    ("table", 0.0, 2e6, 1e9, "or grow the volume by 198 MB to last 90 days"),
+])
+def test_advice_names_a_readable_size_and_never_zero(resource: str, threshold: float, growth: float,
+                                                     current: float, advice: str) -> None:
+    text = recommended_action(resource, threshold, growth, current)
+    assert advice in text
+    assert not re.search(r"\b0(\.0+)? (B|KB|MB|GB|TB)\b", text)
 
 
 def test_config_defaults_durations_and_errors() -> None:

@@ -85,19 +85,28 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 SCREENSHOTS = ROOT / "test-artifacts" / "demo"
 
 
+SCRIPT_DONE = ("() => document.querySelector('[data-testid=\"stApp\"]')"
+               "?.getAttribute('data-test-script-state') === 'notRunning'")
+
+
 def _settle(page: Any, chart: bool) -> None:
     page.wait_for_selector('[data-testid="stMain"] h1', timeout=60_000)
     if chart:
         page.wait_for_selector('[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg',
                                timeout=60_000)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and page.locator('[data-testid="stStatusWidget"]').count():
-        time.sleep(0.2)
+    page.wait_for_function(SCRIPT_DONE, timeout=60_000)  # the page's script run is over
     page.wait_for_timeout(500)
 
 
+PAGES = ["fleet", "instance", "queries", "storage", "vacuum", "replication", "indexes", "capacity", "alerts",
+         "targets"]
+SINGLE_TARGET = {"instance", "queries", "storage", "vacuum", "indexes", "targets"}
+UNREADABLE = re.compile(r"\d\.\d{5,}|\bNone\b|\bnan\b|\bNaN\b")
+
+
 def _check_in_browser(base: str, chromium: str, names: set[str]) -> None:
-    """The real browser: the fleet lists every demo target; replication shows a lag chart; no page fails."""
+    """The real browser on every page for every demo target: no exception element, no None, NaN or
+    number with more than 4 decimals in the page's text; the fleet lists every target."""
     from playwright.sync_api import sync_playwright
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -105,24 +114,51 @@ def _check_in_browser(base: str, chromium: str, names: set[str]) -> None:
         browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         try:
             page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-            page.goto(f"{base}/?range=1h", wait_until="domcontentloaded")
+            page.goto(f"{base}/?range=24h", wait_until="domcontentloaded")
             _settle(page, chart=False)
             for name in sorted(names):
                 page.get_by_text(name).first.wait_for(state="attached", timeout=60_000)
-            page.screenshot(path=str(SCREENSHOTS / "fleet.png"), full_page=True)
-            for path, target, chart in (("replication", "demo-pg-primary", True),
-                                        ("queries", "demo-pg-primary", True),
-                                        ("capacity", "demo-pg-primary", True)):
-                page.goto(f"{base}/{path}?target={target}&range=1h", wait_until="domcontentloaded")
-                try:
-                    _settle(page, chart)
-                except Exception:
-                    page.screenshot(path=str(SCREENSHOTS / f"{path}-failed.png"), full_page=True)
-                    raise
-                assert page.locator('[data-testid="stException"]').count() == 0, path
-                page.screenshot(path=str(SCREENSHOTS / f"{path}.png"), full_page=True)
+            first = sorted(names)[0]
+            for target in sorted(names):
+                for path in PAGES:
+                    if path not in SINGLE_TARGET and target != first:
+                        continue  # the fleet-wide pages once
+                    url_path = "" if path == "fleet" else path
+                    page.goto(f"{base}/{url_path}?target={target}&range=24h", wait_until="domcontentloaded")
+                    shot = SCREENSHOTS / f"{target}-{path}.png"
+                    try:
+                        _settle(page, chart=path in ("instance", "storage", "replication", "capacity"))
+                        assert page.locator('[data-testid="stException"]').count() == 0, (target, path)
+                        text = page.inner_text('[data-testid="stMain"]')
+                        assert not UNREADABLE.findall(text), (target, path, UNREADABLE.findall(text))
+                    except Exception:
+                        page.screenshot(path=str(shot.with_name(shot.stem + "-failed.png")), full_page=True)
+                        raise
+                    page.screenshot(path=str(shot), full_page=True)
+                    if path == "alerts":  # channel health was recorded: its table is there, without an error
+                        assert page.get_by_text("Channel delivery health").count() == 1
+                        assert page.get_by_text("No notification sent or queued yet").count() == 0
         finally:
             browser.close()
+
+
+def _query(db: Path, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    try:
+        return list(conn.execute(sql, args).fetchall())
+    finally:
+        conn.close()
+
+
+def _join(db: Path, target: str, metric: str, labels: dict[str, str], joins_at: int) -> tuple[float, float]:
+    """(last generated value, first real value) of one series."""
+    rows = _query(db, "SELECT s.ts, s.value FROM samples s JOIN series se ON se.id = s.series_id "
+                      "JOIN targets t ON t.id = se.target_id WHERE t.name = ? AND se.metric = ? AND se.labels_json = ? "
+                      "ORDER BY s.ts", (target, metric, json.dumps(labels, separators=(",", ":"), sort_keys=True)))
+    generated = [v for ts, v in rows if ts < joins_at]
+    real = [v for ts, v in rows if ts >= joins_at]
+    assert generated and real, (target, metric, labels, len(generated), len(real))
+    return float(generated[-1]), float(real[0])
 
 
 def _statement_rows(db: Path, target: str) -> int:
@@ -203,8 +239,8 @@ def test_demo_collects_both_engines_and_ctrl_c_leaves_nothing(tmp_path: Path, ne
         finally:
             conn.close()
         assert marker["generated"] is True and set(marker["targets"]) == names
-        assert marker["end"] - marker["start"] == 21 * 86400
-        assert started_at - 300 <= marker["end"] <= started_at + 600
+        assert marker["end"] - marker["start"] == 21 * 86400 and marker["joins_at"] == marker["end"] + 1
+        assert started_at <= marker["end"] <= started_at + 600  # generated back from what was collected
         assert demo_events == 1
         # top queries: statement deltas need two polls of pg_stat_statements
         deadline = time.monotonic() + 150
@@ -219,6 +255,23 @@ def test_demo_collects_both_engines_and_ctrl_c_leaves_nothing(tmp_path: Path, ne
             seen |= _children_of(proc.pid)
             assert time.monotonic() < deadline, f"no disk forecast: {_forecasts(db)}"
             time.sleep(2)
+        # alerts evaluated and a notification delivered: the channel health the Alerts page shows
+        deadline = time.monotonic() + 150
+        while not (_query(db, "SELECT count(*) FROM alert_history")[0][0]
+                   and _query(db, "SELECT count(*) FROM outbox WHERE status = 'sent'")[0][0]):
+            seen |= _children_of(proc.pid)
+            assert time.monotonic() < deadline, "no alert evaluated or no notification delivered"
+            time.sleep(2)
+        # the generated history joins the first real values: same level, no step
+        joins_at = int(marker["joins_at"])
+        for target, metric, labels, tolerance in (
+            ("demo-pg-primary", "pg_database_size_bytes", {"datname": "shop"}, 0.01),
+            ("demo-mariadb-primary", "mysql_schema_size_bytes", {"schema": "shop"}, 0.01),
+            ("demo-pg-primary", "pg_xact_commit_rate", {"datname": "shop"}, 0.25),
+            ("demo-mariadb-primary", "mysql_queries_rate", {}, 0.25),
+        ):
+            last, first = _join(db, target, metric, labels, joins_at)
+            assert abs(last - first) <= tolerance * first, (target, metric, last, first)
         seen |= _children_of(proc.pid)
         assert len(seen) >= 8  # 4 stages + 4 servers at least
         _check_in_browser(f"http://127.0.0.1:{port}", need_binary("chromium", "chromium"), names)

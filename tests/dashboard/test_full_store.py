@@ -1,0 +1,95 @@
+"""Every page for every target, and the capacity report, on a store where every table is populated
+(channel health with failures, silences, forecasts of every status, a standby that stopped
+streaming): nothing fails, and no reader sees a None, a NaN or a number with more than 4 decimals."""
+
+from __future__ import annotations
+
+import re
+from html import unescape
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from dashboard.synthetic import SECRET_WEBHOOK
+from dashboard.synthetic_full import MYSQL, OTHER_PG, PRIMARY, STANDBY
+from forecasting.persist import STATUS_TEXT
+from forecasting.report import render_report_html
+from store import schema
+from tests.dashboard.conftest import PAGES, run_page, unreadable, visible_texts
+
+SINGLE_TARGET = {"instance", "queries", "storage", "vacuum", "indexes", "targets"}
+TARGETS = [PRIMARY, STANDBY, OTHER_PG, MYSQL]
+TABLES = ["targets", "series", "samples", "samples_5m", "samples_1h", "statements", "statement_stats", "events",
+          "forecasts", "alert_state", "alert_history", "silences", "silence_audit", "outbox", "meta"]
+
+
+def test_every_table_is_populated(full_store: Any) -> None:
+    with full_store.engine.connect() as conn:
+        empty = [t for t in TABLES if not conn.execute(select(func.count()).select_from(schema.metadata.tables[t]))
+                 .scalar()]
+        statuses = {r[0] for r in conn.execute(select(schema.forecasts.c.status).distinct())}
+        states = {r[0] for r in conn.execute(select(schema.alert_state.c.state).distinct())}
+        outbox = {r[0] for r in conn.execute(select(schema.outbox.c.status).distinct())}
+    assert empty == []
+    assert statuses == set(STATUS_TEXT)  # ok, no_crossing, not_enough_history, error
+    assert states == {"pending", "firing"} and outbox == {"sent", "failed", "pending"}
+    streaming = full_store.latest("pg_standby_wal_receiver_streaming", target=STANDBY)
+    assert [lv.value for lv in streaming] == [0.0]
+
+
+@pytest.mark.parametrize(("page", "target"), [(p, t) for p in PAGES for t in (TARGETS if p in SINGLE_TARGET
+                                                                               else TARGETS[:1])])
+def test_every_page_reads_well(full_store: Any, page: str, target: str) -> None:
+    at = run_page(page, {"target": target, "range": "24h"})
+    assert not at.exception, [e.value for e in at.exception]
+    texts = visible_texts(at)
+    assert len(texts) > 5, texts
+    assert unreadable(texts) == []
+    blob = "\n".join(texts)
+    assert SECRET_WEBHOOK not in blob and "fake-routing-key-synthetic" not in blob
+
+
+def test_the_pages_show_the_states_the_store_holds(full_store: Any) -> None:
+    fleet = run_page("fleet", {"range": "24h"}).dataframe[0].value
+    assert fleet.iloc[0]["target"] == STANDBY and fleet.iloc[0]["status"] == "up, not streaming"
+    replication = "\n".join(visible_texts(run_page("replication", {"range": "24h"})))
+    assert "WAL receiver not streaming" in replication and "gone from pg_stat_replication" in replication
+    alerts = "\n".join(visible_texts(run_page("alerts", {"range": "24h"})))
+    assert f"{STANDBY} (standby) is not streaming WAL from its primary" in alerts
+    assert "HTTP 404 no_service from <url>" in alerts or "HTTP 404 no_service from <secret>" in alerts
+    assert "expired" in alerts and "pending" in alerts and "active" in alerts
+    capacity = "\n".join(visible_texts(run_page("capacity", {"target": PRIMARY, "range": "24h"})))
+    for text in ("reaches the limit", "stays under the limit", "not enough history yet", "the forecast failed",
+                 "no limit known", "limit reached"):
+        assert text in capacity, text
+    assert "MASE 0.81 (seasonal naive 1.04)" in capacity
+    assert re.search(r"grow the volume by \d+(\.\d+)? (MB|GB)", capacity)
+    assert "0.0 GB" not in capacity
+    vacuum = "\n".join(visible_texts(run_page("vacuum", {"target": MYSQL, "range": "24h"})))
+    assert "InnoDB history list length" in vacuum and "on *Instance*" not in vacuum
+
+
+def _report_text(html: str) -> str:
+    html = re.sub(r"<style.*?</style>", " ", html, flags=re.S)
+    return unescape(re.sub(r"<[^>]+>", " ", html))
+
+
+def test_the_report_reads_well(full_store: Any) -> None:
+    html = render_report_html(full_store)
+    text = _report_text(html)
+    assert [t for t in re.split(r"\s{2,}", text) if re.search(r"\d\.\d{5,}|\bNone\b|\bnan\b", t)] == []
+    for target in TARGETS:
+        assert target in text
+    for status in STATUS_TEXT.values():
+        assert status in text
+    assert "backtest MASE 0.81; seasonal naive 1.04" in text
+    assert re.search(r"limit 1\.5 GB", text) and "1,610,612,736" not in text
+    assert "grow the volume by" in text and "0.0 GB" not in text
+    assert "no limit known" in text and "not within the horizon" in text and "MASE —" not in text
+
+
+def test_the_check_catches_what_it_looks_for() -> None:
+    assert unreadable(["backtest MASE 0.9772388861158278", "None", "nan", "grow by 1.5 GB", "12.3456 ms",
+                       "None found", "2026-12-05 11:26 UTC"]) == [
+        "backtest MASE 0.9772388861158278", "None", "nan", "None found"]
