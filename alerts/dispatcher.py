@@ -1,8 +1,11 @@
 """Sends the outbox: one worker per channel, so a failing channel never delays another.
 
 Per row: send → ``sent``; 5xx / 408 / 425 / 429 / timeouts / network errors → retried with exponential
-backoff and jitter (429: not before ``Retry-After``); other statuses → ``failed`` at once. A row is marked
-only after the receiver answered, so a crash (even SIGKILL) re-sends just the rows that were in flight.
+backoff and jitter (429: not before ``Retry-After``, itself capped by the channel's ``retry_after_max``);
+other statuses → ``failed`` at once. A row is marked only after the receiver answered, so a crash (even
+SIGKILL) re-sends just the rows that were in flight. Several dispatchers may run on one store: each row
+is claimed by one of them (:func:`alerts.outbox.claim`), and every attempt of a row carries the same
+``Idempotency-Key`` header.
 
 Run alone: ``python -m alerts.dispatcher --store URL --config alerts.yaml`` (the ``alerts`` section).
 """
@@ -17,17 +20,19 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import httpx
+from sqlalchemy import Connection
 
 from alerts import outbox
 from alerts.channels import send
 from alerts.channels.config import ChannelBase
-from alerts.channels.http import install_log_redaction
+from alerts.channels.http import SendResult, install_log_redaction
+from alerts.channels.netguard import GuardedClient
 from alerts.config import AlertsConfig
 
 log = logging.getLogger("alerts.dispatcher")
 
 IDLE_POLL = 0.2
+LEASE_MARGIN = 5.0  # SQLite: a claimed row is leased for the channel's timeout plus this
 
 
 class RateLimiter:
@@ -62,7 +67,7 @@ class ChannelWorker(threading.Thread):
         self.rng = random.Random()
 
     def run(self) -> None:
-        with httpx.Client(follow_redirects=False, trust_env=False) as client:
+        with GuardedClient() as client:
             while not self.stop_event.is_set():
                 try:
                     delay = self.step(client)
@@ -73,35 +78,56 @@ class ChannelWorker(threading.Thread):
                     self.wake.wait(delay)
                     self.wake.clear()
 
-    def step(self, client: httpx.Client) -> float:
+    def step(self, client: GuardedClient) -> float:
         """Send at most one row; returns how long to wait before the next step."""
         engine = self.st.engine  # type: ignore[attr-defined]
-        now = time.time()
-        with engine.connect() as conn:
-            row, soonest = outbox.next_due(conn, self.channel.name, now)
-        if row is None:
-            return IDLE_POLL if soonest is None else max(0.0, min(IDLE_POLL, soonest - now))
         wait = self.limiter.wait_time()
         if wait > 0:
             return min(wait, IDLE_POLL)
-        self.limiter.take()
-        result = send(client, self.channel, row.payload, self.allow_private)
-        done = time.time()
+        lease = self.channel.timeout + LEASE_MARGIN
+        if engine.dialect.name == "postgresql":
+            # the row stays locked (invisible to other dispatchers' claims) until it is recorded
+            with engine.begin() as conn:
+                now = time.time()
+                row, soonest = outbox.claim(conn, self.channel.name, now, lease)
+                if row is None:
+                    return _idle(soonest, now)
+                result = self._send(client, row)
+                self._record(conn, row, result)
+            return 0.0
         with engine.begin() as conn:
-            if result.outcome == "ok":
-                outbox.mark_sent(conn, row.id, done)
-            elif result.outcome == "retry" and done - row.created_at < self.channel.retry_for:
-                delay = outbox.backoff(row.attempts + 1, self.rng)
-                if result.retry_after is not None:
-                    delay = max(delay, result.retry_after)
-                outbox.mark_retry(conn, row.id, done + delay, result.error or "retry")
-                log.warning("channel %s: %s notification %d will be retried in %.1fs: %s", self.channel.name,
-                            row.kind, row.id, delay, result.error)
-            else:
-                outbox.mark_failed(conn, row.id, result.error or "failed")
-                log.error("channel %s: %s notification %d failed: %s", self.channel.name, row.kind, row.id,
-                          result.error)
+            now = time.time()
+            row, soonest = outbox.claim(conn, self.channel.name, now, lease)
+        if row is None:
+            return _idle(soonest, now)
+        result = self._send(client, row)
+        with engine.begin() as conn:
+            self._record(conn, row, result)
         return 0.0
+
+    def _send(self, client: GuardedClient, row: outbox.OutboxRow) -> SendResult:
+        self.limiter.take()
+        return send(client, self.channel, row.payload, self.allow_private, outbox.idempotency_key(row))
+
+    def _record(self, conn: Connection, row: outbox.OutboxRow, result: SendResult) -> None:
+        done = time.time()
+        if result.outcome == "ok":
+            outbox.mark_sent(conn, row.id, done)
+        elif result.outcome == "retry" and done - row.created_at < self.channel.retry_for:
+            delay = outbox.backoff(row.attempts + 1, self.rng)
+            if result.retry_after is not None:
+                delay = max(delay, min(result.retry_after, self.channel.retry_after_max))
+            outbox.mark_retry(conn, row.id, done + delay, result.error or "retry")
+            log.warning("channel %s: %s notification %d will be retried in %.1fs: %s", self.channel.name,
+                        row.kind, row.id, delay, result.error)
+        else:
+            outbox.mark_failed(conn, row.id, result.error or "failed")
+            log.error("channel %s: %s notification %d failed: %s", self.channel.name, row.kind, row.id,
+                      result.error)
+
+
+def _idle(soonest: float | None, now: float) -> float:
+    return IDLE_POLL if soonest is None else max(0.0, min(IDLE_POLL, soonest - now))
 
 
 class Dispatcher:
