@@ -35,7 +35,7 @@ _REFUSED_V6 = (
 )
 _NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
 _SHARED = ipaddress.IPv4Network("100.64.0.0/10")
-_KINDS = ("loopback", "link_local", "private", "unspecified", "multicast", "reserved")
+_KINDS = ("unspecified", "loopback", "link_local", "private", "reserved")
 
 
 class UnsafeURLError(ValueError):
@@ -82,7 +82,9 @@ def checked(addresses: Iterable[tuple[int, tuple[typing.Any, ...]]], allow_priva
     if allow_private:
         return found
     for _family, sockaddr in found:
-        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+        address: IPAddress = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
         kind = refusal(address)
         if kind is not None:
             raise UnsafeURLError(
