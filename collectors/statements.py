@@ -24,7 +24,7 @@ in the top keeps its stored text fresh, so the store's ``statement_texts`` reten
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,12 +92,12 @@ class StatementTracker:
     top_n: int = DEFAULT_TOP_N
     _prev: dict[StatementKey, StatementCounters] | None = None
     _prev_time: float = 0.0
+    clock: Callable[[], float] = time.monotonic  # when texts were fetched (refreshed after TEXT_REFRESH_S)
     _texts_known: dict[tuple[str, str, str], float] = field(default_factory=dict)
 
-    def text_fetched(self, keys: Iterable[tuple[str, str, str]], now: float | None = None) -> None:
+    def text_fetched(self, keys: Iterable[tuple[str, str, str]]) -> None:
         """Remember that the text of these (queryid, dbname, username) is in the store."""
-        at = time.monotonic() if now is None else now
-        self._texts_known.update(dict.fromkeys(keys, at))
+        self._texts_known.update(dict.fromkeys(keys, self.clock()))
 
     def update(
         self, current: dict[StatementKey, StatementCounters], now: float, reset: bool = False
@@ -153,6 +153,6 @@ class StatementTracker:
                     temp_blks_written=int(sum(c.temp_blks_written for _, c in rest)), interval_s=interval,
                 )
             )
-        fresh_after = time.monotonic() - TEXT_REFRESH_S
+        fresh_after = self.clock() - TEXT_REFRESH_S
         need_text = [k for k, _ in top if self._texts_known.get(k, -float("inf")) < fresh_after]
         return StatementDeltas(stats, need_text, dropped=dropped, reset=reset)
