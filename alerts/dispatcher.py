@@ -85,21 +85,17 @@ class ChannelWorker(threading.Thread):
         if wait > 0:
             return min(wait, IDLE_POLL)
         lease = self.channel.timeout + LEASE_MARGIN
-        if engine.dialect.name == "postgresql":
-            # the row stays locked (invisible to other dispatchers' claims) until it is recorded
-            with engine.begin() as conn:
-                now = time.time()
-                row, soonest = outbox.claim(conn, self.channel.name, now, lease)
-                if row is None:
-                    return _idle(soonest, now)
-                result = self._send(client, row)
-                self._record(conn, row, result)
-            return 0.0
+        # PostgreSQL: the claimed row stays locked until the transaction that sends it records it.
+        # SQLite: the claim is a lease; the claiming transaction ends before the send.
+        locked = engine.dialect.name == "postgresql"
         with engine.begin() as conn:
             now = time.time()
             row, soonest = outbox.claim(conn, self.channel.name, now, lease)
-        if row is None:
-            return _idle(soonest, now)
+            if row is None:
+                return _idle(soonest, now)
+            if locked:
+                self._record(conn, row, self._send(client, row))
+                return 0.0
         result = self._send(client, row)
         with engine.begin() as conn:
             self._record(conn, row, result)

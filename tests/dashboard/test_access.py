@@ -142,33 +142,23 @@ def test_production_server_hides_error_details() -> None:
 def test_an_unexpected_error_shows_no_traceback_in_the_browser(
     synthetic_store_url: str, tmp_path: Path, need_binary: Any
 ) -> None:
-    """A store the pages cannot read (a target's labels are not JSON): the browser shows that something
-    failed and its type, never the traceback with code paths and values."""
+    """`headroom dashboard` on a store the pages cannot read (a target's labels are not JSON): the browser
+    shows that something failed and its type, never the traceback with code paths and values."""
     chromium = need_binary("chromium", "chromium")
     from playwright.sync_api import sync_playwright
 
-    from dashboard.launch import start_dashboard
-    from tests.dashboard.test_browser import CHROMIUM_ARGS, _free_port, wait_healthy
+    from tests.dashboard.test_browser import CHROMIUM_ARGS, headroom_dashboard
 
     broken = tmp_path / "broken.db"
     broken.write_bytes(Path(synthetic_store_url.removeprefix("sqlite:///")).read_bytes())
     with sqlite3.connect(broken) as conn:
         conn.execute("UPDATE targets SET labels_json = 'not json {' WHERE name = 'db-000'")
-    port = _free_port()
-    server = start_dashboard(None, port=port, store_url=f"sqlite:///{broken}", quiet=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(base)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page()
-                page.goto(f"{base}/?range=24h", wait_until="domcontentloaded")
-                page.locator('[data-testid="stException"]').first.wait_for(timeout=60_000)
-                text = page.inner_text("body")
-                assert "JSONDecodeError" in text
-                assert "Traceback" not in text and "queries.py" not in text and "not json {" not in text
-            finally:
-                browser.close()
-    finally:
-        server.stop()
+    with headroom_dashboard(f"sqlite:///{broken}", tmp_path) as base, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.goto(f"{base}/?range=24h", wait_until="domcontentloaded")
+        page.locator('[data-testid="stException"]').first.wait_for(timeout=60_000)
+        text = page.inner_text("body")
+        browser.close()
+    assert "JSONDecodeError" in text
+    assert "Traceback" not in text and "queries.py" not in text and "not json {" not in text

@@ -174,7 +174,7 @@ def _nobody_gets_in(base: Path, config: dict[str, Any], need_binary: Any) -> Non
         port = re.search(r":(\d+)/", target["dsn"]).group(1)  # type: ignore[union-attr]
         role = target["labels"]["role"]
         for host in (str(base / "pg" / f"{role}-sock"), "127.0.0.1"):
-            result = subprocess.run(["runuser", "-u", OTHER_USER, "--", psql, "-w", "-h", host, "-p", port,
+            result = subprocess.run([need_binary("runuser", "util-linux"), "-u", OTHER_USER, "--", psql, "-w", "-h", host, "-p", port,
                                      "-U", "postgres", "-d", "postgres", "-Atc", "SELECT 1"],
                                     capture_output=True, text=True, timeout=60, cwd="/", env={"PATH": "/usr/bin:/bin"})
             assert result.returncode != 0, f"{OTHER_USER} connected to the demo's {role} through {host}"

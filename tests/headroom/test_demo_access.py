@@ -26,7 +26,10 @@ def as_other_user(argv: list[str], unavailable: Callable[[str], None]) -> subpro
     if os.geteuid() != 0:
         unavailable("running a client as another OS user needs root (runuser)")
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/nonexistent", "LC_ALL": "C.UTF-8"}
-    return subprocess.run(["runuser", "-u", OTHER_USER, "--", *argv], capture_output=True, text=True, timeout=60,
+    runuser = shutil.which("runuser") or shutil.which("runuser", path="/usr/sbin:/sbin")
+    if runuser is None:
+        unavailable("runuser (util-linux) is needed to run a client as another OS user")
+    return subprocess.run([str(runuser), "-u", OTHER_USER, "--", *argv], capture_output=True, text=True, timeout=60,
                           env=env, cwd="/")
 
 

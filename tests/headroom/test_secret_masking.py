@@ -3,33 +3,16 @@ masked only where a password can appear (and `headroom check` says it is weak)."
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from headroom import redact
+from tests.headroom.test_secrets import closed_port, run_cli
 
-REPO = Path(__file__).resolve().parents[2]
 SSL_PW = "Ssl-K3y-Pa55-q1"
 KV_SSL_PW = "Kv-Ssl-Pa55-w8"
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "HEADROOM_CONFIG"}
-    env["PYTHONPATH"] = str(REPO)
-    return subprocess.run([sys.executable, "-m", "headroom", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300)
 
 
 @pytest.fixture
