@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy import event, func, insert, select, text, update
 
-from collectors.statements import TEXT_REFRESH_S, StatementCounters, StatementKey, StatementTracker
 from dashboard import queries
 from forecasting.persist import Row, write_rows
 from store import Sample, Store
@@ -192,18 +191,3 @@ def test_migration_0002_marks_the_newest_forecasts_and_keeps_every_row(make_stor
         assert conn.execute(text("SELECT count(*) FROM series")).scalar_one() == 1
     st.migrate()
     assert _count(st, forecasts, forecasts.c.is_latest == 1) == 2
-
-
-def test_texts_of_statements_still_in_the_top_are_fetched_again_each_day() -> None:
-    clock = [1000.0]
-    tracker = StatementTracker(top_n=5, clock=lambda: clock[0])
-    key = StatementKey("app", "u", "42")
-    tracker.update({key: StatementCounters(1, 1.0)}, now=0)
-    first = tracker.update({key: StatementCounters(2, 2.0)}, now=10)
-    assert first.need_text == [("42", "app", "u")]
-    tracker.text_fetched(first.need_text)
-    clock[0] += TEXT_REFRESH_S - 1
-    assert tracker.update({key: StatementCounters(3, 3.0)}, now=20).need_text == []
-    clock[0] += 2
-    # a day on: fetched (and upserted, which refreshes statements.last_seen) again
-    assert tracker.update({key: StatementCounters(4, 4.0)}, now=30).need_text == [("42", "app", "u")]
