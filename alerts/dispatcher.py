@@ -20,7 +20,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from alerts import outbox
 from alerts.channels import send
@@ -84,22 +84,32 @@ class ChannelWorker(threading.Thread):
         wait = self.limiter.wait_time()
         if wait > 0:
             return min(wait, IDLE_POLL)
-        lease = self.channel.timeout + LEASE_MARGIN
-        # PostgreSQL: the claimed row stays locked until the transaction that sends it records it.
-        # SQLite: the claim is a lease; the claiming transaction ends before the send.
-        locked = engine.dialect.name == "postgresql"
-        with engine.begin() as conn:
+        with engine.connect() as conn:
             now = time.time()
-            row, soonest = outbox.claim(conn, self.channel.name, now, lease)
-            if row is None:
-                return _idle(soonest, now)
-            if locked:
-                self._record(conn, row, self._send(client, row))
-                return 0.0
+            due, soonest = outbox.due_rows(conn, self.channel.name, now)
+        if not due:
+            return _idle(soonest, now)
+        if engine.dialect.name == "postgresql":
+            # the claimed row stays locked until the transaction that sends it records it
+            with engine.begin() as conn:
+                row = next((r for r in due if outbox.lock_row(conn, r.id)), None)
+                if row is not None:
+                    self._record(conn, row, self._send(client, row))
+            return 0.0 if row is not None else IDLE_POLL
+        # SQLite: a lease, taken in its own short transaction; the send happens outside any transaction
+        until = now + self.channel.timeout + LEASE_MARGIN
+        row = next((r for r in due if self._lease(engine, r.id, now, until)), None)
+        if row is None:
+            return IDLE_POLL
         result = self._send(client, row)
         with engine.begin() as conn:
             self._record(conn, row, result)
         return 0.0
+
+    @staticmethod
+    def _lease(engine: Engine, row_id: int, now: float, until: float) -> bool:
+        with engine.begin() as conn:
+            return outbox.lease_row(conn, row_id, now, until)
 
     def _send(self, client: GuardedClient, row: outbox.OutboxRow) -> SendResult:
         self.limiter.take()

@@ -61,9 +61,9 @@ def enqueue(conn: Connection, items: Iterable[OutboxItem], now: float) -> int:
     return len(rows)
 
 
-def _candidates(conn: Connection, channel: str, now: float, scan: int) -> tuple[list[OutboxRow], float | None]:
+def due_rows(conn: Connection, channel: str, now: float, scan: int = 500) -> tuple[list[OutboxRow], float | None]:
     """The first pending row of every alert_key of `channel` that is due now (oldest first), and when
-    the next one becomes due. A row claimed by a lease still in force blocks its alert_key."""
+    the next one becomes due. A row leased by a dispatcher blocks its alert_key until the lease ends."""
     o = schema.outbox
     rows = conn.execute(
         select(o.c.id, o.c.alert_key, o.c.kind, o.c.dedup_key, o.c.payload_json, o.c.created_at,
@@ -91,35 +91,29 @@ def _candidates(conn: Connection, channel: str, now: float, scan: int) -> tuple[
 
 def next_due(conn: Connection, channel: str, now: float, scan: int = 500) -> tuple[OutboxRow | None, float | None]:
     """The next row of `channel` to send now (or None) and when the next one becomes due (no claim)."""
-    due, soonest = _candidates(conn, channel, now, scan)
+    due, soonest = due_rows(conn, channel, now, scan)
     return (due[0], None) if due else (None, soonest)
 
 
-def claim(conn: Connection, channel: str, now: float, lease: float, scan: int = 500
-          ) -> tuple[OutboxRow | None, float | None]:
-    """Like :func:`next_due`, but the row returned is this caller's alone.
-
-    PostgreSQL: the row is locked until `conn`'s transaction ends (send and record it inside it).
-    SQLite: the row is leased for `lease` seconds (record it with a ``mark_*`` call, which ends the lease)."""
+def lock_row(conn: Connection, row_id: int) -> bool:
+    """PostgreSQL: lock a pending row until `conn`'s transaction ends (send and record it inside it);
+    False when another dispatcher holds it or it is no longer pending."""
     o = schema.outbox
-    due, soonest = _candidates(conn, channel, now, scan)
-    for row in due:
-        if conn.dialect.name == "postgresql":
-            got = conn.execute(
-                select(o.c.id).where(o.c.id == row.id, o.c.status == "pending").with_for_update(skip_locked=True)
-            ).first()
-            if got is not None:
-                return row, None
-        else:
-            result = conn.execute(
-                update(o)
-                .where(o.c.id == row.id, o.c.status == "pending",
-                       or_(o.c.claimed_until.is_(None), o.c.claimed_until <= now))
-                .values(claimed_until=now + lease)
-            )
-            if result.rowcount == 1:
-                return row, None
-    return None, soonest if not due else now + 0.2
+    query = select(o.c.id).where(o.c.id == row_id, o.c.status == "pending").with_for_update(skip_locked=True)
+    return conn.execute(query).first() is not None
+
+
+def lease_row(conn: Connection, row_id: int, now: float, until: float) -> bool:
+    """SQLite: lease a pending row until `until` (a ``mark_*`` call ends the lease); False when another
+    dispatcher's lease is in force or the row is no longer pending. Make it the first statement of a
+    transaction, so that it waits for other writers instead of failing on a stale snapshot."""
+    o = schema.outbox
+    result = conn.execute(
+        update(o)
+        .where(o.c.id == row_id, o.c.status == "pending", or_(o.c.claimed_until.is_(None), o.c.claimed_until <= now))
+        .values(claimed_until=until)
+    )
+    return result.rowcount == 1
 
 
 def idempotency_key(row: OutboxRow) -> str:
