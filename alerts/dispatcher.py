@@ -7,13 +7,15 @@ SIGKILL) re-sends just the rows that were in flight. Several dispatchers may run
 is claimed by one of them (:func:`alerts.outbox.claim`), and every attempt of a row carries the same
 ``Idempotency-Key`` header.
 
-Run alone: ``python -m alerts.dispatcher --store URL --config alerts.yaml`` (the ``alerts`` section).
+Run alone: ``HEADROOM_STORE_URL=URL python -m alerts.dispatcher --config alerts.yaml`` (the ``alerts`` section;
+``--store URL`` works too, but puts a store password where every local user can read it).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import random
 import threading
 import time
@@ -169,9 +171,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from store import open_store
 
     parser = argparse.ArgumentParser(prog="python -m alerts.dispatcher", description=__doc__.splitlines()[0])
-    parser.add_argument("--store", required=True, help="store URL (sqlite:///... or postgresql+psycopg://...)")
+    parser.add_argument("--store", default=os.environ.get("HEADROOM_STORE_URL"),
+                        help="store URL (sqlite:///... or postgresql+psycopg://...); default: $HEADROOM_STORE_URL, "
+                        "which keeps a password off the command line")
     parser.add_argument("--config", required=True, type=Path, help="YAML file with the alerts section")
     args = parser.parse_args(argv)
+    if not args.store:
+        parser.error("--store (or HEADROOM_STORE_URL) is required")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         cfg = load_yaml_model(args.config, AlertsConfig)

@@ -3,6 +3,7 @@ Idempotency-Key; a receiver's Retry-After cannot park a notification for longer 
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -69,9 +70,10 @@ def test_two_dispatcher_processes_send_each_row_once(
     with shared_store.engine.begin() as conn:
         outbox.enqueue(conn, items, time.time())
     log = tmp_fast / "dispatchers.log"
-    command = [sys.executable, "-m", "alerts.dispatcher", "--store", str(shared_store.engine.url.render_as_string(
-        hide_password=False)), "--config", str(config)]
-    procs = [subprocess.Popen(command, cwd=ROOT, stdout=log.open("ab"), stderr=subprocess.STDOUT) for _ in range(2)]
+    command = [sys.executable, "-m", "alerts.dispatcher", "--config", str(config)]
+    env = {**os.environ, "HEADROOM_STORE_URL": shared_store.engine.url.render_as_string(hide_password=False)}
+    procs = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+             for _ in range(2)]
     try:
         wait_until(lambda: all(r["status"] == "sent" for r in rows(shared_store)), 120, "every row sent")
         time.sleep(1.0)  # nothing more may arrive
