@@ -1,33 +1,40 @@
 """Sends the outbox: one worker per channel, so a failing channel never delays another.
 
 Per row: send → ``sent``; 5xx / 408 / 425 / 429 / timeouts / network errors → retried with exponential
-backoff and jitter (429: not before ``Retry-After``); other statuses → ``failed`` at once. A row is marked
-only after the receiver answered, so a crash (even SIGKILL) re-sends just the rows that were in flight.
+backoff and jitter (429: not before ``Retry-After``, itself capped by the channel's ``retry_after_max``);
+other statuses → ``failed`` at once. A row is marked only after the receiver answered, so a crash (even
+SIGKILL) re-sends just the rows that were in flight. Several dispatchers may run on one store: each row
+is claimed by one of them (:func:`alerts.outbox.claim`), and every attempt of a row carries the same
+``Idempotency-Key`` header.
 
-Run alone: ``python -m alerts.dispatcher --store URL --config alerts.yaml`` (the ``alerts`` section).
+Run alone: ``HEADROOM_STORE_URL=URL python -m alerts.dispatcher --config alerts.yaml`` (the ``alerts`` section;
+``--store URL`` works too, but puts a store password where every local user can read it).
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import random
 import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import httpx
+from sqlalchemy import Connection, Engine
 
 from alerts import outbox
 from alerts.channels import send
 from alerts.channels.config import ChannelBase
-from alerts.channels.http import install_log_redaction
+from alerts.channels.http import SendResult, install_log_redaction
+from alerts.channels.netguard import GuardedClient
 from alerts.config import AlertsConfig
 
 log = logging.getLogger("alerts.dispatcher")
 
 IDLE_POLL = 0.2
+LEASE_MARGIN = 5.0  # SQLite: a claimed row is leased for the channel's timeout plus this
 
 
 class RateLimiter:
@@ -62,7 +69,7 @@ class ChannelWorker(threading.Thread):
         self.rng = random.Random()
 
     def run(self) -> None:
-        with httpx.Client(follow_redirects=False, trust_env=False) as client:
+        with GuardedClient() as client:
             while not self.stop_event.is_set():
                 try:
                     delay = self.step(client)
@@ -73,35 +80,62 @@ class ChannelWorker(threading.Thread):
                     self.wake.wait(delay)
                     self.wake.clear()
 
-    def step(self, client: httpx.Client) -> float:
+    def step(self, client: GuardedClient) -> float:
         """Send at most one row; returns how long to wait before the next step."""
         engine = self.st.engine  # type: ignore[attr-defined]
-        now = time.time()
-        with engine.connect() as conn:
-            row, soonest = outbox.next_due(conn, self.channel.name, now)
-        if row is None:
-            return IDLE_POLL if soonest is None else max(0.0, min(IDLE_POLL, soonest - now))
         wait = self.limiter.wait_time()
         if wait > 0:
             return min(wait, IDLE_POLL)
-        self.limiter.take()
-        result = send(client, self.channel, row.payload, self.allow_private)
-        done = time.time()
+        with engine.connect() as conn:
+            now = time.time()
+            due, soonest = outbox.due_rows(conn, self.channel.name, now)
+        if not due:
+            return _idle(soonest, now)
+        if engine.dialect.name == "postgresql":
+            # the claimed row stays locked until the transaction that sends it records it
+            with engine.begin() as conn:
+                row = next((r for r in due if outbox.lock_row(conn, r.id)), None)
+                if row is not None:
+                    self._record(conn, row, self._send(client, row))
+            return 0.0 if row is not None else IDLE_POLL
+        # SQLite: a lease, taken in its own short transaction; the send happens outside any transaction
+        until = now + self.channel.timeout + LEASE_MARGIN
+        row = next((r for r in due if self._lease(engine, r.id, now, until)), None)
+        if row is None:
+            return IDLE_POLL
+        result = self._send(client, row)
         with engine.begin() as conn:
-            if result.outcome == "ok":
-                outbox.mark_sent(conn, row.id, done)
-            elif result.outcome == "retry" and done - row.created_at < self.channel.retry_for:
-                delay = outbox.backoff(row.attempts + 1, self.rng)
-                if result.retry_after is not None:
-                    delay = max(delay, result.retry_after)
-                outbox.mark_retry(conn, row.id, done + delay, result.error or "retry")
-                log.warning("channel %s: %s notification %d will be retried in %.1fs: %s", self.channel.name,
-                            row.kind, row.id, delay, result.error)
-            else:
-                outbox.mark_failed(conn, row.id, result.error or "failed")
-                log.error("channel %s: %s notification %d failed: %s", self.channel.name, row.kind, row.id,
-                          result.error)
+            self._record(conn, row, result)
         return 0.0
+
+    @staticmethod
+    def _lease(engine: Engine, row_id: int, now: float, until: float) -> bool:
+        with engine.begin() as conn:
+            return outbox.lease_row(conn, row_id, now, until)
+
+    def _send(self, client: GuardedClient, row: outbox.OutboxRow) -> SendResult:
+        self.limiter.take()
+        return send(client, self.channel, row.payload, self.allow_private, outbox.idempotency_key(row))
+
+    def _record(self, conn: Connection, row: outbox.OutboxRow, result: SendResult) -> None:
+        done = time.time()
+        if result.outcome == "ok":
+            outbox.mark_sent(conn, row.id, done)
+        elif result.outcome == "retry" and done - row.created_at < self.channel.retry_for:
+            delay = outbox.backoff(row.attempts + 1, self.rng)
+            if result.retry_after is not None:
+                delay = max(delay, min(result.retry_after, self.channel.retry_after_max))
+            outbox.mark_retry(conn, row.id, done + delay, result.error or "retry")
+            log.warning("channel %s: %s notification %d will be retried in %.1fs: %s", self.channel.name,
+                        row.kind, row.id, delay, result.error)
+        else:
+            outbox.mark_failed(conn, row.id, result.error or "failed")
+            log.error("channel %s: %s notification %d failed: %s", self.channel.name, row.kind, row.id,
+                      result.error)
+
+
+def _idle(soonest: float | None, now: float) -> float:
+    return IDLE_POLL if soonest is None else max(0.0, min(IDLE_POLL, soonest - now))
 
 
 class Dispatcher:
@@ -137,9 +171,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from store import open_store
 
     parser = argparse.ArgumentParser(prog="python -m alerts.dispatcher", description=__doc__.splitlines()[0])
-    parser.add_argument("--store", required=True, help="store URL (sqlite:///... or postgresql+psycopg://...)")
+    parser.add_argument("--store", default=os.environ.get("HEADROOM_STORE_URL"),
+                        help="store URL (sqlite:///... or postgresql+psycopg://...); default: $HEADROOM_STORE_URL, "
+                        "which keeps a password off the command line")
     parser.add_argument("--config", required=True, type=Path, help="YAML file with the alerts section")
     args = parser.parse_args(argv)
+    if not args.store:
+        parser.error("--store (or HEADROOM_STORE_URL) is required")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         cfg = load_yaml_model(args.config, AlertsConfig)

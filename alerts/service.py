@@ -28,8 +28,6 @@ from alerts.state import load_alerts, load_groups, save_alerts, save_groups
 
 log = logging.getLogger("alerts.service")
 
-OUTBOX_KEEP = 7 * 86400
-
 
 @dataclass(frozen=True, slots=True)
 class CycleResult:
@@ -89,7 +87,6 @@ def serve(st: Any, cfg: AlertsConfig, once: bool = False, stop: threading.Event 
     dispatcher = Dispatcher(st, cfg)
     dispatcher.start()
     stop = stop or threading.Event()
-    last_prune = 0.0
     try:
         while True:
             started = time.time()
@@ -101,10 +98,6 @@ def serve(st: Any, cfg: AlertsConfig, once: bool = False, stop: threading.Event 
                 log.error("evaluation failed: %s: %s", type(exc).__name__, redact(str(exc), ()))
                 if once:
                     return 1
-            if started - last_prune > 3600:
-                with st.engine.begin() as conn:
-                    outbox.prune(conn, started - OUTBOX_KEEP)
-                last_prune = started
             if once:
                 _drain(st, cfg, timeout=max(10.0, cfg.evaluation_interval))
                 return 0

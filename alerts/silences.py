@@ -6,6 +6,8 @@ Called by the CLI (``headroom alerts silence ...``) and the dashboard's Alerts p
 from __future__ import annotations
 
 import json
+import random
+import string
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -46,6 +48,30 @@ class AuditEntry:
     snapshot: dict[str, Any]
 
 
+def _probe_values() -> tuple[str, ...]:
+    """Label values of every shape (empty, short, long, unicode, punctuation) a real alert may carry."""
+    rng = random.Random(20261202)
+    alphabet = string.ascii_letters + string.digits + string.punctuation + " éßø日本"
+    made = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 40))) for _ in range(60)]
+    return ("", "a", "Z", "0", "-", "_", ".", " ", "*", "db-000", "orders-primary", "PostgresDown", "critical",
+            "warning", "info", "x" * 300, *made)
+
+
+_PROBES = _probe_values()
+#: labels every alert (of a target) carries: for them an empty value is no alert at all
+ALWAYS_SET = frozenset({"alertname", "severity", "target"})
+
+
+def selects(matcher: Matcher) -> bool:
+    """Whether `matcher` leaves some alerts out: it asks for a value (``=`` / ``=~``) that is not what
+    every label value is. ``!=``/``!~`` (all but one value) and regexes like ``.*`` never do, nor does
+    ``.+`` on a label every alert has."""
+    if matcher.op not in ("=", "=~"):
+        return False
+    probes = [v for v in _PROBES if v or matcher.name not in ALWAYS_SET]
+    return not all(matcher.matches({matcher.name: value}) for value in probes)
+
+
 def _matchers(value: Iterable[str] | Mapping[str, str]) -> list[Matcher]:
     try:
         parsed = parse_matchers(value)
@@ -53,8 +79,11 @@ def _matchers(value: Iterable[str] | Mapping[str, str]) -> list[Matcher]:
         raise SilenceError(f"matchers: {exc}") from exc
     if not parsed:
         raise SilenceError("matchers: a silence needs at least one matcher")
-    if all(m.matches({}) for m in parsed):
-        raise SilenceError("matchers: these matchers match every alert; name at least one label value")
+    if not any(selects(m) for m in parsed):
+        raise SilenceError(
+            "matchers: these matchers match every alert (or all but a few); name at least one label value "
+            'with = or =~, e.g. target="orders-primary" or alertname=~"Postgres.*"'
+        )
     return parsed
 
 

@@ -21,7 +21,7 @@ def read_forecasts(st: Any, since: int) -> list[ForecastRow]:
         select(t.c.name, f.c.resource, f.c.metric, f.c.labels_json, f.c.created_at, f.c.status, f.c.threshold,
                f.c.p10_ts, f.c.p50_ts, f.c.p90_ts)
         .join(t, t.c.id == f.c.target_id)
-        .where(f.c.created_at >= since)
+        .where(f.c.is_latest == 1, f.c.created_at >= since)
     )
     with st.engine.connect() as conn:
         rows = conn.execute(query).all()

@@ -26,6 +26,7 @@ _URL_SCHEMES: dict[str, tuple[str, ...]] = {
 }
 # libpq keyword/value form: ``password = value`` or ``password='quoted \' value'``
 _KV_PASSWORD_RE = re.compile(r"(?:^|(?<=\s))password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)")
+_KV_PARAM_RE = re.compile(r"(?:^|(?<=\s))([A-Za-z_][A-Za-z0-9_.-]*)(\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@/-]*$")
 
 
@@ -88,11 +89,47 @@ def dsn_with_password(dsn: str, password: str | None) -> str:
     return f"{dsn} password={_kv_quote(password)}".strip()
 
 
+def is_secret_parameter(name: str) -> bool:
+    """Whether a DSN/URL parameter holds a secret: ``password``, ``sslpassword``, ``passwd``, ``pwd``,
+    ``*_token``, ``*secret*``, ``api_key``… (never a ``*file`` parameter, which names a path)."""
+    key = name.lower().replace("-", "_")
+    if key.endswith("file"):
+        return False
+    return (any(word in key for word in ("password", "passwd", "passphrase", "secret", "token"))
+            or key in ("pwd", "pass", "apikey", "api_key") or (key.endswith("_key") and "api" in key))
+
+
+def dsn_secret_parameters(dsn: str) -> list[str]:
+    """Values of every secret-like parameter of a DSN (URL query or libpq ``key=value``), the inline
+    password excepted (:func:`split_dsn_password` takes that one out)."""
+    if _is_url(dsn):
+        pairs = parse_qsl(urlsplit(dsn).query, keep_blank_values=True)
+        return [v for k, v in pairs if k != "password" and is_secret_parameter(k) and v]
+    return [_kv_unquote(m.group(3)) for m in _KV_PARAM_RE.finditer(dsn)
+            if m.group(1) != "password" and is_secret_parameter(m.group(1))]
+
+
+def _mask_parameters(dsn: str) -> str:
+    if _is_url(dsn):
+        parts = urlsplit(dsn)
+        if not parts.query:
+            return dsn
+        pieces = []
+        for piece in parts.query.split("&"):
+            key, eq, _value = piece.partition("=")
+            pieces.append(f"{key}={SECRET_MASK}" if eq and is_secret_parameter(unquote(key)) else piece)
+        return urlunsplit((parts.scheme, parts.netloc, parts.path, "&".join(pieces), parts.fragment))
+    return _KV_PARAM_RE.sub(
+        lambda m: f"{m.group(1)}{m.group(2)}{SECRET_MASK}" if is_secret_parameter(m.group(1)) else m.group(0), dsn)
+
+
 def redact_dsn(dsn: str) -> str:
-    """The DSN with any inline password replaced by ``<secret>``."""
+    """The DSN with the inline password and every other secret-like parameter (``sslpassword``…)
+    replaced by ``<secret>``."""
     stripped, password = split_dsn_password(dsn)
     if password is None:
-        return dsn
+        return _mask_parameters(dsn)
+    stripped = _mask_parameters(stripped)
     if _is_url(stripped):
         parts = urlsplit(stripped)
         userinfo, at, hostport = parts.netloc.rpartition("@")
@@ -216,9 +253,9 @@ class TargetConfig(StrictModel):
         return dsn_with_password(self.dsn, self.password.reveal() if self.password is not None else None)
 
     def display_dsn(self) -> str:
-        """The DSN for humans: ``<secret>`` where the password is (when there is one)."""
+        """The DSN for humans: ``<secret>`` where the password and any other secret parameter are."""
         if self.password is None:
-            return self.dsn
+            return redact_dsn(self.dsn)
         return redact_dsn(dsn_with_password(self.dsn, "x"))
 
 

@@ -17,12 +17,14 @@ since the previous poll:
 The result is the top N by delta total time plus one ``(other)`` row with the sum of the rest,
 so totals reconcile. Toplevel and nested variants of one (dbname, username, queryid) are summed
 into one row (the store keys rows by queryid, dbname, username). Texts are requested only for
-queryids that reach the output and whose text was never fetched before.
+queryids that reach the output and whose text was not fetched in the last day (a statement that stays
+in the top keeps its stored text fresh, so the store's ``statement_texts`` retention never removes it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +33,7 @@ from store.types import OTHER_QUERYID, StatementStat
 DEFAULT_TOP_N = 100
 #: longest statement text kept (bytes of UTF-8, marker included); ``collector.query_text_max``
 DEFAULT_TEXT_MAX = 16 * 1024
+TEXT_REFRESH_S = 86400.0  # a text in the top is fetched (and its last_seen in the store refreshed) this often
 
 
 def bounded_text(text: str, total_bytes: Any, limit: int = DEFAULT_TEXT_MAX) -> str:
@@ -89,11 +92,12 @@ class StatementTracker:
     top_n: int = DEFAULT_TOP_N
     _prev: dict[StatementKey, StatementCounters] | None = None
     _prev_time: float = 0.0
-    _texts_known: set[tuple[str, str, str]] = field(default_factory=set)
+    clock: Callable[[], float] = time.monotonic  # when texts were fetched (refreshed after TEXT_REFRESH_S)
+    _texts_known: dict[tuple[str, str, str], float] = field(default_factory=dict)
 
     def text_fetched(self, keys: Iterable[tuple[str, str, str]]) -> None:
         """Remember that the text of these (queryid, dbname, username) is in the store."""
-        self._texts_known.update(keys)
+        self._texts_known.update(dict.fromkeys(keys, self.clock()))
 
     def update(
         self, current: dict[StatementKey, StatementCounters], now: float, reset: bool = False
@@ -149,5 +153,6 @@ class StatementTracker:
                     temp_blks_written=int(sum(c.temp_blks_written for _, c in rest)), interval_s=interval,
                 )
             )
-        need_text = [k for k, _ in top if k not in self._texts_known]
+        fresh_after = self.clock() - TEXT_REFRESH_S
+        need_text = [k for k, _ in top if self._texts_known.get(k, -float("inf")) < fresh_after]
         return StatementDeltas(stats, need_text, dropped=dropped, reset=reset)

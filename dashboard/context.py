@@ -35,10 +35,11 @@ class ViewContext:
     user_email: str | None = None
     filter_error: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    user_email_verified: object = None  # the provider's email_verified claim
 
     @property
     def can_write(self) -> bool:
-        return self.config.can_write(self.user_email)
+        return self.config.can_write(self.user_email, self.user_email_verified)
 
     def engine_of(self, target: str | None) -> str | None:
         return self.engines.get(target or "")
@@ -88,14 +89,15 @@ def _filter_targets(tdf: pd.DataFrame, name_q: str, label_q: str) -> tuple[list[
     return keep, error
 
 
-def _user_email() -> str | None:
+def signed_in_user() -> tuple[str | None, object]:
+    """The signed-in user's e-mail address and ``email_verified`` claim ((None, None) when nobody is)."""
     try:
         if getattr(st.user, "is_logged_in", False):
             email = st.user.get("email")
-            return str(email) if email else None
+            return (str(email) if email else None), st.user.get("email_verified")
     except Exception:  # st.user without auth configured
-        return None
-    return None
+        return None, None
+    return None, None
 
 
 def build_sidebar() -> ViewContext:
@@ -129,7 +131,9 @@ def build_sidebar() -> ViewContext:
         seed = st.session_state.get("f_custom_label")
         try:
             seeded = parse_range(seed, now) if seed else None
-        except ValueError:
+        except ValueError as exc:
+            sb.error(f"The link's time range was ignored: {exc}")
+            st.session_state.pop("f_custom_label", None)
             seeded = None
         default = (
             (datetime.fromtimestamp(seeded.start, UTC).date(), datetime.fromtimestamp(seeded.end, UTC).date())
@@ -153,6 +157,7 @@ def build_sidebar() -> ViewContext:
         _auto_refresh(cfg.refresh_seconds)
 
     _write_query_params(target, tr.label)
+    user_email, user_email_verified = signed_in_user()
     ctx = ViewContext(
         all_targets=list(tdf["name"]) if not tdf.empty else [],
         targets=selected,
@@ -162,8 +167,9 @@ def build_sidebar() -> ViewContext:
         time_range=tr,
         now=now,
         config=cfg,
-        user_email=_user_email(),
+        user_email=user_email,
         filter_error=filter_error,
+        user_email_verified=user_email_verified,
     )
     st.session_state[_CTX_KEY] = ctx
     return ctx

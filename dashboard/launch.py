@@ -57,6 +57,7 @@ def streamlit_command(port: int, address: str, secrets_file: Path | None = None)
         "--server.port", str(port),
         "--browser.gatherUsageStats", "false",
         "--client.toolbarMode", "viewer",
+        "--client.showErrorDetails", "type",  # an unexpected error shows its type, never a traceback
     ]
     if secrets_file is not None:
         cmd += ["--secrets.files", str(secrets_file)]

@@ -177,6 +177,7 @@ def forecasts(st: Any) -> pd.DataFrame:
                f.c.model, f.c.backtest_mase, f.c.baseline_mase, f.c.threshold, f.c.p10_ts, f.c.p50_ts,
                f.c.p90_ts, f.c.points_json, f.c.details_json, f.c.id)
         .select_from(f.join(t, t.c.id == f.c.target_id))
+        .where(f.c.is_latest == 1)  # through ix_forecasts_latest: never the whole history of runs
         .order_by(f.c.created_at.desc(), f.c.id.desc())
     )
     with st.engine.connect() as conn:

@@ -39,6 +39,17 @@ def _demo_banner() -> None:
                 "everything after that was really collected from the demo servers.", icon=":material/science:")
 
 
+def _access_denied(email: str | None, reason: str) -> None:
+    """The page a signed-in user who may not see the fleet gets: who they are, why, what to do."""
+    st.title("Headroom")
+    st.error("Access denied: this account may not see this dashboard.", icon=":material/block:")
+    st.text(f"Signed in as: {email or 'an account without an e-mail address'}\nReason: {reason}.")
+    st.write("Ask whoever runs Headroom to add your address (`dashboard.auth.allowed_emails`) or your domain "
+             "(`dashboard.auth.allowed_domains`), or sign in with another account.")
+    st.button("Sign out", on_click=st.logout)
+    st.stop()
+
+
 def main() -> None:
     st.set_page_config(page_title="Headroom", page_icon=":material/database:", layout="wide")
     try:
@@ -52,6 +63,11 @@ def main() -> None:
         st.write("Sign in to see the fleet.")
         st.button("Sign in", on_click=st.login, type="primary")
         st.stop()
+    if cfg.auth_enabled:
+        email, email_verified = context.signed_in_user()
+        reason = cfg.refusal(email, email_verified)
+        if reason is not None:
+            _access_denied(email, reason)
 
     pages = [
         st.Page(str(PAGES_DIR / file), title=title, icon=icon, url_path=path, default=(i == 0))

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from forecasting.selection import Pool
 
@@ -89,8 +89,24 @@ def write_rows(engine: Engine, rows: list[Row]) -> int:
         for r in rows
     ]
     with engine.begin() as conn:
-        conn.execute(insert(forecasts), values)
+        supersede(conn, {(r.target_id, r.resource, r.metric, labels_json(r.labels)) for r in rows})
+        conn.execute(insert(forecasts), [v | {"is_latest": 1} for v in values])
     return len(values)
+
+
+def supersede(conn: Connection, keys: set[tuple[int, str, str, str]]) -> None:
+    """Mark the forecasts of these (target_id, resource, metric, labels_json) as no longer the newest."""
+    from store.schema import forecasts as f
+
+    if not keys:
+        return
+    conn.execute(
+        update(f)
+        .where(f.c.is_latest == 1, f.c.target_id == bindparam("t"), f.c.resource == bindparam("r"),
+               f.c.metric == bindparam("m"), f.c.labels_json == bindparam("l"))
+        .values(is_latest=0),
+        [{"t": t, "r": r, "m": m, "l": lj} for t, r, m, lj in sorted(keys)],
+    )
 
 
 def _json_default(o: Any) -> Any:
@@ -109,7 +125,7 @@ def latest_details(engine: Engine, target_id: int) -> dict[tuple[str, str, str],
 
     q = (
         select(f.c.resource, f.c.metric, f.c.labels_json, f.c.created_at, f.c.details_json)
-        .where(f.c.target_id == target_id)
+        .where(f.c.is_latest == 1, f.c.target_id == target_id)
         .order_by(f.c.created_at.desc(), f.c.id.desc())
     )
     out: dict[tuple[str, str, str], tuple[int, dict[str, Any]]] = {}
@@ -133,6 +149,7 @@ def newest_rows(engine: Engine) -> list[dict[str, Any]]:
     q = (
         select(t.c.name.label("target"), f)
         .select_from(f.join(t, t.c.id == f.c.target_id))
+        .where(f.c.is_latest == 1)
         .order_by(f.c.created_at.desc(), f.c.id.desc())
     )
     seen: set[tuple[str, str, str, str]] = set()

@@ -74,6 +74,7 @@ def check() -> None:
     """Validate the configuration, then check every target (reachable, version, missing grants)."""
     cfg = load()
     click.echo(f"{cfg.source_path}: configuration OK ({len(cfg.targets)} target(s))")
+    _warn_weak_secrets(cfg)
     target_problems = _check_targets(cfg)
     alert_problems = _check_alerts(cfg)
     summary = []
@@ -83,6 +84,15 @@ def check() -> None:
         summary.append(f"{alert_problems} alerting problem(s)")
     if summary:
         fail(EXIT_ERROR, "headroom check: " + "; ".join(summary))
+
+
+def _warn_weak_secrets(cfg: Any) -> None:
+    from headroom.config import weak_secrets
+
+    for path in weak_secrets(cfg):
+        click.echo(f"warning: {path}: this secret is weak (shorter than 6 characters, or one word or number); "
+                   "it is masked only where a password can appear (a URL's password, password= settings). "
+                   "Use a long random value.")
 
 
 def _check_alerts(cfg: Any) -> int:

@@ -18,7 +18,13 @@ from typing import Any
 from pydantic import Field, PrivateAttr, ValidationError
 
 from alerts.config import AlertsConfig
-from collectors.config import CollectorConfig, PrometheusConfig, TargetConfig, dsn_with_password
+from collectors.config import (
+    CollectorConfig,
+    PrometheusConfig,
+    TargetConfig,
+    dsn_secret_parameters,
+    dsn_with_password,
+)
 from dashboard.config import DashboardConfig
 from forecasting.config import ForecastingConfig
 from headroom import redact
@@ -186,6 +192,17 @@ def register_config_secrets(cfg: HeadroomConfig) -> None:
             redact.register_secret_url(value.reveal())
         elif isinstance(value, str) and ("://" in value or "password" in value):
             redact.register_dsn(value)
+
+
+def weak_secrets(cfg: HeadroomConfig) -> list[str]:
+    """Config paths of secrets too weak to be masked everywhere (:func:`headroom.redact.is_weak`)."""
+    found = [path for path, secret in cfg._file_secrets.items() if redact.is_weak(secret.reveal())]
+    for path, value in walk_values(cfg, ()):
+        if isinstance(value, Secret) and redact.is_weak(value.reveal()):
+            found.append(format_path(path))
+        elif isinstance(value, str) and any(redact.is_weak(v) for v in dsn_secret_parameters(value)):
+            found.append(format_path(path))
+    return sorted(set(found))
 
 
 # -- helpers ---------------------------------------------------------------------------------------

@@ -41,6 +41,19 @@ MYSQL_INTERVALS = {"mysql_statements": "20s", "mysql_schema_sizes": "60s", "mysq
 FIRST_ROUNDS_GAP_S = 10.0  # between the two collection rounds the history is generated from
 
 
+def start_demo_servers(base: Path) -> tuple[PgCluster, MariaDbPair]:
+    """PostgreSQL primary + standby and MariaDB primary + replica under `base`, as the demo runs them: their
+    unix sockets in 0700 directories, PostgreSQL's taking peer logins of the demo's own user only, so another
+    user of this machine gets in nowhere without a password (the test fixtures' servers stay shared)."""
+    pg = start_pg_cluster(base / "pg", with_standby=True, private_sockets=True)
+    try:
+        maria = start_mariadb_pair(base / "mariadb", with_replica=True, private_sockets=True)
+    except BaseException:
+        pg.stop()
+        raise
+    return pg, maria
+
+
 def _say(message: str) -> None:
     print(f"demo | {message}", flush=True)
 
@@ -228,8 +241,7 @@ def run_demo(config_path: Path | str | None = None, history: str | None = None, 
     ready_stop = threading.Event()
     try:
         _say(f"starting PostgreSQL primary + standby and MariaDB primary + replica under {base}")
-        pg = start_pg_cluster(base / "pg", with_standby=True)
-        maria = start_mariadb_pair(base / "mariadb", with_replica=True)
+        pg, maria = start_demo_servers(base)
         assert pg.standby is not None and maria.replica is not None
         _say(f"PostgreSQL primary 127.0.0.1:{pg.primary.port}, standby 127.0.0.1:{pg.standby.port}")
         _say(f"MariaDB primary 127.0.0.1:{maria.primary.port}, replica 127.0.0.1:{maria.replica.port}")

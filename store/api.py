@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import URL, make_url
 
 from store import migrate as migrations
+from store import retention as retention_rules
 from store import rollup as housekeeping
 from store.config import RetentionConfig
 from store.engine import backend_of, make_engine, redact_url
@@ -78,6 +79,7 @@ class Store:
         items = samples if isinstance(samples, list) else list(samples)
         if not items:
             return 0
+        self._registry.expire()
         rows = self._rows(items)
         min_ts, _ = self._writer.write(rows)
         if min_ts < self._rollup_watermark_cached():
@@ -209,7 +211,7 @@ class Store:
         return result
 
     def apply_retention(self, now: float | None = None) -> dict[str, int]:
-        removed = housekeeping.apply_retention(self.engine, self.retention, now)
+        removed = retention_rules.apply_retention(self.engine, self.retention, now)
         self._writer.forget_partitions()
         return removed
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from store.configtypes import Duration, StrictModel
+
+SERIES_REFRESH_S = 3600  # a writer re-reads (and marks as used) every series it keeps cached this often
 
 DEFAULT_STORE_URL = "sqlite:///./headroom-data/metrics.db"
 
@@ -14,7 +16,34 @@ class RetentionConfig(StrictModel):
     rollup_5m: Duration = Field(default=90 * 86400, description="How long 5-minute rollups are kept.")
     rollup_1h: Duration = Field(default=2 * 365 * 86400, description="How long 1-hour rollups are kept.")
     statements: Duration = Field(default=30 * 86400, description="How long per-interval statement stats are kept.")
-    events: Duration = Field(default=365 * 86400, description="How long events and alert history are kept.")
+    statement_texts: Duration = Field(
+        default=30 * 86400, description="Statement texts not seen among the top statements for this long are deleted."
+    )
+    events: Duration = Field(default=365 * 86400, description="How long events are kept.")
+    alert_history: Duration = Field(default=365 * 86400, description="How long alert state changes are kept.")
+    forecasts: Duration = Field(
+        default=7 * 86400, description="How long superseded forecast runs are kept (each series' newest stays)."
+    )
+    forecasts_newest: Duration = Field(
+        default=90 * 86400,
+        description="How long the newest forecast of a series that is no longer refreshed (a dropped table, "
+        "a removed target) is kept.",
+    )
+    outbox: Duration = Field(
+        default=7 * 86400, description="How long sent and failed notifications are kept (pending ones always stay)."
+    )
+    series: Duration = Field(
+        default=7 * 86400,
+        description="A series with no sample or rollup left is deleted once no collector has used it for this "
+        "long (at least 1d).",
+    )
+
+    @field_validator("series")
+    @classmethod
+    def _series_outlives_caches(cls, v: float) -> float:
+        if v < 86400:
+            raise ValueError("must be at least 1d (collectors keep series ids cached for up to an hour)")
+        return v
 
 
 class StoreConfig(StrictModel):

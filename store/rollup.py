@@ -1,4 +1,4 @@
-"""Housekeeping: 5-minute and 1-hour rollups, and retention.
+"""Housekeeping: 5-minute and 1-hour rollups (retention is :mod:`store.retention`).
 
 Rollups cover whole buckets up to a watermark kept in ``meta``. A write of samples older than the
 5-minute watermark (a spool replay, a backfill) marks the store dirty from that time, and the next
@@ -12,15 +12,12 @@ import time
 
 from sqlalchemy import Connection, Engine, text
 
-from store import partitions
-from store.config import RetentionConfig
 from store.meta import meta_get, meta_set
 
 RES_5M = 300
 RES_1H = 3600
 GRACE_S = 60  # a bucket is rolled up once it closed this long ago (writes of the last poll have landed)
 CHUNK_S = 86400  # recompute at most one day of buckets per statement
-PARTITIONS_AHEAD = 2  # PostgreSQL: daily partitions of samples kept ready for today and the next days
 
 WATERMARK_KEY = {RES_5M: "rollup_5m_watermark", RES_1H: "rollup_1h_watermark"}
 DIRTY_KEY = "rollup_dirty_from"
@@ -108,35 +105,3 @@ def mark_dirty(engine: Engine, since: int) -> None:
         current = meta_get(conn, DIRTY_KEY)
         if current is None or int(current) > since:
             meta_set(conn, DIRTY_KEY, str(since))
-
-
-def apply_retention(engine: Engine, retention: RetentionConfig, now: float | None = None) -> dict[str, int]:
-    """Delete what is older than each table's retention; returns rows (or partitions) removed per table.
-
-    On PostgreSQL whole days are dropped as partitions, the rest of the boundary day by DELETE, and
-    the partitions of the coming days are created ahead of the writes."""
-    now_s = int(time.time() if now is None else now)
-    removed: dict[str, int] = {}
-    raw_cutoff = now_s - int(retention.raw)
-    plan = [
-        ("samples_5m", "bucket", now_s - int(retention.rollup_5m)),
-        ("samples_1h", "bucket", now_s - int(retention.rollup_1h)),
-        ("statement_stats", "ts", now_s - int(retention.statements)),
-        ("events", "ts", now_s - int(retention.events)),
-        ("alert_history", "ts", now_s - int(retention.events)),
-    ]
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            removed["samples_partitions"] = partitions.drop_partitions_before(conn, raw_cutoff)
-            today = partitions.day_start(now_s)
-            ahead = {today + i * partitions.DAY for i in range(PARTITIONS_AHEAD + 1)}
-            partitions.create_partitions(conn, ahead - partitions.existing_partitions(conn))
-        result = conn.execute(text("DELETE FROM samples WHERE ts < :cutoff"), {"cutoff": raw_cutoff})
-        removed["samples"] = result.rowcount
-        for table, column, cutoff in plan:
-            result = conn.execute(
-                text(f"DELETE FROM {table} WHERE {column} < :cutoff"),  # noqa: S608 - fixed names
-                {"cutoff": cutoff},
-            )
-            removed[table] = result.rowcount
-    return removed

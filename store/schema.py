@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -44,6 +45,9 @@ series = Table(
     Column("metric", String(200), nullable=False),
     Column("labels_json", Text, nullable=False),
     Column("labels_hash", String(32), nullable=False),
+    # refreshed (at most hourly) by the writers that use the series; retention deletes a series only
+    # when no data of it is left and it has not been used for ``retention.series``
+    Column("last_seen", BigInteger, nullable=False, server_default="0"),
     UniqueConstraint("target_id", "metric", "labels_hash", name="uq_series_identity"),
     Index("ix_series_metric", "metric"),
 )
@@ -143,7 +147,10 @@ forecasts = Table(
     Column("p90_ts", BigInteger, nullable=True),
     Column("points_json", Text, nullable=False, server_default="[]"),
     Column("details_json", Text, nullable=False, server_default="{}"),
+    # 1 on the newest forecast of each (target, resource, metric, labels): what the pages read
+    Column("is_latest", SmallInteger, nullable=False, server_default="1"),
     Index("ix_forecasts_target_resource", "target_id", "resource", "created_at"),
+    Index("ix_forecasts_latest", "is_latest", "target_id"),
 )
 
 alert_state = Table(
@@ -221,6 +228,7 @@ outbox = Table(
     Column("status", String(16), nullable=False, server_default="pending"),  # pending | sent | failed
     Column("last_error", Text, nullable=True),
     Column("sent_at", Float, nullable=True),
+    Column("claimed_until", Float, nullable=True),  # SQLite: a dispatcher's lease on the row
     Index("ix_outbox_status_next", "status", "next_attempt_at"),
     Index("ix_outbox_channel", "channel", "id"),
 )

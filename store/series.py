@@ -1,4 +1,9 @@
-"""Targets and series identity: names and label sets → integer ids, cached in the process."""
+"""Targets and series identity: names and label sets → integer ids, cached in the process.
+
+A cached series id is dropped from the cache after :data:`~store.config.SERIES_REFRESH_S`; using the
+series again resolves it anew, which also marks it used (``series.last_seen``). Retention deletes only
+series unused for far longer (``retention.series`` ≥ 1 day), so a cached id always names a live series.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from store.config import SERIES_REFRESH_S
 from store.schema import series, targets
 from store.types import TargetRow
 
@@ -46,6 +52,8 @@ class SeriesRegistry:
         self._lock = threading.Lock()
         self._target_ids: dict[str, int] = {}
         self._series_ids: dict[SeriesCacheKey, int] = {}
+        self._resolved_at: dict[SeriesCacheKey, float] = {}
+        self._next_expiry = time.monotonic() + 60.0
 
     @property
     def cache(self) -> dict[SeriesCacheKey, int]:
@@ -91,6 +99,19 @@ class SeriesRegistry:
         fresh[name] = target_id
         return target_id
 
+    def expire(self, now: float | None = None, max_age: float = SERIES_REFRESH_S) -> int:
+        """Forget cached series ids resolved more than `max_age` seconds ago (checked once a minute)."""
+        now = time.monotonic() if now is None else now
+        if now < self._next_expiry:
+            return 0
+        with self._lock:
+            self._next_expiry = now + 60.0
+            old = [k for k, at in self._resolved_at.items() if at < now - max_age]
+            for key in old:
+                self._series_ids.pop(key, None)
+                self._resolved_at.pop(key, None)
+        return len(old)
+
     def resolve(self, keys: Iterable[SeriesCacheKey]) -> None:
         """Make sure every key has a series id in the cache (one transaction for all new ones)."""
         missing = {k for k in keys if k not in self._series_ids}
@@ -102,10 +123,13 @@ class SeriesRegistry:
             self._resolve(missing, fresh_targets, fresh_series)
             self._target_ids.update(fresh_targets)  # committed: now they may be cached
             self._series_ids.update(fresh_series)
+            resolved_at = time.monotonic()
+            self._resolved_at.update(dict.fromkeys(fresh_series, resolved_at))
 
     def _resolve(
         self, missing: set[SeriesCacheKey], fresh_targets: dict[str, int], fresh_series: dict[SeriesCacheKey, int]
     ) -> None:
+        now = int(time.time())
         with self._engine.begin() as conn:
             by_target: dict[int, list[SeriesCacheKey]] = {}
             rows = []
@@ -114,10 +138,14 @@ class SeriesRegistry:
                 tid = self._target_id_creating(conn, target_name, fresh_targets)
                 by_target.setdefault(tid, []).append(key)
                 text = labels_json(lkey)
-                rows.append({"target_id": tid, "metric": metric, "labels_json": text, "labels_hash": labels_hash(text)})
+                rows.append({"target_id": tid, "metric": metric, "labels_json": text, "labels_hash": labels_hash(text),
+                             "last_seen": now})
+            rows.sort(key=lambda r: (r["target_id"], r["metric"], r["labels_hash"]))  # one lock order for all writers
+            ins = _insert(conn)(series)
             conn.execute(
-                _insert(conn)(series).on_conflict_do_nothing(
-                    index_elements=[series.c.target_id, series.c.metric, series.c.labels_hash]
+                ins.on_conflict_do_update(
+                    index_elements=[series.c.target_id, series.c.metric, series.c.labels_hash],
+                    set_={"last_seen": ins.excluded.last_seen},
                 ),
                 rows,
             )

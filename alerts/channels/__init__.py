@@ -7,8 +7,6 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
-
 from alerts.channels import alertmanager, pagerduty, slack, webhook
 from alerts.channels.config import (
     AlertmanagerChannel,
@@ -19,6 +17,7 @@ from alerts.channels.config import (
     WebhookChannel,
 )
 from alerts.channels.http import SendResult, post
+from alerts.channels.netguard import GuardedClient
 from alerts.model import Notification, OutboxItem
 
 log = logging.getLogger("alerts.channels.log")
@@ -38,12 +37,21 @@ def render(channel: ChannelBase, note: Notification, dashboard: str | None) -> l
     return [OutboxItem(channel.name, i.alert_key, i.kind, i.dedup_key, i.payload) for i in items]
 
 
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
 def send(
-    client: httpx.Client, channel: ChannelBase, payload: Mapping[str, Any], allow_private: bool
+    client: GuardedClient, channel: ChannelBase, payload: Mapping[str, Any], allow_private: bool,
+    idempotency_key: str | None = None,
 ) -> SendResult:
-    """Deliver one outbox payload; never raises, never puts a URL or key in the result."""
+    """Deliver one outbox payload; never raises, never puts a URL or key in the result.
+
+    ``idempotency_key`` (the same for every attempt of one outbox row) goes out in the
+    ``Idempotency-Key`` header, so a receiver can drop a copy it already has."""
     allowed = channel.allow_private_hosts if channel.allow_private_hosts is not None else allow_private
     json_headers = {"Content-Type": "application/json"}
+    if idempotency_key:
+        json_headers[IDEMPOTENCY_HEADER] = idempotency_key
     data = dict(payload)
     missing = _missing_secret(channel)
     if missing:
@@ -60,6 +68,7 @@ def send(
     if isinstance(channel, WebhookChannel):
         assert channel.url is not None
         body, headers = webhook.body_and_headers(data, channel)
+        headers |= {k: v for k, v in json_headers.items() if k == IDEMPOTENCY_HEADER}
         secrets = (channel.hmac_secret.reveal(),) if channel.hmac_secret else ()
         return post(client, channel.url.reveal(), body, headers, channel.timeout, secrets, allowed)
     if isinstance(channel, AlertmanagerChannel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping
 from urllib.parse import urlencode
 
@@ -17,6 +18,25 @@ def truncate(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
     return text[: max(0, limit - 1)] + "…"
+
+
+def mrkdwn_escape(text: str) -> str:
+    """Slack's three control characters as entities: a value from a monitored server (a database or
+    slot name in a label or annotation) can no longer open a link, a mention (``<!channel>``) or a command."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def link_target(url: str) -> str:
+    """A URL that can sit inside Slack's ``<url|text>``: no character of it ends or splits the link."""
+    return url.replace("<", "%3C").replace(">", "%3E").replace("|", "%7C")
+
+
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+
+
+def one_line(text: str) -> str:
+    """Control characters (newlines included) as one space: a value cannot start a line of its own."""
+    return _CONTROL_RE.sub(" ", text)
 
 
 def iso(ts: float | None) -> str:

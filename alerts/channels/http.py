@@ -1,18 +1,19 @@
-"""HTTP delivery shared by the channels: SSRF check, status classification, secret-free errors."""
+"""HTTP delivery shared by the channels: URL checks, one deadline per request, status classification,
+secret-free errors."""
 
 from __future__ import annotations
 
 import email.utils
-import ipaddress
 import logging
 import re
-import socket
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import httpx
+
+from alerts.channels.netguard import GuardedClient, UnsafeURLError, checked, request_policy, resolve
 
 log = logging.getLogger("alerts.channels")
 
@@ -25,10 +26,6 @@ class SendResult:
     status: int | None = None
     retry_after: float | None = None
     error: str | None = None
-
-
-class UnsafeURLError(ValueError):
-    """A channel URL points where Headroom must not send (scheme or address); the message has no URL."""
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
@@ -64,30 +61,22 @@ def install_log_redaction() -> None:
             logger.addFilter(_FILTER)
 
 
-def check_url(url: str, allow_private: bool) -> None:
-    """Refuse non-http(s) URLs and, unless allowed, hosts resolving to loopback/private/link-local addresses."""
+def check_url(url: str, allow_private: bool, resolve_host: bool = True) -> tuple[str, int]:
+    """Refuse non-http(s) URLs and, unless allowed (or not asked to resolve), hosts resolving to an
+    address that is not global. Returns the host and port."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise UnsafeURLError("URL scheme must be http or https")
     host = parts.hostname
     if not host:
         raise UnsafeURLError("URL has no host")
-    if allow_private:
-        return
     try:
-        infos = socket.getaddrinfo(host, parts.port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise UnsafeURLError(f"host does not resolve ({exc.strerror or exc})") from exc
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        for kind in ("loopback", "link_local", "private", "unspecified", "multicast", "reserved"):
-            if getattr(address, f"is_{kind}"):
-                raise UnsafeURLError(
-                    f"host resolves to a {kind.replace('_', '-')} address ({address}); "
-                    "set allow_private_hosts: true on the channel to allow it"
-                )
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise UnsafeURLError("URL has an invalid port") from exc
+    if resolve_host and not allow_private:
+        checked(resolve(host, port), allow_private)
+    return host, port
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -117,7 +106,7 @@ def classify(status: int) -> str:
 
 
 def post(
-    client: httpx.Client,
+    client: GuardedClient,
     url: str,
     body: bytes,
     headers: Mapping[str, str],
@@ -125,14 +114,23 @@ def post(
     secrets: Iterable[str],
     allow_private: bool,
 ) -> SendResult:
-    """POST `body`; never raises; the error text never contains the URL or a secret."""
+    """POST `body` within ONE deadline of `timeout` seconds; never raises; the error text never contains
+    the URL or a secret. The host is resolved once, at connect time, and every address checked
+    (:mod:`alerts.channels.netguard`); at most :data:`ANSWER_LIMIT` bytes of the answer are read."""
+    if not isinstance(client, GuardedClient):
+        raise TypeError("channels send only through alerts.channels.netguard.GuardedClient")
     secrets = [url, *secrets]
     try:
-        check_url(url, allow_private)
+        check_url(url, allow_private, resolve_host=False)  # the address is checked when connecting
     except UnsafeURLError as exc:
         return SendResult("permanent", error=f"refused: {exc}")
     try:
-        response = client.post(url, content=body, headers=dict(headers), timeout=timeout)
+        with request_policy(allow_private, timeout):
+            with client.stream("POST", url, content=body, headers={**headers, "Accept-Encoding": "identity"},
+                               timeout=timeout) as response:
+                answer = _read_answer(response)
+    except UnsafeURLError as exc:
+        return SendResult("permanent", error=f"refused: {exc}")
     except httpx.TimeoutException as exc:
         return SendResult("retry", error=f"timeout after {timeout:g}s ({type(exc).__name__})")
     except httpx.HTTPError as exc:
@@ -142,10 +140,22 @@ def post(
     outcome = classify(response.status_code)
     if outcome == "ok":
         return SendResult("ok", status=response.status_code)
-    text = redact(response.text[:300].strip(), secrets)
+    text = redact(answer.decode("utf-8", errors="replace")[:300].strip(), secrets)
     return SendResult(
         outcome,
         status=response.status_code,
         retry_after=parse_retry_after(response.headers.get("retry-after")),
         error=f"HTTP {response.status_code}" + (f": {text}" if text else ""),
     )
+
+
+ANSWER_LIMIT = 8192  # bytes of a receiver's answer read (only its first 300 characters are ever shown)
+
+
+def _read_answer(response: httpx.Response) -> bytes:
+    data = bytearray()
+    for chunk in response.iter_raw():
+        data += chunk
+        if len(data) >= ANSWER_LIMIT:
+            break
+    return bytes(data[:ANSWER_LIMIT])

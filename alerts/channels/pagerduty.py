@@ -1,6 +1,8 @@
 """PagerDuty Events API v2: one event per alert, a stable dedup_key, trigger then resolve.
 
-The routing key is added at send time only, so the outbox never stores it.
+The routing key is added at send time only, so the outbox never stores it. The one-line fields
+(summary, source, component, group, class) hold no control character: a label value with a newline
+cannot forge a second line in PagerDuty or in the chat tools it forwards incidents to.
 """
 
 from __future__ import annotations
@@ -8,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from alerts.channels.common import alert_link, iso, summary_of, truncate
+from alerts.channels.common import alert_link, iso, one_line, summary_of, truncate
 from alerts.channels.config import PagerDutyChannel
 from alerts.model import Alert, Notification, OutboxItem
 from store import format as fmt
@@ -30,12 +32,12 @@ def _trigger(alert: Alert, dashboard: str | None) -> dict[str, Any]:
         "event_action": "trigger",
         "dedup_key": alert.dedup_key,
         "payload": {
-            "summary": truncate(summary_of(alert), SUMMARY_LIMIT),
-            "source": target,
+            "summary": truncate(one_line(summary_of(alert)), SUMMARY_LIMIT),
+            "source": one_line(target),
             "severity": SEVERITY.get(alert.severity, "warning"),
             "timestamp": iso(alert.fired_at),
-            "component": alert.labels.get("engine", target),
-            "group": alert.labels.get("cluster", target),
+            "component": one_line(alert.labels.get("engine", target)),
+            "group": one_line(alert.labels.get("cluster", target)),
             "class": alert.rule,
             "custom_details": details,
         },

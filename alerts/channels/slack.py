@@ -2,6 +2,10 @@
 
 Limits honoured: `text` ≤ 40,000 characters (we keep it short), a section's text ≤ 3,000, a header ≤ 150,
 ≤ 50 blocks per attachment, a context element ≤ 2,000.
+
+Every text that holds a label or an annotation (label values come from monitored servers) has Slack's
+``& < >`` escaped, so a database named ``<!channel> <https://evil.example|Re-authenticate>`` shows as
+that text: no mention, no link. Only the links Headroom builds itself are markup.
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ from alerts.channels.common import (
     SEVERITY_COLOURS,
     alert_link,
     dashboard_link,
+    link_target,
+    mrkdwn_escape,
+    one_line,
     summary_of,
     truncate,
 )
@@ -28,15 +35,15 @@ TEXT_LIMIT = 3000  # well inside Slack's 40,000: the fallback text is what notif
 
 def _alert_section(alert: Alert, resolved: bool, dashboard: str | None) -> dict[str, Any]:
     mark = "RESOLVED" if resolved else alert.severity.upper()
-    lines = [f"*[{mark}] {summary_of(alert)}*"]
+    lines = [f"*[{mark}] {mrkdwn_escape(one_line(summary_of(alert)))}*"]
     if alert.annotations.get("description"):
-        lines.append(alert.annotations["description"])
+        lines.append(mrkdwn_escape(alert.annotations["description"]))
     links = []
     link = alert_link(dashboard, alert)
     if link:
-        links.append(f"<{link}|Open in Headroom>")
+        links.append(f"<{link_target(link)}|Open in Headroom>")
     if alert.annotations.get("runbook_url"):
-        links.append(f"<{alert.annotations['runbook_url']}|Runbook>")
+        links.append(f"<{link_target(alert.annotations['runbook_url'])}|Runbook>")
     if links:
         lines.append(" · ".join(links))
     return {"type": "section", "text": {"type": "mrkdwn", "text": truncate("\n".join(lines), SECTION_LIMIT)}}
@@ -58,7 +65,7 @@ def render(channel: SlackChannel, note: Notification, dashboard: str | None) -> 
         title += f" ({len(firing)} alerts)"
 
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": truncate(title, HEADER_LIMIT)}}
+        {"type": "header", "text": {"type": "plain_text", "text": truncate(one_line(title), HEADER_LIMIT)}}
     ]
     entries = [(a, False) for a in firing] + [(a, True) for a in resolved]
     room = MAX_BLOCKS - 2  # header + context
@@ -67,11 +74,12 @@ def render(channel: SlackChannel, note: Notification, dashboard: str | None) -> 
     context = f"{len(entries) - room} more not shown" if len(entries) > room else ""
     page = dashboard_link(dashboard, "alerts", target)
     if page:
-        context = (context + " · " if context else "") + f"<{page}|All alerts in Headroom>"
+        context = (context + " · " if context else "") + f"<{link_target(page)}|All alerts in Headroom>"
     if context:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": truncate(context, 2000)}]})
 
-    fallback_lines = [title] + [f"- {summary_of(a)}" for a, _ in entries]
+    title = mrkdwn_escape(title)  # the fallback texts below are read as mrkdwn
+    fallback_lines = [title] + [f"- {mrkdwn_escape(one_line(summary_of(a)))}" for a, _ in entries]
     payload = {
         "text": truncate("\n".join(fallback_lines), TEXT_LIMIT),
         "attachments": [{"color": colour, "fallback": truncate(title, HEADER_LIMIT), "blocks": blocks}],

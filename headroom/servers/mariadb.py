@@ -279,8 +279,8 @@ def _template_dir(os_user: str | None) -> Path:
 
 
 def _new_instance(base: Path, name: str, server_id: int, os_user: str | None,
-                  extra: dict[str, object] | None) -> MariaDbInstance:
-    rundir = make_dir(base / f"{name}-run", os_user, 0o755)
+                  extra: dict[str, object] | None, private: bool = False) -> MariaDbInstance:
+    rundir = make_dir(base / f"{name}-run", os_user, 0o700 if private else 0o755)
     datadir = base / name
     copy_tree(_template_dir(os_user), datadir)
     (datadir / ".headroom-ready").unlink(missing_ok=True)
@@ -312,14 +312,18 @@ def start_mariadb_pair(
     with_replica: bool = True,
     extra_conf: dict[str, object] | None = None,
     owns_base_dir: bool = False,
+    private_sockets: bool = False,
 ) -> MariaDbPair:
-    """Start a primary (+ GTID replica) under `base_dir`; returns when both replica threads run."""
+    """Start a primary (+ GTID replica) under `base_dir`; returns when both replica threads run.
+
+    ``private_sockets`` (what ``headroom demo`` leaves running): the unix sockets sit in 0700 directories
+    (root logs in through the socket only, by socket authentication; every other account has a password)."""
     base = Path(base_dir)
     base.mkdir(parents=True, exist_ok=True)
     os_user = service_user("mysql")
     if os_user is not None:
         os.chmod(base, 0o755)
-    primary = _new_instance(base, "primary", 1, os_user, extra_conf)
+    primary = _new_instance(base, "primary", 1, os_user, extra_conf, private_sockets)
     pair = MariaDbPair(
         primary=primary, replica=None, monitor_password=secrets.token_urlsafe(18),
         repl_password=secrets.token_urlsafe(18), base_dir=base, owns_base_dir=owns_base_dir,
@@ -329,7 +333,7 @@ def start_mariadb_pair(
         if with_replica:
             replica_conf = dict(extra_conf or {})
             replica_conf.setdefault("read_only", "ON")
-            pair.replica = _new_instance(base, "replica", 2, os_user, replica_conf)
+            pair.replica = _new_instance(base, "replica", 2, os_user, replica_conf, private_sockets)
             _attach_replica(pair)
     except BaseException:
         pair.stop()

@@ -7,6 +7,7 @@ copy it instead of running initdb again.
 
 from __future__ import annotations
 
+import getpass
 import glob
 import os
 import secrets
@@ -318,8 +319,8 @@ def _template_dir(os_user: str | None) -> Path:
     return template
 
 
-def _new_instance(base_dir: Path, name: str, os_user: str | None) -> PgInstance:
-    socket_dir = make_dir(base_dir / f"{name}-sock", os_user, 0o755)
+def _new_instance(base_dir: Path, name: str, os_user: str | None, private: bool = False) -> PgInstance:
+    socket_dir = make_dir(base_dir / f"{name}-sock", os_user, 0o700 if private else 0o755)
     log_path = base_dir / f"{name}.log"
     log_path.touch()
     chown_to(log_path, os_user)
@@ -355,16 +356,37 @@ def _conf_value(value: object) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+PEER_MAP = "headroom_local"
+
+
+def _local_peer_only(datadir: Path, os_user: str | None) -> None:
+    """Unix-socket logins by peer authentication, only for the OS users that run Headroom (and the
+    server's own user), as the superuser; TCP keeps scram-sha-256."""
+    hba = datadir / "pg_hba.conf"
+    lines = [line for line in hba.read_text().splitlines() if not line.strip().startswith("local")]
+    hba.write_text("\n".join([f"local all all peer map={PEER_MAP}", f"local replication all peer map={PEER_MAP}",
+                              *lines]) + "\n")
+    allowed = {getpass.getuser(), os_user or getpass.getuser()}
+    (datadir / "pg_ident.conf").write_text("".join(f"{PEER_MAP} {user} postgres\n" for user in sorted(allowed)))
+    for path in (hba, datadir / "pg_ident.conf"):
+        os.chmod(path, 0o600)
+        chown_to(path, os_user)
+
+
 def _start_primary(
-    base_dir: Path, os_user: str | None, extra_conf: dict[str, object] | None, name: str = "primary"
+    base_dir: Path, os_user: str | None, extra_conf: dict[str, object] | None, name: str = "primary",
+    private: bool = False,
 ) -> PgInstance:
     _check_contrib()
     template = _template_dir(os_user)
-    inst = _new_instance(base_dir, name, os_user)
+    inst = _new_instance(base_dir, name, os_user, private)
     copy_tree(template, inst.datadir)
     (inst.datadir / ".headroom-ready").unlink(missing_ok=True)
     conf = dict(BASE_CONF)
     conf["unix_socket_directories"] = f"'{inst.socket_dir}'"
+    if private:
+        conf["unix_socket_permissions"] = "0700"
+        _local_peer_only(inst.datadir, os_user)
     for k, v in (extra_conf or {}).items():
         conf[k] = _conf_value(v)
     inst.append_conf(conf)
@@ -390,8 +412,12 @@ def start_pg_cluster(
     with_standby: bool = True,
     extra_conf: dict[str, object] | None = None,
     owns_base_dir: bool = False,
+    private_sockets: bool = False,
 ) -> PgCluster:
-    """Start a primary (+ streaming standby) under `base_dir`; returns when the standby streams."""
+    """Start a primary (+ streaming standby) under `base_dir`; returns when the standby streams.
+
+    ``private_sockets`` (what ``headroom demo`` leaves running): the unix sockets sit in 0700 directories
+    and take only peer logins of the users running Headroom; everyone else needs a password (TCP)."""
     base = Path(base_dir)
     base.mkdir(parents=True, exist_ok=True)
     os_user = service_user("postgres")
@@ -399,7 +425,7 @@ def start_pg_cluster(
         os.chmod(base, 0o755)
     superuser_password = secrets.token_urlsafe(18)
     monitor_password = secrets.token_urlsafe(18)
-    primary = _start_primary(base, os_user, extra_conf)
+    primary = _start_primary(base, os_user, extra_conf, private=private_sockets)
     cluster = PgCluster(
         primary=primary, standby=None, superuser_password=superuser_password,
         monitor_password=monitor_password, base_dir=base, owns_base_dir=owns_base_dir,
@@ -407,7 +433,7 @@ def start_pg_cluster(
     try:
         _setup_roles(primary, superuser_password, monitor_password)
         if with_standby:
-            cluster.standby = _start_standby(cluster, os_user)
+            cluster.standby = _start_standby(cluster, os_user, private_sockets)
     except BaseException:
         cluster.stop()
         raise
@@ -421,9 +447,9 @@ def start_pg_server(
     return start_pg_cluster(base_dir, with_standby=False, extra_conf=extra_conf, owns_base_dir=owns_base_dir)
 
 
-def _start_standby(cluster: PgCluster, os_user: str | None) -> PgInstance:
+def _start_standby(cluster: PgCluster, os_user: str | None, private: bool = False) -> PgInstance:
     primary = cluster.primary
-    inst = _new_instance(cluster.base_dir, "standby", os_user)
+    inst = _new_instance(cluster.base_dir, "standby", os_user, private)
     make_dir(inst.datadir, os_user)
     run(
         [
@@ -434,7 +460,7 @@ def _start_standby(cluster: PgCluster, os_user: str | None) -> PgInstance:
         env={"PGPASSWORD": cluster.superuser_password, "PGAPPNAME": "standby"},
         timeout=180,
     )
-    inst.append_conf({"unix_socket_directories": f"'{inst.socket_dir}'"})
+    inst.append_conf({"unix_socket_directories": f"'{inst.socket_dir}'"})  # the rest came with the base backup
     # the application name lets pg_stat_replication say which standby is which
     with open(inst.datadir / "postgresql.auto.conf", "a") as fh:
         fh.write("cluster_name = 'standby'\n")

@@ -10,7 +10,8 @@ Each receiver is a threaded HTTP server on 127.0.0.1 and a free port. Replies co
 - generic: 200 with an empty JSON object.
 
 Status codes 100–199 are sent as an interim status line after which the connection is closed
-(no final response, as a broken proxy would do).
+(no final response, as a broken proxy would do). ``Reply(drip=0.5)`` sends the answer one byte every
+0.5 s (a receiver that holds its client); ``Received.bytes_sent`` says how much of it got out.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds to wait before answering (a slow or timing-out receiver)
     when: Callable[[bytes], bool] | None = None  # only for requests whose body matches (else skipped)
+    drip: float = 0.0  # > 0: send the answer one byte at a time, this many seconds apart
 
 
 @dataclass
@@ -44,6 +46,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     status: int  # what we answered (0 if the answer could not be written)
+    bytes_sent: int = 0  # of the answer (status line, headers and body)
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -174,7 +177,7 @@ class Receiver:
         if reply is None:
             reply = self._default(body)
         elif reply.body is None:
-            reply = Reply(reply.status, self._usual_body(reply.status), reply.headers, reply.delay)
+            reply = Reply(reply.status, self._usual_body(reply.status), reply.headers, reply.delay, drip=reply.drip)
         record = Received(time.time(), handler.path, {k.lower(): v for k, v in handler.headers.items()}, body, 0)
         with self.lock:
             self.requests.append(record)
@@ -197,8 +200,17 @@ class Receiver:
                     f"Content-Type: {ctype}", f"Content-Length: {len(payload)}"]
             head += [f"{key}: {value}" for key, value in reply.headers.items()]
             raw = ("\r\n".join(head) + "\r\n\r\n").encode()
-            handler.wfile.write(raw + (payload if reply.status not in (204, 304) else b""))
-            handler.wfile.flush()
+            answer = raw + (payload if reply.status not in (204, 304) else b"")
+            if reply.drip:
+                for i in range(len(answer)):
+                    handler.wfile.write(answer[i : i + 1])
+                    handler.wfile.flush()
+                    record.bytes_sent = i + 1
+                    time.sleep(reply.drip)
+            else:
+                handler.wfile.write(answer)
+                handler.wfile.flush()
+                record.bytes_sent = len(answer)
             record.status = reply.status
         except (BrokenPipeError, ConnectionResetError):
             record.status = 0

@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 from alert_helpers import alerts_config
 from receivers import Receiver, Reply
@@ -15,6 +14,7 @@ from receivers import Receiver, Reply
 from alerts import outbox
 from alerts.channels import send
 from alerts.channels.config import ChannelBase
+from alerts.channels.netguard import GuardedClient
 from alerts.config import AlertsConfig
 from alerts.dispatcher import Dispatcher
 from alerts.model import OutboxItem
@@ -61,7 +61,7 @@ def test_every_status_100_to_599(kind: str, receiver_factory: Callable[[str], Re
         alerts_config(channels=[channel_config(kind, rec.url, timeout=2)])
     ).channels[0]
     mismatches = []
-    with httpx.Client(follow_redirects=False) as client:
+    with GuardedClient() as client:
         for status in range(100, 600):
             rec.push(Reply(status))
             result = send(client, channel, sample_payload(kind), allow_private=True)
@@ -215,7 +215,7 @@ def test_private_hosts_refused_unless_allowed(store: Store, receiver_factory: Ca
     rec = receiver_factory("slack")
     cfg = AlertsConfig.model_validate(alerts_config(
         allow_private_webhook_hosts=False, channels=[channel_config("slack", rec.url)]))
-    with httpx.Client() as client:
+    with GuardedClient() as client:
         result = send(client, cfg.channels[0], {"text": "x"}, allow_private=False)
         assert result.outcome == "permanent"
         assert result.error == ("refused: host resolves to a loopback address (127.0.0.1); "
@@ -234,7 +234,7 @@ def test_webhook_hmac_signature(receiver_factory: Callable[[str], Receiver]) -> 
 
     rec = receiver_factory("generic")
     cfg = AlertsConfig.model_validate(alerts_config(channels=[channel_config("webhook", rec.url)]))
-    with httpx.Client() as client:
+    with GuardedClient() as client:
         assert send(client, cfg.channels[0], {"version": "4", "alerts": []}, True).outcome == "ok"
     got = rec.requests[0]
     expected = hmac.new(b"k", got.body, hashlib.sha256).hexdigest()

@@ -156,3 +156,24 @@ def test_slack_and_pagerduty_payloads(store: Store) -> None:
     assert pd["payload"]["source"] == "db1" and pd["payload"]["custom_details"]["labels"]["target"] == "db1"
     assert pd["links"][0]["href"] == "http://dash.example:8501/?page=alerts&target=db1&alert=Down"
     assert "routing_key" not in pd  # added only when sending, never stored
+
+
+@pytest.mark.parametrize("matchers", [
+    ['alertname=~".+"'], ['alertname=~".*"'], ['target=~"(.*)"'], ['severity=~".{0,}"'], ['target=~"[\\\\s\\\\S]*"'],
+    ['alertname=~".*|Postgres"'], ['alertname!="PostgresDown"'], ['target!~"db1"'],
+    ['alertname=~".+"', 'target!="db1"'],
+])
+def test_a_silence_of_everything_is_refused_whatever_the_syntax(store: Store, matchers: list[str]) -> None:
+    now = int(time.time())
+    with pytest.raises(SilenceError, match="^matchers: these matchers match every alert"):
+        create_silence(store, matchers, now, now + 60, "alice", "x")
+    assert list_silences(store) == []
+
+
+@pytest.mark.parametrize("matchers", [
+    ['target="db1"'], ['alertname=~"Postgres.*"'], ['alertname=~".+"', 'target="db1"'], ['severity=~"warning|info"'],
+])
+def test_a_silence_that_names_something_is_accepted(store: Store, matchers: list[str]) -> None:
+    now = int(time.time())
+    sid = create_silence(store, matchers, now, now + 60, "alice", "x")
+    assert [s.id for s in list_silences(store)] == [sid]

@@ -13,7 +13,7 @@ from collectors.presets import resolve
 from collectors.rates import RateTracker
 from collectors.shard import parse_shard, select, shard_of
 from collectors.spool import Spool
-from collectors.statements import StatementCounters, StatementKey, StatementTracker
+from collectors.statements import TEXT_REFRESH_S, StatementCounters, StatementKey, StatementTracker
 from store.types import OTHER_QUERYID, StatementStat
 
 
@@ -216,3 +216,18 @@ def test_random_rate_sequences_never_negative() -> None:
         value = 0.0 if rng.random() < 0.05 else value + rng.randint(0, 50)
         res = r.update("c", value, float(step))
         assert res.rate is None or res.rate >= 0
+
+
+def test_texts_of_statements_still_in_the_top_are_fetched_again_each_day() -> None:
+    clock = [1000.0]
+    tracker = StatementTracker(top_n=5, clock=lambda: clock[0])
+    key = StatementKey("app", "u", "42")
+    tracker.update({key: StatementCounters(1, 1.0)}, now=0)
+    first = tracker.update({key: StatementCounters(2, 2.0)}, now=10)
+    assert first.need_text == [("42", "app", "u")]
+    tracker.text_fetched(first.need_text)
+    clock[0] += TEXT_REFRESH_S - 1
+    assert tracker.update({key: StatementCounters(3, 3.0)}, now=20).need_text == []
+    clock[0] += 2
+    # a day on: fetched (and upserted, which refreshes statements.last_seen) again
+    assert tracker.update({key: StatementCounters(4, 4.0)}, now=30).need_text == [("42", "app", "u")]

@@ -159,8 +159,8 @@ def test_sign_in_gate_in_the_browser(synthetic_store_url: str, need_binary: Call
 
     cfg = DashboardConfig.model_validate({"auth": {
         "server_metadata_url": "https://idp.example/.well-known/openid-configuration", "client_id": "headroom",
-        "client_secret": "oidc-secret-in-browser", "cookie_secret": "cookie-secret-in-browser",
-        "redirect_uri": "http://127.0.0.1:8501/oauth2callback"}})
+        "client_secret": "oidc-secret-in-browser", "cookie_secret": "cookie-secret-in-browser-32-bytes-long",
+        "redirect_uri": "http://127.0.0.1:8501/oauth2callback", "allowed_domains": ["example.com"]}})
     port = _free_port()
     server = start_dashboard(None, port=port, store_url=synthetic_store_url, dashboard=cfg, quiet=True)
     base = f"http://127.0.0.1:{port}"

@@ -125,18 +125,19 @@ def test_config_permissions_and_errors(tmp_path: Path) -> None:
     assert DashboardConfig().can_write(None) is False
     assert DashboardConfig(read_only=False).can_write(None) is True
     (tmp_path / "cs").write_text("client-secret-value\n")
-    (tmp_path / "ck").write_text("cookie-secret-value\n")
+    (tmp_path / "ck").write_text("cookie-secret-value-of-32-bytes-at-least\n")
     cfg = DashboardConfig.model_validate({
         "auth": {"server_metadata_url": "https://idp.example/.well-known/openid-configuration",
                  "client_id": "headroom", "client_secret_file": str(tmp_path / "cs"),
                  "cookie_secret_file": str(tmp_path / "ck"), "redirect_uri": "https://h.example/oauth2callback"},
         "admins": ["Alice@example.com"],
     })
-    assert cfg.can_write("alice@example.com") and not cfg.can_write("bob@example.com") and not cfg.can_write(None)
+    assert cfg.can_write("alice@example.com", True) and not cfg.can_write("bob@example.com", True)
+    assert not cfg.can_write(None, True) and not cfg.can_write("alice@example.com")  # unverified: no admin rights
     assert "client-secret-value" not in repr(cfg) and "client-secret-value" not in cfg.model_dump_json()
     with pytest.raises(ValidationError, match="client_secret"):
         DashboardConfig.model_validate({"auth": {"server_metadata_url": "https://x", "client_id": "c",
-                                                 "cookie_secret": "k", "redirect_uri": "https://r"}})
+                                                 "cookie_secret": "k" * 32, "redirect_uri": "https://r"}})
     with pytest.raises(ValidationError, match="unknown|Extra inputs"):
         DashboardConfig.model_validate({"read_onyl": True})
 
@@ -154,12 +155,14 @@ def test_launcher_passes_the_store_url_only_through_the_environment(tmp_path: Pa
     assert cmd[cmd.index("--server.port") + 1] == "8123"
     cfg = DashboardConfig.model_validate({
         "auth": {"server_metadata_url": "https://idp.example/x", "client_id": "c", "client_secret": "cs-1234",
-                 "cookie_secret": "ck-5678", "redirect_uri": "https://h.example/oauth2callback"},
+                 "cookie_secret": "ck-5678-cookie-secret-of-32-bytes", "redirect_uri": "https://h.example/oauth2callback",
+                 "allowed_domains": ["example.com"]},
         "admins": ["a@example.com"]})
     env = dashboard_env(url, tmp_path / "headroom.yaml", cfg)
     assert env["HEADROOM_STORE_URL"] == url
     # the app learns that sign-in is on and who the admins are, never the OIDC secrets
     policy = json.loads(env["HEADROOM_DASHBOARD"])
-    assert policy == {"auth_enabled": True, "admins": ["a@example.com"], "read_only": True, "refresh_seconds": 60}
+    assert policy == {"auth_enabled": True, "admins": ["a@example.com"], "read_only": True, "refresh_seconds": 60,
+                      "allowed_domains": ["example.com"], "allowed_emails": [], "require_verified_email": True}
     assert "cs-1234" not in env["HEADROOM_DASHBOARD"] and "ck-5678" not in env["HEADROOM_DASHBOARD"]
     assert env["HEADROOM_CONFIG"] == str((tmp_path / "headroom.yaml").resolve())

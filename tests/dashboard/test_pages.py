@@ -269,8 +269,9 @@ def test_sign_in_gates_every_page(synthetic_store: Any, tmp_path: Any, monkeypat
         "    server_metadata_url: https://idp.example/.well-known/openid-configuration\n"
         "    client_id: headroom\n"
         f"    client_secret_file: {tmp_path / 'client'}\n"
-        "    cookie_secret: cookie-secret-xyz\n"
+        "    cookie_secret: cookie-secret-xyz-of-at-least-32-bytes\n"
         "    redirect_uri: http://127.0.0.1:8501/oauth2callback\n"
+        "    allowed_domains: [example.com]\n"
         "  admins: [alice@example.com]\n"
     )
     monkeypatch.setenv("HEADROOM_CONFIG", str(cfg))

@@ -197,6 +197,25 @@ def _up_targets(db: Path, since: int) -> set[str]:
     return {r[0] for r in rows}
 
 
+def _nobody_gets_in(base: Path, config: dict[str, Any], need_binary: Any) -> None:
+    """What the demo leaves running: another OS user reaches no PostgreSQL server, by socket or by TCP."""
+    from tests.headroom.test_demo_access import OTHER_USER
+
+    if os.geteuid() != 0:
+        return  # runuser needs root; tests/headroom/test_demo_access.py covers the servers either way
+    psql = need_binary("psql", "postgresql-client")
+    for target in config["targets"]:
+        if target["engine"] != "postgres":
+            continue
+        port = re.search(r":(\d+)/", target["dsn"]).group(1)  # type: ignore[union-attr]
+        role = target["labels"]["role"]
+        for host in (str(base / "pg" / f"{role}-sock"), "127.0.0.1"):
+            result = subprocess.run([need_binary("runuser", "util-linux"), "-u", OTHER_USER, "--", psql, "-w", "-h", host, "-p", port,
+                                     "-U", "postgres", "-d", "postgres", "-Atc", "SELECT 1"],
+                                    capture_output=True, text=True, timeout=60, cwd="/", env={"PATH": "/usr/bin:/bin"})
+            assert result.returncode != 0, f"{OTHER_USER} connected to the demo's {role} through {host}"
+
+
 @pytest.mark.slow
 def test_demo_collects_both_engines_and_ctrl_c_leaves_nothing(tmp_path: Path, need_binary: object) -> None:
     assert callable(need_binary)
@@ -222,6 +241,7 @@ def test_demo_collects_both_engines_and_ctrl_c_leaves_nothing(tmp_path: Path, ne
             assert "password" not in target and ":" not in target["dsn"].split("@")[0].split("//")[1]
             assert os.stat(target["password_file"]).st_mode & 0o077 == 0
         out.wait_for(rf"dashboard ready: http://127\.0\.0\.1:{port}", 180)
+        _nobody_gets_in(base, config, need_binary)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=10) as resp:
             assert resp.status == 200
         # both engines collecting: a fresh `up = 1` from every demo target, written by the collector
