@@ -3,6 +3,7 @@ every non-global address is refused, Host and SNI keep the URL's name, one deadl
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 import ssl
 import subprocess
@@ -11,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpcore
 import pytest
 from alert_helpers import alerts_config
 from receivers import Receiver, Reply
@@ -21,7 +23,7 @@ from alerts.channels.netguard import GuardedClient
 from alerts.config import AlertsConfig
 
 REAL_GETADDRINFO = socket.getaddrinfo
-GLOBAL_ADDRESS = "93.184.215.14"  # a global address; what answers there (if anything) is not the test receiver
+GLOBAL_ADDRESS = "93.184.215.14"  # a global address; the tests never really connect to it (see `dials`)
 
 
 def webhook(url: str, **extra: Any) -> ChannelBase:
@@ -61,8 +63,26 @@ def resolver(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[dict[str, li
     yield install
 
 
+@pytest.fixture
+def dials(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The numeric addresses the guarded backend dials. A loopback address is really connected; any
+    other is refused here, before a packet leaves the machine (tests send nothing outside it)."""
+    dialled: list[str] = []
+    real_connect = httpcore.SyncBackend.connect_tcp
+
+    def connect(self: httpcore.SyncBackend, host: str, port: int, *args: Any, **kwargs: Any) -> Any:
+        dialled.append(host)
+        if not ipaddress.ip_address(host).is_loopback:
+            raise httpcore.ConnectError(f"not dialled from the tests: {host}")
+        return real_connect(self, host, port, *args, **kwargs)
+
+    monkeypatch.setattr(httpcore.SyncBackend, "connect_tcp", connect)
+    return dialled
+
+
 def test_dns_rebinding_cannot_move_the_request_to_loopback(
-    resolver: Callable[[dict[str, list[str]]], Resolver], receiver_factory: Callable[[str], Receiver]
+    resolver: Callable[[dict[str, list[str]]], Resolver], receiver_factory: Callable[[str], Receiver],
+    dials: list[str],
 ) -> None:
     rec = receiver_factory("generic")
     port = int(rec.url.rsplit(":", 1)[1])
@@ -72,7 +92,8 @@ def test_dns_rebinding_cannot_move_the_request_to_loopback(
     with GuardedClient() as client:
         send(client, channel, {"version": "4"}, allow_private=False)
     assert rec.requests == [], "the request reached the loopback address the name was rebound to"
-    assert fake.calls["hooks.rebind.test"] == 1  # resolved once: the connection went to the checked address
+    assert fake.calls["hooks.rebind.test"] == 1  # resolved once
+    assert dials == [GLOBAL_ADDRESS]  # the connection went to the checked address
 
 
 @pytest.mark.parametrize(("address", "kind"), [
@@ -100,11 +121,14 @@ def test_every_non_global_address_is_refused(
                                 "set allow_private_hosts: true on the channel to allow it"), url
 
 
-def test_a_global_address_is_not_refused(resolver: Callable[[dict[str, list[str]]], Resolver]) -> None:
+def test_a_global_address_is_not_refused(
+    resolver: Callable[[dict[str, list[str]]], Resolver], dials: list[str]
+) -> None:
     resolver({"hook.example.test": [GLOBAL_ADDRESS]})
     with GuardedClient() as client:
         result = send(client, webhook("http://hook.example.test/x", timeout=1), {"version": "4"}, allow_private=False)
     assert not (result.error or "").startswith("refused"), result
+    assert dials == [GLOBAL_ADDRESS]
 
 
 def test_host_header_keeps_the_url_name(
