@@ -76,7 +76,8 @@ class ChannelWorker(threading.Thread):
     def step(self, client: httpx.Client) -> float:
         """Send at most one row; returns how long to wait before the next step."""
         engine = self.st.engine  # type: ignore[attr-defined]
-        now = time.time()
+        clock = self.st.clock  # type: ignore[attr-defined]
+        now = clock()
         with engine.connect() as conn:
             row, soonest = outbox.next_due(conn, self.channel.name, now)
         if row is None:
@@ -86,7 +87,7 @@ class ChannelWorker(threading.Thread):
             return min(wait, IDLE_POLL)
         self.limiter.take()
         result = send(client, self.channel, row.payload, self.allow_private)
-        done = time.time()
+        done = clock()
         with engine.begin() as conn:
             if result.outcome == "ok":
                 outbox.mark_sent(conn, row.id, done)

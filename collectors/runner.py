@@ -36,6 +36,7 @@ from collectors.presets import ScheduledMetric
 from collectors.rates import RateTracker
 from collectors.samples import add_rows
 from collectors.settings import CollectorSettings
+from store.clock import Clock, system_clock
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +48,10 @@ class TargetRunner:
     def __init__(
         self, target: Any, metrics: list[ScheduledMetric], settings: CollectorSettings, emit: Emit,
         engine: Engine | None = None, semaphore: asyncio.Semaphore | None = None, store: Any = None,
+        clock: Clock = system_clock,
     ) -> None:
         self.target = target
+        self.clock = clock  # sample and event timestamps, and the time base of rates
         self.store = store  # for meta_get/meta_set: the server start time survives a collector restart
         self.semaphore = semaphore
         self.name = str(target.name)
@@ -73,7 +76,8 @@ class TargetRunner:
     async def ensure_connected(self) -> bool:
         if self.connected:
             return True
-        now, ts = time.time(), int(time.time())
+        now = self.clock()
+        ts = int(now)
         batch = Batch()
         try:
             await asyncio.wait_for(self.engine.connect(), self.timeout + 5)
@@ -129,7 +133,7 @@ class TargetRunner:
                             "warning", {"previous_start": float(previous), "start": info.start_time})
 
     async def mark_lost(self, reason: str) -> None:
-        ts = int(time.time())
+        ts = int(self.clock())
         batch = Batch()
         batch.add_sample(self.name, "up", {}, ts, 0.0)
         if self.down_reason is None:
@@ -157,7 +161,8 @@ class TargetRunner:
 
     async def heartbeat(self) -> None:
         """Refresh server info (role, start time) and write ``up`` 1; raises ConnectionLost."""
-        ts, now = int(time.time()), time.time()
+        now = self.clock()
+        ts = int(now)
         try:
             info = await asyncio.wait_for(self.engine.server_info(), self.timeout)
         except TimeoutError:
@@ -232,7 +237,7 @@ class TargetRunner:
         mdef = sm.definition
         if not self._role_ok(mdef):
             return None
-        now = time.time()
+        now = self.clock()
         ts = int(now)
         if self.features.skipped(mdef.name, now) is not None:
             return None

@@ -13,7 +13,6 @@ import json
 import logging
 import signal
 import socket
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,6 +23,7 @@ from collectors.settings import CollectorSettings
 from collectors.shard import UnknownTargets, by_name, select
 from collectors.spool import Spool
 from collectors.writer import Writer, is_unreachable
+from store.clock import Clock, system_clock
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +50,11 @@ class Collector:
     def __init__(
         self, store: Any, targets: Sequence[Any], settings: CollectorSettings | None = None,
         interval: float | None = None, housekeeping: bool = True, only: Sequence[str] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.store = store
+        #: timestamps of samples and events; default: the store's clock
+        self.clock: Clock = clock or getattr(store, "clock", None) or system_clock
         self.settings = settings or CollectorSettings()
         self.spool = Spool(self.settings.spool_dir, self.settings.spool_max_bytes, self.settings.spool_max_age)
         self.writer = Writer(store, self.spool, flush_interval=self.settings.flush_interval)
@@ -61,7 +64,7 @@ class Collector:
         for t in targets:
             self.runners.append(TargetRunner(
                 t, scheduled_metrics(t, interval, only), self.settings, self.writer.put, semaphore=semaphore,
-                store=store))
+                store=store, clock=self.clock))
         self._reported_drops = 0
         self._registered = False
 
@@ -88,7 +91,7 @@ class Collector:
             n = dropped - self._reported_drops
             self._reported_drops = dropped
             batch = Batch()
-            batch.add_event(None, int(time.time()), "spool_drop",
+            batch.add_event(None, int(self.clock()), "spool_drop",
                             f"the store was unreachable too long: {n} spooled item(s) dropped "
                             f"(spool bounded to {self.settings.spool_max_bytes} bytes, "
                             f"{self.settings.spool_max_age:.0f}s)", "error", {"dropped": n})
@@ -113,7 +116,7 @@ class Collector:
             return  # nothing to publish to; the state is published again once the store is back
         files = self.spool.files()
         state = {"batches": len(files), "bytes": sum(f.size for f in files),
-                 "dropped_items": self.spool.dropped_items, "updated_at": int(time.time())}
+                 "dropped_items": self.spool.dropped_items, "updated_at": int(self.clock())}
         try:
             self.store.meta_set(f"{SPOOL_STATE_PREFIX}{socket.gethostname()}:{self.settings.spool_dir}",
                                 json.dumps(state, sort_keys=True))
@@ -200,27 +203,28 @@ async def collect_once(
         await c.close()
 
 
-def _open_store(cfg: Any) -> Any:
+def _open_store(cfg: Any, clock: Clock = system_clock) -> Any:
     from store import open_store
 
     reveal = getattr(cfg, "store_url_revealed", None)  # HeadroomConfig: password from store.password_file
     url = reveal() if callable(reveal) else cfg.store.url
     retention = getattr(cfg.store, "retention", None)
     try:
-        return open_store(url, retention)
+        return open_store(url, retention, clock=clock)
     except Exception as exc:
         if not is_unreachable(exc):
             raise
         # the store is down at start: collect anyway, batches go to the spool until it answers
         log.warning("store unreachable at start (%s): collecting into the spool", type(exc).__name__)
-        return open_store(url, retention, migrate=False)
+        return open_store(url, retention, migrate=False, clock=clock)
 
 
 def run_collect(
     cfg: Any, once: bool = False, interval: float | None = None, shard: tuple[int, int] | None = None,
-    targets: list[str] | None = None,
+    targets: list[str] | None = None, clock: Clock = system_clock,
 ) -> int:
-    """``headroom collect``. Returns the exit code (``--once``: 0 when every target answered)."""
+    """``headroom collect``. Returns the exit code (``--once``: 0 when every target answered).
+    ``clock`` stamps samples and events and drives the store's housekeeping."""
     settings = CollectorSettings.from_config(getattr(cfg, "collector", None))
     try:
         chosen = select(by_name(cfg.targets or [], targets), shard)
@@ -229,7 +233,7 @@ def run_collect(
         return 2
     if shard is not None:
         log.info("shard %d/%d: %d target(s): %s", shard[0], shard[1], len(chosen), ", ".join(t.name for t in chosen))
-    store = _open_store(cfg)
+    store = _open_store(cfg, clock)
     if settings.metrics_port and not once:
         from prometheus_client import start_http_server
 

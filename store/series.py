@@ -5,12 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-import time
 from collections.abc import Iterable, Mapping
 
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from store.clock import Clock, system_clock
 from store.schema import series, targets
 from store.types import TargetRow
 
@@ -41,8 +41,9 @@ class SeriesRegistry:
 
     Safe for concurrent writers: inserts use ON CONFLICT DO NOTHING and re-read the ids."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, clock: Clock = system_clock) -> None:
         self._engine = engine
+        self._clock = clock
         self._lock = threading.Lock()
         self._target_ids: dict[str, int] = {}
         self._series_ids: dict[SeriesCacheKey, int] = {}
@@ -56,7 +57,7 @@ class SeriesRegistry:
         labels_text = labels_json(labels or {})
         with self._engine.begin() as conn:
             ins = _insert(conn)(targets).values(
-                name=name, engine=engine_name, labels_json=labels_text, added_at=int(time.time())
+                name=name, engine=engine_name, labels_json=labels_text, added_at=int(self._clock())
             )
             conn.execute(
                 ins.on_conflict_do_update(
@@ -83,7 +84,7 @@ class SeriesRegistry:
         cached = self._target_ids.get(name)
         if cached is not None:
             return cached
-        ins = _insert(conn)(targets).values(name=name, engine="unknown", labels_json="{}", added_at=int(time.time()))
+        ins = _insert(conn)(targets).values(name=name, engine="unknown", labels_json="{}", added_at=int(self._clock()))
         conn.execute(ins.on_conflict_do_nothing(index_elements=[targets.c.name]))
         target_id = int(conn.execute(select(targets.c.id).where(targets.c.name == name)).scalar_one())
         self._target_ids[name] = target_id
