@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+import pytest
 from sqlalchemy import func, select
 
 from store import Sample, Store
@@ -26,6 +27,7 @@ def _dataset(base: int) -> tuple[list[Sample], dict[tuple[str, str, str], list[t
     return batch, expected
 
 
+@pytest.mark.slow  # volume, not time: tests/test_pinned_instants.py leaves it out
 def test_million_samples_round_trip(store: Store, now: int) -> None:
     base = now - N_POINTS * STEP - 60
     batch, expected = _dataset(base)
