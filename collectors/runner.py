@@ -7,7 +7,8 @@
   recorded (``headroom_scrape_success{metric}`` 0, one ``collector_error`` event per distinct
   error and hour) and never stops the others.
 - Events: ``restart`` (server start time changed), ``failover`` (recovery state flipped),
-  ``stats_reset`` (counters went down), ``missing_feature`` (once, with the fix).
+  ``missing_feature`` (once, with the fix), ``database_limit`` (databases left out by
+  ``database_scope_limit``, named, once per change).
 """
 
 from __future__ import annotations
@@ -34,14 +35,16 @@ from collectors.engines.base import (
 from collectors.features import FeatureTracker
 from collectors.presets import ScheduledMetric
 from collectors.rates import RateTracker
-from collectors.samples import add_rows
-from collectors.settings import CollectorSettings
+from collectors.samples import add_rows, add_stats_reset
+from collectors.settings import CollectorSettings, target_default
 from store.clock import Clock, system_clock
 
 log = logging.getLogger(__name__)
 
 Emit = Callable[[Batch], None]
 SHUTDOWN_WAIT = 10.0
+LIMIT_NAMES_SHOWN = 20  # database names in a database_limit event's message
+LIMIT_NAMES_KEPT = 200  # ... and in its details
 
 
 class TargetRunner:
@@ -58,8 +61,8 @@ class TargetRunner:
         self.metrics = metrics
         self.settings = settings
         self.emit = emit
-        self.timeout = float(getattr(target, "statement_timeout", None) or settings.metric_timeout)
-        self.max_databases = int(getattr(target, "database_scope_limit", None) or settings.max_databases)
+        self.timeout = float(getattr(target, "statement_timeout", None) or target_default("statement_timeout"))
+        self.max_databases = int(getattr(target, "database_scope_limit", None) or target_default("database_scope_limit"))
         self.engine = engine or create_engine(target, statement_timeout=self.timeout)
         self.rates = RateTracker()
         self.features = FeatureTracker(self.name)
@@ -71,6 +74,8 @@ class TargetRunner:
         self._errors_seen: dict[tuple[str, str], float] = {}
         self.last_poll: dict[str, float] = {}  # metric → monotonic time of its last poll start
         self.polls: dict[str, int] = {}  # metric → polls done (each writes one scrape_success sample)
+        self._limit_reported: frozenset[str] = frozenset()  # databases left out, as last reported
+        self._limit_reported_at = 0.0
 
     # ----------------------------------------------------------------- connection
     async def ensure_connected(self) -> bool:
@@ -204,6 +209,7 @@ class TargetRunner:
             dbs = await self.engine.databases()
             if dbs:
                 databases = list(dbs[: self.max_databases])
+                self._report_database_limit(dbs[self.max_databases :], len(dbs), batch, ts)
         count = 0
         for db in databases:
             if mdef.python:
@@ -225,11 +231,29 @@ class TargetRunner:
             res = add_rows(batch, mdef, rows, self.name, ts, now, self.rates,
                            database=db if mdef.scope == "database" else None)
             count += res.samples
-            if res.resets:
-                batch.add_event(self.name, ts, "stats_reset",
-                                f"{mdef.name}: {res.resets} counter(s) went down (statistics reset); "
-                                "that interval was dropped", "info", {"metric": mdef.name, "counters": res.resets})
+            if res.resets:  # the counter rule dropped those intervals; only the server's word is a reset
+                log.debug("%s: %s: %d counter(s) went down; interval dropped", self.name, mdef.name, res.resets)
+            for labels, reset_at in res.server_resets:
+                add_stats_reset(batch, self.name, ts, mdef.name, labels, reset_at)
         return count
+
+    def _report_database_limit(self, left_out: list[str], total: int, batch: Batch, ts: int) -> None:
+        """One ``database_limit`` event naming the databases ``database_scope_limit`` leaves out (the
+        least active ones); again only when that set changes, at most once per ``error_event_every``."""
+        key = frozenset(left_out)
+        if not left_out or key == self._limit_reported:
+            return
+        now = time.monotonic()
+        if self._limit_reported and now - self._limit_reported_at < self.settings.error_event_every:
+            return
+        self._limit_reported, self._limit_reported_at = key, now
+        shown = ", ".join(left_out[:LIMIT_NAMES_SHOWN]) + (
+            f" and {len(left_out) - LIMIT_NAMES_SHOWN} more" if len(left_out) > LIMIT_NAMES_SHOWN else "")
+        message = (f"{self.name}: {len(left_out)} of {total} databases are not visited by per-database metrics "
+                   f"(database_scope_limit {self.max_databases}; the least active are left out): {shown}")
+        log.warning("%s", message)
+        batch.add_event(self.name, ts, "database_limit", message, "warning",
+                        {"limit": self.max_databases, "databases": total, "left_out": left_out[:LIMIT_NAMES_KEPT]})
 
     async def poll(self, sm: ScheduledMetric) -> bool | None:
         """Run one metric once. True/False: success; None: skipped (role, missing feature).

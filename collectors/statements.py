@@ -66,6 +66,7 @@ class StatementDeltas:
     seeded: bool = False  # first poll: nothing to report yet
     dropped: int = 0  # entries whose interval was dropped (decrease without a usable `since`)
     reset: bool = False
+    interval: float = 0.0  # seconds since the previous poll
 
 
 @dataclass
@@ -134,4 +135,4 @@ class StatementTracker:
                 )
             )
         need_text = [k for k, _ in top if k not in self._texts_known]
-        return StatementDeltas(stats, need_text, dropped=dropped, reset=reset)
+        return StatementDeltas(stats, need_text, dropped=dropped, reset=reset, interval=interval)
