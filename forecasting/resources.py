@@ -14,9 +14,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from forecasting.capacity import COUNTER, LOAD, STORAGE
+from store.types import XID_WRAPAROUND as LIMIT
 
-XID_WRAPAROUND = float(2**31)
-MXID_WRAPAROUND = float(2**31)
+XID_WRAPAROUND = float(LIMIT)
+MXID_WRAPAROUND = float(LIMIT)  # multixact IDs wrap at the same 2^31
 
 
 class StoreLike(Protocol):

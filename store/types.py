@@ -6,6 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+#: PostgreSQL transaction IDs (and multixact IDs) before wraparound: 2^31. The one place this number
+#: lives: the collector's pg_xid_wraparound_ratio, the XID forecasts and the Vacuum page divide by it.
+XID_WRAPAROUND = 2**31
+
 
 class Sample(NamedTuple):
     """One value of one series at one moment (``ts``: integer epoch seconds, UTC)."""

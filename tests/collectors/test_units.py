@@ -261,3 +261,21 @@ def test_ratios_are_per_interval_and_only_the_server_says_reset() -> None:
     with pytest.raises(DefinitionError, match="must be counters"):
         parse_definition("x", "postgres", {"description": "d", "sql": "SELECT 1", "gauges": ["a"],
                                            "ratios": {"r": {"part": ["a"], "whole": ["a", "b"]}}})
+
+
+def test_collector_settings_take_their_defaults_from_the_config_model() -> None:
+    from collectors.config import CollectorConfig
+    from collectors.settings import CONFIGURED, CollectorSettings
+
+    assert set(CONFIGURED) == set(CollectorConfig.model_fields)  # every option reaches the collector
+    defaults, model = CollectorSettings(), CollectorConfig()
+    for name in CONFIGURED:
+        want = getattr(model, name)
+        assert getattr(defaults, name) == (Path(want) if name == "spool_dir" else want), name
+    assert CollectorSettings.from_config(None) == defaults
+    s = CollectorSettings.from_config({"spool_max_bytes": "1GB", "spool_max_age": "2h", "housekeeping_interval": "30s",
+                                       "metrics_port": 9465, "top_statements": 7})
+    assert (s.spool_max_bytes, s.spool_max_age, s.housekeeping_interval) == (10**9, 7200.0, 30.0)
+    assert (s.metrics_port, s.top_statements, s.spool_dir) == (9465, 7, Path(model.spool_dir))
+    with pytest.raises(ValueError, match="spool_max_sizes"):
+        CollectorSettings.from_config({"spool_max_sizes": "1GB"})
