@@ -20,6 +20,7 @@ from headroom.cli_support import (
     EXIT_ERROR,
     StageUnavailable,
     State,
+    add_global_options,
     align,
     current_state,
     duration_option,
@@ -48,7 +49,7 @@ def cli(ctx: click.Context, config: str | None, log_level: str, log_file: Path |
     from headroom.logging import setup_logging
 
     setup_logging(log_level, log_file)
-    ctx.obj = State(config, debug)
+    ctx.obj = State(config, debug, log_level, log_file)
 
 
 @cli.command()
@@ -300,6 +301,7 @@ def query(target: str, metric: str, labels: tuple[str, ...], since: str | None, 
 
 
 cli.add_command(silence)
+add_global_options(cli)  # `headroom collect --config F` works as `headroom --config F collect`
 
 
 def main(argv: list[str] | None = None) -> None:
