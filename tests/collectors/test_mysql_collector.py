@@ -528,3 +528,33 @@ def test_server_down_then_back(mariadb_pair_factory: Callable[..., MariaDbPair])
     assert kinds == ["target_down", "target_up", "restart"]  # one down event, not one per attempt
     down = next(e for e in out.events if e.kind == "target_down")
     assert pair.monitor_password not in down.message
+
+
+def test_a_changed_global_variable_is_one_setting_change(mariadb_pair: MariaDbPair,
+                                                         collector: Callable[..., Collector]) -> None:
+    """The same event kind as PostgreSQL's settings; GTID positions moving with writes are not settings."""
+    root = mariadb_pair.root_connect()
+    with root.cursor() as cur:
+        cur.execute("SELECT @@GLOBAL.net_retry_count, @@GLOBAL.gtid_binlog_pos")
+        old, gtid_before = cur.fetchone()
+    try:
+        c = collector(target(mariadb_pair), ["mysql_settings"])
+        first = c.round()
+        with root.cursor() as cur:
+            cur.execute("CREATE DATABASE IF NOT EXISTS settings_db")
+            cur.execute("CREATE TABLE IF NOT EXISTS settings_db.t (id INT PRIMARY KEY)")
+            cur.execute("REPLACE INTO settings_db.t VALUES (1), (2)")  # moves the GTID position
+            cur.execute("SET GLOBAL net_retry_count = 17")
+            cur.execute("SELECT @@GLOBAL.net_retry_count, @@GLOBAL.gtid_binlog_pos")
+            new, gtid_after = cur.fetchone()
+        second = c.round()
+    finally:
+        with root.cursor() as cur:
+            cur.execute("SET GLOBAL net_retry_count = %s", (old,))
+        root.close()
+    assert gtid_after != gtid_before
+    assert [e.kind for e in first.events] == []  # the first snapshot only seeds
+    changes = [e for e in second.events if e.kind == "setting_change"]
+    assert [(e.details["name"], e.details["old"], e.details["new"]) for e in changes] == [
+        ("net_retry_count", str(old), str(new))]
+    assert value(second, "mysql_global_variables") > 100
