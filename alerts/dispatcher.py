@@ -19,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from alerts import outbox
+from alerts import outbox, selfmetrics
 from alerts.channels import send
 from alerts.channels.config import ChannelBase
 from alerts.channels.http import install_log_redaction
@@ -91,7 +91,9 @@ class ChannelWorker(threading.Thread):
         with engine.begin() as conn:
             if result.outcome == "ok":
                 outbox.mark_sent(conn, row.id, done)
+                outcome = "sent"
             elif result.outcome == "retry" and done - row.created_at < self.channel.retry_for:
+                outcome = "retried"
                 delay = outbox.backoff(row.attempts + 1, self.rng)
                 if result.retry_after is not None:
                     delay = max(delay, result.retry_after)
@@ -99,9 +101,11 @@ class ChannelWorker(threading.Thread):
                 log.warning("channel %s: %s notification %d will be retried in %.1fs: %s", self.channel.name,
                             row.kind, row.id, delay, result.error)
             else:
+                outcome = "failed"
                 outbox.mark_failed(conn, row.id, result.error or "failed")
                 log.error("channel %s: %s notification %d failed: %s", self.channel.name, row.kind, row.id,
                           result.error)
+        selfmetrics.NOTIFICATIONS.labels(self.channel.name, outcome).inc()
         return 0.0
 
 
@@ -116,6 +120,7 @@ class Dispatcher:
             ChannelWorker(st, channel, cfg.allow_private_webhook_hosts, self.stop_event, self.wake)
             for channel in cfg.channels
         ]
+        selfmetrics.known_channels(c.name for c in cfg.channels)
 
     def start(self) -> None:
         for worker in self.workers:

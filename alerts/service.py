@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from alerts import channels, outbox
+from alerts import channels, outbox, selfmetrics
 from alerts.channels.http import redact
 from alerts.config import AlertsConfig
 from alerts.dispatcher import Dispatcher
@@ -98,10 +98,14 @@ def serve(st: Any, cfg: AlertsConfig, once: bool = False, stop: threading.Event 
             started = clock()
             begun = time.monotonic()
             try:
-                cycle = run_cycle(st, cfg, rules, int(started))
+                with selfmetrics.EVALUATION_SECONDS.time():
+                    cycle = run_cycle(st, cfg, rules, int(started))
+                selfmetrics.EVALUATIONS.labels("ok").inc()
+                selfmetrics.FIRING.set(cycle.firing)
                 if cycle.enqueued:
                     dispatcher.notify()
             except Exception as exc:
+                selfmetrics.EVALUATIONS.labels("error").inc()
                 log.error("evaluation failed: %s: %s", type(exc).__name__, redact(str(exc), ()))
                 if once:
                     return 1

@@ -234,11 +234,6 @@ def run_collect(
     if shard is not None:
         log.info("shard %d/%d: %d target(s): %s", shard[0], shard[1], len(chosen), ", ".join(t.name for t in chosen))
     store = _open_store(cfg, clock)
-    if settings.metrics_port and not once:
-        from prometheus_client import start_http_server
-
-        start_http_server(settings.metrics_port, addr=settings.metrics_address)
-        log.info("collector metrics on http://%s:%d/metrics", settings.metrics_address, settings.metrics_port)
     collector = Collector(store, chosen, settings, interval, housekeeping=shard is None or shard[0] == 0)
     if once:
         results = asyncio.run(_once(collector))

@@ -17,9 +17,10 @@ from typing import Any
 
 from collectors.config import CollectorConfig, TargetConfig
 
-#: settings taken from the ``collector`` section (names of CollectorConfig fields)
+#: settings taken from the ``collector`` section (names of CollectorConfig fields; its metrics_port and
+#: metrics_address are the process's, served by the composition root)
 CONFIGURED = ("spool_dir", "spool_max_bytes", "spool_max_age", "housekeeping_interval", "max_concurrency",
-              "metrics_port", "metrics_address", "top_statements")
+              "top_statements")
 
 
 def _default(name: str) -> Any:
@@ -38,8 +39,6 @@ class CollectorSettings:
     spool_max_age: float = field(default_factory=lambda: float(_default("spool_max_age")))
     housekeeping_interval: float = field(default_factory=lambda: float(_default("housekeeping_interval")))
     max_concurrency: int = field(default_factory=lambda: int(_default("max_concurrency")))
-    metrics_port: int | None = field(default_factory=lambda: _default("metrics_port"))
-    metrics_address: str = field(default_factory=lambda: str(_default("metrics_address")))
     top_statements: int = field(default_factory=lambda: int(_default("top_statements")))
     # internal tunables, not configuration
     flush_interval: float = 1.0  # writer: longest time a sample waits in the queue
@@ -57,8 +56,6 @@ class CollectorSettings:
             cfg = CollectorConfig.model_validate(dict(section))
         s = cls()
         for name in CONFIGURED:
-            current = getattr(s, name)
-            value = getattr(cfg, name)
-            setattr(s, name, value if value is None or current is None else type(current)(value))
+            setattr(s, name, type(getattr(s, name))(getattr(cfg, name)))
         return s
 

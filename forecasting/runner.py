@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from forecasting import selfmetrics
 from forecasting.capacity import COUNTER, CROSSING, EXCEEDED, LOAD, Crossing, capacity_grid, forecast_capacity
 from forecasting.config import ForecastingConfig
 from forecasting.persist import Row, labels_json, latest_details, thin, write_rows
@@ -266,7 +267,16 @@ def run_forecast(cfg: Any, once: bool = True, clock: Clock = system_clock) -> in
     try:
         while True:
             started = time.monotonic()
-            summary = forecast_targets(st, targets, settings)
+            try:
+                with selfmetrics.PASS_SECONDS.time():
+                    summary = forecast_targets(st, targets, settings)
+            except Exception:
+                selfmetrics.PASSES.labels("error").inc()
+                raise
+            selfmetrics.PASSES.labels("ok" if not summary.errors else "error").inc()
+            selfmetrics.WRITTEN.inc(summary.written)
+            selfmetrics.SERIES_ERRORS.inc(summary.errors)
+            selfmetrics.TRIGGERS.set(len(summary.triggers))
             log.info(
                 "forecast: %d written (%d full selection, %d routine, %d not enough history, %d errors), %d triggers",
                 summary.written, summary.full, summary.routine, summary.not_enough_history, summary.errors,

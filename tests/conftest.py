@@ -119,6 +119,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(PINNED_MARK)
 
 
+@pytest.fixture(scope="session")
+def scrape_metrics() -> Callable[[str], dict[tuple[str, tuple[tuple[str, str], ...]], float]]:
+    """`scrape_metrics(url)` -> {(sample name, sorted labels): value} of a real /metrics endpoint
+    (asked for OpenMetrics, parsed with prometheus_client's parser)."""
+    import urllib.request
+
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
+    def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        req = urllib.request.Request(url, headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            body = resp.read().decode()
+        return {(smp.name, tuple(sorted(smp.labels.items()))): smp.value
+                for fam in text_string_to_metric_families(body) for smp in fam.samples}
+
+    return scrape
+
+
 # ---------------------------------------------------------------------------------------------
 # report header: versions of the server binaries this run uses
 

@@ -105,3 +105,59 @@ def test_one_failing_receiver_does_not_disturb_the_other(
     assert [r.json()["event_action"] for r in pd.accepted()] == ["trigger", "resolve"]
     assert len({r.json()["dedup_key"] for r in pd.accepted()}) == 1
     assert slack.accepted() == [] and len(slack.requests) >= 2  # retried, never accepted
+
+
+def test_alerts_process_serves_notification_counters(
+    tmp_path: Path, receiver_factory: Callable[[str], Receiver],
+    scrape_metrics: Callable[[str], dict[tuple[str, tuple[tuple[str, str], ...]], float]],
+) -> None:
+    """`headroom alerts --config F` (the real process) with `alerts.metrics_port`: one page delivered to
+    a real Slack-like receiver, one refused for good by another; /metrics counts exactly that."""
+    import importlib.metadata
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+    from receivers import Reply
+
+    from headroom.servers.processes import free_port
+
+    ok, broken = receiver_factory("slack"), receiver_factory("slack")
+    broken.push(Reply(404))
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    st = open_store(url)
+    st.write_samples([Sample("db1", "up", {}, int(time.time()), 0.0)])  # the real process reads the wall clock
+    st.close()
+    port = free_port()
+    (tmp_path / "headroom.yaml").write_text(yaml.safe_dump({
+        "store": {"url": url},
+        "alerts": {**alerts_config(rules=[DOWN], routes=[{"channels": ["ok", "broken"]}], channels=[
+            {"type": "slack", "name": "ok", "webhook_url": ok.url + "/x"},
+            {"type": "slack", "name": "broken", "webhook_url": broken.url + "/x"}]), "metrics_port": port},
+    }))
+    proc = subprocess.Popen([sys.executable, "-m", "headroom.cli", "alerts", "--config", "headroom.yaml"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    try:
+        ok.wait_for(1, timeout=60)
+        deadline = time.monotonic() + 60
+        got: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+        sent = ("headroom_alerts_notifications_total", (("channel", "ok"), ("outcome", "sent")))
+        failed = ("headroom_alerts_notifications_total", (("channel", "broken"), ("outcome", "failed")))
+        while time.monotonic() < deadline and not (got.get(sent) == 1 and got.get(failed) == 1):
+            try:
+                got = scrape_metrics(f"http://127.0.0.1:{port}/metrics")
+            except OSError:
+                pass
+            time.sleep(0.2)
+    finally:
+        proc.terminate()
+        output = proc.communicate(timeout=30)[0].decode()
+    assert got.get(sent) == 1 and got.get(failed) == 1, output[-2000:]
+    assert got[("headroom_alerts_notifications_total", (("channel", "ok"), ("outcome", "failed")))] == 0
+    assert got[("headroom_alerts_firing", ())] == 1
+    assert got[("headroom_alerts_evaluations_total", (("result", "ok"),))] >= 1
+    info = [dict(k[1]) for k in got if k[0] == "headroom_build_info"]
+    assert info == [{"stage": "alerts", "version": importlib.metadata.version("dbheadroom")}]
+    assert len(ok.accepted()) == 1 and [r.status for r in broken.requests] == [404]
