@@ -176,7 +176,8 @@ class TargetConfig(StrictModel):
     )
     connect_timeout: Duration = Field(default=10.0, description="Longest a connection attempt may take.")
     database_scope_limit: int = Field(
-        default=50, ge=1, description="At most this many databases are visited by per-database metrics."
+        default=50, ge=1, description="At most this many databases are visited by per-database metrics (the most "
+        "active first); a database_limit event names the ones left out."
     )
 
     @model_validator(mode="before")
