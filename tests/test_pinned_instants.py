@@ -16,7 +16,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -46,9 +45,20 @@ def _epoch(text: str) -> float:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
+def _clean_env() -> dict[str, str]:
+    """The environment without pytest's and libfaketime's variables (this run may itself be faked)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "FAKETIME")) and k != "LD_PRELOAD"}
+
+
+def _real_time() -> float:
+    """The system clock, even when this process runs under faketime."""
+    out = subprocess.run(["date", "+%s.%N"], env=_clean_env(), capture_output=True, text=True, check=True)
+    return float(out.stdout.strip())
+
+
 def _run_at(faketime: str, instant: str, tz: str, args: list[str]) -> subprocess.CompletedProcess[str]:
-    offset = round(_epoch(instant) - time.time())  # relative: child processes share the same clock
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "FAKETIME"))}
+    offset = round(_epoch(instant) - _real_time())  # relative: child processes share the same clock
+    env = _clean_env()
     env.update({"HEADROOM_TEST_NOW": instant, "TZ": tz})
     return subprocess.run([faketime, "-f", f"{offset:+d}", sys.executable, *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=900)
