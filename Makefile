@@ -1,5 +1,7 @@
 # Headroom: `make demo` runs the demo, `make test` runs the whole test suite.
-# Each target creates the virtualenv (.venv) and installs the project into it when needed.
+# Each target first installs the Debian packages it needs when they are missing (the list is in
+# scripts/install-debian-packages; sudo when not root), then creates the virtualenv (.venv) and
+# installs the project into it when needed.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -9,7 +11,7 @@ STAMP := $(VENV)/.headroom-installed
 PYTEST_ARGS ?= -n 2 --timeout=600 -p no:cacheprovider
 DEMO_ARGS ?= --history 21d
 
-.PHONY: venv test demo lint clean-venv
+.PHONY: venv test demo lint clean-venv debian-packages-demo debian-packages-test
 
 venv: $(STAMP)
 
@@ -18,10 +20,19 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
 	@touch $(STAMP)
 
-test: $(STAMP)
+debian-packages-demo:
+	@scripts/install-debian-packages demo
+
+debian-packages-test:
+	@scripts/install-debian-packages test
+
+# the packages first (python3-venv builds the virtualenv), then the virtualenv, then the command
+test: debian-packages-test
+	@$(MAKE) --no-print-directory $(STAMP)
 	$(PY) -m pytest tests $(PYTEST_ARGS)
 
-demo: $(STAMP)
+demo: debian-packages-demo
+	@$(MAKE) --no-print-directory $(STAMP)
 	$(VENV)/bin/headroom demo $(DEMO_ARGS)
 
 lint: $(STAMP)

@@ -9,7 +9,7 @@ from pydantic import Field, field_validator, model_validator
 from alerts.channels.config import ChannelConfig
 from alerts.matchers import parse_matchers
 from alerts.rules.models import Rule
-from store.configtypes import Duration, DurationOrZero, StrictModel
+from store.configtypes import Duration, DurationOrZero, MetricsEndpointConfig, StrictModel
 
 
 class RouteConfig(StrictModel):
@@ -64,7 +64,7 @@ def _default_inhibit() -> list[InhibitRule]:
     ]
 
 
-class AlertsConfig(StrictModel):
+class AlertsConfig(MetricsEndpointConfig):
     evaluation_interval: Duration = Field(default=15.0, description="How often rules are evaluated.")
     default_rules: bool = Field(default=True, description="Load the shipped PostgreSQL/MySQL rule pack.")
     disabled_rules: list[str] = Field(default_factory=list, description="Names of pack rules to turn off.")

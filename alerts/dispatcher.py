@@ -24,7 +24,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine
 
-from alerts import outbox
+from alerts import outbox, selfmetrics
 from alerts.channels import send
 from alerts.channels.config import ChannelBase
 from alerts.channels.http import SendResult, install_log_redaction
@@ -87,7 +87,7 @@ class ChannelWorker(threading.Thread):
         if wait > 0:
             return min(wait, IDLE_POLL)
         with engine.connect() as conn:
-            now = time.time()
+            now = self.st.clock()  # type: ignore[attr-defined]
             due, soonest = outbox.due_rows(conn, self.channel.name, now)
         if not due:
             return _idle(soonest, now)
@@ -118,20 +118,24 @@ class ChannelWorker(threading.Thread):
         return send(client, self.channel, row.payload, self.allow_private, outbox.idempotency_key(row))
 
     def _record(self, conn: Connection, row: outbox.OutboxRow, result: SendResult) -> None:
-        done = time.time()
+        done = self.st.clock()  # type: ignore[attr-defined]
         if result.outcome == "ok":
             outbox.mark_sent(conn, row.id, done)
+            outcome = "sent"
         elif result.outcome == "retry" and done - row.created_at < self.channel.retry_for:
             delay = outbox.backoff(row.attempts + 1, self.rng)
             if result.retry_after is not None:
                 delay = max(delay, min(result.retry_after, self.channel.retry_after_max))
             outbox.mark_retry(conn, row.id, done + delay, result.error or "retry")
+            outcome = "retried"
             log.warning("channel %s: %s notification %d will be retried in %.1fs: %s", self.channel.name,
                         row.kind, row.id, delay, result.error)
         else:
             outbox.mark_failed(conn, row.id, result.error or "failed")
+            outcome = "failed"
             log.error("channel %s: %s notification %d failed: %s", self.channel.name, row.kind, row.id,
                       result.error)
+        selfmetrics.NOTIFICATIONS.labels(self.channel.name, outcome).inc()
 
 
 def _idle(soonest: float | None, now: float) -> float:
@@ -149,6 +153,7 @@ class Dispatcher:
             ChannelWorker(st, channel, cfg.allow_private_webhook_hosts, self.stop_event, self.wake)
             for channel in cfg.channels
         ]
+        selfmetrics.known_channels(c.name for c in cfg.channels)
 
     def start(self) -> None:
         for worker in self.workers:

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from alerts import channels, outbox
+from alerts import channels, outbox, selfmetrics
 from alerts.channels.http import redact
 from alerts.config import AlertsConfig
 from alerts.dispatcher import Dispatcher
@@ -25,6 +25,7 @@ from alerts.rules.models import Rule
 from alerts.silences import active_silences
 from alerts.snapshot import take_snapshot
 from alerts.state import load_alerts, load_groups, save_alerts, save_groups
+from store.clock import Clock, system_clock
 
 log = logging.getLogger("alerts.service")
 
@@ -38,8 +39,8 @@ class CycleResult:
 
 
 def run_cycle(st: Any, cfg: AlertsConfig, rules: list[Rule], now: int | None = None) -> CycleResult:
-    """Evaluate once and persist the outcome atomically."""
-    now = int(time.time()) if now is None else now
+    """Evaluate once as of ``now`` (default: the store's clock) and persist the outcome atomically."""
+    now = int(st.clock()) if now is None else now
     snapshot = take_snapshot(st, rules, now)
     by_name = {c.name: c for c in cfg.channels}
     with st.engine.begin() as conn:
@@ -75,7 +76,8 @@ def rules_of(cfg: AlertsConfig) -> list[Rule]:
 
 
 def serve(st: Any, cfg: AlertsConfig, once: bool = False, stop: threading.Event | None = None) -> int:
-    """Evaluate + dispatch until `stop` is set (or one cycle and a drain when `once`).
+    """Evaluate + dispatch until `stop` is set (or one cycle and a drain when `once`); "now" is the
+    store's clock (``open_store(..., clock=...)``).
 
     Returns 0, or 2 when a rule file is invalid (its ``file:line: field: message`` lines are logged)."""
     try:
@@ -87,21 +89,27 @@ def serve(st: Any, cfg: AlertsConfig, once: bool = False, stop: threading.Event 
     dispatcher = Dispatcher(st, cfg)
     dispatcher.start()
     stop = stop or threading.Event()
+    clock = st.clock
     try:
         while True:
-            started = time.time()
+            started = clock()
+            begun = time.monotonic()
             try:
-                cycle = run_cycle(st, cfg, rules, int(started))
+                with selfmetrics.EVALUATION_SECONDS.time():
+                    cycle = run_cycle(st, cfg, rules, int(started))
+                selfmetrics.EVALUATIONS.labels("ok").inc()
+                selfmetrics.FIRING.set(cycle.firing)
                 if cycle.enqueued:
                     dispatcher.notify()
             except Exception as exc:
+                selfmetrics.EVALUATIONS.labels("error").inc()
                 log.error("evaluation failed: %s: %s", type(exc).__name__, redact(str(exc), ()))
                 if once:
                     return 1
             if once:
                 _drain(st, cfg, timeout=max(10.0, cfg.evaluation_interval))
                 return 0
-            if stop.wait(max(0.0, cfg.evaluation_interval - (time.time() - started))):
+            if stop.wait(max(0.0, cfg.evaluation_interval - (time.monotonic() - begun))):
                 return 0
     finally:
         dispatcher.stop()
@@ -109,21 +117,22 @@ def serve(st: Any, cfg: AlertsConfig, once: bool = False, stop: threading.Event 
 
 def _drain(st: Any, cfg: AlertsConfig, timeout: float) -> None:
     """Wait until nothing is due right now (retries scheduled later are left for the next run)."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         with st.engine.connect() as conn:
-            due = [outbox.next_due(conn, c.name, time.time())[0] for c in cfg.channels]
+            due = [outbox.next_due(conn, c.name, st.clock())[0] for c in cfg.channels]
         if not any(due):
             return
         time.sleep(0.1)
 
 
-def run_alerts(cfg: Any, once: bool = False) -> int:
-    """Entry point of ``headroom alerts`` (`cfg`: the whole Headroom configuration)."""
+def run_alerts(cfg: Any, once: bool = False, clock: Clock = system_clock) -> int:
+    """Entry point of ``headroom alerts`` (`cfg`: the whole Headroom configuration); ``clock`` is
+    "now" for evaluation, silences and the outbox."""
     from store import open_store
 
     url = cfg.store_url_revealed() if hasattr(cfg, "store_url_revealed") else cfg.store.url
-    st = open_store(url, cfg.store.retention)
+    st = open_store(url, cfg.store.retention, clock=clock)
     stop = threading.Event()
     if not once and threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import random
 import string
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -147,14 +146,16 @@ def create_silence(
     ends_at: float,
     author: str,
     comment: str,
+    now: float | None = None,
 ) -> int:
-    """Create a silence (and its `create` audit row) in one transaction; returns its id."""
+    """Create a silence (and its `create` audit row) in one transaction; returns its id.
+    ``now`` (default: the store's clock) is when it is created."""
     parsed = _matchers(matchers)
     author, comment = _who(author, comment)
     start, end = int(starts_at), int(ends_at)
     if end <= start:
         raise SilenceError("ends_at: must be after starts_at")
-    now = int(time.time())
+    now = int(st.clock() if now is None else now)
     if end <= now:
         raise SilenceError("ends_at: is in the past")
     with st.engine.begin() as conn:
@@ -169,10 +170,11 @@ def create_silence(
     return silence_id
 
 
-def expire_silence(st: Any, silence_id: int, author: str, comment: str) -> None:
-    """End a silence now; the audit keeps who did it and why. Expiring an expired silence is an error."""
+def expire_silence(st: Any, silence_id: int, author: str, comment: str, now: float | None = None) -> None:
+    """End a silence now (default: the store's clock); the audit keeps who did it and why. Expiring
+    an expired silence is an error."""
     author, comment = _who(author, comment)
-    now = int(time.time())
+    now = int(st.clock() if now is None else now)
     s = schema.silences
     with st.engine.begin() as conn:
         row = conn.execute(select(s).where(s.c.id == int(silence_id))).mappings().first()
@@ -187,8 +189,8 @@ def expire_silence(st: Any, silence_id: int, author: str, comment: str) -> None:
 
 
 def list_silences(st: Any, include_expired: bool = True, now: float | None = None) -> list[Silence]:
-    """Every silence, newest first."""
-    now = time.time() if now is None else now
+    """Every silence, newest first, in their state at ``now`` (default: the store's clock)."""
+    now = st.clock() if now is None else now
     s = schema.silences
     with st.engine.connect() as conn:
         rows = conn.execute(select(s).order_by(s.c.id.desc())).mappings().all()

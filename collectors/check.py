@@ -15,18 +15,19 @@ from collectors.engines import create_engine
 from collectors.engines.base import CheckItem, CheckResult, ConnectionLost, EngineError, MissingFeature
 from collectors.runner import TargetRunner
 from collectors.scheduler import scheduled_metrics
-from collectors.settings import CollectorSettings
+from collectors.settings import CollectorSettings, target_default
 
 
 async def check_target_async(target: Any, settings: CollectorSettings | None = None) -> CheckResult:
     settings = settings or CollectorSettings()
-    engine = create_engine(target, statement_timeout=settings.metric_timeout)
+    timeout = float(getattr(target, "statement_timeout", None) or target_default("statement_timeout"))
+    engine = create_engine(target, statement_timeout=timeout)
     result = CheckResult(target=str(target.name), engine=str(target.engine), reachable=False)
     sink = Batch()
     runner = TargetRunner(target, scheduled_metrics(target), settings, sink.extend, engine=engine)
     try:
         try:
-            await asyncio.wait_for(engine.connect(), settings.metric_timeout + 5)
+            await asyncio.wait_for(engine.connect(), timeout + 5)
             info = await engine.server_info()
         except (EngineError, TimeoutError, OSError) as exc:
             result.error = str(exc) or type(exc).__name__

@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsp
 
 from pydantic import Field, field_validator, model_validator
 
-from store.configtypes import SECRET_MASK, ByteSize, Duration, Secret, StrictModel
+from store.configtypes import SECRET_MASK, ByteSize, Duration, MetricsEndpointConfig, Secret, StrictModel
 
 Engine = Literal["postgres", "mysql", "pgbouncer", "prometheus"]
 Preset = Literal["minimal", "standard", "exhaustive"]
@@ -213,7 +213,8 @@ class TargetConfig(StrictModel):
     )
     connect_timeout: Duration = Field(default=10.0, description="Longest a connection attempt may take.")
     database_scope_limit: int = Field(
-        default=50, ge=1, description="At most this many databases are visited by per-database metrics."
+        default=50, ge=1, description="At most this many databases are visited by per-database metrics (the most "
+        "active first); a database_limit event names the ones left out."
     )
 
     @model_validator(mode="before")
@@ -259,7 +260,7 @@ class TargetConfig(StrictModel):
         return redact_dsn(dsn_with_password(self.dsn, "x"))
 
 
-class CollectorConfig(StrictModel):
+class CollectorConfig(MetricsEndpointConfig):
     spool_dir: str = Field(
         default="./headroom-data/spool",
         description="Directory where batches wait while the store is unreachable.",
@@ -275,16 +276,6 @@ class CollectorConfig(StrictModel):
     )
     housekeeping_interval: Duration = Field(
         default=60.0, description="How often the collector runs store rollups and retention."
-    )
-    metrics_port: int | None = Field(
-        default=None,
-        ge=1,
-        le=65535,
-        description="Port for the collector's own Prometheus metrics endpoint; empty turns it off.",
-    )
-    metrics_address: str = Field(
-        default="127.0.0.1",
-        description="Address the metrics endpoint listens on (0.0.0.0 in a container, so Prometheus can scrape it).",
     )
     top_statements: int = Field(
         default=100, ge=1, description="Statements stored per target and interval (by time spent), plus one `(other)` row."

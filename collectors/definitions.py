@@ -32,7 +32,7 @@ NAME_PREFIX: dict[str, str] = {"postgres": "pg", "mysql": "mysql", "pgbouncer": 
 
 _KEYS = {
     "description", "interval", "scope", "role", "requires", "limit", "tags", "gauges", "names",
-    "sql", "python", "timeout", "counters_total", "ignore",
+    "sql", "python", "timeout", "counters_total", "ignore", "ratios", "reset_time",
 }
 _REQUIRE_KINDS = {"extension", "privilege", "setting", "function", "view"}
 
@@ -48,6 +48,23 @@ class Requirement:
 
     kind: str
     name: str
+
+
+@dataclass(frozen=True)
+class Ratio:
+    """A ratio of counter deltas over each poll interval, stored as a gauge:
+    ``sum(Δpart) / sum(Δwhole)`` (``complement``: one minus that). Written only when every counter
+    has a delta this interval (not on the first poll, nor across a reset) and ``sum(Δwhole) >=
+    min_whole``: an interval with almost no activity says nothing about a hit ratio."""
+
+    part: tuple[str, ...]
+    whole: tuple[str, ...]
+    complement: bool = False
+    min_whole: float = 1.0
+
+    @property
+    def columns(self) -> set[str]:
+        return set(self.part) | set(self.whole)
 
 
 @dataclass(frozen=True)
@@ -68,6 +85,8 @@ class MetricDef:
     python: str | None = None
     timeout: float | None = None
     source: Path | None = None
+    ratios: Mapping[str, Ratio] = field(default_factory=dict)
+    reset_time: str | None = None  # column: when the server last reset these counters (epoch / timestamptz)
 
     def sql_for(self, flavour: str, version: int) -> str | None:
         """SQL for ``flavour`` at server ``version``: the closest lower (or equal) version wins.
@@ -97,7 +116,12 @@ class MetricDef:
     def produced_names(self) -> set[str]:
         """Metric names this definition is known to produce: its ``names:`` and its named gauges
         (other counters get ``<prefix>_<column>_rate`` from whatever columns the SQL returns)."""
-        return set(self.names.values()) | {self.metric_name(g, False) for g in self.gauges}
+        return (set(self.names.values()) | {self.metric_name(g, False) for g in self.gauges}
+                | {self.metric_name(r, False) for r in self.ratios})
+
+    def ratio_inputs(self) -> set[str]:
+        """Counter columns the ratios read (tracked even when listed in ``ignore``)."""
+        return {c for r in self.ratios.values() for c in r.columns}
 
     def python_function(self) -> Callable[..., Any]:
         if not self.python:
@@ -141,6 +165,28 @@ def _versions(value: Any, where: str) -> dict[int, str]:
         if not isinstance(v, str) or not v.strip():
             raise DefinitionError(f"{where}.{k}: expected SQL text")
         out[ver] = v.strip()
+    return out
+
+
+def _ratios(value: Any, where: str, gauges: tuple[str, ...]) -> dict[str, Ratio]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise DefinitionError(f"{where}: expected a mapping name → {{part: [...], whole: [...]}}")
+    out: dict[str, Ratio] = {}
+    for name, spec in value.items():
+        at = f"{where}.{name}"
+        if not isinstance(spec, dict) or set(spec) - {"part", "whole", "complement", "min_whole"}:
+            raise DefinitionError(f"{at}: expected {{part: [columns], whole: [columns], complement: false, min_whole: 1}}")
+        part, whole = _str_tuple(spec.get("part"), f"{at}.part"), _str_tuple(spec.get("whole"), f"{at}.whole")
+        if not part or not whole:
+            raise DefinitionError(f"{at}: part and whole are both required")
+        if set(part + whole) & set(gauges):
+            raise DefinitionError(f"{at}: part and whole must be counters, not gauges")
+        min_whole = spec.get("min_whole", 1)
+        if not isinstance(min_whole, int | float) or min_whole <= 0:
+            raise DefinitionError(f"{at}.min_whole: expected a positive number")
+        out[str(name)] = Ratio(part, whole, bool(spec.get("complement", False)), float(min_whole))
     return out
 
 
@@ -203,13 +249,18 @@ def parse_definition(name: str, engine: str, data: Any, source: Path | None = No
         raise DefinitionError(f"{where}: python: expected package.module:function")
     if not sql and not python:
         raise DefinitionError(f"{where}: needs sql: or python:")
+    gauges = _str_tuple(data.get("gauges"), f"{where}: gauges")
+    reset_time = data.get("reset_time")
+    if reset_time is not None and not isinstance(reset_time, str):
+        raise DefinitionError(f"{where}: reset_time: expected a column name")
     return MetricDef(
         name=name, engine=engine, description=description.strip(), interval=interval,
         scope=scope, role=role, requires=tuple(requires), limit=limit,
         tags=_str_tuple(data.get("tags"), f"{where}: tags"),
-        gauges=_str_tuple(data.get("gauges"), f"{where}: gauges"),
+        gauges=gauges,
         ignore=_str_tuple(data.get("ignore"), f"{where}: ignore"),
         names=dict(names), sql=sql, python=python, timeout=timeout, source=source,
+        ratios=_ratios(data.get("ratios"), f"{where}: ratios", gauges), reset_time=reset_time,
     )
 
 

@@ -156,10 +156,11 @@ _PG: list[Rule] = [
     gauge("pg_slot_safe_wal_size_bytes", "postgres", "pg_replication_slot_safe_wal_size_bytes",
           labels=("slot_name",)),
     gauge("pg_start_time_seconds", "postgres", "pg_postmaster_start_time_seconds"),
-    custom(
+    custom(  # of the rate window, like the collector's (never since the last statistics reset)
         "pg_cache_hit_ratio", "postgres",
-        f"sum by (datname) ({_sel('pg_stat_database_blks_hit', _DBF)}) / (sum by (datname) "
-        f"({_sel('pg_stat_database_blks_hit', _DBF)}) + sum by (datname) ({_sel('pg_stat_database_blks_read', _DBF)}))",
+        f"sum by (datname) (rate({_sel('pg_stat_database_blks_hit', _DBF)}[%(w)s])) / (sum by (datname) "
+        f"(rate({_sel('pg_stat_database_blks_hit', _DBF)}[%(w)s])) + sum by (datname) "
+        f"(rate({_sel('pg_stat_database_blks_read', _DBF)}[%(w)s])))",
         ("pg_stat_database_blks_hit", "pg_stat_database_blks_read"), _DB,
     ),
     rate("pg_wal_rate_bytes", "postgres", "pg_stat_replication_pg_current_wal_lsn_bytes"),
@@ -232,8 +233,9 @@ _MY: list[Rule] = [
     gauge("mysql_innodb_buffer_pool_pages_dirty", "mysql", _ST + "buffer_pool_dirty_pages"),
     gauge("mysql_binlog_size_bytes", "mysql", "mysql_binlog_size_bytes"),
     gauge("mysql_binlog_files", "mysql", "mysql_binlog_files"),
-    custom("mysql_innodb_buffer_pool_hit_ratio", "mysql",
-           f"1 - max({_sel(_ST + 'innodb_buffer_pool_reads')}) / max({_sel(_ST + 'innodb_buffer_pool_read_requests')})",
+    custom("mysql_innodb_buffer_pool_hit_ratio", "mysql",  # of the rate window, like the collector's
+           f"1 - sum(rate({_sel(_ST + 'innodb_buffer_pool_reads')}[%(w)s])) / "
+           f"sum(rate({_sel(_ST + 'innodb_buffer_pool_read_requests')}[%(w)s]))",
            (_ST + "innodb_buffer_pool_reads", _ST + "innodb_buffer_pool_read_requests")),
     custom("mysql_connections_used_ratio", "mysql",
            f"max({_sel(_ST + 'threads_connected')}) / max({_sel('mysql_global_variables_max_connections')})",

@@ -7,7 +7,8 @@
   recorded (``headroom_scrape_success{metric}`` 0, one ``collector_error`` event per distinct
   error and hour) and never stops the others.
 - Events: ``restart`` (server start time changed), ``failover`` (recovery state flipped),
-  ``stats_reset`` (counters went down), ``missing_feature`` (once, with the fix).
+  ``missing_feature`` (once, with the fix), ``database_limit`` (databases left out by
+  ``database_scope_limit``, named, once per change).
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ from collectors.engines.base import (
 from collectors.features import FeatureTracker
 from collectors.presets import ScheduledMetric
 from collectors.rates import RateTracker
-from collectors.samples import add_rows
-from collectors.settings import CollectorSettings
+from collectors.samples import add_rows, add_stats_reset
+from collectors.settings import CollectorSettings, target_default
+from store.clock import Clock, system_clock
 
 log = logging.getLogger(__name__)
 
@@ -44,22 +46,26 @@ Emit = Callable[[Batch], None]
 SHUTDOWN_WAIT = 10.0
 #: the ``metric`` of collector errors about the connection itself (not one metric's query)
 CONNECTION = "(connection)"
+LIMIT_NAMES_SHOWN = 20  # database names in a database_limit event's message
+LIMIT_NAMES_KEPT = 200  # ... and in its details
 
 
 class TargetRunner:
     def __init__(
         self, target: Any, metrics: list[ScheduledMetric], settings: CollectorSettings, emit: Emit,
         engine: Engine | None = None, semaphore: asyncio.Semaphore | None = None, store: Any = None,
+        clock: Clock = system_clock,
     ) -> None:
         self.target = target
+        self.clock = clock  # sample and event timestamps, and the time base of rates
         self.store = store  # for meta_get/meta_set: the server start time survives a collector restart
         self.semaphore = semaphore
         self.name = str(target.name)
         self.metrics = metrics
         self.settings = settings
         self.emit = emit
-        self.timeout = float(getattr(target, "statement_timeout", None) or settings.metric_timeout)
-        self.max_databases = int(getattr(target, "database_scope_limit", None) or settings.max_databases)
+        self.timeout = float(getattr(target, "statement_timeout", None) or target_default("statement_timeout"))
+        self.max_databases = int(getattr(target, "database_scope_limit", None) or target_default("database_scope_limit"))
         self.engine = engine or create_engine(target, statement_timeout=self.timeout)
         self.rates = RateTracker()
         self.features = FeatureTracker(self.name)
@@ -71,12 +77,15 @@ class TargetRunner:
         self._errors_seen: dict[tuple[str, str], float] = {}
         self.last_poll: dict[str, float] = {}  # metric → monotonic time of its last poll start
         self.polls: dict[str, int] = {}  # metric → polls done (each writes one scrape_success sample)
+        self._limit_reported: frozenset[str] = frozenset()  # databases left out, as last reported
+        self._limit_reported_at = 0.0
 
     # ----------------------------------------------------------------- connection
     async def ensure_connected(self) -> bool:
         if self.connected:
             return True
-        now, ts = time.time(), int(time.time())
+        now = self.clock()
+        ts = int(now)
         batch = Batch()
         try:
             await asyncio.wait_for(self.engine.connect(), self.timeout + 5)
@@ -135,7 +144,7 @@ class TargetRunner:
                             "warning", {"previous_start": float(previous), "start": info.start_time})
 
     async def mark_lost(self, reason: str, protocol: bool = False) -> None:
-        ts = int(time.time())
+        ts = int(self.clock())
         batch = Batch()
         batch.add_sample(self.name, "up", {}, ts, 0.0)
         if protocol:
@@ -165,7 +174,8 @@ class TargetRunner:
 
     async def heartbeat(self) -> None:
         """Refresh server info (role, start time) and write ``up`` 1; raises ConnectionLost."""
-        ts, now = int(time.time()), time.time()
+        now = self.clock()
+        ts = int(now)
         try:
             info = await asyncio.wait_for(self.engine.server_info(), self.timeout)
         except TimeoutError:
@@ -203,6 +213,7 @@ class TargetRunner:
             dbs = await self.engine.databases()
             if dbs:
                 databases = list(dbs[: self.max_databases])
+                self._report_database_limit(dbs[self.max_databases :], len(dbs), batch, ts)
         count = 0
         for db in databases:
             if mdef.python:
@@ -225,11 +236,29 @@ class TargetRunner:
             res = add_rows(batch, mdef, rows, self.name, ts, now, self.rates,
                            database=db if mdef.scope == "database" else None)
             count += res.samples
-            if res.resets:
-                batch.add_event(self.name, ts, "stats_reset",
-                                f"{mdef.name}: {res.resets} counter(s) went down (statistics reset); "
-                                "that interval was dropped", "info", {"metric": mdef.name, "counters": res.resets})
+            if res.resets:  # the counter rule dropped those intervals; only the server's word is a reset
+                log.debug("%s: %s: %d counter(s) went down; interval dropped", self.name, mdef.name, res.resets)
+            for labels, reset_at in res.server_resets:
+                add_stats_reset(batch, self.name, ts, mdef.name, labels, reset_at)
         return count
+
+    def _report_database_limit(self, left_out: list[str], total: int, batch: Batch, ts: int) -> None:
+        """One ``database_limit`` event naming the databases ``database_scope_limit`` leaves out (the
+        least active ones); again only when that set changes, at most once per ``error_event_every``."""
+        key = frozenset(left_out)
+        if not left_out or key == self._limit_reported:
+            return
+        now = time.monotonic()
+        if self._limit_reported and now - self._limit_reported_at < self.settings.error_event_every:
+            return
+        self._limit_reported, self._limit_reported_at = key, now
+        shown = ", ".join(left_out[:LIMIT_NAMES_SHOWN]) + (
+            f" and {len(left_out) - LIMIT_NAMES_SHOWN} more" if len(left_out) > LIMIT_NAMES_SHOWN else "")
+        message = (f"{self.name}: {len(left_out)} of {total} databases are not visited by per-database metrics "
+                   f"(database_scope_limit {self.max_databases}; the least active are left out): {shown}")
+        log.warning("%s", message)
+        batch.add_event(self.name, ts, "database_limit", message, "warning",
+                        {"limit": self.max_databases, "databases": total, "left_out": left_out[:LIMIT_NAMES_KEPT]})
 
     async def poll(self, sm: ScheduledMetric) -> bool | None:
         """Run one metric once. True/False: success; None: skipped (role, missing feature).
@@ -237,7 +266,7 @@ class TargetRunner:
         mdef = sm.definition
         if not self._role_ok(mdef):
             return None
-        now = time.time()
+        now = self.clock()
         ts = int(now)
         if self.features.skipped(mdef.name, now) is not None:
             return None
@@ -325,7 +354,7 @@ class TargetRunner:
             except Exception as exc:  # a bug around one metric: it misses this slot, the others go on
                 log.exception("%s: %s failed", self.name, sm.name)
                 batch = Batch()
-                self._record_error(sm.name, f"{type(exc).__name__}: {exc}", batch, int(time.time()))
+                self._record_error(sm.name, f"{type(exc).__name__}: {exc}", batch, int(self.clock()))
                 self.emit(batch)
             k += 1
             next_due = start + k * sm.interval

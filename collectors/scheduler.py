@@ -13,7 +13,6 @@ import json
 import logging
 import signal
 import socket
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,6 +25,7 @@ from collectors.settings import CollectorSettings
 from collectors.shard import UnknownTargets, by_name, select
 from collectors.spool import Spool
 from collectors.writer import Writer, is_unreachable
+from store.clock import Clock, system_clock
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +54,11 @@ class Collector:
     def __init__(
         self, store: Any, targets: Sequence[Any], settings: CollectorSettings | None = None,
         interval: float | None = None, housekeeping: bool = True, only: Sequence[str] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.store = store
+        #: timestamps of samples and events; default: the store's clock
+        self.clock: Clock = clock or getattr(store, "clock", None) or system_clock
         self.settings = settings or CollectorSettings()
         self.drops = DropLedger()
         self.spool = Spool(self.settings.spool_dir, self.settings.spool_max_bytes, self.settings.spool_max_age,
@@ -71,8 +74,7 @@ class Collector:
         for t in targets:
             self.runners.append(TargetRunner(
                 t, scheduled_metrics(t, interval, only), self.settings, self.writer.put, semaphore=semaphore,
-                store=store))
-        self._reported_drops = 0
+                store=store, clock=self.clock))
         self._registered = False
 
     def runner(self, name: str) -> TargetRunner:
@@ -94,7 +96,7 @@ class Collector:
 
     def _report_drops(self) -> None:
         """Drops and refused rows since the last report become events (never silent)."""
-        ts = int(time.time())
+        ts = int(self.clock())
         batch = Batch()
         for rec in self.drops.take():
             batch.add_event(None, ts, "spool_drop", rec.message(), "error", rec.details())
@@ -129,7 +131,7 @@ class Collector:
             return  # nothing to publish to; the state is published again once the store is back
         files = self.spool.files()
         state = {"batches": len(files), "bytes": sum(f.size for f in files),
-                 "dropped_items": self.drops.total, "updated_at": int(time.time())}
+                 "dropped_items": self.drops.total, "updated_at": int(self.clock())}
         try:
             self.store.meta_set(f"{SPOOL_STATE_PREFIX}{socket.gethostname()}:{self.settings.spool_dir}",
                                 json.dumps(state, sort_keys=True))
@@ -226,27 +228,28 @@ async def collect_once(
         await c.close()
 
 
-def _open_store(cfg: Any) -> Any:
+def _open_store(cfg: Any, clock: Clock = system_clock) -> Any:
     from store import open_store
 
     reveal = getattr(cfg, "store_url_revealed", None)  # HeadroomConfig: password from store.password_file
     url = reveal() if callable(reveal) else cfg.store.url
     retention = getattr(cfg.store, "retention", None)
     try:
-        return open_store(url, retention)
+        return open_store(url, retention, clock=clock)
     except Exception as exc:
         if not is_unreachable(exc):
             raise
         # the store is down at start: collect anyway, batches go to the spool until it answers
         log.warning("store unreachable at start (%s): collecting into the spool", type(exc).__name__)
-        return open_store(url, retention, migrate=False)
+        return open_store(url, retention, migrate=False, clock=clock)
 
 
 def run_collect(
     cfg: Any, once: bool = False, interval: float | None = None, shard: tuple[int, int] | None = None,
-    targets: list[str] | None = None,
+    targets: list[str] | None = None, clock: Clock = system_clock,
 ) -> int:
-    """``headroom collect``. Returns the exit code (``--once``: 0 when every target answered)."""
+    """``headroom collect``. Returns the exit code (``--once``: 0 when every target answered).
+    ``clock`` stamps samples and events and drives the store's housekeeping."""
     settings = CollectorSettings.from_config(getattr(cfg, "collector", None))
     try:
         chosen = select(by_name(cfg.targets or [], targets), shard)
@@ -255,12 +258,7 @@ def run_collect(
         return 2
     if shard is not None:
         log.info("shard %d/%d: %d target(s): %s", shard[0], shard[1], len(chosen), ", ".join(t.name for t in chosen))
-    store = _open_store(cfg)
-    if settings.metrics_port and not once:
-        from prometheus_client import start_http_server
-
-        start_http_server(settings.metrics_port, addr=settings.metrics_address)
-        log.info("collector metrics on http://%s:%d/metrics", settings.metrics_address, settings.metrics_port)
+    store = _open_store(cfg, clock)
     collector = Collector(store, chosen, settings, interval, housekeeping=shard is None or shard[0] == 0)
     if once:
         results = asyncio.run(_once(collector))

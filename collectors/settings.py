@@ -1,57 +1,64 @@
-"""Collector runtime settings, read from the ``collector`` configuration section (any object with
-these attributes; missing ones take the defaults below)."""
+"""Collector runtime settings: the ``collector`` configuration section plus a few internal tunables.
+
+The configurable values and their defaults live in one place, the section's model
+(:class:`collectors.config.CollectorConfig`); :class:`CollectorSettings` takes them from it and never
+repeats a default. Per-target limits (``statement_timeout``, ``database_scope_limit``) are the
+target's own (:class:`collectors.config.TargetConfig`). What is left here are tunables that are not
+configuration (how long a sample may wait in the write queue, the longest reconnect backoff, how
+often the same error is recorded).
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from store.configtypes import parse_byte_size, parse_positive_duration
+from collectors.config import CollectorConfig, TargetConfig
+
+#: settings taken from the ``collector`` section (names of CollectorConfig fields; its metrics_port and
+#: metrics_address are the process's, served by the composition root)
+CONFIGURED = ("spool_dir", "spool_max_bytes", "spool_max_age", "housekeeping_interval", "max_concurrency",
+              "top_statements", "query_text_max", "queue_max_items", "memory_max_items")
+
+
+def _default(name: str) -> Any:
+    return CollectorConfig.model_fields[name].default
+
+
+def target_default(name: str) -> Any:
+    """The default of a per-target setting, for target-like objects that lack it."""
+    return TargetConfig.model_fields[name].default
 
 
 @dataclass
 class CollectorSettings:
-    spool_dir: Path = Path("./headroom-data/spool")
-    spool_max_bytes: int = 512 * 1024 * 1024
-    spool_max_age: float = 7 * 86400.0
-    housekeeping_interval: float = 300.0
-    metric_timeout: float = 10.0  # per-metric timeout (and server-side statement_timeout)
-    max_databases: int = 50  # cap of databases visited by scope: database metrics
-    top_statements: int = 100
+    spool_dir: Path = field(default_factory=lambda: Path(_default("spool_dir")))
+    spool_max_bytes: int = field(default_factory=lambda: int(_default("spool_max_bytes")))
+    spool_max_age: float = field(default_factory=lambda: float(_default("spool_max_age")))
+    housekeeping_interval: float = field(default_factory=lambda: float(_default("housekeeping_interval")))
+    max_concurrency: int = field(default_factory=lambda: int(_default("max_concurrency")))
+    top_statements: int = field(default_factory=lambda: int(_default("top_statements")))
+    query_text_max: int = field(default_factory=lambda: int(_default("query_text_max")))  # statement texts cut here
+    queue_max_items: int = field(default_factory=lambda: int(_default("queue_max_items")))  # write queue bound
+    memory_max_items: int = field(default_factory=lambda: int(_default("memory_max_items")))  # held while spool fails
+    # internal tunables, not configuration
     flush_interval: float = 1.0  # writer: longest time a sample waits in the queue
     reconnect_max: float = 60.0  # longest backoff between reconnect attempts
-    error_event_every: float = 3600.0  # the same collector error is recorded at most this often
-    max_concurrency: int = 16  # most polls running at the same time in one collector process
-    metrics_port: int | None = None  # /metrics of the collector itself (prometheus_client)
-    metrics_address: str = "127.0.0.1"
-    queue_max_items: int = 500_000  # write queue bound; the oldest queued batches are dropped past it
-    memory_max_items: int = 500_000  # kept in memory while the spool cannot be written (disk full)
-    query_text_max: int = 16 * 1024  # statement texts are cut to this many bytes (with a marker)
+    error_event_every: float = 3600.0  # the same collector error (or database-limit event) at most this often
 
     @classmethod
-    def from_config(cls, section: Any) -> CollectorSettings:
-        s = cls()
+    def from_config(cls, section: CollectorConfig | Mapping[str, Any] | None) -> CollectorSettings:
+        """From the validated ``collector`` section (a mapping is validated first, with the same errors)."""
         if section is None:
-            return s
-        aliases = {"spool_max_size": "spool_max_bytes", "statement_timeout": "metric_timeout"}
-        for f in fields(cls):
-            names = [f.name] + [a for a, real in aliases.items() if real == f.name]
-            for name in names:
-                value = section.get(name) if isinstance(section, dict) else getattr(section, name, None)
-                if value is None:
-                    continue
-                if f.name == "spool_dir":
-                    value = Path(str(value))
-                elif f.name == "metrics_address":
-                    value = str(value)
-                elif f.name in ("spool_max_bytes", "query_text_max"):
-                    value = parse_byte_size(value)
-                elif f.name in ("max_databases", "top_statements", "max_concurrency", "metrics_port",
-                                "queue_max_items", "memory_max_items"):
-                    value = int(value)
-                else:
-                    value = parse_positive_duration(value)
-                setattr(s, f.name, value)
-                break
+            cfg = CollectorConfig()
+        elif isinstance(section, CollectorConfig):
+            cfg = section
+        else:
+            cfg = CollectorConfig.model_validate(dict(section))
+        s = cls()
+        for name in CONFIGURED:
+            setattr(s, name, type(getattr(s, name))(getattr(cfg, name)))
         return s
+

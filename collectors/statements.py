@@ -85,6 +85,7 @@ class StatementDeltas:
     seeded: bool = False  # first poll: nothing to report yet
     dropped: int = 0  # entries whose interval was dropped (decrease without a usable `since`)
     reset: bool = False
+    interval: float = 0.0  # seconds since the previous poll
 
 
 @dataclass
@@ -155,4 +156,4 @@ class StatementTracker:
             )
         fresh_after = self.clock() - TEXT_REFRESH_S
         need_text = [k for k, _ in top if self._texts_known.get(k, -float("inf")) < fresh_after]
-        return StatementDeltas(stats, need_text, dropped=dropped, reset=reset)
+        return StatementDeltas(stats, need_text, dropped=dropped, reset=reset, interval=interval)

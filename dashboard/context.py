@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import streamlit as st
@@ -128,6 +128,7 @@ def build_sidebar() -> ViewContext:
                           format_func=lambda k: "Custom…" if k == CUSTOM else f"Last {k}")
     range_text = choice
     if choice == CUSTOM:
+        today = datetime.fromtimestamp(now, UTC).date()  # the dashboard shows UTC, whatever the machine's zone
         seed = st.session_state.get("f_custom_label")
         try:
             seeded = parse_range(seed, now) if seed else None
@@ -137,7 +138,7 @@ def build_sidebar() -> ViewContext:
             seeded = None
         default = (
             (datetime.fromtimestamp(seeded.start, UTC).date(), datetime.fromtimestamp(seeded.end, UTC).date())
-            if seeded else (date.today() - timedelta(days=7), date.today())
+            if seeded else (today - timedelta(days=7), today)
         )
         picked = sb.date_input("From – to (UTC)", value=default, key="f_custom_dates")
         if isinstance(picked, tuple) and len(picked) == 2:

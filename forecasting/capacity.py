@@ -121,7 +121,8 @@ COUNTER = "counter"
 
 def capacity_grid(points: list[tuple[int, float]], kind: str) -> Regular:
     """The grid a capacity question is asked on: daily maxima with three weeks of history (two
-    for load peaks), hourly maxima with two days, else about 60 buckets over what there is."""
+    for load peaks), hourly maxima with two days, else about 60 buckets over what there is; the
+    buckets end at the latest observation (see :func:`~forecasting.series.regularise`)."""
     from forecasting.series import DAY, HOUR, regularise, trim_leading_gaps
 
     if not points:
@@ -134,12 +135,10 @@ def capacity_grid(points: list[tuple[int, float]], kind: str) -> Regular:
         step = HOUR
     else:
         step = max(1, span // 60)
-    grid = trim_leading_gaps(regularise(points, step, "max"))
-    # a bucket's maximum of a growing series is near its latest observation: label the buckets
-    # at the offset of the latest observation, so the forecast starts one step after it
-    last = max(ts)
-    offset = (last - (last // step) * step) if len(grid.values) else 0
-    return Regular(grid.start + offset, step, grid.values)
+    # whole buckets ending at the latest observation, labelled by their end: a bucket's maximum of
+    # a growing series is near its end, the last bucket is as long as the others whatever the hour,
+    # and the forecast starts one step after the latest observation
+    return trim_leading_gaps(regularise(points, step, "max", anchor=max(ts)))
 
 
 def forecast_capacity(

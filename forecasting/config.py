@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from store.configtypes import Duration, StrictModel
+from store.configtypes import Duration, MetricsEndpointConfig, StrictModel
 
 
 class TriggerRuleConfig(StrictModel):
@@ -18,7 +18,7 @@ class TriggerRuleConfig(StrictModel):
     severity: Literal["info", "warning", "critical"] = "warning"
 
 
-class ForecastingConfig(StrictModel):
+class ForecastingConfig(MetricsEndpointConfig):
     interval: Duration = Field(default=3600, description="How often `headroom forecast` refreshes (without --once).")
     history: Duration = Field(default=90 * 86400, description="How much history each forecast reads.")
     reselect_every: Duration = Field(

@@ -8,7 +8,6 @@ table: the report never recomputes, so it shows exactly what alerts and the dash
 from __future__ import annotations
 
 import json
-import time
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from forecasting.persist import newest_rows, status_text
 from forecasting.selection import explain_text, stored_explanation
 from forecasting.svg import chart
 from store import format as fmt
+from store.clock import Clock, system_clock
 
 DAY = 86400
 
@@ -145,7 +145,7 @@ def _shown(points: list[Any], history: list[Any], r: dict[str, Any], now: int) -
 
 def render_report_html(st: Any, now: int | None = None) -> str:
     """The report as one HTML string, from the newest forecast of every series in the store."""
-    now = int(time.time()) if now is None else int(now)
+    now = int(st.clock()) if now is None else int(now)
     rows = newest_rows(st.engine)
     targets = sorted({r["target"] for r in rows})
     body = [
@@ -173,16 +173,16 @@ def render_report_html(st: Any, now: int | None = None) -> str:
     return "".join(body)
 
 
-def write_report(cfg: Any, out_path: str | Path) -> Path:
+def write_report(cfg: Any, out_path: str | Path, clock: Clock = system_clock) -> Path:
     """Entry point of ``headroom report --out FILE``: ``cfg`` is the loaded ``HeadroomConfig``
-    (or an open store). Returns the path written."""
+    (or an open store, whose clock is used). Returns the path written."""
     out = Path(out_path)
     if hasattr(cfg, "engine"):
         html = render_report_html(cfg)
     else:
         from store import open_store
 
-        st = open_store(cfg.store_url_revealed(), getattr(cfg.store, "retention", None))
+        st = open_store(cfg.store_url_revealed(), getattr(cfg.store, "retention", None), clock=clock)
         try:
             html = render_report_html(st)
         finally:

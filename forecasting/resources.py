@@ -14,9 +14,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from forecasting.capacity import COUNTER, LOAD, STORAGE
+from store.types import XID_WRAPAROUND as LIMIT
 
-XID_WRAPAROUND = float(2**31)
-MXID_WRAPAROUND = float(2**31)
+XID_WRAPAROUND = float(LIMIT)
+MXID_WRAPAROUND = float(LIMIT)  # multixact IDs wrap at the same 2^31
 
 
 class StoreLike(Protocol):
@@ -61,6 +62,10 @@ class Job:
     threshold: float | None
     threshold_source: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    #: seconds each point stands for (0: raw samples) and whether it is labelled by the end of its
+    #: bucket (sums of several series) rather than its start (store rollups)
+    step: int = 0
+    bucket_end: bool = False
 
 
 SHORT = 48  # fewer hourly points than this: look at the raw samples
@@ -112,6 +117,10 @@ def summed(series_list: Sequence[Any], step: int) -> list[tuple[int, float]]:
         per.append(buckets)
     common = set(per[0]).intersection(*per[1:])
     return [(b + step - 1, float(sum(p[b] for p in per))) for b in sorted(common)]
+
+
+def _resolution(series: Any) -> int:
+    return int(getattr(series, "resolution_s", 0) or 0)
 
 
 def _step_for(series_list: Sequence[Any]) -> int:
@@ -187,7 +196,7 @@ def _postgres_jobs(reader: Reader, info: TargetInfo, top_tables: int) -> list[Jo
             reserved = reader.latest_value(name, "pg_reserved_connections") or 0.0
             limit, source = (mx - reserved, "pg_max_connections - reserved") if mx else (None, "")
         jobs.append(Job(name, "connections", "pg_connections_used", dict(conn[0].labels), LOAD,
-                        _points(conn[0]), limit, source))
+                        _points(conn[0]), limit, source, step=_resolution(conn[0])))
     # XID / MXID age: the oldest database, forecast as consumption
     for metric, resource, wrap in (("pg_xid_age", "xid", XID_WRAPAROUND), ("pg_mxid_age", "mxid", MXID_WRAPAROUND)):
         ages = [s for s in reader.series(name, metric, COUNTER) if s.points]
@@ -221,8 +230,10 @@ def _postgres_jobs(reader: Reader, info: TargetInfo, top_tables: int) -> list[Jo
     tps = [s for m in ("pg_xact_commit_rate", "pg_xact_rollback_rate") for s in reader.series(name, m, LOAD)]
     tps = [s for s in tps if s.points]
     if tps:
-        jobs.append(Job(name, "qps", "pg_xact_commit_rate", {}, LOAD, summed(tps, _step_for(tps)),
-                        info.max_qps, "capacity.max_qps" if info.max_qps else ""))
+        step = _step_for(tps)
+        jobs.append(Job(name, "qps", "pg_xact_commit_rate", {}, LOAD, summed(tps, step),
+                        info.max_qps, "capacity.max_qps" if info.max_qps else "",
+                        step=step if len(tps) > 1 else _resolution(tps[0]), bucket_end=len(tps) > 1))
     # sequences: the most used ones vs exhaustion
     seqs = sorted((s for s in reader.series(name, "pg_sequence_used_ratio", STORAGE) if s.points),
                   key=lambda s: s.points[-1][1], reverse=True)[:5]
@@ -246,11 +257,11 @@ def _mysql_jobs(reader: Reader, info: TargetInfo, top_tables: int) -> list[Job]:
         if limit is None:
             limit, source = reader.latest_value(name, "mysql_max_connections"), "max_connections"
         jobs.append(Job(name, "connections", "mysql_threads_connected", {}, LOAD, _points(conn[0]), limit,
-                        source if limit else ""))
+                        source if limit else "", step=_resolution(conn[0])))
     qps = [s for s in reader.series(name, "mysql_queries_rate", LOAD) if s.points]
     if qps:
         jobs.append(Job(name, "qps", "mysql_queries_rate", {}, LOAD, _points(qps[0]), info.max_qps,
-                        "capacity.max_qps" if info.max_qps else ""))
+                        "capacity.max_qps" if info.max_qps else "", step=_resolution(qps[0])))
     jobs.extend(_filesystem_jobs(reader, info))
     jobs.extend(_growing_tables(reader, info, "mysql_table_size_bytes", top_tables))
     return jobs

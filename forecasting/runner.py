@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from forecasting import selfmetrics
 from forecasting.capacity import COUNTER, CROSSING, EXCEEDED, LOAD, Crossing, capacity_grid, forecast_capacity
 from forecasting.config import ForecastingConfig
 from forecasting.persist import EvidencePools, Row, labels_json, latest_details, thin, write_rows
@@ -23,6 +24,7 @@ from forecasting.resources import Job, Reader, TargetInfo, jobs_for_target
 from forecasting.selection import Pool
 from forecasting.series import HOUR, regularise, trim_leading_gaps
 from forecasting.triggers import DEFAULT_RULES, TriggerRule, evaluate_rules, recommended_action
+from store.clock import Clock, system_clock
 
 log = logging.getLogger("headroom.forecasting")
 
@@ -67,7 +69,7 @@ def _points(fc: Forecast, offset: float = 0.0) -> list[list[float | None]]:
 def _history(points: list[tuple[int, float]], step: int) -> list[list[float]]:
     if not points:
         return []
-    reg = trim_leading_gaps(regularise(points, max(step, 1), "max"))
+    reg = trim_leading_gaps(regularise(points, max(step, 1), "max", anchor=max(t for t, _ in points)))
     ts = reg.timestamps()
     idx = thin(len(ts), HISTORY_POINTS)
     return [[int(ts[i]), float(reg.values[i])] for i in idx if np.isfinite(reg.values[i])]
@@ -89,18 +91,20 @@ RESET_SETTLE_S = 300  # samples this long after a restart or reset are not the w
 def blank_after_resets(job: Job, reset_ts: Sequence[int]) -> int:
     """Load series: drop the samples from a restart / stats reset / failover until it settles
     (connections fall to zero, rates restart): they become a gap, not a dip the model learns.
-    Storage series and ages are not touched (a restart does not change them). Returns how many
-    samples were dropped."""
+    A point that stands for a bucket (``job.step``) is dropped when its bucket overlaps
+    ``[reset, reset + RESET_SETTLE_S]``, whatever the time of day of the reset. Storage series and
+    ages are not touched (a restart does not change them). Returns how many points were dropped."""
     if job.kind != LOAD or not reset_ts or not job.points:
         return 0
     marks = np.sort(np.asarray(reset_ts, dtype=np.int64))
     ts = np.asarray([t for t, _ in job.points], dtype=np.int64)
-    pos = np.searchsorted(marks, ts, side="right") - 1
-    since = np.where(pos >= 0, ts - marks[np.maximum(pos, 0)], RESET_SETTLE_S + 1)
-    keep = since > RESET_SETTLE_S
-    dropped = int(np.count_nonzero(~keep))
+    width = max(int(job.step) - 1, 0)
+    first, last = (ts - width, ts) if job.bucket_end else (ts, ts + width)  # the seconds a point covers
+    pos = np.searchsorted(marks, last, side="right") - 1  # the latest reset at or before its end
+    hit = (pos >= 0) & (marks[np.maximum(pos, 0)] + RESET_SETTLE_S >= first)
+    dropped = int(np.count_nonzero(hit))
     if dropped:
-        job.points = [p for p, k in zip(job.points, keep.tolist(), strict=True) if k]
+        job.points = [p for p, h in zip(job.points, hit.tolist(), strict=True) if not h]
     return dropped
 
 
@@ -202,9 +206,10 @@ def forecast_job(
 def forecast_targets(
     st: Any, targets: Sequence[Any], settings: ForecastingConfig | None = None, now: int | None = None
 ) -> Summary:
-    """One pass over ``targets`` (config ``TargetConfig`` objects or :class:`TargetInfo`)."""
+    """One pass over ``targets`` (config ``TargetConfig`` objects or :class:`TargetInfo`) as of
+    ``now`` (default: the store's clock)."""
     settings = settings or ForecastingConfig()
-    now = int(time.time()) if now is None else int(now)
+    now = int(st.clock()) if now is None else int(now)
     reader = Reader(st, now - int(settings.history), now)
     rules = _rules(settings)
     evidence = EvidencePools.read(st.engine, now - int(max(settings.reselect_every, 2 * settings.interval)))
@@ -248,9 +253,10 @@ def forecast_targets(
     return summary
 
 
-def run_forecast(cfg: Any, once: bool = True) -> int:
+def run_forecast(cfg: Any, once: bool = True, clock: Clock = system_clock) -> int:
     """Entry point of ``headroom forecast``: ``cfg`` is the loaded ``HeadroomConfig`` (or a
-    ``(store, targets)`` pair). Returns the exit code: 0, or 1 if a series failed."""
+    ``(store, targets)`` pair, whose store's clock is used). ``clock`` is "now" for every pass.
+    Returns the exit code: 0, or 1 if a series failed."""
     settings: ForecastingConfig
     if isinstance(cfg, tuple):
         st, targets = cfg
@@ -259,14 +265,23 @@ def run_forecast(cfg: Any, once: bool = True) -> int:
     else:
         from store import open_store
 
-        st = open_store(cfg.store_url_revealed(), getattr(cfg.store, "retention", None))
+        st = open_store(cfg.store_url_revealed(), getattr(cfg.store, "retention", None), clock=clock)
         targets = cfg.targets
         settings = cfg.forecasting
         owns = True
     try:
         while True:
             started = time.monotonic()
-            summary = forecast_targets(st, targets, settings)
+            try:
+                with selfmetrics.PASS_SECONDS.time():
+                    summary = forecast_targets(st, targets, settings)
+            except Exception:
+                selfmetrics.PASSES.labels("error").inc()
+                raise
+            selfmetrics.PASSES.labels("ok" if not summary.errors else "error").inc()
+            selfmetrics.WRITTEN.inc(summary.written)
+            selfmetrics.SERIES_ERRORS.inc(summary.errors)
+            selfmetrics.TRIGGERS.set(len(summary.triggers))
             log.info(
                 "forecast: %d written (%d full selection, %d routine, %d not enough history, %d errors), %d triggers",
                 summary.written, summary.full, summary.routine, summary.not_enough_history, summary.errors,

@@ -36,8 +36,16 @@ class Regular:
         return int(np.count_nonzero(np.isfinite(self.values)))
 
 
-def regularise(points: Iterable[tuple[int, float]], step: int, how: str = "mean") -> Regular:
-    """Bucket ``(ts, value)`` points into ``step``-second buckets aligned on the epoch.
+def regularise(
+    points: Iterable[tuple[int, float]], step: int, how: str = "mean", anchor: int | None = None
+) -> Regular:
+    """Bucket ``(ts, value)`` points into ``step``-second buckets.
+
+    Without ``anchor`` the buckets are aligned on the epoch and labelled by their start. With
+    ``anchor`` (the latest observation, for capacity questions) every bucket is a whole ``step``
+    ending at ``anchor - k * step`` (right-closed: ``(end - step, end]``) and is labelled by its end,
+    so the last bucket is as long as the others whatever the time of day: a daily maximum is
+    always the maximum of 24 hours.
 
     ``how`` is ``mean`` (load: hourly means) or ``max`` (storage: daily maxima). Non-finite values
     are ignored; buckets without any value are NaN.
@@ -51,7 +59,8 @@ def regularise(points: Iterable[tuple[int, float]], step: int, how: str = "mean"
     arr = arr[np.isfinite(arr[:, 1])]
     if len(arr) == 0:
         return Regular(0, step, np.array([], dtype=float))
-    buckets = (arr[:, 0].astype(np.int64) // step) * step
+    ts = arr[:, 0].astype(np.int64)
+    buckets = (ts // step) * step if anchor is None else int(anchor) - ((int(anchor) - ts) // step) * step
     start = int(buckets.min())
     idx = ((buckets - start) // step).astype(np.int64)
     n = int(idx.max()) + 1

@@ -20,6 +20,7 @@ from headroom.cli_support import (
     EXIT_ERROR,
     StageUnavailable,
     State,
+    add_global_options,
     align,
     current_state,
     duration_option,
@@ -31,6 +32,7 @@ from headroom.cli_support import (
     stage,
 )
 from headroom.redact import mask
+from headroom.selfmetrics import serve_stage
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -48,7 +50,7 @@ def cli(ctx: click.Context, config: str | None, log_level: str, log_file: Path |
     from headroom.logging import setup_logging
 
     setup_logging(log_level, log_file)
-    ctx.obj = State(config, debug)
+    ctx.obj = State(config, debug, log_level, log_file)
 
 
 @cli.command()
@@ -193,6 +195,8 @@ def collect(once: bool, interval: float | None, shard: tuple[int, int] | None, t
     """Collect metrics from the targets into the store."""
     cfg = load()
     run_collect = stage("collectors.scheduler", "run_collect")
+    if not once:
+        serve_stage(cfg.collector, "collect")
     exit_with(run_collect(cfg, once=once, interval=interval, shard=shard, targets=list(targets) or None))
 
 
@@ -202,7 +206,10 @@ def collect(once: bool, interval: float | None, shard: tuple[int, int] | None, t
 def forecast(once: bool) -> None:
     """Compute forecasts and capacity (time to threshold)."""
     cfg = load()
-    exit_with(stage("forecasting.runner", "run_forecast")(cfg, once=once))
+    run_forecast = stage("forecasting.runner", "run_forecast")
+    if not once:
+        serve_stage(cfg.forecasting, "forecast")
+    exit_with(run_forecast(cfg, once=once))
 
 
 @cli.command()
@@ -211,7 +218,10 @@ def forecast(once: bool) -> None:
 def alerts(once: bool) -> None:
     """Evaluate alert rules and deliver notifications."""
     cfg = load()
-    exit_with(stage("alerts.service", "run_alerts")(cfg, once=once))
+    run_alerts = stage("alerts.service", "run_alerts")
+    if not once:
+        serve_stage(cfg.alerts, "alerts")
+    exit_with(run_alerts(cfg, once=once))
 
 
 @cli.command()
@@ -310,6 +320,7 @@ def query(target: str, metric: str, labels: tuple[str, ...], since: str | None, 
 
 
 cli.add_command(silence)
+add_global_options(cli)  # `headroom collect --config F` works as `headroom --config F collect`
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -28,9 +28,11 @@ class StageUnavailable(Exception):
 
 
 class State:
-    def __init__(self, config: str | None, debug: bool) -> None:
+    def __init__(self, config: str | None, debug: bool, log_level: str = "INFO", log_file: Any = None) -> None:
         self.config = config
         self.debug = debug
+        self.log_level = log_level
+        self.log_file = log_file
 
 
 def err(message: str) -> None:
@@ -54,6 +56,63 @@ def stage(module: str, function: str) -> Callable[..., Any]:
     if func is None:
         raise StageUnavailable(f"{module}.{function}")
     return func
+
+
+def _state(ctx: click.Context) -> State:
+    state = ctx.find_object(State)
+    if state is None:
+        state = ctx.obj = State(None, False)
+    return state
+
+
+def _set_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        _state(ctx).config = value
+
+
+def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        _state(ctx).debug = True
+
+
+def _set_logging(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    if value is None:
+        return
+    from headroom.logging import setup_logging
+
+    state = _state(ctx)
+    if param.name == "log_level":
+        state.log_level = str(value)
+    else:
+        state.log_file = value
+    setup_logging(state.log_level, state.log_file)
+
+
+def global_options() -> list[click.Option]:
+    """``--config``, ``--log-level``, ``--log-file``, ``--debug``: accepted before the subcommand
+    (``headroom --config F collect``) and after it (``headroom collect --config F``); the later wins."""
+    from pathlib import Path
+
+    return [
+        click.Option(["--config"], type=click.Path(dir_okay=False), default=None, expose_value=False,
+                     callback=_set_config,
+                     help="Configuration file (default: $HEADROOM_CONFIG, else ./headroom.yaml)."),
+        click.Option(["--log-level"], type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+                     default=None, expose_value=False, callback=_set_logging, help="Log level (default INFO)."),
+        click.Option(["--log-file"], type=click.Path(dir_okay=False, path_type=Path), default=None,
+                     expose_value=False, callback=_set_logging, help="Also write the log to this file."),
+        click.Option(["--debug"], is_flag=True, default=False, expose_value=False, callback=_set_debug,
+                     help="Print tracebacks of unexpected errors."),
+    ]
+
+
+def add_global_options(command: click.Command) -> None:
+    """Give every subcommand (at any depth) the global options too."""
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            names = {opt for p in sub.params for opt in getattr(p, "opts", [])}
+            sub.params.extend(o for o in global_options() if not set(o.opts) & names)
+            add_global_options(sub)
 
 
 def current_state() -> State:

@@ -153,6 +153,7 @@ def parse_config(
     if messages:
         raise ConfigError(_by_line(messages, source))
     messages += _check_duplicates(cfg, doc, source)
+    messages += _check_metrics_ports(cfg, doc, source)
     messages += _read_secret_files(cfg, doc, source, base_dir or Path.cwd())
     messages += _check_store_url(cfg, doc, source)
     if messages:
@@ -333,6 +334,26 @@ def _check_duplicates(cfg: HeadroomConfig, doc: LocatedDoc, source: str) -> list
             )
         else:
             seen[target.name] = index
+    return messages
+
+
+def _check_metrics_ports(cfg: HeadroomConfig, doc: LocatedDoc, source: str) -> list[str]:
+    """Each long-running stage serves its own /metrics: two sections may not claim the same port
+    (under `headroom up` the second process could not start)."""
+    messages: list[str] = []
+    seen: dict[tuple[str, int], str] = {}
+    for section in ("collector", "forecasting", "alerts"):
+        part = getattr(cfg, section)
+        if part.metrics_port is None:
+            continue
+        key = (part.metrics_address, int(part.metrics_port))
+        path: Path_ = (section, "metrics_port")
+        if key in seen:
+            messages.append(_message(source, doc.line_for(path), path,
+                                     f"port {part.metrics_port} is also {seen[key]}.metrics_port: "
+                                     "each process needs its own"))
+        else:
+            seen[key] = section
     return messages
 
 

@@ -9,10 +9,11 @@ stage restarted in-process (tests) does not fail on duplicate registration.
 from __future__ import annotations
 
 import importlib.metadata
+import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, Info, start_http_server
@@ -59,6 +60,18 @@ def start_metrics_server(
         info.info({"version": _version(), "stage": stage})
     server, thread = start_http_server(port, addr=address, registry=registry)
     return MetricsServer(address, int(server.server_port), server, thread)
+
+
+def serve_stage(section: Any, stage: str) -> MetricsServer | None:
+    """Start `stage`'s `/metrics` when its configuration section sets `metrics_port` (the collector,
+    forecasting and alerts sections); None when it does not."""
+    port = getattr(section, "metrics_port", None)
+    if not port:
+        return None
+    address = str(getattr(section, "metrics_address", "127.0.0.1"))
+    server = start_metrics_server(int(port), address, stage=stage)
+    logging.getLogger("headroom").info("%s metrics on %s", stage, server.url)
+    return server
 
 
 def _get_or_create(cls: type, name: str, documentation: str, labelnames: Sequence[str],

@@ -11,6 +11,7 @@ from sqlalchemy.engine import URL, make_url
 from store import migrate as migrations
 from store import retention as retention_rules
 from store import rollup as housekeeping
+from store.clock import Clock, system_clock
 from store.config import RetentionConfig
 from store.engine import backend_of, make_engine, redact_url
 from store.events import add_events, read_events
@@ -27,14 +28,17 @@ DIRTY_CHECK_S = 30.0
 class Store:
     """The metrics store on SQLite or PostgreSQL (same schema, same code path).
 
-    Thread-safe for writers in one process; several processes may share a PostgreSQL store."""
+    Thread-safe for writers in one process; several processes may share a PostgreSQL store.
+    ``clock`` is what "now" means for the defaults below (rollup, retention, read ranges, target
+    registration) and for the stages that work on this store."""
 
-    def __init__(self, url: str | URL, retention: RetentionConfig | None = None) -> None:
+    def __init__(self, url: str | URL, retention: RetentionConfig | None = None, clock: Clock = system_clock) -> None:
         self.url = make_url(url) if isinstance(url, str) else url
         self.backend = backend_of(self.url)
         self.retention = retention or RetentionConfig()
+        self.clock: Clock = clock
         self.engine: Engine = make_engine(self.url)
-        self._registry = SeriesRegistry(self.engine)
+        self._registry = SeriesRegistry(self.engine, clock)
         self._writer = SampleWriter(self.engine)
         self._rollup_watermark: int | None = None
         self._watermark_read_at = 0.0
@@ -139,11 +143,12 @@ class Store:
         """Every series of ``metric`` (on ``target``, or all targets) matching ``matchers``, over
         [start, end]. ``resolution``: ``auto`` (coarsest tier that still gives up to ``max_points``),
         ``raw`` (exact stored samples, never thinned), ``5m`` or ``1h``."""
-        end_ts = int(time.time()) if end is None else int(end)
+        now = int(self.clock())
+        end_ts = now if end is None else int(end)
         start_ts = end_ts - 3600 if start is None else int(start)
         with self.engine.connect() as conn:
             refs = find_series(conn, metric, target=target, matchers=matchers)
-            return read_range(conn, refs, start_ts, end_ts, max_points, resolution, agg, self.retention)
+            return read_range(conn, refs, start_ts, end_ts, max_points, resolution, agg, self.retention, now)
 
     def latest(
         self,
@@ -153,7 +158,7 @@ class Store:
         max_age: int | None = None,
     ) -> list[LatestValue]:
         """The newest sample of every matching series (no older than ``max_age`` seconds if given)."""
-        since = 0 if max_age is None else int(time.time()) - int(max_age)
+        since = 0 if max_age is None else int(self.clock()) - int(max_age)
         with self.engine.connect() as conn:
             refs = find_series(conn, metric, target=target, matchers=matchers)
             return read_latest(conn, refs, since)
@@ -206,19 +211,21 @@ class Store:
             meta_set(conn, key, value)
 
     def rollup(self, now: float | None = None) -> dict[str, int]:
-        result = housekeeping.rollup(self.engine, now)
+        result = housekeeping.rollup(self.engine, self.clock() if now is None else now)
         self._rollup_watermark = None
         return result
 
     def apply_retention(self, now: float | None = None) -> dict[str, int]:
-        removed = retention_rules.apply_retention(self.engine, self.retention, now)
+        removed = retention_rules.apply_retention(self.engine, self.retention, self.clock() if now is None else now)
         self._writer.forget_partitions()
         return removed
 
 
-def open_store(url: str | URL, retention: RetentionConfig | None = None, migrate: bool = True) -> Store:
+def open_store(
+    url: str | URL, retention: RetentionConfig | None = None, migrate: bool = True, clock: Clock = system_clock
+) -> Store:
     """Open a store; by default bring its schema up to date first (idempotent)."""
-    store = Store(url, retention)
+    store = Store(url, retention, clock)
     if migrate:
         store.migrate()
     return store

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, GetCoreSchemaHandler, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, GetCoreSchemaHandler, PlainSerializer
 from pydantic_core import core_schema
 
 SECRET_MASK = "<secret>"
@@ -132,3 +132,20 @@ class StrictModel(BaseModel):
     """Base of every configuration model: unknown keys are errors, values are validated on assignment."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, arbitrary_types_allowed=True)
+
+
+class MetricsEndpointConfig(StrictModel):
+    """The ``metrics_port`` / ``metrics_address`` of a long-running stage (collector, forecasting,
+    alerts): where its process serves its own OpenMetrics ``/metrics``."""
+
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Port of this process's own Prometheus /metrics endpoint (its counters and "
+        "headroom_build_info); empty turns it off.",
+    )
+    metrics_address: str = Field(
+        default="127.0.0.1",
+        description="Address the metrics endpoint listens on (0.0.0.0 in a container, so Prometheus can scrape it).",
+    )

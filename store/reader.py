@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -137,12 +136,13 @@ def read_range(
     resolution: int | str,
     agg: str,
     retention: RetentionConfig,
+    now: int,
 ) -> list[SeriesData]:
+    """``now`` decides which tiers still hold the range (retention counts back from it)."""
     if agg not in AGGREGATES:
         raise ValueError(f"unknown aggregate {agg!r}: expected one of {', '.join(AGGREGATES)}")
     if not refs:
         return []
-    now = int(time.time())
     if isinstance(resolution, str):
         if resolution == "auto":
             res = choose_resolution(start, end, max_points, now, retention)

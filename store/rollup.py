@@ -8,8 +8,6 @@ The 1-hour rollup is built from the 5-minute one (min, max, count-weighted avera
 
 from __future__ import annotations
 
-import time
-
 from sqlalchemy import Connection, Engine, text
 
 from store.meta import meta_get, meta_set
@@ -70,9 +68,9 @@ def _run_chunks(conn: Connection, sql: str, start: int, end: int) -> None:
         chunk_start = chunk_end
 
 
-def rollup(engine: Engine, now: float | None = None) -> dict[str, int]:
-    """Bring both rollups up to date; returns the new watermarks."""
-    now_s = int(time.time() if now is None else now)
+def rollup(engine: Engine, now: float) -> dict[str, int]:
+    """Bring both rollups up to date as of ``now``; returns the new watermarks."""
+    now_s = int(now)
     end_5m = (now_s - GRACE_S) - (now_s - GRACE_S) % RES_5M
     end_1h = end_5m - end_5m % RES_1H
     with engine.begin() as conn:

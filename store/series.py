@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from sqlalchemy import Connection, Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from store.clock import Clock, system_clock
 from store.config import SERIES_REFRESH_S
 from store.schema import series, targets
 from store.types import TargetRow
@@ -47,8 +48,9 @@ class SeriesRegistry:
 
     Safe for concurrent writers: inserts use ON CONFLICT DO NOTHING and re-read the ids."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, clock: Clock = system_clock) -> None:
         self._engine = engine
+        self._clock = clock
         self._lock = threading.Lock()
         self._target_ids: dict[str, int] = {}
         self._series_ids: dict[SeriesCacheKey, int] = {}
@@ -64,7 +66,7 @@ class SeriesRegistry:
         labels_text = labels_json(labels or {})
         with self._engine.begin() as conn:
             ins = _insert(conn)(targets).values(
-                name=name, engine=engine_name, labels_json=labels_text, added_at=int(time.time())
+                name=name, engine=engine_name, labels_json=labels_text, added_at=int(self._clock())
             )
             conn.execute(
                 ins.on_conflict_do_update(
@@ -93,7 +95,7 @@ class SeriesRegistry:
         cached = self._target_ids.get(name, fresh.get(name))
         if cached is not None:
             return cached
-        ins = _insert(conn)(targets).values(name=name, engine="unknown", labels_json="{}", added_at=int(time.time()))
+        ins = _insert(conn)(targets).values(name=name, engine="unknown", labels_json="{}", added_at=int(self._clock()))
         conn.execute(ins.on_conflict_do_nothing(index_elements=[targets.c.name]))
         target_id = int(conn.execute(select(targets.c.id).where(targets.c.name == name)).scalar_one())
         fresh[name] = target_id
@@ -129,7 +131,7 @@ class SeriesRegistry:
     def _resolve(
         self, missing: set[SeriesCacheKey], fresh_targets: dict[str, int], fresh_series: dict[SeriesCacheKey, int]
     ) -> None:
-        now = int(time.time())
+        now = int(self._clock())
         with self._engine.begin() as conn:
             by_target: dict[int, list[SeriesCacheKey]] = {}
             rows = []

@@ -6,6 +6,27 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+#: Every kind of event the stages write (kind → what it means); docs/architecture.md lists them, a
+#: test checks that each is written by some stage and that nothing writes an unlisted kind.
+EVENT_KINDS: dict[str, str] = {
+    "restart": "the server's start time changed",
+    "failover": "a server's recovery state flipped (standby promoted, primary demoted)",
+    "stats_reset": "the server says it reset statistics (its stats_reset time moved)",
+    "setting_change": "a server setting changed (PostgreSQL pg_settings, MySQL/MariaDB global variables)",
+    "missing_feature": "a metric needs an extension, privilege or setting the target lacks (with the fix)",
+    "collector_error": "a metric failed (once per distinct error and hour)",
+    "target_down": "the target stopped answering",
+    "target_up": "the target answers again",
+    "replication_error": "a new MySQL/MariaDB replica IO/SQL thread error",
+    "database_limit": "database_scope_limit leaves databases out of per-database metrics (named)",
+    "spool_drop": "spooled batches dropped while the store was unreachable (no target)",
+    "demo": "generated demo history (no target)",
+}
+
+#: PostgreSQL transaction IDs (and multixact IDs) before wraparound: 2^31. The one place this number
+#: lives: the collector's pg_xid_wraparound_ratio, the XID forecasts and the Vacuum page divide by it.
+XID_WRAPAROUND = 2**31
+
 
 class Sample(NamedTuple):
     """One value of one series at one moment (``ts``: integer epoch seconds, UTC)."""
@@ -56,8 +77,7 @@ class TargetRow:
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """Something that happened to a target: ``kind`` is one of restart, stats_reset, failover,
-    setting_change, missing_feature, collector_error, target_down, target_up, config_change, demo, ...
+    """Something that happened to a target: ``kind`` is one of :data:`EVENT_KINDS`.
     ``target`` is None for events of Headroom itself."""
 
     target: str | None

@@ -91,6 +91,65 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# the clock: tests whose expectations depend on "now" take it from the `now` / `clock` fixtures,
+# never from the wall clock. tests/test_pinned_instants.py runs them again at midnight, at the end
+# of a month, on 29 February, at a DST change of the local zone... (HEADROOM_TEST_NOW, and faketime
+# for the process clock).
+
+TEST_NOW_ENV = "HEADROOM_TEST_NOW"
+DEFAULT_TEST_NOW = "2026-06-17T14:25:10Z"  # a Wednesday afternoon, aligned to nothing in particular
+PINNED_MARK = "pinned_clock"
+
+
+def pinned_now() -> int:
+    """The pinned instant (epoch seconds): $HEADROOM_TEST_NOW (ISO-8601 or epoch), else the default."""
+    import datetime as dt
+
+    text = (os.environ.get(TEST_NOW_ENV) or DEFAULT_TEST_NOW).strip()
+    if text.isdigit():
+        return int(text)
+    return int(dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
+
+
+@pytest.fixture
+def now() -> int:
+    """The instant this test runs at (epoch seconds, UTC), pinned."""
+    return pinned_now()
+
+
+@pytest.fixture
+def clock(now: int) -> Any:
+    """A `store.clock.FixedClock` at the pinned instant, to pass to the code under test."""
+    from store.clock import FixedClock
+
+    return FixedClock(now)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if {"now", "clock"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(PINNED_MARK)
+
+
+@pytest.fixture(scope="session")
+def scrape_metrics() -> Callable[[str], dict[tuple[str, tuple[tuple[str, str], ...]], float]]:
+    """`scrape_metrics(url)` -> {(sample name, sorted labels): value} of a real /metrics endpoint
+    (asked for OpenMetrics, parsed with prometheus_client's parser)."""
+    import urllib.request
+
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families
+
+    def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        req = urllib.request.Request(url, headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            body = resp.read().decode()
+        return {(smp.name, tuple(sorted(smp.labels.items()))): smp.value
+                for fam in text_string_to_metric_families(body) for smp in fam.samples}
+
+    return scrape
+
+
+# ---------------------------------------------------------------------------------------------
 # report header: versions of the server binaries this run uses
 
 

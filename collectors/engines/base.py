@@ -136,8 +136,6 @@ class Engine(ABC):
     """One target's connections. Subclasses set ``name`` and implement the abstract methods."""
 
     name: ClassVar[str]
-    #: per-database connections are opened for ``scope: database`` metrics, at most this many dbs
-    max_databases: ClassVar[int] = 50
 
     def __init__(self, target: Any, statement_timeout: float = 10.0) -> None:
         self.target = target
@@ -167,7 +165,9 @@ class Engine(ABC):
         (short per-database connection) instead of the main one."""
 
     async def databases(self) -> list[str]:
-        """Databases that ``scope: database`` metrics visit (default: none → run once)."""
+        """Databases that ``scope: database`` metrics may visit, most important first (the runner
+        visits the first ``database_scope_limit`` of them and reports the others); default: none →
+        run once."""
         return []
 
     async def ping(self) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from collectors.engines.base import PythonContext
+from collectors.setting_changes import setting_changes, snapshot_of
 
 SETTINGS_SQL = """
 SELECT name, setting, unit, vartype, pending_restart
@@ -41,18 +42,9 @@ def base_value(setting: str, unit: str | None) -> float | None:
 
 async def collect(ctx: PythonContext) -> list[dict[str, Any]]:
     rows = await ctx.engine.fetch(SETTINGS_SQL, timeout=ctx.timeout)
-    snapshot = {str(r["name"]): (str(r["setting"]), r["unit"]) for r in rows}
-    previous: dict[str, tuple[str, Any]] | None = ctx.state.get("snapshot")
+    snapshot = snapshot_of(rows, "name", "setting", "unit")
+    setting_changes(ctx.batch, ctx.target, ctx.ts, ctx.state.get("snapshot"), snapshot)
     ctx.state["snapshot"] = snapshot
-    if previous is not None:
-        for name, (value, unit) in sorted(snapshot.items()):
-            old = previous.get(name)
-            if old is not None and old[0] != value:
-                suffix = f" {unit}" if unit else ""
-                ctx.batch.add_event(
-                    ctx.target, ctx.ts, "setting_change", f"{name} changed from {old[0]}{suffix} to {value}{suffix}",
-                    "info", {"name": name, "old": old[0], "new": value, "unit": unit},
-                )
     pending = sum(1 for r in rows if r["pending_restart"])
     ctx.batch.add_sample(ctx.target, "pg_settings_pending_restart", {}, ctx.ts, float(pending))
     out: list[dict[str, Any]] = []

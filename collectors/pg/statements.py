@@ -14,6 +14,7 @@ from typing import Any
 from collectors.batch import StatementStats, StatementTexts
 from collectors.engines.base import MissingFeature, PythonContext, Row
 from collectors.engines.postgres import qualified
+from collectors.samples import add_stats_reset
 from collectors.statements import (
     DEFAULT_TEXT_MAX,
     StatementCounters,
@@ -112,8 +113,9 @@ async def collect(ctx: PythonContext) -> list[dict[str, Any]]:
         info = await engine.fetch(info_sql(schema), timeout=ctx.timeout)
         if info:
             stats_reset = info[0]["stats_reset"]
-            if "stats_reset" in state and stats_reset != state["stats_reset"]:
-                reset = True
+            if "stats_reset" in state and stats_reset is not None and stats_reset != state["stats_reset"]:
+                reset = True  # pg_stat_statements_reset() was called: the server says so
+                add_stats_reset(ctx.batch, ctx.target, ctx.ts, ctx.metric.name, {}, float(stats_reset))
             state["stats_reset"] = stats_reset
             out.append({"dealloc": info[0]["dealloc"]})
     rows = await engine.fetch(counters_sql(state["extversion"], schema), timeout=ctx.timeout)
@@ -128,12 +130,15 @@ async def collect(ctx: PythonContext) -> list[dict[str, Any]]:
                                   have.temp_blks_written + c.temp_blks_written, c.since)
         current[key] = c
     deltas = tracker.update(current, ctx.now, reset=reset)
-    out.append({
-        "calls": sum(c.calls for c in current.values()),
-        "total_exec_seconds": sum(c.total_ms for c in current.values()) / 1000.0,
-    })
     if deltas.seeded:
         return out
+    # calls and time per second from the per-entry deltas: entries evicted (pg_stat_statements.max)
+    # or re-created in between cannot make a sum of totals go down and fake a reset
+    if deltas.interval > 0:
+        out.append({
+            "calls_per_second": sum(st.calls for st in deltas.stats) / deltas.interval,
+            "exec_seconds_per_second": sum(st.total_ms for st in deltas.stats) / 1000.0 / deltas.interval,
+        })
     if deltas.need_text:
         ids = sorted({int(q) for q, _, _ in deltas.need_text})
         wanted = set(deltas.need_text)

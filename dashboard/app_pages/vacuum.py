@@ -8,6 +8,7 @@ from dashboard import charts, context, data, ui
 from dashboard import format as fmt
 from dashboard.metrics import MYSQL_PURGE, VACUUM
 from dashboard.tables import latest_table
+from store.types import XID_WRAPAROUND
 
 ctx = context.current()
 
@@ -48,7 +49,7 @@ if target is not None:
         xid = data.latest(VACUUM.xid_age, target)
         freeze = data.latest(VACUUM.freeze_max_age, target)
         limit = float(freeze["value"].max()) if not freeze.empty else 200_000_000.0
-        wrap = 2_147_483_647.0
+        wrap = float(XID_WRAPAROUND)
         if xid.empty:
             ui.missing_metric(VACUUM.xid_age, "XID age")
         else:

@@ -9,6 +9,7 @@ import pytest
 from receivers import Receiver
 
 from store import Store, open_store
+from store.clock import FixedClock
 
 
 def _tmp_base() -> str | None:
@@ -23,7 +24,17 @@ def tmp_fast() -> Iterator[Path]:
 
 
 @pytest.fixture
-def store(tmp_fast: Path) -> Iterator[Store]:
+def store(tmp_fast: Path, clock: FixedClock) -> Iterator[Store]:
+    """A store on the pinned clock: evaluation, routing and silences at a known instant."""
+    st = open_store(f"sqlite:///{tmp_fast}/metrics.db", clock=clock)
+    yield st
+    st.close()
+
+
+@pytest.fixture
+def live_store(tmp_fast: Path) -> Iterator[Store]:
+    """A store on the wall clock, for the dispatcher: it waits for real receivers in real time
+    (retry delays, Retry-After); its tests assert order and count, never the time of day."""
     st = open_store(f"sqlite:///{tmp_fast}/metrics.db")
     yield st
     st.close()

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+GATE_LIMIT = 120.0
 SLACK_ERRORS = {400: "invalid_payload", 403: "action_prohibited", 404: "channel_not_found", 410: "channel_is_archived",
                 429: "rate_limited", 500: "rollup_error"}
 
@@ -37,6 +38,7 @@ class Reply:
     delay: float = 0.0  # seconds to wait before answering (a slow or timing-out receiver)
     when: Callable[[bytes], bool] | None = None  # only for requests whose body matches (else skipped)
     drip: float = 0.0  # > 0: send the answer one byte at a time, this many seconds apart
+    gate: threading.Event | None = None  # hold the answer until this is set (at most GATE_LIMIT s)
 
 
 @dataclass
@@ -177,12 +179,14 @@ class Receiver:
         if reply is None:
             reply = self._default(body)
         elif reply.body is None:
-            reply = Reply(reply.status, self._usual_body(reply.status), reply.headers, reply.delay, drip=reply.drip)
+            reply = Reply(reply.status, self._usual_body(reply.status), reply.headers, reply.delay, drip=reply.drip, gate=reply.gate)
         record = Received(time.time(), handler.path, {k.lower(): v for k, v in handler.headers.items()}, body, 0)
         with self.lock:
             self.requests.append(record)
         if reply.delay:
             time.sleep(reply.delay)
+        if reply.gate is not None:
+            reply.gate.wait(GATE_LIMIT)
         try:
             if reply.status < 200:
                 handler.wfile.write(f"HTTP/1.1 {reply.status} Interim\r\n\r\n".encode())

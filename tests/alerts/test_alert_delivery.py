@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from alert_helpers import alerts_config
-from receivers import Receiver, Reply
+from receivers import GATE_LIMIT, Receiver, Reply
 
 from alerts import outbox
 from alerts.channels import send
@@ -94,15 +95,15 @@ def wait_until(predicate: Callable[[], bool], timeout: float) -> None:
 
 @pytest.mark.parametrize("kind", ["slack", "pagerduty"])
 def test_fails_three_times_then_accepts_exactly_once(
-    kind: str, store: Store, receiver_factory: Callable[[str], Receiver]
+    kind: str, live_store: Store, receiver_factory: Callable[[str], Receiver]
 ) -> None:
     rec = receiver_factory(kind)
     rec.push(Reply(500), Reply(503, delay=2.5), Reply(429, headers={"Retry-After": "2"}))
     cfg = AlertsConfig.model_validate(alerts_config(channels=[channel_config(kind, rec.url, timeout=1)]))
     name = cfg.channels[0].name
     payload = sample_payload(kind) | ({"dedup_key": "headroom-k1"} if kind == "pagerduty" else {})
-    enqueue(store, [OutboxItem(name, "k1", "trigger", "headroom-k1", payload)])
-    dispatcher = Dispatcher(store, cfg)
+    enqueue(live_store, [OutboxItem(name, "k1", "trigger", "headroom-k1", payload)])
+    dispatcher = Dispatcher(live_store, cfg)
     dispatcher.start()
     try:
         accepted = rec.wait_for(1, timeout=40)
@@ -117,59 +118,66 @@ def test_fails_three_times_then_accepts_exactly_once(
     assert accepted[0].ts - throttled_at >= 2.0, "sent again before Retry-After passed"
     # backoff grows: the second retry waited longer than the first one's minimum
     assert rec.requests[1].ts - rec.requests[0].ts >= 0.5
-    row = outbox_rows(store)[0]
+    row = outbox_rows(live_store)[0]
     assert row["status"] == "sent" and row["attempts"] == 4 and row["last_error"] is None
     if kind == "pagerduty":
         assert {r.json()["dedup_key"] for r in rec.requests} == {"headroom-k1"}
 
 
-def test_permanent_4xx_stops_and_is_reported(store: Store, receiver_factory: Callable[[str], Receiver]) -> None:
+def test_permanent_4xx_stops_and_is_reported(live_store: Store, receiver_factory: Callable[[str], Receiver]) -> None:
     from alerts.health import channel_health, check_problems
 
     rec = receiver_factory("slack")
     rec.push(Reply(404))
     cfg = AlertsConfig.model_validate(alerts_config(channels=[channel_config("slack", rec.url)]))
-    enqueue(store, [OutboxItem("slack", "k", "trigger", "k", {"text": "x"})])
-    dispatcher = Dispatcher(store, cfg)
+    enqueue(live_store, [OutboxItem("slack", "k", "trigger", "k", {"text": "x"})])
+    dispatcher = Dispatcher(live_store, cfg)
     dispatcher.start()
     try:
-        wait_until(lambda: outbox_rows(store)[0]["status"] == "failed", 10)
+        wait_until(lambda: outbox_rows(live_store)[0]["status"] == "failed", 10)
         time.sleep(0.5)
     finally:
         dispatcher.stop()
     assert len(rec.requests) == 1
-    health = channel_health(store)
+    health = channel_health(live_store)
     assert [(h.channel, h.pending, h.failed) for h in health] == [("slack", 0, 1)]
     assert health[0].last_error == "HTTP 404: channel_not_found"
-    assert check_problems(store) == ["alerts channel slack: 1 notification(s) failed permanently: HTTP 404: channel_not_found"]
+    assert check_problems(live_store) == ["alerts channel slack: 1 notification(s) failed permanently: HTTP 404: channel_not_found"]
 
 
-def test_failing_channel_never_delays_another(store: Store, receiver_factory: Callable[[str], Receiver]) -> None:
+def test_failing_channel_never_delays_another(live_store: Store, receiver_factory: Callable[[str], Receiver]) -> None:
+    """Slack hangs on its first request (held by the receiver until released, then a 503); all of
+    PagerDuty's notifications arrive, in order, while that one Slack attempt is still unanswered.
+    No wall-clock window: if the channels shared a worker, PagerDuty would get nothing until the
+    release and the wait below would fail."""
     slow = receiver_factory("slack")
     fast = receiver_factory("pagerduty")
-    slow.push(*[Reply(503, delay=1.5) for _ in range(20)])
+    release = threading.Event()
+    slow.push(*[Reply(503, gate=release) for _ in range(20)])
     cfg = AlertsConfig.model_validate(alerts_config(channels=[
-        channel_config("slack", slow.url, timeout=1),
+        channel_config("slack", slow.url, timeout=GATE_LIMIT + 30),
         channel_config("pagerduty", fast.url, rate_limit_per_minute=6000, rate_limit_burst=10)]))
     items = [OutboxItem("slack", f"s{i}", "trigger", f"s{i}", {"text": f"m{i}"}) for i in range(5)]
     items += [OutboxItem("pd", f"p{i}", "trigger", f"p{i}", sample_payload("pagerduty") | {"dedup_key": f"p{i}"})
               for i in range(5)]
-    enqueue(store, items)
-    started = time.time()
-    dispatcher = Dispatcher(store, cfg)
+    enqueue(live_store, items)
+    dispatcher = Dispatcher(live_store, cfg)
     dispatcher.start()
     try:
-        got = fast.wait_for(5, timeout=10)
+        slow.wait_for(1, timeout=60, accepted_only=False)  # Slack's first attempt is in flight, held
+        got = fast.wait_for(5, timeout=60)
+        slack_meanwhile = [(r.json()["text"], r.status) for r in slow.requests]
     finally:
-        dispatcher.stop(timeout=5)
+        release.set()
+        dispatcher.stop(timeout=30)
     assert [r.json()["dedup_key"] for r in got] == [f"p{i}" for i in range(5)]
-    # all of PagerDuty's were delivered while Slack's first attempt was still hanging (1 s timeout)
-    assert got[-1].ts < slow.requests[0].ts + 1.0, "PagerDuty waited for the failing Slack channel"
-    assert got[-1].ts - started < 5.0
+    assert len(fast.requests) == 5  # each sent once
+    # while PagerDuty got all five, Slack was still on its first attempt, unanswered (status 0)
+    assert slack_meanwhile == [("m0", 0)]
 
 
 def test_trigger_before_resolve_even_when_trigger_is_retried(
-    store: Store, receiver_factory: Callable[[str], Receiver]
+    live_store: Store, receiver_factory: Callable[[str], Receiver]
 ) -> None:
     rec = receiver_factory("pagerduty")
     def d1_trigger(body: bytes) -> bool:
@@ -179,10 +187,10 @@ def test_trigger_before_resolve_even_when_trigger_is_retried(
     rec.push(Reply(500, when=d1_trigger), Reply(500, when=d1_trigger))
     cfg = AlertsConfig.model_validate(alerts_config(channels=[channel_config("pagerduty", rec.url)]))
     trig = sample_payload("pagerduty") | {"dedup_key": "d1"}
-    enqueue(store, [OutboxItem("pd", "d1", "trigger", "d1", trig),
+    enqueue(live_store, [OutboxItem("pd", "d1", "trigger", "d1", trig),
                     OutboxItem("pd", "d1", "resolve", "d1", {"event_action": "resolve", "dedup_key": "d1"}),
                     OutboxItem("pd", "d2", "trigger", "d2", trig | {"dedup_key": "d2"})])
-    dispatcher = Dispatcher(store, cfg)
+    dispatcher = Dispatcher(live_store, cfg)
     dispatcher.start()
     try:
         rec.wait_for(3, timeout=20)
@@ -196,12 +204,12 @@ def test_trigger_before_resolve_even_when_trigger_is_retried(
                         ("d1", "trigger", 202), ("d1", "resolve", 202)]
 
 
-def test_rate_limit_per_channel(store: Store, receiver_factory: Callable[[str], Receiver]) -> None:
+def test_rate_limit_per_channel(live_store: Store, receiver_factory: Callable[[str], Receiver]) -> None:
     rec = receiver_factory("slack")
     cfg = AlertsConfig.model_validate(alerts_config(channels=[
         channel_config("slack", rec.url, rate_limit_per_minute=120, rate_limit_burst=1)]))
-    enqueue(store, [OutboxItem("slack", f"k{i}", "trigger", f"k{i}", {"text": str(i)}) for i in range(5)])
-    dispatcher = Dispatcher(store, cfg)
+    enqueue(live_store, [OutboxItem("slack", f"k{i}", "trigger", f"k{i}", {"text": str(i)}) for i in range(5)])
+    dispatcher = Dispatcher(live_store, cfg)
     dispatcher.start()
     try:
         got = rec.wait_for(5, timeout=15)
@@ -211,7 +219,7 @@ def test_rate_limit_per_channel(store: Store, receiver_factory: Callable[[str], 
     assert min(gaps) >= 0.45, gaps  # 120/min = one every 0.5 s (scheduling slack 50 ms)
 
 
-def test_private_hosts_refused_unless_allowed(store: Store, receiver_factory: Callable[[str], Receiver]) -> None:
+def test_private_hosts_refused_unless_allowed(live_store: Store, receiver_factory: Callable[[str], Receiver]) -> None:
     rec = receiver_factory("slack")
     cfg = AlertsConfig.model_validate(alerts_config(
         allow_private_webhook_hosts=False, channels=[channel_config("slack", rec.url)]))

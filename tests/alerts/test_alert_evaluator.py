@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from alert_helpers import alerts_config
@@ -106,11 +105,10 @@ def test_ratio_rate_absent_forecast() -> None:
     ]
 
 
-def test_restart_neither_repages_nor_forgets(store: Store) -> None:
+def test_restart_neither_repages_nor_forgets(store: Store, now: int) -> None:
     cfg = AlertsConfig.model_validate(alerts_config(
         channels=[{"type": "log", "name": "log"}], routes=[{"channels": ["log"]}],
         rules=[STOPPED.model_dump(by_alias=True) | {"for": 0}]))
-    now = int(time.time())
     store.write_samples([Sample("db1", "mysql_replica_sql_running", {}, now, 0.0)])
     first = run_cycle(store, cfg, rules_of(cfg), now)
     assert [(i.kind, i.channel) for i in first.enqueued] == [("trigger", "log")]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -57,9 +56,8 @@ def sent(result: Any, channel: str) -> list[tuple[str, str]]:
     return out
 
 
-def test_silence_suppresses_and_audit_records_author_and_comment(store: Store) -> None:
+def test_silence_suppresses_and_audit_records_author_and_comment(store: Store, now: int) -> None:
     cfg = config()
-    now = int(time.time())
     sid = create_silence(store, ['target="db1"'], now - 10, now + 3600, "alice", "maintenance CHG-42")
     write(store, now, {"db1": 0, "db2": 0})
     r1 = run_cycle(store, cfg, rules_of(cfg), now)
@@ -78,8 +76,7 @@ def test_silence_suppresses_and_audit_records_author_and_comment(store: Store) -
     assert (s.state, s.author, s.matchers) == ("expired", "alice", [{"name": "target", "op": "=", "value": "db1"}])
 
 
-def test_silence_arguments_are_checked(store: Store) -> None:
-    now = int(time.time())
+def test_silence_arguments_are_checked(store: Store, now: int) -> None:
     with pytest.raises(SilenceError, match="^author: "):
         create_silence(store, {"target": "db1"}, now, now + 60, " ", "why")
     with pytest.raises(SilenceError, match="^comment: "):
@@ -95,9 +92,8 @@ def test_silence_arguments_are_checked(store: Store) -> None:
     assert list_silences(store) == []
 
 
-def test_critical_inhibits_warning_on_the_same_target(store: Store) -> None:
+def test_critical_inhibits_warning_on_the_same_target(store: Store, now: int) -> None:
     cfg = config()
-    now = int(time.time())
     write(store, now, {"db1": 0, "db2": 1}, {"db1": 50, "db2": 50})
     r = run_cycle(store, cfg, rules_of(cfg), now)
     assert sorted(sent(r, "slack")) == [("trigger", "FIRING: ConnHigh on db2"), ("trigger", "FIRING: Down on db1")]
@@ -108,10 +104,9 @@ def test_critical_inhibits_warning_on_the_same_target(store: Store) -> None:
     assert sent(r2, "slack") == [("trigger", "FIRING: ConnHigh on db1")]
 
 
-def test_grouping_wait_interval_repeat_and_resolve(store: Store) -> None:
+def test_grouping_wait_interval_repeat_and_resolve(store: Store, now: int) -> None:
     cfg = config(routes=[{"channels": ["slack", "pd"], "group_by": ["alertname"], "group_wait": "10s",
                           "group_interval": "30s", "repeat_interval": "1h"}])
-    now = int(time.time())
     write(store, now, {"db1": 0})
     assert run_cycle(store, cfg, rules_of(cfg), now).enqueued == []  # group_wait
     write(store, now + 5, {"db1": 0, "db2": 0})
@@ -136,11 +131,10 @@ def test_grouping_wait_interval_repeat_and_resolve(store: Store) -> None:
     assert [k for k, _ in sent(r, "slack")] == ["repeat"] and [a for a, _ in sent(r, "pd")] == ["trigger"]
 
 
-def test_slack_and_pagerduty_payloads(store: Store) -> None:
+def test_slack_and_pagerduty_payloads(store: Store, now: int) -> None:
     long_summary = "x" * 5000
     rules = [RULES[0] | {"annotations": {"summary": long_summary, "description": "d" * 5000}}]
     cfg = config(rules=rules)
-    now = int(time.time())
     write(store, now, {"db1": 0})
     r = run_cycle(store, cfg, rules_of(cfg), now)
     slack = next(i.payload for i in r.enqueued if i.channel == "slack")
@@ -164,7 +158,7 @@ def test_slack_and_pagerduty_payloads(store: Store) -> None:
     ['alertname=~".+"', 'target!="db1"'],
 ])
 def test_a_silence_of_everything_is_refused_whatever_the_syntax(store: Store, matchers: list[str]) -> None:
-    now = int(time.time())
+    now = int(store.clock())
     with pytest.raises(SilenceError, match="^matchers: these matchers match every alert"):
         create_silence(store, matchers, now, now + 60, "alice", "x")
     assert list_silences(store) == []
@@ -174,6 +168,6 @@ def test_a_silence_of_everything_is_refused_whatever_the_syntax(store: Store, ma
     ['target="db1"'], ['alertname=~"Postgres.*"'], ['alertname=~".+"', 'target="db1"'], ['severity=~"warning|info"'],
 ])
 def test_a_silence_that_names_something_is_accepted(store: Store, matchers: list[str]) -> None:
-    now = int(time.time())
+    now = int(store.clock())
     sid = create_silence(store, matchers, now, now + 60, "alice", "x")
     assert [s.id for s in list_silences(store)] == [sid]

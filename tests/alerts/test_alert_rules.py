@@ -66,9 +66,10 @@ def test_default_pack_covers_the_standard_alerts() -> None:
                  "MySQLReplicaSQLThreadStopped", "MySQLReplicaIOThreadStopped", "MySQLReplicationLag",
                  "MySQLInnoDBLogWaits", "DiskFullWithin7Days", "DiskFullWithin30Days"):
         assert name in rules, name
-    # 50 % and 75 % of the 2^31 transaction IDs before wraparound
-    assert rules["PostgresXidWraparoundWarning"].threshold.value == 2**31 // 2  # type: ignore[union-attr]
-    assert rules["PostgresXidWraparoundCritical"].threshold.value == 2**31 * 3 // 4  # type: ignore[union-attr]
+    # 50 % and 75 % of the 2^31 transaction IDs before wraparound (the collector divides by XID_WRAPAROUND)
+    for name, share in (("PostgresXidWraparoundWarning", 0.5), ("PostgresXidWraparoundCritical", 0.75)):
+        cond = rules[name].threshold
+        assert cond is not None and (cond.metric, cond.op, cond.value) == ("pg_xid_wraparound_ratio", ">=", share)
     assert rules["DiskFullWithin7Days"].forecast.within == 7 * 86400  # type: ignore[union-attr]
     assert not default_pack(disabled=["TargetDown"]) or "TargetDown" not in {r.name for r in default_pack(["TargetDown"])}
 
@@ -133,3 +134,16 @@ def test_check_alerts_reports_unsafe_channel_hosts() -> None:
         "set allow_private_hosts: true on the channel to allow it",
         "alerts channel w: URL scheme must be http or https",
     ]
+
+
+def test_sequence_rule_names_the_sequence_with_the_collectors_labels() -> None:
+    import re
+
+    from collectors.definitions import definitions
+
+    [rule] = [r for r in default_pack() if r.name == "PostgresSequenceNearExhaustion"]
+    tags = definitions("postgres")["sequences"].tags  # the labels pg_sequence_used_ratio carries
+    summary = rule.annotations["summary"]
+    assert set(re.findall(r"\$labels\.(\w+)", summary)) <= {"target", *tags}
+    labels = {"target": "orders-db", **{t: {"schemaname": "billing", "sequencename": "invoice_id_seq"}[t] for t in tags}}
+    assert render(summary, labels, 0.93) == "orders-db: sequence billing.invoice_id_seq used 93% of its range"

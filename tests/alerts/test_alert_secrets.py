@@ -24,7 +24,7 @@ ROUTING_KEY = "fake-routing-key-secret-for-tests"
 
 
 def test_no_secret_in_errors_logs_health_or_store(
-    store: Store, tmp_path: Path, receiver_factory: Callable[[str], Receiver], caplog: pytest.LogCaptureFixture
+    live_store: Store, tmp_path: Path, receiver_factory: Callable[[str], Receiver], caplog: pytest.LogCaptureFixture
 ) -> None:
     slack, pd = receiver_factory("slack"), receiver_factory("pagerduty")
     slack_url = f"{slack.url}/services/{SLACK_TOKEN}"
@@ -47,35 +47,35 @@ def test_no_secret_in_errors_logs_health_or_store(
     assert cfg.channels[1].routing_key.reveal() == ROUTING_KEY  # type: ignore[union-attr]
     payload = {"event_action": "trigger", "dedup_key": "d", "payload": {"summary": "s", "source": "x",
                                                                          "severity": "info"}}
-    with store.engine.begin() as conn:
+    with live_store.engine.begin() as conn:
         outbox.enqueue(conn, [OutboxItem("slack", "a", "trigger", "a", {"text": "hi"}),
                               OutboxItem("pd", "b", "trigger", "b", payload),
                               OutboxItem("dead", "c", "trigger", "c", {"version": "4"}),
                               OutboxItem("nodns", "d", "trigger", "d", {"version": "4"})], time.time())
     caplog.set_level(logging.DEBUG)
-    dispatcher = Dispatcher(store, cfg)
+    dispatcher = Dispatcher(live_store, cfg)
     dispatcher.start()
     try:
         deadline = time.time() + 20
         while time.time() < deadline:
-            health = {h.channel: h for h in channel_health(store)}
+            health = {h.channel: h for h in channel_health(live_store)}
             if health["slack"].failed and health["pd"].failed and health["dead"].failed and health["nodns"].failed:
                 break
             time.sleep(0.1)
     finally:
         dispatcher.stop()
-    health = {h.channel: h for h in channel_health(store)}
+    health = {h.channel: h for h in channel_health(live_store)}
     assert health["slack"].last_error == "HTTP 400: bad request to <secret>"
     assert health["pd"].last_error == 'HTTP 403: {"message": "routing_key <secret> forbidden"}'
     assert health["dead"].last_error is not None and health["dead"].last_error.startswith("ConnectError: ")
     assert health["nodns"].last_error is not None and health["nodns"].last_error.startswith(
         "refused: host does not resolve")
 
-    with store.engine.connect() as conn:
+    with live_store.engine.connect() as conn:
         stored = " ".join(str(v) for row in conn.execute(schema.outbox.select()) for v in row)
     texts = {
         "logs": caplog.text,
-        "health": repr(channel_health(store)) + "\n".join(check_problems(store)),
+        "health": repr(channel_health(live_store)) + "\n".join(check_problems(live_store)),
         "store": stored,
         "config": repr(cfg) + str(cfg) + cfg.model_dump_json(),
     }

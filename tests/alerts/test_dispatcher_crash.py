@@ -30,8 +30,9 @@ def start_dispatcher(store_url: str, config: Path, log: Path) -> subprocess.Pope
 
 
 def test_sigkill_mid_send_loses_nothing(
-    store: Store, tmp_fast: Path, receiver_factory: Callable[[str], Receiver]
+    live_store: Store, tmp_fast: Path, receiver_factory: Callable[[str], Receiver]
 ) -> None:
+    store = live_store  # the dispatcher process sends in real time
     rec = receiver_factory("pagerduty")
     rec.push(*[Reply(202, delay=0.05) for _ in range(300)])  # a little slow, so the kill lands mid-batch
     config = tmp_fast / "alerts.yaml"

@@ -116,8 +116,10 @@ def test_connections_equal_the_servers_count(mariadb_pair: MariaDbPair, collecto
         root.close()
 
 
-def test_buffer_pool_hit_ratio_equals_the_servers(mariadb_pair: MariaDbPair,
-                                                  collector: Callable[..., Collector]) -> None:
+def test_buffer_pool_hit_ratio_is_the_intervals(mariadb_pair: MariaDbPair,
+                                               collector: Callable[..., Collector]) -> None:
+    """The hit ratio of the interval between two polls, from the deltas of the server's own counters
+    (read before and after each poll), not the ratio since the server started."""
     root = mariadb_pair.root_connect()
     try:
         with root.cursor() as cur:
@@ -127,15 +129,27 @@ def test_buffer_pool_hit_ratio_equals_the_servers(mariadb_pair: MariaDbPair,
             cur.execute("SELECT COUNT(*), SUM(LENGTH(v)) FROM bp.t")
         c = collector(target(mariadb_pair), ["mysql_innodb_buffer_pool"])
 
-        def ratio() -> float:
-            return 1 - status(root, "Innodb_buffer_pool_reads") / status(root, "Innodb_buffer_pool_read_requests")
+        def counters() -> tuple[float, float]:
+            return status(root, "Innodb_buffer_pool_reads"), status(root, "Innodb_buffer_pool_read_requests")
 
-        before = ratio()
+        a = counters()
+        first = c.round()
+        b = counters()
+        assert "mysql_innodb_buffer_pool_hit_ratio" not in {s.metric for s in first.samples}  # the first poll seeds
+        with root.cursor() as cur:
+            while counters()[1] - b[1] < 5000:  # warm pages: thousands of read requests in this interval
+                cur.execute("SELECT COUNT(*), SUM(LENGTH(v)) FROM bp.t")
+                cur.fetchall()
+        cc = counters()
         batch = c.round()
-        after = ratio()
+        d = counters()
         got = value(batch, "mysql_innodb_buffer_pool_hit_ratio")
-        assert min(before, after) - 1e-9 <= got <= max(before, after) + 1e-9
-        assert 0.0 < got <= 1.0
+        # the collector read its counters somewhere in [a, b] and in [cc, d]
+        lowest = 1 - (d[0] - a[0]) / (cc[1] - b[1])
+        highest = 1 - (cc[0] - b[0]) / (d[1] - a[1])
+        assert lowest - 1e-9 <= got <= highest + 1e-9, (lowest, got, highest)
+        since_start = 1 - d[0] / d[1]
+        assert d[0] > 0 and got > since_start  # the start-up reads are not this interval's
         assert value(batch, "mysql_innodb_buffer_pool_pages_total") == status(root, "Innodb_buffer_pool_pages_total")
     finally:
         root.close()
@@ -394,7 +408,7 @@ def test_without_process_the_rest_is_collected_and_check_names_the_grant(
     first = c.round()
     second = c.round()
     collected = {s.metric for s in first.samples + second.samples}
-    for name in ("mysql_threads_connected", "mysql_queries_rate", "mysql_innodb_buffer_pool_hit_ratio",
+    for name in ("mysql_threads_connected", "mysql_queries_rate", "mysql_innodb_buffer_pool_read_requests_rate",
                  "mysql_schema_size_bytes", "mysql_binlog_size_bytes", "mysql_statement_digests"):
         assert name in collected
     assert "mysql_innodb_history_list_length" not in collected
@@ -514,3 +528,33 @@ def test_server_down_then_back(mariadb_pair_factory: Callable[..., MariaDbPair])
     assert kinds == ["target_down", "target_up", "restart"]  # one down event, not one per attempt
     down = next(e for e in out.events if e.kind == "target_down")
     assert pair.monitor_password not in down.message
+
+
+def test_a_changed_global_variable_is_one_setting_change(mariadb_pair: MariaDbPair,
+                                                         collector: Callable[..., Collector]) -> None:
+    """The same event kind as PostgreSQL's settings; GTID positions moving with writes are not settings."""
+    root = mariadb_pair.root_connect()
+    with root.cursor() as cur:
+        cur.execute("SELECT @@GLOBAL.net_retry_count, @@GLOBAL.gtid_binlog_pos")
+        old, gtid_before = cur.fetchone()
+    try:
+        c = collector(target(mariadb_pair), ["mysql_settings"])
+        first = c.round()
+        with root.cursor() as cur:
+            cur.execute("CREATE DATABASE IF NOT EXISTS settings_db")
+            cur.execute("CREATE TABLE IF NOT EXISTS settings_db.t (id INT PRIMARY KEY)")
+            cur.execute("REPLACE INTO settings_db.t VALUES (1), (2)")  # moves the GTID position
+            cur.execute("SET GLOBAL net_retry_count = 17")
+            cur.execute("SELECT @@GLOBAL.net_retry_count, @@GLOBAL.gtid_binlog_pos")
+            new, gtid_after = cur.fetchone()
+        second = c.round()
+    finally:
+        with root.cursor() as cur:
+            cur.execute("SET GLOBAL net_retry_count = %s", (old,))
+        root.close()
+    assert gtid_after != gtid_before
+    assert [e.kind for e in first.events] == []  # the first snapshot only seeds
+    changes = [e for e in second.events if e.kind == "setting_change"]
+    assert [(e.details["name"], e.details["old"], e.details["new"]) for e in changes] == [
+        ("net_retry_count", str(old), str(new))]
+    assert value(second, "mysql_global_variables") > 100

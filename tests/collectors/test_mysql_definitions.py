@@ -125,7 +125,7 @@ def test_canonical_names_are_produced() -> None:
     assert CANONICAL <= produced
     for d in DEFS.values():
         for column in d.names:
-            assert column in d.gauges or d.names[column].endswith("_rate"), (d.name, column)
+            assert column in d.gauges or column in d.ratios or d.names[column].endswith("_rate"), (d.name, column)
 
 
 def test_limits_are_in_the_sql_too() -> None:
@@ -347,5 +347,5 @@ def test_mysql_sql_runs_on_a_real_server(mariadb_pair: MariaDbPair, name: str) -
             cur.fetchall()
     finally:
         conn.close()
-    expected = set(d.names) | set(d.tags)
+    expected = (set(d.names) - set(d.ratios)) | set(d.tags) | d.ratio_inputs()
     assert expected <= columns, expected - columns

@@ -103,7 +103,11 @@ def test_reset_between_polls_no_negative_no_spike(
     assert [r["calls"] for r in ours] == [3]  # counted since the reset, not 2500 and not negative
     assert sum(r["calls"] for r in rows) < 100  # no spike from pre-reset counters
     events = [e for e in sqlite_store.events(target="pgss-reset") if e.kind == "stats_reset"]
-    assert events, "the reset is recorded as an event"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        row = conn.execute("SELECT extract(epoch FROM stats_reset)::float8 FROM pg_stat_statements_info").fetchone()
+    assert row is not None
+    # one event, from the server's own reset time (pg_stat_statements_info.stats_reset)
+    assert [(e.details["metric"], e.details["reset_at"]) for e in events] == [("statements", row[0])]
 
 
 def test_top_n_plus_other_equals_total(pg_cluster: PgCluster, sqlite_store: Store, settings: CollectorSettings) -> None:

@@ -126,6 +126,9 @@ def test_xid_age_between_two_readings(pg_cluster: PgCluster, sqlite_store: Store
         got = _latest(sqlite_store, "pg_xid_age", "pg-primary", datname=datname)
         assert before[datname] <= got <= after[datname]
         assert after[datname] - before[datname] <= 2
+        # the share of the 2^31 IDs before wraparound, the same constant forecasting uses
+        ratio = _latest(sqlite_store, "pg_xid_wraparound_ratio", "pg-primary", datname=datname)
+        assert ratio == got / 2**31
 
 
 def test_counter_rates_follow_the_server(pg_cluster: PgCluster, sqlite_store: Store, settings: CollectorSettings,

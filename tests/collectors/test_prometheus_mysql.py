@@ -39,6 +39,14 @@ def test_mysqld_exporter_series_live_and_backfilled(
     target = TargetConfig(name="replica-via-prom", engine="prometheus", dsn=prom.url,
                           labels={pm.MATCH_LABEL: f'job="mysql",instance="{instance}"'})
 
+    # replicated writes: the replica's buffer pool is busy within the rate window
+    with mariadb_pair.root_connect() as conn, conn.cursor() as cur:
+        cur.execute("CREATE DATABASE IF NOT EXISTS prom_bp")
+        cur.execute("CREATE TABLE IF NOT EXISTS prom_bp.t (id INT PRIMARY KEY, v VARCHAR(200)) ENGINE=InnoDB")
+        cur.execute("REPLACE INTO prom_bp.t SELECT seq, REPEAT('y', 200) FROM prom_bp.seq_1_to_5000")
+    mariadb_pair.wait_replica_caught_up()
+    time.sleep(3)  # scraped after the writes
+
     # live: one poll
     settings = CollectorSettings()
     settings.spool_dir = tmp_path / "spool"
@@ -56,9 +64,12 @@ def test_mysqld_exporter_series_live_and_backfilled(
     threads = client.custom_query(f'mysql_global_status_threads_connected{{instance="{instance}"}}',
                                   params={"time": str(ts)})
     assert got[("mysql_threads_connected", ())][1] == float(threads[0]["value"][1])
+    # the hit ratio of the rate window (the first poll's: the metric's interval), not since the server started
+    window = pm.rate_window(scheduled_metrics(target)[0].interval, 1.0)
     reads = client.custom_query(
-        f'1 - mysql_global_status_innodb_buffer_pool_reads{{instance="{instance}"}} / '
-        f'mysql_global_status_innodb_buffer_pool_read_requests{{instance="{instance}"}}', params={"time": str(ts)})
+        f'1 - rate(mysql_global_status_innodb_buffer_pool_reads{{instance="{instance}"}}[{window}s]) / '
+        f'rate(mysql_global_status_innodb_buffer_pool_read_requests{{instance="{instance}"}}[{window}s])',
+        params={"time": str(ts)})
     assert got[("mysql_innodb_buffer_pool_hit_ratio", ())][1] == float(reads[0]["value"][1])
 
     # backfill: the queries rate equals Prometheus' rate over the same range and step

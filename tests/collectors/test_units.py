@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -231,3 +232,66 @@ def test_texts_of_statements_still_in_the_top_are_fetched_again_each_day() -> No
     clock[0] += 2
     # a day on: fetched (and upserted, which refreshes statements.last_seen) again
     assert tracker.update({key: StatementCounters(4, 4.0)}, now=30).need_text == [("42", "app", "u")]
+
+
+def test_ratios_are_per_interval_and_only_the_server_says_reset() -> None:
+    from collectors.samples import add_rows
+
+    mdef = parse_definition("db", "postgres", {
+        "description": "d", "tags": ["datname"], "sql": {130000: "SELECT 1"}, "reset_time": "stats_reset",
+        "names": {"cache_hit_ratio": "pg_cache_hit_ratio"},
+        "ratios": {"cache_hit_ratio": {"part": ["blks_hit"], "whole": ["blks_hit", "blks_read"], "min_whole": 100}},
+    })
+    assert "pg_cache_hit_ratio" in mdef.produced_names()
+    rates = RateTracker()
+
+    def poll(now: float, hit: int, read: int, reset_at: float = 1000.0) -> tuple[dict[str, float], Any]:
+        b = Batch()
+        res = add_rows(b, mdef, [{"datname": "app", "blks_hit": hit, "blks_read": read, "stats_reset": reset_at}],
+                       "t", int(now), now, rates)
+        return {s.metric: s.value for s in b.samples}, res
+
+    got, res = poll(0.0, 1_000_000, 1_000)  # since the reset: 99.9 %
+    assert got == {} and not res.server_resets  # first poll seeds
+    got, _ = poll(30.0, 1_000_900, 1_100)  # this interval: 900 hits, 100 reads
+    assert got["pg_cache_hit_ratio"] == pytest.approx(0.9)  # not the 99.9 % since the reset
+    assert got["pg_blks_hit_rate"] == pytest.approx(30.0)
+    got, _ = poll(60.0, 1_000_950, 1_110)  # 60 accesses: too few to say anything
+    assert "pg_cache_hit_ratio" not in got and got["pg_blks_read_rate"] == pytest.approx(10 / 30)
+    got, res = poll(90.0, 500, 20)  # went down, the server reports no reset: dropped, no event
+    assert got == {} and res.resets == 2 and not res.server_resets
+    got, res = poll(120.0, 600, 40, reset_at=1100.0)  # counters grew, but the server says it reset them
+    assert got == {} and res.server_resets == [({"datname": "app"}, 1100.0)] and res.resets == 0
+    got, _ = poll(150.0, 790, 50, reset_at=1100.0)
+    assert got["pg_cache_hit_ratio"] == pytest.approx(0.95)
+    never = RateTracker()  # a database never reset has no reset time (NULL): its first reset counts
+    assert not never.reset_time_changed("k", None, 0.0) and never.reset_time_changed("k", 5.0, 1.0)
+    assert not never.reset_time_changed("k", 5.0, 2.0)
+    mysql = parse_definition("bp", "mysql", {"description": "d", "sql": {"mysql": {80000: "SELECT 1"}}, "ratios": {
+        "hit_ratio": {"part": ["disk_reads"], "whole": ["read_requests"], "complement": True}}})
+    b = Batch()
+    add_rows(b, mysql, [{"disk_reads": 10, "read_requests": 1000}], "m", 0, 0.0, rates)
+    add_rows(b, mysql, [{"disk_reads": 30, "read_requests": 2000}], "m", 30, 30.0, rates)
+    assert {s.metric: s.value for s in b.samples}["mysql_hit_ratio"] == pytest.approx(1 - 20 / 1000)
+    with pytest.raises(DefinitionError, match="must be counters"):
+        parse_definition("x", "postgres", {"description": "d", "sql": "SELECT 1", "gauges": ["a"],
+                                           "ratios": {"r": {"part": ["a"], "whole": ["a", "b"]}}})
+
+
+def test_collector_settings_take_their_defaults_from_the_config_model() -> None:
+    from collectors.config import CollectorConfig
+    from collectors.settings import CONFIGURED, CollectorSettings
+
+    # every option reaches the collector (the endpoint's are served by the composition root)
+    assert set(CONFIGURED) | {"metrics_port", "metrics_address"} == set(CollectorConfig.model_fields)
+    defaults, model = CollectorSettings(), CollectorConfig()
+    for name in CONFIGURED:
+        want = getattr(model, name)
+        assert getattr(defaults, name) == (Path(want) if name == "spool_dir" else want), name
+    assert CollectorSettings.from_config(None) == defaults
+    s = CollectorSettings.from_config({"spool_max_bytes": "1GB", "spool_max_age": "2h", "housekeeping_interval": "30s",
+                                       "metrics_port": 9465, "top_statements": 7})
+    assert (s.spool_max_bytes, s.spool_max_age, s.housekeeping_interval) == (10**9, 7200.0, 30.0)
+    assert (s.top_statements, s.spool_dir) == (7, Path(model.spool_dir))
+    with pytest.raises(ValueError, match="spool_max_sizes"):
+        CollectorSettings.from_config({"spool_max_sizes": "1GB"})

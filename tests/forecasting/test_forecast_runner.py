@@ -1,11 +1,10 @@
 """The forecast stage against a real store (SQLite file): samples in, rows in ``forecasts`` out,
 dates consistent with the growth that was written, routine refresh reusing the selection, and a
-self-contained report."""
+self-contained report. "Now" is the pinned clock (the `now` fixture), never the wall clock."""
 
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ from forecasting.report import render_report_html, write_report
 from forecasting.resources import TargetInfo
 from forecasting.runner import forecast_targets, run_forecast
 from store import Event, Sample, open_store
+from store.clock import FixedClock
 from store.schema import forecasts
 
 DAY = 86400
@@ -23,9 +23,8 @@ GB = 1e9
 
 
 @pytest.fixture
-def filled_store(tmp_path: Path):  # type: ignore[no-untyped-def]
-    st = open_store(f"sqlite:///{tmp_path / 'metrics.db'}")
-    now = int(time.time()) // 3600 * 3600
+def filled_store(tmp_path: Path, now: int):  # type: ignore[no-untyped-def]
+    st = open_store(f"sqlite:///{tmp_path / 'metrics.db'}", clock=FixedClock(now))
     rng = np.random.default_rng(11)
     days = 60
     hours = np.arange(days * 24)
@@ -53,7 +52,7 @@ def filled_store(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 def test_disk_connections_and_xid_forecasts_written(filled_store) -> None:  # type: ignore[no-untyped-def]
     st, now, size_now, age_now = filled_store
-    disk_bytes = size_now + 60 * GB  # 30 days of growth at 2 GB/day
+    disk_bytes = size_now + 56 * GB  # 28 days of growth at 2 GB/day: clearly inside "P10 < 30 days"
     info = TargetInfo("orders", "postgres", disk_bytes=disk_bytes)
     summary = forecast_targets(st, [info], now=now)
     assert summary.errors == 0 and summary.written >= 4
@@ -62,7 +61,7 @@ def test_disk_connections_and_xid_forecasts_written(filled_store) -> None:  # ty
     disk = rows["disk"]
     assert disk.status == "ok" and disk.threshold == disk_bytes
     days = (disk.p50_ts - now) / DAY
-    assert abs(days - 30) < 3, days  # 60 GB left at 2 GB/day
+    assert abs(days - 28) < 3, days  # 56 GB left at 2 GB/day
     assert disk.p10_ts <= disk.p50_ts <= disk.p90_ts
     assert disk.model and disk.backtest_mase is not None and disk.baseline_mase is not None
     details = json.loads(disk.details_json)
@@ -101,9 +100,8 @@ def test_routine_refresh_reuses_selection_and_report(filled_store, tmp_path: Pat
     assert out.read_text(encoding="utf-8") == html or out.stat().st_size > 1000
 
 
-def test_not_enough_history_is_explicit(tmp_path: Path) -> None:
-    st = open_store(f"sqlite:///{tmp_path / 'short.db'}")
-    now = int(time.time())
+def test_not_enough_history_is_explicit(tmp_path: Path, now: int) -> None:
+    st = open_store(f"sqlite:///{tmp_path / 'short.db'}", clock=FixedClock(now))
     st.write_samples([Sample("tiny", "pg_database_size_bytes", {"datname": "a"}, now - 60 * i, 1e6) for i in range(3)])
     assert run_forecast((st, [TargetInfo("tiny", "postgres", disk_bytes=1e9)]), once=True) == 0
     with st.engine.connect() as conn:
@@ -122,7 +120,9 @@ def test_restart_dip_becomes_a_gap(filled_store) -> None:  # type: ignore[no-unt
     with st.engine.connect() as conn:
         rows = {r.resource: r for r in conn.execute(select(forecasts))}
     conn_details = json.loads(rows["connections"].details_json)
-    assert conn_details["dropped_after_resets"] == 1
+    # the hourly buckets overlapping the five minutes after the restart: one, or two when the
+    # restart is in the last five minutes of an hour
+    assert conn_details["dropped_after_resets"] == len({restart_at // 3600, (restart_at + 300) // 3600})
     assert "dropped_after_resets" not in json.loads(rows["disk"].details_json)  # sizes are untouched
 
 
@@ -136,11 +136,21 @@ def test_blank_after_resets_drops_only_the_settling_window() -> None:
     assert [t for t, _ in job.points] == [1000 + 60 * i for i in [*range(5), *range(11, 20)]]
     storage = Job("t", "disk", "m", {}, "storage", list(points), None)
     assert blank_after_resets(storage, [1000 + 60 * 5]) == 0
+    # hourly buckets labelled by their start: the bucket holding the reset, and the next one only
+    # when the settling window reaches into it
+    hourly = [(3600 * i, 1.0) for i in range(10)]
+    job = Job("t", "qps", "m", {}, "load", list(hourly), None, step=3600)
+    assert blank_after_resets(job, [3600 * 4 + 100]) == 1 and [t for t, _ in job.points if t // 3600 == 4] == []
+    job = Job("t", "qps", "m", {}, "load", list(hourly), None, step=3600)
+    assert blank_after_resets(job, [3600 * 4 + 3500]) == 2
+    # labelled by their end (sums of several series): (t - 3600, t]
+    ends = [(3600 * i - 1, 1.0) for i in range(1, 10)]
+    job = Job("t", "qps", "m", {}, "load", list(ends), None, step=3600, bucket_end=True)
+    assert blank_after_resets(job, [3600 * 4 + 100]) == 1 and (3600 * 5 - 1) not in [t for t, _ in job.points]
 
 
-def test_node_exporter_filesystem_against_its_size(tmp_path: Path) -> None:
-    st = open_store(f"sqlite:///{tmp_path / 'node.db'}")
-    now = int(time.time()) // 3600 * 3600
+def test_node_exporter_filesystem_against_its_size(tmp_path: Path, now: int) -> None:
+    st = open_store(f"sqlite:///{tmp_path / 'node.db'}", clock=FixedClock(now))
     days = np.arange(40)
     used = 200 * GB + 3 * GB * days  # 3 GB/day on a 400 GB filesystem
     st.write_samples([Sample("db9", "disk_used_bytes", {"mountpoint": "/var/lib/postgresql"},

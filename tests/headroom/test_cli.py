@@ -342,3 +342,57 @@ def test_check_lints_alert_rules_against_the_collected_metrics(tmp_path: Path) -
     result = run_cli("--config", str(config), "check", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "alerts: rules and channels OK" in result.stdout  # the default pack lints clean
+
+
+# -- global options after the subcommand --------------------------------------------------------------
+
+
+def _leaf_commands(group: object, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], object]]:
+    import click
+
+    assert isinstance(group, click.Group)
+    out: list[tuple[tuple[str, ...], object]] = []
+    for name, cmd in group.commands.items():
+        out.append(((*prefix, name), cmd))
+        if isinstance(cmd, click.Group):
+            out.extend(_leaf_commands(cmd, (*prefix, name)))
+    return out
+
+
+def test_every_subcommand_takes_the_global_options() -> None:
+    from headroom.cli import cli
+
+    commands = _leaf_commands(cli)
+    assert {("collect",), ("forecast",), ("alerts",), ("up",), ("silence", "add")} <= {p for p, _ in commands}
+    for path, cmd in commands:
+        opts = {o for p in cmd.params for o in getattr(p, "opts", [])}  # type: ignore[attr-defined]
+        assert {"--config", "--log-level", "--log-file", "--debug"} <= opts, path
+
+
+def test_config_after_the_subcommand_is_used_on_a_real_server(tmp_path: Path, pg_cluster: object) -> None:
+    """`headroom collect --config F` (what `headroom collect --help` suggests) collects from the target
+    in F; the option after the subcommand wins over the one before it."""
+    from collectors.config import split_dsn_password
+
+    dsn, password = split_dsn_password(pg_cluster.monitor_dsn())  # type: ignore[attr-defined]
+    (tmp_path / "pw").write_text(f"{password}\n", encoding="utf-8")
+    (tmp_path / "real.yaml").write_text(
+        f"store: {{url: 'sqlite:///{tmp_path}/m.db'}}\n"
+        f"targets:\n  - name: after-sub\n    engine: postgres\n    dsn: '{dsn}'\n    password_file: pw\n"
+        "    preset: minimal\n", encoding="utf-8")
+    (tmp_path / "broken.yaml").write_text("collector: {max_concurrency: x}\n", encoding="utf-8")
+    collect = run_cli("--config", "broken.yaml", "collect", "--once", "--config", "real.yaml",
+                      "--log-level", "WARNING", cwd=tmp_path)
+    assert collect.returncode == 0, collect.stderr
+    assert "INFO" not in collect.stderr  # --log-level after the subcommand applied too
+    st = open_store(f"sqlite:///{tmp_path}/m.db")
+    try:
+        assert [(v.target, v.value) for v in st.latest("up")] == [("after-sub", 1.0)]
+    finally:
+        st.close()
+    check = run_cli("check", "--config", "broken.yaml", cwd=tmp_path)
+    assert check.returncode == 2 and check.stderr.startswith("broken.yaml:1: collector.max_concurrency:")
+    listed = run_cli("silence", "list", "--config", "real.yaml", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    usage = run_cli("collect", "--config", cwd=tmp_path)
+    assert usage.returncode == 2 and "Option '--config' requires an argument" in usage.stderr

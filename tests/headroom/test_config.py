@@ -166,6 +166,10 @@ MALFORMED = {
         "targets:\n  - name: a\n    engine: oracle\n    dsn: x\n", "engine", "targets[0].engine: Input should be",
     ),
     "duplicate_yaml_key": ("collector:\n  max_concurrency: 2\n  max_concurrency: 3\n", "max_concurrency", None),
+    "shared_metrics_port": (
+        "collector: {metrics_port: 9465}\nforecasting: {metrics_port: 9466}\nalerts:\n  metrics_port: 9465\n",
+        "  metrics_port: 9465", "alerts.metrics_port: port 9465 is also collector.metrics_port",
+    ),
 }
 
 

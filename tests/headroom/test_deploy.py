@@ -87,11 +87,12 @@ def test_compose_headroom_config_validates(tmp_path: Path) -> None:
     local.write_text(text.replace("/run/secrets/", f"{tmp_path}/"))
     cfg = load_config(local)
     assert [t.name for t in cfg.targets] == ["pg-primary", "pg-standby", "mysql-primary", "mysql-replica"]
-    assert cfg.collector.metrics_port == 9465
-    # Prometheus scrapes the collector's self-metrics port
+    ports = {s: getattr(cfg, s).metrics_port for s in ("collector", "forecasting", "alerts")}
+    assert ports == {"collector": 9465, "forecasting": 9466, "alerts": 9467}
+    # Prometheus scrapes each process's self-metrics port
     prom = yaml.safe_load((ROOT / "deploy/compose/prometheus.yml").read_text())
     targets = [t for job in prom["scrape_configs"] for sc in job["static_configs"] for t in sc["targets"]]
-    assert "headroom:9465" in targets
+    assert {f"headroom:{p}" for p in ports.values()} <= set(targets)
     for target in targets:
         host = target.split(":")[0]
         assert host in doc["services"], f"prometheus scrapes unknown service {host}"

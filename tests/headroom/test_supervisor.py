@@ -12,6 +12,7 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -167,12 +168,16 @@ def _up_samples_after(db: Path, target: str, after: int) -> int:
     return int(row[0])
 
 
-def test_headroom_up_restarts_a_killed_collector_and_sigterm_stops_all(tmp_path: Path, pg_cluster: Any) -> None:
-    """The real `headroom up`: kill -9 of the collector child → restarted, collection continues;
-    SIGTERM to `up` → every child gone."""
+def test_headroom_up_restarts_a_killed_collector_and_sigterm_stops_all(
+    tmp_path: Path, pg_cluster: Any, scrape_metrics: Callable[[str], dict[Any, float]]
+) -> None:
+    """The real `headroom up`: each stage child serves its own /metrics; kill -9 of the collector
+    child → restarted, collection continues; SIGTERM to `up` → every child gone."""
     import yaml
 
     from headroom.servers.processes import free_port
+
+    ports = {"collect": free_port(), "forecast": free_port(), "alerts": free_port()}
 
     pw = tmp_path / "pg_pw"
     pw.write_text(pg_cluster.monitor_password + "\n")
@@ -185,8 +190,10 @@ def test_headroom_up_restarts_a_killed_collector_and_sigterm_stops_all(tmp_path:
             "dsn": f"postgresql://{pg_cluster.monitor_user}@{inst.host}:{inst.port}/postgres?sslmode=disable",
             "metrics": {"connections": {"interval": "2s"}},
         }],
-        "collector": {"spool_dir": str(tmp_path / "spool")},
-        "alerts": {"channels": [{"name": "log", "type": "log"}], "routes": [{"channels": ["log"]}]},
+        "collector": {"spool_dir": str(tmp_path / "spool"), "metrics_port": ports["collect"]},
+        "forecasting": {"metrics_port": ports["forecast"]},
+        "alerts": {"channels": [{"name": "log", "type": "log"}], "routes": [{"channels": ["log"]}],
+                   "metrics_port": ports["alerts"]},
     }
     cfg_path = tmp_path / "headroom.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg))
@@ -206,6 +213,20 @@ def test_headroom_up_restarts_a_killed_collector_and_sigterm_stops_all(tmp_path:
         _wait(lambda: len(started("collect")) == 1 and len(started("dashboard")) == 1, 60)
         db = tmp_path / "metrics.db"
         _wait(lambda: _up_samples_after(db, "up-pg", 0) > 0, 90)
+        scraped: dict[str, dict[Any, float]] = {}
+
+        def served(stage: str, series: str) -> bool:
+            try:
+                scraped[stage] = scrape_metrics(f"http://127.0.0.1:{ports[stage]}/metrics")
+            except OSError:
+                return False
+            return any(k[0] == series and v > 0 for k, v in scraped[stage].items())
+
+        _wait(lambda: served("collect", "headroom_collector_polls_total"), 60)
+        _wait(lambda: served("forecast", "headroom_forecast_passes_total"), 90)
+        _wait(lambda: served("alerts", "headroom_alerts_evaluations_total"), 60)
+        for stage, got in scraped.items():
+            assert [dict(k[1])["stage"] for k in got if k[0] == "headroom_build_info"] == [stage]
         first = started("collect")[0]
         assert len(started("collect")) == 1, "\n".join(lines)
         os.kill(first, signal.SIGKILL)

@@ -1,4 +1,5 @@
-"""Every store test runs against both backends: the embedded SQLite store and a real PostgreSQL one."""
+"""Every store test runs against both backends: the embedded SQLite store and a real PostgreSQL one.
+Stores run on the pinned clock (the `clock` fixture): "now" is never the wall clock."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from store import Store, open_store
+from store.clock import FixedClock
 from store.config import RetentionConfig
 
 
@@ -20,11 +22,11 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def make_store(store_url: str) -> Iterator[Callable[..., Store]]:
+def make_store(store_url: str, clock: FixedClock) -> Iterator[Callable[..., Store]]:
     opened: list[Store] = []
 
     def make(retention: RetentionConfig | None = None, migrate: bool = True) -> Store:
-        st = open_store(store_url, retention=retention, migrate=migrate)
+        st = open_store(store_url, retention=retention, migrate=migrate, clock=clock)
         opened.append(st)
         return st
 

@@ -51,8 +51,7 @@ def _assert_equal(stored: dict[int, Agg], expected: dict[int, Agg]) -> None:
         assert got["avg"] == pytest.approx(want["avg"], rel=1e-12), bucket
 
 
-def test_rollups_match_independent_aggregates(store: Store) -> None:
-    now = 1_800_000_000  # fixed, aligned to nothing in particular
+def test_rollups_match_independent_aggregates(store: Store, now: int) -> None:
     rng = random.Random(7)
     start = now - 3 * 3600 - 1234
     points = sorted({(ts, rng.uniform(0, 100)) for ts in range(start, now, 13) if rng.random() > 0.1})
@@ -74,10 +73,7 @@ def test_rollups_match_independent_aggregates(store: Store) -> None:
     _assert_equal(_stored(store, samples_1h), _expected([p for p in points if p[0] < watermarks["1h"]], 3600))
 
 
-def test_reads_through_rollups_include_the_unrolled_tail(store: Store) -> None:
-    import time
-
-    now = int(time.time())
+def test_reads_through_rollups_include_the_unrolled_tail(store: Store, now: int) -> None:
     start = now - 20 * 86400
     store.write_samples([Sample("t", "m", {}, ts, 5.0) for ts in range(start, now, 600)])
     store.rollup()
@@ -92,10 +88,9 @@ def test_reads_through_rollups_include_the_unrolled_tail(store: Store) -> None:
     assert {v for _, v in maxed.points} == {5.0}
 
 
-def test_retention_removes_exactly_what_is_older(make_store: Callable[..., Store]) -> None:
+def test_retention_removes_exactly_what_is_older(make_store: Callable[..., Store], now: int) -> None:
     retention = RetentionConfig(raw=7 * 86400, rollup_5m=20 * 86400, rollup_1h=60 * 86400)
     st = make_store(retention=retention)
-    now = 1_800_000_000
     start = now - 90 * 86400
     all_ts = list(range(start, now, 3000))
     st.write_samples([Sample("t", "m", {"k": "v"}, ts, 1.0) for ts in all_ts])

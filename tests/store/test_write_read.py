@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import random
-import time
 
+import pytest
 from sqlalchemy import func, select
 
 from store import Sample, Store
@@ -27,8 +27,9 @@ def _dataset(base: int) -> tuple[list[Sample], dict[tuple[str, str, str], list[t
     return batch, expected
 
 
-def test_million_samples_round_trip(store: Store) -> None:
-    base = int(time.time()) - N_POINTS * STEP - 60
+@pytest.mark.slow  # volume, not time: tests/test_pinned_instants.py leaves it out
+def test_million_samples_round_trip(store: Store, now: int) -> None:
+    base = now - N_POINTS * STEP - 60
     batch, expected = _dataset(base)
     assert len(batch) == 1_000_000
     chunk = 50_000
@@ -55,8 +56,7 @@ def test_million_samples_round_trip(store: Store) -> None:
         assert conn.execute(select(func.count()).select_from(samples)).scalar_one() == 1_000_000
 
 
-def test_repeated_batch_keeps_one_row_with_last_value(store: Store) -> None:
-    now = int(time.time())
+def test_repeated_batch_keeps_one_row_with_last_value(store: Store, now: int) -> None:
     first = [Sample("t", "m", {"a": "1"}, now - i, float(i)) for i in range(100)]
     store.write_samples(first)
     store.write_samples(first)
@@ -67,14 +67,12 @@ def test_repeated_batch_keeps_one_row_with_last_value(store: Store) -> None:
     assert got == expected
 
 
-def test_duplicates_within_one_batch(store: Store) -> None:
-    now = int(time.time())
+def test_duplicates_within_one_batch(store: Store, now: int) -> None:
     store.write_samples([Sample("t", "m", {}, now, 1.0), Sample("t", "m", {}, now, 2.0)])
     assert store.query_range("t", "m", start=now - 1, end=now, resolution="raw")[0].points == [(now, 2.0)]
 
 
-def test_label_matchers_and_targets(store: Store) -> None:
-    now = int(time.time())
+def test_label_matchers_and_targets(store: Store, now: int) -> None:
     store.ensure_target("orders", "postgres", {"env": "prod"})
     store.write_samples(
         [
@@ -94,8 +92,7 @@ def test_label_matchers_and_targets(store: Store) -> None:
     assert targets["billing"].engine == "unknown"
 
 
-def test_latest_value_per_series(store: Store) -> None:
-    now = int(time.time())
+def test_latest_value_per_series(store: Store, now: int) -> None:
     store.write_samples([Sample("t", "up", {}, now - 30 + i, float(i % 2)) for i in range(30)])
     store.write_samples([Sample("u", "up", {}, now - 5000, 1.0)])
     latest = {v.target: v for v in store.latest("up")}
@@ -104,8 +101,7 @@ def test_latest_value_per_series(store: Store) -> None:
     assert [v.target for v in store.latest("up", max_age=600)] == ["t"]
 
 
-def test_auto_resolution_caps_points(store: Store) -> None:
-    now = int(time.time())
+def test_auto_resolution_caps_points(store: Store, now: int) -> None:
     now -= now % 3600
     start = now - 6 * 3600
     store.write_samples([Sample("t", "m", {}, ts, float(ts % 7)) for ts in range(start, now, 5)])
