@@ -19,7 +19,8 @@ EVENT_KINDS: dict[str, str] = {
     "target_up": "the target answers again",
     "replication_error": "a new MySQL/MariaDB replica IO/SQL thread error",
     "database_limit": "database_scope_limit leaves databases out of per-database metrics (named)",
-    "spool_drop": "spooled batches dropped while the store was unreachable (no target)",
+    "spool_drop": "items dropped by the collector, one event per reason, saying what was dropped (no target)",
+    "store_rejected": "rows the store refused, isolated from their batch and kept in the quarantine directory (no target)",
     "demo": "generated demo history (no target)",
 }
 

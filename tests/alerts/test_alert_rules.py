@@ -146,4 +146,4 @@ def test_sequence_rule_names_the_sequence_with_the_collectors_labels() -> None:
     summary = rule.annotations["summary"]
     assert set(re.findall(r"\$labels\.(\w+)", summary)) <= {"target", *tags}
     labels = {"target": "orders-db", **{t: {"schemaname": "billing", "sequencename": "invoice_id_seq"}[t] for t in tags}}
-    assert render(summary, labels, 0.93) == "orders-db: sequence billing.invoice_id_seq used 93% of its range"
+    assert render(summary, labels, 0.93) == "orders-db: sequence billing.invoice_id_seq used 93.0 % of its range"

@@ -166,16 +166,23 @@ def collected(pg_cluster: Any, mariadb_pair: Any) -> Iterator[dict[str, Any]]:
     settings = CollectorSettings()
     settings.spool_dir = tmp / "spool"
 
-    def workload() -> None:
+    def second_database() -> None:  # two busy databases, so the worst one's cache hit ratio means something
         with psycopg.connect(pg_cluster.superuser_dsn("primary"), autocommit=True) as conn:
-            conn.execute("CREATE TABLE IF NOT EXISTS dash_orders (id serial PRIMARY KEY, note text)")
-            conn.execute("INSERT INTO dash_orders (note) SELECT repeat('x', 100) FROM generate_series(1, 2000)")
-            for _ in range(20):
-                conn.execute("SELECT count(*) FROM dash_orders WHERE note LIKE 'x%'")
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'dash_other'").fetchone():
+                conn.execute("CREATE DATABASE dash_other")
+
+    def workload() -> None:
+        for dbname in ("postgres", "dash_other"):
+            with psycopg.connect(pg_cluster.superuser_dsn("primary", dbname), autocommit=True) as conn:
+                conn.execute("CREATE TABLE IF NOT EXISTS dash_orders (id serial PRIMARY KEY, note text)")
+                conn.execute("INSERT INTO dash_orders (note) SELECT repeat('x', 100) FROM generate_series(1, 2000)")
+                for _ in range(20):
+                    conn.execute("SELECT count(*) FROM dash_orders WHERE note LIKE 'x%'")
 
     async def two_rounds() -> None:
         # One collector for both rounds: the first seeds counters and statements, the second gives
         # rates (TPS, WAL) and per-interval statement deltas, as a running collector would.
+        await asyncio.to_thread(second_database)
         collector = Collector(st, targets, settings, housekeeping=False)
         try:
             await collector.round()

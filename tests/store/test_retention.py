@@ -96,7 +96,7 @@ def test_each_table_is_cut_to_its_own_retention(make_store: Callable[..., Store]
 
 def test_a_cached_series_deleted_by_retention_is_created_again(make_store: Callable[..., Store]) -> None:
     st = make_store(retention=RetentionConfig(raw=DAY, series=DAY))
-    now = int(time.time())
+    now = int(st.clock())
     st.write_samples([Sample("db1", "m", {"k": "v"}, now - 10 * DAY, 1.0)])
     # while a writer has used it within the last day, retention keeps the series even with no data left
     st.apply_retention(now=now)
