@@ -58,11 +58,11 @@ def test_evicted_statements_are_not_a_reset(pg_cluster_factory: Callable[..., Pg
         await c.round()
         seen["first"] = await asyncio.to_thread(info)
         await asyncio.to_thread(_distinct, dsn, "fast", 200, 10)
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(1.1)  # samples are stamped in whole seconds: keep the polls apart
         seen["second"] = await asyncio.to_thread(info)
         await c.round()
         await asyncio.to_thread(_distinct, dsn, "again", 50, 10)
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(1.1)  # samples are stamped in whole seconds: keep the polls apart
         await c.round()
         await c.close()
 
