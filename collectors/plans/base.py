@@ -1,0 +1,49 @@
+"""What a plan backend (one per engine) gives the capture job."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from store.plans import Advice
+from store.statements import StatementTotal
+
+
+@dataclass(frozen=True)
+class Captured:
+    """One statement's plan as captured now."""
+
+    statement: StatementTotal
+    plan: Any
+    plan_hash: str
+    summary: str
+    total_cost: float | None
+    parsed: Any = None  # what the backend's advisor reads back (a parse tree, the sample text)
+
+
+class PlanBackend(Protocol):
+    async def explain(self, statement: StatementTotal) -> Captured:
+        """EXPLAIN (never execute) the statement; raises ``Unexplainable`` for texts that are skipped,
+        ``MissingFeature`` for a missing privilege, ``EngineError`` for other failures."""
+        ...
+
+    async def advise(self, captured: Sequence[Captured], total_ms: float) -> list[Advice]:
+        """Index advice for the captured statements (``total_ms``: the target's statement time in the
+        window, for each advice's share)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+def quote_pg(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_mysql(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def index_name(table: str, columns: Sequence[str], limit: int = 63) -> str:
+    """``ix_<table>_<col>_<col>`` cut to the identifier limit (quoted anyway)."""
+    return f"ix_{table}_{'_'.join(columns)}"[:limit]
