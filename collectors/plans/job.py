@@ -19,6 +19,7 @@ from collectors.batch import Batch
 from collectors.engines.base import EngineError, MissingFeature
 from collectors.plans.base import Captured, PlanBackend
 from collectors.plans.pg_parse import Unexplainable
+from store.plans import Advice
 from store.statements import StatementTotal
 from store.types import OTHER_QUERYID
 
@@ -49,7 +50,7 @@ class CaptureRun:
     changes: int = 0
     regressions: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
-    advice: int | None = None
+    advice: list[Advice] | None = None  # what this run advised (None: not an advice run)
 
 
 @dataclass
@@ -122,7 +123,7 @@ class PlanJob:
             current = [self._captured[(s.queryid, s.dbname)] for s in top if (s.queryid, s.dbname) in self._captured]
             advice = await self.backend.advise(current, total_ms)
             await asyncio.to_thread(self.store.replace_index_advice, self.target, ts, advice)
-            run.advice = len(advice)
+            run.advice = advice
         return run
 
     def _mean_since(self, st: StatementTotal, now: float) -> float:

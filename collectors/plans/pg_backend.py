@@ -21,6 +21,10 @@ from collectors.plans.shape import pg_nodes, pg_shape, pg_summary, pg_total_cost
 from store.plans import Advice
 from store.statements import StatementTotal
 
+#: SQLSTATE classes of errors that come from the statement text (syntax or access rule, data, feature
+#: not supported, invalid transaction state such as a write in a read-only transaction)
+INVALID_CLASSES = frozenset({"42", "22", "0A", "25"})
+
 HYPOPG_SQL = """
 SELECT n.nspname
   FROM pg_catalog.pg_extension e
@@ -98,16 +102,14 @@ class PgPlanBackend:
         try:
             return await explain_generic(conn, text, params, self.version_num, int(self.timeout * 1000),
                                          hypothetical, hypopg)
-        except pg_errors.InsufficientPrivilege as exc:
-            raise self._privilege(_first_line(exc)) from None
-        except pg_errors.QueryCanceled as exc:
-            raise QueryError(f"EXPLAIN canceled (statement_timeout): {_first_line(exc)}") from None
-        except (pg_errors.SyntaxErrorOrAccessRuleViolation, pg_errors.DataException,
-                pg_errors.UndefinedTable, pg_errors.UndefinedColumn, pg_errors.UndefinedFunction,
-                pg_errors.UndefinedObject, pg_errors.FeatureNotSupported, pg_errors.IndeterminateDatatype,
-                pg_errors.ReadOnlySqlTransaction) as exc:
-            raise Unexplainable("invalid", _first_line(exc)) from None
         except psycopg.Error as exc:
+            state = exc.sqlstate or ""
+            if isinstance(exc, pg_errors.InsufficientPrivilege):
+                raise self._privilege(_first_line(exc)) from None
+            if isinstance(exc, pg_errors.QueryCanceled):
+                raise QueryError(f"EXPLAIN canceled (statement_timeout): {_first_line(exc)}") from None
+            if state[:2] in INVALID_CLASSES:  # the text itself: syntax, unknown names, types, read-only
+                raise Unexplainable("invalid", _first_line(exc)) from None
             raise QueryError(f"EXPLAIN failed: {_first_line(exc)}") from None
 
     async def explain(self, statement: StatementTotal) -> Captured:

@@ -100,8 +100,9 @@ def pg_summary(plan: Any) -> str:
     """The scans and joins in a few words: ``Hash Join(Seq Scan on public.a, Index Scan on public.b)``."""
     parts = []
     for n in pg_nodes(plan):
-        if n.relation:
-            parts.append(f"{n.node_type} on {n.relation}" + (f" using {n.index}" if n.index else ""))
+        if n.relation or n.index:
+            parts.append(n.node_type + (f" on {n.relation}" if n.relation else "")
+                         + (f" using {n.index}" if n.index else ""))
         if len(parts) >= 6:
             break
     return "; ".join(parts) or pg_root(plan).get("Node Type", "?")
