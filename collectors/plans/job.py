@@ -29,7 +29,13 @@ log = logging.getLogger(__name__)
 REGRESSION_METRIC = "headroom_plan_regression_ratio"
 SKIPPED_METRIC = "headroom_plans_skipped"
 CAPTURED_METRIC = "headroom_plans_captured"
-PLAN_METRICS = frozenset({REGRESSION_METRIC, SKIPPED_METRIC, CAPTURED_METRIC})
+#: metric → the labels its series carry
+PLAN_METRIC_LABELS: dict[str, frozenset[str]] = {
+    REGRESSION_METRIC: frozenset({"queryid", "datname"}),
+    SKIPPED_METRIC: frozenset({"reason"}),
+    CAPTURED_METRIC: frozenset(),
+}
+PLAN_METRICS = frozenset(PLAN_METRIC_LABELS)
 
 
 @dataclass
