@@ -13,6 +13,7 @@ from sqlglot import exp
 
 from collectors.engines.base import MissingFeature, QueryError
 from collectors.engines.mysql import MySqlEngine
+from collectors.mysql_privileges import grantee
 from collectors.plans.base import Captured, index_name, quote_mysql
 from collectors.plans.pg_parse import Unexplainable
 from collectors.plans.shape import mysql_shape, mysql_summary, mysql_tables, mysql_total_cost, plan_hash
@@ -40,6 +41,10 @@ SELECT INDEX_NAME AS name, SEQ_IN_INDEX AS seq, COLUMN_NAME AS col, SUB_PART AS 
   FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s
  ORDER BY INDEX_NAME, SEQ_IN_INDEX
 """
+HISTORY_FIX = ("UPDATE performance_schema.setup_consumers SET ENABLED = 'YES' WHERE NAME IN "
+               "('events_statements_current', 'events_statements_history_long'); and in my.cnf: "
+               "performance-schema-consumer-events-statements-current = ON, "
+               "performance-schema-consumer-events-statements-history-long = ON")
 EXPLAINABLE = (exp.Select, exp.Update, exp.Delete, exp.Insert, exp.Union)
 
 
@@ -54,6 +59,13 @@ class MySqlPlanBackend:
     async def close(self) -> None:
         return None
 
+    async def _history_long(self) -> bool:
+        """The history is fed from the current statements: both consumers must be on."""
+        rows = await self.engine.fetch(
+            "SELECT NAME AS n, ENABLED AS e FROM performance_schema.setup_consumers"
+            " WHERE NAME IN ('events_statements_current', 'events_statements_history_long')")
+        return len(rows) == 2 and all(str(r["e"]).upper() == "YES" for r in rows)
+
     async def _sample(self, st: StatementTotal) -> str:
         db = st.dbname or ""
         if self.flavour == "mariadb":
@@ -61,6 +73,9 @@ class MySqlPlanBackend:
         else:
             rows = await self.engine.fetch(MYSQL_SAMPLE_SQL, (st.queryid, db, db))
         text = str(rows[0]["text"] or "") if rows else ""
+        if not text and self.flavour == "mariadb" and not await self._history_long():
+            raise MissingFeature("setting", "events_statements_history_long", HISTORY_FIX,
+                                 "no statement history to take sample texts from")
         if not text:
             raise Unexplainable("no sample text", "the statement history holds no sample of this digest")
         return text
@@ -71,8 +86,11 @@ class MySqlPlanBackend:
         try:
             rows = await self.engine.fetch(f"EXPLAIN FORMAT=JSON {text}", None, timeout=self.timeout,
                                            database=statement.dbname or None)
-        except MissingFeature:
-            raise
+        except MissingFeature as exc:  # EXPLAIN needs SELECT on the statement's tables
+            schema = statement.dbname or "*"
+            on = "*.*" if schema == "*" else f"{quote_mysql(schema)}.*"
+            raise MissingFeature("privilege", f"SELECT on {schema}", f"GRANT SELECT ON {on} TO {grantee(self.user)};",
+                                 exc.detail) from None
         except QueryError as exc:
             raise Unexplainable("invalid", str(exc)[:300]) from None
         plan = json.loads(str(next(iter(rows[0].values())))) if rows else {}
