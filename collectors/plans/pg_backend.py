@@ -4,6 +4,7 @@ parse tree, benefit from hypopg's hypothetical indexes when the extension is the
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from store.statements import StatementTotal
 
 #: SQLSTATE classes of errors that come from the statement text (syntax or access rule, data, feature
 #: not supported, invalid transaction state such as a write in a read-only transaction)
+_DENIED_TABLE = re.compile(r"permission denied for table (\S+)")
 INVALID_CLASSES = frozenset({"42", "22", "0A", "25"})
 
 HYPOPG_SQL = """
@@ -90,14 +92,22 @@ class PgPlanBackend:
             except Exception:  # closing a broken session may fail
                 pass
 
-    def _privilege(self, message: str) -> MissingFeature:
+    def _privilege(self, message: str, kind: str = "SelectStmt") -> MissingFeature:
         user = quote_pg(self.user) if self.user else "headroom"
+        if kind != "SelectStmt":  # planning a write checks the write privilege, which reading roles lack
+            verb = {"InsertStmt": "INSERT", "UpdateStmt": "UPDATE", "DeleteStmt": "DELETE"}.get(kind, "UPDATE")
+            m = _DENIED_TABLE.search(message)
+            table = m.group(1) if m else "<table>"
+            return MissingFeature(
+                "privilege", "plans of writes",
+                f"GRANT {verb} ON {table} TO {user}; (or the opt-in SECURITY DEFINER explain function, "
+                "docs/privileges.md#plans)", message)
         if self.version_num >= 140000:
             return MissingFeature("privilege", "pg_read_all_data", f"GRANT pg_read_all_data TO {user};", message)
         return MissingFeature("privilege", "SELECT", f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {user};", message)
 
     async def _explain(self, dbname: str, text: str, params: int, hypothetical: Sequence[str] = (),
-                       hypopg: str | None = None) -> tuple[Any, list[float]]:
+                       hypopg: str | None = None, kind: str = "SelectStmt") -> tuple[Any, list[float]]:
         conn = await self._session(dbname)
         try:
             return await explain_generic(conn, text, params, self.version_num, int(self.timeout * 1000),
@@ -105,7 +115,7 @@ class PgPlanBackend:
         except psycopg.Error as exc:
             state = exc.sqlstate or ""
             if isinstance(exc, pg_errors.InsufficientPrivilege):
-                raise self._privilege(_first_line(exc)) from None
+                raise self._privilege(_first_line(exc), kind) from None
             if isinstance(exc, pg_errors.QueryCanceled):
                 raise QueryError(f"EXPLAIN canceled (statement_timeout): {_first_line(exc)}") from None
             if state[:2] in INVALID_CLASSES:  # the text itself: syntax, unknown names, types, read-only
@@ -114,7 +124,7 @@ class PgPlanBackend:
 
     async def explain(self, statement: StatementTotal) -> Captured:
         parsed = parse_statement(statement.text or "")
-        plan, _ = await self._explain(statement.dbname, statement.text or "", parsed.params)
+        plan, _ = await self._explain(statement.dbname, statement.text or "", parsed.params, kind=parsed.kind)
         return Captured(statement, plan, plan_hash(pg_shape(plan)), pg_summary(plan), pg_total_cost(plan), parsed)
 
     # ------------------------------------------------------------------ advice
