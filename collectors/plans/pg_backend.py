@@ -16,7 +16,7 @@ from psycopg import errors as pg_errors
 from collectors.engines.base import MissingFeature, QueryError
 from collectors.engines.postgres import PostgresEngine
 from collectors.plans.base import Captured, index_name, quote_pg
-from collectors.plans.pg_explain import explain_generic
+from collectors.plans.pg_explain import WRITE_PLAN_FUNCTION, explain_generic, explain_with_function
 from collectors.plans.pg_parse import ColumnUse, ParsedStatement, Unexplainable, column_uses, parse_statement
 from collectors.plans.shape import pg_nodes, pg_shape, pg_summary, pg_total_cost, plan_hash
 from store.plans import Advice
@@ -26,6 +26,11 @@ from store.statements import StatementTotal
 #: not supported, invalid transaction state such as a write in a read-only transaction)
 _DENIED_TABLE = re.compile(r"permission denied for table (\S+)")
 INVALID_CLASSES = frozenset({"42", "22", "0A", "25"})
+
+WRITE_FUNCTION_SQL = """
+SELECT pg_catalog.to_regprocedure(%s) IS NOT NULL
+       AND pg_catalog.has_function_privilege(pg_catalog.to_regprocedure(%s), 'EXECUTE') AS ok
+"""
 
 HYPOPG_SQL = """
 SELECT n.nspname
@@ -76,6 +81,7 @@ class PgPlanBackend:
     _sessions: dict[str, psycopg.AsyncConnection[Any]] = field(default_factory=dict)
     _hypopg: dict[str, str | None] = field(default_factory=dict)
     _writes: dict[tuple[str, int], tuple[float, float]] = field(default_factory=dict)  # (db, oid) → (writes, t)
+    _writes_fn: dict[str, bool] = field(default_factory=dict)  # database → the write-plan function is callable
 
     async def _session(self, dbname: str) -> psycopg.AsyncConnection[Any]:
         conn = self._sessions.get(dbname)
@@ -124,8 +130,33 @@ class PgPlanBackend:
 
     async def explain(self, statement: StatementTotal) -> Captured:
         parsed = parse_statement(statement.text or "")
-        plan, _ = await self._explain(statement.dbname, statement.text or "", parsed.params, kind=parsed.kind)
+        if parsed.kind != "SelectStmt" and await self._write_function(statement.dbname):
+            plan = await self._explain_write(statement.dbname, statement.text or "", parsed.params)
+        else:
+            plan, _ = await self._explain(statement.dbname, statement.text or "", parsed.params, kind=parsed.kind)
         return Captured(statement, plan, plan_hash(pg_shape(plan)), pg_summary(plan), pg_total_cost(plan), parsed)
+
+    async def _write_function(self, dbname: str) -> bool:
+        """Whether the opt-in explain function for writes exists in the database and we may call it."""
+        if dbname not in self._writes_fn:
+            try:
+                rows = await self._fetch(dbname, WRITE_FUNCTION_SQL, (WRITE_PLAN_FUNCTION, WRITE_PLAN_FUNCTION))
+            except QueryError:  # e.g. no USAGE on its schema: not ours to call
+                rows = []
+            self._writes_fn[dbname] = bool(rows and rows[0]["ok"])
+        return self._writes_fn[dbname]
+
+    async def _explain_write(self, dbname: str, text: str, params: int) -> Any:
+        conn = await self._session(dbname)
+        try:
+            plan = await explain_with_function(conn, text, params, int(self.timeout * 1000))
+        except psycopg.Error as exc:
+            if (exc.sqlstate or "")[:2] in INVALID_CLASSES or isinstance(exc, pg_errors.RaiseException):
+                raise Unexplainable("invalid", _first_line(exc)) from None
+            raise QueryError(f"EXPLAIN failed: {_first_line(exc)}") from None
+        if plan is None:
+            raise Unexplainable("invalid", "the explain function returned no plan")
+        return plan
 
     # ------------------------------------------------------------------ advice
     async def _fetch(self, dbname: str, sql: str, params: Any) -> list[dict[str, Any]]:

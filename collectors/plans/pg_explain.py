@@ -75,3 +75,20 @@ def _first(row: Any, i: int) -> Any:
     if row is None:
         return None
     return list(row.values())[i] if isinstance(row, dict) else row[i]
+
+
+#: the opt-in SECURITY DEFINER function that plans writes (docs/privileges.md#plans)
+WRITE_PLAN_FUNCTION = "headroom_explain.generic_plan(text,integer)"
+
+
+async def explain_with_function(conn: psycopg.AsyncConnection[Any], text: str, params: int, timeout_ms: int) -> Any:
+    """The generic plan of a write through the opt-in function, in a read-only transaction rolled back."""
+    try:
+        await conn.execute("BEGIN READ ONLY")
+        await conn.execute("SELECT pg_catalog.set_config('statement_timeout', %s, true)", (str(timeout_ms),))
+        cur = await conn.execute("SELECT headroom_explain.generic_plan(%s, %s)", (text, params))
+        return _first(await cur.fetchone(), 0)
+    finally:
+        if not conn.broken:
+            await conn.execute("ROLLBACK")
+
