@@ -47,3 +47,18 @@ def quote_mysql(name: str) -> str:
 def index_name(table: str, columns: Sequence[str], limit: int = 63) -> str:
     """``ix_<table>_<col>_<col>`` cut to the identifier limit (quoted anyway)."""
     return f"ix_{table}_{'_'.join(columns)}"[:limit]
+
+
+def pg_index_ddl(schema: str, table: str, columns: Sequence[str]) -> str:
+    """``CREATE INDEX CONCURRENTLY`` with every identifier quoted (names come from the server)."""
+    cols = ", ".join(quote_pg(c) for c in columns)
+    return (f"CREATE INDEX CONCURRENTLY {quote_pg(index_name(table, columns))} ON "
+            f"{quote_pg(schema)}.{quote_pg(table)} ({cols});")
+
+
+def mysql_index_ddl(schema: str, table: str, columns: Sequence[str]) -> str:
+    """``ALTER TABLE … ADD INDEX`` with every identifier quoted."""
+    cols = ", ".join(quote_mysql(c) for c in columns)
+    return (f"ALTER TABLE {quote_mysql(schema)}.{quote_mysql(table)} ADD INDEX "
+            f"{quote_mysql(index_name(table, columns, 64))} ({cols});")
+

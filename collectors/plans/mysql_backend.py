@@ -14,7 +14,7 @@ from sqlglot import exp
 from collectors.engines.base import MissingFeature, QueryError
 from collectors.engines.mysql import MySqlEngine
 from collectors.mysql_privileges import grantee
-from collectors.plans.base import Captured, index_name, quote_mysql
+from collectors.plans.base import Captured, mysql_index_ddl, quote_mysql
 from collectors.plans.pg_parse import Unexplainable
 from collectors.plans.shape import mysql_shape, mysql_summary, mysql_tables, mysql_total_cost, plan_hash
 from store.plans import Advice
@@ -141,8 +141,7 @@ class MySqlPlanBackend:
                 notes.append(f"existing index {ix} ({', '.join(cols)}) is a prefix of this one: "
                              "the new index makes it redundant")
         examined = float(scans[0].get("rows") or scans[0].get("rows_examined_per_scan") or n)
-        ddl = (f"ALTER TABLE {quote_mysql(schema)}.{quote_mysql(name)} ADD INDEX "
-               f"{quote_mysql(index_name(name, columns, 64))} ({', '.join(quote_mysql(c) for c in columns)});")
+        ddl = mysql_index_ddl(schema, name, columns)
         share = cap.statement.total_ms / total_ms if total_ms > 0 else None
         return Advice(
             dbname=cap.statement.dbname, table=f"{schema}.{name}", columns=columns, ddl=ddl, method="explain",

@@ -15,7 +15,7 @@ from psycopg import errors as pg_errors
 
 from collectors.engines.base import MissingFeature, QueryError
 from collectors.engines.postgres import PostgresEngine
-from collectors.plans.base import Captured, index_name, quote_pg
+from collectors.plans.base import Captured, pg_index_ddl, quote_pg
 from collectors.plans.pg_explain import WRITE_PLAN_FUNCTION, explain_generic, explain_with_function
 from collectors.plans.pg_parse import ColumnUse, ParsedStatement, Unexplainable, column_uses, parse_statement
 from collectors.plans.shape import pg_nodes, pg_shape, pg_summary, pg_total_cost, plan_hash
@@ -219,7 +219,7 @@ class PgPlanBackend:
         schema, table = str(t["schema"]), str(t["name"])
         target = f"{quote_pg(schema)}.{quote_pg(table)}"
         cols_sql = ", ".join(quote_pg(c) for c in columns)
-        ddl = f"CREATE INDEX CONCURRENTLY {quote_pg(index_name(table, columns))} ON {target} ({cols_sql});"
+        ddl = pg_index_ddl(schema, table, columns)
         cost_before = pg_total_cost(cap.plan)
         hypopg = await self._hypopg_schema(db)
         method, cost_after, size = "estimate", None, None

@@ -75,16 +75,16 @@ def parse_statement(text: str) -> ParsedStatement:
 
 
 def _find(node: Any, name: str) -> Iterator[dict[str, Any]]:
+    """Every ``name`` node under ``node``, in the order of the text."""
     stack = [node]
     while stack:
         cur = stack.pop()
         if isinstance(cur, dict):
-            for k, v in cur.items():
-                if k == name and isinstance(v, dict):
-                    yield v
-                stack.append(v)
+            if isinstance(cur.get(name), dict):
+                yield cur[name]
+            stack.extend(reversed(list(cur.values())))
         elif isinstance(cur, list):
-            stack.extend(cur)
+            stack.extend(reversed(cur))
 
 
 def _fields(colref: dict[str, Any]) -> list[str]:
