@@ -89,3 +89,20 @@ def test_plan_viewer_flags_large_scans_and_misestimates() -> None:
     hostile: Any = json.loads(json.dumps(SEQ))
     hostile[0]["Plan"]["Filter"] = "<script>alert(1)</script>" * 100
     assert len(plan_table(hostile).iloc[0]["conditions"]) == 300
+
+
+def test_capture_is_bounded_to_one_per_interval_plus_one_when_the_mean_doubles() -> None:
+    from collectors.plans.job import PlanJob, PlanSettings
+    from store.statements import StatementTotal
+
+    job = PlanJob("t", store=None, backend=None, settings=PlanSettings(interval=3600.0))  # type: ignore[arg-type]
+
+    def st(mean: float) -> StatementTotal:
+        return StatementTotal("q", "db", "u", "SELECT 1", 10, 10 * mean, 0, 0, 0, 0)
+
+    assert job._due(st(5.0), 1000.0)  # never captured
+    job._last[("q", "db")] = (1000.0, 5.0)
+    assert not job._due(st(5.0), 1000.0 + 3599)
+    assert not job._due(st(9.9), 1000.0 + 60)
+    assert job._due(st(10.0), 1000.0 + 60)  # mean time doubled
+    assert job._due(st(5.0), 1000.0 + 3600)
