@@ -130,6 +130,8 @@ class PlanJob:
             advice = await self.backend.advise(current, total_ms)
             await asyncio.to_thread(self.store.replace_index_advice, self.target, ts, advice)
             run.advice = advice
+        if run.captured or run.skipped or run.advice is not None:
+            await self.backend.close()  # no idle sessions on the target between runs
         return run
 
     def _mean_since(self, st: StatementTotal, now: float) -> float:
