@@ -14,7 +14,11 @@ def plan_job_for(runner: Any, settings: PlanSettings | None = None) -> PlanJob |
     info = runner.info
     if runner.store is None or info is None:
         return None
-    settings = settings or PlanSettings()
+    if settings is None:
+        configured = getattr(runner.settings, "plans", None)
+        if configured is not None and not configured.enabled:
+            return None
+        settings = PlanSettings.from_config(configured)
     backend: Any
     if info.flavour == "postgres":
         from collectors.engines.postgres import PostgresEngine

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from collectors.batch import Batch
+from collectors.config import PlansConfig
 from collectors.engines.base import EngineError, MissingFeature
 from collectors.plans.base import Captured, PlanBackend
 from collectors.plans.pg_parse import Unexplainable
@@ -38,16 +39,30 @@ PLAN_METRIC_LABELS: dict[str, frozenset[str]] = {
 PLAN_METRICS = frozenset(PLAN_METRIC_LABELS)
 
 
+def _configured(name: str) -> Any:
+    return PlansConfig.model_fields[name].default
+
+
 @dataclass
 class PlanSettings:
-    top: int = 20
-    interval: float = 3600.0  # one EXPLAIN per statement per interval ...
+    """The job's bounds: the configurable ones default to the ``collector.plans`` section's defaults."""
+
+    top: int = field(default_factory=lambda: int(_configured("top")))
+    interval: float = field(default_factory=lambda: float(_configured("interval")))  # one EXPLAIN per statement ...
     mean_factor: float = 2.0  # ... plus one when its mean time per call grew this much
     window: float = 3600.0  # statements ranked by total time over this window
     check_every: float = 60.0  # how often the job looks at the top (reads the store only)
-    regression_ratio: float = 1.5  # a new plan with mean time above this × the old one's is a regression
-    advice_every: float = 3600.0
-    min_table_rows: int = 10_000
+    regression_ratio: float = field(default_factory=lambda: float(_configured("regression_ratio")))
+    advice_every: float = field(default_factory=lambda: float(_configured("interval")))
+    min_table_rows: int = field(default_factory=lambda: int(_configured("min_table_rows")))
+
+    @classmethod
+    def from_config(cls, cfg: PlansConfig | None) -> PlanSettings:
+        """From the ``collector.plans`` section (None: the defaults)."""
+        if cfg is None:
+            return cls()
+        return cls(top=int(cfg.top), interval=float(cfg.interval), regression_ratio=float(cfg.regression_ratio),
+                   advice_every=float(cfg.interval), min_table_rows=int(cfg.min_table_rows))
 
 
 @dataclass

@@ -106,3 +106,23 @@ def test_capture_is_bounded_to_one_per_interval_plus_one_when_the_mean_doubles()
     assert not job._due(st(9.9), 1000.0 + 60)
     assert job._due(st(10.0), 1000.0 + 60)  # mean time doubled
     assert job._due(st(5.0), 1000.0 + 3600)
+
+
+def test_collector_plans_section_configures_or_disables_the_job() -> None:
+    from types import SimpleNamespace
+
+    from collectors.engines.base import ServerInfo
+    from collectors.engines.postgres import PostgresEngine
+    from collectors.plans.factory import plan_job_for
+    from collectors.settings import CollectorSettings
+
+    settings = CollectorSettings.from_config({"plans": {"top": 7, "interval": "30m", "regression_ratio": 2}})
+    target = SimpleNamespace(name="t", dsn="postgresql://u@127.0.0.1:1/d")
+    runner = SimpleNamespace(
+        name="t", store=object(), settings=settings, timeout=5.0, engine=PostgresEngine(target),
+        info=ServerInfo("postgres", 150000, "15", False, current_user="u"), features=None, clock=lambda: 0.0)
+    job = plan_job_for(runner)
+    assert job is not None
+    assert (job.settings.top, job.settings.interval, job.settings.regression_ratio) == (7, 1800.0, 2.0)
+    runner.settings = CollectorSettings.from_config({"plans": {"enabled": False}})
+    assert plan_job_for(runner) is None
