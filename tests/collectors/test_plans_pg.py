@@ -27,6 +27,8 @@ from collectors.scheduler import Collector
 from collectors.settings import CollectorSettings
 from headroom.servers.postgres import PgCluster
 from store import Store
+from store.format import fmt_ms
+from tests.dashboard.conftest import run_page, visible_texts
 
 DB = "shop"
 BY_CUSTOMER = "SELECT id, note FROM big WHERE customer = %s"
@@ -122,6 +124,7 @@ class Harness:
 
 def test_advice_plan_change_and_regression(
     shop: tuple[PgCluster, dict[str, str]], sqlite_store: Store, settings: CollectorSettings,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     cluster, passwords = shop
     h = Harness(sqlite_store, _target(cluster, passwords, "reader", "shop"), settings)
@@ -175,6 +178,17 @@ def test_advice_plan_change_and_regression(
     assert len(firing) == 1 and firing[0].labels["queryid"] == regression[0].details["queryid"]
     assert firing[0].value > 1.5
     assert sqlite_store.latest(REGRESSION_METRIC)
+    # the Queries page of this store shows both changes with the mean times before and after
+    monkeypatch.setenv("HEADROOM_STORE_URL", sqlite_store.url.render_as_string(hide_password=False))
+    at = run_page("queries", {"target": "shop", "range": "24h"})
+    at.selectbox(key="q_pick").set_value(changes[0].details["queryid"]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    blob = "\n".join(visible_texts(at))
+    for event in (changes[0], regression[0]):
+        d = event.details
+        assert (f"{d['previous_plan']} → {d['plan']} · mean time {fmt_ms(d['previous_mean_ms'])} → "
+                f"{fmt_ms(d['mean_ms'])}") in blob
+    assert "Plan regression — " in blob
 
 
 def test_no_execution_privileges_and_bad_texts(
