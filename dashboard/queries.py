@@ -133,17 +133,7 @@ def top_statements(st: Any, target: str, start: int, end: int, order_by: str = "
 
 def statement_total_ms(st: Any, target: str, start: int, end: int) -> float:
     """Total time of every statement (the ``(other)`` row included) over the range."""
-    from sqlalchemy import func
-
-    from store import schema
-
-    s = schema.statement_stats
-    t = schema.targets
-    q = (select(func.coalesce(func.sum(s.c.total_ms), 0.0))
-         .select_from(s.join(t, t.c.id == s.c.target_id))
-         .where(t.c.name == target, s.c.ts >= start, s.c.ts <= end))
-    with st.engine.connect() as conn:
-        return float(conn.execute(q).scalar_one())
+    return float(st.statement_total_ms(target, start, end))
 
 
 def statement_trend(st: Any, target: str, queryid: str, start: int, end: int) -> pd.DataFrame:

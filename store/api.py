@@ -19,7 +19,7 @@ from store.meta import meta_get, meta_items, meta_set
 from store.plans import Advice, PlanRecorded, PlanRow, plans_of, read_advice, record_plan, replace_advice
 from store.reader import SeriesRef, find_series, read_latest, read_range
 from store.series import LabelsKey, SeriesCacheKey, SeriesRegistry, labels_key
-from store.statements import StatementTotal, top_statements, upsert_texts, write_stats
+from store.statements import StatementTotal, top_statements, total_ms, upsert_texts, write_stats
 from store.types import Event, LatestValue, Sample, SeriesData, StatementStat, TargetRow
 from store.writer import SampleWriter
 
@@ -197,6 +197,11 @@ class Store:
         if target_id is None:
             return []
         return top_statements(self.engine, target_id, start, end, order_by, limit)
+
+    def statement_total_ms(self, target: str, start: int, end: int) -> float:
+        """Total time of every statement (the ``(other)`` row included) over the range."""
+        target_id = self._registry.target_id(target)
+        return 0.0 if target_id is None else total_ms(self.engine, target_id, start, end)
 
     # --- plans and index advice ---------------------------------------------------------------------
     def record_plan(

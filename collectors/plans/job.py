@@ -99,7 +99,8 @@ class PlanJob:
         run = CaptureRun()
         top = await asyncio.to_thread(self.store.top_statements, self.target, ts - int(self.settings.window), ts,
                                       "total_ms", self.settings.top + 1)
-        total_ms = sum(s.total_ms for s in top)
+        total_ms = await asyncio.to_thread(self.store.statement_total_ms, self.target,
+                                           ts - int(self.settings.window), ts)
         top = [s for s in top if s.queryid != OTHER_QUERYID and s.calls > 0][: self.settings.top]
         for st in top:
             key = (st.queryid, st.dbname)
