@@ -62,3 +62,13 @@ def mysql_index_ddl(schema: str, table: str, columns: Sequence[str]) -> str:
     return (f"ALTER TABLE {quote_mysql(schema)}.{quote_mysql(table)} ADD INDEX "
             f"{quote_mysql(index_name(table, columns, 64))} ({cols});")
 
+
+def merge_advice(a: Advice, b: Advice) -> Advice:
+    """One index helping two statements: their shares add up; the costs shown are those of the
+    statement with the larger share."""
+    details = dict(a.details)
+    details["statements"] = list(a.details.get("statements") or []) + list(b.details.get("statements") or [])
+    first = a if (a.time_share or 0) >= (b.time_share or 0) else b
+    return Advice(a.dbname, a.table, a.columns, a.ddl, a.method, first.cost_before, first.cost_after,
+                  (a.time_share or 0.0) + (b.time_share or 0.0), a.size_bytes, a.writes_per_s, details)
+

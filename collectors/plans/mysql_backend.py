@@ -14,7 +14,7 @@ from sqlglot import exp
 from collectors.engines.base import MissingFeature, QueryError
 from collectors.engines.mysql import MySqlEngine
 from collectors.mysql_privileges import grantee
-from collectors.plans.base import Captured, mysql_index_ddl, quote_mysql
+from collectors.plans.base import Captured, merge_advice, mysql_index_ddl, quote_mysql
 from collectors.plans.pg_parse import Unexplainable
 from collectors.plans.shape import mysql_shape, mysql_summary, mysql_tables, mysql_total_cost, plan_hash
 from store.plans import Advice
@@ -107,15 +107,7 @@ class MySqlPlanBackend:
                 if advice is None:
                     continue
                 key = (advice.dbname, advice.table, advice.columns)
-                if key in found:
-                    old = found[key]
-                    details = dict(old.details)
-                    details["statements"] = old.details["statements"] + advice.details["statements"]
-                    found[key] = Advice(old.dbname, old.table, old.columns, old.ddl, old.method, old.cost_before,
-                                        old.cost_after, (old.time_share or 0) + (advice.time_share or 0),
-                                        old.size_bytes, old.writes_per_s, details)
-                else:
-                    found[key] = advice
+                found[key] = merge_advice(found[key], advice) if key in found else advice
         return sorted(found.values(), key=lambda a: -(a.time_share or 0.0))
 
     async def _advise_one(self, cap: Captured, table: tuple[str, str], columns: tuple[str, ...],

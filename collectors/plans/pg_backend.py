@@ -15,7 +15,7 @@ from psycopg import errors as pg_errors
 
 from collectors.engines.base import MissingFeature, QueryError
 from collectors.engines.postgres import PostgresEngine
-from collectors.plans.base import Captured, pg_index_ddl, quote_pg
+from collectors.plans.base import Captured, merge_advice, pg_index_ddl, quote_pg
 from collectors.plans.pg_explain import WRITE_PLAN_FUNCTION, explain_generic, explain_with_function
 from collectors.plans.pg_parse import ColumnUse, ParsedStatement, Unexplainable, column_uses, parse_statement
 from collectors.plans.shape import pg_nodes, pg_shape, pg_summary, pg_total_cost, plan_hash
@@ -186,7 +186,7 @@ class PgPlanBackend:
                     continue
                 key = (advice.dbname, advice.details["schema"], advice.table, advice.columns)
                 if key in found:
-                    found[key] = _merge(found[key], advice)
+                    found[key] = merge_advice(found[key], advice)
                 else:
                     found[key] = advice
         return sorted(found.values(), key=lambda a: -(a.time_share or 0.0))
@@ -254,15 +254,6 @@ class PgPlanBackend:
 def _helped(cap: Captured, share: float | None, before: float | None, after: float | None) -> dict[str, Any]:
     return {"queryid": cap.statement.queryid, "share": share, "cost_before": before, "cost_after": after,
             "text": (cap.statement.text or "")[:300]}
-
-
-def _merge(a: Advice, b: Advice) -> Advice:
-    share = (a.time_share or 0.0) + (b.time_share or 0.0)
-    details = dict(a.details)
-    details["statements"] = a.details["statements"] + b.details["statements"]
-    first = a if (a.time_share or 0) >= (b.time_share or 0) else b
-    return Advice(a.dbname, a.table, a.columns, a.ddl, a.method, first.cost_before, first.cost_after, share,
-                  a.size_bytes, a.writes_per_s, details)
 
 
 def _covers(existing: Sequence[str], columns: Sequence[str]) -> bool:

@@ -126,3 +126,16 @@ def test_collector_plans_section_configures_or_disables_the_job() -> None:
     assert (job.settings.top, job.settings.interval, job.settings.regression_ratio) == (7, 1800.0, 2.0)
     runner.settings = CollectorSettings.from_config({"plans": {"enabled": False}})
     assert plan_job_for(runner) is None
+
+
+def test_one_index_for_two_statements_adds_their_shares() -> None:
+    from collectors.plans.base import merge_advice
+    from store.plans import Advice
+
+    def advice(qid: str, share: float, before: float) -> Advice:
+        return Advice("d", "public.t", ("c",), "DDL", "hypopg", before, 10.0, share, 1e6, None,
+                      {"statements": [{"queryid": qid, "share": share}]})
+
+    merged = merge_advice(advice("a", 0.2, 500.0), advice("b", 0.3, 900.0))
+    assert merged.time_share == 0.5 and merged.cost_before == 900.0 and merged.reduction == 90.0
+    assert [s["queryid"] for s in merged.details["statements"]] == ["a", "b"]
