@@ -260,6 +260,22 @@ class TargetConfig(StrictModel):
         return redact_dsn(dsn_with_password(self.dsn, "x"))
 
 
+class PlansConfig(StrictModel):
+    enabled: bool = Field(
+        default=True,
+        description="Capture the plans of the top statements with EXPLAIN (never executed) and give index advice.",
+    )
+    top: int = Field(default=20, ge=1, le=500, description="Statements per target whose plans are captured (by total time).")
+    interval: Duration = Field(
+        default=3600.0, description="At most one EXPLAIN per statement per interval (plus one when its mean time doubles).",
+    )
+    regression_ratio: float = Field(
+        default=1.5, ge=1.0,
+        description="A new plan whose mean time per call is this many times the old one's is a plan regression.",
+    )
+    min_table_rows: int = Field(default=10_000, ge=0, description="No index advice for tables with fewer rows.")
+
+
 class CollectorConfig(MetricsEndpointConfig):
     spool_dir: str = Field(
         default="./headroom-data/spool",
@@ -294,6 +310,7 @@ class CollectorConfig(MetricsEndpointConfig):
         description="Most items kept in memory while the spool cannot be written (disk full); past it the oldest "
         "are dropped (counted, and a spool_drop event saying what).",
     )
+    plans: PlansConfig = Field(default_factory=PlansConfig, description="Plan capture and index advice.")
 
 
 class PrometheusConfig(StrictModel):

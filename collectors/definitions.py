@@ -297,7 +297,9 @@ SELF_METRICS = frozenset({"up", "headroom_scrape_success", "headroom_scrape_dura
 
 def produced_metric_names(engines: Sequence[str] = ("postgres", "mysql", "pgbouncer")) -> set[str]:
     """Every metric name the shipped definitions produce, plus the collector's self-metrics."""
-    names = set(SELF_METRICS)
+    from collectors.plans.job import PLAN_METRICS
+
+    names = set(SELF_METRICS) | PLAN_METRICS
     for engine in engines:
         for d in definitions(engine).values():
             names |= d.produced_names()

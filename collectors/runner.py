@@ -34,6 +34,8 @@ from collectors.engines.base import (
     ServerInfo,
 )
 from collectors.features import FeatureTracker
+from collectors.plans.factory import plan_job_for
+from collectors.plans.job import plan_loop
 from collectors.presets import ScheduledMetric
 from collectors.rates import RateTracker
 from collectors.samples import add_rows, add_stats_reset
@@ -408,6 +410,9 @@ class TargetRunner:
         lost: asyncio.Future[ConnectionLost] = asyncio.get_running_loop().create_future()
         tasks = [asyncio.create_task(self._metric_loop(sm, lost)) for sm in self.metrics]
         tasks.append(asyncio.create_task(self._heartbeat_loop(hb, lost)))
+        job = plan_job_for(self)
+        if job is not None:  # plans of the top statements, then index advice (collectors/plans/)
+            tasks.append(asyncio.create_task(plan_loop(job, self)))
         stopper = asyncio.create_task(stop.wait())
         try:
             waiters: list[asyncio.Future[Any]] = [lost, stopper, *tasks]
@@ -424,6 +429,8 @@ class TargetRunner:
             # bounded: a driver stuck in a cancelled call must not hold up the shutdown
             await asyncio.wait(tasks, timeout=SHUTDOWN_WAIT)
             stopper.cancel()
+            if job is not None:
+                await job.backend.close()
         if lost.done():
             exc = lost.result()
             await self.mark_lost(str(exc), isinstance(exc, ProtocolError))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from collectors.config import CollectorConfig, TargetConfig
+from collectors.config import CollectorConfig, PlansConfig, TargetConfig
 
 #: settings taken from the ``collector`` section (names of CollectorConfig fields; its metrics_port and
 #: metrics_address are the process's, served by the composition root)
@@ -47,6 +47,7 @@ class CollectorSettings:
     flush_interval: float = 1.0  # writer: longest time a sample waits in the queue
     reconnect_max: float = 60.0  # longest backoff between reconnect attempts
     error_event_every: float = 3600.0  # the same collector error (or database-limit event) at most this often
+    plans: PlansConfig = field(default_factory=PlansConfig)
 
     @classmethod
     def from_config(cls, section: CollectorConfig | Mapping[str, Any] | None) -> CollectorSettings:
@@ -60,5 +61,6 @@ class CollectorSettings:
         s = cls()
         for name in CONFIGURED:
             setattr(s, name, type(getattr(s, name))(getattr(cfg, name)))
+        s.plans = cfg.plans
         return s
 

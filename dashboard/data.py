@@ -96,6 +96,21 @@ def statement_trend(target: str, queryid: str, start: int, end: int) -> pd.DataF
 
 
 @st.cache_data(ttl=RANGE_TTL, show_spinner=False)
+def statement_plans(target: str, queryid: str) -> list[Any]:
+    return queries.statement_plans(get_store(), target, queryid)
+
+
+@st.cache_data(ttl=RANGE_TTL, show_spinner=False)
+def plan_changes(target: str, queryid: str, since: int) -> list[dict[str, Any]]:
+    return queries.plan_changes(get_store(), target, queryid, since)
+
+
+@st.cache_data(ttl=RANGE_TTL, show_spinner=False)
+def index_advice(target: str) -> list[Any]:
+    return queries.index_advice(get_store(), target)
+
+
+@st.cache_data(ttl=RANGE_TTL, show_spinner=False)
 def forecasts() -> pd.DataFrame:
     return queries.forecasts(get_store())
 

@@ -133,17 +133,7 @@ def top_statements(st: Any, target: str, start: int, end: int, order_by: str = "
 
 def statement_total_ms(st: Any, target: str, start: int, end: int) -> float:
     """Total time of every statement (the ``(other)`` row included) over the range."""
-    from sqlalchemy import func
-
-    from store import schema
-
-    s = schema.statement_stats
-    t = schema.targets
-    q = (select(func.coalesce(func.sum(s.c.total_ms), 0.0))
-         .select_from(s.join(t, t.c.id == s.c.target_id))
-         .where(t.c.name == target, s.c.ts >= start, s.c.ts <= end))
-    with st.engine.connect() as conn:
-        return float(conn.execute(q).scalar_one())
+    return float(st.statement_total_ms(target, start, end))
 
 
 def statement_trend(st: Any, target: str, queryid: str, start: int, end: int) -> pd.DataFrame:
@@ -263,3 +253,24 @@ def demo_history(st: Any) -> dict[str, Any] | None:
 
     raw = st.meta_get(DEMO_HISTORY_KEY)
     return dict(json.loads(raw)) if raw else None
+
+
+PLAN_EVENTS = ("plan_change", "plan_regression")
+
+
+def statement_plans(st: Any, target: str, queryid: str) -> list[Any]:
+    """The captured plans of one statement (``store.plans.PlanRow``), oldest first."""
+    return list(st.plans(target, queryid))
+
+
+def plan_changes(st: Any, target: str, queryid: str, since: int) -> list[dict[str, Any]]:
+    """Plan changes of one statement since ``since``, newest first: kind, ts and the event's details
+    (plans and mean times before and after)."""
+    found = st.events(target=target, since=since, kinds=list(PLAN_EVENTS))
+    out = [{"kind": e.kind, "ts": e.ts, **dict(e.details)} for e in found if e.details.get("queryid") == queryid]
+    return sorted(out, key=lambda d: -int(d["ts"]))
+
+
+def index_advice(st: Any, target: str) -> list[Any]:
+    """The target's current index advice (``store.plans.Advice``), largest share of time first."""
+    return list(st.index_advice(target))

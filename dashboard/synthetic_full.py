@@ -237,6 +237,57 @@ def _silences(st: Any, now: int) -> None:
     expire_silence(st, gone, "carol@example.com", "Restarts are done")
 
 
+def _pg_plan(scan: str, index: str | None, cost: float, rows: float) -> list[dict[str, Any]]:
+    node: dict[str, Any] = {"Node Type": scan, "Relation Name": "customers", "Alias": "customers",
+                            "Startup Cost": 0.0, "Total Cost": cost, "Plan Rows": rows, "Plan Width": 8}
+    if index:
+        node["Index Name"] = index
+        node["Index Cond"] = "(created_at > $1)"
+    else:
+        node["Filter"] = "(created_at > $1)"
+    return [{"Plan": {"Node Type": "Aggregate", "Strategy": "Plain", "Startup Cost": cost, "Total Cost": cost + 0.01,
+                      "Plan Rows": 1, "Plan Width": 8, "Plans": [{**node, "Parent Relationship": "Outer"}]}}]
+
+
+def _plans(st: Any, now: int) -> None:
+    """Statement q3 of the primary: an index scan, then a sequential scan that made it slower (a
+    regression, with its event), and the index advice that would fix it; a MySQL full scan."""
+    from collectors.plans.shape import mysql_shape, pg_shape, plan_hash
+    from store.plans import Advice
+
+    fast = _pg_plan("Index Scan", "ix_customers_created_at", 8.45, 1.0)
+    slow = _pg_plan("Seq Scan", None, 18_334.0, 333_333.0)
+    st.record_plan(PRIMARY, "q3", "app", plan_hash(pg_shape(fast)), fast, "Index Scan on customers using "
+                   "ix_customers_created_at", 8.46, 0.4, now - 5 * 3600)
+    st.record_plan(PRIMARY, "q3", "app", plan_hash(pg_shape(slow)), slow, "Seq Scan on customers", 18_334.01, 38.5,
+                   now - 2 * 3600)
+    st.add_events([Event(PRIMARY, now - 2 * 3600, "plan_regression",
+                         "plan of statement q3 changed (Index Scan on customers using ix_customers_created_at → "
+                         "Seq Scan on customers) and its mean time per call rose 96.3×", "warning",
+                         {"queryid": "q3", "dbname": "app", "plan": "Seq Scan on customers",
+                          "previous_plan": "Index Scan on customers using ix_customers_created_at",
+                          "mean_ms": 38.5, "previous_mean_ms": 0.4, "plan_hash": plan_hash(pg_shape(slow)),
+                          "previous_plan_hash": plan_hash(pg_shape(fast))})])
+    st.write_samples([Sample(PRIMARY, "headroom_plan_regression_ratio", {"queryid": "q3", "datname": "app"},
+                             now - 60, 96.25)])
+    st.replace_index_advice(PRIMARY, now - 2 * 3600, [Advice(
+        "app", "public.customers", ("created_at",),
+        'CREATE INDEX CONCURRENTLY "ix_customers_created_at" ON "public"."customers" ("created_at");', "hypopg",
+        18_334.01, 8.46, 0.3, 22_020_096.0, 12.5,
+        {"schema": "public", "rows": 1_000_000.0, "notes": [],
+         "statements": [{"queryid": "q3", "share": 0.3, "cost_before": 18_334.01, "cost_after": 8.46}]})])
+    mysql_plan = {"query_block": {"select_id": 1, "table": {
+        "table_name": "orders", "access_type": "ALL", "rows": 1_200_000, "filtered": 100,
+        "attached_condition": "orders.customer_id = 42"}}}
+    st.record_plan(MYSQL, "d1", "shop", plan_hash(mysql_shape(mysql_plan)), mysql_plan, "ALL on orders", None, 310.0,
+                   now - 3600)
+    st.replace_index_advice(MYSQL, now - 3600, [Advice(
+        "shop", "shop.orders", ("customer_id",), "ALTER TABLE `shop`.`orders` ADD INDEX `ix_orders_customer_id` "
+        "(`customer_id`);", "explain", 1_200_000.0, None, 0.6, 33_600_000.0, None,
+        {"schema": "shop", "rows": 1_200_000.0, "notes": [], "cost_unit": "rows examined",
+         "statements": [{"queryid": "d1", "share": 0.6, "cost_before": 1_200_000.0}]})])
+
+
 def populate_full(st: Any, now: int, days: float = 2.0) -> None:
     """Fill ``st`` (an empty store) so that every table has rows and every page shows every state."""
     populate(st, n_targets=4, days=days, step=120, now=now)
@@ -248,3 +299,4 @@ def populate_full(st: Any, now: int, days: float = 2.0) -> None:
     _alerts(st, now)
     _history_and_outbox(st, now)
     _silences(st, now)
+    _plans(st, now)

@@ -257,11 +257,23 @@ def demo(history: str | None, port: int) -> None:
 
 
 @cli.command()
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="File to write.")
+@click.option("--out", default=None, type=click.Path(dir_okay=False, path_type=Path),
+              help="File to write (the capacity report needs one; the indexes section prints without it).")
+@click.option("--section", default="capacity", show_default=True, type=click.Choice(["capacity", "indexes"]),
+              help="capacity: the HTML capacity report; indexes: suggested indexes as text.")
 @guarded("report")
-def report(out: Path) -> None:
-    """Write the capacity report."""
+def report(out: Path | None, section: str) -> None:
+    """Write the capacity report, or print the suggested indexes."""
     cfg = load()
+    if section == "indexes":
+        text = stage("headroom.index_report", "write_index_report")(cfg)
+        if out is None:
+            click.echo(mask(text), nl=False)
+        else:
+            out.write_text(text, encoding="utf-8")
+        return
+    if out is None:
+        raise click.UsageError("headroom report: --out FILE is required for the capacity report")
     exit_with(stage("forecasting.report", "write_report")(cfg, out))
 
 

@@ -16,9 +16,10 @@ from store.config import RetentionConfig
 from store.engine import backend_of, make_engine, redact_url
 from store.events import add_events, read_events
 from store.meta import meta_get, meta_items, meta_set
+from store.plans import Advice, PlanRecorded, PlanRow, plans_of, read_advice, record_plan, replace_advice
 from store.reader import SeriesRef, find_series, read_latest, read_range
 from store.series import LabelsKey, SeriesCacheKey, SeriesRegistry, labels_key
-from store.statements import StatementTotal, top_statements, upsert_texts, write_stats
+from store.statements import StatementTotal, top_statements, total_ms, upsert_texts, write_stats
 from store.types import Event, LatestValue, Sample, SeriesData, StatementStat, TargetRow
 from store.writer import SampleWriter
 
@@ -196,6 +197,30 @@ class Store:
         if target_id is None:
             return []
         return top_statements(self.engine, target_id, start, end, order_by, limit)
+
+    def statement_total_ms(self, target: str, start: int, end: int) -> float:
+        """Total time of every statement (the ``(other)`` row included) over the range."""
+        target_id = self._registry.target_id(target)
+        return 0.0 if target_id is None else total_ms(self.engine, target_id, start, end)
+
+    # --- plans and index advice ---------------------------------------------------------------------
+    def record_plan(
+        self, target: str, queryid: str, dbname: str, plan_hash: str, plan: object, summary: str,
+        total_cost: float | None, mean_ms: float | None, ts: int,
+    ) -> PlanRecorded:
+        return record_plan(self.engine, self._target_id_or_create(target), queryid, dbname, plan_hash, plan,
+                           summary, total_cost, mean_ms, ts)
+
+    def plans(self, target: str, queryid: str | None = None) -> list[PlanRow]:
+        target_id = self._registry.target_id(target)
+        return [] if target_id is None else plans_of(self.engine, target_id, queryid)
+
+    def replace_index_advice(self, target: str, ts: int, items: Sequence[Advice]) -> int:
+        return replace_advice(self.engine, self._target_id_or_create(target), ts, items)
+
+    def index_advice(self, target: str) -> list[Advice]:
+        target_id = self._registry.target_id(target)
+        return [] if target_id is None else read_advice(self.engine, target_id)
 
     # --- meta and housekeeping --------------------------------------------------------------------
     def meta_get(self, key: str) -> str | None:

@@ -17,7 +17,9 @@ class RetentionConfig(StrictModel):
     rollup_1h: Duration = Field(default=2 * 365 * 86400, description="How long 1-hour rollups are kept.")
     statements: Duration = Field(default=30 * 86400, description="How long per-interval statement stats are kept.")
     statement_texts: Duration = Field(
-        default=30 * 86400, description="Statement texts not seen among the top statements for this long are deleted."
+        default=30 * 86400,
+        description="Statement texts not seen among the top statements for this long are deleted, and so are "
+        "captured plans not seen again for this long.",
     )
     events: Duration = Field(default=365 * 86400, description="How long events are kept.")
     alert_history: Duration = Field(default=365 * 86400, description="How long alert state changes are kept.")

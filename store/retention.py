@@ -20,6 +20,7 @@ from store.schema import (
     events,
     forecasts,
     outbox,
+    plans,
     samples,
     samples_1h,
     samples_5m,
@@ -57,6 +58,9 @@ def apply_retention(engine: Engine, retention: RetentionConfig, now: float | Non
             removed[table] = result.rowcount
         removed["statements"] = _count(conn, delete(statements).where(
             statements.c.last_seen < now_s - int(retention.statement_texts)))
+        # a plan not seen again for as long as a statement text is kept goes with it
+        removed["plans"] = _count(conn, delete(plans).where(
+            plans.c.last_seen < now_s - int(retention.statement_texts)))
         removed["events"] = _count(conn, delete(events).where(events.c.ts < now_s - int(retention.events)))
         removed["alert_history"] = _count(conn, delete(alert_history).where(
             alert_history.c.ts < now_s - int(retention.alert_history)))

@@ -233,6 +233,44 @@ outbox = Table(
     Index("ix_outbox_channel", "channel", "id"),
 )
 
+plans = Table(
+    "plans",
+    metadata,
+    Column("target_id", Id, ForeignKey("targets.id", ondelete="CASCADE"), nullable=False),
+    Column("queryid", String(64), nullable=False),
+    Column("dbname", String(200), nullable=False),
+    # shape only: node types, relations, indexes, join order (never costs or row estimates)
+    Column("plan_hash", String(32), nullable=False),
+    Column("plan_json", Text, nullable=False),
+    Column("summary", Text, nullable=False, server_default=""),  # e.g. "Seq Scan on orders"
+    Column("total_cost", Float, nullable=True),
+    Column("mean_ms", Float, nullable=True),  # mean time per call when this plan was last seen
+    Column("first_seen", BigInteger, nullable=False),
+    Column("last_seen", BigInteger, nullable=False),
+    PrimaryKeyConstraint("target_id", "queryid", "dbname", "plan_hash", name="pk_plans"),
+    Index("ix_plans_last_seen", "target_id", "last_seen"),
+)
+
+index_advice = Table(
+    "index_advice",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("target_id", Id, ForeignKey("targets.id", ondelete="CASCADE"), nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    Column("dbname", String(200), nullable=False),
+    Column("table_name", String(400), nullable=False),
+    Column("columns_json", Text, nullable=False),
+    Column("ddl", Text, nullable=False),
+    Column("method", String(20), nullable=False),  # hypopg | estimate | explain
+    Column("cost_before", Float, nullable=True),
+    Column("cost_after", Float, nullable=True),
+    Column("time_share", Float, nullable=True),  # of the target's statement time, 0..1
+    Column("size_bytes", Float, nullable=True),
+    Column("writes_per_s", Float, nullable=True),
+    Column("details_json", Text, nullable=False, server_default="{}"),
+    Index("ix_index_advice_target", "target_id", "ts"),
+)
+
 meta = Table(
     "meta",
     metadata,

@@ -112,3 +112,13 @@ def top_statements(
         StatementTotal(q, d, u, text, int(c or 0), float(t or 0), int(r or 0), int(h or 0), int(b or 0), int(w or 0))
         for q, d, u, c, t, r, h, b, w, text in rows
     ]
+
+
+def total_ms(engine: Engine, target_id: int, start: int, end: int) -> float:
+    """Total time of every statement (the ``(other)`` row included) of one target over the range."""
+    s = statement_stats
+    q = select(func.coalesce(func.sum(s.c.total_ms), 0.0)).where(s.c.target_id == target_id, s.c.ts >= start,
+                                                                  s.c.ts <= end)
+    with engine.connect() as conn:
+        return float(conn.execute(q).scalar_one())
+

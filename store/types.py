@@ -22,6 +22,8 @@ EVENT_KINDS: dict[str, str] = {
     "spool_drop": "items dropped by the collector, one event per reason, saying what was dropped (no target)",
     "store_rejected": "rows the store refused, isolated from their batch and kept in the quarantine directory (no target)",
     "demo": "generated demo history (no target)",
+    "plan_change": "a top statement's plan changed shape (new plan hash), with the mean time before and after",
+    "plan_regression": "a plan change that came with a rise of the mean time per call above the threshold",
 }
 
 #: PostgreSQL transaction IDs (and multixact IDs) before wraparound: 2^31. The one place this number

@@ -18,6 +18,7 @@ import pytest
 from alerts.rules import default_pack
 from alerts.rules.models import Rule
 from collectors.definitions import SELF_METRICS, definitions, produced_metric_names
+from collectors.plans.job import PLAN_METRIC_LABELS
 from collectors.prometheus_map import RULES as PROMETHEUS_RULES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +35,7 @@ def metric_labels() -> dict[str, set[str]]:
     """Metric name → the labels its series carry (tags; ``datname`` for per-database metrics)."""
     out: dict[str, set[str]] = {name: set() for name in SELF_METRICS}
     out["headroom_scrape_success"] = out["headroom_scrape_duration_seconds"] = {"metric"}
+    out.update({name: set(labels) for name, labels in PLAN_METRIC_LABELS.items()})
     for engine in ("postgres", "mysql", "pgbouncer"):
         for d in definitions(engine).values():
             labels = set(d.tags) | ({"datname"} if d.scope == "database" else set())

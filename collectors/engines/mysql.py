@@ -168,7 +168,8 @@ class MySqlEngine(Engine):
         timeout: float | None = None, database: str | None = None,
     ) -> list[Row]:
         """Run one read-only statement under a server-side time limit; rows as dicts.
-        ``database`` is ignored: MySQL metrics read server-wide views.
+        ``database``: the default schema for the statement (metrics read server-wide views and pass
+        none; the plan capture explains a statement in its own schema).
 
         When the caller stops waiting (its timeout, a shutdown) while the driver thread is still
         reading, the connection is discarded at once: the next call opens a new one, and the thread
@@ -182,7 +183,7 @@ class MySqlEngine(Engine):
             limited = with_time_limit(sql, self._flavour, limit)
             call = _Call()
             try:
-                return await asyncio.to_thread(_run_on, conn, limited, params, call)
+                return await asyncio.to_thread(_run_on, conn, limited, params, call, database)
             except asyncio.CancelledError:
                 self._conn = None
                 call.abandon(conn)
@@ -338,9 +339,11 @@ def _force_close(conn: pymysql.connections.Connection[Any]) -> None:
 
 def _run_on(
     conn: pymysql.connections.Connection[Any], sql: str, params: Sequence[Any] | Mapping[str, Any] | None,
-    call: _Call,
+    call: _Call, database: str | None = None,
 ) -> list[Row]:
     try:
+        if database:
+            conn.select_db(database)
         with conn.cursor() as cur:
             cur.execute(sql, params)
             return list(cur.fetchall())

@@ -136,6 +136,11 @@ class PostgresEngine(Engine):
         except psycopg.Error as exc:
             raise ConnectionLost(f"cannot connect to {self._where()}: {_first_line(exc)}") from None
 
+    async def open_session(self, dbname: str | None = None) -> psycopg.AsyncConnection[Row]:
+        """A new session with the collector's settings (read-only, timeouts, search_path) for a job
+        that needs transactions of its own (plan capture); the caller closes it."""
+        return await self._open(dbname)
+
     async def connect(self) -> None:
         await self.close()
         self._conn = await self._open()

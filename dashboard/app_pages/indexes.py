@@ -8,11 +8,22 @@ from dashboard import context, data, ui
 from dashboard import format as fmt
 from dashboard.indexes import drop_used_elsewhere, findings, used_elsewhere
 from dashboard.metrics import INDEX_FINDINGS, INDEX_SCANS
+from dashboard.plans import advice_table
 
 ctx = context.current()
 target = ui.require_target(ctx)
 if target is not None:
     st.title(f"Indexes · {target}")
+    st.subheader("Suggested indexes")
+    advice = data.index_advice(target)
+    if advice:
+        table = advice_table(advice)
+        st.caption(f"{len(advice)} index(es) that the top statements would use, from their captured plans.")
+        ui.table(table)
+        with st.expander("DDL to copy"):
+            st.code("\n".join(table["ddl"]), language="sql")
+    else:
+        st.caption("No index to suggest: the top statements' plans use fitting indexes, or their tables are small.")
     if ctx.engine_of(target) != "postgres":
         ui.empty_state("Index findings are computed for PostgreSQL targets",
                        "Pick a PostgreSQL target in the sidebar.")

@@ -6,7 +6,32 @@ import streamlit as st
 
 from dashboard import charts, context, data, ui
 from dashboard import format as fmt
+from dashboard.plans import change_text, plan_history, plan_table
 from dashboard.queries import STATEMENT_ORDER
+
+
+def plan_section(target: str, queryid: str, rows_per_call: float | None, since: int) -> None:
+    """The statement's captured plans: changes with mean time before/after, the plan tree, and the
+    plans over time side by side."""
+    st.subheader("Plan")
+    plans = data.statement_plans(target, queryid)
+    if not plans:
+        st.caption("No plan captured for this statement yet: plans of the top statements are captured hourly "
+                   "with EXPLAIN (never executed); they need `pg_read_all_data` (PostgreSQL) or SELECT (MySQL).")
+        return
+    for change in data.plan_changes(target, queryid, since):
+        text = f"{fmt.fmt_ts(change['ts'])} · plan changed: {change_text(change)}"
+        if change["kind"] == "plan_regression":
+            st.warning(f"Plan regression — {text}", icon=":material/trending_up:")
+        else:
+            st.info(text, icon=":material/swap_horiz:")
+    ui.table(plan_history(plans))
+    newest = sorted(plans, key=lambda p: (p.last_seen, p.first_seen))
+    shown = newest[-2:] if len(newest) > 1 else newest
+    columns = st.columns(len(shown))
+    for col, p in zip(columns, shown, strict=True):
+        col.caption(f"{p.summary} · first seen {fmt.fmt_ts(p.first_seen)} · mean {fmt.fmt_ms(p.mean_ms)}")
+        col.dataframe(plan_table(p.plan, rows_per_call), width="stretch", hide_index=True)
 
 ctx = context.current()
 target = ui.require_target(ctx)
@@ -60,3 +85,5 @@ if target is not None:
                 ui.chart(charts.time_series(df, "Total time per interval", "ms", ctx.all_targets))
             with st.expander("Full query text"):
                 st.code(str(row["text"]), language="sql")
+            calls = float(row["calls"] or 0)
+            plan_section(target, str(picked), float(row["rows"]) / calls if calls else None, tr.start)

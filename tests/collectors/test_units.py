@@ -282,13 +282,14 @@ def test_collector_settings_take_their_defaults_from_the_config_model() -> None:
     from collectors.config import CollectorConfig
     from collectors.settings import CONFIGURED, CollectorSettings
 
-    # every option reaches the collector (the endpoint's are served by the composition root)
-    assert set(CONFIGURED) | {"metrics_port", "metrics_address"} == set(CollectorConfig.model_fields)
+    # every option reaches the collector (the endpoint's are served by the composition root; the plans
+    # section is passed whole, see test_plan_units)
+    assert set(CONFIGURED) | {"metrics_port", "metrics_address", "plans"} == set(CollectorConfig.model_fields)
     defaults, model = CollectorSettings(), CollectorConfig()
     for name in CONFIGURED:
         want = getattr(model, name)
         assert getattr(defaults, name) == (Path(want) if name == "spool_dir" else want), name
-    assert CollectorSettings.from_config(None) == defaults
+    assert CollectorSettings.from_config(None) == defaults and defaults.plans == model.plans
     s = CollectorSettings.from_config({"spool_max_bytes": "1GB", "spool_max_age": "2h", "housekeeping_interval": "30s",
                                        "metrics_port": 9465, "top_statements": 7})
     assert (s.spool_max_bytes, s.spool_max_age, s.housekeeping_interval) == (10**9, 7200.0, 30.0)

@@ -21,7 +21,8 @@ from tests.dashboard.conftest import PAGES, run_page, unreadable, visible_texts
 SINGLE_TARGET = {"instance", "queries", "storage", "vacuum", "indexes", "targets"}
 TARGETS = [PRIMARY, STANDBY, OTHER_PG, MYSQL]
 TABLES = ["targets", "series", "samples", "samples_5m", "samples_1h", "statements", "statement_stats", "events",
-          "forecasts", "alert_state", "alert_history", "silences", "silence_audit", "outbox", "meta"]
+          "forecasts", "alert_state", "alert_history", "silences", "silence_audit", "outbox", "meta", "plans",
+          "index_advice"]
 
 
 def test_every_table_is_populated(full_store: Any) -> None:
@@ -93,3 +94,37 @@ def test_the_check_catches_what_it_looks_for() -> None:
     assert unreadable(["backtest MASE 0.9772388861158278", "None", "nan", "grow by 1.5 GB", "12.3456 ms",
                        "None found", "2026-12-05 11:26 UTC"]) == [
         "backtest MASE 0.9772388861158278", "None", "nan", "None found"]
+
+
+def test_queries_page_shows_the_plan_change_and_the_plans_side_by_side(full_store: Any) -> None:
+    at = run_page("queries", {"target": PRIMARY, "range": "24h"})
+    picker = next(s for s in at.selectbox if s.key == "q_pick")
+    picker.set_value("q3").run()
+    assert not at.exception, [e.value for e in at.exception]
+    texts = visible_texts(at)
+    blob = "\n".join(texts)
+    assert ("Plan regression — " in blob and "Index Scan on customers using ix_customers_created_at → Seq Scan on "
+            "customers · mean time 400 µs → 38.5 ms" in blob), blob[-3000:]
+    plans = [d.value for d in at.dataframe if "node" in d.value.columns]
+    assert len(plans) == 2  # the plan before and after, side by side
+    before, after = plans
+    assert list(before["index"]) == ["", "ix_customers_created_at"] and list(after["index"]) == ["", ""]
+    assert after.iloc[1]["flag"].startswith("⚠ sequential scan of a large table")
+    assert after.iloc[1]["conditions"] == "(created_at > $1)"
+    history = next(d.value for d in at.dataframe if "hash" in d.value.columns)
+    assert list(history["mean time"]) == ["400 µs", "38.5 ms"]
+    assert unreadable(texts) == []
+
+
+@pytest.mark.parametrize(("target", "ddl", "reduction"), [
+    (PRIMARY, 'CREATE INDEX CONCURRENTLY "ix_customers_created_at" ON "public"."customers" ("created_at");',
+     "2,167×"),
+    (MYSQL, "ALTER TABLE `shop`.`orders` ADD INDEX `ix_orders_customer_id` (`customer_id`);", "—"),
+])
+def test_indexes_page_shows_the_suggested_index(full_store: Any, target: str, ddl: str, reduction: str) -> None:
+    at = run_page("indexes", {"target": target, "range": "24h"})
+    assert not at.exception, [e.value for e in at.exception]
+    advice = next(d.value for d in at.dataframe if "cost reduction" in d.value.columns)
+    assert list(advice["ddl"]) == [ddl]
+    assert list(advice["cost reduction"]) == [reduction]
+    assert ddl in "\n".join(c.value for c in at.code)

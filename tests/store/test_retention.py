@@ -18,6 +18,7 @@ from store.schema import (
     events,
     forecasts,
     outbox,
+    plans,
     samples,
     samples_1h,
     series,
@@ -56,6 +57,9 @@ def test_each_table_is_cut_to_its_own_retention(make_store: Callable[..., Store]
         conn.execute(insert(statements), [
             {"target_id": tid, "queryid": q, "dbname": "d", "username": "u", "text": q, "first_seen": NOW - 90 * DAY,
              "last_seen": NOW - age * DAY} for q, age in (("old", 21), ("kept", 19))])
+        conn.execute(insert(plans), [
+            {"target_id": tid, "queryid": "q", "dbname": "d", "plan_hash": h, "plan_json": "[]",
+             "first_seen": NOW - 90 * DAY, "last_seen": NOW - age * DAY} for h, age in (("old", 21), ("kept", 19))])
         conn.execute(insert(events), [{"target_id": tid, "ts": NOW - age * DAY, "kind": "restart", "message": str(age)}
                                       for age in (31, 29)])
         conn.execute(insert(alert_history), [
@@ -76,6 +80,7 @@ def test_each_table_is_cut_to_its_own_retention(make_store: Callable[..., Store]
     with st.engine.connect() as conn:
         left_series = set(conn.execute(select(series.c.metric)).scalars())
         left_texts = set(conn.execute(select(statements.c.queryid)).scalars())
+        left_plans = set(conn.execute(select(plans.c.plan_hash)).scalars())
         left_events = set(conn.execute(select(events.c.message)).scalars())
         left_history = set(conn.execute(select(alert_history.c.ts)).scalars())
         left_outbox = set(conn.execute(select(outbox.c.alert_key)).scalars())
@@ -83,6 +88,7 @@ def test_each_table_is_cut_to_its_own_retention(make_store: Callable[..., Store]
                                              ).all())
     assert left_series == {"live", "rolled", "fresh"}  # "gone": no data left, unused for 30 days
     assert left_texts == {"kept"}
+    assert left_plans == {"kept"} and removed["plans"] == 1  # plans go with the statement texts' retention
     assert left_events == {"29"}
     assert left_history == {NOW - 31 * DAY}
     assert left_outbox == {"pending60", "sent4"}  # a pending row is never deleted, however old
