@@ -14,8 +14,8 @@ from collectors.batch import Batch
 from collectors.engines import create_engine
 from collectors.engines.base import CheckItem, CheckResult, ConnectionLost, EngineError, MissingFeature
 from collectors.runner import TargetRunner
+from collectors.runtime import CollectorSettings, target_default
 from collectors.scheduler import scheduled_metrics
-from collectors.settings import CollectorSettings, target_default
 
 
 async def check_target_async(target: Any, settings: CollectorSettings | None = None) -> CheckResult:

@@ -36,8 +36,8 @@ from collectors.engines.base import (
 from collectors.features import FeatureTracker
 from collectors.presets import ScheduledMetric
 from collectors.rates import RateTracker
+from collectors.runtime import CollectorSettings, target_default
 from collectors.samples import add_rows, add_stats_reset
-from collectors.settings import CollectorSettings, target_default
 from store.clock import Clock, system_clock
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from collectors.batch import Batch
 from collectors.drops import DropLedger
 from collectors.isolate import Quarantine
 from collectors.runner import SHUTDOWN_WAIT, TargetRunner
-from collectors.settings import CollectorSettings
+from collectors.runtime import CollectorSettings
 from collectors.shard import UnknownTargets, by_name, select
 from collectors.spool import Spool
 from collectors.writer import Writer, is_unreachable

@@ -10,27 +10,18 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import func, select
 
-_URL_RE = re.compile(r"[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
-_TOKENISH_RE = re.compile(r"\b[A-Za-z0-9_\-]{32,}\b")
+from headroom_core.redact import redact_shown
 
 
 def _optional(module: str) -> Any:
     """A module of another package that may not be installed yet (ImportError when missing)."""
     return importlib.import_module(module)
-
-
-def redact(text: object) -> str:
-    """Error text as it may be shown: URLs and long token-like strings replaced by ``<secret>``."""
-    if text is None:
-        return ""
-    return _TOKENISH_RE.sub("<secret>", _URL_RE.sub("<secret>", str(text)))
 
 
 def _row(obj: Any) -> dict[str, Any]:
@@ -133,7 +124,7 @@ def channel_health(st: Any) -> tuple[pd.DataFrame, str | None]:
                     errs[ch] = e
                 df["last_error"] = df["channel"].map(errs)
     if "last_error" in df.columns:  # the text only: last_error_at is a time
-        df["last_error"] = df["last_error"].map(redact)
+        df["last_error"] = df["last_error"].map(redact_shown)
     return df, note
 
 

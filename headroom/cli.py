@@ -14,7 +14,6 @@ from typing import Any
 
 import click
 
-from headroom import redact
 from headroom.cli_silence import silence
 from headroom.cli_support import (
     EXIT_ERROR,
@@ -31,8 +30,9 @@ from headroom.cli_support import (
     load,
     stage,
 )
-from headroom.redact import mask
 from headroom.selfmetrics import serve_stage
+from headroom_core import redact
+from headroom_core.redact import mask
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -233,9 +233,23 @@ def dashboard(port: int, address: str) -> None:
     from headroom.config import store_url_revealed
 
     cfg = load()
+    _migrate_for_dashboard(cfg)
     run_dashboard = stage("dashboard.launch", "run_dashboard")
     exit_with(run_dashboard(cfg.source_path, port, address, store_url=store_url_revealed(cfg),
                              dashboard=cfg.dashboard))
+
+
+def _migrate_for_dashboard(cfg: Any) -> None:
+    """The dashboard only reads: bring the schema up to date before it starts. A store that is down now
+    is reported by the pages, which retry on reload."""
+    from headroom.config import store_url_revealed
+    from store import open_store
+
+    try:
+        open_store(store_url_revealed(cfg), cfg.store.retention).close()
+    except Exception as exc:
+        click.echo(mask(f"store not migrated ({type(exc).__name__}: {exc}); the dashboard retries on reload"),
+                   err=True)
 
 
 @cli.command()

@@ -8,7 +8,7 @@ from typing import Any, cast
 import click
 
 from headroom.cli_support import EXIT_CONFIG, align, duration_option, fail, guarded, load, stage
-from headroom.redact import mask
+from headroom_core.redact import mask
 
 
 @click.group()

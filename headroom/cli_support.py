@@ -13,7 +13,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from headroom.redact import mask
+from headroom_core.redact import mask
 
 EXIT_ERROR = 1
 EXIT_CONFIG = 2
@@ -174,7 +174,7 @@ def align(rows: list[list[str]]) -> str:
 
 
 def duration_option(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
-    from store.configtypes import parse_positive_duration
+    from headroom_core.configtypes import parse_positive_duration
 
     if value is None:
         return None

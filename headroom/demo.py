@@ -23,11 +23,11 @@ from typing import Any
 
 import yaml
 
-from headroom.servers.mariadb import MariaDbPair, start_mariadb_pair
-from headroom.servers.postgres import PgCluster, start_pg_cluster
-from headroom.servers.processes import MissingBinaryError, ServerStartError, port_open, ram_base_dir
 from headroom.supervisor import Supervisor, stage_specs, supervise
 from store.format import fmt_duration
+from testing.servers.mariadb import MariaDbPair, start_mariadb_pair
+from testing.servers.postgres import PgCluster, start_pg_cluster
+from testing.servers.processes import MissingBinaryError, ServerStartError, port_open, ram_base_dir
 
 DEFAULT_DEMO_DIR = Path("headroom-demo")
 DEMO_PACKAGES = "postgresql postgresql-contrib mariadb-server"
@@ -154,8 +154,8 @@ def _first_rounds(cfg_path: Path, gap: float = FIRST_ROUNDS_GAP_S) -> int:
     time the first round started."""
     import asyncio
 
+    from collectors.runtime import CollectorSettings
     from collectors.scheduler import Collector
-    from collectors.settings import CollectorSettings
     from headroom.config import load_config, store_url_revealed
     from store import open_store
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from store.configtypes import parse_duration
+from headroom_core.configtypes import parse_duration
 
 FORMATS = ("table", "csv", "json")
 RESOLUTIONS = ("raw", "5m", "1h", "auto")

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from store.configtypes import Duration, DurationOrZero, Secret, StrictModel
+from headroom_core.configtypes import Duration, DurationOrZero, Secret, StrictModel
 
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 

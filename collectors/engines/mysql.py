@@ -33,8 +33,9 @@ from collectors.engines.base import (
     Row,
     ServerInfo,
 )
-from collectors.mysql_dsn import DsnError, MySqlDsn, parse_mysql_dsn
-from collectors.mysql_privileges import (
+from collectors.mysql.dsn import DsnError, MySqlDsn, parse_mysql_dsn
+from collectors.mysql.privileges import (
+    check_requirement,
     grantee,
     missing_privilege,
     privilege_from_error,
@@ -261,7 +262,7 @@ class MySqlEngine(Engine):
 
     async def _has_replica_channels(self, version: int) -> bool | None:
         """True when replication is configured on this server, None when we may not look."""
-        from collectors.mysql_replica import replica_status_sql
+        from collectors.mysql.replica import replica_status_sql
 
         try:
             rows = await self.fetch(replica_status_sql(self._flavour, version))
@@ -292,8 +293,6 @@ class MySqlEngine(Engine):
         return rows[0]["v"] if rows else None
 
     async def check_requirement(self, req: Requirement) -> MissingFeature | None:
-        from collectors.mysql_privileges import check_requirement
-
         return await check_requirement(self, req)
 
     @property

@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard import charts, context, data, ui
 from dashboard import format as fmt
-from dashboard.queries import STATEMENT_ORDER
+from dashboard.reads import STATEMENT_ORDER
 
 ctx = context.current()
 target = ui.require_target(ctx)

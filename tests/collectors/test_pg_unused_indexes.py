@@ -11,10 +11,10 @@ from psycopg import sql
 
 from collectors.config import TargetConfig
 from collectors.pg.unused import clusters, unused_indexes
+from collectors.runtime import CollectorSettings
 from collectors.scheduler import Collector
-from collectors.settings import CollectorSettings
-from headroom.servers.postgres import PgCluster
 from store import Store
+from testing.servers.postgres import PgCluster
 
 
 def test_index_used_only_on_standby_is_not_unused(

@@ -14,7 +14,7 @@ from collectors.presets import resolve
 from collectors.rates import RateTracker
 from collectors.shard import parse_shard, select, shard_of
 from collectors.spool import Spool
-from collectors.statements import TEXT_REFRESH_S, StatementCounters, StatementKey, StatementTracker
+from collectors.statement_deltas import TEXT_REFRESH_S, StatementCounters, StatementKey, StatementTracker
 from store.types import OTHER_QUERYID, StatementStat
 
 
@@ -280,7 +280,7 @@ def test_ratios_are_per_interval_and_only_the_server_says_reset() -> None:
 
 def test_collector_settings_take_their_defaults_from_the_config_model() -> None:
     from collectors.config import CollectorConfig
-    from collectors.settings import CONFIGURED, CollectorSettings
+    from collectors.runtime import CONFIGURED, CollectorSettings
 
     # every option reaches the collector (the endpoint's are served by the composition root)
     assert set(CONFIGURED) | {"metrics_port", "metrics_address"} == set(CollectorConfig.model_fields)

@@ -235,7 +235,7 @@ def test_query_rejects_bad_arguments(tmp_path: Path) -> None:
 def test_check_reports_the_real_server_and_an_unreachable_target(tmp_path: Path, pg_cluster: object) -> None:
     import socket
 
-    from collectors.config import split_dsn_password
+    from headroom_core.redact import split_dsn_password
 
     cluster = pg_cluster
     dsn, password = split_dsn_password(cluster.monitor_dsn())  # type: ignore[attr-defined]
@@ -372,7 +372,7 @@ def test_every_subcommand_takes_the_global_options() -> None:
 def test_config_after_the_subcommand_is_used_on_a_real_server(tmp_path: Path, pg_cluster: object) -> None:
     """`headroom collect --config F` (what `headroom collect --help` suggests) collects from the target
     in F; the option after the subcommand wins over the one before it."""
-    from collectors.config import split_dsn_password
+    from headroom_core.redact import split_dsn_password
 
     dsn, password = split_dsn_password(pg_cluster.monitor_dsn())  # type: ignore[attr-defined]
     (tmp_path / "pw").write_text(f"{password}\n", encoding="utf-8")

@@ -23,7 +23,8 @@ from urllib.parse import quote
 import pymysql
 import pymysql.cursors
 
-from headroom.servers.processes import (
+from headroom_core.processes import pid_running, stop_pid
+from testing.servers.processes import (
     ServerStartError,
     cache_root,
     chown_to,
@@ -33,11 +34,9 @@ from headroom.servers.processes import (
     free_port,
     log_tail,
     make_dir,
-    pid_running,
     run,
     service_user,
     spawn,
-    stop_pid,
 )
 
 MARIADB_PACKAGE = "mariadb-server"

@@ -24,7 +24,8 @@ from urllib.parse import quote
 import psycopg
 from psycopg import sql
 
-from headroom.servers.processes import (
+from headroom_core.processes import pid_running, stop_pid
+from testing.servers.processes import (
     MissingBinaryError,
     ServerStartError,
     cache_root,
@@ -34,11 +35,9 @@ from headroom.servers.processes import (
     free_port,
     log_tail,
     make_dir,
-    pid_running,
     run,
     service_user,
     spawn,
-    stop_pid,
 )
 
 PG_PACKAGE = "postgresql"

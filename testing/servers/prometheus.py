@@ -9,8 +9,8 @@ from pathlib import Path
 
 import yaml
 
-from headroom.servers.managed import ManagedServer, start_on_free_port
-from headroom.servers.processes import find_binary, make_dir, wait_http_ok
+from testing.servers.managed import ManagedServer, start_on_free_port
+from testing.servers.processes import find_binary, make_dir, wait_http_ok
 
 PROMETHEUS_PACKAGE = "prometheus"
 POSTGRES_EXPORTER_PACKAGE = "prometheus-postgres-exporter"

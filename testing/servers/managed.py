@@ -10,14 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from headroom.servers.processes import (
-    ServerStartError,
-    free_port,
-    pid_running,
-    spawn,
-    stop_pid,
-    wait_for_port,
-)
+from headroom_core.processes import pid_running, stop_pid
+from testing.servers.processes import ServerStartError, free_port, spawn, wait_for_port
 
 
 @dataclass
