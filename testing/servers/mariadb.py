@@ -14,16 +14,16 @@ import shutil
 import signal
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 import pymysql
 import pymysql.cursors
 
-from headroom_core.processes import pid_running, stop_pid
+from testing.servers.lifecycle import ServerProcess
 from testing.servers.processes import (
     ServerStartError,
     cache_root,
@@ -32,11 +32,9 @@ from testing.servers.processes import (
     file_lock,
     find_binary,
     free_port,
-    log_tail,
     make_dir,
     run,
     service_user,
-    spawn,
 )
 
 MARIADB_PACKAGE = "mariadb-server"
@@ -62,21 +60,18 @@ def server_version() -> str:
     return out.strip()
 
 
-@dataclass
-class MariaDbInstance:
+@dataclass(kw_only=True)
+class MariaDbInstance(ServerProcess):
     """One MariaDB server."""
 
-    name: str
     host: str
     port: int
     datadir: Path
     socket_path: Path
     defaults_file: Path
-    log_path: Path
     server_id: int
-    os_user: str | None = None
-    pid: int | None = None
-    _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    kind: ClassVar[str] = "MariaDB"
 
     def dsn(self, user: str, password: str | None = None, dbname: str = "") -> str:
         auth = quote(user, safe="") + (":" + quote(password, safe="") if password is not None else "")
@@ -103,45 +98,17 @@ class MariaDbInstance:
         finally:
             conn.close()
 
-    def start(self, timeout: float = 60.0) -> None:
-        if self.is_running():
-            return
-        self._proc = spawn(
-            [mariadbd_binary(), f"--defaults-file={self.defaults_file}"], self.log_path, user=self.os_user
-        )
-        self.pid = self._proc.pid
-        deadline = time.monotonic() + timeout
-        last: Exception | None = None
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise ServerStartError(
-                    f"MariaDB {self.name} exited with {self._proc.returncode}:\n{log_tail(self.log_path)}"
-                )
-            if self.socket_path.exists():
-                try:
-                    self.root_connect().close()
-                    return
-                except pymysql.err.OperationalError as exc:
-                    last = exc
-            time.sleep(0.05)
-        raise ServerStartError(
-            f"MariaDB {self.name} not ready within {timeout:.0f}s ({last}):\n{log_tail(self.log_path)}"
-        )
+    def command(self) -> list[str]:
+        return [mariadbd_binary(), f"--defaults-file={self.defaults_file}"]
+
+    def probe(self) -> None:
+        if not self.socket_path.exists():
+            raise ServerStartError(f"no socket at {self.socket_path} yet")
+        self.root_connect().close()
 
     def stop(self, timeout: float = 60.0) -> None:
         """Stop by PID (SIGTERM: clean shutdown; SIGKILL after `timeout`)."""
-        stop_pid(self.pid, signal.SIGTERM, timeout=timeout)
-        if self._proc is not None:
-            try:
-                self._proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
-            self._proc = None
-
-    def is_running(self) -> bool:
-        if self._proc is not None and self._proc.poll() is not None:
-            return False
-        return pid_running(self.pid)
+        self.stop_process(signal.SIGTERM, timeout=timeout)
 
 
 @dataclass
