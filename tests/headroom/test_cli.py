@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from headroom.cli_support import StageUnavailable, stage
 from store import Sample, open_store
 
 REPO = Path(__file__).resolve().parents[2]
@@ -98,38 +97,6 @@ def test_init_writes_a_config_that_loads_and_refuses_to_overwrite(tmp_path: Path
     check = run_cli("check", cwd=tmp_path)
     assert check.returncode == 0, check.stderr
     assert "configuration OK (0 target(s))" in check.stdout
-
-
-def test_missing_stage_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(StageUnavailable):
-        stage("forecasting.no_such_stage_module", "run")
-    with pytest.raises(StageUnavailable):
-        stage("store", "no_such_entry_function")
-    # a stage that exists but whose own import fails is a real error, not "unavailable"
-    (tmp_path / "hr_broken_stage.py").write_text("import hr_no_such_dependency\n", encoding="utf-8")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    with pytest.raises(ModuleNotFoundError):
-        stage("hr_broken_stage", "run")
-    (tmp_path / "headroom.yaml").write_text("targets: []\n", encoding="utf-8")
-    unavailable = [
-        (cmd, mod) for cmd, mod in (("forecast", "forecasting.runner"), ("alerts", "alerts.service"),
-                                   ("report", "forecasting.report"), ("backfill", "collectors.backfill"))
-        if not _importable(mod)
-    ]
-    for cmd, _mod in unavailable[:1]:
-        args = {"report": ["--out", "r.html"], "backfill": ["--from-prometheus", "http://127.0.0.1:1"]}.get(cmd, [])
-        result = run_cli(cmd, *args, cwd=tmp_path)
-        assert result.returncode == 3
-        assert result.stderr.strip() == f"headroom {cmd}: this stage is not available in this build"
-
-
-def _importable(module: str) -> bool:
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 def test_unexpected_error_is_one_line_without_traceback(tmp_path: Path) -> None:
