@@ -7,6 +7,7 @@ driver is only loaded for the targets that use it).
 
 from __future__ import annotations
 
+from collectors.config import TargetConfig
 from collectors.engines.base import Engine
 
 KNOWN_ENGINES = ("postgres", "mysql", "pgbouncer", "prometheus")
@@ -32,6 +33,6 @@ def engine_class(name: str) -> type[Engine]:
     return prometheus.ENGINE
 
 
-def create_engine(target: object, statement_timeout: float = 10.0) -> Engine:
+def create_engine(target: TargetConfig, statement_timeout: float = 10.0) -> Engine:
     """The engine object for a target configuration (``target.engine`` selects the class)."""
-    return engine_class(str(getattr(target, "engine", "")))(target, statement_timeout=statement_timeout)
+    return engine_class(target.engine)(target, statement_timeout=statement_timeout)

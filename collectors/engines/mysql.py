@@ -17,12 +17,13 @@ import asyncio
 import re
 import ssl
 import threading
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pymysql
 import pymysql.cursors
 
+from collectors.config import TargetConfig
+from collectors.dbvalues import DbValue, Params
 from collectors.definitions import Requirement
 from collectors.engines.base import (
     ConnectionLost,
@@ -88,14 +89,14 @@ def _errno(exc: BaseException) -> int | None:
 class MySqlEngine(Engine):
     name = "mysql"
 
-    def __init__(self, target: Any, statement_timeout: float = 10.0) -> None:
+    def __init__(self, target: TargetConfig, statement_timeout: float = 10.0) -> None:
         super().__init__(target, statement_timeout)
         self._conn: pymysql.connections.Connection[Any] | None = None
         self._lock = asyncio.Lock()
         self._dsn: MySqlDsn | None = None
         self._flavour = "mysql"
         self._info: ServerInfo | None = None
-        self._static: dict[str, Any] | None = None
+        self._static: dict[str, DbValue] | None = None
         self._privileges: set[str] | None = None
         self._schema_privileges: set[tuple[str, str]] | None = None
         self.connect_timeout = float(getattr(target, "connect_timeout", 10.0) or 10.0)
@@ -165,7 +166,7 @@ class MySqlEngine(Engine):
 
     # ------------------------------------------------------------------ queries
     async def fetch(
-        self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None,
+        self, sql: str, params: Params | None = None,
         timeout: float | None = None, database: str | None = None,
     ) -> list[Row]:
         """Run one read-only statement under a server-side time limit; rows as dicts.
@@ -286,7 +287,7 @@ class MySqlEngine(Engine):
             self._schema_privileges = {(str(r["s"]).lower(), str(r["p"]).upper()) for r in rows}
         return self._schema_privileges
 
-    async def setting(self, name: str) -> Any:
+    async def setting(self, name: str) -> DbValue:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
             raise ValueError(f"invalid setting name {name!r}")
         rows = await self.fetch(f"SELECT @@GLOBAL.{name} AS v")
@@ -336,7 +337,7 @@ def _force_close(conn: pymysql.connections.Connection[Any]) -> None:
 
 
 def _run_on(
-    conn: pymysql.connections.Connection[Any], sql: str, params: Sequence[Any] | Mapping[str, Any] | None,
+    conn: pymysql.connections.Connection[Any], sql: str, params: Params | None,
     call: _Call,
 ) -> list[Row]:
     try:
