@@ -37,7 +37,7 @@ from collectors.engines.base import (
 from collectors.features import FeatureTracker
 from collectors.presets import ScheduledMetric
 from collectors.rates import RateTracker
-from collectors.runtime import CollectorSettings, target_default
+from collectors.runtime import CollectorSettings
 from collectors.samples import add_rows, add_stats_reset
 from store.api import Store
 from store.clock import Clock, system_clock
@@ -66,8 +66,8 @@ class TargetRunner:
         self.metrics = metrics
         self.settings = settings
         self.emit = emit
-        self.timeout = float(getattr(target, "statement_timeout", None) or target_default("statement_timeout"))
-        self.max_databases = int(getattr(target, "database_scope_limit", None) or target_default("database_scope_limit"))
+        self.timeout = float(target.statement_timeout)
+        self.max_databases = int(target.database_scope_limit)
         self.engine = engine or create_engine(target, statement_timeout=self.timeout)
         self.rates = RateTracker()
         self.features = FeatureTracker(self.name)

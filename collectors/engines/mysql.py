@@ -99,7 +99,7 @@ class MySqlEngine(Engine):
         self._static: dict[str, DbValue] | None = None
         self._privileges: set[str] | None = None
         self._schema_privileges: set[tuple[str, str]] | None = None
-        self.connect_timeout = float(getattr(target, "connect_timeout", 10.0) or 10.0)
+        self.connect_timeout = float(target.connect_timeout)
 
     # ------------------------------------------------------------------ connection
     def dsn(self) -> MySqlDsn:

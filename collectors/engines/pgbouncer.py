@@ -51,7 +51,7 @@ class PgBouncerEngine(Engine):
         raw = self.target.conninfo() if hasattr(self.target, "conninfo") else str(self.target.dsn)
         params = conninfo_to_dict(raw)
         params["dbname"] = CONSOLE_DB
-        params.setdefault("connect_timeout", connect_timeout_param(getattr(self.target, "connect_timeout", None)))
+        params.setdefault("connect_timeout", connect_timeout_param(self.target.connect_timeout))
         return make_conninfo("", **params)
 
     def _where(self) -> str:

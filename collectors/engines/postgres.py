@@ -115,7 +115,7 @@ class PostgresEngine(Engine):
         )
         params["options"] = f"{options} {ours}".strip()
         params["application_name"] = APPLICATION_NAME
-        params.setdefault("connect_timeout", connect_timeout_param(getattr(self.target, "connect_timeout", None)))
+        params.setdefault("connect_timeout", connect_timeout_param(self.target.connect_timeout))
         if dbname is not None:
             params["dbname"] = dbname
         return make_conninfo("", **params)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from collectors.batch import Batch, StatementStats, StatementTexts
+from collectors.config import TargetConfig
 from collectors.definitions import DefinitionError, parse_definition
 from collectors.presets import resolve
 from collectors.rates import RateTracker
@@ -142,8 +143,9 @@ def test_statements_stats_since_recreated_entry_counts_whole() -> None:
 def test_shard_partition_and_stability() -> None:
     names = [f"db-{i}" for i in range(1000)]
     owners = {n: shard_of(n, 4) for n in names}
+    targets = [TargetConfig(name=n, engine="postgres", dsn="postgresql://m@h/db") for n in names]
     for i in range(4):
-        assert select(names, (i, 4)) == [n for n in names if owners[n] == i]
+        assert [t.name for t in select(targets, (i, 4))] == [n for n in names if owners[n] == i]
     counts = [sum(1 for o in owners.values() if o == i) for i in range(4)]
     assert min(counts) > 180  # roughly even
     moved = sum(1 for n in names if shard_of(n, 5) != owners[n])
