@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from types import TracebackType
+from typing import ClassVar, Generic, Self, TypeVar
 
 from headroom_core.processes import pid_running, stop_pid
 from testing.servers.processes import ServerStartError, log_tail, spawn
@@ -67,6 +69,9 @@ class ServerProcess:
             f"{self.kind} {self.name} not ready within {timeout:.0f}s ({last}):\n{log_tail(self.log_path)}"
         )
 
+    def stop(self) -> None:
+        self.stop_process()
+
     def stop_process(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> None:
         """Send ``sig``, wait until the process is gone (SIGKILL after ``timeout``) and reap it."""
         stop_pid(self.pid, sig, timeout=timeout)
@@ -81,3 +86,51 @@ class ServerProcess:
         if self._proc is not None and self._proc.poll() is not None:
             return False
         return pid_running(self.pid)
+
+
+M = TypeVar("M", bound=ServerProcess)
+
+
+@dataclass(kw_only=True)
+class ServerPair(Generic[M]):
+    """A primary and an optional follower (standby, replica) under one base directory."""
+
+    primary: M
+    base_dir: Path
+    owns_base_dir: bool = False
+
+    group_name: ClassVar[str] = "pair"
+    follower_name: ClassVar[str] = "follower"
+
+    @property
+    def follower(self) -> M | None:
+        raise NotImplementedError
+
+    def instance(self, which: str = "primary") -> M:
+        if which == "primary":
+            return self.primary
+        if which == self.follower_name:
+            if self.follower is None:
+                raise ValueError(f"this {self.group_name} has no {self.follower_name}")
+            return self.follower
+        raise ValueError(f"which must be 'primary' or '{self.follower_name}', not {which!r}")
+
+    def stop(self) -> None:
+        """Stop the follower, then the primary, by PID."""
+        if self.follower is not None:
+            self.follower.stop()
+        self.primary.stop()
+
+    def cleanup(self) -> None:
+        """Stop, and remove the data directories when this pair created them."""
+        self.stop()
+        if self.owns_base_dir:
+            shutil.rmtree(self.base_dir, ignore_errors=True)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.cleanup()

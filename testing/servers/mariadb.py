@@ -16,14 +16,13 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any, ClassVar
 from urllib.parse import quote
 
 import pymysql
 import pymysql.cursors
 
-from testing.servers.lifecycle import ServerProcess
+from testing.servers.lifecycle import ServerPair, ServerProcess
 from testing.servers.processes import (
     ServerStartError,
     cache_root,
@@ -111,26 +110,21 @@ class MariaDbInstance(ServerProcess):
         self.stop_process(signal.SIGTERM, timeout=timeout)
 
 
-@dataclass
-class MariaDbPair:
+@dataclass(kw_only=True)
+class MariaDbPair(ServerPair[MariaDbInstance]):
     """A MariaDB primary and its GTID replica, with a least-privilege monitoring user."""
 
-    primary: MariaDbInstance
     replica: MariaDbInstance | None
     monitor_password: str
     repl_password: str
-    base_dir: Path
     monitor_user: str = MONITOR_USER
-    owns_base_dir: bool = False
 
-    def instance(self, which: str = "primary") -> MariaDbInstance:
-        if which == "primary":
-            return self.primary
-        if which == "replica":
-            if self.replica is None:
-                raise ValueError("this pair has no replica")
-            return self.replica
-        raise ValueError(f"which must be 'primary' or 'replica', not {which!r}")
+    group_name: ClassVar[str] = "pair"
+    follower_name: ClassVar[str] = "replica"
+
+    @property
+    def follower(self) -> MariaDbInstance | None:
+        return self.replica
 
     def root_connect(self, which: str = "primary", database: str | None = None) -> pymysql.Connection[Any]:
         return self.instance(which).root_connect(database)
@@ -157,24 +151,6 @@ class MariaDbPair:
         )
         if rows[0]["r"] != 0:
             raise ServerStartError(f"replica did not reach GTID {pos} within {timeout:.0f}s")
-
-    def stop(self) -> None:
-        if self.replica is not None:
-            self.replica.stop()
-        self.primary.stop()
-
-    def cleanup(self) -> None:
-        self.stop()
-        if self.owns_base_dir:
-            shutil.rmtree(self.base_dir, ignore_errors=True)
-
-    def __enter__(self) -> MariaDbPair:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.cleanup()
 
 
 def _write_defaults(

@@ -17,14 +17,13 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import ClassVar, Literal
 from urllib.parse import quote
 
 import psycopg
 from psycopg import sql
 
-from testing.servers.lifecycle import ServerProcess
+from testing.servers.lifecycle import ServerPair, ServerProcess
 from testing.servers.processes import (
     MissingBinaryError,
     ServerStartError,
@@ -173,26 +172,21 @@ class PgInstance(ServerProcess):
             os.kill(self.pid, signal.SIGHUP)
 
 
-@dataclass
-class PgCluster:
+@dataclass(kw_only=True)
+class PgCluster(ServerPair[PgInstance]):
     """A primary with an optional streaming standby, a superuser password and a pg_monitor-only role."""
 
-    primary: PgInstance
     standby: PgInstance | None
     superuser_password: str
     monitor_password: str
-    base_dir: Path
     monitor_user: str = MONITOR_USER
-    owns_base_dir: bool = False
 
-    def instance(self, which: str = "primary") -> PgInstance:
-        if which == "primary":
-            return self.primary
-        if which == "standby":
-            if self.standby is None:
-                raise ValueError("this cluster has no standby")
-            return self.standby
-        raise ValueError(f"which must be 'primary' or 'standby', not {which!r}")
+    group_name: ClassVar[str] = "cluster"
+    follower_name: ClassVar[str] = "standby"
+
+    @property
+    def follower(self) -> PgInstance | None:
+        return self.standby
 
     def superuser_dsn(self, which: str = "primary", dbname: str = "postgres") -> str:
         return self.instance(which).dsn("postgres", dbname, self.superuser_password)
@@ -226,26 +220,6 @@ class PgCluster:
                     return
                 time.sleep(0.05)
         raise ServerStartError(f"standby did not replay up to {target} within {timeout:.0f}s")
-
-    def stop(self) -> None:
-        """Stop standby then primary, by PID."""
-        if self.standby is not None:
-            self.standby.stop("fast")
-        self.primary.stop("fast")
-
-    def cleanup(self) -> None:
-        """Stop and remove the data directories."""
-        self.stop()
-        if self.owns_base_dir:
-            shutil.rmtree(self.base_dir, ignore_errors=True)
-
-    def __enter__(self) -> PgCluster:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.cleanup()
 
 
 def _template_dir(os_user: str | None) -> Path:

@@ -93,14 +93,8 @@ def ram_base_dir(prefix: str) -> Path:
     return path
 
 
-def run(
-    argv: Sequence[str],
-    user: str | None = None,
-    env: dict[str, str] | None = None,
-    timeout: float = 120,
-    cwd: str | Path | None = None,
-) -> subprocess.CompletedProcess[str]:
-    """Run a command (as `user` when given) and raise with its output when it fails."""
+def _child_identity(user: str | None, env: dict[str, str] | None) -> tuple[dict[str, str], dict[str, object]]:
+    """The environment of a child process and the Popen arguments that run it as ``user`` (when given)."""
     full_env = dict(os.environ)
     if env:
         full_env.update(env)
@@ -111,6 +105,18 @@ def run(
         full_env["HOME"] = pw.pw_dir
         full_env["USER"] = user
         full_env["LOGNAME"] = user
+    return full_env, kwargs
+
+
+def run(
+    argv: Sequence[str],
+    user: str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+    cwd: str | Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run a command (as `user` when given) and raise with its output when it fails."""
+    full_env, kwargs = _child_identity(user, env)
     proc = subprocess.run(
         list(argv),
         capture_output=True,
@@ -152,16 +158,7 @@ def spawn(
     from the main thread it also gets `parent_death_signal` if its starter dies without stopping it
     (a killed test worker or demo leaves no server behind).
     """
-    full_env = dict(os.environ)
-    if env:
-        full_env.update(env)
-    kwargs: dict[str, object] = {}
-    if user is not None:
-        pw = pwd.getpwnam(user)
-        kwargs = {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
-        full_env["HOME"] = pw.pw_dir
-        full_env["USER"] = user
-        full_env["LOGNAME"] = user
+    full_env, kwargs = _child_identity(user, env)
     if parent_death_signal is not None and threading.current_thread() is threading.main_thread():
         kwargs["preexec_fn"] = _parent_death_signal(parent_death_signal)
     with open(log_path, "ab") as log:
