@@ -81,14 +81,19 @@ def dsn_with_password(dsn: str, password: str | None) -> str:
     """Put ``password`` into a DSN that has none (URL userinfo, or a ``password=`` keyword)."""
     if password is None:
         return dsn
+    return _put_password(dsn, quote(password, safe=""), _kv_quote(password))
+
+
+def _put_password(dsn: str, in_url: str, in_keywords: str) -> str:
+    """``dsn`` (without a password) with ``in_url`` as the URL's password, or ``password=in_keywords``."""
     if is_url(dsn):
         parts = urlsplit(dsn)
         userinfo, at, hostport = parts.netloc.rpartition("@")
         if not at:
             userinfo, hostport = "", parts.netloc
-        netloc = f"{userinfo}:{quote(password, safe='')}@{hostport}"
+        netloc = f"{userinfo}:{in_url}@{hostport}"
         return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-    return f"{dsn} password={_kv_quote(password)}".strip()
+    return f"{dsn} password={in_keywords}".strip()
 
 
 def is_secret_parameter(name: str) -> bool:
@@ -131,15 +136,7 @@ def redact_dsn(dsn: str) -> str:
     stripped, password = split_dsn_password(dsn)
     if password is None:
         return _mask_parameters(dsn)
-    stripped = _mask_parameters(stripped)
-    if is_url(stripped):
-        parts = urlsplit(stripped)
-        userinfo, at, hostport = parts.netloc.rpartition("@")
-        if not at:
-            userinfo, hostport = "", parts.netloc
-        netloc = f"{userinfo}:{SECRET_MASK}@{hostport}"
-        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-    return f"{stripped} password={SECRET_MASK}".strip()
+    return _put_password(_mask_parameters(stripped), SECRET_MASK, SECRET_MASK)
 
 
 _lock = threading.Lock()

@@ -87,6 +87,14 @@ class ServerProcess:
             return False
         return pid_running(self.pid)
 
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
 
 M = TypeVar("M", bound=ServerProcess)
 

@@ -7,7 +7,6 @@ import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 
 from testing.servers.lifecycle import ServerProcess
 from testing.servers.processes import ServerStartError, free_port, port_open
@@ -53,14 +52,6 @@ class ManagedServer(ServerProcess):
         """SIGHUP: re-read the configuration file."""
         if self.pid and self.is_running():
             os.kill(self.pid, signal.SIGHUP)
-
-    def __enter__(self) -> ManagedServer:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
 
 
 def start_on_free_port(make: Callable[[int], ManagedServer], attempts: int = 5) -> ManagedServer:
