@@ -110,6 +110,10 @@ class ServerPair(Generic[M]):
     group_name: ClassVar[str] = "pair"
     follower_name: ClassVar[str] = "follower"
 
+    def __init_subclass__(cls, group_name: str = "pair", follower_name: str = "follower") -> None:
+        super().__init_subclass__()
+        cls.group_name, cls.follower_name = group_name, follower_name
+
     @property
     def follower(self) -> M | None:
         raise NotImplementedError

@@ -111,16 +111,13 @@ class MariaDbInstance(ServerProcess):
 
 
 @dataclass(kw_only=True)
-class MariaDbPair(ServerPair[MariaDbInstance]):
+class MariaDbPair(ServerPair[MariaDbInstance], group_name="pair", follower_name="replica"):
     """A MariaDB primary and its GTID replica, with a least-privilege monitoring user."""
 
     replica: MariaDbInstance | None
     monitor_password: str
     repl_password: str
     monitor_user: str = MONITOR_USER
-
-    group_name: ClassVar[str] = "pair"
-    follower_name: ClassVar[str] = "replica"
 
     @property
     def follower(self) -> MariaDbInstance | None:

@@ -173,16 +173,13 @@ class PgInstance(ServerProcess):
 
 
 @dataclass(kw_only=True)
-class PgCluster(ServerPair[PgInstance]):
+class PgCluster(ServerPair[PgInstance], group_name="cluster", follower_name="standby"):
     """A primary with an optional streaming standby, a superuser password and a pg_monitor-only role."""
 
     standby: PgInstance | None
     superuser_password: str
     monitor_password: str
     monitor_user: str = MONITOR_USER
-
-    group_name: ClassVar[str] = "cluster"
-    follower_name: ClassVar[str] = "standby"
 
     @property
     def follower(self) -> PgInstance | None:
