@@ -9,7 +9,7 @@ from pydantic import Field, field_validator, model_validator
 from alerts.channels.config import ChannelConfig
 from alerts.matchers import parse_matchers
 from alerts.rules.models import Rule
-from store.configtypes import Duration, DurationOrZero, MetricsEndpointConfig, StrictModel
+from headroom_core.configtypes import Duration, DurationOrZero, MetricsEndpointConfig, StrictModel
 
 
 class RouteConfig(StrictModel):

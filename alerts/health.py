@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import case, func, select
 
-from alerts.channels.http import redact
+from headroom_core.redact import redact_text
 from store import schema
 
 
@@ -43,7 +43,7 @@ def channel_health(st: Any) -> list[ChannelHealth]:
                 ChannelHealth(
                     channel=channel,
                     last_success=float(last_success) if last_success is not None else None,
-                    last_error=redact(err[0], ()) if err else None,
+                    last_error=redact_text(err[0], ()) if err else None,
                     pending=int(pending or 0),
                     failed=int(failed or 0),
                     last_error_at=int(err[1]) if err else None,

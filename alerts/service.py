@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from alerts import channels, outbox, selfmetrics
-from alerts.channels.http import redact
 from alerts.config import AlertsConfig
 from alerts.dispatcher import Dispatcher
 from alerts.evaluator import evaluate
@@ -25,6 +24,7 @@ from alerts.rules.models import Rule
 from alerts.silences import active_silences
 from alerts.snapshot import take_snapshot
 from alerts.state import load_alerts, load_groups, save_alerts, save_groups
+from headroom_core.redact import redact_text
 from store.clock import Clock, system_clock
 
 log = logging.getLogger("alerts.service")
@@ -103,7 +103,7 @@ def serve(st: Any, cfg: AlertsConfig, once: bool = False, stop: threading.Event 
                     dispatcher.notify()
             except Exception as exc:
                 selfmetrics.EVALUATIONS.labels("error").inc()
-                log.error("evaluation failed: %s: %s", type(exc).__name__, redact(str(exc), ()))
+                log.error("evaluation failed: %s: %s", type(exc).__name__, redact_text(str(exc), ()))
                 if once:
                     return 1
             if once:

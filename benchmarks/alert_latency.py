@@ -32,8 +32,8 @@ from alerts.rules import default_pack  # noqa: E402
 from alerts.service import serve  # noqa: E402
 from collectors.config import TargetConfig  # noqa: E402
 from collectors.scheduler import collect_once  # noqa: E402
-from headroom.servers.mariadb import start_mariadb_pair  # noqa: E402
 from store import open_store  # noqa: E402
+from testing.servers.mariadb import start_mariadb_pair  # noqa: E402
 from tests.alerts.receivers import Receiver  # noqa: E402
 
 

@@ -27,10 +27,10 @@ from pathlib import Path
 from psycopg import sql
 
 from collectors.config import TargetConfig
+from collectors.runtime import CollectorSettings
 from collectors.scheduler import Collector
-from collectors.settings import CollectorSettings
-from headroom.servers.postgres import pg_binary, start_pg_server
 from store import open_store
+from testing.servers.postgres import pg_binary, start_pg_server
 
 
 def cpu_seconds() -> float:

@@ -37,8 +37,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 
 
 def build_store(path: Path, targets: int, days: int) -> dict[str, Any]:
-    from dashboard.synthetic import populate
     from store import open_store
+    from testing.synthetic import populate
 
     marker = path.with_suffix(".json")
     if path.exists() and marker.exists():
@@ -74,8 +74,8 @@ def build_store(path: Path, targets: int, days: int) -> dict[str, Any]:
 def _top_up(path: Path, info: dict[str, Any], targets: int) -> dict[str, Any]:
     """Bring a cached store up to now (15 s samples since it was last written), so "latest" values
     and the last 24 h look like a live store's."""
-    from dashboard.synthetic import populate
     from store import open_store
+    from testing.synthetic import populate
 
     now = int(time.time())
     last = int(info.get("topped_up_at", info["built_at"]))
@@ -94,7 +94,7 @@ def _top_up(path: Path, info: dict[str, Any], targets: int) -> dict[str, Any]:
 
 
 def _add_alerts_and_forecasts(st: Any, now: int) -> None:
-    from dashboard.synthetic import add_alerts_and_forecasts
+    from testing.synthetic import add_alerts_and_forecasts
 
     add_alerts_and_forecasts(st, now)
 

@@ -38,10 +38,10 @@ from collectors.batch import Batch
 from collectors.config import TargetConfig
 from collectors.presets import ScheduledMetric, resolve
 from collectors.runner import TargetRunner
-from collectors.settings import CollectorSettings
-from headroom.servers.mariadb import MONITOR_GRANTS, MariaDbPair, start_mariadb_pair
-from headroom.servers.processes import ram_base_dir
-from headroom.servers.prometheus import start_mysqld_exporter
+from collectors.runtime import CollectorSettings
+from testing.servers.mariadb import MONITOR_GRANTS, MariaDbPair, start_mariadb_pair
+from testing.servers.processes import ram_base_dir
+from testing.servers.prometheus import start_mysqld_exporter
 
 GOAL_RATIO = 0.5
 EXPORTER_USER = "exporter_monitor"

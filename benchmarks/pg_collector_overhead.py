@@ -34,11 +34,11 @@ from collectors.batch import Batch
 from collectors.config import TargetConfig
 from collectors.presets import resolve
 from collectors.runner import TargetRunner
+from collectors.runtime import CollectorSettings
 from collectors.scheduler import Collector
-from collectors.settings import CollectorSettings
-from headroom.servers.postgres import PgCluster, pg_binary, start_pg_server
-from headroom.servers.prometheus import start_postgres_exporter
 from store import open_store
+from testing.servers.postgres import PgCluster, pg_binary, start_pg_server
+from testing.servers.prometheus import start_postgres_exporter
 
 COST_SQL = """
 SELECT coalesce(sum(s.total_exec_time), 0) AS ms, coalesce(sum(s.calls), 0) AS calls

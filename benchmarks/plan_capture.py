@@ -38,10 +38,10 @@ from collectors.config import TargetConfig
 from collectors.plans.factory import plan_job_for
 from collectors.plans.job import PlanSettings
 from collectors.plans.pg_parse import column_uses, parse_statement
+from collectors.runtime import CollectorSettings
 from collectors.scheduler import Collector
-from collectors.settings import CollectorSettings
-from headroom.servers.postgres import PgCluster, start_pg_server
 from store import open_store
+from testing.servers.postgres import PgCluster, start_pg_server
 
 ROLE = "plans_bench"
 COST_SQL = """

@@ -26,9 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from collectors.backfill import Job, backfill
 from collectors.engines.prometheus import PromSource
-from headroom.servers.processes import ram_base_dir
-from headroom.servers.prometheus import start_prometheus
 from store import open_store
+from testing.servers.processes import ram_base_dir
+from testing.servers.prometheus import start_prometheus
 
 LABELS = 'instance="db1:9187",job="postgres",server="10.0.0.5:5432"'
 DBS = ("orders", "billing", "postgres")

@@ -23,10 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from headroom.servers.mariadb import start_mariadb_pair  # noqa: E402
-from headroom.servers.postgres import start_pg_cluster  # noqa: E402
-from headroom.servers.processes import ram_base_dir  # noqa: E402
-from headroom.servers.prometheus import start_alertmanager, start_prometheus  # noqa: E402
+from testing.servers.mariadb import start_mariadb_pair  # noqa: E402
+from testing.servers.postgres import start_pg_cluster  # noqa: E402
+from testing.servers.processes import ram_base_dir  # noqa: E402
+from testing.servers.prometheus import start_alertmanager, start_prometheus  # noqa: E402
 
 
 def _timed(fn: object) -> tuple[float, object]:

@@ -131,7 +131,7 @@ def run_backend(
     batches = make_batches(n_samples, n_series, start)
     server = None
     if backend == "postgresql":
-        from headroom.servers.postgres import start_pg_server
+        from testing.servers.postgres import start_pg_server
 
         server = start_pg_server(work / "pg")
         stack.callback(server.stop)
@@ -177,7 +177,7 @@ def main() -> int:
     args = parser.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     figures: dict[str, object] = {"samples": args.samples, "series": args.series, "batch": BATCH, "repeat": args.repeat}
-    from headroom.servers.processes import ram_base_dir
+    from testing.servers.processes import ram_base_dir
 
     tmp = ram_base_dir("headroom-bench-")
     with ExitStack() as stack:

@@ -24,9 +24,11 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from collectors import prometheus_map as pm
+from collectors.config import TargetConfig
 from collectors.engines.base import ConnectionLost, EngineError
 from collectors.engines.prometheus import PromApi, PromSource
 from collectors.shard import UnknownTargets, by_name
+from collectors.wholeconfig import CollectingConfig, open_configured_store
 from store.types import Sample
 
 log = logging.getLogger(__name__)
@@ -222,9 +224,9 @@ def backfill(
 
 
 # ------------------------------------------------------------------------------------ configuration
-def job_for(target: Any) -> Job:
+def job_for(target: TargetConfig) -> Job:
     """The exporter series of a configured target (ValueError when it cannot be told)."""
-    labels = dict(getattr(target, "labels", None) or {})
+    labels = dict(target.labels)
     raw = labels.get(pm.MATCH_LABEL)
     if raw:
         return Job(target.name, str(target.engine), labels, pm.render_selector(pm.parse_selector(raw)))
@@ -241,10 +243,10 @@ def job_for(target: Any) -> Job:
     )
 
 
-def source_for(cfg: Any, prometheus_url: str | None) -> PromSource:
+def source_for(cfg: CollectingConfig, prometheus_url: str | None) -> PromSource:
     from collectors.config import PrometheusConfig
 
-    configured = getattr(cfg, "prometheus", None)
+    configured = cfg.prometheus
     given = PrometheusConfig(url=prometheus_url) if prometheus_url else configured
     if given is None:
         raise ValueError("backfill: give --from-prometheus URL or configure the prometheus section")
@@ -256,22 +258,14 @@ def source_for(cfg: Any, prometheus_url: str | None) -> PromSource:
     return PromSource(base, auth[0] if auth else None, auth[1] if auth else None, verify)
 
 
-def _open_store(cfg: Any) -> Any:
-    from store import open_store
-
-    reveal = getattr(cfg, "store_url_revealed", None)
-    url = reveal() if callable(reveal) else cfg.store.url
-    return open_store(url, getattr(cfg.store, "retention", None))
-
-
 def run_backfill(
-    cfg: Any, prometheus_url: str | None = None, since: float = 180 * 86400.0, targets: list[str] | None = None,
+    cfg: CollectingConfig, prometheus_url: str | None = None, since: float = 180 * 86400.0, targets: list[str] | None = None,
     *, step: int = DEFAULT_STEP, progress: TextIO | None = sys.stderr,
 ) -> int:
     """``headroom backfill``. Exit code 0 when every target was imported completely, 1 otherwise,
     2 for an unknown target name."""
     try:
-        chosen = by_name(getattr(cfg, "targets", None) or [], targets)
+        chosen = by_name(cfg.targets, targets)
     except UnknownTargets as exc:
         log.error("%s", exc)
         return 2
@@ -289,7 +283,7 @@ def run_backfill(
         log.error("nothing to backfill: no target with exporter series (see docs/prometheus.md)")
         return 1
     source = source_for(cfg, prometheus_url)
-    store = _open_store(cfg)
+    store = open_configured_store(cfg)
     try:
         reports = backfill(store, source, jobs, since, step=step, progress=progress)
     finally:

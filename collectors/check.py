@@ -11,18 +11,19 @@ import asyncio
 from typing import Any
 
 from collectors.batch import Batch
+from collectors.config import TargetConfig
 from collectors.engines import create_engine
 from collectors.engines.base import CheckItem, CheckResult, ConnectionLost, EngineError, MissingFeature
 from collectors.runner import TargetRunner
+from collectors.runtime import CollectorSettings
 from collectors.scheduler import scheduled_metrics
-from collectors.settings import CollectorSettings, target_default
 
 
-async def check_target_async(target: Any, settings: CollectorSettings | None = None) -> CheckResult:
+async def check_target_async(target: TargetConfig, settings: CollectorSettings | None = None) -> CheckResult:
     settings = settings or CollectorSettings()
-    timeout = float(getattr(target, "statement_timeout", None) or target_default("statement_timeout"))
+    timeout = float(target.statement_timeout)
     engine = create_engine(target, statement_timeout=timeout)
-    result = CheckResult(target=str(target.name), engine=str(target.engine), reachable=False)
+    result = CheckResult(target=target.name, engine=target.engine, reachable=False)
     sink = Batch()
     runner = TargetRunner(target, scheduled_metrics(target), settings, sink.extend, engine=engine)
     try:

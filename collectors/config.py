@@ -1,7 +1,7 @@
 """The ``targets``, ``collector`` and ``prometheus`` sections of the configuration.
 
 A password written inline in a DSN or URL is taken out of it while the config is validated and kept
-as a :class:`~store.configtypes.Secret`: the stored ``dsn`` never holds it, ``display_dsn()`` shows
+as a :class:`~headroom_core.configtypes.Secret`: the stored ``dsn`` never holds it, ``display_dsn()`` shows
 ``<secret>`` in its place and ``conninfo()`` puts it back for the one place that connects.
 """
 
@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 from typing import Any, Literal
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from store.configtypes import SECRET_MASK, ByteSize, Duration, MetricsEndpointConfig, Secret, StrictModel
+from headroom_core.configtypes import ByteSize, Duration, MetricsEndpointConfig, Secret, StrictModel
+from headroom_core.redact import dsn_with_password, is_url, redact_dsn, split_dsn_password
 
 Engine = Literal["postgres", "mysql", "pgbouncer", "prometheus"]
 Preset = Literal["minimal", "standard", "exhaustive"]
@@ -24,120 +25,7 @@ _URL_SCHEMES: dict[str, tuple[str, ...]] = {
     "mysql": ("mysql", "mariadb"),
     "prometheus": ("http", "https"),
 }
-# libpq keyword/value form: ``password = value`` or ``password='quoted \' value'``
-_KV_PASSWORD_RE = re.compile(r"(?:^|(?<=\s))password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)")
-_KV_PARAM_RE = re.compile(r"(?:^|(?<=\s))([A-Za-z_][A-Za-z0-9_.-]*)(\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@/-]*$")
-
-
-def _is_url(dsn: str) -> bool:
-    return "://" in dsn
-
-
-def _kv_unquote(raw: str) -> str:
-    if raw.startswith("'") and raw.endswith("'") and len(raw) >= 2:
-        return re.sub(r"\\(.)", r"\1", raw[1:-1])
-    return raw
-
-
-def _kv_quote(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def split_dsn_password(dsn: str) -> tuple[str, str | None]:
-    """Take an inline password out of a DSN (URL form or libpq ``key=value`` form).
-
-    Returns the DSN without the password and the password (``None`` when there was none).
-    """
-    if _is_url(dsn):
-        parts = urlsplit(dsn)
-        password: str | None = None
-        netloc = parts.netloc
-        if "@" in netloc:
-            userinfo, _, hostport = netloc.rpartition("@")
-            if ":" in userinfo:
-                user, _, raw = userinfo.partition(":")
-                password = unquote(raw)
-                netloc = f"{user}@{hostport}"
-        query = parts.query
-        if query:
-            pairs = parse_qsl(query, keep_blank_values=True)
-            kept = [(k, v) for k, v in pairs if k != "password"]
-            if len(kept) != len(pairs):
-                if password is None:
-                    password = next(v for k, v in pairs if k == "password")
-                query = urlencode(kept)
-        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment)), password
-    match = _KV_PASSWORD_RE.search(dsn)
-    if not match:
-        return dsn, None
-    stripped = (dsn[: match.start()] + dsn[match.end() :]).strip()
-    return re.sub(r"\s{2,}", " ", stripped), _kv_unquote(match.group(1))
-
-
-def dsn_with_password(dsn: str, password: str | None) -> str:
-    """Put ``password`` into a DSN that has none (URL userinfo, or a ``password=`` keyword)."""
-    if password is None:
-        return dsn
-    if _is_url(dsn):
-        parts = urlsplit(dsn)
-        userinfo, at, hostport = parts.netloc.rpartition("@")
-        if not at:
-            userinfo, hostport = "", parts.netloc
-        netloc = f"{userinfo}:{quote(password, safe='')}@{hostport}"
-        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-    return f"{dsn} password={_kv_quote(password)}".strip()
-
-
-def is_secret_parameter(name: str) -> bool:
-    """Whether a DSN/URL parameter holds a secret: ``password``, ``sslpassword``, ``passwd``, ``pwd``,
-    ``*_token``, ``*secret*``, ``api_key``… (never a ``*file`` parameter, which names a path)."""
-    key = name.lower().replace("-", "_")
-    if key.endswith("file"):
-        return False
-    return (any(word in key for word in ("password", "passwd", "passphrase", "secret", "token"))
-            or key in ("pwd", "pass", "apikey", "api_key") or (key.endswith("_key") and "api" in key))
-
-
-def dsn_secret_parameters(dsn: str) -> list[str]:
-    """Values of every secret-like parameter of a DSN (URL query or libpq ``key=value``), the inline
-    password excepted (:func:`split_dsn_password` takes that one out)."""
-    if _is_url(dsn):
-        pairs = parse_qsl(urlsplit(dsn).query, keep_blank_values=True)
-        return [v for k, v in pairs if k != "password" and is_secret_parameter(k) and v]
-    return [_kv_unquote(m.group(3)) for m in _KV_PARAM_RE.finditer(dsn)
-            if m.group(1) != "password" and is_secret_parameter(m.group(1))]
-
-
-def _mask_parameters(dsn: str) -> str:
-    if _is_url(dsn):
-        parts = urlsplit(dsn)
-        if not parts.query:
-            return dsn
-        pieces = []
-        for piece in parts.query.split("&"):
-            key, eq, _value = piece.partition("=")
-            pieces.append(f"{key}={SECRET_MASK}" if eq and is_secret_parameter(unquote(key)) else piece)
-        return urlunsplit((parts.scheme, parts.netloc, parts.path, "&".join(pieces), parts.fragment))
-    return _KV_PARAM_RE.sub(
-        lambda m: f"{m.group(1)}{m.group(2)}{SECRET_MASK}" if is_secret_parameter(m.group(1)) else m.group(0), dsn)
-
-
-def redact_dsn(dsn: str) -> str:
-    """The DSN with the inline password and every other secret-like parameter (``sslpassword``…)
-    replaced by ``<secret>``."""
-    stripped, password = split_dsn_password(dsn)
-    if password is None:
-        return _mask_parameters(dsn)
-    stripped = _mask_parameters(stripped)
-    if _is_url(stripped):
-        parts = urlsplit(stripped)
-        userinfo, at, hostport = parts.netloc.rpartition("@")
-        if not at:
-            userinfo, hostport = "", parts.netloc
-        netloc = f"{userinfo}:{SECRET_MASK}@{hostport}"
-        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-    return f"{stripped} password={SECRET_MASK}".strip()
 
 
 def _move_inline_password(data: Any, field: str) -> Any:
@@ -238,7 +126,7 @@ class TargetConfig(StrictModel):
         if not dsn:
             raise ValueError("dsn: must not be empty")
         schemes = _URL_SCHEMES[self.engine]
-        if _is_url(dsn):
+        if is_url(dsn):
             scheme = urlsplit(dsn).scheme.split("+")[0].lower()
             if scheme not in schemes:
                 allowed = ", ".join(f"{s}://" for s in schemes)

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import yaml
 
-from store.configtypes import parse_positive_duration
+from headroom_core.configtypes import parse_positive_duration
 
 METRICS_ROOT = Path(__file__).parent / "metrics"
 

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from collectors.definitions import METRICS_ROOT, DefinitionError, MetricDef, definitions
-from store.configtypes import parse_positive_duration
+from headroom_core.configtypes import parse_positive_duration
 
 PRESET_NAMES = ("minimal", "standard", "exhaustive")
 

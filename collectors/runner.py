@@ -18,10 +18,11 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from typing import Any
 
 from collectors import selfmetrics
 from collectors.batch import Batch
+from collectors.config import TargetConfig
+from collectors.dbvalues import PythonState
 from collectors.definitions import MetricDef, Requirement
 from collectors.engines import create_engine
 from collectors.engines.base import (
@@ -38,8 +39,9 @@ from collectors.plans.factory import plan_job_for
 from collectors.plans.job import plan_loop
 from collectors.presets import ScheduledMetric
 from collectors.rates import RateTracker
+from collectors.runtime import CollectorSettings
 from collectors.samples import add_rows, add_stats_reset
-from collectors.settings import CollectorSettings, target_default
+from store.api import Store
 from store.clock import Clock, system_clock
 
 log = logging.getLogger(__name__)
@@ -54,8 +56,8 @@ LIMIT_NAMES_KEPT = 200  # ... and in its details
 
 class TargetRunner:
     def __init__(
-        self, target: Any, metrics: list[ScheduledMetric], settings: CollectorSettings, emit: Emit,
-        engine: Engine | None = None, semaphore: asyncio.Semaphore | None = None, store: Any = None,
+        self, target: TargetConfig, metrics: list[ScheduledMetric], settings: CollectorSettings, emit: Emit,
+        engine: Engine | None = None, semaphore: asyncio.Semaphore | None = None, store: Store | None = None,
         clock: Clock = system_clock,
     ) -> None:
         self.target = target
@@ -66,12 +68,12 @@ class TargetRunner:
         self.metrics = metrics
         self.settings = settings
         self.emit = emit
-        self.timeout = float(getattr(target, "statement_timeout", None) or target_default("statement_timeout"))
-        self.max_databases = int(getattr(target, "database_scope_limit", None) or target_default("database_scope_limit"))
+        self.timeout = float(target.statement_timeout)
+        self.max_databases = int(target.database_scope_limit)
         self.engine = engine or create_engine(target, statement_timeout=self.timeout)
         self.rates = RateTracker()
         self.features = FeatureTracker(self.name)
-        self.python_state: dict[str, dict[str, Any]] = {}
+        self.python_state: dict[str, PythonState] = {}
         self.info: ServerInfo | None = None
         self.connected = False
         self.down_reason: str | None = None
@@ -123,6 +125,8 @@ class TargetRunner:
         return True
 
     async def _keep_start_time(self, info: ServerInfo) -> None:
+        if self.store is None:
+            return
         try:
             await asyncio.to_thread(self.store.meta_set, self._meta_key(), repr(info.start_time))
         except Exception as exc:  # best effort
@@ -415,7 +419,8 @@ class TargetRunner:
             tasks.append(asyncio.create_task(plan_loop(job, self)))
         stopper = asyncio.create_task(stop.wait())
         try:
-            waiters: list[asyncio.Future[Any]] = [lost, stopper, *tasks]
+            waiters: list[asyncio.Future[ConnectionLost] | asyncio.Task[bool] | asyncio.Task[None]] = [
+                lost, stopper, *tasks]
             while not (lost.done() or stopper.done()):
                 done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
                 for t in done:

@@ -18,13 +18,16 @@ from typing import Any
 
 from collectors import presets, selfmetrics
 from collectors.batch import Batch
+from collectors.config import TargetConfig
 from collectors.drops import DropLedger
 from collectors.isolate import Quarantine
 from collectors.runner import SHUTDOWN_WAIT, TargetRunner
-from collectors.settings import CollectorSettings
+from collectors.runtime import CollectorSettings
 from collectors.shard import UnknownTargets, by_name, select
 from collectors.spool import Spool
+from collectors.wholeconfig import CollectingConfig, open_configured_store
 from collectors.writer import Writer, is_unreachable
+from store import Store
 from store.clock import Clock, system_clock
 
 log = logging.getLogger(__name__)
@@ -35,13 +38,10 @@ SPOOL_STATE_PREFIX = "collector.spool."
 QUARANTINE_DIR = "quarantine"
 
 def scheduled_metrics(
-    target: Any, interval: float | None = None, only: Sequence[str] | None = None
+    target: TargetConfig, interval: float | None = None, only: Sequence[str] | None = None
 ) -> list[presets.ScheduledMetric]:
     """The target's metrics (preset + its own overrides); ``only``: keep just these (e.g. tests)."""
-    chosen = presets.resolve(
-        str(target.engine), str(getattr(target, "preset", None) or "standard"),
-        getattr(target, "metrics", None) or {}, interval,
-    )
+    chosen = presets.resolve(target.engine, target.preset, target.metrics, interval)
     if only is not None:
         chosen = [sm for sm in chosen if sm.name in set(only)]
     return chosen
@@ -52,13 +52,13 @@ class Collector:
     features) between rounds, so two :meth:`round` calls give rates and deltas."""
 
     def __init__(
-        self, store: Any, targets: Sequence[Any], settings: CollectorSettings | None = None,
+        self, store: Store, targets: Sequence[TargetConfig], settings: CollectorSettings | None = None,
         interval: float | None = None, housekeeping: bool = True, only: Sequence[str] | None = None,
         clock: Clock | None = None,
     ) -> None:
         self.store = store
         #: timestamps of samples and events; default: the store's clock
-        self.clock: Clock = clock or getattr(store, "clock", None) or system_clock
+        self.clock: Clock = clock or store.clock
         self.settings = settings or CollectorSettings()
         self.drops = DropLedger()
         self.spool = Spool(self.settings.spool_dir, self.settings.spool_max_bytes, self.settings.spool_max_age,
@@ -88,7 +88,7 @@ class Collector:
             return
         try:
             for r in self.runners:
-                labels = dict(getattr(r.target, "labels", None) or {})
+                labels = dict(r.target.labels)
                 await asyncio.to_thread(self.store.ensure_target, r.name, str(r.target.engine), labels)
             self._registered = True
         except Exception as exc:  # the store may be down at start; writes spool meanwhile
@@ -228,29 +228,24 @@ async def collect_once(
         await c.close()
 
 
-def _open_store(cfg: Any, clock: Clock = system_clock) -> Any:
-    from store import open_store
-
-    reveal = getattr(cfg, "store_url_revealed", None)  # HeadroomConfig: password from store.password_file
-    url = reveal() if callable(reveal) else cfg.store.url
-    retention = getattr(cfg.store, "retention", None)
+def _open_store(cfg: CollectingConfig, clock: Clock = system_clock) -> Store:
     try:
-        return open_store(url, retention, clock=clock)
+        return open_configured_store(cfg, clock)
     except Exception as exc:
         if not is_unreachable(exc):
             raise
         # the store is down at start: collect anyway, batches go to the spool until it answers
         log.warning("store unreachable at start (%s): collecting into the spool", type(exc).__name__)
-        return open_store(url, retention, migrate=False, clock=clock)
+        return open_configured_store(cfg, clock, migrate=False)
 
 
 def run_collect(
-    cfg: Any, once: bool = False, interval: float | None = None, shard: tuple[int, int] | None = None,
+    cfg: CollectingConfig, once: bool = False, interval: float | None = None, shard: tuple[int, int] | None = None,
     targets: list[str] | None = None, clock: Clock = system_clock,
 ) -> int:
     """``headroom collect``. Returns the exit code (``--once``: 0 when every target answered).
     ``clock`` stamps samples and events and drives the store's housekeeping."""
-    settings = CollectorSettings.from_config(getattr(cfg, "collector", None))
+    settings = CollectorSettings.from_config(cfg.collector)
     try:
         chosen = select(by_name(cfg.targets or [], targets), shard)
     except UnknownTargets as exc:

@@ -8,9 +8,15 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
-T = TypeVar("T")
+
+class Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+T = TypeVar("T", bound=Named)
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -47,10 +53,10 @@ def by_name(items: Iterable[T], names: Iterable[str] | None) -> list[T]:
     wanted = set(names or ())
     if not wanted:
         return out
-    unknown = sorted(wanted - {str(getattr(t, "name", t)) for t in out})
+    unknown = sorted(wanted - {t.name for t in out})
     if unknown:
         raise UnknownTargets(f"unknown target(s): {', '.join(unknown)}")
-    return [t for t in out if str(getattr(t, "name", t)) in wanted]
+    return [t for t in out if t.name in wanted]
 
 
 def select(items: Iterable[T], shard: tuple[int, int] | None) -> list[T]:
@@ -59,4 +65,4 @@ def select(items: Iterable[T], shard: tuple[int, int] | None) -> list[T]:
     if shard is None:
         return out
     index, count = shard
-    return [t for t in out if shard_of(str(getattr(t, "name", t)), count) == index]
+    return [t for t in out if shard_of(t.name, count) == index]

@@ -1,6 +1,6 @@
 """Pure Altair chart builders with one look: readable units, tooltips, one colour per target.
 
-Builders take DataFrames (as produced by ``dashboard.queries``) and return charts; they never
+Builders take DataFrames (as produced by ``dashboard.reads``) and return charts; they never
 read data themselves, so tests can build them from known frames.
 """
 

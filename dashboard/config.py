@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from store.configtypes import Secret, StrictModel
+from headroom_core.configtypes import Secret, StrictModel
 
 COOKIE_SECRET_MIN_BYTES = 32
 

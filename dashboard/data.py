@@ -1,4 +1,4 @@
-"""Cached data access for the pages: ``st.cache_data`` wrappers over ``dashboard.queries``.
+"""Cached data access for the pages: ``st.cache_data`` wrappers over ``dashboard.reads``.
 
 The store is opened lazily (``st.cache_resource``) from ``HEADROOM_STORE_URL``, which
 ``dashboard.launch`` passes through the environment only; nothing connects at import time.
@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard import queries
+from dashboard import reads
 from dashboard.config import ViewerPolicy
 from dashboard.launch import load_dashboard_config
 
@@ -40,8 +40,10 @@ def get_store() -> Any:
     from store import open_store
 
     store = open_store(url, migrate=False)
-    if store.schema_revision() is None:  # a brand-new store: create the schema (idempotent)
-        store.migrate()
+    if store.schema_revision() is None:  # the dashboard only reads: `headroom migrate` creates the schema
+        store.close()
+        raise StoreNotConfigured("The metrics store has no schema yet: run `headroom migrate` "
+                                 "(`headroom dashboard` and `headroom up` do it before they start).")
     return store
 
 
@@ -57,82 +59,82 @@ def dashboard_config() -> ViewerPolicy:
 
 @st.cache_data(ttl=LIVE_TTL, show_spinner=False)
 def targets() -> pd.DataFrame:
-    return queries.targets(get_store())
+    return reads.targets(get_store())
 
 
 @st.cache_data(ttl=RANGE_TTL, show_spinner=False)
 def series_range(metric: str, target_names: tuple[str, ...], start: int, end: int,
                  matchers: tuple[tuple[str, str], ...] = (), max_points: int = 400) -> pd.DataFrame:
-    return queries.series_range(get_store(), metric, target_names, start, end, dict(matchers), max_points)
+    return reads.series_range(get_store(), metric, target_names, start, end, dict(matchers), max_points)
 
 
 @st.cache_data(ttl=LIVE_TTL, show_spinner=False)
 def latest(metric: str, target: str | None = None, matchers: tuple[tuple[str, str], ...] = (),
-           max_age: int = queries.LATEST_MAX_AGE) -> pd.DataFrame:
-    return queries.latest(get_store(), metric, target, dict(matchers), max_age)
+           max_age: int = reads.LATEST_MAX_AGE) -> pd.DataFrame:
+    return reads.latest(get_store(), metric, target, dict(matchers), max_age)
 
 
 @st.cache_data(ttl=STATE_TTL, show_spinner=False)
 def latest_state(metric: str, matchers: tuple[tuple[str, str], ...] = (),
                  max_age: int = LIVE_MAX_AGE) -> pd.DataFrame:
     """Latest values that say what state something is in (streaming or not): cached only briefly."""
-    return queries.latest(get_store(), metric, None, dict(matchers), max_age)
+    return reads.latest(get_store(), metric, None, dict(matchers), max_age)
 
 
 @st.cache_data(ttl=LIVE_TTL, show_spinner=False)
 def events(target: str | None, since: int, until: int | None = None,
            kinds: tuple[str, ...] | None = None) -> pd.DataFrame:
-    return queries.events(get_store(), target, since, until, list(kinds) if kinds else None)
+    return reads.events(get_store(), target, since, until, list(kinds) if kinds else None)
 
 
 @st.cache_data(ttl=RANGE_TTL, show_spinner=False)
 def top_statements(target: str, start: int, end: int, order_by: str, limit: int = 50) -> pd.DataFrame:
-    return queries.top_statements(get_store(), target, start, end, order_by, limit)
+    return reads.top_statements(get_store(), target, start, end, order_by, limit)
 
 
 @st.cache_data(ttl=RANGE_TTL, show_spinner=False)
 def statement_trend(target: str, queryid: str, start: int, end: int) -> pd.DataFrame:
-    return queries.statement_trend(get_store(), target, queryid, start, end)
+    return reads.statement_trend(get_store(), target, queryid, start, end)
 
 
 @st.cache_data(ttl=RANGE_TTL, show_spinner=False)
 def statement_plans(target: str, queryid: str) -> list[Any]:
-    return queries.statement_plans(get_store(), target, queryid)
+    return reads.statement_plans(get_store(), target, queryid)
 
 
 @st.cache_data(ttl=RANGE_TTL, show_spinner=False)
 def plan_changes(target: str, queryid: str, since: int) -> list[dict[str, Any]]:
-    return queries.plan_changes(get_store(), target, queryid, since)
+    return reads.plan_changes(get_store(), target, queryid, since)
 
 
 @st.cache_data(ttl=RANGE_TTL, show_spinner=False)
 def index_advice(target: str) -> list[Any]:
-    return queries.index_advice(get_store(), target)
+    return reads.index_advice(get_store(), target)
 
 
 @st.cache_data(ttl=RANGE_TTL, show_spinner=False)
 def forecasts() -> pd.DataFrame:
-    return queries.forecasts(get_store())
+    return reads.forecasts(get_store())
 
 
 @st.cache_data(ttl=LIVE_TTL, show_spinner=False)
 def alert_states() -> pd.DataFrame:
-    return queries.alert_states(get_store())
+    return reads.alert_states(get_store())
 
 
 @st.cache_data(ttl=LIVE_TTL, show_spinner=False)
 def alert_history(since: int) -> pd.DataFrame:
-    return queries.alert_history(get_store(), since)
+    return reads.alert_history(get_store(), since)
 
 
 @st.cache_data(ttl=LIVE_TTL, show_spinner=False)
 def collector_spool() -> pd.DataFrame:
-    return queries.collector_spool(get_store())
+    return reads.collector_spool(get_store())
 
 
 @st.cache_data(ttl=RANGE_TTL, show_spinner=False)
 def demo_history() -> dict[str, Any] | None:
-    return queries.demo_history(get_store())
+    return reads.demo_history(get_store())
 
 
 def clear_caches() -> None:

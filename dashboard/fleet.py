@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from dashboard.queries import alert_target
+from dashboard.reads import alert_target
 
 NOT_STREAMING = "up, not streaming"
 FLEET_COLUMNS = ["target", "status", "engine", "role", "version", "labels", "firing", "conn_pct", "lag_s",

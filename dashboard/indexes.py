@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pandas as pd
 
+from collectors.pg.unused import IndexKey, ScanCounts, unused_on_peers
 from dashboard import format as fmt
 
 COLUMNS = ["target", "database", "index", "table", "note", "frees", "frees_bytes", "ddl"]
@@ -53,20 +56,24 @@ def findings(df: pd.DataFrame, kind: str) -> pd.DataFrame:
     return out.sort_values("frees_bytes", ascending=False).reset_index(drop=True)
 
 
-def index_key(row: pd.Series) -> tuple[str, str, str]:
-    return (_get(row, "datname") or "", _get(row, "schemaname") or "", _get(row, "indexrelname") or "")
+def _key(row: pd.Series) -> IndexKey:
+    return (_get(row, "datname") or "", _get(row, "schemaname") or "", _get(row, "relname") or "",
+            _get(row, "indexrelname") or "")
 
 
-def used_elsewhere(scans: pd.DataFrame, peers: set[str]) -> set[tuple[str, str, str]]:
-    """Indexes (datname, schema, index) with at least one scan on one of the peer targets."""
-    if scans.empty or not peers:
-        return set()
-    used = scans[scans["target"].isin(peers) & (scans["value"] > 0)]
-    return {index_key(r) for _, r in used.iterrows()}
+def peer_scans(scans: pd.DataFrame, peers: set[str]) -> dict[str, ScanCounts]:
+    """Each peer's cumulative scans per index, from a latest-value frame of ``pg_index_scans``."""
+    out: dict[str, dict[IndexKey, float]] = {peer: {} for peer in peers}
+    if not scans.empty:
+        for _, r in scans[scans["target"].isin(peers)].iterrows():
+            out[r["target"]][_key(r)] = float(r["value"])
+    return dict(out)
 
 
-def drop_used_elsewhere(unused: pd.DataFrame, used: set[tuple[str, str, str]]) -> pd.DataFrame:
-    if unused.empty or not used:
+def unused_on_every_peer(unused: pd.DataFrame, scans: Mapping[str, ScanCounts]) -> pd.DataFrame:
+    """The rows of ``unused`` (one target's unused indexes) that are unused on every peer too
+    (:func:`collectors.pg.unused.unused_on_peers`: a peer without data keeps the index off the list)."""
+    if unused.empty or not scans:
         return unused
-    keep = [index_key(r) not in used for _, r in unused.iterrows()]
-    return unused[keep]
+    counts = list(scans.values())
+    return unused[[unused_on_peers(_key(r), counts) for _, r in unused.iterrows()]]

@@ -12,7 +12,7 @@ from sqlalchemy.exc import DBAPIError
 
 from dashboard import context, data
 from dashboard import format as fmt
-from dashboard.alerting import redact
+from headroom_core.redact import redact_shown
 
 PAGES_DIR = Path(__file__).parent / "app_pages"
 
@@ -82,7 +82,7 @@ def main() -> None:
         st.stop()
     except DBAPIError as exc:  # the store is down or refuses us: say so, without any secret
         data.get_store.clear()
-        st.error(f"The metrics store is unreachable: {redact(str(exc.orig or exc).splitlines()[0])}. "
+        st.error(f"The metrics store is unreachable: {redact_shown(str(exc.orig or exc).splitlines()[0])}. "
                  "Check that it is running and that `store.url` is right; this page retries on reload.")
         st.stop()
     _demo_banner()

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from store.configtypes import Duration, MetricsEndpointConfig, StrictModel
+from headroom_core.configtypes import Duration, MetricsEndpointConfig, StrictModel
 
 
 class TriggerRuleConfig(StrictModel):

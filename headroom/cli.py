@@ -1,24 +1,21 @@
 """The ``headroom`` command line.
 
 Each stage command loads the configuration (exit 2 on any config error, before doing anything),
-then imports its stage lazily and calls the stage's entry function. A stage that is not part of
-this build says so and exits 3. Any other failure prints one ``error:`` line (secrets masked) and
-exits 1; ``--debug`` adds the traceback.
+then imports its stage inside the command (an ordinary import, lazy so that ``headroom --help`` and
+the other commands start fast) and calls the stage's entry function. Any other failure prints one
+``error:`` line (secrets masked) and exits 1; ``--debug`` adds the traceback.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from headroom import redact
 from headroom.cli_silence import silence
 from headroom.cli_support import (
     EXIT_ERROR,
-    StageUnavailable,
     State,
     add_global_options,
     align,
@@ -29,10 +26,10 @@ from headroom.cli_support import (
     fail,
     guarded,
     load,
-    stage,
 )
-from headroom.redact import mask
 from headroom.selfmetrics import serve_stage
+from headroom_core import redact
+from headroom_core.redact import mask
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -99,11 +96,9 @@ def _warn_weak_secrets(cfg: Any) -> None:
 
 def _check_alerts(cfg: Any) -> int:
     """Rule files, lint against the metrics the collectors produce, channel hosts, failing channels."""
-    try:
-        check_alerts = stage("alerts.lint", "check_alerts")
-        produced = stage("collectors.definitions", "produced_metric_names")
-    except StageUnavailable:
-        return 0
+    from alerts.lint import check_alerts
+    from collectors.definitions import produced_metric_names
+
     store = None
     try:
         from headroom.config import store_url_revealed
@@ -115,7 +110,7 @@ def _check_alerts(cfg: Any) -> int:
         click.echo(mask(f"alerts: channel delivery health not checked: store unavailable ({type(exc).__name__})"))
         schema_ready = False
     try:
-        lines = list(check_alerts(cfg.alerts, produced(), store if schema_ready else None))
+        lines = list(check_alerts(cfg.alerts, produced_metric_names(), store if schema_ready else None))
     finally:
         if store is not None:
             store.close()
@@ -129,11 +124,8 @@ def _check_alerts(cfg: Any) -> int:
 def _check_targets(cfg: Any) -> int:
     if not cfg.targets:
         return 0
-    check_target = stage("collectors.check", "check_target")
-    try:
-        format_check: Callable[[Any], str] | None = stage("collectors.check", "format_check")
-    except StageUnavailable:
-        format_check = None
+    from collectors.check import check_target, format_check
+
     problems = 0
     table = [["TARGET", "ENGINE", "DSN", "REACHABLE", "VERSION", "ROLE", "PROBLEMS"]]
     details: list[str] = []
@@ -153,7 +145,7 @@ def _check_targets(cfg: Any) -> int:
         table.append([target.name, target.engine, target.display_dsn(), "yes" if reachable else "NO",
                       str(getattr(result, "version", "") or ""), str(getattr(result, "role", "") or ""), summary])
         if not ok:
-            details.append(format_check(result) if format_check is not None else str(result))
+            details.append(format_check(result))
     click.echo(mask(align(table)))
     for block in details:
         click.echo("")
@@ -166,9 +158,9 @@ def _check_targets(cfg: Any) -> int:
 def migrate() -> None:
     """Bring the store's schema up to date (also done automatically at start)."""
     from headroom.config import store_url_display, store_url_revealed
+    from store import open_store
 
     cfg = load()
-    open_store = stage("store", "open_store")
     store = open_store(store_url_revealed(cfg), cfg.store.retention, migrate=False)
     store.migrate()
     click.echo(f"store {store_url_display(cfg)}: schema up to date")
@@ -193,8 +185,9 @@ def _parse_shard(_ctx: click.Context, _param: click.Parameter, value: str | None
 @guarded("collect")
 def collect(once: bool, interval: float | None, shard: tuple[int, int] | None, targets: tuple[str, ...]) -> None:
     """Collect metrics from the targets into the store."""
+    from collectors.scheduler import run_collect
+
     cfg = load()
-    run_collect = stage("collectors.scheduler", "run_collect")
     if not once:
         serve_stage(cfg.collector, "collect")
     exit_with(run_collect(cfg, once=once, interval=interval, shard=shard, targets=list(targets) or None))
@@ -205,8 +198,9 @@ def collect(once: bool, interval: float | None, shard: tuple[int, int] | None, t
 @guarded("forecast")
 def forecast(once: bool) -> None:
     """Compute forecasts and capacity (time to threshold)."""
+    from forecasting.runner import run_forecast
+
     cfg = load()
-    run_forecast = stage("forecasting.runner", "run_forecast")
     if not once:
         serve_stage(cfg.forecasting, "forecast")
     exit_with(run_forecast(cfg, once=once))
@@ -217,8 +211,9 @@ def forecast(once: bool) -> None:
 @guarded("alerts")
 def alerts(once: bool) -> None:
     """Evaluate alert rules and deliver notifications."""
+    from alerts.service import run_alerts
+
     cfg = load()
-    run_alerts = stage("alerts.service", "run_alerts")
     if not once:
         serve_stage(cfg.alerts, "alerts")
     exit_with(run_alerts(cfg, once=once))
@@ -230,20 +225,36 @@ def alerts(once: bool) -> None:
 @guarded("dashboard")
 def dashboard(port: int, address: str) -> None:
     """Serve the web dashboard."""
+    from dashboard.launch import run_dashboard
     from headroom.config import store_url_revealed
 
     cfg = load()
-    run_dashboard = stage("dashboard.launch", "run_dashboard")
+    _migrate_for_dashboard(cfg)
     exit_with(run_dashboard(cfg.source_path, port, address, store_url=store_url_revealed(cfg),
                              dashboard=cfg.dashboard))
+
+
+def _migrate_for_dashboard(cfg: Any) -> None:
+    """The dashboard only reads: bring the schema up to date before it starts. A store that is down now
+    is reported by the pages, which retry on reload."""
+    from headroom.config import store_url_revealed
+    from store import open_store
+
+    try:
+        open_store(store_url_revealed(cfg), cfg.store.retention).close()
+    except Exception as exc:
+        click.echo(mask(f"store not migrated ({type(exc).__name__}: {exc}); the dashboard retries on reload"),
+                   err=True)
 
 
 @cli.command()
 @guarded("up")
 def up() -> None:
     """Run collect, forecast, alerts and dashboard together, supervised."""
+    from headroom.supervisor import run_up
+
     cfg = load()
-    exit_with(stage("headroom.supervisor", "run_up")(cfg))
+    exit_with(run_up(cfg))
 
 
 @cli.command()
@@ -252,7 +263,8 @@ def up() -> None:
 @guarded("demo")
 def demo(history: str | None, port: int) -> None:
     """Start throwaway servers with a workload and open the dashboard on them."""
-    run_demo = stage("headroom.demo", "run_demo")
+    from headroom.demo import run_demo
+
     exit_with(run_demo(current_state().config, history=history, port=port))
 
 
@@ -266,7 +278,9 @@ def report(out: Path | None, section: str) -> None:
     """Write the capacity report, or print the suggested indexes."""
     cfg = load()
     if section == "indexes":
-        text = stage("headroom.index_report", "write_index_report")(cfg)
+        from headroom.index_report import write_index_report
+
+        text = write_index_report(cfg)
         if out is None:
             click.echo(mask(text), nl=False)
         else:
@@ -274,7 +288,9 @@ def report(out: Path | None, section: str) -> None:
         return
     if out is None:
         raise click.UsageError("headroom report: --out FILE is required for the capacity report")
-    exit_with(stage("forecasting.report", "write_report")(cfg, out))
+    from forecasting.report import write_report
+
+    exit_with(write_report(cfg, out))
 
 
 @cli.command()
@@ -289,7 +305,8 @@ def backfill(prometheus_url: str | None, since: float, targets: tuple[str, ...])
     if prometheus_url is None and cfg.prometheus is None:
         fail(EXIT_ERROR, "headroom backfill: give --from-prometheus URL or configure the prometheus section")
     redact.register_dsn(prometheus_url)
-    run_backfill = stage("collectors.backfill", "run_backfill")
+    from collectors.backfill import run_backfill
+
     exit_with(run_backfill(cfg, prometheus_url=prometheus_url, since=since, targets=list(targets) or None))
 
 
@@ -313,6 +330,7 @@ def query(target: str, metric: str, labels: tuple[str, ...], since: str | None, 
     """Print stored samples of one metric of one target, exactly."""
     from headroom.config import store_url_revealed
     from headroom.query import parse_labels, render, time_range
+    from store import open_store
 
     try:
         matchers = parse_labels(labels)
@@ -320,7 +338,6 @@ def query(target: str, metric: str, labels: tuple[str, ...], since: str | None, 
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     cfg = load()
-    open_store = stage("store", "open_store")
     store = open_store(store_url_revealed(cfg), cfg.store.retention, migrate=False)
     series = store.query_range(target, metric, matchers=matchers, start=start_ts, end=end_ts,
                                max_points=max_points, resolution=resolution, agg=agg)

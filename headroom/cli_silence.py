@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from headroom.cli_support import EXIT_CONFIG, align, duration_option, fail, guarded, load, stage
-from headroom.redact import mask
+from headroom.cli_support import EXIT_CONFIG, align, duration_option, fail, guarded, load
+from headroom_core.redact import mask
+
+if TYPE_CHECKING:
+    from headroom.config import HeadroomConfig
+    from store import Store
+
+T = TypeVar("T")
 
 
 @click.group()
@@ -16,18 +22,19 @@ def silence() -> None:
     """Create, list and expire alert silences (kept with author and comment as an audit trail)."""
 
 
-def _open_store_for(cfg: Any) -> Any:
+def _open_store_for(cfg: HeadroomConfig) -> Store:
     from headroom.config import store_url_revealed
+    from store import open_store
 
-    open_store = stage("store", "open_store")
     return open_store(store_url_revealed(cfg), cfg.store.retention)
 
 
-def _silence_call(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    error_type = cast(type[Exception], stage("alerts.silences", "SilenceError"))
+def _silence_call(func: Callable[[], T]) -> T:
+    from alerts.silences import SilenceError
+
     try:
-        return func(*args, **kwargs)
-    except error_type as exc:
+        return func()
+    except SilenceError as exc:
         fail(EXIT_CONFIG, f"headroom silence: {exc}")
 
 
@@ -50,11 +57,13 @@ def silence_add(matchers: tuple[str, ...], duration: float, start: str | None, a
         starts_at = parse_time(start) if start is not None else int(time.time())
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
+    from alerts.silences import create_silence
+
     cfg = load()
-    create = stage("alerts.silences", "create_silence")
     store = _open_store_for(cfg)
     ends_at = starts_at + int(duration)
-    silence_id = _silence_call(create, store, list(matchers), starts_at, ends_at, author, comment)
+    silence_id = _silence_call(
+        lambda: create_silence(store, list(matchers), starts_at, ends_at, author, comment))
     click.echo(f"silence {silence_id} created: {fmt_ts(starts_at)} to {fmt_ts(ends_at)} "
                f"({fmt_duration(ends_at - starts_at)})")
 
@@ -64,10 +73,10 @@ def silence_add(matchers: tuple[str, ...], duration: float, start: str | None, a
 @guarded("silence list")
 def silence_list(include_expired: bool) -> None:
     """List silences, newest first."""
+    from alerts.silences import list_silences
     from store.format import fmt_ts
 
     cfg = load()
-    list_silences = stage("alerts.silences", "list_silences")
     rows = list_silences(_open_store_for(cfg), include_expired=include_expired)
     table = [["ID", "STATE", "STARTS", "ENDS", "AUTHOR", "MATCHERS", "COMMENT"]]
     for row in rows:
@@ -84,7 +93,9 @@ def silence_list(include_expired: bool) -> None:
 @guarded("silence expire")
 def silence_expire(silence_id: int, author: str, comment: str) -> None:
     """Expire a silence now."""
+    from alerts.silences import expire_silence
+
     cfg = load()
-    expire = stage("alerts.silences", "expire_silence")
-    _silence_call(expire, _open_store_for(cfg), silence_id, author, comment)
+    store = _open_store_for(cfg)
+    _silence_call(lambda: expire_silence(store, silence_id, author, comment))
     click.echo(f"silence {silence_id} expired")

@@ -1,30 +1,27 @@
-"""What every ``headroom`` command shares: exit codes, the lazy stage import, the configuration
+"""What every ``headroom`` command shares: exit codes, the configuration
 of the current invocation, and the guard that turns failures into one masked line and an exit code."""
 
 from __future__ import annotations
 
 import functools
-import importlib
 import os
 import sys
 import traceback
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
-from headroom.redact import mask
+from headroom_core.redact import mask
+
+if TYPE_CHECKING:
+    from headroom.config import HeadroomConfig
 
 EXIT_ERROR = 1
 EXIT_CONFIG = 2
-EXIT_UNAVAILABLE = 3
 EXIT_BROKEN_PIPE = 141  # as a shell reports a process ended by SIGPIPE
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-class StageUnavailable(Exception):
-    """The module or entry function of a stage is not part of this build."""
 
 
 class State:
@@ -42,20 +39,6 @@ def err(message: str) -> None:
 def fail(code: int, message: str) -> NoReturn:
     err(message)
     sys.exit(code)
-
-
-def stage(module: str, function: str) -> Callable[..., Any]:
-    """Import ``module.function``; :class:`StageUnavailable` when either does not exist."""
-    try:
-        mod = importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name is not None and (module == exc.name or module.startswith(exc.name + ".")):
-            raise StageUnavailable(module) from None
-        raise
-    func = getattr(mod, function, None)
-    if func is None:
-        raise StageUnavailable(f"{module}.{function}")
-    return func
 
 
 def _state(ctx: click.Context) -> State:
@@ -120,7 +103,7 @@ def current_state() -> State:
     return obj if obj is not None else State(None, False)
 
 
-def load() -> Any:
+def load() -> HeadroomConfig:
     """The validated configuration (exits 2 with the messages when it is not usable)."""
     from headroom.config import load_config
 
@@ -133,7 +116,7 @@ def exit_with(result: Any) -> None:
 
 
 def guarded(name: str) -> Callable[[F], F]:
-    """Turn config errors, missing stages and unexpected exceptions into the documented exits."""
+    """Turn config errors and unexpected exceptions into the documented exits."""
 
     def decorate(func: F) -> F:
         @functools.wraps(func)
@@ -146,8 +129,6 @@ def guarded(name: str) -> Callable[[F], F]:
                 for message in exc.messages:
                     err(message)
                 sys.exit(EXIT_CONFIG)
-            except StageUnavailable:
-                fail(EXIT_UNAVAILABLE, f"headroom {name}: this stage is not available in this build")
             except BrokenPipeError:  # `headroom query ... | head`: the reader left; stop quietly
                 devnull = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(devnull, sys.stdout.fileno())
@@ -174,7 +155,7 @@ def align(rows: list[list[str]]) -> str:
 
 
 def duration_option(_ctx: click.Context, _param: click.Parameter, value: str | None) -> float | None:
-    from store.configtypes import parse_positive_duration
+    from headroom_core.configtypes import parse_positive_duration
 
     if value is None:
         return None

@@ -3,7 +3,7 @@
 Path: ``--config``, else ``$HEADROOM_CONFIG``, else ``./headroom.yaml``. Every problem found is
 reported as ``headroom.yaml:14: targets[2].dsn: <message>`` through :class:`ConfigError`.
 ``<name>_file`` options are read here (relative to the config file's directory) and become the
-secret ``<name>``; every secret value is registered with :mod:`headroom.redact` so no log line or
+secret ``<name>``; every secret value is registered with :mod:`headroom_core.redact` so no log line or
 error message can show it.
 """
 
@@ -18,16 +18,9 @@ from typing import Any
 from pydantic import Field, PrivateAttr, ValidationError
 
 from alerts.config import AlertsConfig
-from collectors.config import (
-    CollectorConfig,
-    PrometheusConfig,
-    TargetConfig,
-    dsn_secret_parameters,
-    dsn_with_password,
-)
+from collectors.config import CollectorConfig, PrometheusConfig, TargetConfig
 from dashboard.config import DashboardConfig
 from forecasting.config import ForecastingConfig
-from headroom import redact
 from headroom.config_walk import (
     model_at,
     register_raw_secrets,
@@ -35,8 +28,10 @@ from headroom.config_walk import (
     walk_values,
 )
 from headroom.yaml_lines import LocatedDoc, Path_, YamlSyntaxError, format_path, load_located
+from headroom_core import redact
+from headroom_core.configtypes import Secret, StrictModel
+from headroom_core.redact import dsn_secret_parameters, dsn_with_password
 from store.config import StoreConfig
-from store.configtypes import Secret, StrictModel
 
 CONFIG_ENV = "HEADROOM_CONFIG"
 DEFAULT_CONFIG_NAME = "headroom.yaml"
@@ -196,7 +191,7 @@ def register_config_secrets(cfg: HeadroomConfig) -> None:
 
 
 def weak_secrets(cfg: HeadroomConfig) -> list[str]:
-    """Config paths of secrets too weak to be masked everywhere (:func:`headroom.redact.is_weak`)."""
+    """Config paths of secrets too weak to be masked everywhere (:func:`headroom_core.redact.is_weak`)."""
     found = [path for path, secret in cfg._file_secrets.items() if redact.is_weak(secret.reveal())]
     for path, value in walk_values(cfg, ()):
         if isinstance(value, Secret) and redact.is_weak(value.reveal()):

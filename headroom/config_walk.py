@@ -11,9 +11,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from headroom import redact
 from headroom.yaml_lines import Path_
-from store.configtypes import Secret
+from headroom_core import redact
+from headroom_core.configtypes import Secret
 
 _SECRET_KEY_SUFFIXES = ("password", "secret", "token", "routing_key", "webhook_url", "api_key")
 

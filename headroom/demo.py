@@ -23,11 +23,11 @@ from typing import Any
 
 import yaml
 
-from headroom.servers.mariadb import MariaDbPair, start_mariadb_pair
-from headroom.servers.postgres import PgCluster, start_pg_cluster
-from headroom.servers.processes import MissingBinaryError, ServerStartError, port_open, ram_base_dir
 from headroom.supervisor import Supervisor, stage_specs, supervise
 from store.format import fmt_duration
+from testing.servers.mariadb import MariaDbPair, start_mariadb_pair
+from testing.servers.postgres import PgCluster, start_pg_cluster
+from testing.servers.processes import MissingBinaryError, ServerStartError, port_open, ram_base_dir
 
 DEFAULT_DEMO_DIR = Path("headroom-demo")
 DEMO_PACKAGES = "postgresql postgresql-contrib mariadb-server"
@@ -97,31 +97,29 @@ def demo_config(
     }
     pg_pw = _write_secret(secrets_dir / "pg_monitor_password", pg.monitor_password)
     my_pw = _write_secret(secrets_dir / "mariadb_monitor_password", maria.monitor_password)
-    targets: list[dict[str, Any]] = []
-    for role, inst in (("primary", pg.primary), ("standby", pg.standby)):
-        if inst is None:
-            continue
-        targets.append({
-            "name": f"demo-pg-{role}",
-            "engine": "postgres",
-            "dsn": f"postgresql://{pg.monitor_user}@{inst.host}:{inst.port}/postgres?sslmode=disable",
-            "password_file": str(pg_pw),
-            "labels": {"env": "demo", "cluster": "demo-pg", "role": role},
-            "capacity": {"disk_bytes": disk["postgres"]},
-            "metrics": {name: {"interval": every} for name, every in PG_INTERVALS.items()},
-        })
-    for role, minst in (("primary", maria.primary), ("replica", maria.replica)):
-        if minst is None:
-            continue
-        targets.append({
-            "name": f"demo-mariadb-{role}",
-            "engine": "mysql",
-            "dsn": f"mysql://{maria.monitor_user}@{minst.host}:{minst.port}/",
-            "password_file": str(my_pw),
-            "labels": {"env": "demo", "cluster": "demo-mariadb", "role": role},
-            "capacity": {"disk_bytes": disk["mysql"]},
-            "metrics": {name: {"interval": every} for name, every in MYSQL_INTERVALS.items()},
-        })
+    pg_members = [(role, i.host, i.port) for role, i in (("primary", pg.primary), ("standby", pg.standby))
+                  if i is not None]
+    my_members = [(role, i.host, i.port) for role, i in (("primary", maria.primary), ("replica", maria.replica))
+                  if i is not None]
+    engines = [
+        ("postgres", "demo-pg", pg_members, pg_pw, PG_INTERVALS,
+         lambda host, port: f"postgresql://{pg.monitor_user}@{host}:{port}/postgres?sslmode=disable"),
+        ("mysql", "demo-mariadb", my_members, my_pw, MYSQL_INTERVALS,
+         lambda host, port: f"mysql://{maria.monitor_user}@{host}:{port}/"),
+    ]
+    targets: list[dict[str, Any]] = [
+        {
+            "name": f"{prefix}-{role}",
+            "engine": engine,
+            "dsn": dsn(host, port),
+            "password_file": str(password_file),
+            "labels": {"env": "demo", "cluster": prefix, "role": role},
+            "capacity": {"disk_bytes": disk[engine]},
+            "metrics": {name: {"interval": every} for name, every in intervals.items()},
+        }
+        for engine, prefix, members, password_file, intervals, dsn in engines
+        for role, host, port in members
+    ]
     return {
         "store": {"url": f"sqlite:///{(demo_dir / 'metrics.db').resolve()}"},
         "targets": targets,
@@ -154,8 +152,8 @@ def _first_rounds(cfg_path: Path, gap: float = FIRST_ROUNDS_GAP_S) -> int:
     time the first round started."""
     import asyncio
 
+    from collectors.runtime import CollectorSettings
     from collectors.scheduler import Collector
-    from collectors.settings import CollectorSettings
     from headroom.config import load_config, store_url_revealed
     from store import open_store
 

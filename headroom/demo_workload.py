@@ -20,9 +20,9 @@ from datetime import UTC, datetime
 
 import pymysql
 
-from headroom.servers.mariadb import MariaDbPair
-from headroom.servers.postgres import PgCluster, pg_binary
-from headroom.servers.processes import stop_pid
+from headroom_core.processes import stop_pid
+from testing.servers.mariadb import MariaDbPair
+from testing.servers.postgres import PgCluster, pg_binary
 
 DEMO_DB = "shop"
 GROWING_TABLES = ("demo_events", "orders")  # the tables the workload fills (both engines)

@@ -15,21 +15,14 @@ import math
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
-from store.configtypes import parse_duration
+from headroom_core.configtypes import parse_duration
+from store.types import SeriesData
 
 FORMATS = ("table", "csv", "json")
 RESOLUTIONS = ("raw", "5m", "1h", "auto")
 CSV_HEADER = ["target", "metric", "labels", "ts", "time", "value"]
-
-
-class SeriesLike(Protocol):
-    target: str
-    metric: str
-    labels: Mapping[str, str]
-    resolution_s: int
-    points: list[tuple[int, float]]
 
 
 def parse_time(text: str) -> int:
@@ -98,13 +91,13 @@ def _labels_prom(labels: Mapping[str, str]) -> str:
     return "{" + inner + "}"
 
 
-def _rows(series: Iterable[SeriesLike]) -> Iterable[list[str]]:
+def _rows(series: Iterable[SeriesData]) -> Iterable[list[str]]:
     for s in series:
         for ts, value in s.points:
             yield [s.target, s.metric, labels_json(s.labels), str(int(ts)), iso(int(ts)), exact(value)]
 
 
-def render_csv(series: Sequence[SeriesLike]) -> str:
+def render_csv(series: Sequence[SeriesData]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_HEADER)
@@ -112,7 +105,7 @@ def render_csv(series: Sequence[SeriesLike]) -> str:
     return out.getvalue()
 
 
-def render_json(series: Sequence[SeriesLike]) -> str:
+def render_json(series: Sequence[SeriesData]) -> str:
     doc: list[dict[str, Any]] = [
         {
             "target": s.target,
@@ -127,7 +120,7 @@ def render_json(series: Sequence[SeriesLike]) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
-def render_table(series: Sequence[SeriesLike]) -> str:
+def render_table(series: Sequence[SeriesData]) -> str:
     header = ["TARGET", "METRIC", "LABELS", "RES", "TS", "TIME", "VALUE"]
     rows = [
         [s.target, s.metric, _labels_prom(s.labels), "raw" if not s.resolution_s else f"{s.resolution_s}s",
@@ -142,7 +135,7 @@ def render_table(series: Sequence[SeriesLike]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render(series: Sequence[SeriesLike], fmt: str) -> str:
+def render(series: Sequence[SeriesData], fmt: str) -> str:
     if fmt == "csv":
         return render_csv(series)
     if fmt == "json":

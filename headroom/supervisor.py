@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from headroom.servers.processes import pid_running, stop_pid
+from headroom_core.processes import pid_running, stop_pid
 
 STAGES: tuple[str, ...] = ("collect", "forecast", "alerts", "dashboard")
 CONFIG_ERROR_EXIT = 2

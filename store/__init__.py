@@ -1,7 +1,7 @@
 """The metrics store: schema, migrations, write and read API, rollups and retention."""
 
 from store.api import Store, open_store
-from store.statements import StatementTotal
+from store.statement_store import StatementTotal
 from store.types import Event, LatestValue, Sample, SeriesData, StatementStat, TargetRow
 
 __all__ = [

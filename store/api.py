@@ -8,18 +8,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL, make_url
 
+from headroom_core.redact import redact_dsn
 from store import migrate as migrations
 from store import retention as retention_rules
 from store import rollup as housekeeping
 from store.clock import Clock, system_clock
 from store.config import RetentionConfig
-from store.engine import backend_of, make_engine, redact_url
+from store.engine import backend_of, make_engine
 from store.events import add_events, read_events
 from store.meta import meta_get, meta_items, meta_set
 from store.plans import Advice, PlanRecorded, PlanRow, plans_of, read_advice, record_plan, replace_advice
 from store.reader import SeriesRef, find_series, read_latest, read_range
 from store.series import LabelsKey, SeriesCacheKey, SeriesRegistry, labels_key
-from store.statements import StatementTotal, top_statements, total_ms, upsert_texts, write_stats
+from store.statement_store import StatementTotal, top_statements, total_ms, upsert_texts, write_stats
 from store.types import Event, LatestValue, Sample, SeriesData, StatementStat, TargetRow
 from store.writer import SampleWriter
 
@@ -45,11 +46,11 @@ class Store:
         self._watermark_read_at = 0.0
 
     def __repr__(self) -> str:
-        return f"Store({redact_url(self.url)!r})"
+        return f"Store({self.display_url!r})"
 
     @property
     def display_url(self) -> str:
-        return redact_url(self.url)
+        return redact_dsn(self.url.render_as_string(hide_password=False))
 
     def close(self) -> None:
         self.engine.dispose()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from store.configtypes import Duration, StrictModel
+from headroom_core.configtypes import Duration, StrictModel
 
 SERIES_REFRESH_S = 3600  # a writer re-reads (and marks as used) every series it keeps cached this often
 

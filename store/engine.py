@@ -9,15 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
-from store.configtypes import SECRET_MASK
-
-
-def redact_url(url: str | URL) -> str:
-    """The URL as it may be shown: any password replaced by ``<secret>``."""
-    parsed = make_url(url) if isinstance(url, str) else url
-    if parsed.password is None:
-        return parsed.render_as_string(hide_password=False)
-    return parsed.set(password=SECRET_MASK).render_as_string(hide_password=False)
+from headroom_core.redact import redact_dsn
 
 
 def backend_of(url: str | URL) -> str:
@@ -25,7 +17,7 @@ def backend_of(url: str | URL) -> str:
     parsed = make_url(url) if isinstance(url, str) else url
     backend = parsed.get_backend_name()
     if backend not in ("sqlite", "postgresql"):
-        raise ValueError(f"unsupported store backend {backend!r} in {redact_url(parsed)}: use sqlite:/// or postgresql+psycopg://")
+        raise ValueError(f"unsupported store backend {backend!r} in {redact_dsn(parsed.render_as_string(hide_password=False))}: use sqlite:/// or postgresql+psycopg://")
     return backend
 
 

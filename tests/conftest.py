@@ -18,12 +18,12 @@ from typing import Any, TypeVar
 
 import pytest
 
-from headroom.servers.managed import ManagedServer
-from headroom.servers.mariadb import MariaDbPair, start_mariadb_pair
-from headroom.servers.pgbouncer import PgBouncer, start_pgbouncer
-from headroom.servers.postgres import PgCluster, start_pg_cluster, start_pg_server
-from headroom.servers.processes import MissingBinaryError, ram_base_dir
-from headroom.servers.prometheus import (
+from testing.servers.managed import ManagedServer
+from testing.servers.mariadb import MariaDbPair, start_mariadb_pair
+from testing.servers.pgbouncer import PgBouncer, start_pgbouncer
+from testing.servers.postgres import PgCluster, start_pg_cluster, start_pg_server
+from testing.servers.processes import MissingBinaryError, ram_base_dir
+from testing.servers.prometheus import (
     start_alertmanager,
     start_mysqld_exporter,
     start_postgres_exporter,
@@ -68,7 +68,7 @@ def need(start: Callable[[], T]) -> T:
 @pytest.fixture(scope="session")
 def need_binary() -> Callable[[str, str], str]:
     """`need_binary("chromium", "chromium")` -> path, or skip (fail under CI) naming the package."""
-    from headroom.servers.processes import find_binary
+    from testing.servers.processes import find_binary
 
     def check(name: str, package: str) -> str:
         return need(lambda: find_binary(name, package))
@@ -157,25 +157,25 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     lines: list[str] = []
 
     def pg() -> str:
-        from headroom.servers.postgres import server_version
+        from testing.servers.postgres import server_version
 
         return server_version()
 
     def maria() -> str:
-        from headroom.servers.mariadb import server_version
+        from testing.servers.mariadb import server_version
 
         return server_version()
 
     def prom(getter: Callable[[], str]) -> Callable[[], str]:
         def inner() -> str:
-            from headroom.servers.prometheus import binary_version
+            from testing.servers.prometheus import binary_version
 
             return binary_version(getter())
 
         return inner
 
-    from headroom.servers import pgbouncer as pgb
-    from headroom.servers import prometheus as p
+    from testing.servers import pgbouncer as pgb
+    from testing.servers import prometheus as p
 
     probes: list[tuple[str, Callable[[], str]]] = [
         ("postgresql", pg),

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from store.configtypes import Duration, DurationOrZero, Secret, StrictModel
+from headroom_core.configtypes import Duration, DurationOrZero, Secret, StrictModel
 
 PAGERDUTY_EVENTS_URL = "https://events.pagerduty.com/v2/enqueue"
 
@@ -46,6 +46,14 @@ class ChannelBase(StrictModel):
             raise ValueError("a channel name must have 1 to 200 characters")
         return v
 
+    def _secret_from_file(self, field: str, required_by: str | None) -> None:
+        """Fill the secret ``field`` from ``<field>_file`` when it was not given inline; ``required_by``
+        (the channel type) names a channel that needs it one way or the other."""
+        file = getattr(self, f"{field}_file")
+        self.__dict__[field] = getattr(self, field) or _read_secret_file(file)
+        if required_by and not self.__dict__[field] and file is None:
+            raise ValueError(f"{required_by} channel needs {field} or {field}_file")
+
 
 class SlackChannel(ChannelBase):
     type: Literal["slack"]
@@ -57,9 +65,7 @@ class SlackChannel(ChannelBase):
 
     @model_validator(mode="after")
     def _resolve(self) -> SlackChannel:
-        self.__dict__["webhook_url"] = self.webhook_url or _read_secret_file(self.webhook_url_file)
-        if not self.webhook_url and self.webhook_url_file is None:
-            raise ValueError("slack channel needs webhook_url or webhook_url_file")
+        self._secret_from_file("webhook_url", "slack")
         return self
 
 
@@ -74,9 +80,7 @@ class PagerDutyChannel(ChannelBase):
 
     @model_validator(mode="after")
     def _resolve(self) -> PagerDutyChannel:
-        self.__dict__["routing_key"] = self.routing_key or _read_secret_file(self.routing_key_file)
-        if not self.routing_key and self.routing_key_file is None:
-            raise ValueError("pagerduty channel needs routing_key or routing_key_file")
+        self._secret_from_file("routing_key", "pagerduty")
         return self
 
 
@@ -93,10 +97,8 @@ class WebhookChannel(ChannelBase):
 
     @model_validator(mode="after")
     def _resolve(self) -> WebhookChannel:
-        self.__dict__["url"] = self.url or _read_secret_file(self.url_file)
-        self.__dict__["hmac_secret"] = self.hmac_secret or _read_secret_file(self.hmac_secret_file)
-        if not self.url and self.url_file is None:
-            raise ValueError("webhook channel needs url or url_file")
+        self._secret_from_file("url", "webhook")
+        self._secret_from_file("hmac_secret", None)
         return self
 
 
@@ -111,9 +113,7 @@ class AlertmanagerChannel(ChannelBase):
 
     @model_validator(mode="after")
     def _resolve(self) -> AlertmanagerChannel:
-        self.__dict__["url"] = self.url or _read_secret_file(self.url_file)
-        if not self.url and self.url_file is None:
-            raise ValueError("alertmanager channel needs url or url_file")
+        self._secret_from_file("url", "alertmanager")
         return self
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import email.utils
 import logging
-import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -14,10 +13,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from alerts.channels.netguard import GuardedClient, UnsafeURLError, checked, request_policy, resolve
+from headroom_core.redact import redact_text
 
 log = logging.getLogger("alerts.channels")
-
-_URL_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,16 +26,6 @@ class SendResult:
     error: str | None = None
 
 
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """Remove every secret (and any URL at all) from `text`."""
-    for secret in sorted((s for s in secrets if s), key=len, reverse=True):
-        text = text.replace(secret, "<secret>")
-        parts = urlsplit(secret)
-        if parts.scheme and parts.path not in ("", "/"):
-            text = text.replace(parts.path, "<secret>")
-    return _URL_RE.sub("<url>", text)
-
-
 class RedactingFilter(logging.Filter):
     """Log filter for httpx/httpcore: their INFO lines carry full request URLs."""
 
@@ -46,7 +34,7 @@ class RedactingFilter(logging.Filter):
             message = record.getMessage()
         except Exception:
             return True
-        record.msg = redact(message, ())
+        record.msg = redact_text(message, ())
         record.args = None
         return True
 
@@ -134,13 +122,13 @@ def post(
     except httpx.TimeoutException as exc:
         return SendResult("retry", error=f"timeout after {timeout:g}s ({type(exc).__name__})")
     except httpx.HTTPError as exc:
-        return SendResult("retry", error=redact(f"{type(exc).__name__}: {exc}", secrets))
+        return SendResult("retry", error=redact_text(f"{type(exc).__name__}: {exc}", secrets))
     except OSError as exc:
-        return SendResult("retry", error=redact(f"{type(exc).__name__}: {exc}", secrets))
+        return SendResult("retry", error=redact_text(f"{type(exc).__name__}: {exc}", secrets))
     outcome = classify(response.status_code)
     if outcome == "ok":
         return SendResult("ok", status=response.status_code)
-    text = redact(answer.decode("utf-8", errors="replace")[:300].strip(), secrets)
+    text = redact_text(answer.decode("utf-8", errors="replace")[:300].strip(), secrets)
     return SendResult(
         outcome,
         status=response.status_code,

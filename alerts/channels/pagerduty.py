@@ -13,8 +13,8 @@ from typing import Any
 from alerts.channels.common import alert_link, iso, one_line, summary_of, truncate
 from alerts.channels.config import PagerDutyChannel
 from alerts.model import Alert, Notification, OutboxItem
+from headroom_core.configtypes import Secret
 from store import format as fmt
-from store.configtypes import Secret
 
 SEVERITY = {"critical": "critical", "error": "error", "warning": "warning", "info": "info"}
 SUMMARY_LIMIT = 1024

@@ -9,7 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from alerts.matchers import Matcher, parse_matchers
 from alerts.templating import check_template
-from store.configtypes import Duration, DurationOrZero, StrictModel
+from headroom_core.configtypes import Duration, DurationOrZero, StrictModel
 
 Comparison = Literal[">", ">=", "<", "<=", "==", "!="]
 Aggregation = Literal["none", "sum", "avg", "min", "max", "count"]

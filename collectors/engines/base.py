@@ -12,16 +12,17 @@ from __future__ import annotations
 import asyncio
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
+from collectors.config import TargetConfig
+from collectors.dbvalues import DbValue, Options, Params, PythonMetric, PythonState, Row
 from collectors.definitions import MetricDef, Requirement
 
 if TYPE_CHECKING:
     from collectors.batch import Batch
 
-Row = dict[str, Any]
 
 
 class EngineError(Exception):
@@ -67,7 +68,7 @@ class ServerInfo:
     start_time: float | None = None  # epoch seconds of the server start (restart detection)
     system_id: str | None = None  # cluster identity (PostgreSQL system identifier, MySQL server_uuid)
     current_user: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, DbValue] = field(default_factory=dict)
 
     @property
     def role(self) -> str:
@@ -88,11 +89,11 @@ class PythonContext:
     target: str
     ts: int
     now: float
-    state: dict[str, Any]
+    state: PythonState
     batch: Batch
     timeout: float
     database: str | None = None
-    options: dict[str, Any] = field(default_factory=dict)  # collector settings, e.g. top_statements
+    options: Options = field(default_factory=dict)  # collector settings, e.g. top_statements
 
 
 @dataclass
@@ -137,7 +138,7 @@ class Engine(ABC):
 
     name: ClassVar[str]
 
-    def __init__(self, target: Any, statement_timeout: float = 10.0) -> None:
+    def __init__(self, target: TargetConfig, statement_timeout: float = 10.0) -> None:
         self.target = target
         self.statement_timeout = statement_timeout
 
@@ -158,7 +159,7 @@ class Engine(ABC):
 
     @abstractmethod
     async def fetch(
-        self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None,
+        self, sql: str, params: Params | None = None,
         timeout: float | None = None, database: str | None = None,
     ) -> list[Row]:
         """Run one read-only query, return rows as dicts. ``database``: run it in that database
@@ -177,7 +178,7 @@ class Engine(ABC):
         """None when the requirement holds, else the :class:`MissingFeature` with the exact fix."""
         return None
 
-    async def call_python(self, fn: Callable[..., Any], ctx: PythonContext) -> list[Row]:
+    async def call_python(self, fn: PythonMetric, ctx: PythonContext) -> list[Row]:
         """Run a ``python:`` metric. Coroutine functions are awaited; plain functions (blocking
         drivers) run in a worker thread."""
         if inspect.iscoroutinefunction(fn):

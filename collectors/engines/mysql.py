@@ -17,12 +17,13 @@ import asyncio
 import re
 import ssl
 import threading
-from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pymysql
 import pymysql.cursors
 
+from collectors.config import TargetConfig
+from collectors.dbvalues import DbValue, Params
 from collectors.definitions import Requirement
 from collectors.engines.base import (
     ConnectionLost,
@@ -33,8 +34,9 @@ from collectors.engines.base import (
     Row,
     ServerInfo,
 )
-from collectors.mysql_dsn import DsnError, MySqlDsn, parse_mysql_dsn
-from collectors.mysql_privileges import (
+from collectors.mysql.dsn import DsnError, MySqlDsn, parse_mysql_dsn
+from collectors.mysql.privileges import (
+    check_requirement,
     grantee,
     missing_privilege,
     privilege_from_error,
@@ -87,17 +89,17 @@ def _errno(exc: BaseException) -> int | None:
 class MySqlEngine(Engine):
     name = "mysql"
 
-    def __init__(self, target: Any, statement_timeout: float = 10.0) -> None:
+    def __init__(self, target: TargetConfig, statement_timeout: float = 10.0) -> None:
         super().__init__(target, statement_timeout)
         self._conn: pymysql.connections.Connection[Any] | None = None
         self._lock = asyncio.Lock()
         self._dsn: MySqlDsn | None = None
         self._flavour = "mysql"
         self._info: ServerInfo | None = None
-        self._static: dict[str, Any] | None = None
+        self._static: dict[str, DbValue] | None = None
         self._privileges: set[str] | None = None
         self._schema_privileges: set[tuple[str, str]] | None = None
-        self.connect_timeout = float(getattr(target, "connect_timeout", 10.0) or 10.0)
+        self.connect_timeout = float(target.connect_timeout)
 
     # ------------------------------------------------------------------ connection
     def dsn(self) -> MySqlDsn:
@@ -164,7 +166,7 @@ class MySqlEngine(Engine):
 
     # ------------------------------------------------------------------ queries
     async def fetch(
-        self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None,
+        self, sql: str, params: Params | None = None,
         timeout: float | None = None, database: str | None = None,
     ) -> list[Row]:
         """Run one read-only statement under a server-side time limit; rows as dicts.
@@ -262,7 +264,7 @@ class MySqlEngine(Engine):
 
     async def _has_replica_channels(self, version: int) -> bool | None:
         """True when replication is configured on this server, None when we may not look."""
-        from collectors.mysql_replica import replica_status_sql
+        from collectors.mysql.replica import replica_status_sql
 
         try:
             rows = await self.fetch(replica_status_sql(self._flavour, version))
@@ -286,15 +288,13 @@ class MySqlEngine(Engine):
             self._schema_privileges = {(str(r["s"]).lower(), str(r["p"]).upper()) for r in rows}
         return self._schema_privileges
 
-    async def setting(self, name: str) -> Any:
+    async def setting(self, name: str) -> DbValue:
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
             raise ValueError(f"invalid setting name {name!r}")
         rows = await self.fetch(f"SELECT @@GLOBAL.{name} AS v")
         return rows[0]["v"] if rows else None
 
     async def check_requirement(self, req: Requirement) -> MissingFeature | None:
-        from collectors.mysql_privileges import check_requirement
-
         return await check_requirement(self, req)
 
     @property
@@ -338,7 +338,7 @@ def _force_close(conn: pymysql.connections.Connection[Any]) -> None:
 
 
 def _run_on(
-    conn: pymysql.connections.Connection[Any], sql: str, params: Sequence[Any] | Mapping[str, Any] | None,
+    conn: pymysql.connections.Connection[Any], sql: str, params: Params | None,
     call: _Call, database: str | None = None,
 ) -> list[Row]:
     try:

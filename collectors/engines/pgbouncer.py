@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 
-from collectors.engines.base import ConnectionLost, Engine, PythonContext, QueryError, Row, ServerInfo
+from collectors.config import TargetConfig
+from collectors.dbvalues import DbValue, Params, Row
+from collectors.engines.base import ConnectionLost, Engine, PythonContext, QueryError, ServerInfo
 from collectors.engines.postgres import connect_timeout_param
 
 CONSOLE_DB = "pgbouncer"
@@ -41,7 +42,7 @@ def _first_line(exc: BaseException) -> str:
 class PgBouncerEngine(Engine):
     name = "pgbouncer"
 
-    def __init__(self, target: Any, statement_timeout: float = 10.0) -> None:
+    def __init__(self, target: TargetConfig, statement_timeout: float = 10.0) -> None:
         super().__init__(target, statement_timeout)
         self._conn: psycopg.AsyncConnection[Row] | None = None
         self._lock = asyncio.Lock()
@@ -50,7 +51,7 @@ class PgBouncerEngine(Engine):
         raw = self.target.conninfo() if hasattr(self.target, "conninfo") else str(self.target.dsn)
         params = conninfo_to_dict(raw)
         params["dbname"] = CONSOLE_DB
-        params.setdefault("connect_timeout", connect_timeout_param(getattr(self.target, "connect_timeout", None)))
+        params.setdefault("connect_timeout", connect_timeout_param(self.target.connect_timeout))
         return make_conninfo("", **params)
 
     def _where(self) -> str:
@@ -81,7 +82,7 @@ class PgBouncerEngine(Engine):
                 pass
 
     async def fetch(
-        self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None,
+        self, sql: str, params: Params | None = None,
         timeout: float | None = None, database: str | None = None,
     ) -> list[Row]:
         if params:
@@ -112,7 +113,7 @@ class PgBouncerEngine(Engine):
         )
 
 
-def pool_rows(rows: Sequence[Mapping[str, Any]]) -> list[Row]:
+def pool_rows(rows: Sequence[Mapping[str, DbValue]]) -> list[Row]:
     """SHOW POOLS rows with ``maxwait`` (seconds) and ``maxwait_us`` folded into ``maxwait_seconds``."""
     out: list[Row] = []
     for r in rows:

@@ -18,14 +18,14 @@ from __future__ import annotations
 import math
 import re
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any
 
 import psycopg
 from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 
+from collectors.config import TargetConfig
+from collectors.dbvalues import Params
 from collectors.definitions import Requirement
 from collectors.engines.base import (
     ConnectionLost,
@@ -95,7 +95,7 @@ def _ident(name: str) -> str:
 class PostgresEngine(Engine):
     name = "postgres"
 
-    def __init__(self, target: Any, statement_timeout: float = 10.0) -> None:
+    def __init__(self, target: TargetConfig, statement_timeout: float = 10.0) -> None:
         super().__init__(target, statement_timeout)
         self._conn: psycopg.AsyncConnection[Row] | None = None
         self._db_conns: dict[str, tuple[psycopg.AsyncConnection[Row], float]] = {}
@@ -115,7 +115,7 @@ class PostgresEngine(Engine):
         )
         params["options"] = f"{options} {ours}".strip()
         params["application_name"] = APPLICATION_NAME
-        params.setdefault("connect_timeout", connect_timeout_param(getattr(self.target, "connect_timeout", None)))
+        params.setdefault("connect_timeout", connect_timeout_param(self.target.connect_timeout))
         if dbname is not None:
             params["dbname"] = dbname
         return make_conninfo("", **params)
@@ -183,7 +183,7 @@ class PostgresEngine(Engine):
 
     # ------------------------------------------------------------- queries
     async def fetch(
-        self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None,
+        self, sql: str, params: Params | None = None,
         timeout: float | None = None, database: str | None = None,
     ) -> list[Row]:
         if self._conn is None or self._conn.closed:

@@ -15,9 +15,9 @@ import asyncio
 import datetime as dt
 import math
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import requests
@@ -25,6 +25,9 @@ from prometheus_api_client import PrometheusApiClientException, PrometheusConnec
 from urllib3.util.retry import Retry
 
 from collectors import prometheus_map as pm
+from collectors.batch import Batch
+from collectors.config import TargetConfig
+from collectors.dbvalues import ApiCall, Json, Params, PythonState
 from collectors.engines.base import (
     ConnectionLost,
     Engine,
@@ -37,6 +40,7 @@ from collectors.engines.base import (
 
 Labels = dict[str, str]
 #: what reading an answer of the wrong shape raises (HTML, JSON of another shape, a missing key)
+T = TypeVar("T")
 GARBAGE = (ValueError, KeyError, TypeError, AttributeError, IndexError)
 #: how often the exporter metric names present for a target are looked up again (seconds)
 DISCOVERY_EVERY = 3600.0
@@ -59,11 +63,11 @@ class PromSource:
         return None if self.username is None else (self.username, self.password or "")
 
     @classmethod
-    def from_target(cls, target: Any) -> PromSource:
+    def from_target(cls, target: TargetConfig) -> PromSource:
         parts = urlsplit(str(target.dsn))
         hostport = parts.netloc.rpartition("@")[2]
         base = urlunsplit((parts.scheme, hostport, parts.path.rstrip("/"), "", ""))
-        password = target.password.reveal() if getattr(target, "password", None) is not None else None
+        password = target.password.reveal() if target.password is not None else None
         user = unquote(parts.username) if parts.username else None
         return cls(base, user, password)
 
@@ -82,7 +86,7 @@ class PromApi:
         self.client = PrometheusConnect(source.base_url, disable_ssl=not source.verify_tls, auth=source.auth,
                                         retry=retry, timeout=max(1, int(math.ceil(timeout))))
 
-    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    def _call(self, fn: ApiCall, *args: Json, **kwargs: Json) -> Json:
         try:
             return fn(*args, **kwargs)
         except GARBAGE as exc:
@@ -99,7 +103,7 @@ class PromApi:
     def _garbage(self, exc: BaseException) -> str:
         return f"{self.source.base_url}: not a Prometheus query API answer ({type(exc).__name__}: {_first_line(exc)})"
 
-    def _parse(self, fn: Any, data: Any) -> Any:
+    def _parse(self, fn: Callable[[Json], T], data: Json) -> T:
         """Read an answer whose shape the server chose: a wrong shape is a protocol error."""
         try:
             return fn(data)
@@ -110,7 +114,7 @@ class PromApi:
         params = {"time": f"{ts:.3f}"} if ts is not None else None
         data = self._call(self.client.custom_query, expr, params=params)
 
-        def read(data: Any) -> list[tuple[Labels, float, float]]:
+        def read(data: Json) -> list[tuple[Labels, float, float]]:
             out = []
             for item in data or []:
                 value = item.get("value")
@@ -150,7 +154,7 @@ class PromApi:
             gaps.extend(b - a for a, b in zip(ts, ts[1:], strict=False) if b > a)
         return statistics.median(gaps) if gaps else None
 
-    def buildinfo(self) -> Mapping[str, Any]:
+    def buildinfo(self) -> Mapping[str, Json]:
         url = f"{self.source.base_url}/api/v1/status/buildinfo"
         try:
             resp = self.client._session.get(url, auth=self.source.auth, verify=self.client._session.verify,
@@ -166,20 +170,20 @@ class PromApi:
         return data if isinstance(data, dict) else {}
 
 
-def _labels(item: Mapping[str, Any]) -> Labels:
+def _labels(item: Mapping[str, Json]) -> Labels:
     return {str(k): str(v) for k, v in (item.get("metric") or {}).items() if k != "__name__"}
 
 
-def _float(raw: Any) -> float:
+def _float(raw: Json) -> float:
     try:
         return float(raw)
     except (TypeError, ValueError):
         return math.nan
 
 
-def target_selector(target: Any) -> str:
+def target_selector(target: TargetConfig) -> str:
     """The rendered label matchers of a prometheus target (``labels.prometheus_match``)."""
-    raw = (getattr(target, "labels", None) or {}).get(pm.MATCH_LABEL)
+    raw = target.labels.get(pm.MATCH_LABEL)
     if not raw:
         raise ValueError(
             f"target {target.name}: an engine: prometheus target needs labels.{pm.MATCH_LABEL} "
@@ -191,7 +195,7 @@ def target_selector(target: Any) -> str:
 class PrometheusEngine(Engine):
     name = "prometheus"
 
-    def __init__(self, target: Any, statement_timeout: float = 10.0) -> None:
+    def __init__(self, target: TargetConfig, statement_timeout: float = 10.0) -> None:
         super().__init__(target, statement_timeout)
         self.source = PromSource.from_target(target)
         self.selector = target_selector(target)
@@ -221,7 +225,7 @@ class PrometheusEngine(Engine):
                           current_user=self.source.username or "")
 
     async def fetch(
-        self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None,
+        self, sql: str, params: Params | None = None,
         timeout: float | None = None, database: str | None = None,
     ) -> list[Row]:
         """Evaluate a PromQL expression now: one row per series (its labels and ``value``)."""
@@ -232,8 +236,8 @@ class PrometheusEngine(Engine):
         await self.fetch("vector(1)")
 
 
-def import_at(api: PromApi, selector: str, target: str, ts: int, step: float, state: dict[str, Any],
-              batch: Any) -> int:
+def import_at(api: PromApi, selector: str, target: str, ts: int, step: float, state: PythonState,
+              batch: Batch) -> int:
     """Evaluate every applicable rule at ``ts`` and add the samples to ``batch``; returns how many."""
     now = float(ts)
     if "present" not in state or now - state.get("discovered_at", 0.0) > DISCOVERY_EVERY:

@@ -1,4 +1,4 @@
-"""pg_stat_statements → per-interval deltas (collectors.statements) for the store.
+"""pg_stat_statements → per-interval deltas (collectors.statement_deltas) for the store.
 
 The hot path reads ``pg_stat_statements(false)`` (no query texts); texts are read with
 ``pg_stat_statements(true)`` only for queryids that reach the top N and were never fetched.
@@ -15,7 +15,7 @@ from collectors.batch import StatementStats, StatementTexts
 from collectors.engines.base import MissingFeature, PythonContext, Row
 from collectors.engines.postgres import qualified
 from collectors.samples import add_stats_reset
-from collectors.statements import (
+from collectors.statement_deltas import (
     DEFAULT_TEXT_MAX,
     StatementCounters,
     StatementKey,

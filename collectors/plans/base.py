@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from store.plans import Advice
-from store.statements import StatementTotal
+from store.statement_store import StatementTotal
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from collectors.engines.base import EngineError, MissingFeature
 from collectors.plans.base import Captured, PlanBackend
 from collectors.plans.pg_parse import Unexplainable
 from store.plans import Advice
-from store.statements import StatementTotal
+from store.statement_store import StatementTotal
 from store.types import OTHER_QUERYID
 
 log = logging.getLogger(__name__)

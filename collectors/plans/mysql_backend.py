@@ -13,12 +13,12 @@ from sqlglot import exp
 
 from collectors.engines.base import MissingFeature, QueryError
 from collectors.engines.mysql import MySqlEngine
-from collectors.mysql_privileges import grantee
+from collectors.mysql.privileges import grantee
 from collectors.plans.base import Captured, merge_advice, mysql_index_ddl, quote_mysql
 from collectors.plans.pg_parse import Unexplainable
 from collectors.plans.shape import mysql_shape, mysql_summary, mysql_tables, mysql_total_cost, plan_hash
 from store.plans import Advice
-from store.statements import StatementTotal
+from store.statement_store import StatementTotal
 
 MARIADB_SAMPLE_SQL = """
 SELECT SQL_TEXT AS text FROM (

@@ -20,7 +20,7 @@ from collectors.plans.pg_explain import WRITE_PLAN_FUNCTION, explain_generic, ex
 from collectors.plans.pg_parse import ColumnUse, ParsedStatement, Unexplainable, column_uses, parse_statement
 from collectors.plans.shape import pg_nodes, pg_shape, pg_summary, pg_total_cost, plan_hash
 from store.plans import Advice
-from store.statements import StatementTotal
+from store.statement_store import StatementTotal
 
 #: SQLSTATE classes of errors that come from the statement text (syntax or access rule, data, feature
 #: not supported, invalid transaction state such as a write in a read-only transaction)

@@ -17,7 +17,7 @@ from dashboard.capacity import (
     time_to_threshold,
 )
 from dashboard.forecast_choice import choice_caption
-from dashboard.queries import forecast_points
+from dashboard.reads import forecast_points
 from forecasting.report import drawn_until
 
 ctx = context.current()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
+from collectors.pg.unused import peers_without_data
 from dashboard import context, data, ui
 from dashboard import format as fmt
-from dashboard.indexes import drop_used_elsewhere, findings, used_elsewhere
+from dashboard.indexes import findings, peer_scans, unused_on_every_peer
 from dashboard.metrics import INDEX_FINDINGS, INDEX_SCANS
 from dashboard.plans import advice_table
 
@@ -30,12 +31,16 @@ if target is not None:
     else:
         cluster = ctx.labels.get(target, {}).get("cluster")
         peers = {t for t, lab in ctx.labels.items() if cluster and lab.get("cluster") == cluster and t != target}
+        scans = peer_scans(data.latest(INDEX_SCANS), peers)
         any_shown = False
         for kind, metric, title, hint in INDEX_FINDINGS:
             st.subheader(title)
             rows = data.latest(metric, target)
             if kind == "unused":
-                rows = drop_used_elsewhere(rows, used_elsewhere(data.latest(INDEX_SCANS), peers))
+                rows = unused_on_every_peer(rows, scans)
+                for peer in peers_without_data(scans):
+                    st.caption(f"{peer} (same cluster) has no index statistics yet: an index is called unused only "
+                               "when every server of the cluster reports 0 scans of it.")
             found = findings(rows, kind)
             if found.empty:
                 st.caption(f"Nothing found (metric `{metric}`). {hint}")

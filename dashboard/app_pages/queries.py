@@ -7,7 +7,7 @@ import streamlit as st
 from dashboard import charts, context, data, ui
 from dashboard import format as fmt
 from dashboard.plans import change_text, plan_history, plan_table
-from dashboard.queries import STATEMENT_ORDER
+from dashboard.reads import STATEMENT_ORDER
 
 
 def plan_section(target: str, queryid: str, rows_per_call: float | None, since: int) -> None:

@@ -121,7 +121,7 @@ def test_alerts_process_serves_notification_counters(
     import yaml
     from receivers import Reply
 
-    from headroom.servers.processes import free_port
+    from testing.servers.processes import free_port
 
     ok, broken = receiver_factory("slack"), receiver_factory("slack")
     broken.push(Reply(404))

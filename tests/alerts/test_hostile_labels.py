@@ -22,8 +22,8 @@ from alerts.dispatcher import Dispatcher
 from alerts.rules import configured_rules, default_pack
 from alerts.service import run_cycle
 from collectors.config import TargetConfig
+from collectors.runtime import CollectorSettings
 from collectors.scheduler import collect_once
-from collectors.settings import CollectorSettings
 from store import Store
 
 EVIL = "<!channel> <https://evil.example|Re-authenticate>"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from collectors.config import TargetConfig
-from headroom.servers.postgres import PgCluster
+from testing.servers.postgres import PgCluster
 
 
 def pg_target(cluster: PgCluster, name: str, which: str = "primary", dbname: str = "postgres",

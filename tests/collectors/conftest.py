@@ -9,7 +9,7 @@ import pytest
 from collector_helpers import pg_target
 
 from collectors.config import TargetConfig
-from collectors.settings import CollectorSettings
+from collectors.runtime import CollectorSettings
 from store import Store, open_store
 
 

@@ -24,10 +24,10 @@ from collectors import prometheus_map as pm
 from collectors.backfill import Job, backfill, chunks, job_for, merge, missing
 from collectors.config import TargetConfig
 from collectors.engines.prometheus import PromSource
-from headroom.servers.managed import ManagedServer
-from headroom.servers.postgres import PgCluster
-from headroom.servers.prometheus import start_postgres_exporter, start_prometheus
 from store import Store, open_store
+from testing.servers.managed import ManagedServer
+from testing.servers.postgres import PgCluster
+from testing.servers.prometheus import start_postgres_exporter, start_prometheus
 from tests.conftest import _subdir, need
 
 T = TypeVar("T")

@@ -12,7 +12,7 @@ from collectors import docs
 from collectors.definitions import definitions
 from collectors.pg.statements import counters_sql, texts_sql
 from collectors.presets import PRESET_NAMES, presets
-from headroom.servers.postgres import PgCluster
+from testing.servers.postgres import PgCluster
 
 PG_VERSIONS = (130000, 140000, 150000, 160000, 170000)
 

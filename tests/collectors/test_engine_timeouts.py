@@ -13,8 +13,8 @@ from collectors.config import TargetConfig
 from collectors.engines.base import ConnectionLost
 from collectors.engines.mysql import MySqlEngine
 from collectors.engines.postgres import PostgresEngine
-from headroom.servers.mariadb import MariaDbPair
-from headroom.servers.postgres import PgCluster
+from testing.servers.mariadb import MariaDbPair
+from testing.servers.postgres import PgCluster
 
 
 def test_a_mysql_query_abandoned_by_its_caller_never_shares_its_connection(mariadb_pair: MariaDbPair) -> None:

@@ -16,11 +16,11 @@ from hostile_servers import CuttingProxy, GarbageHttp, HalfHandshake, read_hands
 
 from collectors.config import TargetConfig
 from collectors.runner import CONNECTION
+from collectors.runtime import CollectorSettings
 from collectors.scheduler import Collector
-from collectors.settings import CollectorSettings
-from headroom.servers.mariadb import MariaDbPair
-from headroom.servers.postgres import PgCluster
 from store import Store
+from testing.servers.mariadb import MariaDbPair
+from testing.servers.postgres import PgCluster
 
 DEADLINE = 60.0
 

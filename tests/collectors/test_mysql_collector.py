@@ -17,12 +17,12 @@ from collectors.check import check_target, format_check
 from collectors.config import TargetConfig
 from collectors.definitions import definitions
 from collectors.engines.mysql import MySqlEngine
-from collectors.mysql_replica import parse_gtid_positions
+from collectors.mysql.replica import parse_gtid_positions
 from collectors.presets import ScheduledMetric
 from collectors.runner import TargetRunner
-from collectors.settings import CollectorSettings
-from headroom.servers.mariadb import MariaDbPair
+from collectors.runtime import CollectorSettings
 from store.types import OTHER_QUERYID
+from testing.servers.mariadb import MariaDbPair
 
 DEFS = definitions("mysql")
 
@@ -472,7 +472,7 @@ def test_engine_reports_server_and_survives_a_lost_connection(mariadb_pair: Mari
 @pytest.mark.serial
 def test_mariadb_multi_source_channels_and_errors(mariadb_pair_factory: Callable[..., MariaDbPair],
                                                   collector: Callable[..., Collector]) -> None:
-    from headroom.servers.processes import free_port
+    from testing.servers.processes import free_port
 
     pair = mariadb_pair_factory()
     replica = pair.instance("replica")

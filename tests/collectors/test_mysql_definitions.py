@@ -12,11 +12,11 @@ import pytest
 
 from collectors.definitions import definitions
 from collectors.engines.mysql import flavour_of, version_num, with_time_limit
-from collectors.mysql_binlog import binlog_totals
-from collectors.mysql_digests import UNRECORDED, digest_counters, texts_sql
-from collectors.mysql_dsn import DsnError, parse_mysql_dsn
-from collectors.mysql_privileges import grant_statement, grantee, privilege_from_error, satisfied
-from collectors.mysql_replica import (
+from collectors.mysql.binlog import binlog_totals
+from collectors.mysql.digests import UNRECORDED, digest_counters, texts_sql
+from collectors.mysql.dsn import DsnError, parse_mysql_dsn
+from collectors.mysql.privileges import grant_statement, grantee, privilege_from_error, satisfied
+from collectors.mysql.replica import (
     estimate_lag,
     parse_gtid_positions,
     parse_replica_row,
@@ -24,7 +24,7 @@ from collectors.mysql_replica import (
     status_rows,
 )
 from collectors.presets import presets, resolve
-from headroom.servers.mariadb import MariaDbPair
+from testing.servers.mariadb import MariaDbPair
 
 DEFS = definitions("mysql")
 CANONICAL = {

@@ -8,11 +8,11 @@ import time
 from pathlib import Path
 
 from collectors.config import TargetConfig
+from collectors.runtime import CollectorSettings
 from collectors.scheduler import Collector
-from collectors.settings import CollectorSettings
-from headroom.servers.mariadb import MariaDbPair
 from store import open_store
 from store.types import OTHER_QUERYID
+from testing.servers.mariadb import MariaDbPair
 
 
 def test_mariadb_target_into_the_store(mariadb_pair: MariaDbPair, tmp_path: Path) -> None:

@@ -14,8 +14,8 @@ import pytest
 from collectors.config import TargetConfig
 from collectors.engines.base import ConnectionLost
 from collectors.engines.mysql import MySqlEngine
-from headroom.servers.mariadb import MariaDbPair
-from headroom.servers.processes import ram_base_dir
+from testing.servers.mariadb import MariaDbPair
+from testing.servers.processes import ram_base_dir
 
 pytestmark = pytest.mark.serial
 

@@ -10,10 +10,10 @@ from collections.abc import Callable
 import psycopg
 from collector_helpers import pg_target
 
+from collectors.runtime import CollectorSettings
 from collectors.scheduler import Collector
-from collectors.settings import CollectorSettings
-from headroom.servers.postgres import PgCluster
 from store import Store
+from testing.servers.postgres import PgCluster
 
 
 def _wait_for(predicate: Callable[[], bool], timeout: float = 60.0) -> None:

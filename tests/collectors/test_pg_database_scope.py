@@ -10,10 +10,10 @@ from collections.abc import Callable
 from collector_helpers import pg_target
 from psycopg import sql
 
+from collectors.runtime import CollectorSettings
 from collectors.scheduler import Collector
-from collectors.settings import CollectorSettings
-from headroom.servers.postgres import PgCluster
 from store import Store
+from testing.servers.postgres import PgCluster
 
 
 def test_table_and_index_in_second_database(pg_cluster: PgCluster, sqlite_store: Store, settings: CollectorSettings) -> None:

@@ -20,8 +20,8 @@ from collectors.engines.base import ConnectionLost, QueryError
 from collectors.engines.postgres import PostgresEngine
 from collectors.presets import ScheduledMetric
 from collectors.runner import TargetRunner
-from collectors.settings import CollectorSettings
-from headroom.servers.postgres import PgCluster
+from collectors.runtime import CollectorSettings
+from testing.servers.postgres import PgCluster
 
 
 def test_session_settings(pg_cluster: PgCluster) -> None:

@@ -9,10 +9,10 @@ from collections.abc import Callable
 import pytest
 from collector_helpers import pg_target
 
+from collectors.runtime import CollectorSettings
 from collectors.scheduler import Collector
-from collectors.settings import CollectorSettings
-from headroom.servers.postgres import PgCluster
 from store import Store
+from testing.servers.postgres import PgCluster
 
 
 @pytest.mark.serial

@@ -16,10 +16,10 @@ from psycopg import sql
 from collectors.check import check_target, format_check
 from collectors.config import TargetConfig
 from collectors.definitions import definitions
+from collectors.runtime import CollectorSettings
 from collectors.scheduler import Collector
-from collectors.settings import CollectorSettings
-from headroom.servers.postgres import PgCluster
 from store import Store
+from testing.servers.postgres import PgCluster
 
 NEEDS_READ_ALL_DATA = {"sequences", "table_bloat", "index_bloat"}
 

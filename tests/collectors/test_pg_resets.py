@@ -19,11 +19,11 @@ import pytest
 from collector_helpers import pg_target
 from psycopg import sql
 
+from collectors.runtime import CollectorSettings
 from collectors.scheduler import Collector
-from collectors.settings import CollectorSettings
 from forecasting.runner import RESET_KINDS
-from headroom.servers.postgres import PgCluster
 from store import Store
+from testing.servers.postgres import PgCluster
 
 INFO = "SELECT dealloc, (SELECT sum(total_exec_time) FROM pg_stat_statements) AS exec_ms FROM pg_stat_statements_info"
 

@@ -21,10 +21,10 @@ from psycopg import sql
 import collectors
 from collectors.config import TargetConfig
 from collectors.definitions import definitions
+from collectors.runtime import CollectorSettings
 from collectors.scheduler import Collector
-from collectors.settings import CollectorSettings
-from headroom.servers.postgres import PgCluster
 from store import Store
+from testing.servers.postgres import PgCluster
 
 SHADOW = "shadow function called"
 OPERATORS = ("=", "<>", "<", ">", "<=", ">=", "+", "-", "*", "/", "~", "!~", "||")

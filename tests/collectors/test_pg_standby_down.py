@@ -10,10 +10,10 @@ from collections.abc import Callable
 import pytest
 from collector_helpers import pg_target
 
+from collectors.runtime import CollectorSettings
 from collectors.scheduler import Collector
-from collectors.settings import CollectorSettings
-from headroom.servers.postgres import PgCluster
 from store import Store
+from testing.servers.postgres import PgCluster
 
 
 def _points(store: Store, target: str, name: str, start: int, end: int, **matchers: str) -> list[tuple[int, float]]:

@@ -11,12 +11,12 @@ import pytest
 from collector_helpers import pg_target
 from sqlalchemy import select
 
+from collectors.runtime import CollectorSettings
 from collectors.scheduler import Collector
-from collectors.settings import CollectorSettings
-from headroom.servers.postgres import PgCluster
 from store import Store
 from store.schema import statement_stats, statements, targets
 from store.types import OTHER_QUERYID
+from testing.servers.postgres import PgCluster
 
 
 def _stats(store: Store, target: str) -> list[dict[str, Any]]:

@@ -11,10 +11,10 @@ from psycopg import sql
 
 from collectors.config import TargetConfig
 from collectors.pg.unused import clusters, unused_indexes
+from collectors.runtime import CollectorSettings
 from collectors.scheduler import Collector
-from collectors.settings import CollectorSettings
-from headroom.servers.postgres import PgCluster
 from store import Store
+from testing.servers.postgres import PgCluster
 
 
 def test_index_used_only_on_standby_is_not_unused(
@@ -57,5 +57,7 @@ def test_index_used_only_on_standby_is_not_unused(
     assert mine == [f"{table}_b"]  # _a is used on the standby, the primary key is unique
     only_primary = [u.indexrelname for u in unused_indexes(sqlite_store, ["ux-primary"]) if u.relname == table]
     assert sorted(only_primary) == [f"{table}_a", f"{table}_b"]
+    # a peer that has no data (never collected) leaves every index off the list
+    assert [u for u in unused_indexes(sqlite_store, ["ux-primary", "ux-not-collected"]) if u.relname == table] == []
     with pg_cluster.connect() as p:
         p.execute(sql.SQL("DROP TABLE {}").format(t))

@@ -10,10 +10,10 @@ import psycopg
 import pytest
 from collector_helpers import pg_target
 
+from collectors.runtime import CollectorSettings
 from collectors.scheduler import Collector
-from collectors.settings import CollectorSettings
-from headroom.servers.postgres import PgCluster
 from store import Store
+from testing.servers.postgres import PgCluster
 
 
 def _collect(store: Store, cluster: PgCluster, settings: CollectorSettings, only: list[str],

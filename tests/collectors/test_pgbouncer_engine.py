@@ -18,9 +18,9 @@ from collectors.definitions import definitions
 from collectors.engines.pgbouncer import pgbouncer_version_num, pool_rows
 from collectors.presets import ScheduledMetric
 from collectors.runner import TargetRunner
-from collectors.settings import CollectorSettings
-from headroom.servers.pgbouncer import PgBouncer
-from headroom.servers.postgres import PgCluster
+from collectors.runtime import CollectorSettings
+from testing.servers.pgbouncer import PgBouncer
+from testing.servers.postgres import PgCluster
 
 DEFS = definitions("pgbouncer")
 

@@ -93,7 +93,7 @@ def test_plan_viewer_flags_large_scans_and_misestimates() -> None:
 
 def test_capture_is_bounded_to_one_per_interval_plus_one_when_the_mean_doubles() -> None:
     from collectors.plans.job import PlanJob, PlanSettings
-    from store.statements import StatementTotal
+    from store.statement_store import StatementTotal
 
     job = PlanJob("t", store=None, backend=None, settings=PlanSettings(interval=3600.0))  # type: ignore[arg-type]
 
@@ -114,7 +114,7 @@ def test_collector_plans_section_configures_or_disables_the_job() -> None:
     from collectors.engines.base import ServerInfo
     from collectors.engines.postgres import PostgresEngine
     from collectors.plans.factory import plan_job_for
-    from collectors.settings import CollectorSettings
+    from collectors.runtime import CollectorSettings
 
     settings = CollectorSettings.from_config({"plans": {"top": 7, "interval": "30m", "regression_ratio": 2}})
     target = SimpleNamespace(name="t", dsn="postgresql://u@127.0.0.1:1/d")

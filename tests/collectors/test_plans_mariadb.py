@@ -12,10 +12,10 @@ from collectors.batch import Batch, write_batch
 from collectors.config import TargetConfig
 from collectors.plans.factory import plan_job_for
 from collectors.plans.job import PlanJob, PlanSettings
+from collectors.runtime import CollectorSettings
 from collectors.scheduler import Collector
-from collectors.settings import CollectorSettings
-from headroom.servers.mariadb import MariaDbPair
 from store import Store
+from testing.servers.mariadb import MariaDbPair
 
 HISTORY = {"performance-schema-consumer-events-statements-current": "ON",
            "performance-schema-consumer-events-statements-history-long": "ON"}

@@ -23,11 +23,11 @@ from collectors.batch import Batch, write_batch
 from collectors.config import TargetConfig
 from collectors.plans.factory import plan_job_for
 from collectors.plans.job import REGRESSION_METRIC, PlanJob, PlanSettings
+from collectors.runtime import CollectorSettings
 from collectors.scheduler import Collector
-from collectors.settings import CollectorSettings
-from headroom.servers.postgres import PgCluster
 from store import Store
 from store.format import fmt_ms
+from testing.servers.postgres import PgCluster
 from tests.dashboard.conftest import run_page, visible_texts
 
 DB = "shop"
@@ -39,7 +39,7 @@ UPDATE = "UPDATE acct SET v = v + 1 WHERE id = %s"
 
 @pytest.fixture(scope="module")
 def shop(servers_dir: Any) -> Iterator[tuple[PgCluster, dict[str, str]]]:
-    from headroom.servers.postgres import start_pg_cluster
+    from testing.servers.postgres import start_pg_cluster
 
     cluster = start_pg_cluster(servers_dir / f"plans-{secrets.token_hex(3)}", with_standby=False,
                                owns_base_dir=True)

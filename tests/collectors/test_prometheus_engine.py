@@ -19,8 +19,8 @@ from collectors.check import check_target_async
 from collectors.config import TargetConfig
 from collectors.engines import create_engine
 from collectors.runner import TargetRunner
+from collectors.runtime import CollectorSettings
 from collectors.scheduler import scheduled_metrics
-from collectors.settings import CollectorSettings
 from store import open_store
 
 

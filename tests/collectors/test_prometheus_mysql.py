@@ -18,11 +18,11 @@ from collectors.batch import Batch
 from collectors.config import TargetConfig
 from collectors.engines.prometheus import PromSource
 from collectors.runner import TargetRunner
+from collectors.runtime import CollectorSettings
 from collectors.scheduler import scheduled_metrics
-from collectors.settings import CollectorSettings
-from headroom.servers.managed import ManagedServer
-from headroom.servers.mariadb import MariaDbPair
 from store import open_store
+from testing.servers.managed import ManagedServer
+from testing.servers.mariadb import MariaDbPair
 
 
 def test_mysqld_exporter_series_live_and_backfilled(

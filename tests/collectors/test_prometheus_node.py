@@ -16,10 +16,10 @@ from collectors import prometheus_map as pm
 from collectors.batch import Batch
 from collectors.config import TargetConfig
 from collectors.runner import TargetRunner
+from collectors.runtime import CollectorSettings
 from collectors.scheduler import scheduled_metrics
-from collectors.settings import CollectorSettings
-from headroom.servers.managed import ManagedServer, start_on_free_port
-from headroom.servers.processes import find_binary
+from testing.servers.managed import ManagedServer, start_on_free_port
+from testing.servers.processes import find_binary
 from tests.conftest import _subdir, need
 
 NODE_EXPORTER_PACKAGE = "prometheus-node-exporter"

@@ -10,13 +10,13 @@ import pymysql
 from sqlalchemy import select
 
 from collectors.config import TargetConfig
+from collectors.runtime import CollectorSettings
 from collectors.scheduler import Collector
-from collectors.settings import CollectorSettings
-from collectors.statements import DEFAULT_TEXT_MAX
-from headroom.servers.mariadb import MariaDbPair
-from headroom.servers.postgres import PgCluster
+from collectors.statement_deltas import DEFAULT_TEXT_MAX
 from store import Store
 from store.schema import statements
+from testing.servers.mariadb import MariaDbPair
+from testing.servers.postgres import PgCluster
 
 
 def stored_texts(store: Store, marker: str) -> list[str]:

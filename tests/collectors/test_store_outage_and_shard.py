@@ -8,17 +8,17 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from collector_helpers import pg_target
 
 from collectors.config import CollectorConfig
+from collectors.runtime import CollectorSettings
 from collectors.scheduler import SPOOL_STATE_PREFIX, Collector, run_collect
-from collectors.settings import CollectorSettings
-from headroom.servers.postgres import PgCluster
+from headroom.config import HeadroomConfig
 from store import Store, open_store
 from store.config import StoreConfig
+from testing.servers.postgres import PgCluster
 
 OUTAGE_S = 120  # the store is down for two minutes while collection goes on every second
 
@@ -84,7 +84,7 @@ def test_two_shards_collect_every_target_exactly_once(
     start = int(time.time())
     seen: dict[int, list[str]] = {}
     for i in (0, 1):
-        cfg = SimpleNamespace(
+        cfg = HeadroomConfig(
             store=StoreConfig(url=pg_store_url), targets=targets,
             collector=CollectorConfig(spool_dir=str(tmp_path / f"spool{i}")),
         )
@@ -103,11 +103,11 @@ def test_two_shards_collect_every_target_exactly_once(
 
 
 def test_store_down_at_start_collects_into_the_spool(pg_cluster: PgCluster, tmp_path: Path) -> None:
-    from headroom.servers.processes import free_port
+    from testing.servers.processes import free_port
 
     url = f"postgresql+psycopg://nobody:pw@127.0.0.1:{free_port()}/metrics"  # nothing listens there
     spool_dir = tmp_path / "spool"
-    cfg = SimpleNamespace(
+    cfg = HeadroomConfig(
         store=StoreConfig(url=url), targets=[pg_target(pg_cluster, "early", preset="minimal")],
         collector=CollectorConfig(spool_dir=str(spool_dir)),
     )

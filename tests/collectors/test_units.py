@@ -9,12 +9,13 @@ from typing import Any
 import pytest
 
 from collectors.batch import Batch, StatementStats, StatementTexts
+from collectors.config import TargetConfig
 from collectors.definitions import DefinitionError, parse_definition
 from collectors.presets import resolve
 from collectors.rates import RateTracker
 from collectors.shard import parse_shard, select, shard_of
 from collectors.spool import Spool
-from collectors.statements import TEXT_REFRESH_S, StatementCounters, StatementKey, StatementTracker
+from collectors.statement_deltas import TEXT_REFRESH_S, StatementCounters, StatementKey, StatementTracker
 from store.types import OTHER_QUERYID, StatementStat
 
 
@@ -142,8 +143,9 @@ def test_statements_stats_since_recreated_entry_counts_whole() -> None:
 def test_shard_partition_and_stability() -> None:
     names = [f"db-{i}" for i in range(1000)]
     owners = {n: shard_of(n, 4) for n in names}
+    targets = [TargetConfig(name=n, engine="postgres", dsn="postgresql://m@h/db") for n in names]
     for i in range(4):
-        assert select(names, (i, 4)) == [n for n in names if owners[n] == i]
+        assert [t.name for t in select(targets, (i, 4))] == [n for n in names if owners[n] == i]
     counts = [sum(1 for o in owners.values() if o == i) for i in range(4)]
     assert min(counts) > 180  # roughly even
     moved = sum(1 for n in names if shard_of(n, 5) != owners[n])
@@ -280,7 +282,7 @@ def test_ratios_are_per_interval_and_only_the_server_says_reset() -> None:
 
 def test_collector_settings_take_their_defaults_from_the_config_model() -> None:
     from collectors.config import CollectorConfig
-    from collectors.settings import CONFIGURED, CollectorSettings
+    from collectors.runtime import CONFIGURED, CollectorSettings
 
     # every option reaches the collector (the endpoint's are served by the composition root; the plans
     # section is passed whole, see test_plan_units)

@@ -23,11 +23,11 @@ from collectors.batch import Batch
 from collectors.definitions import MetricDef
 from collectors.engines.postgres import PostgresEngine
 from collectors.rates import RateTracker
+from collectors.runtime import CollectorSettings
 from collectors.samples import add_rows
 from collectors.scheduler import QUARANTINE_DIR, Collector
-from collectors.settings import CollectorSettings
-from headroom.servers.postgres import PgCluster
 from store import Sample, Store, open_store
+from testing.servers.postgres import PgCluster
 
 DEADLINE = 60.0
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard.synthetic import add_alerts_and_forecasts
 from store import open_store
+from testing.synthetic import add_alerts_and_forecasts
 
 REPO = Path(__file__).resolve().parents[2]
 APP = str(REPO / "dashboard" / "streamlit_app.py")
@@ -52,7 +52,7 @@ def empty_store(tmp_store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 @pytest.fixture(scope="module")
 def synthetic_store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    from dashboard.synthetic import populate
+    from testing.synthetic import populate
 
     path = tmp_path_factory.mktemp("dash") / "synthetic.db"
     url = store_url(path)
@@ -66,8 +66,8 @@ def synthetic_store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="session")
 def full_store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A store where every table has rows and every state a page can show occurs (dashboard.synthetic_full)."""
-    from dashboard.synthetic_full import populate_full
+    """A store where every table has rows and every state a page can show occurs (testing.synthetic_full)."""
+    from testing.synthetic_full import populate_full
 
     url = store_url(tmp_path_factory.mktemp("dash-full") / "full.db")
     st = open_store(url)
@@ -147,8 +147,8 @@ def collected(pg_cluster: Any, mariadb_pair: Any) -> Iterator[dict[str, Any]]:
     import psycopg
 
     from collectors.config import TargetConfig
+    from collectors.runtime import CollectorSettings
     from collectors.scheduler import Collector
-    from collectors.settings import CollectorSettings
 
     tmp = Path(tempfile.mkdtemp(prefix="headroom-dash-real-", dir=_base_dir()))
     url = f"sqlite:///{tmp / 'metrics.db'}"

@@ -138,7 +138,7 @@ def test_every_page_for_every_target_in_chromium_on_a_fully_populated_store(
         full_store_url: str, tmp_path: Path, need_binary: Callable[[str, str], str]) -> None:
     """Channel health with failures, silences, forecasts of every status, a standby that stopped
     streaming: every page opens for every target without an exception element."""
-    from dashboard.synthetic_full import MYSQL, OTHER_PG, PRIMARY, STANDBY
+    from testing.synthetic_full import MYSQL, OTHER_PG, PRIMARY, STANDBY
 
     chromium = need_binary("chromium", "chromium")
     with headroom_dashboard(full_store_url, tmp_path) as base:

@@ -11,12 +11,13 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
+from collectors.pg.unused import peers_without_data
 from dashboard import charts
 from dashboard import format as fmt
 from dashboard.config import DashboardConfig
 from dashboard.fleet import fleet_table, pg_version_text
 from dashboard.growth import growth_table
-from dashboard.indexes import drop_used_elsewhere, findings, quote_ident, used_elsewhere
+from dashboard.indexes import findings, peer_scans, quote_ident, unused_on_every_peer
 from dashboard.launch import dashboard_env, streamlit_command, write_auth_secrets
 from dashboard.timerange import PRESETS, parse_range, previous
 
@@ -111,11 +112,19 @@ def test_index_findings_ddl_and_cross_replica_check() -> None:
         {"target": "p", "value": 4096.0, "label_datname": "app", "label_schemaname": "public",
          "label_relname": "t", "label_indexrelname": "ix_used_on_standby"},
     ])
-    scans = pd.DataFrame([{"target": "s", "value": 3.0, "label_datname": "app", "label_schemaname": "public",
-                           "label_indexrelname": "ix_used_on_standby"}])
-    kept = drop_used_elsewhere(df, used_elsewhere(scans, {"s"}))
-    out = findings(kept, "unused")
+    scans = pd.DataFrame([
+        {"target": "s", "value": 3.0, "label_datname": "app", "label_schemaname": "public", "label_relname": "t",
+         "label_indexrelname": "ix_used_on_standby"},
+        {"target": "s", "value": 0.0, "label_datname": "app", "label_schemaname": "public", "label_relname": "t",
+         "label_indexrelname": 'ix "odd"'},
+    ])
+    out = findings(unused_on_every_peer(df, peer_scans(scans, {"s"})), "unused")
     assert list(out["index"]) == ['ix "odd"']
+    # a peer without data for an index leaves it off the list; one with no data at all is named
+    assert unused_on_every_peer(df, peer_scans(scans.iloc[:1], {"s"})).empty
+    silent = peer_scans(scans, {"s", "quiet"})
+    assert unused_on_every_peer(df, silent).empty and peers_without_data(silent) == ["quiet"]
+    assert len(unused_on_every_peer(df, peer_scans(scans, set()))) == 2  # no peers: the target's own finding
     assert out.iloc[0]["ddl"] == 'DROP INDEX CONCURRENTLY IF EXISTS "public"."ix ""odd""";'
     assert findings(df, "bloat").iloc[0]["ddl"].startswith("REINDEX INDEX CONCURRENTLY")
     assert quote_ident("a") == '"a"'

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from dashboard.synthetic import SECRET_WEBHOOK
-from dashboard.synthetic_full import MYSQL, OTHER_PG, PRIMARY, STANDBY
 from forecasting.persist import STATUS_TEXT
 from forecasting.report import render_report_html
 from store import schema
+from testing.synthetic import SECRET_WEBHOOK
+from testing.synthetic_full import MYSQL, OTHER_PG, PRIMARY, STANDBY
 from tests.dashboard.conftest import PAGES, run_page, unreadable, visible_texts
 
 SINGLE_TARGET = {"instance", "queries", "storage", "vacuum", "indexes", "targets"}

@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import format as fmt
-from dashboard.synthetic import SECRET_WEBHOOK
+from testing.synthetic import SECRET_WEBHOOK
 from tests.dashboard.conftest import (
     APP as APP_PATH,
 )

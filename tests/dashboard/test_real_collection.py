@@ -102,3 +102,13 @@ def test_queries_page_on_collected_data_shows_the_workload(real_store: dict[str,
     df = at.dataframe[0].value
     row = df[df["queryid"] == ours[0].queryid]
     assert len(row) == 1 and int(row.iloc[0]["calls"]) == 20
+
+
+def test_every_collected_name_is_declared_by_its_definition(real_store: dict[str, Any]) -> None:
+    """Python-backed definitions too: a name the collectors write is one their definitions declare, so the
+    metrics reference and the rule lint know it (GTID positions of the MariaDB replica included)."""
+    from collectors.definitions import produced_metric_names
+
+    written = {s.metric for s in real_store["store"].list_series()}
+    assert {"mysql_replica_gtid_received_seq", "mysql_replica_gtid_applied_seq", "pg_setting"} <= written
+    assert sorted(written - produced_metric_names()) == []

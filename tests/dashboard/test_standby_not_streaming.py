@@ -15,11 +15,11 @@ from alerts.config import AlertsConfig
 from alerts.rules import default_pack
 from alerts.service import run_cycle
 from collectors.config import TargetConfig
+from collectors.runtime import CollectorSettings
 from collectors.scheduler import Collector
-from collectors.settings import CollectorSettings
 from dashboard.replication import GONE, RECEIVER_DOWN, STREAMING
-from headroom.servers.postgres import PgCluster
 from store import Store, open_store
+from testing.servers.postgres import PgCluster
 from tests.dashboard.conftest import run_page
 
 pytestmark = pytest.mark.serial

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from headroom.redact import clear_secrets
+from headroom_core.redact import clear_secrets
 
 
 @pytest.fixture(autouse=True)

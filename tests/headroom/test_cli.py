@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from headroom.cli_support import StageUnavailable, stage
 from store import Sample, open_store
 
 REPO = Path(__file__).resolve().parents[2]
@@ -98,38 +97,6 @@ def test_init_writes_a_config_that_loads_and_refuses_to_overwrite(tmp_path: Path
     check = run_cli("check", cwd=tmp_path)
     assert check.returncode == 0, check.stderr
     assert "configuration OK (0 target(s))" in check.stdout
-
-
-def test_missing_stage_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(StageUnavailable):
-        stage("forecasting.no_such_stage_module", "run")
-    with pytest.raises(StageUnavailable):
-        stage("store", "no_such_entry_function")
-    # a stage that exists but whose own import fails is a real error, not "unavailable"
-    (tmp_path / "hr_broken_stage.py").write_text("import hr_no_such_dependency\n", encoding="utf-8")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    with pytest.raises(ModuleNotFoundError):
-        stage("hr_broken_stage", "run")
-    (tmp_path / "headroom.yaml").write_text("targets: []\n", encoding="utf-8")
-    unavailable = [
-        (cmd, mod) for cmd, mod in (("forecast", "forecasting.runner"), ("alerts", "alerts.service"),
-                                   ("report", "forecasting.report"), ("backfill", "collectors.backfill"))
-        if not _importable(mod)
-    ]
-    for cmd, _mod in unavailable[:1]:
-        args = {"report": ["--out", "r.html"], "backfill": ["--from-prometheus", "http://127.0.0.1:1"]}.get(cmd, [])
-        result = run_cli(cmd, *args, cwd=tmp_path)
-        assert result.returncode == 3
-        assert result.stderr.strip() == f"headroom {cmd}: this stage is not available in this build"
-
-
-def _importable(module: str) -> bool:
-    import importlib.util
-
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
 
 
 def test_unexpected_error_is_one_line_without_traceback(tmp_path: Path) -> None:
@@ -235,7 +202,7 @@ def test_query_rejects_bad_arguments(tmp_path: Path) -> None:
 def test_check_reports_the_real_server_and_an_unreachable_target(tmp_path: Path, pg_cluster: object) -> None:
     import socket
 
-    from collectors.config import split_dsn_password
+    from headroom_core.redact import split_dsn_password
 
     cluster = pg_cluster
     dsn, password = split_dsn_password(cluster.monitor_dsn())  # type: ignore[attr-defined]
@@ -372,7 +339,7 @@ def test_every_subcommand_takes_the_global_options() -> None:
 def test_config_after_the_subcommand_is_used_on_a_real_server(tmp_path: Path, pg_cluster: object) -> None:
     """`headroom collect --config F` (what `headroom collect --help` suggests) collects from the target
     in F; the option after the subcommand wins over the one before it."""
-    from collectors.config import split_dsn_password
+    from headroom_core.redact import split_dsn_password
 
     dsn, password = split_dsn_password(pg_cluster.monitor_dsn())  # type: ignore[attr-defined]
     (tmp_path / "pw").write_text(f"{password}\n", encoding="utf-8")

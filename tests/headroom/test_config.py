@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from collectors.config import TargetConfig, dsn_with_password, redact_dsn, split_dsn_password
-from headroom import redact
+from collectors.config import TargetConfig
 from headroom.config import (
     ConfigError,
     HeadroomConfig,
@@ -18,7 +17,9 @@ from headroom.config import (
     store_url_revealed,
 )
 from headroom.init_template import example_config, iter_options
-from store.configtypes import Secret
+from headroom_core import redact
+from headroom_core.configtypes import Secret
+from headroom_core.redact import dsn_with_password, redact_dsn, split_dsn_password
 
 
 def line_of(text: str, needle: str, nth: int = 0) -> int:

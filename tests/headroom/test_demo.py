@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 import yaml
 
-from headroom.servers.processes import free_port, pid_running, port_open
+from headroom_core.processes import pid_running
+from testing.servers.processes import free_port, port_open
 
 ROOT = Path(__file__).resolve().parents[2]
 

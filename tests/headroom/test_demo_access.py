@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from headroom.demo import start_demo_servers
-from headroom.servers.mariadb import MariaDbPair
-from headroom.servers.postgres import PgCluster
-from headroom.servers.processes import ram_base_dir
+from testing.servers.mariadb import MariaDbPair
+from testing.servers.postgres import PgCluster
+from testing.servers.processes import ram_base_dir
 from tests.conftest import need
 
 OTHER_USER = "nobody"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from headroom.servers import mariadb, pgbouncer, postgres, prometheus
+from testing.servers import mariadb, pgbouncer, postgres, prometheus
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "install-debian-packages"

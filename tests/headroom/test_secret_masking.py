@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from headroom import redact
+from headroom_core import redact
 from tests.headroom.test_secrets import closed_port, run_cli
 
 SSL_PW = "Ssl-K3y-Pa55-q1"

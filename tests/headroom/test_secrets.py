@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from headroom import redact
 from headroom.config import load_config
 from headroom.logging import setup_logging
+from headroom_core import redact
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -189,7 +189,7 @@ def test_store_passwords_never_shown_when_the_store_fails(tmp_path: Path) -> Non
 def test_store_password_file_reaches_a_real_postgresql_store(tmp_path: Path, pg_store_url: str) -> None:
     """The store password, given only through store.password_file, opens a real PostgreSQL store
     (which requires it) and appears in no output."""
-    from collectors.config import split_dsn_password
+    from headroom_core.redact import split_dsn_password
 
     bare, real_password = split_dsn_password(pg_store_url)
     assert real_password, "the PostgreSQL store fixture is expected to require a password"

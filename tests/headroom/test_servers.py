@@ -17,11 +17,12 @@ import pymysql.cursors
 import pytest
 import sqlalchemy as sa
 
-from headroom.servers.managed import ManagedServer
-from headroom.servers.mariadb import MariaDbPair
-from headroom.servers.pgbouncer import PgBouncer
-from headroom.servers.postgres import PgCluster
-from headroom.servers.processes import pid_running, port_open
+from headroom_core.processes import pid_running
+from testing.servers.managed import ManagedServer
+from testing.servers.mariadb import MariaDbPair
+from testing.servers.pgbouncer import PgBouncer
+from testing.servers.postgres import PgCluster
+from testing.servers.processes import port_open
 
 
 def _get_json(url: str, data: bytes | None = None) -> Any:
@@ -327,9 +328,9 @@ def test_pgbouncer_forwards_and_reports_pools(
 ORPHAN_SCRIPT = """
 import sys, time
 from pathlib import Path
-from headroom.servers.postgres import start_pg_cluster
-from headroom.servers.mariadb import start_mariadb_pair
-from headroom.servers.prometheus import start_alertmanager
+from testing.servers.postgres import start_pg_cluster
+from testing.servers.mariadb import start_mariadb_pair
+from testing.servers.prometheus import start_alertmanager
 base = Path(sys.argv[1])
 pg = start_pg_cluster(base / "pg", with_standby=True)
 my = start_mariadb_pair(base / "my", with_replica=False)

@@ -175,7 +175,7 @@ def test_headroom_up_restarts_a_killed_collector_and_sigterm_stops_all(
     child → restarted, collection continues; SIGTERM to `up` → every child gone."""
     import yaml
 
-    from headroom.servers.processes import free_port
+    from testing.servers.processes import free_port
 
     ports = {"collect": free_port(), "forecast": free_port(), "alerts": free_port()}
 

@@ -24,7 +24,7 @@ def test_bytes_scale_to_a_readable_unit(value: float, text: str) -> None:
 
 def test_sizes_read_in_the_units_the_configuration_takes() -> None:
     """`capacity.disk_bytes: 500GB` is shown as 500 GB (decimal, as ByteSize parses GB); 1 GiB is 1.07 GB."""
-    from store.configtypes import parse_byte_size
+    from headroom_core.configtypes import parse_byte_size
 
     assert fmt.fmt_bytes(parse_byte_size("500GB")) == "500 GB"
     assert fmt.fmt_bytes(parse_byte_size("1GiB")) == "1.07 GB"

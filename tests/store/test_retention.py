@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import event, func, insert, select, text, update
 
-from dashboard import queries
+from dashboard import reads
 from forecasting.persist import Row, write_rows
 from store import Sample, Store
 from store.config import RetentionConfig
@@ -135,7 +135,7 @@ def test_capacity_reads_the_newest_forecasts_through_an_index(make_store: Callab
 
     event.listen(st.engine, "before_cursor_execute", capture)
     try:
-        df = queries.forecasts(st)
+        df = reads.forecasts(st)
     finally:
         event.remove(st.engine, "before_cursor_execute", capture)
     # the values: one row per series, the newest run of each

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from headroom.servers.managed import ManagedServer, start_on_free_port
-from headroom.servers.processes import chown_to, find_binary, make_dir, service_user
+from testing.servers.managed import ManagedServer, start_on_free_port
+from testing.servers.processes import chown_to, find_binary, make_dir, service_user
 
 PGBOUNCER_PACKAGE = "pgbouncer"
 

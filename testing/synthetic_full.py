@@ -1,7 +1,7 @@
 """A synthetic store where every table holds rows, and every state a page can show occurs at least
 once (tests and screenshots; nothing here runs in a deployment).
 
-On top of :func:`dashboard.synthetic.populate`: a standby whose WAL receiver stopped ten minutes
+On top of :func:`testing.synthetic.populate`: a standby whose WAL receiver stopped ten minutes
 ago (its primary no longer lists it), index findings, vacuum and purge state, collector
 self-metrics and errors, rollups, forecasts of every status written through the forecaster's writer
 with the triggers it would store, alerts evaluated by the real alert cycle (pending and firing), a
@@ -16,8 +16,8 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from dashboard.synthetic import SECRET_WEBHOOK, populate, target_names
 from store import Event, Sample
+from testing.synthetic import SECRET_WEBHOOK, populate, target_names
 
 PRIMARY, STANDBY, OTHER_PG, MYSQL = (n for n, _, _ in target_names(4))
 STOPPED_FOR = 600  # the standby's WAL receiver stopped this long before `now`

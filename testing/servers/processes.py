@@ -93,14 +93,8 @@ def ram_base_dir(prefix: str) -> Path:
     return path
 
 
-def run(
-    argv: Sequence[str],
-    user: str | None = None,
-    env: dict[str, str] | None = None,
-    timeout: float = 120,
-    cwd: str | Path | None = None,
-) -> subprocess.CompletedProcess[str]:
-    """Run a command (as `user` when given) and raise with its output when it fails."""
+def _child_identity(user: str | None, env: dict[str, str] | None) -> tuple[dict[str, str], dict[str, object]]:
+    """The environment of a child process and the Popen arguments that run it as ``user`` (when given)."""
     full_env = dict(os.environ)
     if env:
         full_env.update(env)
@@ -111,6 +105,18 @@ def run(
         full_env["HOME"] = pw.pw_dir
         full_env["USER"] = user
         full_env["LOGNAME"] = user
+    return full_env, kwargs
+
+
+def run(
+    argv: Sequence[str],
+    user: str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+    cwd: str | Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run a command (as `user` when given) and raise with its output when it fails."""
+    full_env, kwargs = _child_identity(user, env)
     proc = subprocess.run(
         list(argv),
         capture_output=True,
@@ -152,16 +158,7 @@ def spawn(
     from the main thread it also gets `parent_death_signal` if its starter dies without stopping it
     (a killed test worker or demo leaves no server behind).
     """
-    full_env = dict(os.environ)
-    if env:
-        full_env.update(env)
-    kwargs: dict[str, object] = {}
-    if user is not None:
-        pw = pwd.getpwnam(user)
-        kwargs = {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
-        full_env["HOME"] = pw.pw_dir
-        full_env["USER"] = user
-        full_env["LOGNAME"] = user
+    full_env, kwargs = _child_identity(user, env)
     if parent_death_signal is not None and threading.current_thread() is threading.main_thread():
         kwargs["preexec_fn"] = _parent_death_signal(parent_death_signal)
     with open(log_path, "ab") as log:
@@ -175,57 +172,6 @@ def spawn(
             start_new_session=True,
             **kwargs,  # type: ignore[call-overload]
         )
-
-
-def pid_running(pid: int | None) -> bool:
-    """True when the process exists and is not a zombie (a zombie counts as stopped)."""
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("State:"):
-                    return "Z" not in line.split()[1]
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return True
-
-
-def _reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
-
-
-def stop_pid(pid: int | None, sig: int = signal.SIGTERM, timeout: float = 20.0) -> bool:
-    """Send `sig` to `pid` and wait until it is gone; SIGKILL after `timeout`. True if it was running."""
-    if not pid_running(pid):
-        if pid:
-            _reap(pid)
-        return False
-    assert pid is not None
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, sig)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        _reap(pid)
-        if not pid_running(pid):
-            return True
-        time.sleep(0.02)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-    kill_deadline = time.monotonic() + 10
-    while time.monotonic() < kill_deadline:
-        _reap(pid)
-        if not pid_running(pid):
-            break
-        time.sleep(0.02)
-    return True
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -4,7 +4,7 @@ statement tables (the same ones pg_stat_statements fills, so the Queries page se
 - Entries are keyed by (schema, digest); the table has no user column, so ``username`` is empty.
 - The hot path reads only the counters; ``DIGEST_TEXT`` is fetched for digests that reach the top N
   and whose text was never stored (text stored once).
-- Deltas, top N + ``(other)``, and reset handling come from :mod:`collectors.statements`:
+- Deltas, top N + ``(other)``, and reset handling come from :mod:`collectors.statement_deltas`:
   ``FIRST_SEEN`` is the entry's ``since``, so an entry re-created after a ``TRUNCATE`` (or after
   eviction) counts its whole counters once, and any other decrease drops that entry's interval —
   never a negative delta. Headroom never truncates the table itself.
@@ -19,8 +19,8 @@ from typing import Any
 
 from collectors.batch import StatementStats, StatementTexts
 from collectors.engines.base import MissingFeature, PythonContext, Row
-from collectors.mysql_privileges import setting_fix
-from collectors.statements import (
+from collectors.mysql.privileges import setting_fix
+from collectors.statement_deltas import (
     DEFAULT_TEXT_MAX,
     DEFAULT_TOP_N,
     StatementCounters,

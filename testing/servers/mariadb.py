@@ -14,16 +14,16 @@ import shutil
 import signal
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 import pymysql
 import pymysql.cursors
 
-from headroom.servers.processes import (
+from testing.servers.lifecycle import ServerPair, ServerProcess
+from testing.servers.processes import (
     ServerStartError,
     cache_root,
     chown_to,
@@ -31,13 +31,9 @@ from headroom.servers.processes import (
     file_lock,
     find_binary,
     free_port,
-    log_tail,
     make_dir,
-    pid_running,
     run,
     service_user,
-    spawn,
-    stop_pid,
 )
 
 MARIADB_PACKAGE = "mariadb-server"
@@ -63,21 +59,18 @@ def server_version() -> str:
     return out.strip()
 
 
-@dataclass
-class MariaDbInstance:
+@dataclass(kw_only=True)
+class MariaDbInstance(ServerProcess):
     """One MariaDB server."""
 
-    name: str
     host: str
     port: int
     datadir: Path
     socket_path: Path
     defaults_file: Path
-    log_path: Path
     server_id: int
-    os_user: str | None = None
-    pid: int | None = None
-    _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    kind: ClassVar[str] = "MariaDB"
 
     def dsn(self, user: str, password: str | None = None, dbname: str = "") -> str:
         auth = quote(user, safe="") + (":" + quote(password, safe="") if password is not None else "")
@@ -104,67 +97,31 @@ class MariaDbInstance:
         finally:
             conn.close()
 
-    def start(self, timeout: float = 60.0) -> None:
-        if self.is_running():
-            return
-        self._proc = spawn(
-            [mariadbd_binary(), f"--defaults-file={self.defaults_file}"], self.log_path, user=self.os_user
-        )
-        self.pid = self._proc.pid
-        deadline = time.monotonic() + timeout
-        last: Exception | None = None
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise ServerStartError(
-                    f"MariaDB {self.name} exited with {self._proc.returncode}:\n{log_tail(self.log_path)}"
-                )
-            if self.socket_path.exists():
-                try:
-                    self.root_connect().close()
-                    return
-                except pymysql.err.OperationalError as exc:
-                    last = exc
-            time.sleep(0.05)
-        raise ServerStartError(
-            f"MariaDB {self.name} not ready within {timeout:.0f}s ({last}):\n{log_tail(self.log_path)}"
-        )
+    def command(self) -> list[str]:
+        return [mariadbd_binary(), f"--defaults-file={self.defaults_file}"]
+
+    def probe(self) -> None:
+        if not self.socket_path.exists():
+            raise ServerStartError(f"no socket at {self.socket_path} yet")
+        self.root_connect().close()
 
     def stop(self, timeout: float = 60.0) -> None:
         """Stop by PID (SIGTERM: clean shutdown; SIGKILL after `timeout`)."""
-        stop_pid(self.pid, signal.SIGTERM, timeout=timeout)
-        if self._proc is not None:
-            try:
-                self._proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
-            self._proc = None
-
-    def is_running(self) -> bool:
-        if self._proc is not None and self._proc.poll() is not None:
-            return False
-        return pid_running(self.pid)
+        self.stop_process(signal.SIGTERM, timeout=timeout)
 
 
-@dataclass
-class MariaDbPair:
+@dataclass(kw_only=True)
+class MariaDbPair(ServerPair[MariaDbInstance], group_name="pair", follower_name="replica"):
     """A MariaDB primary and its GTID replica, with a least-privilege monitoring user."""
 
-    primary: MariaDbInstance
     replica: MariaDbInstance | None
     monitor_password: str
     repl_password: str
-    base_dir: Path
     monitor_user: str = MONITOR_USER
-    owns_base_dir: bool = False
 
-    def instance(self, which: str = "primary") -> MariaDbInstance:
-        if which == "primary":
-            return self.primary
-        if which == "replica":
-            if self.replica is None:
-                raise ValueError("this pair has no replica")
-            return self.replica
-        raise ValueError(f"which must be 'primary' or 'replica', not {which!r}")
+    @property
+    def follower(self) -> MariaDbInstance | None:
+        return self.replica
 
     def root_connect(self, which: str = "primary", database: str | None = None) -> pymysql.Connection[Any]:
         return self.instance(which).root_connect(database)
@@ -191,24 +148,6 @@ class MariaDbPair:
         )
         if rows[0]["r"] != 0:
             raise ServerStartError(f"replica did not reach GTID {pos} within {timeout:.0f}s")
-
-    def stop(self) -> None:
-        if self.replica is not None:
-            self.replica.stop()
-        self.primary.stop()
-
-    def cleanup(self) -> None:
-        self.stop()
-        if self.owns_base_dir:
-            shutil.rmtree(self.base_dir, ignore_errors=True)
-
-    def __enter__(self) -> MariaDbPair:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.cleanup()
 
 
 def _write_defaults(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import yaml
 
-from headroom.servers.managed import ManagedServer, start_on_free_port
-from headroom.servers.processes import find_binary, make_dir, wait_http_ok
+from testing.servers.managed import ManagedServer, start_on_free_port
+from testing.servers.processes import find_binary, make_dir, wait_http_ok
 
 PROMETHEUS_PACKAGE = "prometheus"
 POSTGRES_EXPORTER_PACKAGE = "prometheus-postgres-exporter"
@@ -117,13 +117,7 @@ def start_prometheus(
             workdir=work,
         )
 
-    server = start_on_free_port(make)
-    try:
-        wait_http_ok(server.url + "/-/ready")
-    except BaseException:
-        server.stop()
-        raise
-    return server
+    return _start_ready(make)
 
 
 def start_postgres_exporter(base_dir: Path | str, dsn: str, extra_args: Sequence[str] = ()) -> ManagedServer:
@@ -194,6 +188,11 @@ def start_alertmanager(
             workdir=work,
         )
 
+    return _start_ready(make)
+
+
+def _start_ready(make: Callable[[int], ManagedServer]) -> ManagedServer:
+    """Start on a free port and wait until ``/-/ready`` answers (stopped again when it never does)."""
     server = start_on_free_port(make)
     try:
         wait_http_ok(server.url + "/-/ready")

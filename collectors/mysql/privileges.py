@@ -16,13 +16,26 @@ Definitions name privileges flavour-neutrally in ``requires: {privilege: ...}``:
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from collectors.definitions import Requirement
-from collectors.engines.base import MissingFeature
+from collectors.engines.base import MissingFeature, ServerInfo
 
-if TYPE_CHECKING:
-    from collectors.engines.mysql import MySqlEngine
+
+class GrantSource(Protocol):
+    """What :func:`check_requirement` asks of a connected MySQL/MariaDB engine."""
+
+    @property
+    def flavour(self) -> str: ...
+
+    @property
+    def info(self) -> ServerInfo | None: ...
+
+    async def privileges(self) -> set[str]: ...
+
+    async def schema_privileges(self) -> set[tuple[str, str]]: ...
+
+    async def setting(self, name: str) -> Any: ...
 
 PERFORMANCE_SCHEMA_SELECT = "SELECT ON performance_schema"
 
@@ -123,7 +136,7 @@ def setting_fix(name: str, flavour: str) -> str:
     return f"set {name} in the server's option file"
 
 
-async def check_requirement(engine: MySqlEngine, req: Requirement) -> MissingFeature | None:
+async def check_requirement(engine: GrantSource, req: Requirement) -> MissingFeature | None:
     """None when ``req`` holds on the engine's server, else the MissingFeature with its fix."""
     flavour = engine.flavour
     user = grantee(engine.info.current_user if engine.info else "")

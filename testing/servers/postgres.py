@@ -15,16 +15,16 @@ import shutil
 import signal
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Literal
+from typing import ClassVar, Literal
 from urllib.parse import quote
 
 import psycopg
 from psycopg import sql
 
-from headroom.servers.processes import (
+from testing.servers.lifecycle import ServerPair, ServerProcess
+from testing.servers.processes import (
     MissingBinaryError,
     ServerStartError,
     cache_root,
@@ -32,13 +32,9 @@ from headroom.servers.processes import (
     copy_tree,
     file_lock,
     free_port,
-    log_tail,
     make_dir,
-    pid_running,
     run,
     service_user,
-    spawn,
-    stop_pid,
 )
 
 PG_PACKAGE = "postgresql"
@@ -122,19 +118,17 @@ def _q(value: str) -> str:
     return quote(value, safe="")
 
 
-@dataclass
-class PgInstance:
+@dataclass(kw_only=True)
+class PgInstance(ServerProcess):
     """One running (or stopped) PostgreSQL server."""
 
-    name: str
     host: str
     port: int
     datadir: Path
     socket_dir: Path
-    log_path: Path
-    os_user: str | None = None
-    pid: int | None = None
-    _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    kind: ClassVar[str] = "PostgreSQL"
+    death_signal: ClassVar[int] = signal.SIGQUIT
 
     def dsn(self, user: str = "postgres", dbname: str = "postgres", password: str | None = None) -> str:
         """libpq URI over TCP to this server."""
@@ -147,57 +141,25 @@ class PgInstance:
             host=str(self.socket_dir), port=self.port, user="postgres", dbname=dbname, autocommit=autocommit
         )
 
-    def start(self, timeout: float = 60.0) -> None:
-        """Start the server and wait until it accepts connections."""
-        if self.is_running():
-            return
-        pidfile = self.datadir / "postmaster.pid"
-        if pidfile.exists():
-            pidfile.unlink()
-        self._proc = spawn(
-            [pg_binary("postgres"), "-D", str(self.datadir)], self.log_path, user=self.os_user,
-            parent_death_signal=signal.SIGQUIT,
-        )
-        self.pid = self._proc.pid
-        deadline = time.monotonic() + timeout
-        last_error: Exception | None = None
-        while time.monotonic() < deadline:
-            if self._proc.poll() is not None:
-                raise ServerStartError(
-                    f"PostgreSQL {self.name} exited with {self._proc.returncode}:\n{log_tail(self.log_path)}"
-                )
-            try:
-                with psycopg.connect(
-                    host=str(self.socket_dir), port=self.port, user="postgres", dbname="postgres",
-                    connect_timeout=2,
-                ) as conn:
-                    conn.execute("SELECT 1")
-                return
-            except psycopg.OperationalError as exc:
-                last_error = exc
-                time.sleep(0.05)
-        raise ServerStartError(
-            f"PostgreSQL {self.name} not ready within {timeout:.0f}s ({last_error}):\n{log_tail(self.log_path)}"
-        )
+    def command(self) -> list[str]:
+        return [pg_binary("postgres"), "-D", str(self.datadir)]
+
+    def before_start(self) -> None:
+        (self.datadir / "postmaster.pid").unlink(missing_ok=True)
+
+    def probe(self) -> None:
+        with psycopg.connect(
+            host=str(self.socket_dir), port=self.port, user="postgres", dbname="postgres", connect_timeout=2,
+        ) as conn:
+            conn.execute("SELECT 1")
 
     def stop(self, mode: StopMode = "fast", timeout: float = 30.0) -> None:
         """Stop by PID: smart (SIGTERM), fast (SIGINT) or immediate (SIGQUIT)."""
-        stop_pid(self.pid, _STOP_SIGNALS[mode], timeout=timeout)
-        if self._proc is not None:
-            try:
-                self._proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
-            self._proc = None
+        self.stop_process(_STOP_SIGNALS[mode], timeout=timeout)
 
     def restart(self, mode: StopMode = "fast") -> None:
         self.stop(mode)
         self.start()
-
-    def is_running(self) -> bool:
-        if self._proc is not None and self._proc.poll() is not None:
-            return False
-        return pid_running(self.pid)
 
     def append_conf(self, settings: dict[str, str]) -> None:
         """Append settings to postgresql.conf (later lines win); takes effect on reload/restart."""
@@ -210,26 +172,18 @@ class PgInstance:
             os.kill(self.pid, signal.SIGHUP)
 
 
-@dataclass
-class PgCluster:
+@dataclass(kw_only=True)
+class PgCluster(ServerPair[PgInstance], group_name="cluster", follower_name="standby"):
     """A primary with an optional streaming standby, a superuser password and a pg_monitor-only role."""
 
-    primary: PgInstance
     standby: PgInstance | None
     superuser_password: str
     monitor_password: str
-    base_dir: Path
     monitor_user: str = MONITOR_USER
-    owns_base_dir: bool = False
 
-    def instance(self, which: str = "primary") -> PgInstance:
-        if which == "primary":
-            return self.primary
-        if which == "standby":
-            if self.standby is None:
-                raise ValueError("this cluster has no standby")
-            return self.standby
-        raise ValueError(f"which must be 'primary' or 'standby', not {which!r}")
+    @property
+    def follower(self) -> PgInstance | None:
+        return self.standby
 
     def superuser_dsn(self, which: str = "primary", dbname: str = "postgres") -> str:
         return self.instance(which).dsn("postgres", dbname, self.superuser_password)
@@ -263,26 +217,6 @@ class PgCluster:
                     return
                 time.sleep(0.05)
         raise ServerStartError(f"standby did not replay up to {target} within {timeout:.0f}s")
-
-    def stop(self) -> None:
-        """Stop standby then primary, by PID."""
-        if self.standby is not None:
-            self.standby.stop("fast")
-        self.primary.stop("fast")
-
-    def cleanup(self) -> None:
-        """Stop and remove the data directories."""
-        self.stop()
-        if self.owns_base_dir:
-            shutil.rmtree(self.base_dir, ignore_errors=True)
-
-    def __enter__(self) -> PgCluster:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.cleanup()
 
 
 def _template_dir(os_user: str | None) -> Path:

@@ -1,0 +1,1 @@
+"""MySQL / MariaDB specifics: DSNs, privileges, replica status, binary logs, digests, global variables."""
