@@ -19,6 +19,12 @@ class RetentionConfig(StrictModel):
     statement_texts: Duration = Field(
         default=30 * 86400, description="Statement texts not seen among the top statements for this long are deleted."
     )
+    activity: Duration = Field(
+        default=8 * 86400,
+        description="How long the 10-second activity buckets (DB load by wait class, query, user, database, "
+        "client) and their top-session snapshots are kept.",
+    )
+    activity_5m: Duration = Field(default=90 * 86400, description="How long the 5-minute activity rollup is kept.")
     events: Duration = Field(default=365 * 86400, description="How long events are kept.")
     alert_history: Duration = Field(default=365 * 86400, description="How long alert state changes are kept.")
     forecasts: Duration = Field(
