@@ -49,7 +49,7 @@ CONNECTION = "(connection)"
 LIMIT_NAMES_SHOWN = 20  # database names in a database_limit event's message
 LIMIT_NAMES_KEPT = 200  # ... and in its details
 #: per-second samplers: they set neither the heartbeat rate nor write self-metrics on every poll
-SAMPLERS = frozenset({"activity"})
+SAMPLERS = frozenset({"activity", "mysql_activity"})
 SELF_METRICS_EVERY = 10.0  # seconds between the self-metric samples of a sampler (failures: always)
 
 
