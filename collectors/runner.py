@@ -225,7 +225,8 @@ class TargetRunner:
                     state=self.python_state.setdefault(mdef.name if db is None else f"{mdef.name}@{db}", {}),
                     batch=batch, timeout=timeout, database=db,
                     options={"top_statements": self.settings.top_statements,
-                             "query_text_max": self.settings.query_text_max},
+                             "query_text_max": self.settings.query_text_max,
+                             "cpus": getattr(getattr(self.target, "capacity", None), "cpus", None)},
                 )
                 rows = await self.engine.call_python(mdef.python_function(), ctx)
             else:

@@ -39,13 +39,13 @@ def _snapshot_order(session: Mapping[str, Any]) -> tuple[int, float]:
         rank = 1
     else:
         rank = 2
-    age = session.get("query_age") if rank < 2 else session.get("state_age")
+    age = session.get("query_age") if rank < 2 else session.get("xact_age")
     return rank, -float(age or 0.0)
 
 
 def bounded_snapshot(sessions: Sequence[Mapping[str, Any]], limit: int = MAX_SESSIONS) -> list[dict[str, Any]]:
     """Blocked and blocking sessions first, then active ones (longest running first), then the others
-    (idle in transaction the longest first), at most ``limit``."""
+    (the oldest transaction first: idle in transaction, holding the xmin horizon), at most ``limit``."""
     blocking = {int(b) for s in sessions for b in s.get("blockers") or []}
     marked = [dict(s) | ({"blocking": True} if int(s["pid"]) in blocking else {}) for s in sessions]
     return sorted(marked, key=_snapshot_order)[:limit]

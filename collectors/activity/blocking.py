@@ -8,6 +8,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from store.format import fmt_duration
+
 MAX_DEPTH = 100  # a chain longer than this is cut (the depth reported is at least this)
 
 
@@ -82,3 +84,27 @@ def walk(trees: Sequence[BlockNode]) -> list[tuple[int, BlockNode]]:
     for t in trees:
         visit(t, 0)
     return out
+
+
+def _printable(text: object, limit: int) -> str:
+    """One line of printable text (control characters from a monitored server dropped), at most ``limit``."""
+    flat = "".join(ch if ch.isprintable() else " " for ch in str(text))
+    flat = " ".join(flat.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def tree_lines(trees: Sequence[BlockNode], query_chars: int = 120) -> list[str]:
+    """The trees as indented text lines (``headroom query --blocking``): pid, user, client, state,
+    lock mode and what is locked, waiting time, transaction age, query."""
+    lines = []
+    for level, node in walk(trees):
+        s = node.session
+        lock = f"{s.get('lock_mode')} on {s.get('lock_target')}" if s.get("lock_mode") else "—"
+        head = "  " * level + ("└─ " if level else "")
+        lines.append(
+            f"{head}pid {node.pid}  user {_printable(s.get('user') or '—', 64)}  "
+            f"client {_printable(s.get('client') or '—', 64)}  state {_printable(s.get('state') or '—', 40)}  "
+            f"lock {_printable(lock, 120)}  waiting {fmt_duration(s.get('wait_age')) if level else '—'}  "
+            f"xact {fmt_duration(s.get('xact_age'))}  query {_printable(s.get('query') or '—', query_chars)}"
+        )
+    return lines
