@@ -139,33 +139,40 @@ def apply_retention(conn: Connection, raw_cutoff: int, rollup_cutoff: int) -> di
     return {k: int(v or 0) for k, v in removed.items()}
 
 
-def _table_for(start: int, end: int, raw_cutoff: int | None) -> tuple[Any, int]:
-    """The raw table while the range is within its retention and short enough, else the rollup."""
-    if (raw_cutoff is None or start >= raw_cutoff) and end - start <= 6 * 3600:
+MAX_POINTS = 720  # buckets per series a load read returns at most (coarser buckets for longer ranges)
+
+
+def _table_for(start: int, raw_cutoff: int | None) -> tuple[Any, int]:
+    """The raw table while the range is within its retention, else the 5-minute rollup."""
+    if raw_cutoff is None or start >= raw_cutoff:
         return activity, BUCKET_S
     return activity_5m, ROLLUP_S
 
 
 def load_series(
     engine: Engine, target_id: int, start: int, end: int, slice_by: str = "wait_class",
-    raw_cutoff: int | None = None,
+    raw_cutoff: int | None = None, max_points: int = MAX_POINTS,
 ) -> tuple[int, dict[str, list[tuple[int, float]]]]:
-    """DB load over [start, end): per value of ``slice_by``, (bucket, average active sessions) points.
-    Returns the resolution (10 or 300 s) and the points; buckets with no row are absent (zero)."""
+    """DB load over [start, end): per value of ``slice_by``, (bucket, average active sessions) points,
+    in buckets of the returned resolution (10 s, or a multiple of the table's own bucket so that there
+    are at most ``max_points``). Buckets with no row are absent (zero)."""
     if slice_by not in SLICES:
         raise ValueError(f"unknown slicing {slice_by!r}: expected one of {', '.join(SLICES)}")
-    table, resolution = _table_for(start, end, raw_cutoff)
+    table, base = _table_for(start, raw_cutoff)
+    steps = max(1, -(-(end - start) // (base * max_points)))
+    resolution = base * steps
     col = table.c[slice_by]
+    bucket = (table.c.bucket - table.c.bucket % resolution).label("b")
     q = (
-        select(table.c.bucket, col, func.sum(table.c.sessions))
+        select(bucket, col, func.sum(table.c.sessions))
         .where(table.c.target_id == target_id, table.c.bucket >= start, table.c.bucket < end)
-        .group_by(table.c.bucket, col)
-        .order_by(table.c.bucket)
+        .group_by(bucket, col)
+        .order_by(bucket)
     )
     out: dict[str, list[tuple[int, float]]] = {}
     with engine.connect() as conn:
-        for bucket, key, value in conn.execute(q):
-            out.setdefault(str(key), []).append((int(bucket), float(value)))
+        for b, key, value in conn.execute(q):
+            out.setdefault(str(key), []).append((int(b), float(value) / steps))
     return resolution, out
 
 
@@ -178,7 +185,7 @@ def top_in_window(
     for name in by:
         if name not in SLICES:
             raise ValueError(f"unknown dimension {name!r}")
-    table, resolution = _table_for(start, end, raw_cutoff)
+    table, resolution = _table_for(start, raw_cutoff)
     cols = [table.c[name] for name in by]
     span = max(end - start, resolution)
     load = func.sum(table.c.sessions)
