@@ -98,7 +98,7 @@ def write_bucket(engine: Engine, target_id: int, item: ActivityBucket) -> int:
                 index_elements=[activity_snapshots.c.target_id, activity_snapshots.c.ts],
                 set_={"sessions_json": stmt.excluded.sessions_json},
             ),
-            [{"target_id": target_id, "ts": item.bucket, "sessions_json": json.dumps(item.snapshot, default=str)}],
+            [{"target_id": target_id, "ts": item.bucket, "sessions_json": compact_json(item.snapshot)}],
         )
         watermark = meta_get(conn, WATERMARK_KEY)
         if watermark is not None and item.bucket < int(watermark):
@@ -106,6 +106,12 @@ def write_bucket(engine: Engine, target_id: int, item: ActivityBucket) -> int:
             if dirty is None or int(dirty) > item.bucket:
                 meta_set(conn, DIRTY_KEY, str(item.bucket))
     return len(rows)
+
+
+def compact_json(sessions: Sequence[Mapping[str, Any]]) -> str:
+    """The snapshot as compact JSON: keys without a value (None, "", [], false) are left out."""
+    kept = [{k: v for k, v in s.items() if v not in (None, "", [], False)} for s in sessions]
+    return json.dumps(kept, default=str, separators=(",", ":"))
 
 
 def rollup(engine: Engine, now: float) -> int:
@@ -129,11 +135,11 @@ def rollup(engine: Engine, now: float) -> int:
     return end
 
 
-def apply_retention(conn: Connection, raw_cutoff: int, rollup_cutoff: int) -> dict[str, int]:
+def apply_retention(conn: Connection, raw_cutoff: int, rollup_cutoff: int, snapshot_cutoff: int) -> dict[str, int]:
     removed = {
         "activity": conn.execute(delete(activity).where(activity.c.bucket < raw_cutoff)).rowcount,
         "activity_snapshots": conn.execute(
-            delete(activity_snapshots).where(activity_snapshots.c.ts < raw_cutoff)).rowcount,
+            delete(activity_snapshots).where(activity_snapshots.c.ts < snapshot_cutoff)).rowcount,
         "activity_5m": conn.execute(delete(activity_5m).where(activity_5m.c.bucket < rollup_cutoff)).rowcount,
     }
     return {k: int(v or 0) for k, v in removed.items()}

@@ -68,7 +68,8 @@ def apply_retention(engine: Engine, retention: RetentionConfig, now: float | Non
         removed["outbox"] = _count(conn, delete(outbox).where(
             outbox.c.status != "pending", outbox.c.created_at < now_s - int(retention.outbox)))
         removed |= activity_store.apply_retention(
-            conn, now_s - int(retention.activity), now_s - int(retention.activity_5m))
+            conn, now_s - int(retention.activity), now_s - int(retention.activity_5m),
+            now_s - int(retention.activity_snapshots))
         removed["series"] = _drop_unused_series(conn, now_s - int(retention.series))
     return removed
 

@@ -136,7 +136,7 @@ def test_known_load(cluster: PgCluster, background: Background, sqlite_store: St
         assert snap is not None
         by_pid = {s["pid"]: s for s in snap[1]}
         assert by_pid[int(in_tx.info.backend_pid)]["state"] == "idle in transaction"
-        assert not by_pid[int(in_tx.info.backend_pid)]["active"]
+        assert not by_pid[int(in_tx.info.backend_pid)].get("active")
         assert by_pid[sleepers[0]]["query"] == "SELECT pg_sleep(60)"
         assert not sqlite_store.events(target="load", kinds=["missing_feature"])  # pg_monitor is enough
     finally:
