@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import psycopg
+from sqlalchemy import text
 
 from collectors.config import TargetConfig
 from collectors.scheduler import Collector
@@ -127,10 +128,17 @@ def run(samples: int, connections: int, active: int) -> dict[str, object]:
         for pts in by_class.values():
             for ts, v in pts:
                 totals[ts] = totals.get(ts, 0.0) + v
+        with store.engine.connect() as sconn:
+            snapshot_bytes = int(sconn.execute(text("SELECT sum(length(sessions_json)) FROM activity_snapshots"))
+                                 .scalar() or 0)
         store.close()
     finally:
+        for c in conns[:active]:
+            try:
+                c.cancel_safe(timeout=5)
+            except psycopg.Error:
+                pass  # the server stops with the cluster below
         for c in conns:
-            c.cancel_safe()
             c.close()
         cluster.cleanup()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -144,6 +152,7 @@ def run(samples: int, connections: int, active: int) -> dict[str, object]:
         "collector_core_pct_at_1s": round(per_sample_cpu_ms / 10, 3),
         "wall_ms_per_sample": round(wall * 1000 / samples, 3),
         "bytes_per_target_per_day": int(grown * 86400 / samples),
+        "snapshot_json_bytes_per_target_per_day": int(snapshot_bytes * 86400 / samples),
         "db_load_timeout_mean": round(sum(loads) / len(loads), 3) if loads else None,
         "db_load_timeout_min": min(loads) if loads else None,
         "db_load_timeout_max": max(loads) if loads else None,
@@ -165,7 +174,8 @@ def main() -> int:
     print(f"collector CPU per sample: {result['collector_cpu_ms_per_sample']} ms "
           f"= {result['collector_core_pct_at_1s']} % of one core per target at 1 s")
     print(f"store growth: {result['bytes_per_target_per_day']:,} bytes per target per day "
-          f"at {result['active']} active sessions")
+          f"at {result['active']} active sessions, of which snapshot JSON "
+          f"{result['snapshot_json_bytes_per_target_per_day']:,}")
     print(f"DB load (Timeout/PgSleep) per bucket: mean {result['db_load_timeout_mean']}, "
           f"min {result['db_load_timeout_min']}, max {result['db_load_timeout_max']} "
           f"for {result['active']} sleeping sessions")
