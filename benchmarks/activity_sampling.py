@@ -37,6 +37,7 @@ from collectors.scheduler import Collector
 from collectors.settings import CollectorSettings
 from headroom.servers.postgres import MONITOR_USER, PgCluster, start_pg_server
 from store import open_store
+from store.clock import FixedClock
 
 COST_SQL = """
 SELECT coalesce(sum(s.total_exec_time), 0) AS ms, coalesce(sum(s.calls), 0) AS calls
@@ -44,14 +45,6 @@ SELECT coalesce(sum(s.total_exec_time), 0) AS ms, coalesce(sum(s.calls), 0) AS c
  WHERE r.rolname = %s
 """
 T0 = 1_800_000_000
-
-
-class StepClock:
-    def __init__(self) -> None:
-        self.now = float(T0)
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def server_ms(cluster: PgCluster) -> float:
@@ -97,19 +90,19 @@ def run(samples: int, connections: int, active: int) -> dict[str, object]:
         empty_bytes = db.stat().st_size
         settings = CollectorSettings()
         settings.spool_dir = workdir / "spool"
-        clock = StepClock()
+        clock = FixedClock(float(T0))
         target = TargetConfig(name="bench", engine="postgres", dsn=cluster.monitor_dsn())
         collector = Collector(store, [target], settings, housekeeping=False, only=["activity"], clock=clock)
         before_ms = 0.0
 
         async def go() -> tuple[float, float]:
             nonlocal before_ms
-            clock.now = T0 - 1.5
+            clock.set(T0 - 1.5)
             await collector.round()  # connect and warm up (not counted)
             before_ms = server_ms(cluster)
             cpu0, wall0 = time.process_time(), time.perf_counter()
             for i in range(samples):
-                clock.now = T0 + i + 0.5
+                clock.set(T0 + i + 0.5)
                 await collector.round()
             cpu = time.process_time() - cpu0
             wall = time.perf_counter() - wall0

@@ -4,9 +4,7 @@ answering like Slack. A's query text carries HTML and Slack markup: it arrives a
 
 from __future__ import annotations
 
-import asyncio
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -20,29 +18,12 @@ from alerts.dispatcher import Dispatcher
 from alerts.rules import configured_rules, default_pack
 from alerts.service import run_cycle
 from collectors.config import TargetConfig
-from collectors.scheduler import Collector
 from collectors.settings import CollectorSettings
 from headroom.servers.postgres import PgCluster
 from store import Store
+from tests.activity_helpers import sample_bucket, wait_for
 
 A_QUERY = "UPDATE alert_chain SET v = 1 WHERE id = 1 /* <!channel> <https://evil.example|Re-authenticate> *bold* <b>html</b> */"
-
-
-class StepClock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _wait_for(predicate: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError("condition not reached")
 
 
 def test_blocking_chain_rule_pages_with_the_root_blocker(
@@ -73,23 +54,14 @@ def test_blocking_chain_rule_pages_with_the_root_blocker(
                                     " WHERE pid = %s AND wait_event_type = 'Lock'", (pid,)).fetchone()
                 return float(row[0]) if row else -1.0
 
-            _wait_for(lambda: waited(pids["B"]) > 0, 30)
+            wait_for(lambda: waited(pids["B"]) > 0, 30)
             threads[1].start()
-            _wait_for(lambda: waited(pids["C"]) > 0, 30)
-            _wait_for(lambda: waited(pids["B"]) > 61, 90)  # the rule's 60 s, as the server counts them
+            wait_for(lambda: waited(pids["C"]) > 0, 30)
+            wait_for(lambda: waited(pids["B"]) > 61, 90)  # the rule's 60 s, as the server counts them
             now = int(live_store.clock())
             t0 = now - now % 10 - 20
-            clock = StepClock(float(t0))
             target = TargetConfig(name="pg-chain", engine="postgres", dsn=pg_cluster.monitor_dsn())
-            collector = Collector(live_store, [target], settings, housekeeping=False, only=["activity"], clock=clock)
-
-            async def sample() -> None:
-                for i in range(11):
-                    clock.now = t0 + i + 0.5
-                    await collector.round()
-                await collector.close()
-
-            asyncio.run(sample())
+            sample_bucket(live_store, target, settings, t0=t0)
             assert waited(pids["C"]) > 0  # the chain held while it was sampled
     finally:
         for name in "BC":

@@ -3,10 +3,7 @@ contending on a row become a blocking tree with its metrics; sleeping sessions a
 
 from __future__ import annotations
 
-import asyncio
 import threading
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pymysql
@@ -14,43 +11,10 @@ import pytest
 
 from collectors.activity.blocking import blocking_trees, walk
 from collectors.config import TargetConfig
-from collectors.scheduler import Collector
 from collectors.settings import CollectorSettings
 from headroom.servers.mariadb import MariaDbPair
 from store import Store
-
-T0 = 1_800_000_000
-
-
-class StepClock:
-    def __init__(self) -> None:
-        self.now = float(T0)
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _wait_for(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not reached")
-
-
-def sample_bucket(store: Store, pair: MariaDbPair, name: str, settings: CollectorSettings) -> None:
-    clock = StepClock()
-    target = TargetConfig(name=name, engine="mysql", dsn=pair.monitor_dsn(), preset="standard")
-    c = Collector(store, [target], settings, housekeeping=False, only=["mysql_activity"], clock=clock)
-
-    async def go() -> None:
-        for i in range(11):
-            clock.now = T0 + i + 0.5
-            await c.round()
-        await c.close()
-
-    asyncio.run(go())
+from tests.activity_helpers import T0, sample_bucket, wait_for
 
 
 def _in_thread(conn: pymysql.Connection[Any], sql: str) -> threading.Thread:
@@ -100,10 +64,11 @@ def test_row_contention_tree_and_sleep_load(mariadb_pair: MariaDbPair, sqlite_st
                 cur.execute("SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE STATE = 'User sleep'")
                 return int(cur.fetchone()[0])
 
-        _wait_for(lambda: len(server_waits()) == 1 and sleeping() == 3)
+        wait_for(lambda: len(server_waits()) == 1 and sleeping() == 3)
         server = server_waits()
         assert (server[0]["waiter"], server[0]["blocker"]) == (ids["B"], ids["A"])
-        sample_bucket(sqlite_store, mariadb_pair, "maria", settings)
+        sample_bucket(sqlite_store, TargetConfig(name="maria", engine="mysql", dsn=mariadb_pair.monitor_dsn()),
+                      settings, "mysql_activity")
         assert server_waits() == server and sleeping() == 3  # held while sampled
         snap = sqlite_store.activity_snapshot("maria")
         assert snap is not None and snap[0] == T0

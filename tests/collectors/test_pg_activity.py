@@ -3,41 +3,20 @@ idle sessions), and a lock chain A → B → C turned into a blocking tree and i
 
 from __future__ import annotations
 
-import asyncio
 import threading
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 
 import psycopg
 import pytest
 from collector_helpers import pg_target
 
 from collectors.activity.blocking import blocking_trees, walk
-from collectors.scheduler import Collector
 from collectors.settings import CollectorSettings
 from headroom.servers.postgres import PgCluster
 from store import Store
+from tests.activity_helpers import T0, sample_bucket, wait_for
 
-T0 = 1_800_000_000  # bucket-aligned (a multiple of 10)
 CPU_LOOP = "DO $$DECLARE i bigint := 0; BEGIN WHILE i < 20000000000 LOOP i := i + 1; END LOOP; END$$"
-
-
-@dataclass
-class StepClock:
-    now: float
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _wait_for(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not reached")
 
 
 @pytest.fixture(scope="module")
@@ -46,20 +25,6 @@ def cluster(pg_cluster: PgCluster) -> PgCluster:
         conn.execute("CREATE TABLE IF NOT EXISTS activity_chain (id int PRIMARY KEY, v int)")
         conn.execute("INSERT INTO activity_chain SELECT g, 0 FROM generate_series(1, 3) g ON CONFLICT DO NOTHING")
     return pg_cluster
-
-
-def sample_bucket(store: Store, cluster: PgCluster, name: str, settings: CollectorSettings) -> None:
-    """Eleven samples one (pinned) second apart: the bucket at T0 is closed and written."""
-    clock = StepClock(float(T0))
-    c = Collector(store, [pg_target(cluster, name)], settings, housekeeping=False, only=["activity"], clock=clock)
-
-    async def go() -> None:
-        for i in range(11):
-            clock.now = T0 + i + 0.5
-            await c.round()
-        await c.close()
-
-    asyncio.run(go())
 
 
 class Background:
@@ -117,9 +82,9 @@ def test_known_load(cluster: PgCluster, background: Background, sqlite_store: St
                 rows = admin.execute("SELECT pid, state, wait_event_type, wait_event FROM pg_stat_activity").fetchall()
                 return {int(p): (s, t, e) for p, s, t, e in rows}
 
-            _wait_for(lambda: all(states().get(p) == ("active", "Timeout", "PgSleep") for p in sleepers)
+            wait_for(lambda: all(states().get(p) == ("active", "Timeout", "PgSleep") for p in sleepers)
                       and all(states().get(p, ("",))[0] == "active" for p in burners))
-            sample_bucket(sqlite_store, cluster, "load", settings)
+            sample_bucket(sqlite_store, pg_target(cluster, "load"), settings)
             seen = states()
         assert all(seen[p] == ("active", "Timeout", "PgSleep") for p in sleepers)  # held while sampled
         resolution, by_class = sqlite_store.activity_load("load", T0, T0 + 10)
@@ -166,13 +131,13 @@ def test_lock_chain_tree(cluster: PgCluster, sqlite_store: Store, settings: Coll
                 return {int(p): (sorted(int(b) for b in bl), str(m)) for p, bl, m in rows}
 
             threads[0].start()
-            _wait_for(lambda: pids["B"] in waiting())
+            wait_for(lambda: pids["B"] in waiting())
             threads[1].start()
-            _wait_for(lambda: len(waiting()) == 2)
+            wait_for(lambda: len(waiting()) == 2)
             server = waiting()
             # the server's own view: B waits for A (its transaction), C waits for B (the row's tuple lock)
             assert server[pids["B"]][0] == [pids["A"]] and server[pids["C"]][0] == [pids["B"]]
-            sample_bucket(sqlite_store, cluster, "chain", settings)
+            sample_bucket(sqlite_store, pg_target(cluster, "chain"), settings)
             assert waiting() == server  # the chain held while it was sampled
         snap = sqlite_store.activity_snapshot("chain")
         assert snap is not None and snap[0] == T0
