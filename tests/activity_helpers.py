@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
+
+import psycopg
 
 from collectors.scheduler import Collector
 from collectors.settings import CollectorSettings
@@ -36,3 +39,16 @@ def sample_bucket(store: Any, target: Any, settings: CollectorSettings, metric: 
         await collector.close()
 
     asyncio.run(go())
+
+
+def end_chain(sessions: Mapping[str, psycopg.Connection], threads: Sequence[threading.Thread]) -> None:
+    """End a lock chain: cancel the waits (safe from another thread), roll back the holder ``A``, close all."""
+    for name, conn in sessions.items():
+        if name != "A":
+            conn.cancel_safe()
+    sessions["A"].rollback()
+    for t in threads:
+        t.join(30)
+    for conn in sessions.values():
+        conn.rollback()
+        conn.close()

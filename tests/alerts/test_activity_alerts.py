@@ -21,7 +21,7 @@ from collectors.config import TargetConfig
 from collectors.settings import CollectorSettings
 from headroom.servers.postgres import PgCluster
 from store import Store
-from tests.activity_helpers import sample_bucket, wait_for
+from tests.activity_helpers import end_chain, sample_bucket, wait_for
 
 A_QUERY = "UPDATE alert_chain SET v = 1 WHERE id = 1 /* <!channel> <https://evil.example|Re-authenticate> *bold* <b>html</b> */"
 
@@ -64,14 +64,7 @@ def test_blocking_chain_rule_pages_with_the_root_blocker(
             sample_bucket(live_store, target, settings, t0=t0)
             assert waited(pids["C"]) > 0  # the chain held while it was sampled
     finally:
-        for name in "BC":
-            sessions[name].cancel_safe()
-        sessions["A"].rollback()
-        for t in threads:
-            t.join(30)
-        for c in sessions.values():
-            c.rollback()
-            c.close()
+        end_chain(sessions, threads)
 
     slack, pd = receiver_factory("slack"), receiver_factory("pagerduty")
     [rule] = [r for r in default_pack() if r.name == "BlockingChainOld"]

@@ -14,7 +14,7 @@ from collectors.activity.blocking import blocking_trees, walk
 from collectors.settings import CollectorSettings
 from headroom.servers.postgres import PgCluster
 from store import Store
-from tests.activity_helpers import T0, sample_bucket, wait_for
+from tests.activity_helpers import T0, end_chain, sample_bucket, wait_for
 
 CPU_LOOP = "DO $$DECLARE i bigint := 0; BEGIN WHILE i < 20000000000 LOOP i := i + 1; END LOOP; END$$"
 
@@ -164,11 +164,4 @@ def test_lock_chain_tree(cluster: PgCluster, sqlite_store: Store, settings: Coll
         assert latest("activity_blocked_sessions") == 2
         assert latest("activity_longest_block_seconds") > 0
     finally:
-        for name in "BC":
-            sessions[name].cancel_safe()
-        sessions["A"].rollback()
-        for t in threads:
-            t.join(30)
-        for conn in sessions.values():
-            conn.rollback()
-            conn.close()
+        end_chain(sessions, threads)
