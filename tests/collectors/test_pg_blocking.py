@@ -13,7 +13,7 @@ from collectors.scheduler import Collector
 from collectors.settings import CollectorSettings
 from headroom.servers.postgres import PgCluster
 from store import Store
-from tests.activity_helpers import wait_for
+from tests.activity_helpers import end_chain, wait_for
 
 
 def _longest(graph: dict[int, list[int]]) -> int:
@@ -75,14 +75,7 @@ def test_chain_a_b_c_has_depth_2(pg_cluster_factory: Callable[..., PgCluster], s
         assert got["pg_blocked_sessions"] == 3 and got["pg_blocking_sessions"] == 2  # B, C, D wait; A, B block
         assert got["pg_blocked_longest_wait_seconds"] > 0
     finally:
-        for name in "BCD":  # end the waits (cancel is safe from another thread), then A's transaction
-            sessions[name].cancel_safe()
-        sessions["A"].rollback()
-        for t in threads:
-            t.join(30)
-        for conn in sessions.values():
-            conn.rollback()
-            conn.close()
+        end_chain(sessions, threads)
     # nobody waits any more: depth 0
     c2 = Collector(sqlite_store, [pg_target(cluster, "locks-after")], settings, housekeeping=False, only=["blocking"])
 
