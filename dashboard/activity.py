@@ -19,7 +19,7 @@ SLICES = {"wait class": "wait_class", "wait event": "wait_event", "query": "quer
 SHOWN_SERIES = 8  # slices drawn; the rest are summed into "(rest)"
 LONG_RUNNING_S = 60.0
 IDLE_TX_WARN_S = 60.0
-ANNOTATED = (*charts.ANNOTATED_EVENTS, "config_change", "alert")
+ANNOTATED = charts.ANNOTATED_EVENTS
 SESSION_COLUMNS = ["flag", "pid", "user", "db", "client", "state", "wait", "query age", "xact age", "lock",
                    "query"]
 
@@ -88,6 +88,15 @@ def annotation_rows(events: pd.DataFrame, history: pd.DataFrame, target: str) ->
     parts = [f for f in (events[["time", "kind", "message"]] if not events.empty else None,
                          alert_events(history, target)) if f is not None and not f.empty]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["time", "kind", "message"])
+
+
+def with_alerts(events: pd.DataFrame, history: pd.DataFrame, target: str) -> pd.DataFrame:
+    """The target's events and, as events of kind ``alert``, its alerts starting to fire (chart annotations)."""
+    alerts = alert_events(history, target)
+    if alerts.empty:
+        return events
+    alerts = alerts.assign(severity="warning", target=target)
+    return alerts if events.empty else pd.concat([events, alerts], ignore_index=True)
 
 
 def alert_events(history: pd.DataFrame, target: str) -> pd.DataFrame:

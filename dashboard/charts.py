@@ -23,7 +23,7 @@ HEIGHT = 240
 TIME_FORMAT = "%Y-%m-%d %H:%M UTC"
 _TIME_LABEL = ("utchours(datum.value) == 0 && utcminutes(datum.value) == 0 ? utcFormat(datum.value, '%b %d') : "
                "utcFormat(datum.value, '%H:%M')")
-ANNOTATED_EVENTS = ("restart", "failover", "setting_change", "stats_reset")
+ANNOTATED_EVENTS = ("restart", "failover", "setting_change", "config_change", "stats_reset", "alert")
 
 
 def _x_time() -> alt.X:

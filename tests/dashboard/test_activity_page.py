@@ -60,3 +60,20 @@ def test_queries_page_opens_the_linked_statement(synthetic_store: Any) -> None:
     at = run_page("queries", {"target": "db-000", "range": "24h", "queryid": "q3"})
     _no_failure(at)
     assert at.selectbox(key="q_pick").value == "q3"
+
+
+def test_alerts_firing_become_annotations() -> None:
+    import json
+
+    import pandas as pd
+
+    from dashboard.activity import with_alerts
+
+    history = pd.DataFrame({"ts": [100, 200, 300], "rule": ["Lag", "Lag", "Other"],
+                            "labels_json": [json.dumps({"target": "db"})] * 2 + [json.dumps({"target": "x"})],
+                            "to_state": ["pending", "firing", "firing"]})
+    events = pd.DataFrame({"time": [pd.Timestamp(50, unit="s", tz="UTC")], "kind": ["restart"],
+                           "message": ["restarted"], "severity": ["warning"], "target": ["db"]})
+    got = with_alerts(events, history, "db")
+    assert list(got["kind"]) == ["restart", "alert"] and list(got["message"]) == ["restarted", "Lag firing"]
+    assert got["time"].iloc[1] == pd.Timestamp(200, unit="s", tz="UTC")
