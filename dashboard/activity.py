@@ -19,7 +19,7 @@ SLICES = {"wait class": "wait_class", "wait event": "wait_event", "query": "quer
 SHOWN_SERIES = 8  # slices drawn; the rest are summed into "(rest)"
 LONG_RUNNING_S = 60.0
 IDLE_TX_WARN_S = 60.0
-ANNOTATED = charts.ANNOTATED_EVENTS
+ANNOTATED = charts.ANNOTATED_KINDS
 SESSION_COLUMNS = ["flag", "pid", "user", "db", "client", "state", "wait", "query age", "xact age", "lock",
                    "query"]
 
@@ -95,20 +95,20 @@ def with_alerts(events: pd.DataFrame, history: pd.DataFrame, target: str) -> pd.
     alerts = alert_events(history, target)
     if alerts.empty:
         return events
-    alerts = alerts.assign(severity="warning", target=target)
+    alerts = alerts.assign(severity="warning", target=target, details=[{} for _ in range(len(alerts))])
     return alerts if events.empty else pd.concat([events, alerts], ignore_index=True)
 
 
 def alert_events(history: pd.DataFrame, target: str) -> pd.DataFrame:
     """Alerts that started firing on ``target``, as annotation rows (kind ``alert``)."""
     if history.empty:
-        return pd.DataFrame(columns=["time", "kind", "message"])
+        return pd.DataFrame(columns=["ts", "time", "kind", "message"])
     import json
 
     firing = history[history["to_state"] == "firing"]
     mine = firing[[json.loads(str(lj or "{}")).get("target") == target for lj in firing["labels_json"]]]
-    return pd.DataFrame({"time": pd.to_datetime(mine["ts"], unit="s", utc=True), "kind": "alert",
-                         "message": [f"{r} firing" for r in mine["rule"]]})
+    return pd.DataFrame({"ts": mine["ts"].astype(int), "time": pd.to_datetime(mine["ts"], unit="s", utc=True),
+                         "kind": "alert", "message": [f"{r} firing" for r in mine["rule"]]})
 
 
 def sessions_table(sessions: Sequence[Mapping[str, Any]]) -> pd.DataFrame:

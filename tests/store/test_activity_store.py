@@ -10,6 +10,7 @@ import pytest
 from collectors.batch import Batch
 from store import Store
 from store.activity import ActivityBucket, ActivityRow
+from store.clock import FixedClock
 from store.config import RetentionConfig
 
 T0 = 1_800_000_000 - 1_800_000_000 % 300
@@ -22,7 +23,8 @@ def _bucket(ts: int, lock: float, snapshot: list[dict[str, object]] | None = Non
     ], snapshot or [])
 
 
-def test_write_read_rollup_retention(make_store: Callable[..., Store]) -> None:
+def test_write_read_rollup_retention(make_store: Callable[..., Store], clock: FixedClock) -> None:
+    clock.set(T0 + 300)  # reads within the raw retention
     st = make_store(RetentionConfig(activity=3600, activity_5m=86400, activity_snapshots=600))
     for i in range(30):  # five minutes of 10 s buckets: lock waits in the second half
         st.write_activity(_bucket(T0 + 10 * i, 3.0 if i >= 15 else 0.5))
