@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from store.activity import ActivityBucket
 from store.types import Event, Sample, StatementStat
 
 
@@ -32,13 +33,14 @@ class Batch:
     events: list[Event] = field(default_factory=list)
     texts: list[StatementTexts] = field(default_factory=list)
     stats: list[StatementStats] = field(default_factory=list)
+    activity: list[ActivityBucket] = field(default_factory=list)
     #: metric → non-finite values refused by :meth:`add_sample` (never written, never spooled)
     refused: Counter[str] = field(default_factory=Counter, compare=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.samples) + len(self.events) + sum(len(t.rows) for t in self.texts) + sum(
             len(s.stats) for s in self.stats
-        )
+        ) + len(self.activity)
 
     def extend(self, other: Batch) -> None:
         self.refused.update(other.refused)
@@ -46,6 +48,7 @@ class Batch:
         self.events.extend(other.events)
         self.texts.extend(other.texts)
         self.stats.extend(other.stats)
+        self.activity.extend(other.activity)
 
     def add_sample(self, target: str, metric: str, labels: dict[str, str], ts: int, value: float) -> bool:
         """Add one sample; a NaN or infinite value is refused (counted in ``refused``), never stored."""
@@ -61,6 +64,7 @@ class Batch:
         out = [Batch(samples=[s]) for s in self.samples]
         out += [Batch(texts=[StatementTexts(t.target, t.ts, [row])]) for t in self.texts for row in t.rows]
         out += [Batch(stats=[StatementStats(s.target, s.ts, [x])]) for s in self.stats for x in s.stats]
+        out += [Batch(activity=[a]) for a in self.activity]
         out += [Batch(events=[e]) for e in self.events]
         return out
 
@@ -85,6 +89,7 @@ class Batch:
                 ],
                 "texts": [[t.target, t.ts, [list(r) for r in t.rows]] for t in self.texts],
                 "stats": [[s.target, s.ts, [asdict(x) for x in s.stats]] for s in self.stats],
+                "activity": [a.to_list() for a in self.activity],
             },
             separators=(",", ":"),
             default=str,
@@ -101,6 +106,7 @@ class Batch:
                 for t, ts, rows in data.get("texts", [])
             ],
             stats=[StatementStats(t, int(ts), [StatementStat(**x) for x in st]) for t, ts, st in data.get("stats", [])],
+            activity=[ActivityBucket.from_list(a) for a in data.get("activity", [])],
         )
 
 
@@ -121,5 +127,7 @@ def write_batch(store: Any, batch: Batch) -> None:
     for s in batch.stats:
         if s.stats:
             store.write_statement_stats(s.target, s.ts, s.stats)
+    for a in batch.activity:
+        store.write_activity(a)
     if batch.events:
         store.add_events(batch.events)

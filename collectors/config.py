@@ -50,6 +50,9 @@ class CapacityConfig(StrictModel):
     max_qps: float | None = Field(
         default=None, ge=0, description="Queries per second the server is known to sustain; used by QPS forecasts."
     )
+    cpus: float | None = Field(
+        default=None, gt=0, description="vCPUs of the server: the line DB load is compared with (Activity page, alerts).",
+    )
     max_connections: int | None = Field(
         default=None,
         ge=1,

@@ -52,6 +52,9 @@ SHUTDOWN_WAIT = 10.0
 CONNECTION = "(connection)"
 LIMIT_NAMES_SHOWN = 20  # database names in a database_limit event's message
 LIMIT_NAMES_KEPT = 200  # ... and in its details
+#: per-second samplers: they set neither the heartbeat rate nor write self-metrics on every poll
+SAMPLERS = frozenset({"activity", "mysql_activity"})
+SELF_METRICS_EVERY = 10.0  # seconds between the self-metric samples of a sampler (failures: always)
 
 
 class TargetRunner:
@@ -228,7 +231,8 @@ class TargetRunner:
                     state=self.python_state.setdefault(mdef.name if db is None else f"{mdef.name}@{db}", {}),
                     batch=batch, timeout=timeout, database=db,
                     options={"top_statements": self.settings.top_statements,
-                             "query_text_max": self.settings.query_text_max},
+                             "query_text_max": self.settings.query_text_max,
+                             "cpus": getattr(getattr(self.target, "capacity", None), "cpus", None)},
                 )
                 rows = await self.engine.call_python(mdef.python_function(), ctx)
             else:
@@ -318,10 +322,17 @@ class TargetRunner:
         self.polls[mdef.name] = self.polls.get(mdef.name, 0) + 1
         selfmetrics.POLLS.labels("ok" if ok else "error").inc()
         selfmetrics.POLL_SECONDS.observe(duration)
-        batch.add_sample(self.name, "headroom_scrape_success", {"metric": mdef.name}, ts, 1.0 if ok else 0.0)
-        batch.add_sample(self.name, "headroom_scrape_duration_seconds", {"metric": mdef.name}, ts, duration)
+        if self._self_metrics_due(mdef, ok):
+            batch.add_sample(self.name, "headroom_scrape_success", {"metric": mdef.name}, ts, 1.0 if ok else 0.0)
+            batch.add_sample(self.name, "headroom_scrape_duration_seconds", {"metric": mdef.name}, ts, duration)
         self.emit(batch)
         return ok
+
+    def _self_metrics_due(self, mdef: MetricDef, ok: bool) -> bool:
+        if not ok or mdef.name not in SAMPLERS or mdef.interval >= SELF_METRICS_EVERY:
+            return True
+        every = max(int(SELF_METRICS_EVERY // mdef.interval), 1)
+        return self.polls[mdef.name] % every == 1 % every
 
     def _record_error(self, metric: str, message: str, batch: Batch, ts: int) -> None:
         key = (metric, message)
@@ -381,7 +392,7 @@ class TargetRunner:
                 return
 
     def heartbeat_interval(self) -> float:
-        return min([sm.interval for sm in self.metrics] + [60.0])
+        return min([sm.interval for sm in self.metrics if sm.name not in SAMPLERS] + [60.0])
 
     async def run(self, stop: asyncio.Event) -> None:
         """Collect until ``stop`` is set, reconnecting with exponential backoff and jitter."""

@@ -24,6 +24,7 @@ TIME_FORMAT = "%Y-%m-%d %H:%M UTC"
 _TIME_LABEL = ("utchours(datum.value) == 0 && utcminutes(datum.value) == 0 ? utcFormat(datum.value, '%b %d') : "
                "utcFormat(datum.value, '%H:%M')")
 ANNOTATED_EVENTS = ("restart", "failover", "setting_change", "stats_reset")
+ANNOTATED_KINDS = (*ANNOTATED_EVENTS, "alert")  # and alerts starting to fire (dashboard.activity.with_alerts)
 
 
 def _x_time() -> alt.X:
@@ -120,7 +121,7 @@ def time_series(
         )
     )
     layer: alt.TopLevelMixin = lines
-    ev = events[events["kind"].isin(ANNOTATED_EVENTS)] if events is not None and not events.empty else None
+    ev = events[events["kind"].isin(ANNOTATED_KINDS)] if events is not None and not events.empty else None
     if ev is not None and not ev.empty:
         ev = ev[["time", "kind", "message", "severity", "target"]].copy()
         rules = (

@@ -63,6 +63,9 @@ def _seed_from_query_params() -> None:
     st.session_state.setdefault("f_labels", qp.get("labels", ""))
     if "target" in qp:
         st.session_state.setdefault("f_target", qp.get("target"))
+    for param in ("at", "queryid"):  # a moment to open (Activity), a statement to open (Queries)
+        if param in qp:
+            st.session_state.setdefault(f"f_{param}", qp.get(param))
     rng = qp.get("range", DEFAULT_RANGE)
     if rng in PRESETS:
         st.session_state.setdefault("f_range", rng)

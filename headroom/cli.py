@@ -312,7 +312,9 @@ def backfill(prometheus_url: str | None, since: float, targets: tuple[str, ...])
 
 @cli.command()
 @click.option("--target", required=True, help="Target name.")
-@click.option("--metric", required=True, help="Canonical metric name, e.g. pg_database_size_bytes.")
+@click.option("--metric", default=None, help="Canonical metric name, e.g. pg_database_size_bytes.")
+@click.option("--blocking", is_flag=True,
+              help="Print the blocking trees of the activity snapshot at --end (default: the newest) instead.")
 @click.option("--label", "labels", multiple=True, help="Only series with this label value: k=v (repeatable).")
 @click.option("--since", default=None, help="Range ending now, e.g. 1h, 7d (default 1h).")
 @click.option("--start", default=None, help="Start: epoch seconds or ISO-8601 (UTC unless a zone is given).")
@@ -325,13 +327,26 @@ def backfill(prometheus_url: str | None, since: float, targets: tuple[str, ...])
 @click.option("--max-points", default=1500, show_default=True, type=click.IntRange(1),
               help="Most points per series for --resolution auto.")
 @guarded("query")
-def query(target: str, metric: str, labels: tuple[str, ...], since: str | None, start: str | None,
-          end: str | None, fmt: str, resolution: str, agg: str, max_points: int) -> None:
-    """Print stored samples of one metric of one target, exactly."""
+def query(target: str, metric: str | None, blocking: bool, labels: tuple[str, ...], since: str | None,
+          start: str | None, end: str | None, fmt: str, resolution: str, agg: str, max_points: int) -> None:
+    """Print stored samples of one metric of one target, exactly (or its blocking trees)."""
     from headroom.config import store_url_revealed
-    from headroom.query import parse_labels, render, time_range
+    from headroom.query import parse_labels, parse_time, render, time_range
     from store import open_store
 
+    if blocking:
+        cfg = load()
+        store = open_store(store_url_revealed(cfg), cfg.store.retention, migrate=False)
+        try:
+            at = parse_time(end) if end is not None else None
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
+        from headroom.activity_text import blocking_report
+
+        click.echo(mask(blocking_report(store, target, at)), nl=False)
+        return
+    if metric is None:
+        raise click.UsageError("give --metric (or --blocking)")
     try:
         matchers = parse_labels(labels)
         start_ts, end_ts = time_range(since, start, end)

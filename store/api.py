@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import URL, make_url
 
 from headroom_core.redact import redact_dsn
+from store import activity as activity_store
 from store import migrate as migrations
 from store import retention as retention_rules
 from store import rollup as housekeeping
@@ -222,6 +223,33 @@ class Store:
     def index_advice(self, target: str) -> list[Advice]:
         target_id = self._registry.target_id(target)
         return [] if target_id is None else read_advice(self.engine, target_id)
+    # --- activity -------------------------------------------------------------------------------
+    def write_activity(self, item: activity_store.ActivityBucket) -> int:
+        return activity_store.write_bucket(self.engine, self._target_id_or_create(item.target), item)
+
+    def activity_load(
+        self, target: str, start: int, end: int, slice_by: str = "wait_class"
+    ) -> tuple[int, dict[str, list[tuple[int, float]]]]:
+        """DB load (average active sessions) per ``slice_by`` value: (resolution in s, points)."""
+        target_id = self._registry.target_id(target)
+        if target_id is None:
+            return activity_store.BUCKET_S, {}
+        return activity_store.load_series(self.engine, target_id, start, end, slice_by, self._activity_cutoff())
+
+    def activity_top(
+        self, target: str, start: int, end: int, by: Sequence[str], limit: int = 20
+    ) -> list[tuple[tuple[str, ...], float]]:
+        target_id = self._registry.target_id(target)
+        if target_id is None:
+            return []
+        return activity_store.top_in_window(self.engine, target_id, start, end, by, limit, self._activity_cutoff())
+
+    def activity_snapshot(self, target: str, ts: int | None = None) -> tuple[int, list[activity_store.SessionRow]] | None:
+        target_id = self._registry.target_id(target)
+        return None if target_id is None else activity_store.snapshot_at(self.engine, target_id, ts)
+
+    def _activity_cutoff(self) -> int:
+        return int(self.clock()) - int(self.retention.activity)
 
     # --- meta and housekeeping --------------------------------------------------------------------
     def meta_get(self, key: str) -> str | None:
@@ -237,7 +265,9 @@ class Store:
             meta_set(conn, key, value)
 
     def rollup(self, now: float | None = None) -> dict[str, int]:
-        result = housekeeping.rollup(self.engine, self.clock() if now is None else now)
+        when = self.clock() if now is None else now
+        result = housekeeping.rollup(self.engine, when)
+        result["activity_5m"] = activity_store.rollup(self.engine, when)
         self._rollup_watermark = None
         return result
 

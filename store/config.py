@@ -21,6 +21,17 @@ class RetentionConfig(StrictModel):
         description="Statement texts not seen among the top statements for this long are deleted, and so are "
         "captured plans not seen again for this long.",
     )
+    activity: Duration = Field(
+        default=8 * 86400,
+        description="How long the 10-second activity buckets (DB load by wait class, query, user, database, "
+        "client) are kept.",
+    )
+    activity_snapshots: Duration = Field(
+        default=2 * 86400,
+        description="How long the top-session snapshot of each 10-second bucket (sessions, queries, blocking "
+        "trees) is kept: the bulk of the activity data (docs/benchmarks.md).",
+    )
+    activity_5m: Duration = Field(default=90 * 86400, description="How long the 5-minute activity rollup is kept.")
     events: Duration = Field(default=365 * 86400, description="How long events are kept.")
     alert_history: Duration = Field(default=365 * 86400, description="How long alert state changes are kept.")
     forecasts: Duration = Field(

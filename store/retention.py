@@ -13,6 +13,7 @@ import time
 
 from sqlalchemy import Connection, Engine, delete, exists, or_, select, text
 
+from store import activity as activity_store
 from store import partitions
 from store.config import RetentionConfig
 from store.schema import (
@@ -70,6 +71,9 @@ def apply_retention(engine: Engine, retention: RetentionConfig, now: float | Non
             forecasts.c.is_latest == 1, forecasts.c.created_at < now_s - int(retention.forecasts_newest)))
         removed["outbox"] = _count(conn, delete(outbox).where(
             outbox.c.status != "pending", outbox.c.created_at < now_s - int(retention.outbox)))
+        removed |= activity_store.apply_retention(
+            conn, now_s - int(retention.activity), now_s - int(retention.activity_5m),
+            now_s - int(retention.activity_snapshots))
         removed["series"] = _drop_unused_series(conn, now_s - int(retention.series))
     return removed
 

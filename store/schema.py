@@ -114,6 +114,41 @@ statement_stats = Table(
     PrimaryKeyConstraint("target_id", "ts", "queryid", "dbname", "username", name="pk_statement_stats"),
 )
 
+# Activity sampling (sessions by wait class, event, query, user, database, client): 10 s buckets,
+# ``sessions`` the average number of active sessions over the bucket (DB load); a 5-minute rollup;
+# one bounded snapshot of the top sessions (JSON) per bucket for the live view and blocking trees.
+ACTIVITY_DIMENSIONS = ("wait_class", "wait_event", "queryid", "username", "dbname", "client")
+
+
+def _activity_table(name: str) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("target_id", Id, nullable=False),
+        Column("bucket", BigInteger, nullable=False),
+        Column("wait_class", String(64), nullable=False),
+        Column("wait_event", String(128), nullable=False),
+        Column("queryid", String(64), nullable=False),
+        Column("username", String(200), nullable=False),
+        Column("dbname", String(200), nullable=False),
+        Column("client", String(200), nullable=False),
+        Column("sessions", Float, nullable=False),
+        PrimaryKeyConstraint("target_id", "bucket", *ACTIVITY_DIMENSIONS, name=f"pk_{name}"),
+    )
+
+
+activity = _activity_table("activity")
+activity_5m = _activity_table("activity_5m")
+
+activity_snapshots = Table(
+    "activity_snapshots",
+    metadata,
+    Column("target_id", Id, nullable=False),
+    Column("ts", BigInteger, nullable=False),
+    Column("sessions_json", Text, nullable=False),
+    PrimaryKeyConstraint("target_id", "ts", name="pk_activity_snapshots"),
+)
+
 events = Table(
     "events",
     metadata,

@@ -121,6 +121,9 @@ def _extras(store: Any, names: list[tuple[str, str, dict[str, str]]], start: int
                                    rows=10 * (k + 1), blks_read=k, interval_s=600) for k in range(5)]
             stats.append(StatementStat("(other)", "", "", calls=3, total_ms=1.5, interval_s=600))
             store.write_statement_stats(name, ts, stats)
+    from dashboard.synthetic_activity import populate_activity
+
+    populate_activity(store, [n for n, engine, _ in names[: min(len(names), 10)] if engine == "postgres"], end)
 
 
 def add_alerts_and_forecasts(st: Any, now: int) -> None:

@@ -53,6 +53,12 @@ def dashboard_link(base: str | None, page: str, target: str | None = None, **ext
 
 
 def alert_link(base: str | None, alert: Alert) -> str | None:
+    """The alert on the Alerts page; a rule whose ``dashboard_page`` annotation names a page links to
+    that page of the target at the moment the alert became active (``at``, epoch seconds)."""
+    page = alert.annotations.get("dashboard_page")
+    if page:
+        when = alert.active_since or alert.fired_at or alert.last_eval
+        return dashboard_link(base, page, alert.labels.get("target"), at=str(int(when)))
     return dashboard_link(base, "alerts", alert.labels.get("target"), alert=alert.rule)
 
 

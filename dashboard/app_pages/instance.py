@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import charts, context, data, ui
+from dashboard import activity, charts, context, data, ui
 from dashboard import format as fmt
 from dashboard.kpis import Kpi, kpi
 from dashboard.metrics import (
@@ -75,7 +75,7 @@ if target is not None:
                None if size.delta is None else fmt.fmt_bytes(size.delta), delta_color="off",
                chart_data=size.trend)
 
-    ev = data.events(target, tr.start, tr.end)
+    ev = activity.with_alerts(data.events(target, tr.start, tr.end), data.alert_history(tr.start), target)
     drawn = 0
     panels = [p for p in INSTANCE_PANELS if engine in p.engines]
     grid = st.columns(2)

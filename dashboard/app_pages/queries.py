@@ -77,7 +77,10 @@ if target is not None:
         real = shown[shown["queryid"] != "(other)"]
         if not real.empty:
             labels = {str(q): f"{q} · {str(t)[:80]}" for q, t in zip(real["queryid"], real["text"], strict=True)}
-            picked = st.selectbox("Statement", list(labels), format_func=lambda q: labels[q], key="q_pick")
+            wanted = st.session_state.get("f_queryid")  # a link from the Activity page opens that statement
+            keys = list(labels)
+            picked = st.selectbox("Statement", keys, format_func=lambda q: labels[q], key="q_pick",
+                                  index=keys.index(wanted) if wanted in labels else 0)
             row = real[real["queryid"].astype(str) == picked].iloc[0]
             trend = data.statement_trend(target, str(picked), tr.start, tr.end)
             if not trend.empty:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import Callable
 
 import psycopg
@@ -14,15 +13,7 @@ from collectors.runtime import CollectorSettings
 from collectors.scheduler import Collector
 from store import Store
 from testing.servers.postgres import PgCluster
-
-
-def _wait_for(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not reached")
+from tests.activity_helpers import end_chain, wait_for
 
 
 def _longest(graph: dict[int, list[int]]) -> int:
@@ -60,10 +51,10 @@ def test_chain_a_b_c_has_depth_2(pg_cluster_factory: Callable[..., PgCluster], s
                                      " WHERE wait_event_type = 'Lock'").fetchall()
                 return {int(p): sorted(int(b) for b in blockers) for p, blockers in rows}
 
-            _wait_for(lambda: pids["B"] in waiting())
+            wait_for(lambda: pids["B"] in waiting())
             for t in threads[1:]:
                 t.start()
-            _wait_for(lambda: len(waiting()) == 3)
+            wait_for(lambda: len(waiting()) == 3)
             # the server's own view: B waits for A, C for B; D for A or for B (queued behind B on row 1)
             graph = waiting()
             assert graph[pids["B"]] == [pids["A"]] and graph[pids["C"]] == [pids["B"]]
@@ -84,14 +75,7 @@ def test_chain_a_b_c_has_depth_2(pg_cluster_factory: Callable[..., PgCluster], s
         assert got["pg_blocked_sessions"] == 3 and got["pg_blocking_sessions"] == 2  # B, C, D wait; A, B block
         assert got["pg_blocked_longest_wait_seconds"] > 0
     finally:
-        for name in "BCD":  # end the waits (cancel is safe from another thread), then A's transaction
-            sessions[name].cancel_safe()
-        sessions["A"].rollback()
-        for t in threads:
-            t.join(30)
-        for conn in sessions.values():
-            conn.rollback()
-            conn.close()
+        end_chain(sessions, threads)
     # nobody waits any more: depth 0
     c2 = Collector(sqlite_store, [pg_target(cluster, "locks-after")], settings, housekeeping=False, only=["blocking"])
 

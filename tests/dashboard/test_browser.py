@@ -19,10 +19,10 @@ from tests.dashboard.conftest import PAGES, REPO
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
-PAGES_WITH_CHARTS = {"instance", "queries", "storage", "vacuum", "replication", "capacity"}
+PAGES_WITH_CHARTS = {"instance", "activity", "queries", "storage", "vacuum", "replication", "capacity"}
 SCRIPT_DONE = ("() => document.querySelector('[data-testid=\"stApp\"]')"
                "?.getAttribute('data-test-script-state') === 'notRunning'")
-SINGLE_TARGET_PAGES = {"instance", "queries", "storage", "vacuum", "indexes", "targets"}
+SINGLE_TARGET_PAGES = {"instance", "activity", "queries", "storage", "vacuum", "indexes", "targets"}
 
 
 def _free_port() -> int:
@@ -108,7 +108,7 @@ def visit_every_page(base: str, chromium: str, target: str, folder: Path,
                     assert page.locator('[data-testid="stVegaLiteChart"]').count() >= 1, name
                 title = page.locator("h1").first.inner_text()
                 assert title.split(" · ")[0] in {
-                    "Fleet overview", "Instance", "Queries", "Storage & growth", "Vacuum & wraparound",
+                    "Fleet overview", "Instance", "Activity", "Queries", "Storage & growth", "Vacuum & wraparound",
                     "Replication", "Indexes", "Capacity", "Alerts", "Targets & collectors"}, title
                 # the deep link survives: the URL still names the target and the range
                 assert f"target={target}" in page.url and "range=24h" in page.url, page.url
@@ -143,7 +143,7 @@ def test_every_page_for_every_target_in_chromium_on_a_fully_populated_store(
     chromium = need_binary("chromium", "chromium")
     with headroom_dashboard(full_store_url, tmp_path) as base:
         for target in (PRIMARY, STANDBY, OTHER_PG, MYSQL):
-            charts = PAGES_WITH_CHARTS - ({"queries"} if target == MYSQL else set())
+            charts = PAGES_WITH_CHARTS - ({"queries", "activity"} if target == MYSQL else set())
             # the fleet-wide pages once, the single-target pages for every target
             pages = PAGES if target == PRIMARY else [p for p in PAGES if p in SINGLE_TARGET_PAGES]
             visit_every_page(base, chromium, target, SCREENSHOTS / "full" / target, with_charts=charts, pages=pages)

@@ -18,9 +18,10 @@ from testing.synthetic import SECRET_WEBHOOK
 from testing.synthetic_full import MYSQL, OTHER_PG, PRIMARY, STANDBY
 from tests.dashboard.conftest import PAGES, run_page, unreadable, visible_texts
 
-SINGLE_TARGET = {"instance", "queries", "storage", "vacuum", "indexes", "targets"}
+SINGLE_TARGET = {"instance", "activity", "queries", "storage", "vacuum", "indexes", "targets"}
 TARGETS = [PRIMARY, STANDBY, OTHER_PG, MYSQL]
 TABLES = ["targets", "series", "samples", "samples_5m", "samples_1h", "statements", "statement_stats", "events",
+          "activity", "activity_5m", "activity_snapshots",
           "forecasts", "alert_state", "alert_history", "silences", "silence_audit", "outbox", "meta", "plans",
           "index_advice"]
 
