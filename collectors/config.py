@@ -53,6 +53,10 @@ class CapacityConfig(StrictModel):
     cpus: float | None = Field(
         default=None, gt=0, description="vCPUs of the server: the line DB load is compared with (Activity page, alerts).",
     )
+    memory_bytes: ByteSize | None = Field(
+        default=None,
+        description="Memory of the server (e.g. 16GiB); the advisors compare shared_buffers with it.",
+    )
     max_connections: int | None = Field(
         default=None,
         ge=1,

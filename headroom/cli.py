@@ -68,10 +68,18 @@ def init(path: Path | None, force: bool) -> None:
 
 
 @cli.command()
+@click.option("--advise", is_flag=True, help="Review each target's configuration and security (docs/advisors.md).")
+@click.option("--format", "fmt", default="text", show_default=True, type=click.Choice(["text", "json"]),
+              help="Output of --advise.")
 @guarded("check")
-def check() -> None:
+def check(advise: bool, fmt: str) -> None:
     """Validate the configuration, then check every target (reachable, version, missing grants)."""
     cfg = load()
+    if advise:
+        from headroom.advise import advise_fleet
+
+        exit_with(advise_fleet(cfg, fmt))
+        return
     click.echo(f"{cfg.source_path}: configuration OK ({len(cfg.targets)} target(s))")
     _warn_weak_secrets(cfg)
     target_problems = _check_targets(cfg)

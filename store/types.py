@@ -24,6 +24,8 @@ EVENT_KINDS: dict[str, str] = {
     "demo": "generated demo history (no target)",
     "plan_change": "a top statement's plan changed shape (new plan hash), with the mean time before and after",
     "plan_regression": "a plan change that came with a rise of the mean time per call above the threshold",
+    "advisor_finding": "an advisor check found something new on the target (headroom check --advise)",
+    "advisor_cleared": "an advisor finding went away",
 }
 
 #: PostgreSQL transaction IDs (and multixact IDs) before wraparound: 2^31. The one place this number

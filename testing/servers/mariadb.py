@@ -174,6 +174,7 @@ def _write_defaults(
         "sync_binlog": 0,
         "max_connections": 100,
         "character-set-server": "utf8mb4",
+        "local_infile": "OFF",
     }
     if os_user is not None:
         settings["user"] = os_user

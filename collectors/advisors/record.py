@@ -1,0 +1,56 @@
+"""What an advisor run leaves in the store: the counters for the next run's window, and an event when a
+finding appears or goes away (so a change is visible over time, on the charts and in the events list)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from collectors.advisors.run import AdvisorResult
+from store import Store
+from store.types import Event
+
+META_PREFIX = "advisor."
+
+
+@dataclass(frozen=True)
+class AdvisorState:
+    counters: dict[str, float]
+    findings: dict[str, str]  # finding key -> its sentence
+
+
+def load_state(store: Store, target: str) -> AdvisorState:
+    raw = store.meta_get(META_PREFIX + target)
+    if not raw:
+        return AdvisorState({}, {})
+    try:
+        data = json.loads(raw)
+        return AdvisorState({str(k): float(v) for k, v in data.get("counters", {}).items()},
+                            {str(k): str(v) for k, v in data.get("findings", {}).items()})
+    except (ValueError, TypeError, AttributeError):
+        return AdvisorState({}, {})
+
+
+def save_result(store: Store, result: AdvisorResult, before: AdvisorState, ts: int) -> list[Event]:
+    """Store this run's counters and findings; the events of what appeared and what went away."""
+    if result.error is not None:
+        return []  # an unreachable target says nothing about its findings
+    now = {f.key: f.finding for f in result.findings}
+    skipped = {s.check for s in result.skipped}
+    events: list[Event] = []
+    for f in result.findings:
+        if f.key not in before.findings:
+            events.append(Event(result.target, ts, "advisor_finding", f"{f.title}: {f.finding}",
+                                severity="warning" if f.severity in ("critical", "warning") else "info",
+                                details={"check": f.check, "subject": f.subject, "fix": f.fix}))
+    for key, sentence in before.findings.items():
+        check = key.split(":", 1)[0]
+        if key not in now and check not in skipped:
+            events.append(Event(result.target, ts, "advisor_cleared", f"cleared: {sentence}",
+                                details={"check": check, "subject": key.split(":", 1)[1]}))
+    kept = {k: v for k, v in before.findings.items() if k.split(":", 1)[0] in skipped}
+    store.meta_set(META_PREFIX + result.target,
+                   json.dumps({"counters": result.counters, "findings": {**kept, **now}}, sort_keys=True))
+    if events:
+        store.add_events(events)
+    return events
