@@ -140,3 +140,8 @@ def demo_history() -> dict[str, Any] | None:
 def clear_caches() -> None:
     """After a write from the dashboard (silence created/expired)."""
     st.cache_data.clear()
+
+
+@st.cache_data(ttl=RANGE_TTL, show_spinner=False)
+def advisor_findings() -> pd.DataFrame:
+    return reads.advisor_findings(get_store())

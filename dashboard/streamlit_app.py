@@ -25,6 +25,7 @@ PAGES = [
     ("vacuum.py", "Vacuum & wraparound", ":material/cleaning_services:", "vacuum"),
     ("replication.py", "Replication", ":material/sync_alt:", "replication"),
     ("indexes.py", "Indexes", ":material/account_tree:", "indexes"),
+    ("advisors.py", "Advisors", ":material/fact_check:", "advisors"),
     ("capacity.py", "Capacity", ":material/trending_up:", "capacity"),
     ("alerts.py", "Alerts", ":material/notifications:", "alerts"),
     ("targets.py", "Targets & collectors", ":material/settings_input_component:", "targets"),

@@ -288,6 +288,32 @@ def _plans(st: Any, now: int) -> None:
          "statements": [{"queryid": "d1", "share": 0.6, "cost_before": 1_200_000.0}]})])
 
 
+def _advisor_findings(st: Any, now: int) -> None:
+    """An advisor run per engine, as ``headroom check --advise`` records it (a hostile table name included)."""
+    from collectors.advisors.catalogue import Facts
+    from collectors.advisors.record import AdvisorState, save_result
+    from collectors.advisors.run import AdvisorResult, evaluate
+
+    pg = Facts(flavour="postgres", version_num=140012, version_str="14.12", today="2026-12-05",
+               settings={"track_io_timing": "off", "password_encryption": "md5", "autovacuum_vacuum_threshold": "50",
+                         "autovacuum_vacuum_scale_factor": "0.2"},
+               rows={"superusers": [], "idle_in_transaction": [{"sessions": 2, "oldest_seconds": 1900.0}],
+                     "checkpoints": [], "dead_tuples": [
+                         {"dbname": "shop", "schemaname": "public", "relname": "<b>orders</b>", "dead": 250000.0,
+                          "live": 100000.0, "av_enabled": "false", "av_threshold": None, "av_scale_factor": None}]},
+               unavailable={})
+    my = Facts(flavour="mariadb", version_num=101119, version_str="10.11.19-MariaDB", today="2026-12-05",
+               settings={"local_infile": "ON", "innodb_buffer_pool_size": str(8 * 1024**2), "max_connections": "100"},
+               rows={"accounts": [{"user": "", "host": "%", "plugin": "", "auth": "", "super": "N"}],
+                     "status": [{"Variable_name": "Max_used_connections", "Value": "12"}],
+                     "data_size": [{"bytes": 900 * 1024**2}]},
+               unavailable={})
+    for target, facts in ((PRIMARY, pg), (MYSQL, my)):
+        findings, skipped = evaluate(facts, target)
+        save_result(st, AdvisorResult(target, facts.flavour, facts.version_str, findings, skipped),
+                    AdvisorState({}, {}), now - 600)
+
+
 def populate_full(st: Any, now: int, days: float = 2.0) -> None:
     """Fill ``st`` (an empty store) so that every table has rows and every page shows every state."""
     populate(st, n_targets=4, days=days, step=120, now=now)
@@ -300,3 +326,4 @@ def populate_full(st: Any, now: int, days: float = 2.0) -> None:
     _history_and_outbox(st, now)
     _silences(st, now)
     _plans(st, now)
+    _advisor_findings(st, now)

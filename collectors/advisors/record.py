@@ -16,7 +16,7 @@ META_PREFIX = "advisor."
 @dataclass(frozen=True)
 class AdvisorState:
     counters: dict[str, float]
-    findings: dict[str, str]  # finding key -> its sentence
+    findings: dict[str, dict[str, str]]  # finding key -> the finding as stored (severity, title, finding, fix, doc)
 
 
 def load_state(store: Store, target: str) -> AdvisorState:
@@ -26,7 +26,7 @@ def load_state(store: Store, target: str) -> AdvisorState:
     try:
         data = json.loads(raw)
         return AdvisorState({str(k): float(v) for k, v in data.get("counters", {}).items()},
-                            {str(k): str(v) for k, v in data.get("findings", {}).items()})
+                            {str(k): {str(a): str(b) for a, b in v.items()} for k, v in data.get("findings", {}).items()})
     except (ValueError, TypeError, AttributeError):
         return AdvisorState({}, {})
 
@@ -35,7 +35,8 @@ def save_result(store: Store, result: AdvisorResult, before: AdvisorState, ts: i
     """Store this run's counters and findings; the events of what appeared and what went away."""
     if result.error is not None:
         return []  # an unreachable target says nothing about its findings
-    now = {f.key: f.finding for f in result.findings}
+    now = {f.key: {"check": f.check, "severity": f.severity, "kind": f.kind, "title": f.title,
+                   "subject": f.subject, "finding": f.finding, "fix": f.fix, "doc": f.doc} for f in result.findings}
     skipped = {s.check for s in result.skipped}
     events: list[Event] = []
     for f in result.findings:
@@ -43,14 +44,14 @@ def save_result(store: Store, result: AdvisorResult, before: AdvisorState, ts: i
             events.append(Event(result.target, ts, "advisor_finding", f"{f.title}: {f.finding}",
                                 severity="warning" if f.severity in ("critical", "warning") else "info",
                                 details={"check": f.check, "subject": f.subject, "fix": f.fix}))
-    for key, sentence in before.findings.items():
+    for key, gone in before.findings.items():
         check = key.split(":", 1)[0]
         if key not in now and check not in skipped:
-            events.append(Event(result.target, ts, "advisor_cleared", f"cleared: {sentence}",
+            events.append(Event(result.target, ts, "advisor_cleared", f"cleared: {gone.get('finding', key)}",
                                 details={"check": check, "subject": key.split(":", 1)[1]}))
     kept = {k: v for k, v in before.findings.items() if k.split(":", 1)[0] in skipped}
     store.meta_set(META_PREFIX + result.target,
-                   json.dumps({"counters": result.counters, "findings": {**kept, **now}}, sort_keys=True))
+                   json.dumps({"ts": ts, "counters": result.counters, "findings": {**kept, **now}}, sort_keys=True))
     if events:
         store.add_events(events)
     return events

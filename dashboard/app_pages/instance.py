@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import streamlit as st
 
 from dashboard import activity, charts, context, data, ui
@@ -33,6 +35,14 @@ if target is not None:
         latest = data.latest(metric, tname)
         hist = data.series_range(metric, (tname,), tr.start, tr.end, max_points=CHART_POINTS)  # same read as its chart
         return kpi(latest, hist, agg)  # type: ignore[arg-type]
+
+    advice = data.advisor_findings()
+    advice = advice[advice["target"] == target] if not advice.empty else advice
+    if not advice.empty:
+        counts = advice["severity"].value_counts()
+        parts = [f"{fmt.fmt_count(int(counts[s]))} {s}" for s in ("critical", "warning", "info") if s in counts]
+        st.warning(f"Advisors: {', '.join(parts)} finding(s) on this target — see the "
+                   f"[Advisors page](/advisors?target={quote(target)}).", icon=":material/fact_check:")
 
     up = data.latest("up", target)
     if not up.empty and float(up["value"].max()) < 1:

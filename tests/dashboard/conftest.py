@@ -16,8 +16,8 @@ from testing.synthetic import add_alerts_and_forecasts
 
 REPO = Path(__file__).resolve().parents[2]
 APP = str(REPO / "dashboard" / "streamlit_app.py")
-PAGES = ["fleet", "instance", "activity", "queries", "storage", "vacuum", "replication", "indexes", "capacity", "alerts",
-         "targets"]
+PAGES = ["fleet", "instance", "activity", "queries", "storage", "vacuum", "replication", "indexes", "advisors",
+         "capacity", "alerts", "targets"]
 SECRET_PASSWORD = "pw-Zq81x-never-shown"
 
 
