@@ -293,7 +293,7 @@ def advisor_findings(st: Any) -> pd.DataFrame:
         for finding in (state.get("findings") or {}).values():
             if isinstance(finding, dict):
                 rows.append({"target": key[len(META_PREFIX):], "ts": int(state.get("ts") or 0), **finding})
-    columns = ["target", "severity", "kind", "check", "title", "finding", "fix", "doc", "ts"]
+    columns = ["target", "severity", "area", "check", "title", "finding", "fix", "doc", "ts"]
     df = pd.DataFrame(rows, columns=columns)
     if df.empty:
         return df

@@ -72,7 +72,7 @@ def render_json(results: list[AdvisorResult]) -> str:
         {
             "target": r.target, "engine": r.flavour, "version": r.version, "error": r.error,
             "findings": [
-                {"check": f.check, "severity": f.severity, "kind": f.kind, "title": f.title, "subject": f.subject,
+                {"check": f.check, "severity": f.severity, "area": f.area, "title": f.title, "subject": f.subject,
                  "finding": f.finding, "fix": f.fix, "doc": f.doc}
                 for f in _sorted(r.findings)
             ],

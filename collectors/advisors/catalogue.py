@@ -51,7 +51,7 @@ class Hit:
 class Check:
     id: str
     engines: tuple[str, ...]  # flavours: postgres, mariadb, mysql
-    kind: str  # configuration | security
+    area: str  # configuration | security
     severity: str
     title: str
     reads: tuple[str, ...]  # the settings, catalog views or counters it reads
@@ -72,7 +72,7 @@ class Check:
 class Finding:
     check: str
     severity: str
-    kind: str
+    area: str
     title: str
     target: str
     finding: str

@@ -35,12 +35,12 @@ def behind_minor(facts: Facts) -> list[Hit]:
 def release_checks(prefix: str, engines: tuple[str, ...], doc: str) -> list[Check]:
     return [
         Check(
-            id=f"{prefix}_end_of_life", engines=engines, kind="security", severity="critical",
+            id=f"{prefix}_end_of_life", engines=engines, area="security", severity="critical",
             title="Server version past its end of life", reads=("server version", "release table"),
             fix="Upgrade to a supported major version.", doc=doc, evaluate=end_of_life,
         ),
         Check(
-            id=f"{prefix}_behind_minor", engines=engines, kind="security", severity="info",
+            id=f"{prefix}_behind_minor", engines=engines, area="security", severity="info",
             title="Server behind the latest minor release of its branch", reads=("server version", "release table"),
             fix="Install the branch's latest minor release (a restart, no dump and restore).", doc=doc,
             evaluate=behind_minor,

@@ -38,12 +38,12 @@ smaller than the buffer pool.
 
 def render() -> str:
     lines = [HEADER]
-    for kind in ("configuration", "security"):
-        lines.append(f"## {kind.capitalize()} checks\n")
+    for area in ("configuration", "security"):
+        lines.append(f"## {area.capitalize()} checks\n")
         lines.append("| id | engines | severity | what | reads | fix | reference |")
         lines.append("|---|---|---|---|---|---|---|")
         for c in CATALOGUE:
-            if c.kind != kind:
+            if c.area != area:
                 continue
             versions = ""
             if c.min_version or c.max_version:

@@ -59,7 +59,7 @@ def evaluate(facts: Facts, target: str, checks: tuple[Check, ...] = CATALOGUE) -
             skipped.append(Skipped(check.id, target, f"could not evaluate ({type(exc).__name__})"))
             continue
         for hit in hits:
-            findings.append(Finding(check.id, check.severity, check.kind, check.title, target, hit.finding,
+            findings.append(Finding(check.id, check.severity, check.area, check.title, target, hit.finding,
                                     hit.fix or check.fix, check.doc, hit.subject))
     return findings, skipped
 

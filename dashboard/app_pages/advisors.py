@@ -32,5 +32,5 @@ if not ui.no_targets(ctx):
             if part.empty:
                 continue
             st.subheader(f"{severity.capitalize()} ({fmt.fmt_count(len(part))})")
-            ui.table(part[["target", "kind", "title", "finding", "fix", "doc"]],
+            ui.table(part[["target", "area", "title", "finding", "fix", "doc"]],
                      column_config={"doc": st.column_config.LinkColumn("reference", display_text="docs")})

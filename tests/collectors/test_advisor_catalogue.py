@@ -24,7 +24,7 @@ def test_every_check_is_well_formed_and_documented() -> None:
     assert len(ids) == len(set(ids))
     text = DOC.read_text(encoding="utf-8")
     for c in CATALOGUE:
-        assert c.severity in SEVERITIES and c.kind in ("configuration", "security")
+        assert c.severity in SEVERITIES and c.area in ("configuration", "security")
         assert c.engines and c.reads and c.fix and c.doc.startswith("https://")
         assert f"`{c.id}`" in text
 

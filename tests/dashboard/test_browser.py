@@ -109,7 +109,7 @@ def visit_every_page(base: str, chromium: str, target: str, folder: Path,
                 title = page.locator("h1").first.inner_text()
                 assert title.split(" · ")[0] in {
                     "Fleet overview", "Instance", "Activity", "Queries", "Storage & growth", "Vacuum & wraparound",
-                    "Replication", "Indexes", "Capacity", "Alerts", "Targets & collectors"}, title
+                    "Replication", "Indexes", "Advisors", "Capacity", "Alerts", "Targets & collectors"}, title
                 # the deep link survives: the URL still names the target and the range
                 assert f"target={target}" in page.url and "range=24h" in page.url, page.url
                 shot = folder / f"{name}.png"

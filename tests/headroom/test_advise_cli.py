@@ -35,7 +35,7 @@ targets:
     assert pg["error"] is None and pg["engine"] == "postgres" and pg["version"].startswith("15.")
     assert pg["skipped"] == []  # pg_monitor reads everything the PostgreSQL checks need
     for finding in pg["findings"]:
-        assert set(finding) == {"check", "severity", "kind", "title", "subject", "finding", "fix", "doc"}
+        assert set(finding) == {"check", "severity", "area", "title", "subject", "finding", "fix", "doc"}
     text = run_cli("check", "--advise", cwd=tmp_path)
     assert text.returncode == 1
     assert "gone: not reviewed: " in text.stdout
