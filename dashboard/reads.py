@@ -15,6 +15,7 @@ import pandas as pd
 from sqlalchemy import select
 
 from dashboard.format import series_name
+from store.advisor_state import fleet_findings
 
 SERIES_COLUMNS = ["target", "metric", "series", "labels", "ts", "time", "value", "resolution_s"]
 
@@ -276,27 +277,7 @@ def index_advice(st: Any, target: str) -> list[Any]:
     return list(st.index_advice(target))
 
 
-#: severities in the order the Advisors page shows them
-ADVISOR_SEVERITIES = ("critical", "warning", "info")
-
-
 def advisor_findings(st: Any) -> pd.DataFrame:
     """The latest advisor run's findings of every target (what ``headroom check --advise`` stored)."""
-    from collectors.advisors.record import META_PREFIX
-
-    rows: list[dict[str, Any]] = []
-    for key, value in st.meta_items(META_PREFIX).items():
-        try:
-            state = json.loads(value)
-        except ValueError:
-            continue
-        for finding in (state.get("findings") or {}).values():
-            if isinstance(finding, dict):
-                rows.append({"target": key[len(META_PREFIX):], "ts": int(state.get("ts") or 0), **finding})
     columns = ["target", "severity", "area", "check", "title", "finding", "fix", "doc", "ts"]
-    df = pd.DataFrame(rows, columns=columns)
-    if df.empty:
-        return df
-    order = {s: i for i, s in enumerate(ADVISOR_SEVERITIES)}
-    df["_order"] = df["severity"].map(order).fillna(len(order))
-    return df.sort_values(["_order", "target", "check"]).drop(columns="_order").reset_index(drop=True)
+    return pd.DataFrame(fleet_findings(st), columns=columns)

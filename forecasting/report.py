@@ -16,6 +16,7 @@ from forecasting.persist import newest_rows, status_text
 from forecasting.selection import explain_text, stored_explanation
 from forecasting.svg import chart
 from store import format as fmt
+from store.advisor_state import fleet_findings
 from store.clock import Clock, system_clock
 
 DAY = 86400
@@ -143,6 +144,21 @@ def _shown(points: list[Any], history: list[Any], r: dict[str, Any], now: int) -
     return [p for p in points if int(p[0]) <= cut]
 
 
+def _advisor_section(st: Any) -> str:
+    """The advisors' findings (``headroom check --advise``), most severe first."""
+    findings = fleet_findings(st)
+    if not findings:
+        return ("<h2>Advisors</h2><p class='muted'>No advisor findings stored: run <code>headroom check --advise</code> "
+                "to review each target's configuration and security.</p>")
+    out = ["<h2>Advisors</h2><table><tr><th>severity</th><th>target</th><th>finding</th><th>fix</th></tr>"]
+    for f in findings:
+        out.append(f"<tr><td>{escape(str(f.get('severity', '')))}</td><td>{escape(str(f['target']))}</td>"
+                   f"<td>{escape(str(f.get('title', '')))}: {escape(str(f.get('finding', '')))}</td>"
+                   f"<td><code>{escape(str(f.get('fix', '')))}</code></td></tr>")
+    out.append("</table>")
+    return "".join(out)
+
+
 def render_report_html(st: Any, now: int | None = None) -> str:
     """The report as one HTML string, from the newest forecast of every series in the store."""
     now = int(st.clock()) if now is None else int(now)
@@ -169,6 +185,7 @@ def render_report_html(st: Any, now: int | None = None) -> str:
         mine = [r for r in rows if r["target"] == target]
         mine.sort(key=lambda r: (order.get(r["resource"], 99), json.dumps(r["labels"], sort_keys=True)))
         body.extend(_resource_section(r, now) for r in mine)
+    body.append(_advisor_section(st))
     body.append("</body></html>")
     return "".join(body)
 

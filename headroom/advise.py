@@ -35,7 +35,7 @@ def advise_fleet(cfg: HeadroomConfig, fmt: str = "text", clock: Clock = system_c
     results: list[AdvisorResult] = []
     try:
         for target in cfg.targets:
-            before = load_state(store, target.name) if store is not None else AdvisorState({}, {})
+            before = load_state(store, target.name) if store is not None else AdvisorState()
             result = advise_target(target, before.counters, today)
             if store is not None:
                 save_result(store, result, before, int(now))

@@ -311,7 +311,7 @@ def _advisor_findings(st: Any, now: int) -> None:
     for target, facts in ((PRIMARY, pg), (MYSQL, my)):
         findings, skipped = evaluate(facts, target)
         save_result(st, AdvisorResult(target, facts.flavour, facts.version_str, findings, skipped),
-                    AdvisorState({}, {}), now - 600)
+                    AdvisorState(), now - 600)
 
 
 def populate_full(st: Any, now: int, days: float = 2.0) -> None:

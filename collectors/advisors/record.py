@@ -3,32 +3,16 @@ finding appears or goes away (so a change is visible over time, on the charts an
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
-
 from collectors.advisors.run import AdvisorResult
 from store import Store
+from store.advisor_state import META_PREFIX, AdvisorState, dump_state, parse_state
 from store.types import Event
 
-META_PREFIX = "advisor."
-
-
-@dataclass(frozen=True)
-class AdvisorState:
-    counters: dict[str, float]
-    findings: dict[str, dict[str, str]]  # finding key -> the finding as stored (severity, title, finding, fix, doc)
+__all__ = ["AdvisorState", "load_state", "save_result"]
 
 
 def load_state(store: Store, target: str) -> AdvisorState:
-    raw = store.meta_get(META_PREFIX + target)
-    if not raw:
-        return AdvisorState({}, {})
-    try:
-        data = json.loads(raw)
-        return AdvisorState({str(k): float(v) for k, v in data.get("counters", {}).items()},
-                            {str(k): {str(a): str(b) for a, b in v.items()} for k, v in data.get("findings", {}).items()})
-    except (ValueError, TypeError, AttributeError):
-        return AdvisorState({}, {})
+    return parse_state(store.meta_get(META_PREFIX + target))
 
 
 def save_result(store: Store, result: AdvisorResult, before: AdvisorState, ts: int) -> list[Event]:
@@ -50,8 +34,7 @@ def save_result(store: Store, result: AdvisorResult, before: AdvisorState, ts: i
             events.append(Event(result.target, ts, kind="advisor_cleared", message=f"cleared: {gone.get('finding', key)}",
                                 details={"check": check, "subject": key.split(":", 1)[1]}))
     kept = {k: v for k, v in before.findings.items() if k.split(":", 1)[0] in skipped}
-    store.meta_set(META_PREFIX + result.target,
-                   json.dumps({"ts": ts, "counters": result.counters, "findings": {**kept, **now}}, sort_keys=True))
+    store.meta_set(META_PREFIX + result.target, dump_state(AdvisorState(ts, result.counters, {**kept, **now})))
     if events:
         store.add_events(events)
     return events

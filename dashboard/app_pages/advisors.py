@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboard import context, data, ui
 from dashboard import format as fmt
-from dashboard.reads import ADVISOR_SEVERITIES
+from store.advisor_state import SEVERITIES
 
 ctx = context.current()
 st.title("Advisors")
@@ -27,7 +27,7 @@ if not ui.no_targets(ctx):
     else:
         newest = int(findings["ts"].max())
         st.caption(f"Latest advisor run: {fmt.fmt_ts(newest)} ({fmt.fmt_ago(newest, ctx.now)}).")
-        for severity in ADVISOR_SEVERITIES:
+        for severity in SEVERITIES:
             part = findings[findings["severity"] == severity]
             if part.empty:
                 continue

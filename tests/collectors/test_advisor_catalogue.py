@@ -10,6 +10,7 @@ from collectors.advisors.catalogue import SEVERITIES, Facts
 from collectors.advisors.record import AdvisorState, load_state, save_result
 from collectors.advisors.releases import BRANCHES, branch_of
 from collectors.advisors.run import CATALOGUE, AdvisorResult, evaluate
+from forecasting.report import render_report_html
 from store import open_store
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "advisors.md"
@@ -55,7 +56,7 @@ def test_findings_become_events_when_they_appear_and_go_away(tmp_path: Path) -> 
         md5 = pg_facts(150019, "15.19", "2026-12-05", password_encryption="md5")
         findings, skipped = evaluate(md5, "t")
         save_result(store, AdvisorResult("t", "postgres", "15.19", findings, skipped, {"checkpoints.timed": 3.0}),
-                    AdvisorState({}, {}), 100)
+                    AdvisorState(), 100)
         state = load_state(store, "t")
         assert state.counters == {"checkpoints.timed": 3.0} and list(state.findings) == ["pg_password_encryption_md5:"]
         again = evaluate(md5, "t")[0]
@@ -64,6 +65,8 @@ def test_findings_become_events_when_they_appear_and_go_away(tmp_path: Path) -> 
         events = save_result(store, AdvisorResult("t", "postgres", "15.19", clean), load_state(store, "t"), 220)
         assert [(e.kind, e.ts) for e in events] == [("advisor_cleared", 220)]
         assert sorted((e.ts, e.kind) for e in store.events(target="t")) == [(100, "advisor_finding"), (220, "advisor_cleared")]
+        report = render_report_html(store, now=300)
+        assert "<h2>Advisors</h2>" in report and "No advisor findings stored" in report  # cleared: none left
         # an unreachable target says nothing: its findings stay, no event
         assert save_result(store, AdvisorResult("t", error="refused"), load_state(store, "t"), 280) == []
     finally:

@@ -129,3 +129,10 @@ def test_indexes_page_shows_the_suggested_index(full_store: Any, target: str, dd
     assert list(advice["ddl"]) == [ddl]
     assert list(advice["cost reduction"]) == [reduction]
     assert ddl in "\n".join(c.value for c in at.code)
+
+
+def test_advisor_findings_reach_the_report_escaped(full_store: Any) -> None:
+    html = render_report_html(full_store)
+    assert "<h2>Advisors</h2>" in html
+    assert "shop.public.&lt;b&gt;orders&lt;/b&gt;" in html and "<b>orders</b>" not in html
+    assert "anonymous account &#x27;&#x27;@&#x27;%&#x27;" in html
