@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import psycopg
@@ -15,15 +14,6 @@ from collectors.scheduler import Collector
 from store.clock import FixedClock
 
 T0 = 1_800_000_000  # bucket-aligned (a multiple of 10)
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("condition not reached")
 
 
 def sample_bucket(store: Any, target: Any, settings: CollectorSettings, metric: str = "activity",

@@ -21,7 +21,8 @@ from collectors.config import TargetConfig
 from collectors.runtime import CollectorSettings
 from store import Store
 from testing.servers.postgres import PgCluster
-from tests.activity_helpers import end_chain, sample_bucket, wait_for
+from tests.activity_helpers import end_chain, sample_bucket
+from tests.waiting import wait_for
 
 A_QUERY = "UPDATE alert_chain SET v = 1 WHERE id = 1 /* <!channel> <https://evil.example|Re-authenticate> *bold* <b>html</b> */"
 

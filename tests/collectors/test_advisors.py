@@ -20,6 +20,7 @@ from store import Store
 from store.format import fmt_bytes
 from testing.servers.mariadb import MariaDbPair
 from testing.servers.postgres import PgCluster
+from tests.waiting import wait_for
 
 TODAY = "2026-12-05"  # release-table checks read this date, not the wall clock
 
@@ -45,15 +46,6 @@ class Advisor:
 
     def events(self, kind: str) -> list[str]:
         return [str(e.details.get("check")) for e in self.store.events(target=self.target.name, kinds=[kind])]
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError("condition not reached")
 
 
 def alter_system(cluster: PgCluster, name: str, value: str | None) -> None:

@@ -14,7 +14,8 @@ from collectors.config import TargetConfig
 from collectors.runtime import CollectorSettings
 from store import Store
 from testing.servers.mariadb import MariaDbPair
-from tests.activity_helpers import T0, sample_bucket, wait_for
+from tests.activity_helpers import T0, sample_bucket
+from tests.waiting import wait_for
 
 
 def _in_thread(conn: pymysql.Connection[Any], sql: str) -> threading.Thread:

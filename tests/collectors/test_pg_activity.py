@@ -14,7 +14,8 @@ from collectors.activity.blocking import blocking_trees, walk
 from collectors.runtime import CollectorSettings
 from store import Store
 from testing.servers.postgres import PgCluster
-from tests.activity_helpers import T0, end_chain, sample_bucket, wait_for
+from tests.activity_helpers import T0, end_chain, sample_bucket
+from tests.waiting import wait_for
 
 CPU_LOOP = "DO $$DECLARE i bigint := 0; BEGIN WHILE i < 20000000000 LOOP i := i + 1; END LOOP; END$$"
 

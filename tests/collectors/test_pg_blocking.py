@@ -13,7 +13,8 @@ from collectors.runtime import CollectorSettings
 from collectors.scheduler import Collector
 from store import Store
 from testing.servers.postgres import PgCluster
-from tests.activity_helpers import end_chain, wait_for
+from tests.activity_helpers import end_chain
+from tests.waiting import wait_for
 
 
 def _longest(graph: dict[int, list[int]]) -> int:
