@@ -11,7 +11,7 @@ STAMP := $(VENV)/.headroom-installed
 PYTEST_ARGS ?= -n 2 --timeout=600 -p no:cacheprovider
 DEMO_ARGS ?= --history 21d
 
-.PHONY: venv test demo lint clean-venv debian-packages-demo debian-packages-test
+.PHONY: venv test demo lint docs clean-venv debian-packages-demo debian-packages-test
 
 venv: $(STAMP)
 
@@ -37,8 +37,15 @@ demo: debian-packages-demo
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
+
+# the generated documentation (tests check that each is fresh)
+docs: $(STAMP)
+	$(PY) -m collectors.docs
+	$(PY) -m collectors.advisors.docs
+	$(PY) -m headroom.init_template docs/configuration.md
 
 clean-venv:
 	rm -rf $(VENV)

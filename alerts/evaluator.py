@@ -43,7 +43,7 @@ def _annotations(rule: Rule, labels: Mapping[str, str], value: float) -> dict[st
     return {k: render(v, labels, value, _threshold_of(rule)) for k, v in rule.annotations.items()}
 
 
-def evaluate(
+def evaluate(  # noqa: C901
     rules: Sequence[Rule],
     snapshot: Snapshot,
     prior: Mapping[tuple[str, str], Alert],

@@ -76,7 +76,7 @@ class RoutingResult:
     muted: dict[tuple[str, str], str]  # alert key → "silenced by N" | "inhibited"
 
 
-def plan(
+def plan(  # noqa: C901
     alerts: Iterable[Alert],
     cfg: AlertsConfig,
     groups: Mapping[str, GroupState],

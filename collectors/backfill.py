@@ -145,7 +145,7 @@ def _load(store: Any, key: str) -> list[Interval]:
 
 
 # ------------------------------------------------------------------------------------ the import
-def backfill(
+def backfill(  # noqa: C901
     store: Any, source: PromSource, jobs: Sequence[Job], since: float, *, step: int = DEFAULT_STEP,
     until: float | None = None, chunk: int | None = None, rate_window: int | None = None,
     progress: TextIO | None = sys.stderr, on_chunk: Callable[[int], None] | None = None, rollup: bool = True,

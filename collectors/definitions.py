@@ -190,7 +190,7 @@ def _ratios(value: Any, where: str, gauges: tuple[str, ...]) -> dict[str, Ratio]
     return out
 
 
-def parse_definition(name: str, engine: str, data: Any, source: Path | None = None) -> MetricDef:
+def parse_definition(name: str, engine: str, data: Any, source: Path | None = None) -> MetricDef:  # noqa: C901
     where = str(source or name)
     if not isinstance(data, dict):
         raise DefinitionError(f"{where}: expected a mapping")

@@ -49,7 +49,7 @@ class RowsResult:
     server_resets: list[tuple[dict[str, str], float]] = field(default_factory=list)
 
 
-def add_rows(
+def add_rows(  # noqa: C901
     batch: Batch,
     mdef: MetricDef,
     rows: Iterable[Mapping[str, Any]],

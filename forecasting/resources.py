@@ -181,7 +181,7 @@ def _growing_tables(reader: Reader, info: TargetInfo, metric: str, top: int) -> 
             for g, s, pts in grown[:top] if g > 0]
 
 
-def _postgres_jobs(reader: Reader, info: TargetInfo, top_tables: int) -> list[Job]:
+def _postgres_jobs(reader: Reader, info: TargetInfo, top_tables: int) -> list[Job]:  # noqa: C901
     name = info.name
     jobs: list[Job] = []
     disk = _disk_job(reader, info, ["pg_database_size_bytes"])

@@ -21,7 +21,7 @@ def _date(ts: float) -> str:
     return fmt_date(ts)
 
 
-def chart(
+def chart(  # noqa: C901
     history: Sequence[Sequence[float]],
     forecast: Sequence[Sequence[float | None]],
     threshold: float | None = None,

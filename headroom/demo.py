@@ -206,7 +206,7 @@ def _announce_when_ready(url: str, stop: threading.Event, timeout: float = 180.0
         stop.wait(0.5)
 
 
-def run_demo(config_path: Path | str | None = None, history: str | None = None, port: int = 8501) -> int:
+def run_demo(config_path: Path | str | None = None, history: str | None = None, port: int = 8501) -> int:  # noqa: C901
     """Entry of `headroom demo`; returns the process exit status."""
     days = None
     if history:

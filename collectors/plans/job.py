@@ -94,7 +94,7 @@ class PlanJob:
         at, mean = last
         return now - at >= self.settings.interval or (mean > 0 and st.mean_ms >= self.settings.mean_factor * mean)
 
-    async def run_once(self, now: float, batch: Batch, force_advice: bool = False) -> CaptureRun:
+    async def run_once(self, now: float, batch: Batch, force_advice: bool = False) -> CaptureRun:  # noqa: C901
         ts = int(now)
         run = CaptureRun()
         top = await asyncio.to_thread(self.store.top_statements, self.target, ts - int(self.settings.window), ts,

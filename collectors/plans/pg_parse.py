@@ -91,7 +91,7 @@ def _fields(colref: dict[str, Any]) -> list[str]:
     return [f["String"]["sval"] for f in colref.get("fields", []) if isinstance(f, dict) and "String" in f]
 
 
-def column_uses(parsed: ParsedStatement) -> list[ColumnUse]:
+def column_uses(parsed: ParsedStatement) -> list[ColumnUse]:  # noqa: C901
     """Per table of the statement's FROM (and UPDATE/DELETE target): its filtered, joined and sorted columns.
     Unqualified columns are attributed when the statement has one table only."""
     tree = parsed.tree
