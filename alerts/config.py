@@ -15,14 +15,23 @@ from headroom_core.configtypes import Duration, DurationOrZero, MetricsEndpointC
 class RouteConfig(StrictModel):
     """Alerts whose labels match go to `channels`; the first matching route wins unless `continue`."""
 
-    matchers: list[str] = Field(default_factory=list, description="Label matchers; empty matches every alert.")
+    matchers: list[str] = Field(
+        default_factory=list, description="Label matchers; empty matches every alert."
+    )
     channels: list[str] = Field(description="Channel names.")
     group_by: list[str] = Field(
-        default_factory=lambda: ["alertname", "target"], description="Labels that make one notification group."
+        default_factory=lambda: ["alertname", "target"],
+        description="Labels that make one notification group.",
     )
-    group_wait: DurationOrZero = Field(default=0.0, description="Wait before the first notification of a new group.")
-    group_interval: DurationOrZero = Field(default=60.0, description="Wait before notifying changes of a group.")
-    repeat_interval: Duration = Field(default=4 * 3600.0, description="Re-send a still-firing group this often.")
+    group_wait: DurationOrZero = Field(
+        default=0.0, description="Wait before the first notification of a new group."
+    )
+    group_interval: DurationOrZero = Field(
+        default=60.0, description="Wait before notifying changes of a group."
+    )
+    repeat_interval: Duration = Field(
+        default=4 * 3600.0, description="Re-send a still-firing group this often."
+    )
     send_resolved: bool = True
     continue_: bool = Field(default=False, alias="continue", description="Keep matching the next routes.")
 
@@ -59,7 +68,9 @@ class InhibitRule(StrictModel):
 def _default_inhibit() -> list[InhibitRule]:
     return [
         InhibitRule(
-            source_matchers=['severity="critical"'], target_matchers=['severity=~"warning|info"'], equal=["target"]
+            source_matchers=['severity="critical"'],
+            target_matchers=['severity=~"warning|info"'],
+            equal=["target"],
         )
     ]
 
@@ -77,7 +88,9 @@ class AlertsConfig(MetricsEndpointConfig):
     allow_private_webhook_hosts: bool = Field(
         default=False, description="Allow channel URLs on loopback/private/link-local addresses."
     )
-    resolved_retention: DurationOrZero = Field(default=900.0, description="Resolved alerts stay visible this long.")
+    resolved_retention: DurationOrZero = Field(
+        default=900.0, description="Resolved alerts stay visible this long."
+    )
 
     @field_validator("evaluation_interval")
     @classmethod

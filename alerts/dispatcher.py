@@ -57,8 +57,14 @@ class RateLimiter:
 
 
 class ChannelWorker(threading.Thread):
-    def __init__(self, st: object, channel: ChannelBase, allow_private: bool, stop: threading.Event,
-                 wake: threading.Event) -> None:
+    def __init__(
+        self,
+        st: object,
+        channel: ChannelBase,
+        allow_private: bool,
+        stop: threading.Event,
+        wake: threading.Event,
+    ) -> None:
         super().__init__(name=f"alerts-{channel.name}", daemon=True)
         self.st = st
         self.channel = channel
@@ -128,13 +134,20 @@ class ChannelWorker(threading.Thread):
                 delay = max(delay, min(result.retry_after, self.channel.retry_after_max))
             outbox.mark_retry(conn, row.id, done + delay, result.error or "retry")
             outcome = "retried"
-            log.warning("channel %s: %s notification %d will be retried in %.1fs: %s", self.channel.name,
-                        row.kind, row.id, delay, result.error)
+            log.warning(
+                "channel %s: %s notification %d will be retried in %.1fs: %s",
+                self.channel.name,
+                row.kind,
+                row.id,
+                delay,
+                result.error,
+            )
         else:
             outbox.mark_failed(conn, row.id, result.error or "failed")
             outcome = "failed"
-            log.error("channel %s: %s notification %d failed: %s", self.channel.name, row.kind, row.id,
-                      result.error)
+            log.error(
+                "channel %s: %s notification %d failed: %s", self.channel.name, row.kind, row.id, result.error
+            )
         selfmetrics.NOTIFICATIONS.labels(self.channel.name, outcome).inc()
 
 
@@ -176,9 +189,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from store import open_store
 
     parser = argparse.ArgumentParser(prog="python -m alerts.dispatcher", description=__doc__.splitlines()[0])
-    parser.add_argument("--store", default=os.environ.get("HEADROOM_STORE_URL"),
-                        help="store URL (sqlite:///... or postgresql+psycopg://...); default: $HEADROOM_STORE_URL, "
-                        "which keeps a password off the command line")
+    parser.add_argument(
+        "--store",
+        default=os.environ.get("HEADROOM_STORE_URL"),
+        help="store URL (sqlite:///... or postgresql+psycopg://...); default: $HEADROOM_STORE_URL, "
+        "which keeps a password off the command line",
+    )
     parser.add_argument("--config", required=True, type=Path, help="YAML file with the alerts section")
     args = parser.parse_args(argv)
     if not args.store:

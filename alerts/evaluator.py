@@ -69,10 +69,19 @@ def evaluate(  # noqa: C901
                 from_state = INACTIVE if old is None else old.state
                 to_state = FIRING if rule.for_ <= 0 else PENDING
                 new = Alert(
-                    rule=rule.name, labels_hash=lhash, state=to_state, active_since=now,
-                    fired_at=now if to_state == FIRING else None, resolved_at=None, last_eval=now,
-                    last_true=now, value=value, severity=rule.severity, annotations=annotations,
-                    last_notified_at=old.last_notified_at if old else None, labels=labels,
+                    rule=rule.name,
+                    labels_hash=lhash,
+                    state=to_state,
+                    active_since=now,
+                    fired_at=now if to_state == FIRING else None,
+                    resolved_at=None,
+                    last_eval=now,
+                    last_true=now,
+                    value=value,
+                    severity=rule.severity,
+                    annotations=annotations,
+                    last_notified_at=old.last_notified_at if old else None,
+                    labels=labels,
                 )
                 transitions.append(Transition(new, from_state, to_state, now))
             elif old.state == PENDING:
@@ -93,7 +102,9 @@ def evaluate(  # noqa: C901
         if old.state == PENDING or old.state == INACTIVE:
             dropped.append(key)
             if old.state == PENDING:
-                transitions.append(Transition(replace(old, state=INACTIVE, last_eval=now), PENDING, INACTIVE, now))
+                transitions.append(
+                    Transition(replace(old, state=INACTIVE, last_eval=now), PENDING, INACTIVE, now)
+                )
         elif old.state == FIRING:
             keep = rule_def.keep_firing_for if rule_def is not None else 0.0
             last_true = old.last_true if old.last_true is not None else now

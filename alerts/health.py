@@ -30,14 +30,17 @@ def channel_health(st: Any) -> list[ChannelHealth]:
                 func.max(o.c.sent_at),
                 func.sum(case((o.c.status == "pending", 1), else_=0)),
                 func.sum(case((o.c.status == "failed", 1), else_=0)),
-            ).group_by(o.c.channel).order_by(o.c.channel)
+            )
+            .group_by(o.c.channel)
+            .order_by(o.c.channel)
         ).all()
         result = []
         for channel, last_success, pending, failed in summary:
             err = conn.execute(
                 select(o.c.last_error, o.c.created_at)
                 .where(o.c.channel == channel, o.c.last_error.is_not(None), o.c.status != "sent")
-                .order_by(o.c.id.desc()).limit(1)
+                .order_by(o.c.id.desc())
+                .limit(1)
             ).first()
             result.append(
                 ChannelHealth(
@@ -57,7 +60,11 @@ def check_problems(st: Any) -> list[str]:
     problems = []
     for h in channel_health(st):
         if h.failed:
-            problems.append(f"alerts channel {h.channel}: {h.failed} notification(s) failed permanently: {h.last_error}")
+            problems.append(
+                f"alerts channel {h.channel}: {h.failed} notification(s) failed permanently: {h.last_error}"
+            )
         elif h.pending and h.last_error:
-            problems.append(f"alerts channel {h.channel}: {h.pending} notification(s) being retried: {h.last_error}")
+            problems.append(
+                f"alerts channel {h.channel}: {h.pending} notification(s) being retried: {h.last_error}"
+            )
     return problems

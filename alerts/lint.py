@@ -18,7 +18,11 @@ def _value_range(metric: str, is_ratio: bool) -> tuple[float | None, float | Non
         return 0.0, 1.0
     if metric.endswith("_ratio") and not is_ratio:
         return 0.0, 1.0
-    if is_ratio or metric.endswith(_NON_NEGATIVE_SUFFIXES) or metric.startswith(("pg_connections", "mysql_threads")):
+    if (
+        is_ratio
+        or metric.endswith(_NON_NEGATIVE_SUFFIXES)
+        or metric.startswith(("pg_connections", "mysql_threads"))
+    ):
         return 0.0, None
     return None, None
 
@@ -60,7 +64,11 @@ def _selectors(rule: Rule) -> Iterable[tuple[str, Selector | None, str]]:
         if rule.threshold.divide_by is not None:
             yield "threshold.divide_by.metric", rule.threshold.divide_by, rule.threshold.divide_by.metric
         if rule.threshold.divisor_minus is not None:
-            yield "threshold.divisor_minus.metric", rule.threshold.divisor_minus, rule.threshold.divisor_minus.metric
+            yield (
+                "threshold.divisor_minus.metric",
+                rule.threshold.divisor_minus,
+                rule.threshold.divisor_minus.metric,
+            )
     if rule.rate_of_change is not None:
         yield "rate_of_change.metric", rule.rate_of_change, rule.rate_of_change.metric
     if rule.absent is not None:
@@ -86,7 +94,9 @@ def lint_rules(rules: Iterable[Rule], known_metrics: Collection[str]) -> list[st
                 low, high = 0.0, None
             reason = _impossible(cond.op, cond.value, low, high)
             if reason:
-                problems.append(f"rule {rule.name}: threshold: {cond.metric} {cond.op} {cond.value:g}: {reason}")
+                problems.append(
+                    f"rule {rule.name}: threshold: {cond.metric} {cond.op} {cond.value:g}: {reason}"
+                )
             if cond.divide_by is not None and cond.subtract_from_divisor < 0:
                 problems.append(f"rule {rule.name}: threshold.subtract_from_divisor: must not be negative")
         if rule.forecast is not None and rule.forecast.within <= 0:

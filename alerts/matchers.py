@@ -37,11 +37,11 @@ class Matcher:
 def parse_matcher(text: str) -> Matcher:
     """Parse one matcher; a ValueError names what is wrong."""
     if not isinstance(text, str):
-        raise ValueError("a matcher must be a string like severity=\"critical\"")
+        raise ValueError('a matcher must be a string like severity="critical"')
     match = _MATCHER_RE.match(text)
     if not match:
         raise ValueError(
-            f"invalid matcher {text!r}: expected name=\"value\", name!=\"value\", name=~\"regex\" or name!~\"regex\""
+            f'invalid matcher {text!r}: expected name="value", name!="value", name=~"regex" or name!~"regex"'
         )
     name, op = match.group(1), match.group(2)
     value = match.group(3) if match.group(3) is not None else (match.group(4) or "")

@@ -80,7 +80,9 @@ class GroupState:
     group_labels: dict[str, str]
     first_pending_at: int | None = None
     last_sent_at: int | None = None
-    notified: dict[str, int] = field(default_factory=dict)  # labels_hash of firing alerts last sent → fired_at
+    notified: dict[str, int] = field(
+        default_factory=dict
+    )  # labels_hash of firing alerts last sent → fired_at
 
     def to_json(self) -> str:
         return json.dumps(

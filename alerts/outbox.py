@@ -61,13 +61,24 @@ def enqueue(conn: Connection, items: Iterable[OutboxItem], now: float) -> int:
     return len(rows)
 
 
-def due_rows(conn: Connection, channel: str, now: float, scan: int = 500) -> tuple[list[OutboxRow], float | None]:
+def due_rows(
+    conn: Connection, channel: str, now: float, scan: int = 500
+) -> tuple[list[OutboxRow], float | None]:
     """The first pending row of every alert_key of `channel` that is due now (oldest first), and when
     the next one becomes due. A row leased by a dispatcher blocks its alert_key until the lease ends."""
     o = schema.outbox
     rows = conn.execute(
-        select(o.c.id, o.c.alert_key, o.c.kind, o.c.dedup_key, o.c.payload_json, o.c.created_at,
-               o.c.next_attempt_at, o.c.attempts, o.c.claimed_until)
+        select(
+            o.c.id,
+            o.c.alert_key,
+            o.c.kind,
+            o.c.dedup_key,
+            o.c.payload_json,
+            o.c.created_at,
+            o.c.next_attempt_at,
+            o.c.attempts,
+            o.c.claimed_until,
+        )
         .where(o.c.channel == channel, o.c.status == "pending")
         .order_by(o.c.id)
         .limit(scan)
@@ -81,15 +92,27 @@ def due_rows(conn: Connection, channel: str, now: float, scan: int = 500) -> tup
         blocked.add(row.alert_key)  # later rows of this alert wait for this one
         ready = max(float(row.next_attempt_at), float(row.claimed_until or 0.0))
         if ready <= now:
-            due.append(OutboxRow(int(row.id), channel, row.alert_key, row.kind, row.dedup_key,
-                                 json.loads(row.payload_json), int(row.created_at), float(row.next_attempt_at),
-                                 int(row.attempts)))
+            due.append(
+                OutboxRow(
+                    int(row.id),
+                    channel,
+                    row.alert_key,
+                    row.kind,
+                    row.dedup_key,
+                    json.loads(row.payload_json),
+                    int(row.created_at),
+                    float(row.next_attempt_at),
+                    int(row.attempts),
+                )
+            )
         else:
             soonest = ready if soonest is None else min(soonest, ready)
     return due, soonest
 
 
-def next_due(conn: Connection, channel: str, now: float, scan: int = 500) -> tuple[OutboxRow | None, float | None]:
+def next_due(
+    conn: Connection, channel: str, now: float, scan: int = 500
+) -> tuple[OutboxRow | None, float | None]:
     """The next row of `channel` to send now (or None) and when the next one becomes due (no claim)."""
     due, soonest = due_rows(conn, channel, now, scan)
     return (due[0], None) if due else (None, soonest)
@@ -110,7 +133,11 @@ def lease_row(conn: Connection, row_id: int, now: float, until: float) -> bool:
     o = schema.outbox
     result = conn.execute(
         update(o)
-        .where(o.c.id == row_id, o.c.status == "pending", or_(o.c.claimed_until.is_(None), o.c.claimed_until <= now))
+        .where(
+            o.c.id == row_id,
+            o.c.status == "pending",
+            or_(o.c.claimed_until.is_(None), o.c.claimed_until <= now),
+        )
         .values(claimed_until=until)
     )
     return result.rowcount == 1
@@ -131,7 +158,8 @@ def backoff(attempts: int, rng: random.Random | None = None) -> float:
 def mark_sent(conn: Connection, row_id: int, now: float) -> None:
     o = schema.outbox
     conn.execute(
-        update(o).where(o.c.id == row_id)
+        update(o)
+        .where(o.c.id == row_id)
         .values(status="sent", sent_at=now, attempts=o.c.attempts + 1, last_error=None, claimed_until=None)
     )
 
@@ -139,13 +167,21 @@ def mark_sent(conn: Connection, row_id: int, now: float) -> None:
 def mark_retry(conn: Connection, row_id: int, next_attempt_at: float, error: str) -> None:
     o = schema.outbox
     conn.execute(
-        update(o).where(o.c.id == row_id)
-        .values(attempts=o.c.attempts + 1, next_attempt_at=next_attempt_at, last_error=error[:1000],
-                claimed_until=None)
+        update(o)
+        .where(o.c.id == row_id)
+        .values(
+            attempts=o.c.attempts + 1,
+            next_attempt_at=next_attempt_at,
+            last_error=error[:1000],
+            claimed_until=None,
+        )
     )
 
 
 def mark_failed(conn: Connection, row_id: int, error: str) -> None:
     o = schema.outbox
-    conn.execute(update(o).where(o.c.id == row_id).values(status="failed", attempts=o.c.attempts + 1,
-                                                           last_error=error[:1000], claimed_until=None))
+    conn.execute(
+        update(o)
+        .where(o.c.id == row_id)
+        .values(status="failed", attempts=o.c.attempts + 1, last_error=error[:1000], claimed_until=None)
+    )

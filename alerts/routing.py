@@ -119,7 +119,9 @@ def plan(  # noqa: C901
         muted_here = {a.labels_hash for a in members if a.key in muted}
         by_hash = {a.labels_hash: a for a in members}
         new = [a for a in live if state.notified.get(a.labels_hash) != a.fired_at]
-        gone_hashes = [h for h in state.notified if h not in {a.labels_hash for a in live} and h not in muted_here]
+        gone_hashes = [
+            h for h in state.notified if h not in {a.labels_hash for a in live} and h not in muted_here
+        ]
         gone = [by_hash[h] for h in gone_hashes if h in by_hash and by_hash[h].state == RESOLVED]
         changed = bool(new or gone_hashes)
         send_kind: str | None = None
@@ -145,7 +147,9 @@ def plan(  # noqa: C901
             resolved = gone if group_route.send_resolved else []
             if live or resolved:
                 notifications.append(
-                    Notification(state.channel, gk, dict(state.group_labels), live, resolved, new, send_kind, now)
+                    Notification(
+                        state.channel, gk, dict(state.group_labels), live, resolved, new, send_kind, now
+                    )
                 )
             state.last_sent_at = now
             state.notified = {a.labels_hash: int(a.fired_at or now) for a in live}
@@ -161,6 +165,9 @@ def plan(  # noqa: C901
 def _route_for_state(state: GroupState, routes: Sequence[RouteConfig]) -> RouteConfig | None:
     """The route of a group that has no current alerts (all dropped): recomputed from its key."""
     for index, route in enumerate(routes):
-        if state.channel in route.channels and group_key(state.channel, index, state.group_labels) == state.group_key:
+        if (
+            state.channel in route.channels
+            and group_key(state.channel, index, state.group_labels) == state.group_key
+        ):
             return route
     return None

@@ -14,8 +14,12 @@ NOTIFICATIONS = Counter(
     "Notifications per channel and outcome: sent (accepted), retried (scheduled again), failed (permanently)",
     ["channel", "outcome"],
 )
-EVALUATIONS = Counter("headroom_alerts_evaluations", "Rule evaluation cycles by result (ok, error)", ["result"])
-EVALUATION_SECONDS = Summary("headroom_alerts_evaluation_duration_seconds", "Duration of rule evaluation cycles")
+EVALUATIONS = Counter(
+    "headroom_alerts_evaluations", "Rule evaluation cycles by result (ok, error)", ["result"]
+)
+EVALUATION_SECONDS = Summary(
+    "headroom_alerts_evaluation_duration_seconds", "Duration of rule evaluation cycles"
+)
 FIRING = Gauge("headroom_alerts_firing", "Alerts firing after the last evaluation")
 
 

@@ -59,8 +59,13 @@ def run_cycle(st: Any, cfg: AlertsConfig, rules: list[Rule], now: int | None = N
         save_groups(conn, routing.groups, routing.removed_groups)
         outbox.enqueue(conn, items, now)
     for tr in result.transitions:
-        log.info("alert %s %s → %s %s", tr.alert.rule, tr.from_state, tr.to_state,
-                 ",".join(f"{k}={v}" for k, v in sorted(tr.alert.labels.items()) if k not in ("alertname",)))
+        log.info(
+            "alert %s %s → %s %s",
+            tr.alert.rule,
+            tr.from_state,
+            tr.to_state,
+            ",".join(f"{k}={v}" for k, v in sorted(tr.alert.labels.items()) if k not in ("alertname",)),
+        )
     firing = sum(1 for a in result.alerts.values() if a.state == "firing")
     return CycleResult(result.transitions, items, routing.muted, firing)
 

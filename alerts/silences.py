@@ -52,8 +52,25 @@ def _probe_values() -> tuple[str, ...]:
     rng = random.Random(20261202)
     alphabet = string.ascii_letters + string.digits + string.punctuation + " éßø日本"
     made = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 40))) for _ in range(60)]
-    return ("", "a", "Z", "0", "-", "_", ".", " ", "*", "db-000", "orders-primary", "PostgresDown", "critical",
-            "warning", "info", "x" * 300, *made)
+    return (
+        "",
+        "a",
+        "Z",
+        "0",
+        "-",
+        "_",
+        ".",
+        " ",
+        "*",
+        "db-000",
+        "orders-primary",
+        "PostgresDown",
+        "critical",
+        "warning",
+        "info",
+        "x" * 300,
+        *made,
+    )
 
 
 _PROBES = _probe_values()
@@ -119,10 +136,16 @@ def _row_to_silence(row: Mapping[str, Any], now: float) -> Silence:
 
 def _audit(conn: Connection, silence_id: int, action: str, author: str, comment: str, ts: int) -> None:
     row = conn.execute(select(schema.silences).where(schema.silences.c.id == silence_id)).mappings().one()
-    snapshot = {k: row[k] for k in ("matchers_json", "starts_at", "ends_at", "author", "comment", "expired_at")}
+    snapshot = {
+        k: row[k] for k in ("matchers_json", "starts_at", "ends_at", "author", "comment", "expired_at")
+    }
     conn.execute(
         insert(schema.silence_audit).values(
-            silence_id=silence_id, action=action, author=author, comment=comment, ts=ts,
+            silence_id=silence_id,
+            action=action,
+            author=author,
+            comment=comment,
+            ts=ts,
             snapshot_json=json.dumps(snapshot, sort_keys=True),
         )
     )
@@ -161,8 +184,13 @@ def create_silence(
     with st.engine.begin() as conn:
         result = conn.execute(
             insert(schema.silences).values(
-                matchers_json=_encode(parsed), starts_at=start, ends_at=end, author=author, comment=comment,
-                created_at=now, expired_at=None,
+                matchers_json=_encode(parsed),
+                starts_at=start,
+                ends_at=end,
+                author=author,
+                comment=comment,
+                created_at=now,
+                expired_at=None,
             )
         )
         silence_id = int(result.inserted_primary_key[0])
@@ -183,7 +211,9 @@ def expire_silence(st: Any, silence_id: int, author: str, comment: str, now: flo
         if _state(row["starts_at"], row["ends_at"], row["expired_at"], now) == "expired":
             raise SilenceError(f"silence {silence_id} has already expired")
         conn.execute(
-            update(s).where(s.c.id == int(silence_id)).values(expired_at=now, ends_at=min(int(row["ends_at"]), now))
+            update(s)
+            .where(s.c.id == int(silence_id))
+            .values(expired_at=now, ends_at=min(int(row["ends_at"]), now))
         )
         _audit(conn, int(silence_id), "expire", author, comment, now)
 
@@ -206,8 +236,15 @@ def silence_audit(st: Any, silence_id: int | None = None) -> list[AuditEntry]:
     with st.engine.connect() as conn:
         rows = conn.execute(query).mappings().all()
     return [
-        AuditEntry(int(r["id"]), int(r["silence_id"]), r["action"], r["author"], r["comment"], int(r["ts"]),
-                   json.loads(r["snapshot_json"] or "{}"))
+        AuditEntry(
+            int(r["id"]),
+            int(r["silence_id"]),
+            r["action"],
+            r["author"],
+            r["comment"],
+            int(r["ts"]),
+            json.loads(r["snapshot_json"] or "{}"),
+        )
         for r in rows
     ]
 
@@ -215,7 +252,8 @@ def silence_audit(st: Any, silence_id: int | None = None) -> list[AuditEntry]:
 def active_silences(conn: Connection, now: float) -> list[ActiveSilence]:
     s = schema.silences
     rows = conn.execute(
-        select(s.c.id, s.c.matchers_json).where(s.c.starts_at <= now, s.c.ends_at > now, s.c.expired_at.is_(None))
+        select(s.c.id, s.c.matchers_json).where(
+            s.c.starts_at <= now, s.c.ends_at > now, s.c.expired_at.is_(None)
+        )
     )
     return [ActiveSilence(int(i), _decode(m)) for i, m in rows]
-

@@ -18,8 +18,18 @@ from store import schema
 def read_forecasts(st: Any, since: int) -> list[ForecastRow]:
     f, t = schema.forecasts, schema.targets
     query = (
-        select(t.c.name, f.c.resource, f.c.metric, f.c.labels_json, f.c.created_at, f.c.status, f.c.threshold,
-               f.c.p10_ts, f.c.p50_ts, f.c.p90_ts)
+        select(
+            t.c.name,
+            f.c.resource,
+            f.c.metric,
+            f.c.labels_json,
+            f.c.created_at,
+            f.c.status,
+            f.c.threshold,
+            f.c.p10_ts,
+            f.c.p50_ts,
+            f.c.p90_ts,
+        )
         .join(t, t.c.id == f.c.target_id)
         .where(f.c.is_latest == 1, f.c.created_at >= since)
     )
@@ -36,7 +46,9 @@ def take_snapshot(st: Any, rules: Sequence[Rule], now: int) -> Snapshot:
     max_stale = 86400
     latest = {metric: st.latest(metric, max_age=max_stale) for metric in sorted(latest_metrics)}
     series = {
-        (metric, window): st.query_range(None, metric, start=now - int(window) - 60, end=now, resolution="raw")
+        (metric, window): st.query_range(
+            None, metric, start=now - int(window) - 60, end=now, resolution="raw"
+        )
         for metric, window in sorted(ranges)
     }
     targets = [t.name for t in st.list_targets()]

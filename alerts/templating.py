@@ -54,7 +54,7 @@ def render(text: str, labels: Mapping[str, str], value: float | None, threshold:
     def substitute(match: re.Match[str]) -> str:
         ref, *funcs = [part.strip() for part in match.group(1).split("|")]
         if ref.startswith("$labels."):
-            return labels.get(ref[len("$labels."):], "")
+            return labels.get(ref[len("$labels.") :], "")
         number = value if ref == "$value" else threshold
         if number is None:
             return ""

@@ -61,7 +61,9 @@ def hold_sessions(cluster: PgCluster, total: int, active: int) -> list[psycopg.C
     deadline = time.monotonic() + 60
     with cluster.connect() as admin:
         while time.monotonic() < deadline:
-            row = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'").fetchone()
+            row = admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'"
+            ).fetchone()
             if row and int(row[0]) == active:
                 break
             time.sleep(0.1)
@@ -122,8 +124,9 @@ def run(samples: int, connections: int, active: int) -> dict[str, object]:
             for ts, v in pts:
                 totals[ts] = totals.get(ts, 0.0) + v
         with store.engine.connect() as sconn:
-            snapshot_bytes = int(sconn.execute(text("SELECT sum(length(sessions_json)) FROM activity_snapshots"))
-                                 .scalar() or 0)
+            snapshot_bytes = int(
+                sconn.execute(text("SELECT sum(length(sessions_json)) FROM activity_snapshots")).scalar() or 0
+            )
         store.close()
     finally:
         for c in conns[:active]:
@@ -138,7 +141,9 @@ def run(samples: int, connections: int, active: int) -> dict[str, object]:
     per_sample_server_ms = spent_ms / samples
     per_sample_cpu_ms = cpu * 1000 / samples
     return {
-        "samples": samples, "connections": connections, "active": active,
+        "samples": samples,
+        "connections": connections,
+        "active": active,
         "server_ms_per_sample": round(per_sample_server_ms, 3),
         "server_core_pct_at_1s": round(per_sample_server_ms / 10, 3),
         "collector_cpu_ms_per_sample": round(per_sample_cpu_ms, 3),
@@ -162,16 +167,24 @@ def main() -> int:
     parser.add_argument("--active", type=int, default=20)
     args = parser.parse_args()
     result = run(args.samples, args.connections, args.active)
-    print(f"server time per sample: {result['server_ms_per_sample']} ms "
-          f"= {result['server_core_pct_at_1s']} % of one core at 1 s (goal <= 1 %)")
-    print(f"collector CPU per sample: {result['collector_cpu_ms_per_sample']} ms "
-          f"= {result['collector_core_pct_at_1s']} % of one core per target at 1 s")
-    print(f"store growth: {result['bytes_per_target_per_day']:,} bytes per target per day "
-          f"at {result['active']} active sessions, of which snapshot JSON "
-          f"{result['snapshot_json_bytes_per_target_per_day']:,}")
-    print(f"DB load (Timeout/PgSleep) per bucket: mean {result['db_load_timeout_mean']}, "
-          f"min {result['db_load_timeout_min']}, max {result['db_load_timeout_max']} "
-          f"for {result['active']} sleeping sessions")
+    print(
+        f"server time per sample: {result['server_ms_per_sample']} ms "
+        f"= {result['server_core_pct_at_1s']} % of one core at 1 s (goal <= 1 %)"
+    )
+    print(
+        f"collector CPU per sample: {result['collector_cpu_ms_per_sample']} ms "
+        f"= {result['collector_core_pct_at_1s']} % of one core per target at 1 s"
+    )
+    print(
+        f"store growth: {result['bytes_per_target_per_day']:,} bytes per target per day "
+        f"at {result['active']} active sessions, of which snapshot JSON "
+        f"{result['snapshot_json_bytes_per_target_per_day']:,}"
+    )
+    print(
+        f"DB load (Timeout/PgSleep) per bucket: mean {result['db_load_timeout_mean']}, "
+        f"min {result['db_load_timeout_min']}, max {result['db_load_timeout_max']} "
+        f"for {result['active']} sleeping sessions"
+    )
     print(json.dumps(result))
     return 0
 

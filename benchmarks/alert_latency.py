@@ -44,7 +44,9 @@ def main() -> int:
     parser.add_argument("--collect-interval", type=float, default=1.0)
     args = parser.parse_args()
 
-    base = Path(tempfile.mkdtemp(prefix="headroom-bench-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None))
+    base = Path(
+        tempfile.mkdtemp(prefix="headroom-bench-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None)
+    )
     base.chmod(0o755)
     pair = start_mariadb_pair(base / "mariadb", with_replica=True, owns_base_dir=True)
     slack = Receiver("slack").start()
@@ -53,13 +55,18 @@ def main() -> int:
     try:
         st = open_store(f"sqlite:///{base}/metrics.db")
         [rule] = [r for r in default_pack() if r.name == "MySQLReplicaSQLThreadStopped"]
-        cfg = AlertsConfig.model_validate({
-            "default_rules": False, "allow_private_webhook_hosts": True,
-            "evaluation_interval": args.eval_interval,
-            "rules": [rule.model_dump(by_alias=True) | {"for": 0}],
-            "channels": [{"type": "slack", "name": "slack", "webhook_url": slack.url + "/services/T/B/X"}],
-            "routes": [{"channels": ["slack"], "group_interval": "0s"}],
-        })
+        cfg = AlertsConfig.model_validate(
+            {
+                "default_rules": False,
+                "allow_private_webhook_hosts": True,
+                "evaluation_interval": args.eval_interval,
+                "rules": [rule.model_dump(by_alias=True) | {"for": 0}],
+                "channels": [
+                    {"type": "slack", "name": "slack", "webhook_url": slack.url + "/services/T/B/X"}
+                ],
+                "routes": [{"channels": ["slack"], "group_interval": "0s"}],
+            }
+        )
         target = TargetConfig(name="replica", engine="mysql", dsn=pair.monitor_dsn("replica"))
 
         def collect() -> None:
@@ -68,8 +75,10 @@ def main() -> int:
                 asyncio.run(collect_once(st, [target], interval=args.collect_interval))
                 stop.wait(max(0.0, args.collect_interval - (time.time() - started)))
 
-        threads = [threading.Thread(target=collect, daemon=True),
-                   threading.Thread(target=serve, args=(st, cfg), kwargs={"stop": stop}, daemon=True)]
+        threads = [
+            threading.Thread(target=collect, daemon=True),
+            threading.Thread(target=serve, args=(st, cfg), kwargs={"stop": stop}, daemon=True),
+        ]
         for t in threads:
             t.start()
         time.sleep(args.eval_interval + 2 * args.collect_interval)
@@ -91,13 +100,26 @@ def main() -> int:
             resolved = slack.wait_for(before + 2, timeout=60)[before + 1]
             assert resolved.json()["text"].startswith("RESOLVED"), resolved.json()["text"]
         median, worst = statistics.median(latencies), max(latencies)
-        print(f"median {median:.2f} s, max {worst:.2f} s over {len(latencies)} runs "
-              f"(evaluation interval {args.eval_interval:g} s, collector interval {args.collect_interval:g} s, "
-              f"for: 0); goal median ≤ 3 s: {'met' if median <= 3.0 else 'NOT met'}")
-        print(json.dumps({"benchmark": "alert_latency", "runs": len(latencies), "median_s": round(median, 3),
-                          "max_s": round(worst, 3), "min_s": round(min(latencies), 3),
-                          "eval_interval_s": args.eval_interval, "collect_interval_s": args.collect_interval,
-                          "goal_median_s": 3.0, "goal_met": median <= 3.0}))
+        print(
+            f"median {median:.2f} s, max {worst:.2f} s over {len(latencies)} runs "
+            f"(evaluation interval {args.eval_interval:g} s, collector interval {args.collect_interval:g} s, "
+            f"for: 0); goal median ≤ 3 s: {'met' if median <= 3.0 else 'NOT met'}"
+        )
+        print(
+            json.dumps(
+                {
+                    "benchmark": "alert_latency",
+                    "runs": len(latencies),
+                    "median_s": round(median, 3),
+                    "max_s": round(worst, 3),
+                    "min_s": round(min(latencies), 3),
+                    "eval_interval_s": args.eval_interval,
+                    "collect_interval_s": args.collect_interval,
+                    "goal_median_s": 3.0,
+                    "goal_met": median <= 3.0,
+                }
+            )
+        )
         return 0
     finally:
         stop.set()

@@ -57,27 +57,56 @@ def main() -> int:
     root = Path("/dev/shm") if os.path.isdir("/dev/shm") else Path(tempfile.gettempdir())
     workdir = Path(tempfile.mkdtemp(prefix="hr-bench-scale-", dir=root))
     os.chmod(workdir, 0o755)
-    cluster = start_pg_server(workdir / "pg", extra_conf={"max_connections": args.targets + 30,
-                                                          "max_locks_per_transaction": 256})
+    cluster = start_pg_server(
+        workdir / "pg", extra_conf={"max_connections": args.targets + 30, "max_locks_per_transaction": 256}
+    )
     try:
         cluster.create_database("bench")
         with cluster.connect(dbname="bench") as conn:
             for i in range(args.tables):
-                conn.execute(sql.SQL("CREATE TABLE {} (id int PRIMARY KEY, v text, n int)").format(sql.Identifier(f"t_{i}")))
+                conn.execute(
+                    sql.SQL("CREATE TABLE {} (id int PRIMARY KEY, v text, n int)").format(
+                        sql.Identifier(f"t_{i}")
+                    )
+                )
                 conn.execute(sql.SQL("CREATE INDEX ON {} (n)").format(sql.Identifier(f"t_{i}")))
             conn.execute("ANALYZE")
             conn.execute("CREATE EXTENSION pg_stat_statements")
         inst = cluster.primary
-        subprocess.run([pg_binary("pgbench"), "-i", "-s", "1", "-q", "-h", str(inst.socket_dir), "-p", str(inst.port),
-                        "-U", "postgres", "bench"], check=True, capture_output=True)
+        subprocess.run(
+            [
+                pg_binary("pgbench"),
+                "-i",
+                "-s",
+                "1",
+                "-q",
+                "-h",
+                str(inst.socket_dir),
+                "-p",
+                str(inst.port),
+                "-U",
+                "postgres",
+                "bench",
+            ],
+            check=True,
+            capture_output=True,
+        )
         password = secrets.token_urlsafe(12)
         with cluster.connect() as conn:
-            conn.execute(sql.SQL("CREATE ROLE hr_scale LOGIN PASSWORD {} IN ROLE pg_monitor").format(sql.Literal(password)))
+            conn.execute(
+                sql.SQL("CREATE ROLE hr_scale LOGIN PASSWORD {} IN ROLE pg_monitor").format(
+                    sql.Literal(password)
+                )
+            )
             conn.execute("GRANT pg_read_all_data TO hr_scale")  # every metric of the preset runs
         dsn = cluster.primary.dsn("hr_scale", "bench", password)
         # one connection per logical target: database-scoped metrics visit only the target's database
-        targets = [TargetConfig(name=f"scale-{i:04d}", engine="postgres", dsn=dsn, preset="standard",
-                                database_scope_limit=1) for i in range(args.targets)]
+        targets = [
+            TargetConfig(
+                name=f"scale-{i:04d}", engine="postgres", dsn=dsn, preset="standard", database_scope_limit=1
+            )
+            for i in range(args.targets)
+        ]
         store = open_store(f"sqlite:///{workdir / 'metrics.db'}")
         settings = CollectorSettings()
         settings.spool_dir = workdir / "spool"
@@ -94,16 +123,36 @@ def main() -> int:
         store.close()
         cpu_fraction = (cpu1 - cpu0) / (t1 - t0)
         per_core = args.targets / cpu_fraction if cpu_fraction else float("inf")
-        print(f"{args.targets} targets, standard preset, {t1 - t0:.0f}s: {polls} metric polls, {samples} items written, "
-              f"{failed} targets down at the end")
-        print(f"collector CPU: {cpu1 - cpu0:.1f}s over {t1 - t0:.0f}s = {cpu_fraction * 100:.1f} % of one core")
-        print(f"targets per core at this rate: {per_core:.0f} (goal >= 500): {'met' if per_core >= 500 else 'NOT met'}")
-        print(f"RSS: {rss:.0f} MB now, peak {hwm:.0f} MB (at start {rss0:.0f} MB) (goal <= 300 MB): "
-              f"{'met' if hwm <= 300 else 'NOT met'}")
-        print(json.dumps({"targets": args.targets, "seconds": round(t1 - t0, 1), "cpu_seconds": round(cpu1 - cpu0, 2),
-                          "cpu_fraction": round(cpu_fraction, 4), "targets_per_core": round(per_core),
-                          "rss_mb": round(rss), "peak_rss_mb": round(hwm), "polls": polls, "items_written": samples,
-                          "targets_down": failed}))
+        print(
+            f"{args.targets} targets, standard preset, {t1 - t0:.0f}s: {polls} metric polls, {samples} items written, "
+            f"{failed} targets down at the end"
+        )
+        print(
+            f"collector CPU: {cpu1 - cpu0:.1f}s over {t1 - t0:.0f}s = {cpu_fraction * 100:.1f} % of one core"
+        )
+        print(
+            f"targets per core at this rate: {per_core:.0f} (goal >= 500): {'met' if per_core >= 500 else 'NOT met'}"
+        )
+        print(
+            f"RSS: {rss:.0f} MB now, peak {hwm:.0f} MB (at start {rss0:.0f} MB) (goal <= 300 MB): "
+            f"{'met' if hwm <= 300 else 'NOT met'}"
+        )
+        print(
+            json.dumps(
+                {
+                    "targets": args.targets,
+                    "seconds": round(t1 - t0, 1),
+                    "cpu_seconds": round(cpu1 - cpu0, 2),
+                    "cpu_fraction": round(cpu_fraction, 4),
+                    "targets_per_core": round(per_core),
+                    "rss_mb": round(rss),
+                    "peak_rss_mb": round(hwm),
+                    "polls": polls,
+                    "items_written": samples,
+                    "targets_down": failed,
+                }
+            )
+        )
     finally:
         cluster.stop()
         shutil.rmtree(workdir, ignore_errors=True)

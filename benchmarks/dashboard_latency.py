@@ -30,10 +30,27 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "dashboard" / "streamlit_app.py")
-PAGES = ["fleet", "instance", "queries", "storage", "vacuum", "replication", "indexes", "capacity", "alerts",
-         "targets"]
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+PAGES = [
+    "fleet",
+    "instance",
+    "queries",
+    "storage",
+    "vacuum",
+    "replication",
+    "indexes",
+    "capacity",
+    "alerts",
+    "targets",
+]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
 
 
 def build_store(path: Path, targets: int, days: int) -> dict[str, Any]:
@@ -54,20 +71,38 @@ def build_store(path: Path, targets: int, days: int) -> dict[str, Any]:
     now = int(time.time())
     t0 = time.perf_counter()
     print(f"building {targets} targets × {days} days (older at 5 min, last day at 15 s) into {path} ...")
-    old = populate(st, n_targets=targets, days=days - 1, step=300, now=now - 86400, with_extras=False,
-                   progress=True, batch=200_000)
-    recent = populate(st, n_targets=targets, days=1, step=15, now=now, with_extras=True, progress=True,
-                      batch=200_000)
+    old = populate(
+        st,
+        n_targets=targets,
+        days=days - 1,
+        step=300,
+        now=now - 86400,
+        with_extras=False,
+        progress=True,
+        batch=200_000,
+    )
+    recent = populate(
+        st, n_targets=targets, days=1, step=15, now=now, with_extras=True, progress=True, batch=200_000
+    )
     gen_s = time.perf_counter() - t0
     t1 = time.perf_counter()
     st.rollup(now=now)
     rollup_s = time.perf_counter() - t1
     _add_alerts_and_forecasts(st, now)
     st.close()
-    info = {"targets": targets, "days": days, "samples": old + recent, "generate_s": round(gen_s, 1),
-            "rollup_s": round(rollup_s, 1), "built_at": now, "db_bytes": path.stat().st_size}
+    info = {
+        "targets": targets,
+        "days": days,
+        "samples": old + recent,
+        "generate_s": round(gen_s, 1),
+        "rollup_s": round(rollup_s, 1),
+        "built_at": now,
+        "db_bytes": path.stat().st_size,
+    }
     marker.write_text(json.dumps(info))
-    print(f"  {old + recent:,} samples in {gen_s:.0f} s ({(old + recent) / gen_s:,.0f}/s), rollup {rollup_s:.0f} s")
+    print(
+        f"  {old + recent:,} samples in {gen_s:.0f} s ({(old + recent) / gen_s:,.0f}/s), rollup {rollup_s:.0f} s"
+    )
     return info
 
 
@@ -83,8 +118,9 @@ def _top_up(path: Path, info: dict[str, Any], targets: int) -> dict[str, Any]:
         return info
     st = open_store(f"sqlite:///{path}", migrate=False)
     t0 = time.perf_counter()
-    n = populate(st, n_targets=targets, days=(now - last) / 86400, step=15, now=now, with_extras=False,
-                 batch=200_000)
+    n = populate(
+        st, n_targets=targets, days=(now - last) / 86400, step=15, now=now, with_extras=False, batch=200_000
+    )
     st.rollup(now=now)
     st.close()
     info = {**info, "topped_up_at": now, "samples": int(info["samples"]) + n}
@@ -128,8 +164,10 @@ def page_times(url: str) -> tuple[dict[str, dict[str, float]], dict[str, int]]:
                 raise RuntimeError(f"{page}: {at.exception[0].value}")
         out[page] = row
         charts[page] = len(at.get("vega_lite_chart"))
-        print(f"  {page:<12} server-side: cold {row['cold']:.2f} s, warm {row['warm']:.2f} s "
-              f"({charts[page]} charts)")
+        print(
+            f"  {page:<12} server-side: cold {row['cold']:.2f} s, warm {row['warm']:.2f} s "
+            f"({charts[page]} charts)"
+        )
     return out, charts
 
 
@@ -183,7 +221,10 @@ def browser_times(url: str, chromium: str, charts: dict[str, int]) -> tuple[dict
                     page.wait_for_function(
                         "([sel, n]) => document.querySelectorAll(sel).length >= n "
                         "&& !document.querySelector('[data-testid=\"stStatusWidget\"]')",
-                        arg=[selector, count], timeout=120_000, polling=50)
+                        arg=[selector, count],
+                        timeout=120_000,
+                        polling=50,
+                    )
                     took = time.perf_counter() - t0
                     samples.setdefault(f"{name}_{round_name}", []).append(took)
                     print(f"  {name:<10} {round_name:<5} browser, to last chart drawn: {took:.2f} s")
@@ -195,8 +236,9 @@ def browser_times(url: str, chromium: str, charts: dict[str, int]) -> tuple[dict
                 path = "" if name == "fleet" else name
                 page.goto(f"{base}/{path}?target=db-000&range=30d", wait_until="commit")
                 page.wait_for_selector("h1", timeout=60_000)
-                page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
-                                       timeout=60_000)
+                page.wait_for_function(
+                    "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
+                )
             browser.close()
         rss = _vm_hwm_mb(server.proc.pid)
         print(f"  dashboard server peak RSS: {rss:.0f} MB")
@@ -232,8 +274,10 @@ def main() -> int:
         "browser_s": {k: round(v, 3) for k, v in browser.items()},
         "dashboard_peak_rss_mb": round(rss, 1),
         "goal_server_1s": worst <= 1.0,
-        "goal_browser_3s_warm": bool(browser) and max(v for k, v in browser.items() if k.endswith("warm")) <= 3.0,
-        "goal_browser_3s_cold": bool(browser) and max(v for k, v in browser.items() if k.endswith("cold")) <= 3.0,
+        "goal_browser_3s_warm": bool(browser)
+        and max(v for k, v in browser.items() if k.endswith("warm")) <= 3.0,
+        "goal_browser_3s_cold": bool(browser)
+        and max(v for k, v in browser.items() if k.endswith("cold")) <= 3.0,
         "goal_rss_500mb": rss <= 500,
     }
     print(json.dumps(result))

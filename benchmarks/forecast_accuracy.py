@@ -54,7 +54,9 @@ DAY = 86400
 def collect(paths: list[Path], args: argparse.Namespace, quiet: bool = False) -> list[SeriesResult]:
     out = []
     for f in paths:
-        res = run_series(f.name, load_csv(f), args.horizon, args.origins, args.inner_origins, args.linear_window)
+        res = run_series(
+            f.name, load_csv(f), args.horizon, args.origins, args.inner_origins, args.linear_window
+        )
         out.append(res)
         if not quiet:
             print(f"  {f.name:44s} {len(res.reg.values):6d} points", flush=True)
@@ -81,8 +83,13 @@ def split_figures(results: list[SeriesResult]) -> dict[str, Any]:
             continue
         auto, _ = auto_score(test, prior_from(tune))
         bm, bv = best_fixed(test)
-        out[name] = {"tuned_on": len(tune), "reported_on": len(test), "auto_rel_mase": round(auto, 4),
-                     "best_fixed": {"model": bm, "rel_mase": round(bv, 4)}, "auto_over_best_fixed": round(auto / bv, 4)}
+        out[name] = {
+            "tuned_on": len(tune),
+            "reported_on": len(test),
+            "auto_rel_mase": round(auto, 4),
+            "best_fixed": {"model": bm, "rel_mase": round(bv, 4)},
+            "auto_over_best_fixed": round(auto / bv, 4),
+        }
     return out
 
 
@@ -139,13 +146,18 @@ def long_horizon(n_per_kind: int) -> dict[str, Any]:
     for c in growth_cases(n_per_kind):
         h = round((c.true_ts - c.now) / DAY)
         _, cr = forecast_capacity(c.points, c.kind, c.threshold)
-        ok = cr.status == CROSSING and cr.p10_ts is not None and cr.p10_ts <= c.true_ts <= (cr.p90_ts or 2**62)
+        ok = (
+            cr.status == CROSSING and cr.p10_ts is not None and cr.p10_ts <= c.true_ts <= (cr.p90_ts or 2**62)
+        )
         inside[h].append(ok)
         by_kind[f"{h}d {c.name}"].append(ok)
         err[h].append(abs(cr.p50_ts - c.true_ts) / DAY if cr.p50_ts is not None else math.inf)
     out: dict[str, Any] = {
-        f"{h}d": {"coverage_p10_p90": round(float(np.mean(inside[h])), 3),
-                  "median_error_days": round(float(np.median(err[h])), 2), "cases": len(inside[h])}
+        f"{h}d": {
+            "coverage_p10_p90": round(float(np.mean(inside[h])), 3),
+            "median_error_days": round(float(np.median(err[h])), 2),
+            "cases": len(inside[h]),
+        }
         for h in sorted(inside)
     }
     out["by_kind"] = {k: round(float(np.mean(v)), 2) for k, v in sorted(by_kind.items())}
@@ -154,19 +166,42 @@ def long_horizon(n_per_kind: int) -> dict[str, Any]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", required=True, type=Path, nargs="+", help="folder(s) of timestamp,value CSV files")
-    ap.add_argument("--half", choices=["a", "b"], help="only every other file of each folder (a: 1st, 3rd, ...)")
-    ap.add_argument("--tune-on", type=Path, nargs="+", help="folder(s) the prior is measured on (default: the shipped prior)")
+    ap.add_argument(
+        "--data", required=True, type=Path, nargs="+", help="folder(s) of timestamp,value CSV files"
+    )
+    ap.add_argument(
+        "--half", choices=["a", "b"], help="only every other file of each folder (a: 1st, 3rd, ...)"
+    )
+    ap.add_argument(
+        "--tune-on",
+        type=Path,
+        nargs="+",
+        help="folder(s) the prior is measured on (default: the shipped prior)",
+    )
     ap.add_argument("--tune-half", choices=["a", "b"], help="only every other file of the --tune-on folders")
-    ap.add_argument("--split", action="store_true", help="also tune on one half of --data and report on the other")
+    ap.add_argument(
+        "--split", action="store_true", help="also tune on one half of --data and report on the other"
+    )
     ap.add_argument("--horizon", type=int, default=24, help="forecast horizon in hours (default 24)")
     ap.add_argument("--origins", type=int, default=4, help="rolling origins per series (default 4)")
-    ap.add_argument("--inner-origins", type=int, default=12, help="backtest origins used for selection (default 12)")
-    ap.add_argument("--linear-window", type=int, default=6,
-                    help="hours the predict_linear-style line is fitted on (default 6, as in predict_linear(x[6h], ...))")
-    ap.add_argument("--calibration-origins", type=int, default=20, help="origins spread over the history for the bands")
-    ap.add_argument("--coverage", choices=["all", "auto"], default="all", help="bands for every model or only auto")
-    ap.add_argument("--generated", type=int, default=200, help="generated trendless series for the false-trigger rate")
+    ap.add_argument(
+        "--inner-origins", type=int, default=12, help="backtest origins used for selection (default 12)"
+    )
+    ap.add_argument(
+        "--linear-window",
+        type=int,
+        default=6,
+        help="hours the predict_linear-style line is fitted on (default 6, as in predict_linear(x[6h], ...))",
+    )
+    ap.add_argument(
+        "--calibration-origins", type=int, default=20, help="origins spread over the history for the bands"
+    )
+    ap.add_argument(
+        "--coverage", choices=["all", "auto"], default="all", help="bands for every model or only auto"
+    )
+    ap.add_argument(
+        "--generated", type=int, default=200, help="generated trendless series for the false-trigger rate"
+    )
     ap.add_argument("--long-cases", type=int, default=20, help="generated growth cases per kind and horizon")
     args = ap.parse_args()
 
@@ -176,7 +211,9 @@ def main() -> int:
     prior: Mapping[str, Mapping[str, float]] = PRIOR
     tuned = "shipped prior (selection.PRIOR)"
     if args.tune_on:
-        print(f"tuning on {', '.join(map(str, args.tune_on))}{' (half ' + args.tune_half + ')' if args.tune_half else ''}:")
+        print(
+            f"tuning on {', '.join(map(str, args.tune_on))}{' (half ' + args.tune_half + ')' if args.tune_half else ''}:"
+        )
         tune = collect(files(args.tune_on, args.tune_half), args, quiet=True)
         prior = prior_from(tune)
         tuned = f"{len(tune)} series of {', '.join(p.name for p in args.tune_on)}{' half ' + args.tune_half if args.tune_half else ''}"
@@ -188,16 +225,27 @@ def main() -> int:
         if m == "auto":
             cov = coverage(results, chosen, args.calibration_origins, auto=True)
             rel = auto_rel
-            fit = [o.select_seconds + o.fit_seconds.get(auto_key(chosen[(r.name, i)]), 0.0)
-                   for r in results for i, o in enumerate(r.origins)]
+            fit = [
+                o.select_seconds + o.fit_seconds.get(auto_key(chosen[(r.name, i)]), 0.0)
+                for r in results
+                for i, o in enumerate(r.origins)
+            ]
         else:
-            cov = coverage(results, {(r.name, i): m for r in results for i in range(len(r.origins))},
-                           args.calibration_origins)
+            cov = coverage(
+                results,
+                {(r.name, i): m for r in results for i in range(len(r.origins))},
+                args.calibration_origins,
+            )
             rel = scores[m]
             fit = [o.fit_seconds.get(m, 0.0) for r in results for o in r.origins]
         c80, c95 = cov.figures()
-        result[m] = {"rel_mase": round(rel, 4), "coverage80": round(c80, 4), "coverage95": round(c95, 4),
-                     "fit_seconds": round(float(np.mean(fit)), 5), "series": len(results)}
+        result[m] = {
+            "rel_mase": round(rel, 4),
+            "coverage80": round(c80, 4),
+            "coverage95": round(c95, 4),
+            "fit_seconds": round(float(np.mean(fit)), 5),
+            "series": len(results),
+        }
     for m in scores:
         result.setdefault(m, {"rel_mase": round(scores[m], 4), "series": len(results)})
 
@@ -210,23 +258,33 @@ def main() -> int:
     print(f"\n{'model':22s} {'rel MASE':>9s} {'cov80':>6s} {'cov95':>6s} {'fit s':>8s}")
     for m in sorted(result, key=lambda m: result[m]["rel_mase"]):
         r = result[m]
-        print(f"{m:22s} {r['rel_mase']:9.3f} {r.get('coverage80', float('nan')):6.3f} "
-              f"{r.get('coverage95', float('nan')):6.3f} {r.get('fit_seconds', float('nan')):8.4f}")
+        print(
+            f"{m:22s} {r['rel_mase']:9.3f} {r.get('coverage80', float('nan')):6.3f} "
+            f"{r.get('coverage95', float('nan')):6.3f} {r.get('fit_seconds', float('nan')):8.4f}"
+        )
     bm, bv = best_fixed(results)
     auto, lin = result["auto"], result["linear"]
     split = split_figures(results) if args.split else {}
-    print(f"\nauto {auto['rel_mase']:.3f} with the prior of {tuned}; best fixed: {bm} {bv:.3f} "
-          f"(auto / best fixed {auto['rel_mase'] / bv:.3f})")
+    print(
+        f"\nauto {auto['rel_mase']:.3f} with the prior of {tuned}; best fixed: {bm} {bv:.3f} "
+        f"(auto / best fixed {auto['rel_mase'] / bv:.3f})"
+    )
     for k, v in split.items():
-        print(f"split {k}: auto {v['auto_rel_mase']:.3f}, best fixed {v['best_fixed']['model']} "
-              f"{v['best_fixed']['rel_mase']:.3f}, ratio {v['auto_over_best_fixed']:.3f}")
+        print(
+            f"split {k}: auto {v['auto_rel_mase']:.3f}, best fixed {v['best_fixed']['model']} "
+            f"{v['best_fixed']['rel_mase']:.3f}, ratio {v['auto_over_best_fixed']:.3f}"
+        )
     ft = false_triggers(results, args.generated)
-    print(f"false triggers: {ft['false']} of {ft['cases']} ({ft['rate']}); dev {ft['dev']}, generated {ft['generated']}")
+    print(
+        f"false triggers: {ft['false']} of {ft['cases']} ({ft['rate']}); dev {ft['dev']}, generated {ft['generated']}"
+    )
     lh = long_horizon(args.long_cases) if args.long_cases else {}
     for k, v in lh.items():
         if k != "by_kind":
-            print(f"long horizon {k}: true date inside P10-P90 {v['coverage_p10_p90']:.2f}, "
-                  f"median P50 error {v['median_error_days']:.2f} days ({v['cases']} cases)")
+            print(
+                f"long horizon {k}: true date inside P10-P90 {v['coverage_p10_p90']:.2f}, "
+                f"median P50 error {v['median_error_days']:.2f} days ({v['cases']} cases)"
+            )
     goals = {
         "auto_rel_mase_le_0.75": auto["rel_mase"] <= 0.75,
         "auto_le_1.03x_best_fixed": auto["rel_mase"] <= 1.03 * bv,
@@ -236,16 +294,29 @@ def main() -> int:
         "false_trigger_rate_le_0.02": ft["rate"] is not None and ft["rate"] <= 0.02,
     }
     if lh:
-        goals["long_horizon_coverage_ge_0.80"] = all(v["coverage_p10_p90"] >= 0.80 for k, v in lh.items() if k != "by_kind")
-        goals["long_horizon_30d_median_error_le_3d"] = lh.get("30d", {}).get("median_error_days", math.inf) <= 3
+        goals["long_horizon_coverage_ge_0.80"] = all(
+            v["coverage_p10_p90"] >= 0.80 for k, v in lh.items() if k != "by_kind"
+        )
+        goals["long_horizon_30d_median_error_le_3d"] = (
+            lh.get("30d", {}).get("median_error_days", math.inf) <= 3
+        )
     print("\ngoals: " + ", ".join(f"{k}={'met' if v else 'NOT met'}" for k, v in goals.items()))
     print(f"took {time.perf_counter() - t_start:.0f} s")
     out = {
-        "series": len(results), "horizon_h": args.horizon, "origins": args.origins,
-        "linear_window_h": args.linear_window, **result, "goals": goals,
+        "series": len(results),
+        "horizon_h": args.horizon,
+        "origins": args.origins,
+        "linear_window_h": args.linear_window,
+        **result,
+        "goals": goals,
         "best_fixed": {"model": bm, "rel_mase": round(bv, 4)},
-        "tuned_on": tuned, "prior_used": prior, "prior": prior_from(results), "split": split,
-        "false_trigger_rate": ft["rate"], "false_triggers": ft, "long_horizon": lh,
+        "tuned_on": tuned,
+        "prior_used": prior,
+        "prior": prior_from(results),
+        "split": split,
+        "false_trigger_rate": ft["rate"],
+        "false_triggers": ft,
+        "long_horizon": lh,
     }
     print(json.dumps(out, sort_keys=True))
     return 0

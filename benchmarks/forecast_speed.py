@@ -40,15 +40,39 @@ def make_jobs(n: int, seed: int = 7) -> list[Job]:
     for i in range(n):
         if i % 2 == 0:
             base = rng.uniform(50, 500)
-            y = (base * (1 + 0.002 * h / 24) + base * 0.3 * np.sin(2 * np.pi * h / 24)
-                 + base * 0.1 * np.where((h // 24) % 7 < 5, 1, -1) + rng.normal(0, base * 0.05, HOURS))
-            jobs.append(Job("bench", "qps", "pg_xact_commit_rate", {"i": str(i)}, LOAD,
-                            list(zip(ts, y.tolist(), strict=True)), float(base * 2.5), "bench"))
+            y = (
+                base * (1 + 0.002 * h / 24)
+                + base * 0.3 * np.sin(2 * np.pi * h / 24)
+                + base * 0.1 * np.where((h // 24) % 7 < 5, 1, -1)
+                + rng.normal(0, base * 0.05, HOURS)
+            )
+            jobs.append(
+                Job(
+                    "bench",
+                    "qps",
+                    "pg_xact_commit_rate",
+                    {"i": str(i)},
+                    LOAD,
+                    list(zip(ts, y.tolist(), strict=True)),
+                    float(base * 2.5),
+                    "bench",
+                )
+            )
         else:
             size = rng.uniform(10e9, 100e9)
             y = size * (1 + 0.003 * h / 24) + rng.normal(0, size * 0.001, HOURS)
-            jobs.append(Job("bench", "disk", "pg_database_size_bytes", {"i": str(i)}, STORAGE,
-                            list(zip(ts, y.tolist(), strict=True)), float(size * 2), "bench"))
+            jobs.append(
+                Job(
+                    "bench",
+                    "disk",
+                    "pg_database_size_bytes",
+                    {"i": str(i)},
+                    STORAGE,
+                    list(zip(ts, y.tolist(), strict=True)),
+                    float(size * 2),
+                    "bench",
+                )
+            )
     return jobs
 
 
@@ -65,14 +89,20 @@ def main() -> int:
     stored = [forecast_job(job, settings, now, None, DEFAULT_RULES)[0].details for job in jobs]
     full = time.perf_counter() - t0
     t0 = time.perf_counter()
-    routine_flags = [forecast_job(job, settings, now + 3600, prev, DEFAULT_RULES)[1] is False
-                     for job, prev in zip(jobs, stored, strict=True)]
+    routine_flags = [
+        forecast_job(job, settings, now + 3600, prev, DEFAULT_RULES)[1] is False
+        for job, prev in zip(jobs, stored, strict=True)
+    ]
     routine = time.perf_counter() - t0
     assert all(routine_flags), "routine run did not reuse the stored selection"
     scale = 1000 / args.series
     print(f"series run: {args.series} x {HOURS} hourly points (half load, half storage)")
-    print(f"full pipeline:   {full:8.1f} s  ({full / args.series * 1000:.0f} ms/series; 1,000 series: {full * scale:.0f} s, goal <= 600 s)")
-    print(f"routine refresh: {routine:8.1f} s  ({routine / args.series * 1000:.0f} ms/series; 1,000 series: {routine * scale:.0f} s, goal <= 120 s)")
+    print(
+        f"full pipeline:   {full:8.1f} s  ({full / args.series * 1000:.0f} ms/series; 1,000 series: {full * scale:.0f} s, goal <= 600 s)"
+    )
+    print(
+        f"routine refresh: {routine:8.1f} s  ({routine / args.series * 1000:.0f} ms/series; 1,000 series: {routine * scale:.0f} s, goal <= 120 s)"
+    )
     out = {
         "series": args.series,
         "points_per_series": HOURS,

@@ -102,16 +102,20 @@ def measure_ours(pair: MariaDbPair, repeat: int) -> dict[str, dict[str, float]]:
         before = user_time_ms(pair, pair.monitor_user)
         for _ in range(repeat):
             await runner.engine.server_info()
-        out[HEARTBEAT] = {"ms_per_run": (user_time_ms(pair, pair.monitor_user) - before) / repeat,
-                          "interval_s": runner.heartbeat_interval()}
+        out[HEARTBEAT] = {
+            "ms_per_run": (user_time_ms(pair, pair.monitor_user) - before) / repeat,
+            "interval_s": runner.heartbeat_interval(),
+        }
         for sm in metrics:
             before = user_time_ms(pair, pair.monitor_user)
             for _ in range(repeat):
                 ok = await runner.poll(sm)
                 if ok is not True:
                     raise RuntimeError(f"{sm.name} did not run: {[e.message for e in sink.events[-3:]]}")
-            out[sm.name] = {"ms_per_run": (user_time_ms(pair, pair.monitor_user) - before) / repeat,
-                            "interval_s": sm.interval}
+            out[sm.name] = {
+                "ms_per_run": (user_time_ms(pair, pair.monitor_user) - before) / repeat,
+                "interval_s": sm.interval,
+            }
         await runner.engine.close()
 
     asyncio.run(run())
@@ -129,7 +133,9 @@ def measure_exporter(pair: MariaDbPair, url: str, repeat: int) -> float:
 
 def live_window(pair: MariaDbPair, url: str, seconds: float) -> tuple[float, float]:
     """Both collectors at their real intervals for `seconds`: (ours, exporter) ms per minute."""
-    target = TargetConfig(name="bench-live", engine="mysql", dsn=pair.monitor_dsn("replica"), preset="standard")
+    target = TargetConfig(
+        name="bench-live", engine="mysql", dsn=pair.monitor_dsn("replica"), preset="standard"
+    )
     metrics: list[ScheduledMetric] = resolve("mysql", "standard")
     ours0, exp0 = user_time_ms(pair, pair.monitor_user), user_time_ms(pair, EXPORTER_USER)
 
@@ -153,12 +159,16 @@ def live_window(pair: MariaDbPair, url: str, seconds: float) -> tuple[float, flo
 
     asyncio.run(run())
     minutes = seconds / 60.0
-    return ((user_time_ms(pair, pair.monitor_user) - ours0) / minutes,
-            (user_time_ms(pair, EXPORTER_USER) - exp0) / minutes)
+    return (
+        (user_time_ms(pair, pair.monitor_user) - ours0) / minutes,
+        (user_time_ms(pair, EXPORTER_USER) - exp0) / minutes,
+    )
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--tables", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--live-seconds", type=float, default=0.0)
@@ -173,8 +183,9 @@ def main() -> int:
         prepare(pair, args.tables, exporter_password)
         print(f"setup: MariaDB primary + replica, {args.tables} tables ({time.perf_counter() - t0:.1f}s)")
         replica = pair.instance("replica")
-        exporter = start_mysqld_exporter(base / "exporter", replica.host, replica.port, EXPORTER_USER,
-                                         exporter_password)
+        exporter = start_mysqld_exporter(
+            base / "exporter", replica.host, replica.port, EXPORTER_USER, exporter_password
+        )
         url = f"{exporter.url}/metrics"
 
         ours = measure_ours(pair, args.repeat)
@@ -185,25 +196,41 @@ def main() -> int:
         for name, m in sorted(ours.items(), key=lambda kv: -kv[1]["ms_per_run"] * 60 / kv[1]["interval_s"]):
             per_min = m["ms_per_run"] * 60.0 / m["interval_s"]
             ours_per_min += per_min
-            print(f"  {name:28s} {m['ms_per_run']:8.3f} ms  every {m['interval_s']:5.0f}s  -> {per_min:8.3f} ms/min")
+            print(
+                f"  {name:28s} {m['ms_per_run']:8.3f} ms  every {m['interval_s']:5.0f}s  -> {per_min:8.3f} ms/min"
+            )
         exporter_per_min = exporter_ms * 60.0 / EXPORTER_SCRAPE_S
         ratio = ours_per_min / exporter_per_min if exporter_per_min else float("inf")
         print(f"\nours:     {ours_per_min:9.3f} ms of server time per minute")
-        print(f"exporter: {exporter_per_min:9.3f} ms per minute ({exporter_ms:.3f} ms per scrape, every 15 s, defaults)")
+        print(
+            f"exporter: {exporter_per_min:9.3f} ms per minute ({exporter_ms:.3f} ms per scrape, every 15 s, defaults)"
+        )
         print(f"ratio:    {ratio:.3f}  (goal <= {GOAL_RATIO}: {'met' if ratio <= GOAL_RATIO else 'NOT met'})")
         result: dict[str, Any] = {
-            "benchmark": "mysql_collector_overhead", "server": replica.query("SELECT VERSION() AS v")[0]["v"],
-            "tables": args.tables, "repeat": args.repeat,
-            "ours_ms_per_min": round(ours_per_min, 3), "exporter_ms_per_min": round(exporter_per_min, 3),
-            "ratio": round(ratio, 3), "goal_ratio": GOAL_RATIO, "goal_met": ratio <= GOAL_RATIO,
+            "benchmark": "mysql_collector_overhead",
+            "server": replica.query("SELECT VERSION() AS v")[0]["v"],
+            "tables": args.tables,
+            "repeat": args.repeat,
+            "ours_ms_per_min": round(ours_per_min, 3),
+            "exporter_ms_per_min": round(exporter_per_min, 3),
+            "ratio": round(ratio, 3),
+            "goal_ratio": GOAL_RATIO,
+            "goal_met": ratio <= GOAL_RATIO,
             "per_metric_ms_per_run": {k: round(v["ms_per_run"], 4) for k, v in ours.items()},
         }
         if args.live_seconds > 0:
             live_ours, live_exp = live_window(pair, url, args.live_seconds)
-            print(f"\nlive window {args.live_seconds:.0f}s: ours {live_ours:.3f} ms/min, exporter {live_exp:.3f} ms/min "
-                  f"(ratio {live_ours / live_exp if live_exp else float('inf'):.3f})")
-            result.update({"live_seconds": args.live_seconds, "live_ours_ms_per_min": round(live_ours, 3),
-                           "live_exporter_ms_per_min": round(live_exp, 3)})
+            print(
+                f"\nlive window {args.live_seconds:.0f}s: ours {live_ours:.3f} ms/min, exporter {live_exp:.3f} ms/min "
+                f"(ratio {live_ours / live_exp if live_exp else float('inf'):.3f})"
+            )
+            result.update(
+                {
+                    "live_seconds": args.live_seconds,
+                    "live_ours_ms_per_min": round(live_ours, 3),
+                    "live_exporter_ms_per_min": round(live_exp, 3),
+                }
+            )
         print(json.dumps(result))
         return 0
     finally:

@@ -69,15 +69,32 @@ def setup(cluster: PgCluster, tables: int) -> dict[str, str]:
         conn.execute("ANALYZE")
     inst = cluster.primary
     subprocess.run(
-        [pg_binary("pgbench"), "-i", "-s", "2", "-q", "-h", str(inst.socket_dir), "-p", str(inst.port), "-U", "postgres", "bench"],
-        check=True, capture_output=True,
+        [
+            pg_binary("pgbench"),
+            "-i",
+            "-s",
+            "2",
+            "-q",
+            "-h",
+            str(inst.socket_dir),
+            "-p",
+            str(inst.port),
+            "-U",
+            "postgres",
+            "bench",
+        ],
+        check=True,
+        capture_output=True,
     )
     passwords: dict[str, str] = {}
     with cluster.connect() as conn:
         for role in ("hr_bench", "exp_bench"):
             passwords[role] = secrets.token_urlsafe(12)
-            conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE pg_monitor").format(
-                sql.Identifier(role), sql.Literal(passwords[role])))
+            conn.execute(
+                sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE pg_monitor").format(
+                    sql.Identifier(role), sql.Literal(passwords[role])
+                )
+            )
         # ours gets pg_read_all_data too, so the bloat and sequence metrics of the preset run (and cost)
         conn.execute("GRANT pg_read_all_data TO hr_bench")
     return passwords
@@ -86,9 +103,26 @@ def setup(cluster: PgCluster, tables: int) -> dict[str, str]:
 def start_load(cluster: PgCluster, seconds: int) -> subprocess.Popen[bytes]:
     inst = cluster.primary
     return subprocess.Popen(
-        [pg_binary("pgbench"), "-c", "2", "-j", "1", "-R", "40", "-T", str(seconds), "-h", str(inst.socket_dir),
-         "-p", str(inst.port), "-U", "postgres", "bench"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            pg_binary("pgbench"),
+            "-c",
+            "2",
+            "-j",
+            "1",
+            "-R",
+            "40",
+            "-T",
+            str(seconds),
+            "-h",
+            str(inst.socket_dir),
+            "-p",
+            str(inst.port),
+            "-U",
+            "postgres",
+            "bench",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 
@@ -107,15 +141,24 @@ def per_metric(cluster: PgCluster, target: TargetConfig, role: str) -> list[dict
                 await runner.poll(sm)
             ms1, c1 = cost(cluster, role)
             per_poll = (ms1 - ms0) / 3
-            out.append({"metric": sm.name, "interval_s": sm.interval, "ms_per_poll": round(per_poll, 3),
-                        "statements_per_poll": (c1 - c0) / 3, "ms_per_minute": per_poll * 60 / sm.interval})
+            out.append(
+                {
+                    "metric": sm.name,
+                    "interval_s": sm.interval,
+                    "ms_per_poll": round(per_poll, 3),
+                    "statements_per_poll": (c1 - c0) / 3,
+                    "ms_per_minute": per_poll * 60 / sm.interval,
+                }
+            )
         await runner.engine.close()
 
     asyncio.run(go())
     return out
 
 
-def ours_live(cluster: PgCluster, target: TargetConfig, role: str, seconds: float, workdir: Path) -> dict[str, float]:
+def ours_live(
+    cluster: PgCluster, target: TargetConfig, role: str, seconds: float, workdir: Path
+) -> dict[str, float]:
     store = open_store(f"sqlite:///{workdir / 'metrics.db'}")
     settings = CollectorSettings()
     settings.spool_dir = workdir / "spool"
@@ -148,8 +191,12 @@ def exporter_live(cluster: PgCluster, password: str, seconds: float, workdir: Pa
         ms1, _ = cost(cluster, "exp_bench")
     finally:
         exp.stop()
-    return {"ms_per_minute": (ms1 - ms0) / elapsed * 60, "pg_samples_per_scrape": samples, "scrapes": scrapes,
-            "seconds": elapsed}
+    return {
+        "ms_per_minute": (ms1 - ms0) / elapsed * 60,
+        "pg_samples_per_scrape": samples,
+        "scrapes": scrapes,
+        "seconds": elapsed,
+    }
 
 
 def main() -> int:
@@ -160,39 +207,66 @@ def main() -> int:
     root = Path("/dev/shm") if os.path.isdir("/dev/shm") else Path(tempfile.gettempdir())
     workdir = Path(tempfile.mkdtemp(prefix="hr-bench-overhead-", dir=root))
     os.chmod(workdir, 0o755)
-    cluster = start_pg_server(workdir / "pg", extra_conf={"pg_stat_statements.max": 20000, "max_connections": 100, "max_locks_per_transaction": 1024})
+    cluster = start_pg_server(
+        workdir / "pg",
+        extra_conf={
+            "pg_stat_statements.max": 20000,
+            "max_connections": 100,
+            "max_locks_per_transaction": 1024,
+        },
+    )
     load: subprocess.Popen[bytes] | None = None
     try:
         t_setup = time.time()
         passwords = setup(cluster, args.tables)
         print(f"setup: {args.tables} tables + pgbench scale 2 in {time.time() - t_setup:.0f}s")
         load = start_load(cluster, int(args.duration * 2 + 120))
-        target = TargetConfig(name="bench", engine="postgres",
-                              dsn=cluster.primary.dsn("hr_bench", "postgres", passwords["hr_bench"]), preset="standard")
+        target = TargetConfig(
+            name="bench",
+            engine="postgres",
+            dsn=cluster.primary.dsn("hr_bench", "postgres", passwords["hr_bench"]),
+            preset="standard",
+        )
         metrics = per_metric(cluster, target, "hr_bench")
         steady = sum(m["ms_per_minute"] for m in metrics)
         print(f"{'metric':<22}{'interval':>9}{'ms/poll':>10}{'stmts':>7}{'ms/min':>9}")
         for m in sorted(metrics, key=lambda m: -m["ms_per_minute"]):
-            print(f"{m['metric']:<22}{m['interval_s']:>8.0f}s{m['ms_per_poll']:>10.2f}{m['statements_per_poll']:>7.1f}"
-                  f"{m['ms_per_minute']:>9.2f}")
+            print(
+                f"{m['metric']:<22}{m['interval_s']:>8.0f}s{m['ms_per_poll']:>10.2f}{m['statements_per_poll']:>7.1f}"
+                f"{m['ms_per_minute']:>9.2f}"
+            )
         print(f"ours, steady state (standard preset): {steady:.1f} ms of server execution per minute")
         live = ours_live(cluster, target, "hr_bench", args.duration, workdir)
-        print(f"ours, live run {live['seconds']:.0f}s (includes the first poll of every hourly metric): "
-              f"{live['ms_per_minute']:.1f} ms/min, {live['series']} series")
+        print(
+            f"ours, live run {live['seconds']:.0f}s (includes the first poll of every hourly metric): "
+            f"{live['ms_per_minute']:.1f} ms/min, {live['series']} series"
+        )
         exp = exporter_live(cluster, passwords["exp_bench"], args.duration, workdir)
-        print(f"postgres_exporter defaults, 15s scrape, {exp['scrapes']} scrapes: {exp['ms_per_minute']:.1f} ms/min, "
-              f"{exp['pg_samples_per_scrape']} pg_* samples per scrape")
+        print(
+            f"postgres_exporter defaults, 15s scrape, {exp['scrapes']} scrapes: {exp['ms_per_minute']:.1f} ms/min, "
+            f"{exp['pg_samples_per_scrape']} pg_* samples per scrape"
+        )
         ratio = steady / exp["ms_per_minute"] if exp["ms_per_minute"] else float("inf")
         core_pct = steady / 60000 * 100
         print(f"ratio ours/exporter: {ratio:.2f} (goal <= 0.5): {'met' if ratio <= 0.5 else 'NOT met'}")
-        print(f"share of one core: {core_pct:.3f} % (goal <= 0.5 %): {'met' if core_pct <= 0.5 else 'NOT met'}")
-        print(json.dumps({
-            "tables": args.tables, "ours_ms_per_min_steady": round(steady, 2),
-            "ours_ms_per_min_live": round(live["ms_per_minute"], 2), "ours_series": live["series"],
-            "exporter_ms_per_min": round(exp["ms_per_minute"], 2), "exporter_samples": exp["pg_samples_per_scrape"],
-            "ratio": round(ratio, 3), "core_pct": round(core_pct, 4),
-            "per_metric_ms_per_min": {m["metric"]: round(m["ms_per_minute"], 3) for m in metrics},
-        }))
+        print(
+            f"share of one core: {core_pct:.3f} % (goal <= 0.5 %): {'met' if core_pct <= 0.5 else 'NOT met'}"
+        )
+        print(
+            json.dumps(
+                {
+                    "tables": args.tables,
+                    "ours_ms_per_min_steady": round(steady, 2),
+                    "ours_ms_per_min_live": round(live["ms_per_minute"], 2),
+                    "ours_series": live["series"],
+                    "exporter_ms_per_min": round(exp["ms_per_minute"], 2),
+                    "exporter_samples": exp["pg_samples_per_scrape"],
+                    "ratio": round(ratio, 3),
+                    "core_pct": round(core_pct, 4),
+                    "per_metric_ms_per_min": {m["metric"]: round(m["ms_per_minute"], 3) for m in metrics},
+                }
+            )
+        )
     finally:
         if load is not None and load.poll() is None:
             load.terminate()

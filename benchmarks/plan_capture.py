@@ -63,13 +63,22 @@ def setup(cluster: PgCluster, tables: int, password: str) -> None:
         conn.execute("CREATE EXTENSION hypopg")
         conn.execute("CREATE EXTENSION pg_stat_statements")
         for i in range(tables):
-            conn.execute(sql.SQL("CREATE TABLE {} (id int PRIMARY KEY, a int, b int, c int)").format(
-                sql.Identifier(f"t{i}")))
-            conn.execute(sql.SQL("INSERT INTO {} SELECT g, g % 997, g % 31, g FROM generate_series(1, 20000) g")
-                         .format(sql.Identifier(f"t{i}")))
+            conn.execute(
+                sql.SQL("CREATE TABLE {} (id int PRIMARY KEY, a int, b int, c int)").format(
+                    sql.Identifier(f"t{i}")
+                )
+            )
+            conn.execute(
+                sql.SQL(
+                    "INSERT INTO {} SELECT g, g % 997, g % 31, g FROM generate_series(1, 20000) g"
+                ).format(sql.Identifier(f"t{i}"))
+            )
         conn.execute("VACUUM ANALYZE")
-        conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE pg_monitor, pg_read_all_data").format(
-            sql.Identifier(ROLE), sql.Literal(password)))
+        conn.execute(
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE pg_monitor, pg_read_all_data").format(
+                sql.Identifier(ROLE), sql.Literal(password)
+            )
+        )
 
 
 def statements(n: int, tables: int) -> list[str]:
@@ -125,9 +134,17 @@ async def capture(cluster: PgCluster, store: Any, password: str, n: int, spool: 
     ms2, _ = role_cost(cluster)
     await job.backend.close()
     await collector.close()
-    return {"captured": run.captured, "skipped": sum(run.skipped.values()), "reasons": dict(run.skipped), "server_ms": ms1 - ms0,
-            "calls": calls1 - calls0, "wall_s": wall, "advice": len(advice), "advise_wall_s": advise_wall,
-            "advise_server_ms": ms2 - ms1}
+    return {
+        "captured": run.captured,
+        "skipped": sum(run.skipped.values()),
+        "reasons": dict(run.skipped),
+        "server_ms": ms1 - ms0,
+        "calls": calls1 - calls0,
+        "wall_s": wall,
+        "advice": len(advice),
+        "advise_wall_s": advise_wall,
+        "advise_server_ms": ms2 - ms1,
+    }
 
 
 def parse_speed(n: int) -> float:
@@ -160,22 +177,41 @@ def main() -> None:
     parse_s = parse_speed(args.advisor_statements)
     per_hour_share = res["server_ms"] / 1000.0 / 3600.0  # one capture per statement per hour
     wall_share = res["wall_s"] / 3600.0
-    print(f"plans captured: {res['captured']} of the top {args.statements} ({res['skipped']} skipped: {res['reasons']})")
-    print(f"server time of one capture: {res['server_ms']:.1f} ms in {res['calls']} statements "
-          f"({per_hour_share * 100:.4f} % of one core at one capture per hour); wall time {res['wall_s']:.2f} s "
-          f"({wall_share * 100:.4f} % as an upper bound)")
-    print(f"advice: {res['advice']} suggestion(s) in {res['advise_wall_s']:.2f} s wall, "
-          f"{res['advise_server_ms']:.1f} ms server time")
-    print(f"advisor parsing: {args.advisor_statements} statements in {parse_s * 1000:.0f} ms "
-          f"({parse_s / args.advisor_statements * 1e6:.0f} µs each)")
-    print(json.dumps({"statements": args.statements, "captured": res["captured"],
-                      "capture_server_ms": round(res["server_ms"], 1), "capture_wall_s": round(res["wall_s"], 3),
-                      "core_share_per_hour_server": round(per_hour_share, 6),
-                      "core_share_per_hour_wall": round(wall_share, 6), "goal_core_share": 0.001,
-                      "goal_met": wall_share <= 0.001, "advice": res["advice"],
-                      "advise_wall_s": round(res["advise_wall_s"], 3),
-                      "advise_server_ms": round(res["advise_server_ms"], 1),
-                      "advisor_statements": args.advisor_statements, "advisor_parse_s": round(parse_s, 3)}))
+    print(
+        f"plans captured: {res['captured']} of the top {args.statements} ({res['skipped']} skipped: {res['reasons']})"
+    )
+    print(
+        f"server time of one capture: {res['server_ms']:.1f} ms in {res['calls']} statements "
+        f"({per_hour_share * 100:.4f} % of one core at one capture per hour); wall time {res['wall_s']:.2f} s "
+        f"({wall_share * 100:.4f} % as an upper bound)"
+    )
+    print(
+        f"advice: {res['advice']} suggestion(s) in {res['advise_wall_s']:.2f} s wall, "
+        f"{res['advise_server_ms']:.1f} ms server time"
+    )
+    print(
+        f"advisor parsing: {args.advisor_statements} statements in {parse_s * 1000:.0f} ms "
+        f"({parse_s / args.advisor_statements * 1e6:.0f} µs each)"
+    )
+    print(
+        json.dumps(
+            {
+                "statements": args.statements,
+                "captured": res["captured"],
+                "capture_server_ms": round(res["server_ms"], 1),
+                "capture_wall_s": round(res["wall_s"], 3),
+                "core_share_per_hour_server": round(per_hour_share, 6),
+                "core_share_per_hour_wall": round(wall_share, 6),
+                "goal_core_share": 0.001,
+                "goal_met": wall_share <= 0.001,
+                "advice": res["advice"],
+                "advise_wall_s": round(res["advise_wall_s"], 3),
+                "advise_server_ms": round(res["advise_server_ms"], 1),
+                "advisor_statements": args.advisor_statements,
+                "advisor_parse_s": round(parse_s, 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

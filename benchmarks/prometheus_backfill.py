@@ -32,8 +32,19 @@ from testing.servers.prometheus import start_prometheus
 
 LABELS = 'instance="db1:9187",job="postgres",server="10.0.0.5:5432"'
 DBS = ("orders", "billing", "postgres")
-COUNTERS = ("xact_commit", "xact_rollback", "blks_hit", "blks_read", "tup_inserted", "tup_updated", "tup_deleted",
-            "tup_fetched", "tup_returned", "deadlocks", "temp_bytes")
+COUNTERS = (
+    "xact_commit",
+    "xact_rollback",
+    "blks_hit",
+    "blks_read",
+    "tup_inserted",
+    "tup_updated",
+    "tup_deleted",
+    "tup_fetched",
+    "tup_returned",
+    "deadlocks",
+    "temp_bytes",
+)
 GOAL_180D_S = 600.0
 GOAL_RERUN_S = 5.0
 
@@ -43,6 +54,7 @@ def write_history(path: Path, start: int, end: int, scrape: int) -> int:
     times = range(start, end, scrape)
     n = 0
     with path.open("w") as out:
+
         def family(name: str, series: list[tuple[str, list[float]]]) -> None:
             nonlocal n
             out.write(f"# TYPE {name} gauge\n")
@@ -54,8 +66,13 @@ def write_history(path: Path, start: int, end: int, scrape: int) -> int:
         def daily(t: int) -> float:
             return 1.0 + 0.8 * math.sin(2 * math.pi * ((t % 86400) / 86400.0))
 
-        family("pg_database_size_bytes", [
-            (f'{LABELS},datname="{db}"', [5e9 * (i + 1) + 2e3 * (t - start) for t in times]) for i, db in enumerate(DBS)])
+        family(
+            "pg_database_size_bytes",
+            [
+                (f'{LABELS},datname="{db}"', [5e9 * (i + 1) + 2e3 * (t - start) for t in times])
+                for i, db in enumerate(DBS)
+            ],
+        )
         for col in COUNTERS:
             series = []
             for i, db in enumerate(DBS):
@@ -65,9 +82,14 @@ def write_history(path: Path, start: int, end: int, scrape: int) -> int:
                     values.append(total)
                 series.append((f'{LABELS},datname="{db}",datid="{i + 10}"', values))
             family(f"pg_stat_database_{col}", series)
-        family("pg_stat_activity_count", [
-            (f'{LABELS},datname="{db}",state="{state}"', [float((i + k + t // 3600) % 7) for t in times])
-            for i, db in enumerate(DBS) for k, state in enumerate(("active", "idle", "idle in transaction"))])
+        family(
+            "pg_stat_activity_count",
+            [
+                (f'{LABELS},datname="{db}",state="{state}"', [float((i + k + t // 3600) % 7) for t in times])
+                for i, db in enumerate(DBS)
+                for k, state in enumerate(("active", "idle", "idle in transaction"))
+            ],
+        )
         family("pg_settings_max_connections", [(LABELS, [200.0 for _ in times])])
         family("pg_settings_shared_buffers_bytes", [(LABELS, [4.0 * 2**30 for _ in times])])
         for col in ("checkpoints_timed_total", "buffers_alloc_total"):
@@ -92,8 +114,18 @@ def main() -> int:
         t0 = time.perf_counter()
         samples_in = write_history(base / "history.om", start, end, args.scrape)
         (base / "prom" / "tsdb").mkdir(parents=True)
-        subprocess.run([promtool, "tsdb", "create-blocks-from", "openmetrics", "-q", str(base / "history.om"),
-                        str(base / "prom" / "tsdb")], check=True)
+        subprocess.run(
+            [
+                promtool,
+                "tsdb",
+                "create-blocks-from",
+                "openmetrics",
+                "-q",
+                str(base / "history.om"),
+                str(base / "prom" / "tsdb"),
+            ],
+            check=True,
+        )
         (base / "history.om").unlink()
         prep = time.perf_counter() - t0
         prom = start_prometheus(base / "prom", {}, extra_args=["--storage.tsdb.retention.time=3650d"])
@@ -114,20 +146,35 @@ def main() -> int:
     per_day = first / args.days
     est_180 = per_day * 180
     figures = {
-        "days": args.days, "synthetic_samples": samples_in, "prepare_s": round(prep, 1),
-        "series_rules": report.rules, "requests": report.chunks_done, "imported_samples": report.samples,
-        "backfill_s": round(first, 2), "samples_per_s": round(report.samples / first), "s_per_day": round(per_day, 3),
-        "estimated_180d_s": round(est_180, 1), "rerun_s": round(rerun, 2), "rerun_requests": again.chunks_done,
+        "days": args.days,
+        "synthetic_samples": samples_in,
+        "prepare_s": round(prep, 1),
+        "series_rules": report.rules,
+        "requests": report.chunks_done,
+        "imported_samples": report.samples,
+        "backfill_s": round(first, 2),
+        "samples_per_s": round(report.samples / first),
+        "s_per_day": round(per_day, 3),
+        "estimated_180d_s": round(est_180, 1),
+        "rerun_s": round(rerun, 2),
+        "rerun_requests": again.chunks_done,
         "errors": len(report.errors) + len(again.errors),
-        "goal_180d_met": est_180 <= GOAL_180D_S, "goal_rerun_met": rerun <= GOAL_RERUN_S,
+        "goal_180d_met": est_180 <= GOAL_180D_S,
+        "goal_rerun_met": rerun <= GOAL_RERUN_S,
     }
     print(f"history: {args.days:g} days, {samples_in} synthetic samples (prepared in {prep:.1f}s)")
-    print(f"backfill: {report.rules} series rules, {report.chunks_done} requests, {report.samples} samples in "
-          f"{first:.1f}s ({figures['samples_per_s']} samples/s, {per_day:.2f}s per day of history)")
-    print(f"180 days estimated: {est_180:.0f}s (goal <= {GOAL_180D_S:.0f}s: "
-          f"{'met' if figures['goal_180d_met'] else 'NOT met'})")
-    print(f"re-run: {again.chunks_done} requests, {again.chunks_skipped} chunks skipped, {rerun:.2f}s "
-          f"(goal <= {GOAL_RERUN_S:.0f}s: {'met' if figures['goal_rerun_met'] else 'NOT met'})")
+    print(
+        f"backfill: {report.rules} series rules, {report.chunks_done} requests, {report.samples} samples in "
+        f"{first:.1f}s ({figures['samples_per_s']} samples/s, {per_day:.2f}s per day of history)"
+    )
+    print(
+        f"180 days estimated: {est_180:.0f}s (goal <= {GOAL_180D_S:.0f}s: "
+        f"{'met' if figures['goal_180d_met'] else 'NOT met'})"
+    )
+    print(
+        f"re-run: {again.chunks_done} requests, {again.chunks_skipped} chunks skipped, {rerun:.2f}s "
+        f"(goal <= {GOAL_RERUN_S:.0f}s: {'met' if figures['goal_rerun_met'] else 'NOT met'})"
+    )
     print(json.dumps(figures))
     return 0 if not figures["errors"] else 1
 

@@ -41,9 +41,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     base = ram_base_dir("headroom-bench-servers-")
-    figures: dict[str, list[float]] = {k: [] for k in (
-        "pg_start_s", "pg_stop_s", "mariadb_start_s", "mariadb_stop_s", "prometheus_start_s",
-        "alertmanager_start_s")}
+    figures: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "pg_start_s",
+            "pg_stop_s",
+            "mariadb_start_s",
+            "mariadb_stop_s",
+            "prometheus_start_s",
+            "alertmanager_start_s",
+        )
+    }
     try:
         # cold: an empty template cache of our own (the shared cache is left alone)
         os.environ["HEADROOM_SERVERS_CACHE"] = str(base / "cold-cache")
@@ -74,10 +82,14 @@ def main() -> None:
     result["mariadb_start_cold_s"] = round(cold_my, 3)
     result["runs"] = args.runs
     print(f"data on {base.parent} ({args.runs} runs, medians)")
-    print(f"PostgreSQL primary + standby streaming: {result['pg_start_s']:.2f} s "
-          f"(cold, template rebuilt: {result['pg_start_cold_s']:.2f} s); stop {result['pg_stop_s']:.2f} s")
-    print(f"MariaDB primary + replica running:      {result['mariadb_start_s']:.2f} s "
-          f"(cold: {result['mariadb_start_cold_s']:.2f} s); stop {result['mariadb_stop_s']:.2f} s")
+    print(
+        f"PostgreSQL primary + standby streaming: {result['pg_start_s']:.2f} s "
+        f"(cold, template rebuilt: {result['pg_start_cold_s']:.2f} s); stop {result['pg_stop_s']:.2f} s"
+    )
+    print(
+        f"MariaDB primary + replica running:      {result['mariadb_start_s']:.2f} s "
+        f"(cold: {result['mariadb_start_cold_s']:.2f} s); stop {result['mariadb_stop_s']:.2f} s"
+    )
     print(f"Prometheus ready:                       {result['prometheus_start_s']:.2f} s")
     print(f"Alertmanager ready:                     {result['alertmanager_start_s']:.2f} s")
     print(json.dumps(result))

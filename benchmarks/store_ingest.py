@@ -41,7 +41,10 @@ def make_batches(n_samples: int, n_series: int, start: int) -> list[list[Sample]
     out: list[Sample] = []
     for k in range(per_series):
         ts = start + 15 * k
-        out.extend(Sample(f"target-{i % 20}", "pg_table_size_bytes", labels[i], ts, float(i * k)) for i in range(n_series))
+        out.extend(
+            Sample(f"target-{i % 20}", "pg_table_size_bytes", labels[i], ts, float(i * k))
+            for i in range(n_series)
+        )
     return [out[i : i + BATCH] for i in range(0, len(out), BATCH)]
 
 
@@ -56,7 +59,9 @@ def raw_sqlite(path: Path, batches: list[list[Sample]], ids: dict[tuple[str, str
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("CREATE TABLE raw (series_id INTEGER, ts INTEGER, value REAL, PRIMARY KEY (series_id, ts)) WITHOUT ROWID")
+    conn.execute(
+        "CREATE TABLE raw (series_id INTEGER, ts INTEGER, value REAL, PRIMARY KEY (series_id, ts)) WITHOUT ROWID"
+    )
     rows = [[(ids[(s.target, s.labels["relname"])], s.ts, s.value) for s in b] for b in batches]
     t0 = time.perf_counter()
     for chunk in rows:
@@ -68,7 +73,9 @@ def raw_sqlite(path: Path, batches: list[list[Sample]], ids: dict[tuple[str, str
     return elapsed
 
 
-def raw_pg_copy(dsn: str, batches: list[list[Sample]], ids: dict[tuple[str, str], int], pre_encoded: bool) -> float:
+def raw_pg_copy(
+    dsn: str, batches: list[list[Sample]], ids: dict[tuple[str, str], int], pre_encoded: bool
+) -> float:
     """COPY into a table of the same shape (partitioned by day, same key, BRIN on ts): either the
     driver's ``write_row`` per row, or the batch encoded up front (the fastest the driver can take it)."""
     rows = [[(ids[(s.target, s.labels["relname"])], s.ts, s.value) for s in b] for b in batches]
@@ -81,13 +88,18 @@ def raw_pg_copy(dsn: str, batches: list[list[Sample]], ids: dict[tuple[str, str]
         first, last = min(r[1] for r in rows[0]), max(r[1] for r in rows[-1])
         day = first - first % 86400
         while day <= last:
-            conn.execute(f"CREATE TABLE raw_{day} PARTITION OF raw FOR VALUES FROM ({day}) TO ({day + 86400})")
+            conn.execute(
+                f"CREATE TABLE raw_{day} PARTITION OF raw FOR VALUES FROM ({day}) TO ({day + 86400})"
+            )
             day += 86400
         conn.commit()
         payloads = [encode_copy_binary(chunk) for chunk in rows] if pre_encoded else []
         t0 = time.perf_counter()
         for i, chunk in enumerate(rows):
-            with conn.cursor() as cur, cur.copy("COPY raw (series_id, ts, value) FROM STDIN (FORMAT BINARY)") as cp:
+            with (
+                conn.cursor() as cur,
+                cur.copy("COPY raw (series_id, ts, value) FROM STDIN (FORMAT BINARY)") as cp,
+            ):
                 if pre_encoded:
                     cp.write(payloads[i])
                 else:
@@ -99,14 +111,19 @@ def raw_pg_copy(dsn: str, batches: list[list[Sample]], ids: dict[tuple[str, str]
 
 
 def series_ids(st: Store) -> dict[tuple[str, str], int]:
-    return {(r.target, r.labels["relname"]): r.id for r in st.list_series(metric_prefix="pg_table_size_bytes")}
+    return {
+        (r.target, r.labels["relname"]): r.id for r in st.list_series(metric_prefix="pg_table_size_bytes")
+    }
 
 
 def read_30_days(st: Store) -> dict[str, float]:
     """One series of 30 days at 15 s written through the API, rolled up, then read by range."""
     now = int(time.time())
     start = now - 30 * 86400
-    batch = [Sample("read-target", "pg_database_size_bytes", {"datname": "orders"}, ts, float(ts)) for ts in range(start, now, 15)]
+    batch = [
+        Sample("read-target", "pg_database_size_bytes", {"datname": "orders"}, ts, float(ts))
+        for ts in range(start, now, 15)
+    ]
     for i in range(0, len(batch), 50_000):
         st.write_samples(batch[i : i + 50_000])
     t0 = time.perf_counter()
@@ -116,11 +133,18 @@ def read_30_days(st: Store) -> dict[str, float]:
     points = 0
     for _ in range(20):
         t0 = time.perf_counter()
-        data = st.query_range("read-target", "pg_database_size_bytes", {"datname": "orders"}, start=start, end=now)
+        data = st.query_range(
+            "read-target", "pg_database_size_bytes", {"datname": "orders"}, start=start, end=now
+        )
         timings.append((time.perf_counter() - t0) * 1000)
         points = len(data[0].points)
-    return {"read_30d_ms_median": statistics.median(timings), "read_30d_ms_max": max(timings), "read_30d_points": points,
-            "rollup_30d_series_s": rollup_s, "read_30d_samples": len(batch)}
+    return {
+        "read_30d_ms_median": statistics.median(timings),
+        "read_30d_ms_max": max(timings),
+        "read_30d_points": points,
+        "rollup_30d_series_s": rollup_s,
+        "read_30d_samples": len(batch),
+    }
 
 
 def run_backend(
@@ -145,20 +169,30 @@ def run_backend(
         else:
             server.create_database(f"api{i}")
             server.create_database(f"raw{i}")
-            st = open_store(server.superuser_dsn(dbname=f"api{i}").replace("postgresql://", "postgresql+psycopg://", 1))
+            st = open_store(
+                server.superuser_dsn(dbname=f"api{i}").replace("postgresql://", "postgresql+psycopg://", 1)
+            )
         stack.callback(st.close)
         api_times.append(time_write_api(st, batches))
         ids = series_ids(st)
         if server is None:
             raw_times.append(raw_sqlite(work / f"raw{i}.db", batches, ids))
         else:
-            raw_times.append(raw_pg_copy(server.superuser_dsn(dbname=f"raw{i}"), batches, ids, pre_encoded=False))
+            raw_times.append(
+                raw_pg_copy(server.superuser_dsn(dbname=f"raw{i}"), batches, ids, pre_encoded=False)
+            )
             server.create_database(f"rawenc{i}")
-            pre_times.append(raw_pg_copy(server.superuser_dsn(dbname=f"rawenc{i}"), batches, ids, pre_encoded=True))
+            pre_times.append(
+                raw_pg_copy(server.superuser_dsn(dbname=f"rawenc{i}"), batches, ids, pre_encoded=True)
+            )
     assert st is not None
     total = sum(len(b) for b in batches)
-    result: dict[str, Any] = {"api_samples_per_s": total / min(api_times), "raw_samples_per_s": total / min(raw_times),
-              "api_runs_s": api_times, "raw_runs_s": raw_times}
+    result: dict[str, Any] = {
+        "api_samples_per_s": total / min(api_times),
+        "raw_samples_per_s": total / min(raw_times),
+        "api_runs_s": api_times,
+        "raw_runs_s": raw_times,
+    }
     result["ratio"] = min(raw_times) / min(api_times)
     if pre_times:
         result["raw_pre_encoded_samples_per_s"] = total / min(pre_times)
@@ -176,7 +210,12 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3, help="alternating runs of each; the best counts")
     args = parser.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    figures: dict[str, object] = {"samples": args.samples, "series": args.series, "batch": BATCH, "repeat": args.repeat}
+    figures: dict[str, object] = {
+        "samples": args.samples,
+        "series": args.series,
+        "batch": BATCH,
+        "repeat": args.repeat,
+    }
     from testing.servers.processes import ram_base_dir
 
     tmp = ram_base_dir("headroom-bench-")
@@ -187,15 +226,21 @@ def main() -> int:
             work.mkdir()
             r = run_backend(backend, args.samples, args.series, args.repeat, stack, work)
             figures[backend] = r
-            print(f"{backend}: write API {r['api_samples_per_s']:,.0f} samples/s, raw driver {r['raw_samples_per_s']:,.0f} samples/s"
-                  f" -> {r['ratio']:.0%} of raw (goal >= {GOAL_RATIO:.0%}: {'met' if r['ratio'] >= GOAL_RATIO else 'NOT met'})")
+            print(
+                f"{backend}: write API {r['api_samples_per_s']:,.0f} samples/s, raw driver {r['raw_samples_per_s']:,.0f} samples/s"
+                f" -> {r['ratio']:.0%} of raw (goal >= {GOAL_RATIO:.0%}: {'met' if r['ratio'] >= GOAL_RATIO else 'NOT met'})"
+            )
             if "ratio_vs_pre_encoded" in r:
-                print(f"{backend}: raw COPY of a pre-encoded binary buffer {r['raw_pre_encoded_samples_per_s']:,.0f} samples/s"
-                      f" -> write API is {r['ratio_vs_pre_encoded']:.0%} of that")
-            print(f"{backend}: read 1 series over 30 days at 15 s ({r['read_30d_samples']:,} samples) via rollups:"
-                  f" median {r['read_30d_ms_median']:.1f} ms, max {r['read_30d_ms_max']:.1f} ms, {r['read_30d_points']} points"
-                  f" (goal < {GOAL_READ_MS:.0f} ms: {'met' if r['read_30d_ms_median'] < GOAL_READ_MS else 'NOT met'});"
-                  f" first rollup of that month took {r['rollup_30d_series_s']:.1f} s")
+                print(
+                    f"{backend}: raw COPY of a pre-encoded binary buffer {r['raw_pre_encoded_samples_per_s']:,.0f} samples/s"
+                    f" -> write API is {r['ratio_vs_pre_encoded']:.0%} of that"
+                )
+            print(
+                f"{backend}: read 1 series over 30 days at 15 s ({r['read_30d_samples']:,} samples) via rollups:"
+                f" median {r['read_30d_ms_median']:.1f} ms, max {r['read_30d_ms_max']:.1f} ms, {r['read_30d_points']} points"
+                f" (goal < {GOAL_READ_MS:.0f} ms: {'met' if r['read_30d_ms_median'] < GOAL_READ_MS else 'NOT met'});"
+                f" first rollup of that month took {r['rollup_30d_series_s']:.1f} s"
+            )
     print(json.dumps(figures, sort_keys=True))
     return 0
 

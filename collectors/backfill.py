@@ -77,12 +77,19 @@ class Progress:
             return
         pct = 100.0 * self.done / self.total if self.total else 100.0
         now = time.monotonic()
-        if not self.tty and pct - self._last_pct < 5 and self.done != self.total and now - self._last_time < 10:
+        if (
+            not self.tty
+            and pct - self._last_pct < 5
+            and self.done != self.total
+            and now - self._last_time < 10
+        ):
             return
         self._last_pct, self._last_time = pct, now
         filled = int(pct / 100 * 30)
-        line = f"[{'#' * filled}{'.' * (30 - filled)}] {pct:5.1f}% {self.done}/{self.total} chunks, " \
-               f"{samples} samples  {what}"
+        line = (
+            f"[{'#' * filled}{'.' * (30 - filled)}] {pct:5.1f}% {self.done}/{self.total} chunks, "
+            f"{samples} samples  {what}"
+        )
         self.stream.write(("\r" + line[:150].ljust(150)) if self.tty else line + "\n")
         self.stream.flush()
 
@@ -146,9 +153,18 @@ def _load(store: Any, key: str) -> list[Interval]:
 
 # ------------------------------------------------------------------------------------ the import
 def backfill(  # noqa: C901
-    store: Any, source: PromSource, jobs: Sequence[Job], since: float, *, step: int = DEFAULT_STEP,
-    until: float | None = None, chunk: int | None = None, rate_window: int | None = None,
-    progress: TextIO | None = sys.stderr, on_chunk: Callable[[int], None] | None = None, rollup: bool = True,
+    store: Any,
+    source: PromSource,
+    jobs: Sequence[Job],
+    since: float,
+    *,
+    step: int = DEFAULT_STEP,
+    until: float | None = None,
+    chunk: int | None = None,
+    rate_window: int | None = None,
+    progress: TextIO | None = sys.stderr,
+    on_chunk: Callable[[int], None] | None = None,
+    rollup: bool = True,
 ) -> list[TargetReport]:
     """Import ``since`` seconds of history (ending ``until``, default now) for every job."""
     if step <= 0 or since <= 0:
@@ -166,7 +182,9 @@ def backfill(  # noqa: C901
         try:
             present = api.names(job.selector, start, max(end, time.time()), sorted(pm.SOURCE_NAMES))
             if present is not None and not present:
-                report.errors.append(f"no exporter series match {{{job.selector}}} between the start and the end")
+                report.errors.append(
+                    f"no exporter series match {{{job.selector}}} between the start and the end"
+                )
                 continue
             probe = sorted(present or [])[:1]
             scrape = api.scrape_interval(job.selector, probe[0], end) if probe else None
@@ -205,7 +223,9 @@ def backfill(  # noqa: C901
                 continue
             samples = [
                 Sample(job.target, rule.name, {k: labels.get(k, "") for k in rule.labels}, ts, value)
-                for labels, points in series for ts, value in points if math.isfinite(value) and lo <= ts < hi
+                for labels, points in series
+                for ts, value in points
+                if math.isfinite(value) and lo <= ts < hi
             ]
             if samples:
                 store.write_samples(samples)
@@ -259,8 +279,13 @@ def source_for(cfg: CollectingConfig, prometheus_url: str | None) -> PromSource:
 
 
 def run_backfill(
-    cfg: CollectingConfig, prometheus_url: str | None = None, since: float = 180 * 86400.0, targets: list[str] | None = None,
-    *, step: int = DEFAULT_STEP, progress: TextIO | None = sys.stderr,
+    cfg: CollectingConfig,
+    prometheus_url: str | None = None,
+    since: float = 180 * 86400.0,
+    targets: list[str] | None = None,
+    *,
+    step: int = DEFAULT_STEP,
+    progress: TextIO | None = sys.stderr,
 ) -> int:
     """``headroom backfill``. Exit code 0 when every target was imported completely, 1 otherwise,
     2 for an unknown target name."""
@@ -291,8 +316,16 @@ def run_backfill(
     failed = skipped
     for r in reports:
         status = "complete" if not r.errors else "INCOMPLETE"
-        log.info("%s: %s — %d series rules, %d samples, %d chunks imported, %d already there (rate window %ds)",
-                 r.target, status, r.rules, r.samples, r.chunks_done, r.chunks_skipped, r.rate_window)
+        log.info(
+            "%s: %s — %d series rules, %d samples, %d chunks imported, %d already there (rate window %ds)",
+            r.target,
+            status,
+            r.rules,
+            r.samples,
+            r.chunks_done,
+            r.chunks_skipped,
+            r.rate_window,
+        )
         for e in r.errors[:5]:
             log.error("%s: %s", r.target, e)
         failed += bool(r.errors)

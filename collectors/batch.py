@@ -38,9 +38,13 @@ class Batch:
     refused: Counter[str] = field(default_factory=Counter, compare=False, repr=False)
 
     def __len__(self) -> int:
-        return len(self.samples) + len(self.events) + sum(len(t.rows) for t in self.texts) + sum(
-            len(s.stats) for s in self.stats
-        ) + len(self.activity)
+        return (
+            len(self.samples)
+            + len(self.events)
+            + sum(len(t.rows) for t in self.texts)
+            + sum(len(s.stats) for s in self.stats)
+            + len(self.activity)
+        )
 
     def extend(self, other: Batch) -> None:
         self.refused.update(other.refused)
@@ -75,7 +79,12 @@ class Batch:
         return merge(atoms[:half]), merge(atoms[half:])
 
     def add_event(
-        self, target: str | None, ts: int, kind: str, message: str, severity: str = "info",
+        self,
+        target: str | None,
+        ts: int,
+        kind: str,
+        message: str,
+        severity: str = "info",
         details: dict[str, Any] | None = None,
     ) -> None:
         self.events.append(Event(target, ts, kind, message, severity, details or {}))
@@ -100,12 +109,17 @@ class Batch:
         data = json.loads(text)
         return cls(
             samples=[Sample(t, m, lab, int(ts), float(v)) for t, m, lab, ts, v in data.get("samples", [])],
-            events=[Event(t, int(ts), k, msg, sev, det) for t, ts, k, msg, sev, det in data.get("events", [])],
+            events=[
+                Event(t, int(ts), k, msg, sev, det) for t, ts, k, msg, sev, det in data.get("events", [])
+            ],
             texts=[
                 StatementTexts(t, int(ts), [(r[0], r[1], r[2], r[3]) for r in rows])
                 for t, ts, rows in data.get("texts", [])
             ],
-            stats=[StatementStats(t, int(ts), [StatementStat(**x) for x in st]) for t, ts, st in data.get("stats", [])],
+            stats=[
+                StatementStats(t, int(ts), [StatementStat(**x) for x in st])
+                for t, ts, st in data.get("stats", [])
+            ],
             activity=[ActivityBucket.from_list(a) for a in data.get("activity", [])],
         )
 

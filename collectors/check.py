@@ -77,9 +77,14 @@ def check_target(target: Any, settings: CollectorSettings | None = None) -> Chec
 
 def format_check(result: CheckResult) -> str:
     """Human-readable report (what ``headroom check`` prints)."""
-    lines = [f"{result.target} ({result.engine}): " + (
-        f"reachable, {result.version}, {result.role}" if result.reachable else f"UNREACHABLE: {result.error}"
-    )]
+    lines = [
+        f"{result.target} ({result.engine}): "
+        + (
+            f"reachable, {result.version}, {result.role}"
+            if result.reachable
+            else f"UNREACHABLE: {result.error}"
+        )
+    ]
     for item in result.items:
         if not item.ok:
             lines.append(f"  {item.metric}: {item.message}")

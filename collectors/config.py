@@ -48,10 +48,14 @@ class CapacityConfig(StrictModel):
         description="Size of the volume holding the data directory (e.g. 500GB, 512GiB); used by disk-full forecasts.",
     )
     max_qps: float | None = Field(
-        default=None, ge=0, description="Queries per second the server is known to sustain; used by QPS forecasts."
+        default=None,
+        ge=0,
+        description="Queries per second the server is known to sustain; used by QPS forecasts.",
     )
     cpus: float | None = Field(
-        default=None, gt=0, description="vCPUs of the server: the line DB load is compared with (Activity page, alerts).",
+        default=None,
+        gt=0,
+        description="vCPUs of the server: the line DB load is compared with (Activity page, alerts).",
     )
     memory_bytes: ByteSize | None = Field(
         default=None,
@@ -66,7 +70,8 @@ class CapacityConfig(StrictModel):
 
 class MetricOverride(StrictModel):
     interval: Duration | None = Field(
-        default=None, description="Poll interval for this metric (e.g. 30s); empty keeps the preset's interval."
+        default=None,
+        description="Poll interval for this metric (e.g. 30s); empty keeps the preset's interval.",
     )
     enabled: bool = Field(default=True, description="false turns this metric off for this target.")
 
@@ -86,16 +91,20 @@ class TargetConfig(StrictModel):
         examples=["postgresql://headroom_monitor@localhost:5432/postgres"],
     )
     password: Secret | None = Field(
-        default=None, description="Password for the DSN (a secret: never logged or shown). Prefer password_file."
+        default=None,
+        description="Password for the DSN (a secret: never logged or shown). Prefer password_file.",
     )
     password_file: str | None = Field(
         default=None,
         description="File holding the password (trailing newline stripped); relative to the config file.",
     )
     labels: dict[str, str] = Field(
-        default_factory=dict, description="Labels for filtering and alert routing, e.g. {env: prod, team: payments}."
+        default_factory=dict,
+        description="Labels for filtering and alert routing, e.g. {env: prod, team: payments}.",
     )
-    capacity: CapacityConfig = Field(default_factory=CapacityConfig, description="Known limits used by forecasts.")
+    capacity: CapacityConfig = Field(
+        default_factory=CapacityConfig, description="Known limits used by forecasts."
+    )
     preset: Preset = Field(
         default="standard", description="Metric set and intervals: minimal | standard | exhaustive."
     )
@@ -108,8 +117,10 @@ class TargetConfig(StrictModel):
     )
     connect_timeout: Duration = Field(default=10.0, description="Longest a connection attempt may take.")
     database_scope_limit: int = Field(
-        default=50, ge=1, description="At most this many databases are visited by per-database metrics (the most "
-        "active first); a database_limit event names the ones left out."
+        default=50,
+        ge=1,
+        description="At most this many databases are visited by per-database metrics (the most "
+        "active first); a database_limit event names the ones left out.",
     )
 
     @model_validator(mode="before")
@@ -141,7 +152,9 @@ class TargetConfig(StrictModel):
         elif self.engine not in ("postgres", "pgbouncer"):
             raise ValueError(f"dsn: a {self.engine} target needs a URL starting with {schemes[0]}://")
         elif "=" not in dsn:
-            raise ValueError("dsn: expected a postgresql:// URL or libpq key=value pairs (host=... dbname=...)")
+            raise ValueError(
+                "dsn: expected a postgresql:// URL or libpq key=value pairs (host=... dbname=...)"
+            )
         return self
 
     def conninfo(self) -> str:
@@ -160,15 +173,24 @@ class PlansConfig(StrictModel):
         default=True,
         description="Capture the plans of the top statements with EXPLAIN (never executed) and give index advice.",
     )
-    top: int = Field(default=20, ge=1, le=500, description="Statements per target whose plans are captured (by total time).")
+    top: int = Field(
+        default=20,
+        ge=1,
+        le=500,
+        description="Statements per target whose plans are captured (by total time).",
+    )
     interval: Duration = Field(
-        default=3600.0, description="At most one EXPLAIN per statement per interval (plus one when its mean time doubles).",
+        default=3600.0,
+        description="At most one EXPLAIN per statement per interval (plus one when its mean time doubles).",
     )
     regression_ratio: float = Field(
-        default=1.5, ge=1.0,
+        default=1.5,
+        ge=1.0,
         description="A new plan whose mean time per call is this many times the old one's is a plan regression.",
     )
-    min_table_rows: int = Field(default=10_000, ge=0, description="No index advice for tables with fewer rows.")
+    min_table_rows: int = Field(
+        default=10_000, ge=0, description="No index advice for tables with fewer rows."
+    )
 
 
 class CollectorConfig(MetricsEndpointConfig):
@@ -177,7 +199,8 @@ class CollectorConfig(MetricsEndpointConfig):
         description="Directory where batches wait while the store is unreachable.",
     )
     spool_max_bytes: ByteSize = Field(
-        default=256 * 1000**2, description="Largest size of the spool; the oldest batches are dropped (and counted) beyond it."
+        default=256 * 1000**2,
+        description="Largest size of the spool; the oldest batches are dropped (and counted) beyond it.",
     )
     spool_max_age: Duration = Field(
         default=86400.0, description="Spooled batches older than this are dropped (and counted)."
@@ -189,19 +212,24 @@ class CollectorConfig(MetricsEndpointConfig):
         default=60.0, description="How often the collector runs store rollups and retention."
     )
     top_statements: int = Field(
-        default=100, ge=1, description="Statements stored per target and interval (by time spent), plus one `(other)` row."
+        default=100,
+        ge=1,
+        description="Statements stored per target and interval (by time spent), plus one `(other)` row.",
     )
     query_text_max: ByteSize = Field(
-        default=16 * 1024, ge=256,
+        default=16 * 1024,
+        ge=256,
         description="Statement texts longer than this are cut when read from the server, ending with a visible "
         "`…[truncated by headroom: N bytes]` marker.",
     )
     queue_max_items: int = Field(
-        default=500_000, ge=1000,
+        default=500_000,
+        ge=1000,
         description="Most items waiting to be written; past it the oldest are dropped (counted, and a spool_drop event).",
     )
     memory_max_items: int = Field(
-        default=500_000, ge=1000,
+        default=500_000,
+        ge=1000,
         description="Most items kept in memory while the spool cannot be written (disk full); past it the oldest "
         "are dropped (counted, and a spool_drop event saying what).",
     )

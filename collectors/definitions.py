@@ -31,8 +31,22 @@ DEFAULT_FLAVOUR: dict[str, str] = {"postgres": "postgres", "pgbouncer": "pgbounc
 NAME_PREFIX: dict[str, str] = {"postgres": "pg", "mysql": "mysql", "pgbouncer": "pgbouncer"}
 
 _KEYS = {
-    "description", "interval", "scope", "role", "requires", "limit", "tags", "gauges", "names",
-    "sql", "python", "timeout", "counters_total", "ignore", "ratios", "reset_time",
+    "description",
+    "interval",
+    "scope",
+    "role",
+    "requires",
+    "limit",
+    "tags",
+    "gauges",
+    "names",
+    "sql",
+    "python",
+    "timeout",
+    "counters_total",
+    "ignore",
+    "ratios",
+    "reset_time",
 }
 _REQUIRE_KINDS = {"extension", "privilege", "setting", "function", "view"}
 
@@ -116,8 +130,11 @@ class MetricDef:
     def produced_names(self) -> set[str]:
         """Metric names this definition is known to produce: its ``names:`` and its named gauges
         (other counters get ``<prefix>_<column>_rate`` from whatever columns the SQL returns)."""
-        return (set(self.names.values()) | {self.metric_name(g, False) for g in self.gauges}
-                | {self.metric_name(r, False) for r in self.ratios})
+        return (
+            set(self.names.values())
+            | {self.metric_name(g, False) for g in self.gauges}
+            | {self.metric_name(r, False) for r in self.ratios}
+        )
 
     def ratio_inputs(self) -> set[str]:
         """Counter columns the ratios read (tracked even when listed in ``ignore``)."""
@@ -177,7 +194,9 @@ def _ratios(value: Any, where: str, gauges: tuple[str, ...]) -> dict[str, Ratio]
     for name, spec in value.items():
         at = f"{where}.{name}"
         if not isinstance(spec, dict) or set(spec) - {"part", "whole", "complement", "min_whole"}:
-            raise DefinitionError(f"{at}: expected {{part: [columns], whole: [columns], complement: false, min_whole: 1}}")
+            raise DefinitionError(
+                f"{at}: expected {{part: [columns], whole: [columns], complement: false, min_whole: 1}}"
+            )
         part, whole = _str_tuple(spec.get("part"), f"{at}.part"), _str_tuple(spec.get("whole"), f"{at}.whole")
         if not part or not whole:
             raise DefinitionError(f"{at}: part and whole are both required")
@@ -218,7 +237,9 @@ def parse_definition(name: str, engine: str, data: Any, source: Path | None = No
         raise DefinitionError(f"{where}: requires: expected a mapping like {{extension: pg_stat_statements}}")
     for kind, value in req.items():
         if kind not in _REQUIRE_KINDS:
-            raise DefinitionError(f"{where}: requires: unknown kind {kind!r} ({', '.join(sorted(_REQUIRE_KINDS))})")
+            raise DefinitionError(
+                f"{where}: requires: unknown kind {kind!r} ({', '.join(sorted(_REQUIRE_KINDS))})"
+            )
         for item in _str_tuple(value, f"{where}: requires.{kind}"):
             requires.append(Requirement(kind, item))
     limit = data.get("limit")
@@ -231,7 +252,9 @@ def parse_definition(name: str, engine: str, data: Any, source: Path | None = No
         except ValueError as exc:
             raise DefinitionError(f"{where}: timeout: {exc}") from None
     names = data.get("names") or {}
-    if not isinstance(names, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in names.items()):
+    if not isinstance(names, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in names.items()
+    ):
         raise DefinitionError(f"{where}: names: expected a mapping column → metric name")
     sql: dict[str, dict[int, str]] = {}
     raw_sql = data.get("sql")
@@ -254,13 +277,24 @@ def parse_definition(name: str, engine: str, data: Any, source: Path | None = No
     if reset_time is not None and not isinstance(reset_time, str):
         raise DefinitionError(f"{where}: reset_time: expected a column name")
     return MetricDef(
-        name=name, engine=engine, description=description.strip(), interval=interval,
-        scope=scope, role=role, requires=tuple(requires), limit=limit,
+        name=name,
+        engine=engine,
+        description=description.strip(),
+        interval=interval,
+        scope=scope,
+        role=role,
+        requires=tuple(requires),
+        limit=limit,
         tags=_str_tuple(data.get("tags"), f"{where}: tags"),
         gauges=gauges,
         ignore=_str_tuple(data.get("ignore"), f"{where}: ignore"),
-        names=dict(names), sql=sql, python=python, timeout=timeout, source=source,
-        ratios=_ratios(data.get("ratios"), f"{where}: ratios", gauges), reset_time=reset_time,
+        names=dict(names),
+        sql=sql,
+        python=python,
+        timeout=timeout,
+        source=source,
+        ratios=_ratios(data.get("ratios"), f"{where}: ratios", gauges),
+        reset_time=reset_time,
     )
 
 

@@ -45,8 +45,12 @@ def render() -> str:
         if not defs:
             continue
         table = presets(engine)
-        out += [f"## {engine}", "", "| metric | interval | presets | scope | role | requires | series (labels) |",
-                "|---|---|---|---|---|---|---|"]
+        out += [
+            f"## {engine}",
+            "",
+            "| metric | interval | presets | scope | role | requires | series (labels) |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for name, d in sorted(defs.items()):
             in_presets = ", ".join(p for p in PRESET_NAMES if name in table[p])
             requires = ", ".join(f"{r.kind} {r.name}" for r in d.requires) or ""

@@ -76,9 +76,13 @@ class DropRecord:
     def message(self) -> str:
         parts = []
         if self.samples:
-            top = ", ".join(f"{m} ({n})" for m, n in sorted(self.metrics.items(), key=lambda kv: (-kv[1], kv[0]))[:5])
+            top = ", ".join(
+                f"{m} ({n})" for m, n in sorted(self.metrics.items(), key=lambda kv: (-kv[1], kv[0]))[:5]
+            )
             more = len(self.metrics) - 5
-            parts.append(f"{self.samples} sample(s) of {top}{f' and {more} more metric(s)' if more > 0 else ''}")
+            parts.append(
+                f"{self.samples} sample(s) of {top}{f' and {more} more metric(s)' if more > 0 else ''}"
+            )
         if self.events:
             parts.append(f"{self.events} event(s)")
         if self.texts:
@@ -94,9 +98,19 @@ class DropRecord:
         return f"dropped {self.items} item(s): {what}{targets}{span}; {REASONS[self.reason]}{detail}"
 
     def details(self) -> dict[str, Any]:
-        return {"reason": self.reason, "dropped": self.items, "samples": self.samples, "events": self.events,
-                "texts": self.texts, "stats": self.stats, "first_ts": self.first_ts, "last_ts": self.last_ts,
-                "metrics": dict(self.metrics), "targets": sorted(self.targets), "detail": self.detail}
+        return {
+            "reason": self.reason,
+            "dropped": self.items,
+            "samples": self.samples,
+            "events": self.events,
+            "texts": self.texts,
+            "stats": self.stats,
+            "first_ts": self.first_ts,
+            "last_ts": self.last_ts,
+            "metrics": dict(self.metrics),
+            "targets": sorted(self.targets),
+            "detail": self.detail,
+        }
 
 
 def _iso(ts: int) -> str:

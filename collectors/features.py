@@ -28,7 +28,11 @@ class FeatureTracker:
         self._reported.add(feature.key)
         log.warning("%s: %s", self.target, feature)
         batch.add_event(
-            self.target, ts, "missing_feature", feature.fix, "warning",
+            self.target,
+            ts,
+            "missing_feature",
+            feature.fix,
+            "warning",
             {"kind": feature.kind, "name": feature.name, "detail": feature.detail, "metric": metric},
         )
 

@@ -27,7 +27,13 @@ log = logging.getLogger(__name__)
 
 #: errors that mean "the store is unreachable right now" (spool and retry) rather than "this
 #: batch can never be written" (isolate the rows it refuses)
-UNREACHABLE = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError, OSError, TimeoutError)
+UNREACHABLE = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+    OSError,
+    TimeoutError,
+)
 
 DEFAULT_QUARANTINE_BYTES = 64 * 1024 * 1024
 
@@ -83,20 +89,26 @@ class Quarantine:
         if self.size_bytes() + len(text) > self.max_bytes:
             return None
         self._seq += 1
-        path = self.directory / f"{int(now if now is not None else time.time())}-{os.getpid()}-{self._seq}.json"
+        path = (
+            self.directory / f"{int(now if now is not None else time.time())}-{os.getpid()}-{self._seq}.json"
+        )
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".tmp")
             tmp.write_text(text)
             tmp.rename(path)
         except OSError as exc:
-            log.warning("quarantine: cannot keep %d refused item(s) in %s: %s", len(batch), self.directory, exc)
+            log.warning(
+                "quarantine: cannot keep %d refused item(s) in %s: %s", len(batch), self.directory, exc
+            )
             return None
         return path
 
 
 def write_isolating(
-    write: Callable[[Batch], None], batch: Batch, quarantine: Quarantine | None,
+    write: Callable[[Batch], None],
+    batch: Batch,
+    quarantine: Quarantine | None,
 ) -> list[Rejected]:
     """Write ``batch``; rows the store refuses are isolated and quarantined. Returns what was refused.
     Raises :class:`StoreUnreachable` (with what is left) when the store cannot be reached."""
@@ -112,8 +124,12 @@ def write_isolating(
             if len(part) <= 1:
                 error = describe_error(exc)
                 path = quarantine.keep(part, error) if quarantine is not None else None
-                log.warning("the store refused %d item(s) (%s); %s", len(part), error,
-                            f"kept in {path}" if path else "dropped")
+                log.warning(
+                    "the store refused %d item(s) (%s); %s",
+                    len(part),
+                    error,
+                    f"kept in {path}" if path else "dropped",
+                )
                 rejected.append(Rejected(part, error, path))
                 continue
             parts[0:0] = list(part.split())

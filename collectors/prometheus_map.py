@@ -23,9 +23,7 @@ from dataclasses import dataclass
 #: a target's label holding its PromQL selector, e.g. ``instance=~"db1:(9187|9100)"``
 MATCH_LABEL = "prometheus_match"
 _ALWAYS = '__name__!=""'
-_MATCHER_RE = re.compile(
-    r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*(?:,|$)'
-)
+_MATCHER_RE = re.compile(r'\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*(?:,|$)')
 _DISK_FSTYPES = 'fstype!~"tmpfs|ramfs|devtmpfs|overlay|squashfs|nsfs|autofs|proc|sysfs|cgroup2?"'
 
 
@@ -105,8 +103,13 @@ def _relabel(inner: str, rename: Mapping[str, str]) -> str:
     return inner
 
 
-def _gauge_variant(metric: str, labels: tuple[str, ...], filters: str = "", scale: float = 1.0,
-                   rename: Mapping[str, str] | None = None) -> Variant:
+def _gauge_variant(
+    metric: str,
+    labels: tuple[str, ...],
+    filters: str = "",
+    scale: float = 1.0,
+    rename: Mapping[str, str] | None = None,
+) -> Variant:
     inner = _relabel(_sel(metric, filters), rename or {})
     expr = f"max {_by(labels)} ({inner})"
     return Variant(expr if scale == 1.0 else f"({expr}) * {scale:g}", (metric,), filters)
@@ -117,14 +120,23 @@ def _rate_variant(metric: str, labels: tuple[str, ...], filters: str = "", scale
     return Variant(expr if scale == 1.0 else f"({expr}) * {scale:g}", (metric,), filters)
 
 
-def gauge(name: str, family: str, *metrics: str, labels: tuple[str, ...] = (), filters: str = "",
-          scale: float = 1.0, rename: Mapping[str, str] | None = None) -> Rule:
-    return Rule(name, family, labels, False,
-                tuple(_gauge_variant(m, labels, filters, scale, rename) for m in metrics))
+def gauge(
+    name: str,
+    family: str,
+    *metrics: str,
+    labels: tuple[str, ...] = (),
+    filters: str = "",
+    scale: float = 1.0,
+    rename: Mapping[str, str] | None = None,
+) -> Rule:
+    return Rule(
+        name, family, labels, False, tuple(_gauge_variant(m, labels, filters, scale, rename) for m in metrics)
+    )
 
 
-def rate(name: str, family: str, *metrics: str | tuple[str, float], labels: tuple[str, ...] = (),
-         filters: str = "") -> Rule:
+def rate(
+    name: str, family: str, *metrics: str | tuple[str, float], labels: tuple[str, ...] = (), filters: str = ""
+) -> Rule:
     """A counter rule; a metric given as ``(name, scale)`` is multiplied (ms → s: 0.001)."""
     variants = []
     for m in metrics:
@@ -133,8 +145,9 @@ def rate(name: str, family: str, *metrics: str | tuple[str, float], labels: tupl
     return Rule(name, family, labels, True, tuple(variants))
 
 
-def custom(name: str, family: str, expr: str, needs: tuple[str, ...], labels: tuple[str, ...] = (),
-           filters: str = "") -> Rule:
+def custom(
+    name: str, family: str, expr: str, needs: tuple[str, ...], labels: tuple[str, ...] = (), filters: str = ""
+) -> Rule:
     return Rule(name, family, labels, False, (Variant(expr, needs, filters),))
 
 
@@ -148,41 +161,91 @@ _PG: list[Rule] = [
     gauge("pg_max_connections", "postgres", "pg_settings_max_connections"),
     gauge("pg_reserved_connections", "postgres", "pg_settings_superuser_reserved_connections"),
     gauge("pg_oldest_transaction_seconds", "postgres", "pg_stat_activity_max_tx_duration"),
-    gauge("pg_replication_lag_bytes", "postgres", "pg_stat_replication_pg_wal_lsn_diff",
-          labels=("application_name", "client_addr")),
+    gauge(
+        "pg_replication_lag_bytes",
+        "postgres",
+        "pg_stat_replication_pg_wal_lsn_diff",
+        labels=("application_name", "client_addr"),
+    ),
     gauge("pg_standby_replay_lag_seconds", "postgres", "pg_replication_lag_seconds", "pg_replication_lag"),
     gauge("pg_in_recovery", "postgres", "pg_replication_is_replica"),
     gauge("pg_slot_active", "postgres", "pg_replication_slot_slot_is_active", labels=("slot_name",)),
-    gauge("pg_slot_safe_wal_size_bytes", "postgres", "pg_replication_slot_safe_wal_size_bytes",
-          labels=("slot_name",)),
+    gauge(
+        "pg_slot_safe_wal_size_bytes",
+        "postgres",
+        "pg_replication_slot_safe_wal_size_bytes",
+        labels=("slot_name",),
+    ),
     gauge("pg_start_time_seconds", "postgres", "pg_postmaster_start_time_seconds"),
     custom(  # of the rate window, like the collector's (never since the last statistics reset)
-        "pg_cache_hit_ratio", "postgres",
+        "pg_cache_hit_ratio",
+        "postgres",
         f"sum by (datname) (rate({_sel('pg_stat_database_blks_hit', _DBF)}[%(w)s])) / (sum by (datname) "
         f"(rate({_sel('pg_stat_database_blks_hit', _DBF)}[%(w)s])) + sum by (datname) "
         f"(rate({_sel('pg_stat_database_blks_read', _DBF)}[%(w)s])))",
-        ("pg_stat_database_blks_hit", "pg_stat_database_blks_read"), _DB,
+        ("pg_stat_database_blks_hit", "pg_stat_database_blks_read"),
+        _DB,
     ),
     rate("pg_wal_rate_bytes", "postgres", "pg_stat_replication_pg_current_wal_lsn_bytes"),
     rate("pg_archiver_archived_rate", "postgres", "pg_stat_archiver_archived_count"),
     rate("pg_archiver_failed_rate", "postgres", "pg_stat_archiver_failed_count"),
 ]
-for _setting, _metric in (("shared_buffers", "pg_settings_shared_buffers_bytes"),
-                          ("work_mem", "pg_settings_work_mem_bytes"),
-                          ("max_wal_size", "pg_settings_max_wal_size_bytes"),
-                          ("autovacuum_freeze_max_age", "pg_settings_autovacuum_freeze_max_age")):
-    _PG.append(custom("pg_setting", "postgres",
-                      f'label_replace(max({_sel(_metric)}), "name", "{_setting}", "name", "")', (_metric,), ("name",)))
-for _col in ("xact_commit", "xact_rollback", "blks_read", "blks_hit", "tup_returned", "tup_fetched",
-             "tup_inserted", "tup_updated", "tup_deleted", "conflicts", "temp_files", "temp_bytes", "deadlocks",
-             "sessions", "sessions_abandoned", "sessions_fatal", "sessions_killed"):
+for _setting, _metric in (
+    ("shared_buffers", "pg_settings_shared_buffers_bytes"),
+    ("work_mem", "pg_settings_work_mem_bytes"),
+    ("max_wal_size", "pg_settings_max_wal_size_bytes"),
+    ("autovacuum_freeze_max_age", "pg_settings_autovacuum_freeze_max_age"),
+):
+    _PG.append(
+        custom(
+            "pg_setting",
+            "postgres",
+            f'label_replace(max({_sel(_metric)}), "name", "{_setting}", "name", "")',
+            (_metric,),
+            ("name",),
+        )
+    )
+for _col in (
+    "xact_commit",
+    "xact_rollback",
+    "blks_read",
+    "blks_hit",
+    "tup_returned",
+    "tup_fetched",
+    "tup_inserted",
+    "tup_updated",
+    "tup_deleted",
+    "conflicts",
+    "temp_files",
+    "temp_bytes",
+    "deadlocks",
+    "sessions",
+    "sessions_abandoned",
+    "sessions_fatal",
+    "sessions_killed",
+):
     _PG.append(rate(f"pg_{_col}_rate", "postgres", f"pg_stat_database_{_col}", labels=_DB, filters=_DBF))
 for _col in ("active_time", "session_time", "idle_in_transaction_time"):  # milliseconds in pg_stat_database
-    _PG.append(rate(f"pg_{_col}_seconds_rate", "postgres", f"pg_stat_database_{_col}_seconds_total",
-                    (f"pg_stat_database_{_col}", 0.001), labels=_DB, filters=_DBF))
+    _PG.append(
+        rate(
+            f"pg_{_col}_seconds_rate",
+            "postgres",
+            f"pg_stat_database_{_col}_seconds_total",
+            (f"pg_stat_database_{_col}", 0.001),
+            labels=_DB,
+            filters=_DBF,
+        )
+    )
 for _cause in ("tablespace", "lock", "snapshot", "bufferpin", "deadlock"):
-    _PG.append(rate(f"pg_conflicts_{_cause}_rate", "postgres", f"pg_stat_database_conflicts_confl_{_cause}",
-                    labels=_DB, filters=_DBF))
+    _PG.append(
+        rate(
+            f"pg_conflicts_{_cause}_rate",
+            "postgres",
+            f"pg_stat_database_conflicts_confl_{_cause}",
+            labels=_DB,
+            filters=_DBF,
+        )
+    )
 for _ours, _theirs, _pg17 in (
     ("pg_checkpoints_timed_rate", "checkpoints_timed", "pg_stat_checkpointer_num_timed_total"),
     ("pg_checkpoints_requested_rate", "checkpoints_req", "pg_stat_checkpointer_num_requested_total"),
@@ -195,10 +258,18 @@ for _ours, _theirs, _pg17 in (
 ):
     _names = [f"pg_stat_bgwriter_{_theirs}_total", f"pg_stat_bgwriter_{_theirs}"]
     _PG.append(rate(_ours, "postgres", *_names, *([_pg17] if _pg17 else [])))
-for _ours, _theirs in (("pg_checkpoint_write_seconds_rate", "checkpoint_write_time"),
-                       ("pg_checkpoint_sync_seconds_rate", "checkpoint_sync_time")):  # milliseconds
-    _PG.append(rate(_ours, "postgres", (f"pg_stat_bgwriter_{_theirs}_total", 0.001),
-                    (f"pg_stat_bgwriter_{_theirs}", 0.001)))
+for _ours, _theirs in (
+    ("pg_checkpoint_write_seconds_rate", "checkpoint_write_time"),
+    ("pg_checkpoint_sync_seconds_rate", "checkpoint_sync_time"),
+):  # milliseconds
+    _PG.append(
+        rate(
+            _ours,
+            "postgres",
+            (f"pg_stat_bgwriter_{_theirs}_total", 0.001),
+            (f"pg_stat_bgwriter_{_theirs}", 0.001),
+        )
+    )
 
 # ------------------------------------------------------------------------------------ mysqld_exporter
 _ST = "mysql_global_status_"
@@ -226,45 +297,99 @@ _MY: list[Rule] = [
     gauge("mysql_open_tables", "mysql", _ST + "open_tables"),
     gauge("mysql_table_open_cache", "mysql", "mysql_global_variables_table_open_cache"),
     gauge("mysql_innodb_row_lock_current_waits", "mysql", _ST + "innodb_row_lock_current_waits"),
-    gauge("mysql_innodb_history_list_length", "mysql", _ST + "innodb_history_list_length",
-          "mysql_info_schema_innodb_metrics_transaction_trx_rseg_history_len"),
+    gauge(
+        "mysql_innodb_history_list_length",
+        "mysql",
+        _ST + "innodb_history_list_length",
+        "mysql_info_schema_innodb_metrics_transaction_trx_rseg_history_len",
+    ),
     gauge("mysql_innodb_buffer_pool_pages_free", "mysql", _ST + "buffer_pool_pages", filters='state="free"'),
     gauge("mysql_innodb_buffer_pool_pages_data", "mysql", _ST + "buffer_pool_pages", filters='state="data"'),
     gauge("mysql_innodb_buffer_pool_pages_dirty", "mysql", _ST + "buffer_pool_dirty_pages"),
     gauge("mysql_binlog_size_bytes", "mysql", "mysql_binlog_size_bytes"),
     gauge("mysql_binlog_files", "mysql", "mysql_binlog_files"),
-    custom("mysql_innodb_buffer_pool_hit_ratio", "mysql",  # of the rate window, like the collector's
-           f"1 - sum(rate({_sel(_ST + 'innodb_buffer_pool_reads')}[%(w)s])) / "
-           f"sum(rate({_sel(_ST + 'innodb_buffer_pool_read_requests')}[%(w)s]))",
-           (_ST + "innodb_buffer_pool_reads", _ST + "innodb_buffer_pool_read_requests")),
-    custom("mysql_connections_used_ratio", "mysql",
-           f"max({_sel(_ST + 'threads_connected')}) / max({_sel('mysql_global_variables_max_connections')})",
-           (_ST + "threads_connected", "mysql_global_variables_max_connections")),
-    custom("mysql_schema_size_bytes", "mysql",
-           f"sum by (schema) ({_sel('mysql_info_schema_table_size', _SIZE)})",
-           ("mysql_info_schema_table_size",), ("schema",), _SIZE),
-    gauge("mysql_schema_data_bytes", "mysql", "mysql_info_schema_table_size", labels=("schema",),
-          filters='component="data_length"'),
-    gauge("mysql_schema_index_bytes", "mysql", "mysql_info_schema_table_size", labels=("schema",),
-          filters='component="index_length"'),
-    custom("mysql_table_size_bytes", "mysql",
-           f"sum by (schema, table) ({_sel('mysql_info_schema_table_size', _SIZE)})",
-           ("mysql_info_schema_table_size",), ("schema", "table"), _SIZE),
-    _replica("mysql_replica_lag_seconds", "mysql_slave_status_seconds_behind_master",
-             "mysql_slave_status_seconds_behind_source"),
-    _replica("mysql_replica_io_running", "mysql_slave_status_slave_io_running",
-             "mysql_slave_status_replica_io_running"),
-    _replica("mysql_replica_sql_running", "mysql_slave_status_slave_sql_running",
-             "mysql_slave_status_replica_sql_running"),
+    custom(
+        "mysql_innodb_buffer_pool_hit_ratio",
+        "mysql",  # of the rate window, like the collector's
+        f"1 - sum(rate({_sel(_ST + 'innodb_buffer_pool_reads')}[%(w)s])) / "
+        f"sum(rate({_sel(_ST + 'innodb_buffer_pool_read_requests')}[%(w)s]))",
+        (_ST + "innodb_buffer_pool_reads", _ST + "innodb_buffer_pool_read_requests"),
+    ),
+    custom(
+        "mysql_connections_used_ratio",
+        "mysql",
+        f"max({_sel(_ST + 'threads_connected')}) / max({_sel('mysql_global_variables_max_connections')})",
+        (_ST + "threads_connected", "mysql_global_variables_max_connections"),
+    ),
+    custom(
+        "mysql_schema_size_bytes",
+        "mysql",
+        f"sum by (schema) ({_sel('mysql_info_schema_table_size', _SIZE)})",
+        ("mysql_info_schema_table_size",),
+        ("schema",),
+        _SIZE,
+    ),
+    gauge(
+        "mysql_schema_data_bytes",
+        "mysql",
+        "mysql_info_schema_table_size",
+        labels=("schema",),
+        filters='component="data_length"',
+    ),
+    gauge(
+        "mysql_schema_index_bytes",
+        "mysql",
+        "mysql_info_schema_table_size",
+        labels=("schema",),
+        filters='component="index_length"',
+    ),
+    custom(
+        "mysql_table_size_bytes",
+        "mysql",
+        f"sum by (schema, table) ({_sel('mysql_info_schema_table_size', _SIZE)})",
+        ("mysql_info_schema_table_size",),
+        ("schema", "table"),
+        _SIZE,
+    ),
+    _replica(
+        "mysql_replica_lag_seconds",
+        "mysql_slave_status_seconds_behind_master",
+        "mysql_slave_status_seconds_behind_source",
+    ),
+    _replica(
+        "mysql_replica_io_running",
+        "mysql_slave_status_slave_io_running",
+        "mysql_slave_status_replica_io_running",
+    ),
+    _replica(
+        "mysql_replica_sql_running",
+        "mysql_slave_status_slave_sql_running",
+        "mysql_slave_status_replica_sql_running",
+    ),
     _replica("mysql_replica_sql_delay_seconds", "mysql_slave_status_sql_delay"),
     _replica("mysql_replica_relay_log_space_bytes", "mysql_slave_status_relay_log_space"),
     _replica("mysql_replica_last_io_errno", "mysql_slave_status_last_io_errno"),
     _replica("mysql_replica_last_sql_errno", "mysql_slave_status_last_sql_errno"),
 ]
-for _col in ("queries", "questions", "slow_queries", "connections", "aborted_connects", "aborted_clients",
-             "innodb_buffer_pool_reads", "innodb_buffer_pool_read_requests", "innodb_row_lock_waits",
-             "innodb_log_waits", "created_tmp_tables", "created_tmp_disk_tables", "created_tmp_files",
-             "opened_tables", "table_open_cache_hits", "table_open_cache_misses", "table_open_cache_overflows"):
+for _col in (
+    "queries",
+    "questions",
+    "slow_queries",
+    "connections",
+    "aborted_connects",
+    "aborted_clients",
+    "innodb_buffer_pool_reads",
+    "innodb_buffer_pool_read_requests",
+    "innodb_row_lock_waits",
+    "innodb_log_waits",
+    "created_tmp_tables",
+    "created_tmp_disk_tables",
+    "created_tmp_files",
+    "opened_tables",
+    "table_open_cache_hits",
+    "table_open_cache_misses",
+    "table_open_cache_overflows",
+):
     _MY.append(rate(f"mysql_{_col}_rate", "mysql", _ST + _col))
 _MY.append(rate("mysql_innodb_row_lock_time_ms_rate", "mysql", _ST + "innodb_row_lock_time"))
 for _cmd in ("select", "insert", "update", "delete", "commit", "rollback"):
@@ -275,10 +400,14 @@ _MP = ("mountpoint",)
 _NODE: list[Rule] = [
     gauge("disk_capacity_bytes", "node", "node_filesystem_size_bytes", labels=_MP, filters=_DISK_FSTYPES),
     gauge("disk_avail_bytes", "node", "node_filesystem_avail_bytes", labels=_MP, filters=_DISK_FSTYPES),
-    custom("disk_used_bytes", "node",
-           f"max by (mountpoint) ({_sel('node_filesystem_size_bytes', _DISK_FSTYPES)}) - "
-           f"max by (mountpoint) ({_sel('node_filesystem_avail_bytes', _DISK_FSTYPES)})",
-           ("node_filesystem_size_bytes", "node_filesystem_avail_bytes"), _MP),
+    custom(
+        "disk_used_bytes",
+        "node",
+        f"max by (mountpoint) ({_sel('node_filesystem_size_bytes', _DISK_FSTYPES)}) - "
+        f"max by (mountpoint) ({_sel('node_filesystem_avail_bytes', _DISK_FSTYPES)})",
+        ("node_filesystem_size_bytes", "node_filesystem_avail_bytes"),
+        _MP,
+    ),
 ]
 
 RULES: tuple[Rule, ...] = (*_PG, *_MY, *_NODE)
@@ -302,8 +431,11 @@ def rate_window(step: float, scrape_interval: float | None) -> int:
 
 def applicable(present: Collection[str] | None) -> list[tuple[str, Rule]]:
     """The rules with at least one variant whose metrics are all ``present`` (None: every rule)."""
-    return [(key, rule) for key, rule in RULE_KEYS.items()
-            if present is None or any(all(n in present for n in v.needs) for v in rule.variants)]
+    return [
+        (key, rule)
+        for key, rule in RULE_KEYS.items()
+        if present is None or any(all(n in present for n in v.needs) for v in rule.variants)
+    ]
 
 
 # ------------------------------------------------------------------------------------ documentation
@@ -315,7 +447,12 @@ def markdown_table() -> str:
     """The mapping as Markdown tables, one per exporter (written into docs/prometheus.md)."""
     out: list[str] = []
     for family, title in _FAMILY_TITLE.items():
-        out += [f"#### {title}", "", "| Headroom series | kind | from (alternatives joined with `or`) |", "|---|---|---|"]
+        out += [
+            f"#### {title}",
+            "",
+            "| Headroom series | kind | from (alternatives joined with `or`) |",
+            "|---|---|---|",
+        ]
         for key, rule in RULE_KEYS.items():
             if rule.family != family:
                 continue
@@ -326,9 +463,13 @@ def markdown_table() -> str:
             if not rule.counter and len(rule.variants) == 1 and len(rule.variants[0].needs) > 1:
                 kind = "computed"
             sources = " or ".join(
-                " & ".join(f"`{n}" + (f"{{{v.filters}}}`" if v.filters and "fstype" not in v.filters else "`")
-                           for n in v.needs) + (" (ms → s)" if "* 0.001" in v.expr else "")
-                for v in rule.variants)
+                " & ".join(
+                    f"`{n}" + (f"{{{v.filters}}}`" if v.filters and "fstype" not in v.filters else "`")
+                    for n in v.needs
+                )
+                + (" (ms → s)" if "* 0.001" in v.expr else "")
+                for v in rule.variants
+            )
             out.append(f"| {name} | {kind} | {sources.replace('|', chr(92) + '|')} |")
         out.append("")
     return "\n".join(out).rstrip() + "\n"
@@ -346,7 +487,9 @@ def render_doc(current: str) -> str:
 def main(argv: list[str]) -> int:
     from pathlib import Path
 
-    path = Path(argv[1]) if len(argv) > 1 else Path(__file__).resolve().parent.parent / "docs" / "prometheus.md"
+    path = (
+        Path(argv[1]) if len(argv) > 1 else Path(__file__).resolve().parent.parent / "docs" / "prometheus.md"
+    )
     path.write_text(render_doc(path.read_text()))
     print(f"wrote {path}")
     return 0

@@ -44,7 +44,9 @@ class RateTracker:
             return RateResult(None)
         return RateResult((value - old_value) / elapsed, delta=value - old_value)
 
-    def reset_time_changed(self, key: Hashable, reset_at: float | None, now: float, tolerance: float = 1.0) -> bool:
+    def reset_time_changed(
+        self, key: Hashable, reset_at: float | None, now: float, tolerance: float = 1.0
+    ) -> bool:
         """Remember the server's statistics reset time of ``key`` (None: never reset); True when it
         moved to a new time since the previous poll (the first poll only remembers it)."""
         prev = self._reset_times.get(key)

@@ -59,8 +59,14 @@ SELF_METRICS_EVERY = 10.0  # seconds between the self-metric samples of a sample
 
 class TargetRunner:
     def __init__(
-        self, target: TargetConfig, metrics: list[ScheduledMetric], settings: CollectorSettings, emit: Emit,
-        engine: Engine | None = None, semaphore: asyncio.Semaphore | None = None, store: Store | None = None,
+        self,
+        target: TargetConfig,
+        metrics: list[ScheduledMetric],
+        settings: CollectorSettings,
+        emit: Emit,
+        engine: Engine | None = None,
+        semaphore: asyncio.Semaphore | None = None,
+        store: Store | None = None,
         clock: Clock = system_clock,
     ) -> None:
         self.target = target
@@ -105,8 +111,14 @@ class TargetRunner:
             if isinstance(lost, ProtocolError):
                 self._record_error(CONNECTION, reason, batch, ts)
             if self.down_reason is None:
-                batch.add_event(self.name, ts, "target_down", f"{self.name} unreachable: {reason}", "error",
-                                {"reason": reason})
+                batch.add_event(
+                    self.name,
+                    ts,
+                    "target_down",
+                    f"{self.name} unreachable: {reason}",
+                    "error",
+                    {"reason": reason},
+                )
                 log.warning("%s: unreachable: %s", self.name, reason)
             self.down_reason = reason
             self.emit(batch)
@@ -149,8 +161,14 @@ class TargetRunner:
             log.debug("%s: start time not kept: %s", self.name, exc)
             return
         if previous is not None and abs(float(previous) - info.start_time) > 1:
-            batch.add_event(self.name, ts, "restart", f"{self.name} restarted (server start time changed)",
-                            "warning", {"previous_start": float(previous), "start": info.start_time})
+            batch.add_event(
+                self.name,
+                ts,
+                "restart",
+                f"{self.name} restarted (server start time changed)",
+                "warning",
+                {"previous_start": float(previous), "start": info.start_time},
+            )
 
     async def mark_lost(self, reason: str, protocol: bool = False) -> None:
         ts = int(self.clock())
@@ -159,8 +177,14 @@ class TargetRunner:
         if protocol:
             self._record_error(CONNECTION, reason, batch, ts)
         if self.down_reason is None:
-            batch.add_event(self.name, ts, "target_down", f"{self.name} connection lost: {reason}", "error",
-                            {"reason": reason})
+            batch.add_event(
+                self.name,
+                ts,
+                "target_down",
+                f"{self.name} connection lost: {reason}",
+                "error",
+                {"reason": reason},
+            )
             log.warning("%s: connection lost: %s", self.name, reason)
         self.down_reason = reason
         self.connected = False
@@ -173,13 +197,24 @@ class TargetRunner:
         if prev is None:
             return
         if info.start_time and prev.start_time and abs(info.start_time - prev.start_time) > 1:
-            batch.add_event(self.name, ts, "restart", f"{self.name} restarted (server start time changed)",
-                            "warning", {"previous_start": prev.start_time, "start": info.start_time})
+            batch.add_event(
+                self.name,
+                ts,
+                "restart",
+                f"{self.name} restarted (server start time changed)",
+                "warning",
+                {"previous_start": prev.start_time, "start": info.start_time},
+            )
             self.rates.forget()
         if info.in_recovery != prev.in_recovery:
-            batch.add_event(self.name, ts, "failover",
-                            f"{self.name} is now a {info.role} (was {prev.role})", "warning",
-                            {"role": info.role, "previous_role": prev.role})
+            batch.add_event(
+                self.name,
+                ts,
+                "failover",
+                f"{self.name} is now a {info.role} (was {prev.role})",
+                "warning",
+                {"role": info.role, "previous_role": prev.role},
+            )
 
     async def heartbeat(self) -> None:
         """Refresh server info (role, start time) and write ``up`` 1; raises ConnectionLost."""
@@ -227,27 +262,47 @@ class TargetRunner:
         for db in databases:
             if mdef.python:
                 ctx = PythonContext(
-                    engine=self.engine, metric=mdef, info=self.info, target=self.name, ts=ts, now=now,
+                    engine=self.engine,
+                    metric=mdef,
+                    info=self.info,
+                    target=self.name,
+                    ts=ts,
+                    now=now,
                     state=self.python_state.setdefault(mdef.name if db is None else f"{mdef.name}@{db}", {}),
-                    batch=batch, timeout=timeout, database=db,
-                    options={"top_statements": self.settings.top_statements,
-                             "query_text_max": self.settings.query_text_max,
-                             "cpus": getattr(getattr(self.target, "capacity", None), "cpus", None)},
+                    batch=batch,
+                    timeout=timeout,
+                    database=db,
+                    options={
+                        "top_statements": self.settings.top_statements,
+                        "query_text_max": self.settings.query_text_max,
+                        "cpus": getattr(getattr(self.target, "capacity", None), "cpus", None),
+                    },
                 )
                 rows = await self.engine.call_python(mdef.python_function(), ctx)
             else:
                 sql = mdef.sql_for(flavour, self.info.version_num)
                 if sql is None:
                     raise MissingFeature(
-                        "version", f"{flavour} {self.info.version_str}",
+                        "version",
+                        f"{flavour} {self.info.version_str}",
                         f"{mdef.name} needs {flavour} version >= {mdef.min_version(flavour)}",
                     )
                 rows = await self.engine.fetch(sql, None, timeout=timeout, database=db)
-            res = add_rows(batch, mdef, rows, self.name, ts, now, self.rates,
-                           database=db if mdef.scope == "database" else None)
+            res = add_rows(
+                batch,
+                mdef,
+                rows,
+                self.name,
+                ts,
+                now,
+                self.rates,
+                database=db if mdef.scope == "database" else None,
+            )
             count += res.samples
             if res.resets:  # the counter rule dropped those intervals; only the server's word is a reset
-                log.debug("%s: %s: %d counter(s) went down; interval dropped", self.name, mdef.name, res.resets)
+                log.debug(
+                    "%s: %s: %d counter(s) went down; interval dropped", self.name, mdef.name, res.resets
+                )
             for labels, reset_at in res.server_resets:
                 add_stats_reset(batch, self.name, ts, mdef.name, labels, reset_at)
         return count
@@ -263,12 +318,21 @@ class TargetRunner:
             return
         self._limit_reported, self._limit_reported_at = key, now
         shown = ", ".join(left_out[:LIMIT_NAMES_SHOWN]) + (
-            f" and {len(left_out) - LIMIT_NAMES_SHOWN} more" if len(left_out) > LIMIT_NAMES_SHOWN else "")
-        message = (f"{self.name}: {len(left_out)} of {total} databases are not visited by per-database metrics "
-                   f"(database_scope_limit {self.max_databases}; the least active are left out): {shown}")
+            f" and {len(left_out) - LIMIT_NAMES_SHOWN} more" if len(left_out) > LIMIT_NAMES_SHOWN else ""
+        )
+        message = (
+            f"{self.name}: {len(left_out)} of {total} databases are not visited by per-database metrics "
+            f"(database_scope_limit {self.max_databases}; the least active are left out): {shown}"
+        )
         log.warning("%s", message)
-        batch.add_event(self.name, ts, "database_limit", message, "warning",
-                        {"limit": self.max_databases, "databases": total, "left_out": left_out[:LIMIT_NAMES_KEPT]})
+        batch.add_event(
+            self.name,
+            ts,
+            "database_limit",
+            message,
+            "warning",
+            {"limit": self.max_databases, "databases": total, "left_out": left_out[:LIMIT_NAMES_KEPT]},
+        )
 
     async def poll(self, sm: ScheduledMetric) -> bool | None:
         """Run one metric once. True/False: success; None: skipped (role, missing feature).
@@ -301,8 +365,13 @@ class TargetRunner:
             ok = True
             if batch.refused:
                 names = ", ".join(sorted(batch.refused))
-                self._record_error(mdef.name, f"{sum(batch.refused.values())} non-finite value(s) refused "
-                                   f"(NaN or infinity, never stored): {names}", batch, ts)
+                self._record_error(
+                    mdef.name,
+                    f"{sum(batch.refused.values())} non-finite value(s) refused "
+                    f"(NaN or infinity, never stored): {names}",
+                    batch,
+                    ts,
+                )
         except ConnectionLost as exc:
             # the connection broke under this metric (mid-result, garbage): say which one
             self._record_error(mdef.name, f"connection lost during the query: {exc}", batch, ts)
@@ -323,8 +392,12 @@ class TargetRunner:
         selfmetrics.POLLS.labels("ok" if ok else "error").inc()
         selfmetrics.POLL_SECONDS.observe(duration)
         if self._self_metrics_due(mdef, ok):
-            batch.add_sample(self.name, "headroom_scrape_success", {"metric": mdef.name}, ts, 1.0 if ok else 0.0)
-            batch.add_sample(self.name, "headroom_scrape_duration_seconds", {"metric": mdef.name}, ts, duration)
+            batch.add_sample(
+                self.name, "headroom_scrape_success", {"metric": mdef.name}, ts, 1.0 if ok else 0.0
+            )
+            batch.add_sample(
+                self.name, "headroom_scrape_duration_seconds", {"metric": mdef.name}, ts, duration
+            )
         self.emit(batch)
         return ok
 
@@ -342,7 +415,9 @@ class TargetRunner:
             return
         self._errors_seen[key] = now
         log.warning("%s: %s: %s", self.name, metric, message)
-        batch.add_event(self.name, ts, "collector_error", f"{metric}: {message}", "warning", {"metric": metric})
+        batch.add_event(
+            self.name, ts, "collector_error", f"{metric}: {message}", "warning", {"metric": metric}
+        )
 
     # ----------------------------------------------------------------- loops
     async def round(self) -> bool:
@@ -431,7 +506,10 @@ class TargetRunner:
         stopper = asyncio.create_task(stop.wait())
         try:
             waiters: list[asyncio.Future[ConnectionLost] | asyncio.Task[bool] | asyncio.Task[None]] = [
-                lost, stopper, *tasks]
+                lost,
+                stopper,
+                *tasks,
+            ]
             while not (lost.done() or stopper.done()):
                 done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
                 for t in done:

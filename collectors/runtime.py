@@ -19,8 +19,17 @@ from collectors.config import CollectorConfig, PlansConfig, TargetConfig
 
 #: settings taken from the ``collector`` section (names of CollectorConfig fields; its metrics_port and
 #: metrics_address are the process's, served by the composition root)
-CONFIGURED = ("spool_dir", "spool_max_bytes", "spool_max_age", "housekeeping_interval", "max_concurrency",
-              "top_statements", "query_text_max", "queue_max_items", "memory_max_items")
+CONFIGURED = (
+    "spool_dir",
+    "spool_max_bytes",
+    "spool_max_age",
+    "housekeeping_interval",
+    "max_concurrency",
+    "top_statements",
+    "query_text_max",
+    "queue_max_items",
+    "memory_max_items",
+)
 
 
 def _default(name: str) -> Any:
@@ -40,9 +49,15 @@ class CollectorSettings:
     housekeeping_interval: float = field(default_factory=lambda: float(_default("housekeeping_interval")))
     max_concurrency: int = field(default_factory=lambda: int(_default("max_concurrency")))
     top_statements: int = field(default_factory=lambda: int(_default("top_statements")))
-    query_text_max: int = field(default_factory=lambda: int(_default("query_text_max")))  # statement texts cut here
-    queue_max_items: int = field(default_factory=lambda: int(_default("queue_max_items")))  # write queue bound
-    memory_max_items: int = field(default_factory=lambda: int(_default("memory_max_items")))  # held while spool fails
+    query_text_max: int = field(
+        default_factory=lambda: int(_default("query_text_max"))
+    )  # statement texts cut here
+    queue_max_items: int = field(
+        default_factory=lambda: int(_default("queue_max_items"))
+    )  # write queue bound
+    memory_max_items: int = field(
+        default_factory=lambda: int(_default("memory_max_items"))
+    )  # held while spool fails
     # internal tunables, not configuration
     flush_interval: float = 1.0  # writer: longest time a sample waits in the queue
     reconnect_max: float = 60.0  # longest backoff between reconnect attempts
@@ -63,4 +78,3 @@ class CollectorSettings:
             setattr(s, name, type(getattr(s, name))(getattr(cfg, name)))
         s.plans = cfg.plans
         return s
-

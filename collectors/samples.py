@@ -74,12 +74,18 @@ def add_rows(  # noqa: C901
         reset = False
         if mdef.reset_time is not None and mdef.reset_time in row:
             reset_at = to_number(row[mdef.reset_time])  # None: never reset
-            if rates.reset_time_changed(hash((mdef.name, "reset_time", *sorted(labels.items()))), reset_at, now):
+            if rates.reset_time_changed(
+                hash((mdef.name, "reset_time", *sorted(labels.items()))), reset_at, now
+            ):
                 reset = True
                 result.server_resets.append((dict(labels), float(reset_at or 0.0)))
         deltas: dict[str, float | None] = {}
         for column, raw in row.items():
-            if column in tags or column == mdef.reset_time or (column in ignored and column not in ratio_inputs):
+            if (
+                column in tags
+                or column == mdef.reset_time
+                or (column in ignored and column not in ratio_inputs)
+            ):
                 continue
             value = to_number(raw)
             if value is None:
@@ -99,7 +105,9 @@ def add_rows(  # noqa: C901
                 result.samples += 1
         for ratio_name, ratio in mdef.ratios.items():
             value = interval_ratio(ratio, deltas)
-            if value is not None and batch.add_sample(target, mdef.metric_name(ratio_name, False), labels, ts, value):
+            if value is not None and batch.add_sample(
+                target, mdef.metric_name(ratio_name, False), labels, ts, value
+            ):
                 result.samples += 1
     return result
 
@@ -119,12 +127,18 @@ def interval_ratio(ratio: Ratio, deltas: Mapping[str, float | None]) -> float | 
     return min(1.0, max(0.0, value))
 
 
-def add_stats_reset(batch: Batch, target: str, ts: int, metric: str, labels: Mapping[str, str],
-                    reset_at: float) -> None:
+def add_stats_reset(
+    batch: Batch, target: str, ts: int, metric: str, labels: Mapping[str, str], reset_at: float
+) -> None:
     """A ``stats_reset`` event: the server says it reset these statistics at ``reset_at`` (stamped
     then, or at ``ts`` when the server's clock is ahead of ours)."""
     when = dt.datetime.fromtimestamp(reset_at, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     where = ", ".join(f"{k}={v}" for k, v in sorted(labels.items()))
-    batch.add_event(target, min(ts, int(reset_at)), "stats_reset",
-                    f"{metric}: the server reset its statistics{f' ({where})' if where else ''} at {when}",
-                    "info", {"metric": metric, "labels": dict(labels), "reset_at": reset_at})
+    batch.add_event(
+        target,
+        min(ts, int(reset_at)),
+        "stats_reset",
+        f"{metric}: the server reset its statistics{f' ({where})' if where else ''} at {when}",
+        "info",
+        {"metric": metric, "labels": dict(labels), "reset_at": reset_at},
+    )

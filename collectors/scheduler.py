@@ -37,6 +37,7 @@ SPOOL_STATE_PREFIX = "collector.spool."
 #: rows the store refused are kept in this directory under the spool directory
 QUARANTINE_DIR = "quarantine"
 
+
 def scheduled_metrics(
     target: TargetConfig, interval: float | None = None, only: Sequence[str] | None = None
 ) -> list[presets.ScheduledMetric]:
@@ -52,8 +53,13 @@ class Collector:
     features) between rounds, so two :meth:`round` calls give rates and deltas."""
 
     def __init__(
-        self, store: Store, targets: Sequence[TargetConfig], settings: CollectorSettings | None = None,
-        interval: float | None = None, housekeeping: bool = True, only: Sequence[str] | None = None,
+        self,
+        store: Store,
+        targets: Sequence[TargetConfig],
+        settings: CollectorSettings | None = None,
+        interval: float | None = None,
+        housekeeping: bool = True,
+        only: Sequence[str] | None = None,
         clock: Clock | None = None,
     ) -> None:
         self.store = store
@@ -61,20 +67,36 @@ class Collector:
         self.clock: Clock = clock or store.clock
         self.settings = settings or CollectorSettings()
         self.drops = DropLedger()
-        self.spool = Spool(self.settings.spool_dir, self.settings.spool_max_bytes, self.settings.spool_max_age,
-                           on_drop=lambda reason, items, created, why: self.drops.items(reason, items, created, why))
+        self.spool = Spool(
+            self.settings.spool_dir,
+            self.settings.spool_max_bytes,
+            self.settings.spool_max_age,
+            on_drop=lambda reason, items, created, why: self.drops.items(reason, items, created, why),
+        )
         self.writer = Writer(
-            store, self.spool, flush_interval=self.settings.flush_interval,
-            queue_max_items=self.settings.queue_max_items, memory_max_items=self.settings.memory_max_items,
-            ledger=self.drops, quarantine=Quarantine(self.settings.spool_dir / QUARANTINE_DIR),
+            store,
+            self.spool,
+            flush_interval=self.settings.flush_interval,
+            queue_max_items=self.settings.queue_max_items,
+            memory_max_items=self.settings.memory_max_items,
+            ledger=self.drops,
+            quarantine=Quarantine(self.settings.spool_dir / QUARANTINE_DIR),
         )
         self.housekeeping = housekeeping
         self.runners: list[TargetRunner] = []
         semaphore = asyncio.Semaphore(self.settings.max_concurrency)
         for t in targets:
-            self.runners.append(TargetRunner(
-                t, scheduled_metrics(t, interval, only), self.settings, self.writer.put, semaphore=semaphore,
-                store=store, clock=self.clock))
+            self.runners.append(
+                TargetRunner(
+                    t,
+                    scheduled_metrics(t, interval, only),
+                    self.settings,
+                    self.writer.put,
+                    semaphore=semaphore,
+                    store=store,
+                    clock=self.clock,
+                )
+            )
         self._registered = False
 
     def runner(self, name: str) -> TargetRunner:
@@ -105,11 +127,19 @@ class Collector:
             items = sum(len(r.batch) for r in rejected)
             kept = [str(r.path) for r in rejected if r.path is not None]
             errors = sorted({r.error for r in rejected})
-            where = (f"kept in {self.settings.spool_dir / QUARANTINE_DIR} ({len(kept)} file(s))" if kept
-                     else "dropped (the quarantine directory could not keep them)")
-            batch.add_event(None, ts, "store_rejected",
-                            f"the store refused {items} item(s): {'; '.join(errors)[:500]}; {where}; the rest was written",
-                            "error", {"items": items, "files": kept[:50], "errors": errors[:10]})
+            where = (
+                f"kept in {self.settings.spool_dir / QUARANTINE_DIR} ({len(kept)} file(s))"
+                if kept
+                else "dropped (the quarantine directory could not keep them)"
+            )
+            batch.add_event(
+                None,
+                ts,
+                "store_rejected",
+                f"the store refused {items} item(s): {'; '.join(errors)[:500]}; {where}; the rest was written",
+                "error",
+                {"items": items, "files": kept[:50], "errors": errors[:10]},
+            )
         self.writer.put(batch)
         selfmetrics.update_spool(self.spool, self.writer)
         selfmetrics.TARGETS_DOWN.set(sum(1 for r in self.runners if r.down_reason is not None))
@@ -130,11 +160,17 @@ class Collector:
         if not self.writer.store_ok:
             return  # nothing to publish to; the state is published again once the store is back
         files = self.spool.files()
-        state = {"batches": len(files), "bytes": sum(f.size for f in files),
-                 "dropped_items": self.drops.total, "updated_at": int(self.clock())}
+        state = {
+            "batches": len(files),
+            "bytes": sum(f.size for f in files),
+            "dropped_items": self.drops.total,
+            "updated_at": int(self.clock()),
+        }
         try:
-            self.store.meta_set(f"{SPOOL_STATE_PREFIX}{socket.gethostname()}:{self.settings.spool_dir}",
-                                json.dumps(state, sort_keys=True))
+            self.store.meta_set(
+                f"{SPOOL_STATE_PREFIX}{socket.gethostname()}:{self.settings.spool_dir}",
+                json.dumps(state, sort_keys=True),
+            )
         except Exception as exc:
             log.debug("could not publish the spool state: %s", type(exc).__name__)
 
@@ -217,7 +253,9 @@ def _log_crash(task: asyncio.Task[None]) -> None:
 
 
 async def collect_once(
-    store: Any, targets_cfg: Sequence[Any], settings: CollectorSettings | None = None,
+    store: Any,
+    targets_cfg: Sequence[Any],
+    settings: CollectorSettings | None = None,
     interval: float | None = None,
 ) -> dict[str, bool]:
     """One round of every metric of every target into ``store`` (counters only seed)."""
@@ -240,8 +278,12 @@ def _open_store(cfg: CollectingConfig, clock: Clock = system_clock) -> Store:
 
 
 def run_collect(
-    cfg: CollectingConfig, once: bool = False, interval: float | None = None, shard: tuple[int, int] | None = None,
-    targets: list[str] | None = None, clock: Clock = system_clock,
+    cfg: CollectingConfig,
+    once: bool = False,
+    interval: float | None = None,
+    shard: tuple[int, int] | None = None,
+    targets: list[str] | None = None,
+    clock: Clock = system_clock,
 ) -> int:
     """``headroom collect``. Returns the exit code (``--once``: 0 when every target answered).
     ``clock`` stamps samples and events and drives the store's housekeeping."""
@@ -252,7 +294,13 @@ def run_collect(
         log.error("%s", exc)
         return 2
     if shard is not None:
-        log.info("shard %d/%d: %d target(s): %s", shard[0], shard[1], len(chosen), ", ".join(t.name for t in chosen))
+        log.info(
+            "shard %d/%d: %d target(s): %s",
+            shard[0],
+            shard[1],
+            len(chosen),
+            ", ".join(t.name for t in chosen),
+        )
     store = _open_store(cfg, clock)
     collector = Collector(store, chosen, settings, interval, housekeeping=shard is None or shard[0] == 0)
     if once:

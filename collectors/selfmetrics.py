@@ -14,19 +14,29 @@ if TYPE_CHECKING:
 QUEUE_BATCHES = Gauge("headroom_collector_queue_batches", "Write batches waiting in the collector queue")
 SPOOL_BATCHES = Gauge("headroom_collector_spool_batches", "Write batches spooled on disk (store unreachable)")
 SPOOL_BYTES = Gauge("headroom_collector_spool_bytes", "Bytes spooled on disk")
-SPOOL_DROPPED = Gauge("headroom_collector_spool_dropped_items", "Items dropped from the spool (size/age bound)")
+SPOOL_DROPPED = Gauge(
+    "headroom_collector_spool_dropped_items", "Items dropped from the spool (size/age bound)"
+)
 WRITTEN = Gauge("headroom_collector_written_items", "Items written to the store")
 REJECTED = Gauge("headroom_collector_rejected_items", "Items the store rejected (not an outage)")
 POLLS = Counter("headroom_collector_polls", "Metric polls by result (ok, error)", ["result"])
 POLL_SECONDS = Summary("headroom_collector_poll_duration_seconds", "Duration of metric polls")
 TARGETS_DOWN = Gauge("headroom_collector_targets_down", "Targets currently unreachable")
 STORE_UP = Gauge("headroom_collector_store_up", "1 when the last store write succeeded")
-DROPPED = Counter("headroom_collector_dropped_items", "Items dropped, by reason (spool_size, spool_age, "
-                  "spool_corrupt, memory, queue, rejected)", ["reason"])
-REFUSED_VALUES = Counter("headroom_collector_refused_values", "Non-finite values (NaN, ±Inf) refused, by metric",
-                         ["metric"])
-HELD_ITEMS = Gauge("headroom_collector_memory_held_items", "Items kept in memory because the spool cannot be written")
-SPOOL_WRITABLE = Gauge("headroom_collector_spool_writable", "0 while the spool cannot be written (disk full, gone)")
+DROPPED = Counter(
+    "headroom_collector_dropped_items",
+    "Items dropped, by reason (spool_size, spool_age, spool_corrupt, memory, queue, rejected)",
+    ["reason"],
+)
+REFUSED_VALUES = Counter(
+    "headroom_collector_refused_values", "Non-finite values (NaN, ±Inf) refused, by metric", ["metric"]
+)
+HELD_ITEMS = Gauge(
+    "headroom_collector_memory_held_items", "Items kept in memory because the spool cannot be written"
+)
+SPOOL_WRITABLE = Gauge(
+    "headroom_collector_spool_writable", "0 while the spool cannot be written (disk full, gone)"
+)
 
 
 def update_spool(spool: Spool, writer: Writer) -> None:

@@ -23,25 +23,46 @@ def _cut(text: str) -> str:
 
 
 def setting_changes(
-    batch: Batch, target: str, ts: int, previous: Mapping[str, tuple[str, str | None]] | None,
+    batch: Batch,
+    target: str,
+    ts: int,
+    previous: Mapping[str, tuple[str, str | None]] | None,
     current: Mapping[str, tuple[str, str | None]],
 ) -> int:
     """Add one event per changed setting (``name → (value, unit)``); returns how many changed."""
     if previous is None:
         return 0
-    changed = [(name, previous[name], now) for name, now in sorted(current.items())
-               if name in previous and previous[name][0] != now[0]]
+    changed = [
+        (name, previous[name], now)
+        for name, now in sorted(current.items())
+        if name in previous and previous[name][0] != now[0]
+    ]
     for name, (old, _), (new, unit) in changed[:MAX_EVENTS]:
         suffix = f" {unit}" if unit else ""
-        batch.add_event(target, ts, KIND, f"{_cut(name)} changed from {_cut(old)}{suffix} to {_cut(new)}{suffix}",
-                        "info", {"name": _cut(name), "old": _cut(old), "new": _cut(new), "unit": unit})
+        batch.add_event(
+            target,
+            ts,
+            KIND,
+            f"{_cut(name)} changed from {_cut(old)}{suffix} to {_cut(new)}{suffix}",
+            "info",
+            {"name": _cut(name), "old": _cut(old), "new": _cut(new), "unit": unit},
+        )
     if len(changed) > MAX_EVENTS:
         rest = [name for name, _, _ in changed[MAX_EVENTS:]]
-        batch.add_event(target, ts, KIND, f"{len(rest)} more settings changed", "info",
-                        {"names": [_cut(n) for n in rest[:MAX_EVENTS]], "more": len(rest)})
+        batch.add_event(
+            target,
+            ts,
+            KIND,
+            f"{len(rest)} more settings changed",
+            "info",
+            {"names": [_cut(n) for n in rest[:MAX_EVENTS]], "more": len(rest)},
+        )
     return len(changed)
 
 
-def snapshot_of(rows: list[dict[str, Any]], name: str, value: str, unit: str | None = None
-                ) -> dict[str, tuple[str, str | None]]:
-    return {str(r[name]): (str(r[value]) if r[value] is not None else "", r[unit] if unit else None) for r in rows}
+def snapshot_of(
+    rows: list[dict[str, Any]], name: str, value: str, unit: str | None = None
+) -> dict[str, tuple[str, str | None]]:
+    return {
+        str(r[name]): (str(r[value]) if r[value] is not None else "", r[unit] if unit else None) for r in rows
+    }

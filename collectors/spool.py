@@ -41,8 +41,13 @@ OnDrop = Callable[[str, int, int, str], None]
 
 
 class Spool:
-    def __init__(self, directory: Path | str, max_bytes: int = DEFAULT_MAX_BYTES, max_age: float = DEFAULT_MAX_AGE,
-                 on_drop: OnDrop | None = None):
+    def __init__(
+        self,
+        directory: Path | str,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        max_age: float = DEFAULT_MAX_AGE,
+        on_drop: OnDrop | None = None,
+    ):
         self.directory = Path(directory)
         self.max_bytes = max_bytes
         self.max_age = max_age

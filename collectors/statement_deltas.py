@@ -46,7 +46,9 @@ def bounded_text(text: str, total_bytes: Any, limit: int = DEFAULT_TEXT_MAX) -> 
         return text
     marker = f" …[truncated by headroom: {total} bytes]".encode()
     room = max(limit - len(marker), 0)
-    return (raw[:room].decode("utf-8", errors="ignore").encode() + marker)[:limit].decode("utf-8", errors="ignore")
+    return (raw[:room].decode("utf-8", errors="ignore").encode() + marker)[:limit].decode(
+        "utf-8", errors="ignore"
+    )
 
 
 @dataclass(frozen=True)
@@ -69,8 +71,11 @@ class StatementCounters:
 
     def minus(self, other: StatementCounters) -> StatementCounters:
         return StatementCounters(
-            self.calls - other.calls, self.total_ms - other.total_ms, self.rows - other.rows,
-            self.blks_hit - other.blks_hit, self.blks_read - other.blks_read,
+            self.calls - other.calls,
+            self.total_ms - other.total_ms,
+            self.rows - other.rows,
+            self.blks_hit - other.blks_hit,
+            self.blks_read - other.blks_read,
             self.temp_blks_written - other.temp_blks_written,
         )
 
@@ -129,29 +134,48 @@ class StatementTracker:
                 continue
             mk = (key.queryid, key.dbname, key.username)
             have = merged.get(mk)
-            merged[mk] = delta if have is None else StatementCounters(
-                have.calls + delta.calls, have.total_ms + delta.total_ms, have.rows + delta.rows,
-                have.blks_hit + delta.blks_hit, have.blks_read + delta.blks_read,
-                have.temp_blks_written + delta.temp_blks_written,
+            merged[mk] = (
+                delta
+                if have is None
+                else StatementCounters(
+                    have.calls + delta.calls,
+                    have.total_ms + delta.total_ms,
+                    have.rows + delta.rows,
+                    have.blks_hit + delta.blks_hit,
+                    have.blks_read + delta.blks_read,
+                    have.temp_blks_written + delta.temp_blks_written,
+                )
             )
         ordered = sorted(merged.items(), key=lambda kv: (-kv[1].total_ms, -kv[1].calls, kv[0]))
         top, rest = ordered[: self.top_n], ordered[self.top_n :]
         stats = [
             StatementStat(
-                queryid=q, dbname=d, username=u, calls=int(c.calls), total_ms=float(c.total_ms),
-                rows=int(c.rows), blks_hit=int(c.blks_hit), blks_read=int(c.blks_read),
-                temp_blks_written=int(c.temp_blks_written), interval_s=interval,
+                queryid=q,
+                dbname=d,
+                username=u,
+                calls=int(c.calls),
+                total_ms=float(c.total_ms),
+                rows=int(c.rows),
+                blks_hit=int(c.blks_hit),
+                blks_read=int(c.blks_read),
+                temp_blks_written=int(c.temp_blks_written),
+                interval_s=interval,
             )
             for (q, d, u), c in top
         ]
         if rest:
             stats.append(
                 StatementStat(
-                    queryid=OTHER_QUERYID, dbname="", username="",
-                    calls=int(sum(c.calls for _, c in rest)), total_ms=float(sum(c.total_ms for _, c in rest)),
-                    rows=int(sum(c.rows for _, c in rest)), blks_hit=int(sum(c.blks_hit for _, c in rest)),
+                    queryid=OTHER_QUERYID,
+                    dbname="",
+                    username="",
+                    calls=int(sum(c.calls for _, c in rest)),
+                    total_ms=float(sum(c.total_ms for _, c in rest)),
+                    rows=int(sum(c.rows for _, c in rest)),
+                    blks_hit=int(sum(c.blks_hit for _, c in rest)),
                     blks_read=int(sum(c.blks_read for _, c in rest)),
-                    temp_blks_written=int(sum(c.temp_blks_written for _, c in rest)), interval_s=interval,
+                    temp_blks_written=int(sum(c.temp_blks_written for _, c in rest)),
+                    interval_s=interval,
                 )
             )
         fresh_after = self.clock() - TEXT_REFRESH_S

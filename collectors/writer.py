@@ -41,9 +41,15 @@ DEFAULT_MEMORY_MAX_ITEMS = 500_000
 
 class Writer:
     def __init__(
-        self, store: Any, spool: Spool, flush_interval: float = 1.0, max_items: int = 20000,
-        retry_interval: float = 2.0, queue_max_items: int = DEFAULT_QUEUE_MAX_ITEMS,
-        memory_max_items: int = DEFAULT_MEMORY_MAX_ITEMS, ledger: DropLedger | None = None,
+        self,
+        store: Any,
+        spool: Spool,
+        flush_interval: float = 1.0,
+        max_items: int = 20000,
+        retry_interval: float = 2.0,
+        queue_max_items: int = DEFAULT_QUEUE_MAX_ITEMS,
+        memory_max_items: int = DEFAULT_MEMORY_MAX_ITEMS,
+        ledger: DropLedger | None = None,
         quarantine: Quarantine | None = None,
     ) -> None:
         self.store = store
@@ -178,8 +184,11 @@ class Writer:
     def _spool_failed(self, exc: Exception) -> None:
         reason = f"{getattr(exc, 'strerror', None) or type(exc).__name__} ({self.spool.directory})"
         if self.spool_error is None:
-            log.error("cannot write the spool: %s; keeping the newest %d items in memory",
-                      reason, self.memory_max_items)
+            log.error(
+                "cannot write the spool: %s; keeping the newest %d items in memory",
+                reason,
+                self.memory_max_items,
+            )
         self.spool_error = reason
 
     def _keep_sync(self, batch: Batch) -> None:
@@ -219,8 +228,11 @@ class Writer:
                 self.store_ok = True
             except StoreUnreachable as exc:
                 if self.store_ok:
-                    log.warning("store unreachable (%s): spooling to %s", type(exc.cause).__name__,
-                                self.spool.directory)
+                    log.warning(
+                        "store unreachable (%s): spooling to %s",
+                        type(exc.cause).__name__,
+                        self.spool.directory,
+                    )
                 self.store_ok = False
                 self._last_retry = time.monotonic()
                 await self._keep(exc.remaining)

@@ -14,14 +14,31 @@ from collectors.activity.blocking import blocking_trees, tree_lines
 from dashboard import charts, data
 from store import format as fmt
 
-SLICES = {"wait class": "wait_class", "wait event": "wait_event", "query": "queryid", "user": "username",
-          "database": "dbname", "client": "client"}
+SLICES = {
+    "wait class": "wait_class",
+    "wait event": "wait_event",
+    "query": "queryid",
+    "user": "username",
+    "database": "dbname",
+    "client": "client",
+}
 SHOWN_SERIES = 8  # slices drawn; the rest are summed into "(rest)"
 LONG_RUNNING_S = 60.0
 IDLE_TX_WARN_S = 60.0
 ANNOTATED = charts.ANNOTATED_KINDS
-SESSION_COLUMNS = ["flag", "pid", "user", "db", "client", "state", "wait", "query age", "xact age", "lock",
-                   "query"]
+SESSION_COLUMNS = [
+    "flag",
+    "pid",
+    "user",
+    "db",
+    "client",
+    "state",
+    "wait",
+    "query age",
+    "xact age",
+    "lock",
+    "query",
+]
 
 
 @st.cache_data(ttl=data.LIVE_TTL, show_spinner=False)
@@ -55,38 +72,74 @@ def snapshot(target: str, at: int | None) -> tuple[int, list[dict[str, Any]]] | 
     return found
 
 
-def load_chart(df: pd.DataFrame, vcpus: float | None, events: pd.DataFrame | None,
-               window: tuple[int, int] | None, title: str) -> alt.TopLevelMixin:
+def load_chart(
+    df: pd.DataFrame,
+    vcpus: float | None,
+    events: pd.DataFrame | None,
+    window: tuple[int, int] | None,
+    title: str,
+) -> alt.TopLevelMixin:
     """Stacked areas of average active sessions, a dashed line at the vCPU count, the selected window
     shaded, events as vertical rules."""
     x = alt.X("time:T", title=None, scale=alt.Scale(type="utc"))
-    tooltip = [alt.Tooltip("time:T", format=charts.TIME_FORMAT, formatType="utc", title="time"),
-               alt.Tooltip("slice:N", title="slice"), alt.Tooltip("shown:N", title="active sessions")]
+    tooltip = [
+        alt.Tooltip("time:T", format=charts.TIME_FORMAT, formatType="utc", title="time"),
+        alt.Tooltip("slice:N", title="slice"),
+        alt.Tooltip("shown:N", title="active sessions"),
+    ]
     layers: list[alt.Chart] = []
     if window is not None:
-        band = pd.DataFrame({"start": [pd.to_datetime(window[0], unit="s", utc=True)],
-                             "end": [pd.to_datetime(window[1], unit="s", utc=True)]})
-        layers.append(alt.Chart(band).mark_rect(opacity=0.12, color="#6b7280").encode(x="start:T", x2="end:T"))
-    layers.append(alt.Chart(df, title=title).mark_area(interpolate="step-after").encode(
-        x=x, y=alt.Y("value:Q", stack="zero", title="active sessions"),
-        color=alt.Color("slice:N", scale=alt.Scale(range=charts.PALETTE), legend=alt.Legend(title=None)),
-        tooltip=tooltip))
+        band = pd.DataFrame(
+            {
+                "start": [pd.to_datetime(window[0], unit="s", utc=True)],
+                "end": [pd.to_datetime(window[1], unit="s", utc=True)],
+            }
+        )
+        layers.append(
+            alt.Chart(band).mark_rect(opacity=0.12, color="#6b7280").encode(x="start:T", x2="end:T")
+        )
+    layers.append(
+        alt.Chart(df, title=title)
+        .mark_area(interpolate="step-after")
+        .encode(
+            x=x,
+            y=alt.Y("value:Q", stack="zero", title="active sessions"),
+            color=alt.Color("slice:N", scale=alt.Scale(range=charts.PALETTE), legend=alt.Legend(title=None)),
+            tooltip=tooltip,
+        )
+    )
     if vcpus:
-        layers.append(alt.Chart(pd.DataFrame({"vcpus": [vcpus], "label": [f"{fmt.fmt_number(vcpus)} vCPUs"]}))
-                      .mark_rule(strokeDash=[6, 4], color="#dc2626").encode(y="vcpus:Q", tooltip=["label:N"]))
+        layers.append(
+            alt.Chart(pd.DataFrame({"vcpus": [vcpus], "label": [f"{fmt.fmt_number(vcpus)} vCPUs"]}))
+            .mark_rule(strokeDash=[6, 4], color="#dc2626")
+            .encode(y="vcpus:Q", tooltip=["label:N"])
+        )
     if events is not None and not events.empty:
         ev = events[events["kind"].isin(ANNOTATED)][["time", "kind", "message"]]
         if not ev.empty:
-            layers.append(alt.Chart(ev).mark_rule(strokeDash=[4, 3], color=charts.EVENT_COLOURS["warning"]).encode(
-                x="time:T", tooltip=["kind:N", "message:N"]))
-    return (alt.layer(*layers).properties(height=charts.HEIGHT + 40)
-            .configure_legend(orient="bottom", labelLimit=260).configure_view(strokeWidth=0))
+            layers.append(
+                alt.Chart(ev)
+                .mark_rule(strokeDash=[4, 3], color=charts.EVENT_COLOURS["warning"])
+                .encode(x="time:T", tooltip=["kind:N", "message:N"])
+            )
+    return (
+        alt.layer(*layers)
+        .properties(height=charts.HEIGHT + 40)
+        .configure_legend(orient="bottom", labelLimit=260)
+        .configure_view(strokeWidth=0)
+    )
 
 
 def annotation_rows(events: pd.DataFrame, history: pd.DataFrame, target: str) -> pd.DataFrame:
     """Events of the target and its alerts starting to fire, as (time, kind, message) rows."""
-    parts = [f for f in (events[["time", "kind", "message"]] if not events.empty else None,
-                         alert_events(history, target)) if f is not None and not f.empty]
+    parts = [
+        f
+        for f in (
+            events[["time", "kind", "message"]] if not events.empty else None,
+            alert_events(history, target),
+        )
+        if f is not None and not f.empty
+    ]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["time", "kind", "message"])
 
 
@@ -107,8 +160,14 @@ def alert_events(history: pd.DataFrame, target: str) -> pd.DataFrame:
 
     firing = history[history["to_state"] == "firing"]
     mine = firing[[json.loads(str(lj or "{}")).get("target") == target for lj in firing["labels_json"]]]
-    return pd.DataFrame({"ts": mine["ts"].astype(int), "time": pd.to_datetime(mine["ts"], unit="s", utc=True),
-                         "kind": "alert", "message": [f"{r} firing" for r in mine["rule"]]})
+    return pd.DataFrame(
+        {
+            "ts": mine["ts"].astype(int),
+            "time": pd.to_datetime(mine["ts"], unit="s", utc=True),
+            "kind": "alert",
+            "message": [f"{r} firing" for r in mine["rule"]],
+        }
+    )
 
 
 def sessions_table(sessions: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
@@ -128,9 +187,21 @@ def sessions_table(sessions: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
             flag = "long-running"
         wait = "/".join(str(x) for x in (s.get("wait_class"), s.get("wait_event")) if x) or "—"
         lock = f"{s.get('lock_mode')} on {s.get('lock_target')}" if s.get("lock_mode") else "—"
-        rows.append([flag or "—", s.get("pid"), s.get("user") or "—", s.get("db") or "—", s.get("client") or "—",
-                     state or "—", wait, fmt.fmt_duration(query_age), fmt.fmt_duration(xact_age), lock,
-                     str(s.get("query") or "—")])
+        rows.append(
+            [
+                flag or "—",
+                s.get("pid"),
+                s.get("user") or "—",
+                s.get("db") or "—",
+                s.get("client") or "—",
+                state or "—",
+                wait,
+                fmt.fmt_duration(query_age),
+                fmt.fmt_duration(xact_age),
+                lock,
+                str(s.get("query") or "—"),
+            ]
+        )
     return pd.DataFrame(rows, columns=SESSION_COLUMNS)
 
 

@@ -29,10 +29,12 @@ def _matchers_text(matchers: list[dict[str, str]]) -> str:
     return ", ".join(f"{m['name']}{m['op']}{m['value']}" for m in matchers)
 
 
-def create_silence(st: Store, matchers: dict[str, str], starts_at: int, ends_at: int, author: str,
-                   comment: str) -> int:
-    return silences.create_silence(st, matchers=matchers, starts_at=starts_at, ends_at=ends_at, author=author,
-                                   comment=comment)
+def create_silence(
+    st: Store, matchers: dict[str, str], starts_at: int, ends_at: int, author: str, comment: str
+) -> int:
+    return silences.create_silence(
+        st, matchers=matchers, starts_at=starts_at, ends_at=ends_at, author=author, comment=comment
+    )
 
 
 def expire_silence(st: Store, silence_id: int, author: str, comment: str) -> None:

@@ -15,7 +15,14 @@ from dashboard import format as fmt
 from forecasting.persist import status_text
 from store.format import Unit, unit_of
 
-__all__ = ["model_text", "resource_unit", "scaling_triggers", "series_text", "status_text", "time_to_threshold"]
+__all__ = [
+    "model_text",
+    "resource_unit",
+    "scaling_triggers",
+    "series_text",
+    "status_text",
+    "time_to_threshold",
+]
 
 DAY = 86400
 
@@ -56,22 +63,41 @@ def time_to_threshold(fc: pd.DataFrame, now: int) -> pd.DataFrame:
         p10, p50, p90 = (r.get(k) for k in ("p10_ts", "p50_ts", "p90_ts"))
         has_limit = not fmt.is_missing(r.get("threshold"))
         crossing = status == "ok" and not fmt.is_missing(p10)
-        rows.append({
-            "target": r["target"],
-            "resource": r["resource"],
-            "series": series_text(r.get("labels_json")) or fmt.DASH,
-            "status": status_text(status, r.get("threshold")),
-            "P10": fmt.fmt_date(p10) if crossing else (
-                "not within horizon" if has_limit and status in ("ok", "no_crossing") else fmt.DASH),
-            "P50": fmt.fmt_date(p50) if crossing and not fmt.is_missing(p50) else fmt.DASH,
-            "P90": (fmt.fmt_date(p90) if not fmt.is_missing(p90) else "after the horizon") if crossing else fmt.DASH,
-            "days (P10)": fmt.fmt_days(_days_until(p10, now)) if crossing else fmt.DASH,
-            "days (P50)": fmt.fmt_days(_days_until(p50, now)) if crossing else fmt.DASH,
-            "model": r.get("model") if isinstance(r.get("model"), str) and r.get("model") else fmt.DASH,
-            "_order": _days_until(p10, now) if crossing else None,
-        })
-    out = pd.DataFrame(rows, columns=["target", "resource", "series", "status", "P10", "P50", "P90", "days (P10)",
-                                      "days (P50)", "model", "_order"])
+        rows.append(
+            {
+                "target": r["target"],
+                "resource": r["resource"],
+                "series": series_text(r.get("labels_json")) or fmt.DASH,
+                "status": status_text(status, r.get("threshold")),
+                "P10": fmt.fmt_date(p10)
+                if crossing
+                else ("not within horizon" if has_limit and status in ("ok", "no_crossing") else fmt.DASH),
+                "P50": fmt.fmt_date(p50) if crossing and not fmt.is_missing(p50) else fmt.DASH,
+                "P90": (fmt.fmt_date(p90) if not fmt.is_missing(p90) else "after the horizon")
+                if crossing
+                else fmt.DASH,
+                "days (P10)": fmt.fmt_days(_days_until(p10, now)) if crossing else fmt.DASH,
+                "days (P50)": fmt.fmt_days(_days_until(p50, now)) if crossing else fmt.DASH,
+                "model": r.get("model") if isinstance(r.get("model"), str) and r.get("model") else fmt.DASH,
+                "_order": _days_until(p10, now) if crossing else None,
+            }
+        )
+    out = pd.DataFrame(
+        rows,
+        columns=[
+            "target",
+            "resource",
+            "series",
+            "status",
+            "P10",
+            "P50",
+            "P90",
+            "days (P10)",
+            "days (P50)",
+            "model",
+            "_order",
+        ],
+    )
     out = out.sort_values("_order", na_position="last", kind="stable").drop(columns="_order")
     return out.reset_index(drop=True)
 
@@ -92,15 +118,17 @@ def scaling_triggers(fc: pd.DataFrame, now: int) -> pd.DataFrame:
             if not isinstance(t, dict):
                 continue
             stored = fmt.as_number(t.get("days_left"))
-            rows.append({
-                "severity": str(t.get("severity") or "warning"),
-                "target": str(t.get("target") or r["target"]),
-                "resource": str(t.get("resource") or r["resource"]),
-                "series": series_text(r.get("labels_json")),
-                "rule": str(t.get("rule") or ""),
-                "days_left": None if stored is None else max(stored - elapsed, 0.0),
-                "action": str(t.get("action") or details.get("action") or ""),
-            })
+            rows.append(
+                {
+                    "severity": str(t.get("severity") or "warning"),
+                    "target": str(t.get("target") or r["target"]),
+                    "resource": str(t.get("resource") or r["resource"]),
+                    "series": series_text(r.get("labels_json")),
+                    "rule": str(t.get("rule") or ""),
+                    "days_left": None if stored is None else max(stored - elapsed, 0.0),
+                    "action": str(t.get("action") or details.get("action") or ""),
+                }
+            )
     out = pd.DataFrame(rows, columns=TRIGGER_COLUMNS)
     out["_o"] = out["severity"].map(_SEVERITY_ORDER).fillna(9)
     return out.sort_values(["_o", "days_left"]).drop(columns="_o").reset_index(drop=True)
@@ -111,5 +139,7 @@ def model_text(row: Any) -> str:
     model = row.get("model") if isinstance(row.get("model"), str) and row.get("model") else None
     if model is None:
         return f"Model: {fmt.DASH}"
-    return (f"Model: {model} · backtest MASE {fmt.fmt_decimal(row.get('backtest_mase'))} "
-            f"(seasonal naive {fmt.fmt_decimal(row.get('baseline_mase'))})")
+    return (
+        f"Model: {model} · backtest MASE {fmt.fmt_decimal(row.get('backtest_mase'))} "
+        f"(seasonal naive {fmt.fmt_decimal(row.get('baseline_mase'))})"
+    )

@@ -15,14 +15,30 @@ from dashboard import format as fmt
 from store.format import Unit
 
 PALETTE = [
-    "#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#eeca3b", "#b279a2", "#ff9da6",
-    "#9d755d", "#bab0ac", "#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#17becf",
+    "#4c78a8",
+    "#f58518",
+    "#54a24b",
+    "#e45756",
+    "#72b7b2",
+    "#eeca3b",
+    "#b279a2",
+    "#ff9da6",
+    "#9d755d",
+    "#bab0ac",
+    "#1f77b4",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#17becf",
 ]
 EVENT_COLOURS = {"info": "#6b7280", "warning": "#d97706", "error": "#dc2626"}
 HEIGHT = 240
 TIME_FORMAT = "%Y-%m-%d %H:%M UTC"
-_TIME_LABEL = ("utchours(datum.value) == 0 && utcminutes(datum.value) == 0 ? utcFormat(datum.value, '%b %d') : "
-               "utcFormat(datum.value, '%H:%M')")
+_TIME_LABEL = (
+    "utchours(datum.value) == 0 && utcminutes(datum.value) == 0 ? utcFormat(datum.value, '%b %d') : "
+    "utcFormat(datum.value, '%H:%M')"
+)
 ANNOTATED_EVENTS = ("restart", "failover", "setting_change", "stats_reset")
 ANNOTATED_KINDS = (*ANNOTATED_EVENTS, "alert")  # and alerts starting to fire (dashboard.activity.with_alerts)
 
@@ -34,6 +50,7 @@ def _x_time() -> alt.X:
 
 def _tt_time(fmt_: str = TIME_FORMAT) -> alt.Tooltip:
     return alt.Tooltip("time:T", format=fmt_, formatType="utc", title="time")
+
 
 _KB, _MB, _GB, _TB = 1e3, 1e6, 1e9, 1e12  # decimal, as store.format and the configuration's 500GB
 _AXIS_EXPR: dict[str, str] = {
@@ -105,8 +122,11 @@ def time_series(
     colour = (
         alt.Color("series:N", legend=alt.Legend(title=None))
         if colour_by_series
-        else alt.Color("target:N", scale=colour_scale(list(all_targets) or list(data["target"].unique())),
-                       legend=alt.Legend(values=sorted(data["target"].unique().tolist())))
+        else alt.Color(
+            "target:N",
+            scale=colour_scale(list(all_targets) or list(data["target"].unique())),
+            legend=alt.Legend(values=sorted(data["target"].unique().tolist())),
+        )
     )
     few = data.groupby("series")["value"].count().max() < 30 if not data.empty else True
     lines = (
@@ -117,7 +137,11 @@ def time_series(
             y=_y(unit, ""),
             color=colour,
             detail="series:N",
-            tooltip=[alt.Tooltip("series:N", title="series"), _tt_time(), alt.Tooltip("shown:N", title="value")],
+            tooltip=[
+                alt.Tooltip("series:N", title="series"),
+                _tt_time(),
+                alt.Tooltip("shown:N", title="value"),
+            ],
         )
     )
     layer: alt.TopLevelMixin = lines
@@ -138,14 +162,24 @@ def time_series(
 
 
 def sparkline(df: pd.DataFrame, colour: str = PALETTE[0], height: int = 40) -> alt.TopLevelMixin:
-    chart = alt.Chart(df).mark_area(line={"color": colour}, color=colour, opacity=0.25).encode(
-        x=alt.X("time:T", axis=None, scale=alt.Scale(type="utc")), y=alt.Y("value:Q", axis=None)
+    chart = (
+        alt.Chart(df)
+        .mark_area(line={"color": colour}, color=colour, opacity=0.25)
+        .encode(x=alt.X("time:T", axis=None, scale=alt.Scale(type="utc")), y=alt.Y("value:Q", axis=None))
     )
     return chart.properties(height=height).configure_view(strokeWidth=0)
 
 
-def bars(df: pd.DataFrame, category: str, value: str, unit: Unit, title: str,
-         colour_field: str | None = None, all_targets: Sequence[str] = (), height: int = HEIGHT) -> alt.TopLevelMixin:
+def bars(
+    df: pd.DataFrame,
+    category: str,
+    value: str,
+    unit: Unit,
+    title: str,
+    colour_field: str | None = None,
+    all_targets: Sequence[str] = (),
+    height: int = HEIGHT,
+) -> alt.TopLevelMixin:
     """Horizontal bars, largest first, with formatted tooltips."""
     data = df[[c for c in {category, value, colour_field} if c]].copy()
     data["shown"] = [format_value(v, unit) for v in data[value]]
@@ -155,30 +189,64 @@ def bars(df: pd.DataFrame, category: str, value: str, unit: Unit, title: str,
         "tooltip": [alt.Tooltip(f"{category}:N"), alt.Tooltip("shown:N", title=value)],
     }
     if colour_field:
-        enc["color"] = alt.Color(f"{colour_field}:N", scale=colour_scale(list(all_targets) or list(data[colour_field].unique())))
+        enc["color"] = alt.Color(
+            f"{colour_field}:N", scale=colour_scale(list(all_targets) or list(data[colour_field].unique()))
+        )
     chart = alt.Chart(data, title=title).mark_bar().encode(**enc)
     return _finish(chart, max(height, 18 * len(data)))
 
 
-def forecast(history: pd.DataFrame, fc: pd.DataFrame, title: str, unit: Unit,
-             threshold: float | None = None, height: int = 280) -> alt.TopLevelMixin:
+def forecast(
+    history: pd.DataFrame,
+    fc: pd.DataFrame,
+    title: str,
+    unit: Unit,
+    threshold: float | None = None,
+    height: int = 280,
+) -> alt.TopLevelMixin:
     """History, the forecast median and its 80 % / 95 % bands, and the threshold as a rule."""
     layers: list[alt.Chart] = []
     if not fc.empty:
-        band95 = alt.Chart(fc).mark_area(opacity=0.15, color=PALETTE[0]).encode(
-            x=_x_time(), y=alt.Y("lo95:Q", axis=alt.Axis(labelExpr=_AXIS_EXPR[unit]), title=None), y2="hi95:Q")
-        band80 = alt.Chart(fc).mark_area(opacity=0.3, color=PALETTE[0]).encode(x=_x_time(), y="lo80:Q", y2="hi80:Q")
+        band95 = (
+            alt.Chart(fc)
+            .mark_area(opacity=0.15, color=PALETTE[0])
+            .encode(
+                x=_x_time(),
+                y=alt.Y("lo95:Q", axis=alt.Axis(labelExpr=_AXIS_EXPR[unit]), title=None),
+                y2="hi95:Q",
+            )
+        )
+        band80 = (
+            alt.Chart(fc)
+            .mark_area(opacity=0.3, color=PALETTE[0])
+            .encode(x=_x_time(), y="lo80:Q", y2="hi80:Q")
+        )
         shown = fc.assign(shown=[format_value(v, unit) for v in fc["yhat"]])
-        median = alt.Chart(shown).mark_line(strokeDash=[6, 3], color=PALETTE[0]).encode(
-            x=_x_time(), y="yhat:Q",
-            tooltip=[_tt_time("%Y-%m-%d"), alt.Tooltip("shown:N", title="forecast")])
+        median = (
+            alt.Chart(shown)
+            .mark_line(strokeDash=[6, 3], color=PALETTE[0])
+            .encode(
+                x=_x_time(),
+                y="yhat:Q",
+                tooltip=[_tt_time("%Y-%m-%d"), alt.Tooltip("shown:N", title="forecast")],
+            )
+        )
         layers += [band95, band80, median]
     if not history.empty:
         hist = history.assign(shown=[format_value(v, unit) for v in history["value"]])
-        layers.append(alt.Chart(hist).mark_line(color="#111827", strokeWidth=1.4).encode(
-            x=_x_time(), y=alt.Y("value:Q", title=None, axis=alt.Axis(labelExpr=_AXIS_EXPR[unit])),
-            tooltip=[_tt_time(), alt.Tooltip("shown:N", title="value")]))
+        layers.append(
+            alt.Chart(hist)
+            .mark_line(color="#111827", strokeWidth=1.4)
+            .encode(
+                x=_x_time(),
+                y=alt.Y("value:Q", title=None, axis=alt.Axis(labelExpr=_AXIS_EXPR[unit])),
+                tooltip=[_tt_time(), alt.Tooltip("shown:N", title="value")],
+            )
+        )
     if threshold is not None:
-        layers.append(alt.Chart(pd.DataFrame({"threshold": [threshold]})).mark_rule(color="#dc2626").encode(
-            y="threshold:Q", tooltip=[alt.Tooltip("threshold:Q", format=",.0f")]))
+        layers.append(
+            alt.Chart(pd.DataFrame({"threshold": [threshold]}))
+            .mark_rule(color="#dc2626")
+            .encode(y="threshold:Q", tooltip=[alt.Tooltip("threshold:Q", format=",.0f")])
+        )
     return _finish(alt.layer(*layers, title=title), height)

@@ -16,12 +16,21 @@ def target_health(targets: pd.DataFrame, up: pd.DataFrame, now: int) -> pd.DataF
         else:
             status = "up" if float(u["value"].max()) >= 1 else "down"
             seen = fmt.fmt_ago(int(u["ts"].max()), now)
-        rows.append({"target": name, "engine": engine, "labels": fmt.fmt_labels(dict(labels)), "status": status,
-                     "last collection": seen})
+        rows.append(
+            {
+                "target": name,
+                "engine": engine,
+                "labels": fmt.fmt_labels(dict(labels)),
+                "status": status,
+                "last collection": seen,
+            }
+        )
     return pd.DataFrame(rows, columns=["target", "engine", "labels", "status", "last collection"])
 
 
-def metric_health(success: pd.DataFrame, duration: pd.DataFrame, errors: pd.DataFrame, now: int) -> pd.DataFrame:
+def metric_health(
+    success: pd.DataFrame, duration: pd.DataFrame, errors: pd.DataFrame, now: int
+) -> pd.DataFrame:
     """Per collected metric: OK/failing, when, how long it took, the last error message."""
     if success.empty:
         return pd.DataFrame(columns=["metric", "status", "last run", "duration", "last error"])
@@ -29,7 +38,9 @@ def metric_health(success: pd.DataFrame, duration: pd.DataFrame, errors: pd.Data
     if not duration.empty and "label_metric" in duration.columns:
         dur = dict(zip(duration["label_metric"], duration["value"], strict=True))
     last_err: dict[str, str] = {}
-    for msg, details in zip(errors.get("message", []), errors.get("details", [{}] * len(errors)), strict=False):
+    for msg, details in zip(
+        errors.get("message", []), errors.get("details", [{}] * len(errors)), strict=False
+    ):
         key = (details or {}).get("metric") if isinstance(details, dict) else None
         for m in success.get("label_metric", []):
             if (key == m or (key is None and str(m) in str(msg))) and m not in last_err:
@@ -38,11 +49,13 @@ def metric_health(success: pd.DataFrame, duration: pd.DataFrame, errors: pd.Data
     for _, r in success.sort_values("label_metric").iterrows():
         m = str(r.get("label_metric"))
         ok = float(r["value"]) >= 1
-        rows.append({
-            "metric": m,
-            "status": "ok" if ok else "failing",
-            "last run": fmt.fmt_ago(int(r["ts"]), now),
-            "duration": fmt.fmt_duration(dur.get(m)),
-            "last error": "" if ok else last_err.get(m, ""),
-        })
+        rows.append(
+            {
+                "metric": m,
+                "status": "ok" if ok else "failing",
+                "last run": fmt.fmt_ago(int(r["ts"]), now),
+                "duration": fmt.fmt_duration(dur.get(m)),
+                "last error": "" if ok else last_err.get(m, ""),
+            }
+        )
     return pd.DataFrame(rows)

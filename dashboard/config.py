@@ -50,7 +50,8 @@ class AuthConfig(StrictModel):
         default_factory=list, description="E-mail domains whose signed-in users may see the dashboard."
     )
     allowed_emails: list[str] = Field(
-        default_factory=list, description="E-mail addresses that may see the dashboard (besides allowed_domains)."
+        default_factory=list,
+        description="E-mail addresses that may see the dashboard (besides allowed_domains).",
     )
     require_verified_email: bool = Field(
         default=True, description="Viewers need the provider's email_verified claim (admins always need it)."
@@ -85,8 +86,10 @@ class AuthConfig(StrictModel):
         assert self.cookie_secret is not None
         if len(self.cookie_secret.reveal().encode()) < COOKIE_SECRET_MIN_BYTES:
             field = "cookie_secret_file" if self.cookie_secret_file is not None else "cookie_secret"
-            raise ValueError(f"{field}: the cookie secret must be at least {COOKIE_SECRET_MIN_BYTES} bytes "
-                             "(it signs the sign-in cookies; make one with `openssl rand -hex 32`)")
+            raise ValueError(
+                f"{field}: the cookie secret must be at least {COOKIE_SECRET_MIN_BYTES} bytes "
+                "(it signs the sign-in cookies; make one with `openssl rand -hex 32`)"
+            )
         return self
 
     def streamlit_secrets(self) -> dict[str, Any]:
@@ -113,9 +116,13 @@ class DashboardConfig(StrictModel):
 
     @model_validator(mode="after")
     def _someone_may_see(self) -> DashboardConfig:
-        if self.auth is not None and not (self.auth.allowed_domains or self.auth.allowed_emails or self.admins):
-            raise ValueError("auth: say who may see the dashboard: set auth.allowed_domains and/or "
-                             "auth.allowed_emails (signing in alone does not authorise anyone)")
+        if self.auth is not None and not (
+            self.auth.allowed_domains or self.auth.allowed_emails or self.admins
+        ):
+            raise ValueError(
+                "auth: say who may see the dashboard: set auth.allowed_domains and/or "
+                "auth.allowed_emails (signing in alone does not authorise anyone)"
+            )
         return self
 
     def can_write(self, user_email: str | None, email_verified: object = None) -> bool:
@@ -125,7 +132,9 @@ class DashboardConfig(StrictModel):
         """What the running app needs to know (no secret): handed to it in ``HEADROOM_DASHBOARD``."""
         auth = self.auth
         return ViewerPolicy(
-            auth_enabled=auth is not None, admins=tuple(a.lower() for a in self.admins), read_only=self.read_only,
+            auth_enabled=auth is not None,
+            admins=tuple(a.lower() for a in self.admins),
+            read_only=self.read_only,
             refresh_seconds=self.refresh_seconds,
             allowed_domains=tuple(auth.allowed_domains) if auth else (),
             allowed_emails=tuple(auth.allowed_emails) if auth else (),
@@ -158,9 +167,15 @@ class ViewerPolicy:
         if not user_email:
             return "your identity provider did not say which e-mail address you signed in with"
         if self.require_verified_email and not verified(email_verified):
-            return "your identity provider does not vouch for your e-mail address (email_verified is not true)"
+            return (
+                "your identity provider does not vouch for your e-mail address (email_verified is not true)"
+            )
         email = user_email.strip().lower()
-        if email in self.allowed_emails or email in self.admins or email.rpartition("@")[2] in self.allowed_domains:
+        if (
+            email in self.allowed_emails
+            or email in self.admins
+            or email.rpartition("@")[2] in self.allowed_domains
+        ):
             return None
         return "your account is not among the users allowed on this dashboard"
 
@@ -171,21 +186,35 @@ class ViewerPolicy:
         without sign-in, nobody may unless ``read_only: false`` opens the dashboard to every viewer.
         """
         if self.auth_enabled:
-            return (user_email is not None and verified(email_verified)
-                    and user_email.strip().lower() in {a.lower() for a in self.admins})
+            return (
+                user_email is not None
+                and verified(email_verified)
+                and user_email.strip().lower() in {a.lower() for a in self.admins}
+            )
         return not self.read_only
 
     def to_json(self) -> str:
-        return json.dumps({"auth_enabled": self.auth_enabled, "admins": list(self.admins),
-                           "read_only": self.read_only, "refresh_seconds": self.refresh_seconds,
-                           "allowed_domains": list(self.allowed_domains), "allowed_emails": list(self.allowed_emails),
-                           "require_verified_email": self.require_verified_email})
+        return json.dumps(
+            {
+                "auth_enabled": self.auth_enabled,
+                "admins": list(self.admins),
+                "read_only": self.read_only,
+                "refresh_seconds": self.refresh_seconds,
+                "allowed_domains": list(self.allowed_domains),
+                "allowed_emails": list(self.allowed_emails),
+                "require_verified_email": self.require_verified_email,
+            }
+        )
 
     @classmethod
     def from_json(cls, text: str) -> ViewerPolicy:
         raw = json.loads(text)
-        return cls(auth_enabled=bool(raw["auth_enabled"]), admins=tuple(str(a) for a in raw["admins"]),
-                   read_only=bool(raw["read_only"]), refresh_seconds=int(raw["refresh_seconds"]),
-                   allowed_domains=tuple(str(d) for d in raw.get("allowed_domains", ())),
-                   allowed_emails=tuple(str(e) for e in raw.get("allowed_emails", ())),
-                   require_verified_email=bool(raw.get("require_verified_email", True)))
+        return cls(
+            auth_enabled=bool(raw["auth_enabled"]),
+            admins=tuple(str(a) for a in raw["admins"]),
+            read_only=bool(raw["read_only"]),
+            refresh_seconds=int(raw["refresh_seconds"]),
+            allowed_domains=tuple(str(d) for d in raw.get("allowed_domains", ())),
+            allowed_emails=tuple(str(e) for e in raw.get("allowed_emails", ())),
+            require_verified_email=bool(raw.get("require_verified_email", True)),
+        )

@@ -110,10 +110,15 @@ def build_sidebar() -> ViewContext:
     tdf = data.targets()
     sb = st.sidebar
     sb.text_input("Target name contains", key="f_name", placeholder="orders")
-    sb.text_input("Labels", key="f_labels", placeholder="env=prod, team=payments",
-                  help="key=value pairs separated by commas; all must match")
-    selected, filter_error = _filter_targets(tdf, st.session_state.get("f_name", ""),
-                                             st.session_state.get("f_labels", ""))
+    sb.text_input(
+        "Labels",
+        key="f_labels",
+        placeholder="env=prod, team=payments",
+        help="key=value pairs separated by commas; all must match",
+    )
+    selected, filter_error = _filter_targets(
+        tdf, st.session_state.get("f_name", ""), st.session_state.get("f_labels", "")
+    )
     if filter_error:
         sb.error(filter_error)
     target: str | None = None
@@ -127,11 +132,14 @@ def build_sidebar() -> ViewContext:
     options = [*PRESETS, CUSTOM]
     if st.session_state.get("f_range") not in options:
         st.session_state["f_range"] = DEFAULT_RANGE
-    choice = sb.selectbox("Time range", options, key="f_range",
-                          format_func=lambda k: "Custom…" if k == CUSTOM else f"Last {k}")
+    choice = sb.selectbox(
+        "Time range", options, key="f_range", format_func=lambda k: "Custom…" if k == CUSTOM else f"Last {k}"
+    )
     range_text = choice
     if choice == CUSTOM:
-        today = datetime.fromtimestamp(now, UTC).date()  # the dashboard shows UTC, whatever the machine's zone
+        today = datetime.fromtimestamp(
+            now, UTC
+        ).date()  # the dashboard shows UTC, whatever the machine's zone
         seed = st.session_state.get("f_custom_label")
         try:
             seeded = parse_range(seed, now) if seed else None
@@ -141,7 +149,8 @@ def build_sidebar() -> ViewContext:
             seeded = None
         default = (
             (datetime.fromtimestamp(seeded.start, UTC).date(), datetime.fromtimestamp(seeded.end, UTC).date())
-            if seeded else (today - timedelta(days=7), today)
+            if seeded
+            else (today - timedelta(days=7), today)
         )
         picked = sb.date_input("From – to (UTC)", value=default, key="f_custom_dates")
         if isinstance(picked, tuple) and len(picked) == 2:

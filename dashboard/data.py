@@ -42,8 +42,10 @@ def get_store() -> Any:
     store = open_store(url, migrate=False)
     if store.schema_revision() is None:  # the dashboard only reads: `headroom migrate` creates the schema
         store.close()
-        raise StoreNotConfigured("The metrics store has no schema yet: run `headroom migrate` "
-                                 "(`headroom dashboard` and `headroom up` do it before they start).")
+        raise StoreNotConfigured(
+            "The metrics store has no schema yet: run `headroom migrate` "
+            "(`headroom dashboard` and `headroom up` do it before they start)."
+        )
     return store
 
 
@@ -63,27 +65,39 @@ def targets() -> pd.DataFrame:
 
 
 @st.cache_data(ttl=RANGE_TTL, show_spinner=False)
-def series_range(metric: str, target_names: tuple[str, ...], start: int, end: int,
-                 matchers: tuple[tuple[str, str], ...] = (), max_points: int = 400) -> pd.DataFrame:
+def series_range(
+    metric: str,
+    target_names: tuple[str, ...],
+    start: int,
+    end: int,
+    matchers: tuple[tuple[str, str], ...] = (),
+    max_points: int = 400,
+) -> pd.DataFrame:
     return reads.series_range(get_store(), metric, target_names, start, end, dict(matchers), max_points)
 
 
 @st.cache_data(ttl=LIVE_TTL, show_spinner=False)
-def latest(metric: str, target: str | None = None, matchers: tuple[tuple[str, str], ...] = (),
-           max_age: int = reads.LATEST_MAX_AGE) -> pd.DataFrame:
+def latest(
+    metric: str,
+    target: str | None = None,
+    matchers: tuple[tuple[str, str], ...] = (),
+    max_age: int = reads.LATEST_MAX_AGE,
+) -> pd.DataFrame:
     return reads.latest(get_store(), metric, target, dict(matchers), max_age)
 
 
 @st.cache_data(ttl=STATE_TTL, show_spinner=False)
-def latest_state(metric: str, matchers: tuple[tuple[str, str], ...] = (),
-                 max_age: int = LIVE_MAX_AGE) -> pd.DataFrame:
+def latest_state(
+    metric: str, matchers: tuple[tuple[str, str], ...] = (), max_age: int = LIVE_MAX_AGE
+) -> pd.DataFrame:
     """Latest values that say what state something is in (streaming or not): cached only briefly."""
     return reads.latest(get_store(), metric, None, dict(matchers), max_age)
 
 
 @st.cache_data(ttl=LIVE_TTL, show_spinner=False)
-def events(target: str | None, since: int, until: int | None = None,
-           kinds: tuple[str, ...] | None = None) -> pd.DataFrame:
+def events(
+    target: str | None, since: int, until: int | None = None, kinds: tuple[str, ...] | None = None
+) -> pd.DataFrame:
     return reads.events(get_store(), target, since, until, list(kinds) if kinds else None)
 
 

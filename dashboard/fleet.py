@@ -10,8 +10,19 @@ import pandas as pd
 from dashboard.reads import alert_target
 
 NOT_STREAMING = "up, not streaming"
-FLEET_COLUMNS = ["target", "status", "engine", "role", "version", "labels", "firing", "conn_pct", "lag_s",
-                 "disk_days", "load"]
+FLEET_COLUMNS = [
+    "target",
+    "status",
+    "engine",
+    "role",
+    "version",
+    "labels",
+    "firing",
+    "conn_pct",
+    "lag_s",
+    "disk_days",
+    "load",
+]
 
 
 def _sum_by_target(df: pd.DataFrame) -> dict[str, float]:
@@ -61,16 +72,24 @@ def fleet_table(
     empty = pd.DataFrame()
     up = _max_by_target(latest.get("up", empty))
     up_ts = latest.get("up", empty)
-    up_age = {} if up_ts.empty else {str(k): now - int(v) for k, v in up_ts.groupby("target")["ts"].max().items()}
-    conns = {**_sum_by_target(latest.get("pg_connections", empty)),
-             **_sum_by_target(latest.get("mysql_threads_connected", empty))}
-    maxc = {**_max_by_target(latest.get("pg_max_connections", empty)),
-            **_max_by_target(latest.get("mysql_max_connections", empty))}
+    up_age = (
+        {} if up_ts.empty else {str(k): now - int(v) for k, v in up_ts.groupby("target")["ts"].max().items()}
+    )
+    conns = {
+        **_sum_by_target(latest.get("pg_connections", empty)),
+        **_sum_by_target(latest.get("mysql_threads_connected", empty)),
+    }
+    maxc = {
+        **_max_by_target(latest.get("pg_max_connections", empty)),
+        **_max_by_target(latest.get("mysql_max_connections", empty)),
+    }
     lag: dict[str, float] = {}
     for m in ("pg_replication_lag_seconds", "pg_standby_replay_lag_seconds", "mysql_replica_lag_seconds"):
         for t, v in _max_by_target(latest.get(m, empty)).items():
             lag[t] = max(lag.get(t, 0.0), v)
-    version = {t: pg_version_text(v) for t, v in _max_by_target(latest.get("pg_server_version_num", empty)).items()}
+    version = {
+        t: pg_version_text(v) for t, v in _max_by_target(latest.get("pg_server_version_num", empty)).items()
+    }
     receiver = _max_by_target(latest.get("pg_standby_wal_receiver_streaming", empty))
     firing: dict[str, int] = {}
     if not alerts.empty:
@@ -80,7 +99,9 @@ def fleet_table(
                 firing[who] = firing.get(who, 0) + 1
     disk_days: dict[str, float] = {}
     if not forecasts.empty:
-        disk = forecasts[forecasts["resource"].astype(str).str.startswith("disk") & forecasts["p10_ts"].notna()]
+        disk = forecasts[
+            forecasts["resource"].astype(str).str.startswith("disk") & forecasts["p10_ts"].notna()
+        ]
         for t, p10 in zip(disk["target"], disk["p10_ts"], strict=True):
             days = (float(p10) - now) / 86400.0
             disk_days[t] = min(disk_days.get(t, days), days)
@@ -89,23 +110,27 @@ def fleet_table(
     for name, engine, labels in zip(targets["name"], targets["engine"], targets["labels"], strict=True):
         is_up = up.get(name)
         stale = up_age.get(name, 10**9) > 900
-        status = "down" if is_up is not None and is_up < 1 else ("unknown" if is_up is None or stale else "up")
+        status = (
+            "down" if is_up is not None and is_up < 1 else ("unknown" if is_up is None or stale else "up")
+        )
         if status == "up" and receiver.get(name, 1.0) < 1:
             status = NOT_STREAMING  # a standby that receives nothing from its primary
         pct = conns[name] / maxc[name] if name in conns and maxc.get(name) else None
-        rows.append({
-            "target": name,
-            "status": status,
-            "engine": engine,
-            "role": role_of(engine, name, latest),
-            "version": version.get(name),
-            "labels": ", ".join(f"{k}={v}" for k, v in sorted(dict(labels).items())),
-            "firing": firing.get(name, 0),
-            "conn_pct": pct,
-            "lag_s": lag.get(name),
-            "disk_days": disk_days.get(name),
-            "load": load.get(name, []),
-        })
+        rows.append(
+            {
+                "target": name,
+                "status": status,
+                "engine": engine,
+                "role": role_of(engine, name, latest),
+                "version": version.get(name),
+                "labels": ", ".join(f"{k}={v}" for k, v in sorted(dict(labels).items())),
+                "firing": firing.get(name, 0),
+                "conn_pct": pct,
+                "lag_s": lag.get(name),
+                "disk_days": disk_days.get(name),
+                "load": load.get(name, []),
+            }
+        )
     df = pd.DataFrame(rows, columns=FLEET_COLUMNS)
     if df.empty:
         return df

@@ -30,9 +30,26 @@ from store.format import (
 )
 
 __all__ = [
-    "DASH", "as_number", "fmt_ago", "fmt_bytes", "fmt_bytes_rate", "fmt_count", "fmt_date", "fmt_days",
-    "fmt_decimal", "fmt_duration", "fmt_labels", "fmt_ms", "fmt_number", "fmt_pct", "fmt_rate", "fmt_ts",
-    "fmt_value", "is_missing", "parse_label_filter", "series_name",
+    "DASH",
+    "as_number",
+    "fmt_ago",
+    "fmt_bytes",
+    "fmt_bytes_rate",
+    "fmt_count",
+    "fmt_date",
+    "fmt_days",
+    "fmt_decimal",
+    "fmt_duration",
+    "fmt_labels",
+    "fmt_ms",
+    "fmt_number",
+    "fmt_pct",
+    "fmt_rate",
+    "fmt_ts",
+    "fmt_value",
+    "is_missing",
+    "parse_label_filter",
+    "series_name",
 ]
 
 

@@ -31,12 +31,16 @@ def growth_table(df: pd.DataFrame, now: int) -> pd.DataFrame:
         last = float(pts["value"].iloc[-1])
         per_day = _rate_over(pts, DAY)
         per_week = _rate_over(pts, WEEK)
-        rows.append({
-            "series": str(series),
-            "size": fmt.fmt_bytes(last),
-            "per_day": fmt.fmt_bytes(per_day) if per_day is not None else fmt.DASH,
-            "per_week": fmt.fmt_bytes(per_week) if per_week is not None else fmt.DASH,
-            "size_bytes": last,
-            "per_day_bytes": per_day if per_day is not None else 0.0,
-        })
-    return pd.DataFrame(rows, columns=["series", "size", "per_day", "per_week", "size_bytes", "per_day_bytes"])
+        rows.append(
+            {
+                "series": str(series),
+                "size": fmt.fmt_bytes(last),
+                "per_day": fmt.fmt_bytes(per_day) if per_day is not None else fmt.DASH,
+                "per_week": fmt.fmt_bytes(per_week) if per_week is not None else fmt.DASH,
+                "size_bytes": last,
+                "per_day_bytes": per_day if per_day is not None else 0.0,
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["series", "size", "per_day", "per_week", "size_bytes", "per_day_bytes"]
+    )

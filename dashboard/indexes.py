@@ -42,23 +42,29 @@ def findings(df: pd.DataFrame, kind: str) -> pd.DataFrame:
             ddl = f"REINDEX INDEX CONCURRENTLY {name};"
         else:
             ddl = f"DROP INDEX CONCURRENTLY IF EXISTS {name};"
-        rows.append({
-            "target": r["target"],
-            "database": _get(r, "datname", "database") or "",
-            "index": index,
-            "table": _get(r, "relname", "table") or "",
-            "note": f"duplicate of {_get(r, 'duplicate_of')}" if _get(r, "duplicate_of") else "",
-            "frees": fmt.fmt_bytes(float(r["value"])),
-            "frees_bytes": float(r["value"]),
-            "ddl": ddl,
-        })
+        rows.append(
+            {
+                "target": r["target"],
+                "database": _get(r, "datname", "database") or "",
+                "index": index,
+                "table": _get(r, "relname", "table") or "",
+                "note": f"duplicate of {_get(r, 'duplicate_of')}" if _get(r, "duplicate_of") else "",
+                "frees": fmt.fmt_bytes(float(r["value"])),
+                "frees_bytes": float(r["value"]),
+                "ddl": ddl,
+            }
+        )
     out = pd.DataFrame(rows, columns=COLUMNS)
     return out.sort_values("frees_bytes", ascending=False).reset_index(drop=True)
 
 
 def _key(row: pd.Series) -> IndexKey:
-    return (_get(row, "datname") or "", _get(row, "schemaname") or "", _get(row, "relname") or "",
-            _get(row, "indexrelname") or "")
+    return (
+        _get(row, "datname") or "",
+        _get(row, "schemaname") or "",
+        _get(row, "relname") or "",
+        _get(row, "indexrelname") or "",
+    )
 
 
 def peer_scans(scans: pd.DataFrame, peers: set[str]) -> dict[str, ScanCounts]:

@@ -51,21 +51,32 @@ def load_dashboard_config(config_path: str | Path | None) -> DashboardConfig:
 
 def streamlit_command(port: int, address: str, secrets_file: Path | None = None) -> list[str]:
     cmd = [
-        sys.executable, "-m", "streamlit", "run", str(APP_PATH),
-        "--server.headless", "true",
-        "--server.address", address,
-        "--server.port", str(port),
-        "--browser.gatherUsageStats", "false",
-        "--client.toolbarMode", "viewer",
-        "--client.showErrorDetails", "type",  # an unexpected error shows its type, never a traceback
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP_PATH),
+        "--server.headless",
+        "true",
+        "--server.address",
+        address,
+        "--server.port",
+        str(port),
+        "--browser.gatherUsageStats",
+        "false",
+        "--client.toolbarMode",
+        "viewer",
+        "--client.showErrorDetails",
+        "type",  # an unexpected error shows its type, never a traceback
     ]
     if secrets_file is not None:
         cmd += ["--secrets.files", str(secrets_file)]
     return cmd
 
 
-def dashboard_env(store_url: str, config_path: str | Path | None,
-                  dashboard: DashboardConfig | None = None) -> dict[str, str]:
+def dashboard_env(
+    store_url: str, config_path: str | Path | None, dashboard: DashboardConfig | None = None
+) -> dict[str, str]:
     env = dict(os.environ)
     env["HEADROOM_STORE_URL"] = store_url
     env["HEADROOM_DASHBOARD"] = (dashboard or DashboardConfig()).policy().to_json()
@@ -102,9 +113,14 @@ class DashboardProcess:
         return int(self.proc.returncode)
 
 
-def start_dashboard(config_path: str | Path | None, port: int = 8501, address: str = "127.0.0.1",
-                    store_url: str | None = None, dashboard: DashboardConfig | None = None,
-                    quiet: bool = False) -> DashboardProcess:
+def start_dashboard(
+    config_path: str | Path | None,
+    port: int = 8501,
+    address: str = "127.0.0.1",
+    store_url: str | None = None,
+    dashboard: DashboardConfig | None = None,
+    quiet: bool = False,
+) -> DashboardProcess:
     """Start the Streamlit server in the background (``headroom up``, tests)."""
     url = store_url or os.environ.get("HEADROOM_STORE_URL")
     if not url:
@@ -114,13 +130,22 @@ def start_dashboard(config_path: str | Path | None, port: int = 8501, address: s
     os.chmod(tmp.name, 0o700)
     secrets = write_auth_secrets(cfg, Path(tmp.name))
     out = subprocess.DEVNULL if quiet else None
-    proc = subprocess.Popen(streamlit_command(port, address, secrets), env=dashboard_env(url, config_path, cfg),
-                            stdout=out, stderr=out)
+    proc = subprocess.Popen(
+        streamlit_command(port, address, secrets),
+        env=dashboard_env(url, config_path, cfg),
+        stdout=out,
+        stderr=out,
+    )
     return DashboardProcess(proc, tmp)
 
 
-def run_dashboard(config_path: str | Path | None, port: int = 8501, address: str = "127.0.0.1",
-                  store_url: str | None = None, dashboard: DashboardConfig | None = None) -> int:
+def run_dashboard(
+    config_path: str | Path | None,
+    port: int = 8501,
+    address: str = "127.0.0.1",
+    store_url: str | None = None,
+    dashboard: DashboardConfig | None = None,
+) -> int:
     """Run the Streamlit server in the foreground until it exits; returns its exit status.
 
     ``store_url`` is the revealed store URL (the caller loads the configuration); ``dashboard`` the

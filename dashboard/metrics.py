@@ -26,8 +26,10 @@ CONNECTIONS = {"postgres": "pg_connections", "mysql": "mysql_threads_connected"}
 MAX_CONNECTIONS = {"postgres": "pg_max_connections", "mysql": "mysql_max_connections"}
 CACHE_HIT = {"postgres": "pg_cache_hit_ratio", "mysql": "mysql_innodb_buffer_pool_hit_ratio"}
 SIZE = {"postgres": "pg_database_size_bytes", "mysql": "mysql_schema_size_bytes"}
-LAG_SECONDS = {"postgres": ("pg_replication_lag_seconds", "pg_standby_replay_lag_seconds"),
-               "mysql": ("mysql_replica_lag_seconds",)}
+LAG_SECONDS = {
+    "postgres": ("pg_replication_lag_seconds", "pg_standby_replay_lag_seconds"),
+    "mysql": ("mysql_replica_lag_seconds",),
+}
 
 INSTANCE_PANELS = [
     Panel("pg_xact_commit_rate", "Commits per second", "rate", PG),
@@ -80,15 +82,31 @@ class PurgeMetrics:
 MYSQL_PURGE = PurgeMetrics()
 
 INDEX_FINDINGS: list[tuple[str, str, str, str]] = [
-    ("unused", "pg_index_unused_size_bytes", "Unused indexes",
-     "Never scanned since the statistics were reset, on this server and on every other target of the same "
-     "`cluster` label (its standbys)."),
-    ("duplicate", "pg_index_duplicate_size_bytes", "Duplicate indexes",
-     "Same table, same columns, expressions and predicate as another index (`duplicate_of`)."),
-    ("invalid", "pg_index_invalid_size_bytes", "Invalid indexes",
-     "Left behind by a failed CREATE INDEX CONCURRENTLY; they cost writes and serve no reads."),
-    ("bloat", "pg_index_bloat_bytes", "Bloated indexes (estimate)",
-     "Estimated wasted space; REINDEX CONCURRENTLY rebuilds without blocking writes."),
+    (
+        "unused",
+        "pg_index_unused_size_bytes",
+        "Unused indexes",
+        "Never scanned since the statistics were reset, on this server and on every other target of the same "
+        "`cluster` label (its standbys).",
+    ),
+    (
+        "duplicate",
+        "pg_index_duplicate_size_bytes",
+        "Duplicate indexes",
+        "Same table, same columns, expressions and predicate as another index (`duplicate_of`).",
+    ),
+    (
+        "invalid",
+        "pg_index_invalid_size_bytes",
+        "Invalid indexes",
+        "Left behind by a failed CREATE INDEX CONCURRENTLY; they cost writes and serve no reads.",
+    ),
+    (
+        "bloat",
+        "pg_index_bloat_bytes",
+        "Bloated indexes (estimate)",
+        "Estimated wasted space; REINDEX CONCURRENTLY rebuilds without blocking writes.",
+    ),
 ]
 INDEX_SCANS = "pg_index_scans"
 VERSION_NUM = "pg_server_version_num"

@@ -60,16 +60,26 @@ def series_range(
     # one read for the whole fleet, or one per target when only a few are asked for
     scopes: list[str | None] = list(names) if len(names) <= 20 else [None]
     for scope in scopes:
-        for sd in st.query_range(scope, metric, matchers=dict(matchers or {}), start=start, end=end,
-                                 max_points=max_points):
+        for sd in st.query_range(
+            scope, metric, matchers=dict(matchers or {}), start=start, end=end, max_points=max_points
+        ):
             if sd.target not in wanted:
                 continue
             labels = dict(sd.labels)
             name = series_name(sd.target, labels)
             lab = json.dumps(labels, sort_keys=True)
             for ts, value in sd.points:
-                rows.append({"target": sd.target, "metric": sd.metric, "series": name, "labels": lab,
-                             "ts": int(ts), "value": float(value), "resolution_s": sd.resolution_s})
+                rows.append(
+                    {
+                        "target": sd.target,
+                        "metric": sd.metric,
+                        "series": name,
+                        "labels": lab,
+                        "ts": int(ts),
+                        "value": float(value),
+                        "resolution_s": sd.resolution_s,
+                    }
+                )
     df = pd.DataFrame(rows, columns=[c for c in SERIES_COLUMNS if c != "time"])
     df.insert(5, "time", _times(df["ts"]) if not df.empty else pd.Series(dtype="datetime64[ns, UTC]"))
     return df
@@ -80,15 +90,27 @@ LATEST_MAX_AGE = 3 * 3600
 three times the longest collection interval (1 h)."""
 
 
-def latest(st: Any, metric: str, target: str | None = None,
-           matchers: Mapping[str, str] | None = None, max_age: int | None = LATEST_MAX_AGE) -> pd.DataFrame:
+def latest(
+    st: Any,
+    metric: str,
+    target: str | None = None,
+    matchers: Mapping[str, str] | None = None,
+    max_age: int | None = LATEST_MAX_AGE,
+) -> pd.DataFrame:
     """Latest value of each series of ``metric`` seen in the last ``max_age`` seconds; label keys
     become columns."""
     rows = []
     for lv in st.latest(metric, target=target, matchers=dict(matchers or {}), max_age=max_age):
         row: dict[str, Any] = {f"label_{k}": v for k, v in dict(lv.labels).items()}
-        row.update({"target": lv.target, "metric": lv.metric, "ts": int(lv.ts), "value": float(lv.value),
-                    "labels": json.dumps(dict(lv.labels), sort_keys=True)})
+        row.update(
+            {
+                "target": lv.target,
+                "metric": lv.metric,
+                "ts": int(lv.ts),
+                "value": float(lv.value),
+                "labels": json.dumps(dict(lv.labels), sort_keys=True),
+            }
+        )
         rows.append(row)
     df = pd.DataFrame(rows)
     if df.empty:
@@ -96,8 +118,9 @@ def latest(st: Any, metric: str, target: str | None = None,
     return df
 
 
-def events(st: Any, target: str | None, since: int, until: int | None = None,
-           kinds: list[str] | None = None) -> pd.DataFrame:
+def events(
+    st: Any, target: str | None, since: int, until: int | None = None, kinds: list[str] | None = None
+) -> pd.DataFrame:
     rows = [_as_dict(e) for e in st.events(target=target, since=since, until=until, kinds=kinds)]
     df = pd.DataFrame(rows, columns=["target", "ts", "kind", "message", "severity", "details"])
     if not df.empty:
@@ -117,15 +140,30 @@ STATEMENT_ORDER = {
 }
 
 
-def top_statements(st: Any, target: str, start: int, end: int, order_by: str = "total_ms",
-                   limit: int = 50) -> pd.DataFrame:
+def top_statements(
+    st: Any, target: str, start: int, end: int, order_by: str = "total_ms", limit: int = 50
+) -> pd.DataFrame:
     rows = [_as_dict(r) for r in st.top_statements(target, start, end, order_by=order_by, limit=limit)]
     df = pd.DataFrame(rows)
     if df.empty:
-        return pd.DataFrame(columns=["queryid", "dbname", "username", "text", "calls", "total_ms", "mean_ms",
-                                     "rows", "blks_read", "share"])
-    df["text"] = [t if isinstance(t, str) else ("(all other statements)" if q == "(other)" else "(text not captured)")
-                  for q, t in zip(df["queryid"], df["text"], strict=True)]
+        return pd.DataFrame(
+            columns=[
+                "queryid",
+                "dbname",
+                "username",
+                "text",
+                "calls",
+                "total_ms",
+                "mean_ms",
+                "rows",
+                "blks_read",
+                "share",
+            ]
+        )
+    df["text"] = [
+        t if isinstance(t, str) else ("(all other statements)" if q == "(other)" else "(text not captured)")
+        for q, t in zip(df["queryid"], df["text"], strict=True)
+    ]
     df["mean_ms"] = df["total_ms"] / df["calls"].where(df["calls"] > 0)
     total = statement_total_ms(st, target, start, end)
     df["share"] = (df["total_ms"] / total).round(4) if total > 0 else 0.0
@@ -150,8 +188,10 @@ def statement_trend(st: Any, target: str, queryid: str, start: int, end: int) ->
         .order_by(s.c.ts)
     )
     with st.engine.connect() as conn:
-        df = pd.DataFrame([dict(r._mapping) for r in conn.execute(q)],
-                          columns=["ts", "calls", "total_ms", "rows", "blks_read"])
+        df = pd.DataFrame(
+            [dict(r._mapping) for r in conn.execute(q)],
+            columns=["ts", "calls", "total_ms", "rows", "blks_read"],
+        )
     df = df.groupby("ts", as_index=False).sum() if not df.empty else df
     df["time"] = _times(df["ts"]) if not df.empty else pd.Series(dtype="datetime64[ns, UTC]")
     return df
@@ -164,18 +204,51 @@ def forecasts(st: Any) -> pd.DataFrame:
     f = schema.forecasts
     t = schema.targets
     q = (
-        select(t.c.name.label("target"), f.c.metric, f.c.labels_json, f.c.resource, f.c.created_at, f.c.status,
-               f.c.model, f.c.backtest_mase, f.c.baseline_mase, f.c.threshold, f.c.p10_ts, f.c.p50_ts,
-               f.c.p90_ts, f.c.points_json, f.c.details_json, f.c.id)
+        select(
+            t.c.name.label("target"),
+            f.c.metric,
+            f.c.labels_json,
+            f.c.resource,
+            f.c.created_at,
+            f.c.status,
+            f.c.model,
+            f.c.backtest_mase,
+            f.c.baseline_mase,
+            f.c.threshold,
+            f.c.p10_ts,
+            f.c.p50_ts,
+            f.c.p90_ts,
+            f.c.points_json,
+            f.c.details_json,
+            f.c.id,
+        )
         .select_from(f.join(t, t.c.id == f.c.target_id))
         .where(f.c.is_latest == 1)  # through ix_forecasts_latest: never the whole history of runs
         .order_by(f.c.created_at.desc(), f.c.id.desc())
     )
     with st.engine.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(q)]
-    df = pd.DataFrame(rows, columns=["target", "metric", "labels_json", "resource", "created_at", "status",
-                                     "model", "backtest_mase", "baseline_mase", "threshold", "p10_ts",
-                                     "p50_ts", "p90_ts", "points_json", "details_json", "id"])
+    df = pd.DataFrame(
+        rows,
+        columns=[
+            "target",
+            "metric",
+            "labels_json",
+            "resource",
+            "created_at",
+            "status",
+            "model",
+            "backtest_mase",
+            "baseline_mase",
+            "threshold",
+            "p10_ts",
+            "p50_ts",
+            "p90_ts",
+            "points_json",
+            "details_json",
+            "id",
+        ],
+    )
     if df.empty:
         return df
     return df.drop_duplicates(["target", "resource", "metric", "labels_json"]).reset_index(drop=True)
@@ -201,25 +274,69 @@ def alert_states(st: Any) -> pd.DataFrame:
     from store import schema
 
     a = schema.alert_state
-    q = select(a.c.rule, a.c.labels_json, a.c.state, a.c.active_since, a.c.fired_at, a.c.value, a.c.severity,
-               a.c.annotations_json, a.c.last_eval).where(a.c.state.in_(("pending", "firing")))
+    q = select(
+        a.c.rule,
+        a.c.labels_json,
+        a.c.state,
+        a.c.active_since,
+        a.c.fired_at,
+        a.c.value,
+        a.c.severity,
+        a.c.annotations_json,
+        a.c.last_eval,
+    ).where(a.c.state.in_(("pending", "firing")))
     with st.engine.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(q)]
-    return pd.DataFrame(rows, columns=["rule", "labels_json", "state", "active_since", "fired_at", "value",
-                                       "severity", "annotations_json", "last_eval"])
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "rule",
+            "labels_json",
+            "state",
+            "active_since",
+            "fired_at",
+            "value",
+            "severity",
+            "annotations_json",
+            "last_eval",
+        ],
+    )
 
 
 def alert_history(st: Any, since: int, limit: int = 500) -> pd.DataFrame:
     from store import schema
 
     h = schema.alert_history
-    q = (select(h.c.ts, h.c.rule, h.c.labels_json, h.c.from_state, h.c.to_state, h.c.value, h.c.severity,
-                h.c.annotations_json)
-         .where(h.c.ts >= since).order_by(h.c.ts.desc()).limit(limit))
+    q = (
+        select(
+            h.c.ts,
+            h.c.rule,
+            h.c.labels_json,
+            h.c.from_state,
+            h.c.to_state,
+            h.c.value,
+            h.c.severity,
+            h.c.annotations_json,
+        )
+        .where(h.c.ts >= since)
+        .order_by(h.c.ts.desc())
+        .limit(limit)
+    )
     with st.engine.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(q)]
-    return pd.DataFrame(rows, columns=["ts", "rule", "labels_json", "from_state", "to_state", "value", "severity",
-                                       "annotations_json"])
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "ts",
+            "rule",
+            "labels_json",
+            "from_state",
+            "to_state",
+            "value",
+            "severity",
+            "annotations_json",
+        ],
+    )
 
 
 def alert_target(labels_json: str) -> str | None:
@@ -240,9 +357,15 @@ def collector_spool(st: Any) -> pd.DataFrame:
     rows = []
     for key, value in st.meta_items(SPOOL_STATE_PREFIX).items():
         state = json.loads(value)
-        rows.append({"collector": key[len(SPOOL_STATE_PREFIX):], "batches": int(state.get("batches", 0)),
-                     "bytes": int(state.get("bytes", 0)), "dropped_items": int(state.get("dropped_items", 0)),
-                     "updated_at": int(state.get("updated_at", 0))})
+        rows.append(
+            {
+                "collector": key[len(SPOOL_STATE_PREFIX) :],
+                "batches": int(state.get("batches", 0)),
+                "bytes": int(state.get("bytes", 0)),
+                "dropped_items": int(state.get("dropped_items", 0)),
+                "updated_at": int(state.get("updated_at", 0)),
+            }
+        )
     return pd.DataFrame(rows, columns=["collector", "batches", "bytes", "dropped_items", "updated_at"])
 
 
@@ -268,7 +391,9 @@ def plan_changes(st: Any, target: str, queryid: str, since: int) -> list[dict[st
     """Plan changes of one statement since ``since``, newest first: kind, ts and the event's details
     (plans and mean times before and after)."""
     found = st.events(target=target, since=since, kinds=list(PLAN_EVENTS))
-    out = [{"kind": e.kind, "ts": e.ts, **dict(e.details)} for e in found if e.details.get("queryid") == queryid]
+    out = [
+        {"kind": e.kind, "ts": e.ts, **dict(e.details)} for e in found if e.details.get("queryid") == queryid
+    ]
     return sorted(out, key=lambda d: -int(d["ts"]))
 
 

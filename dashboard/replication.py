@@ -41,8 +41,13 @@ def _rows(df: pd.DataFrame | None, label: str | None) -> dict[tuple[str, str], t
         return {}
     out: dict[tuple[str, str], tuple[float, int]] = {}
     col = f"label_{label}" if label else None
-    for target, value, ts, key in zip(df["target"], df["value"], df["ts"],
-                                      df[col] if col and col in df.columns else [""] * len(df), strict=True):
+    for target, value, ts, key in zip(
+        df["target"],
+        df["value"],
+        df["ts"],
+        df[col] if col and col in df.columns else [""] * len(df),
+        strict=True,
+    ):
         k = (str(target), str(key) if isinstance(key, str) else "")
         if k not in out or int(ts) > out[k][1]:
             out[k] = (float(value), int(ts))
@@ -93,8 +98,17 @@ def topology(
             state = NOT_STREAMING if flag is not None and flag[0] < 1 else STREAMING
             lag_b = lb[(src, app)][0] if (src, app) in lb else None
             lag_s = ls[(src, app)][0] if (src, app) in ls else None
-        rows.append({"source": src, "replica": app or "(standby)", "engine": "postgres", "state": state,
-                     "lag_bytes": lag_b, "lag_seconds": lag_s, "seen": seen})
+        rows.append(
+            {
+                "source": src,
+                "replica": app or "(standby)",
+                "engine": "postgres",
+                "state": state,
+                "lag_bytes": lag_b,
+                "lag_seconds": lag_s,
+                "seen": seen,
+            }
+        )
     pg_primaries = {src for src, _ in set(lb) | set(ls) | set(streaming)}
     # PostgreSQL, the standby's own view: its WAL receiver and replay delay
     delay = _by_target(reads.get(PG_STANDBY_DELAY))
@@ -110,8 +124,17 @@ def topology(
             state = "standby (receiver state not collected)"
         else:
             state = STREAMING if rec[0] >= 1 else RECEIVER_DOWN
-        rows.append({"source": source_of(tgt, pg_primaries - {tgt}), "replica": tgt, "engine": "postgres",
-                     "state": state, "lag_bytes": None, "lag_seconds": dl[0] if dl else None, "seen": seen})
+        rows.append(
+            {
+                "source": source_of(tgt, pg_primaries - {tgt}),
+                "replica": tgt,
+                "engine": "postgres",
+                "state": state,
+                "lag_bytes": None,
+                "lag_seconds": dl[0] if dl else None,
+                "seen": seen,
+            }
+        )
     # MySQL / MariaDB replicas: IO and SQL threads
     io = _by_target(reads.get(MY_IO))
     sq = _by_target(reads.get(MY_SQL))
@@ -123,9 +146,21 @@ def topology(
             continue
         io_on = io.get(tgt, (0.0, 0))[0] >= 1
         sql_on = sq.get(tgt, (0.0, 0))[0] >= 1
-        state = "running" if io_on and sql_on else (
-            f"IO thread {'on' if io_on else 'STOPPED'}, SQL thread {'on' if sql_on else 'STOPPED'}")
+        state = (
+            "running"
+            if io_on and sql_on
+            else (f"IO thread {'on' if io_on else 'STOPPED'}, SQL thread {'on' if sql_on else 'STOPPED'}")
+        )
         seen = max(v[1] for v in (io.get(tgt), sq.get(tgt)) if v)
-        rows.append({"source": source_of(tgt, my_primaries), "replica": tgt, "engine": "mysql", "state": state,
-                     "lag_bytes": None, "lag_seconds": lag[tgt][0] if tgt in lag else None, "seen": seen})
+        rows.append(
+            {
+                "source": source_of(tgt, my_primaries),
+                "replica": tgt,
+                "engine": "mysql",
+                "state": state,
+                "lag_bytes": None,
+                "lag_seconds": lag[tgt][0] if tgt in lag else None,
+                "seen": seen,
+            }
+        )
     return pd.DataFrame(rows, columns=COLUMNS)

@@ -37,8 +37,11 @@ def _demo_banner() -> None:
     marker = data.demo_history()
     if marker:
         start, end = fmt.fmt_ts(int(marker["start"])), fmt.fmt_ts(int(marker["end"]))
-        st.info(f"Demo store: the samples from {start} to {end} are **generated demo history**, not measured data; "
-                "everything after that was really collected from the demo servers.", icon=":material/science:")
+        st.info(
+            f"Demo store: the samples from {start} to {end} are **generated demo history**, not measured data; "
+            "everything after that was really collected from the demo servers.",
+            icon=":material/science:",
+        )
 
 
 def _access_denied(email: str | None, reason: str) -> None:
@@ -46,8 +49,10 @@ def _access_denied(email: str | None, reason: str) -> None:
     st.title("Headroom")
     st.error("Access denied: this account may not see this dashboard.", icon=":material/block:")
     st.text(f"Signed in as: {email or 'an account without an e-mail address'}\nReason: {reason}.")
-    st.write("Ask whoever runs Headroom to add your address (`dashboard.auth.allowed_emails`) or your domain "
-             "(`dashboard.auth.allowed_domains`), or sign in with another account.")
+    st.write(
+        "Ask whoever runs Headroom to add your address (`dashboard.auth.allowed_emails`) or your domain "
+        "(`dashboard.auth.allowed_domains`), or sign in with another account."
+    )
     st.button("Sign out", on_click=st.logout)
     st.stop()
 
@@ -84,8 +89,10 @@ def main() -> None:
         st.stop()
     except DBAPIError as exc:  # the store is down or refuses us: say so, without any secret
         data.get_store.clear()
-        st.error(f"The metrics store is unreachable: {redact_shown(str(exc.orig or exc).splitlines()[0])}. "
-                 "Check that it is running and that `store.url` is right; this page retries on reload.")
+        st.error(
+            f"The metrics store is unreachable: {redact_shown(str(exc.orig or exc).splitlines()[0])}. "
+            "Check that it is running and that `store.url` is right; this page retries on reload."
+        )
         st.stop()
     _demo_banner()
     if cfg.auth_enabled:

@@ -26,21 +26,61 @@ def _rows(i: int, ts: int, end: int) -> list[ActivityRow]:
 
 def _snapshot(now: int) -> list[dict[str, Any]]:
     def session(pid: int, state: str, query: str, **extra: Any) -> dict[str, Any]:
-        base = {"pid": pid, "user": "app_user", "db": "app", "client": "10.0.0.8", "state": state,
-                "active": state == "active", "wait_class": "", "wait_event": "", "queryid": "q3", "query": query,
-                "xact_age": 95.0, "query_age": 90.0, "state_age": 90.0, "blockers": []}
+        base = {
+            "pid": pid,
+            "user": "app_user",
+            "db": "app",
+            "client": "10.0.0.8",
+            "state": state,
+            "active": state == "active",
+            "wait_class": "",
+            "wait_event": "",
+            "queryid": "q3",
+            "query": query,
+            "xact_age": 95.0,
+            "query_age": 90.0,
+            "state_age": 90.0,
+            "blockers": [],
+        }
         return base | extra
 
     return [
-        session(4101, "idle in transaction", HOSTILE_QUERY, blocking=True, lock_mode="ExclusiveLock",
-                lock_target="transactionid 7310", xact_age=400.0, state_age=380.0),
-        session(4102, "active", "UPDATE orders SET note = 'b' WHERE id = 1", wait_class="Lock",
-                wait_event="transactionid", blockers=[4101], blocking=True, lock_mode="ShareLock",
-                lock_target="transactionid 7310", wait_age=75.0),
-        session(4103, "active", "UPDATE orders SET note = 'c' WHERE id = 1", wait_class="Lock",
-                wait_event="tuple", blockers=[4102], lock_mode="ExclusiveLock",
-                lock_target="tuple public.orders (0,1)", wait_age=60.0),
-        session(4104, "active", "SELECT count(*) FROM orders", wait_class="CPU", wait_event="CPU", query_age=120.0),
+        session(
+            4101,
+            "idle in transaction",
+            HOSTILE_QUERY,
+            blocking=True,
+            lock_mode="ExclusiveLock",
+            lock_target="transactionid 7310",
+            xact_age=400.0,
+            state_age=380.0,
+        ),
+        session(
+            4102,
+            "active",
+            "UPDATE orders SET note = 'b' WHERE id = 1",
+            wait_class="Lock",
+            wait_event="transactionid",
+            blockers=[4101],
+            blocking=True,
+            lock_mode="ShareLock",
+            lock_target="transactionid 7310",
+            wait_age=75.0,
+        ),
+        session(
+            4103,
+            "active",
+            "UPDATE orders SET note = 'c' WHERE id = 1",
+            wait_class="Lock",
+            wait_event="tuple",
+            blockers=[4102],
+            lock_mode="ExclusiveLock",
+            lock_target="tuple public.orders (0,1)",
+            wait_age=60.0,
+        ),
+        session(
+            4104, "active", "SELECT count(*) FROM orders", wait_class="CPU", wait_event="CPU", query_age=120.0
+        ),
     ]
 
 

@@ -7,8 +7,9 @@ from collections.abc import Callable
 import pandas as pd
 
 
-def latest_table(df: pd.DataFrame, value_name: str, formatter: Callable[[float], str],
-                 ascending: bool = False) -> pd.DataFrame:
+def latest_table(
+    df: pd.DataFrame, value_name: str, formatter: Callable[[float], str], ascending: bool = False
+) -> pd.DataFrame:
     """One row per series: target, its label columns, and the formatted value, largest first."""
     if df.empty:
         return pd.DataFrame()

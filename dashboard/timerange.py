@@ -63,8 +63,10 @@ def parse_range(text: str | None, now: int) -> TimeRange:
     if end <= start:
         raise ValueError(f"time range {text!r}: the end must be after the start")
     if start < EARLIEST or end > now + MAX_AHEAD or end - start > MAX_SPAN:
-        raise ValueError(f"time range {text!r}: out of bounds (from 2000-01-01, at most a year ahead, "
-                         "at most ten years long)")
+        raise ValueError(
+            f"time range {text!r}: out of bounds (from 2000-01-01, at most a year ahead, "
+            "at most ten years long)"
+        )
     return TimeRange(start, end, text)
 
 

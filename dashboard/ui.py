@@ -50,10 +50,23 @@ def table(df: pd.DataFrame, **kwargs: Any) -> None:
     st.dataframe(df, width="stretch", hide_index=True, **kwargs)
 
 
-def kpi(label: str, value: str, delta: str | None = None, help: str | None = None,
-        delta_color: str = "normal", chart_data: Sequence[float] | None = None) -> None:
-    st.metric(label, value, delta=delta, help=help, border=True, delta_color=delta_color,  # type: ignore[arg-type]
-              chart_data=list(chart_data) if chart_data is not None and len(chart_data) > 1 else None)
+def kpi(
+    label: str,
+    value: str,
+    delta: str | None = None,
+    help: str | None = None,
+    delta_color: str = "normal",
+    chart_data: Sequence[float] | None = None,
+) -> None:
+    st.metric(
+        label,
+        value,
+        delta=delta,
+        help=help,
+        border=True,
+        delta_color=delta_color,  # type: ignore[arg-type]
+        chart_data=list(chart_data) if chart_data is not None and len(chart_data) > 1 else None,
+    )
 
 
 def require_target(ctx: ViewContext) -> str | None:

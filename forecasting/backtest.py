@@ -168,8 +168,10 @@ def run_backtest(
         return float(np.mean(a) / scale) if len(a) else float("inf")
 
     if ctx.storage:
-        ranked = sorted((m for m in names if m in errors and m != BASELINE and np.isfinite(score(errors[m]))),
-                        key=lambda m: score(errors[m]))
+        ranked = sorted(
+            (m for m in names if m in errors and m != BASELINE and np.isfinite(score(errors[m]))),
+            key=lambda m: score(errors[m]),
+        )
         members = ranked[:combine_top]
         ensembles = [COMBINATION] if len(members) >= 2 else []
     else:
@@ -256,13 +258,13 @@ def calibration_errors(
     if not origins:
         return np.empty((0, h))
     target = shift_free(y, ctx)
-    rows = [target[o : o + h] - forecast_with(model, members, prepare(target[:o], ctx), h, ctx) for o in origins]
+    rows = [
+        target[o : o + h] - forecast_with(model, members, prepare(target[:o], ctx), h, ctx) for o in origins
+    ]
     return np.vstack(rows)
 
 
-def calibration_set(
-    y: np.ndarray, h: int, ctx: Context, bt: Backtest, n_origins: int = 20
-) -> np.ndarray:
+def calibration_set(y: np.ndarray, h: int, ctx: Context, bt: Backtest, n_origins: int = 20) -> np.ndarray:
     """The chosen model's errors for the bands: the selection origins plus ``n_origins`` spread
     over the history, each scaled to how much the series moves now (:func:`rescale_to_now`)."""
     spread = calibration_errors(y, h, ctx, bt.chosen, bt.members, n_origins)

@@ -68,14 +68,22 @@ def time_to_threshold(fc: Forecast, threshold: float, offset: float = 0.0) -> Cr
     ts = fc.timestamps()
     end = int(ts[-1])
     if fc.last_value + offset >= threshold:
-        return Crossing(EXCEEDED, threshold, fc.start - fc.step, fc.start - fc.step, fc.start - fc.step, end,
-                        "already at or above the threshold")
+        return Crossing(
+            EXCEEDED,
+            threshold,
+            fc.start - fc.step,
+            fc.start - fc.step,
+            fc.start - fc.step,
+            end,
+            "already at or above the threshold",
+        )
     cal = fc.calibration
     start = fc.last_value + offset
     early = _first_reach(cal.path(fc.point, 0.9) + offset, ts, threshold, start)
     if early is None:
-        return Crossing(NO_CROSSING, threshold, horizon_end=end, message="not reached within the horizon",
-                        offset=offset)
+        return Crossing(
+            NO_CROSSING, threshold, horizon_end=end, message="not reached within the horizon", offset=offset
+        )
     # the median date is the point forecast's; quantile paths can cross at the first steps, so
     # dates are kept in order
     mid = _first_reach(fc.point + offset, ts, threshold, start)
@@ -169,8 +177,9 @@ def forecast_capacity(
     if selection is not None:
         fc = refresh_series(series, horizon, {**selection, "storage": True})
     else:
-        fc = forecast_series(series, horizon, storage=True, n_origins=n_origins,
-                             calibration_origins=calibration_origins)
+        fc = forecast_series(
+            series, horizon, storage=True, n_origins=n_origins, calibration_origins=calibration_origins
+        )
     if fc.status != OK:
         return fc, Crossing(fc.status, threshold, message=fc.message)
     if kind == COUNTER:
@@ -186,6 +195,7 @@ def forecast_capacity(
     flat = stationary(fc, grid.values, fc.season)
     crossing = time_to_threshold(flat, threshold, offset)
     if kind == STORAGE and crossing.status == NO_CROSSING:
-        crossing = Crossing(NO_TREND, threshold, horizon_end=crossing.horizon_end,
-                            message="no steady growth: no full-on date")
+        crossing = Crossing(
+            NO_TREND, threshold, horizon_end=crossing.horizon_end, message="no steady growth: no full-on date"
+        )
     return flat, crossing

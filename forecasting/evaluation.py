@@ -44,7 +44,13 @@ def load_csv(path: Path) -> Regular:
     if pd.api.types.is_numeric_dtype(raw):
         ts = raw.to_numpy(dtype="int64")
     else:
-        ts = pd.to_datetime(raw, utc=True).dt.tz_convert(None).to_numpy().astype("datetime64[s]").astype("int64")
+        ts = (
+            pd.to_datetime(raw, utc=True)
+            .dt.tz_convert(None)
+            .to_numpy()
+            .astype("datetime64[s]")
+            .astype("int64")
+        )
     return regularise(zip(ts.tolist(), df["value"].astype(float).tolist(), strict=True), HOUR)
 
 
@@ -76,8 +82,9 @@ class SeriesResult:
     origins: list[OriginResult] = field(default_factory=list)
 
 
-def run_series(name: str, reg: Regular, h: int = 24, n_eval: int = 4, inner_origins: int = 12,
-               linear_window: int = 6) -> SeriesResult:
+def run_series(
+    name: str, reg: Regular, h: int = 24, n_eval: int = 4, inner_origins: int = 12, linear_window: int = 6
+) -> SeriesResult:
     """Rolling origin over the end of the series: ``n_eval`` forecasts of ``h`` steps, every
     ``h`` steps (closer together when the series is too short to keep two days of training).
     At each origin: the selection backtest on the history before it, and every model's forecast."""
@@ -123,7 +130,11 @@ def rel_mase(res: SeriesResult, pick: Mapping[int, str]) -> float:
 
 def usable(results: list[SeriesResult]) -> list[SeriesResult]:
     """Series on which seasonal naive makes some error (else relative MASE is undefined)."""
-    return [r for r in results if r.origins and math.isfinite(rel_mase(r, dict.fromkeys(range(len(r.origins)), BASELINE)))]
+    return [
+        r
+        for r in results
+        if r.origins and math.isfinite(rel_mase(r, dict.fromkeys(range(len(r.origins)), BASELINE)))
+    ]
 
 
 def geo_mean(values: Iterable[float]) -> float:
@@ -133,7 +144,9 @@ def geo_mean(values: Iterable[float]) -> float:
 
 def fixed_scores(results: list[SeriesResult], models: Iterable[str] = (*FIXED, "linear")) -> dict[str, float]:
     """Geometric mean over series of every model's relative MASE."""
-    return {m: geo_mean(rel_mase(r, dict.fromkeys(range(len(r.origins)), m)) for r in results) for m in models}
+    return {
+        m: geo_mean(rel_mase(r, dict.fromkeys(range(len(r.origins)), m)) for r in results) for m in models
+    }
 
 
 def best_fixed(results: list[SeriesResult]) -> tuple[str, float]:
@@ -153,7 +166,9 @@ def prior_from(results: list[SeriesResult]) -> dict[str, dict[str, float]]:
     return out
 
 
-def auto_choices(results: list[SeriesResult], prior: Mapping[str, Mapping[str, float]]) -> dict[tuple[str, int], str]:
+def auto_choices(
+    results: list[SeriesResult], prior: Mapping[str, Mapping[str, float]]
+) -> dict[tuple[str, int], str]:
     """The automatic choice at every (series, origin): each series' evidence pooled with that of
     the other series of its group at the same origin, shrunk toward ``prior``."""
     chosen: dict[tuple[str, int], str] = {}
@@ -165,14 +180,17 @@ def auto_choices(results: list[SeriesResult], prior: Mapping[str, Mapping[str, f
             if o.backtest is None:
                 chosen[(r.name, i)] = BASELINE
                 continue
-            others = Pool.of(ev[x.name].scores for x, xo in at if x.name != r.name and xo.group == o.group
-                             and x.name in ev)
+            others = Pool.of(
+                ev[x.name].scores for x, xo in at if x.name != r.name and xo.group == o.group and x.name in ev
+            )
             names = [m for m in o.backtest.mase if m != "linear"]
             chosen[(r.name, i)] = choose(names, ev[r.name], others, prior.get(o.group, {})).model
     return chosen
 
 
-def auto_score(results: list[SeriesResult], prior: Mapping[str, Mapping[str, float]]) -> tuple[float, dict[tuple[str, int], str]]:
+def auto_score(
+    results: list[SeriesResult], prior: Mapping[str, Mapping[str, float]]
+) -> tuple[float, dict[tuple[str, int], str]]:
     chosen = auto_choices(results, prior)
     rel = [rel_mase(r, {i: auto_key(chosen[(r.name, i)]) for i in range(len(r.origins))}) for r in results]
     return geo_mean(rel), chosen
@@ -196,12 +214,18 @@ class Coverage:
         self.inside95 += ((a >= cal.path(point, 0.025)[ok]) & (a <= cal.path(point, 0.975)[ok])).tolist()
 
     def figures(self) -> tuple[float, float]:
-        return (float(np.mean(self.inside80)) if self.inside80 else float("nan"),
-                float(np.mean(self.inside95)) if self.inside95 else float("nan"))
+        return (
+            float(np.mean(self.inside80)) if self.inside80 else float("nan"),
+            float(np.mean(self.inside95)) if self.inside95 else float("nan"),
+        )
 
 
-def coverage(results: list[SeriesResult], pick: Mapping[tuple[str, int], str], cal_origins: int = 20,
-             auto: bool = False) -> Coverage:
+def coverage(
+    results: list[SeriesResult],
+    pick: Mapping[tuple[str, int], str],
+    cal_origins: int = 20,
+    auto: bool = False,
+) -> Coverage:
     """80 % / 95 % band coverage of the picked model, the band calibrated as the forecaster does
     (its backtest errors plus ``cal_origins`` spread over the history, rescaled to now)."""
     cov = Coverage()
@@ -213,7 +237,9 @@ def coverage(results: list[SeriesResult], pick: Mapping[tuple[str, int], str], c
             train = r.reg.values[: o.origin]
             bt = o.backtest
             members = list(ENSEMBLES[m][1]) if m in ENSEMBLES else bt.members
-            errors = calibration_set(train, len(o.actual), o.ctx, replace(bt, chosen=m, members=members), cal_origins)
+            errors = calibration_set(
+                train, len(o.actual), o.ctx, replace(bt, chosen=m, members=members), cal_origins
+            )
             typical = float(np.nanmedian(np.abs(np.diff(fill_gaps(train)))))
             cov.add(o.actual, o.forecasts[auto_key(m) if auto else m], errors, typical)
     return cov

@@ -55,8 +55,13 @@ class Calibration:
             missing = [q for q in LEVELS if q not in quantiles]
             if missing:
                 raise ValueError(f"calibration lacks quantiles {missing}")
-            return cls(float(data["scale"]), float(data["power"]), quantiles, int(data.get("n_errors", 0)),
-                       float(data.get("trend_se", 0.0)))
+            return cls(
+                float(data["scale"]),
+                float(data["power"]),
+                quantiles,
+                int(data.get("n_errors", 0)),
+                float(data.get("trend_se", 0.0)),
+            )
         except (KeyError, TypeError) as exc:
             raise ValueError(f"invalid stored calibration: {exc}") from exc
 

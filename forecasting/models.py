@@ -48,7 +48,9 @@ def seasonal_naive_long(y: np.ndarray, h: int, ctx: Context) -> np.ndarray:
 def seasonal_drift(y: np.ndarray, h: int, ctx: Context) -> np.ndarray:
     """Seasonal naive plus the average growth per season: the naive answer for growing series."""
     p = ctx.season if ctx.season > 1 and len(y) > 2 * ctx.season else 1
-    drift = (y[-1] - y[-len(y) + (len(y) - 1) % p]) / max(len(y) - 1 - (len(y) - 1) % p, 1) if len(y) > p else 0.0
+    drift = (
+        (y[-1] - y[-len(y) + (len(y) - 1) % p]) / max(len(y) - 1 - (len(y) - 1) % p, 1) if len(y) > p else 0.0
+    )
     k = np.arange(1, h + 1)
     seasons_ahead = (k - 1) // p + 1
     return _snaive(y, h, p) + drift * p * seasons_ahead
@@ -191,11 +193,7 @@ def mstl_ets(y: np.ndarray, h: int, ctx: Context) -> np.ndarray:
     n = len(y)
     weekly_hist = _tile_back(weekly_prof, long, n)
     adjusted = rest - weekly_hist
-    return (
-        _holt(adjusted, h, ctx.storage)
-        + _season_path(daily, ctx.season, h)
-        + np.resize(weekly_prof, h)
-    )
+    return _holt(adjusted, h, ctx.storage) + _season_path(daily, ctx.season, h) + np.resize(weekly_prof, h)
 
 
 def _tile_back(profile: np.ndarray, period: int, n: int) -> np.ndarray:

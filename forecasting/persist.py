@@ -102,8 +102,13 @@ def supersede(conn: Connection, keys: set[tuple[int, str, str, str]]) -> None:
         return
     conn.execute(
         update(f)
-        .where(f.c.is_latest == 1, f.c.target_id == bindparam("t"), f.c.resource == bindparam("r"),
-               f.c.metric == bindparam("m"), f.c.labels_json == bindparam("l"))
+        .where(
+            f.c.is_latest == 1,
+            f.c.target_id == bindparam("t"),
+            f.c.resource == bindparam("r"),
+            f.c.metric == bindparam("m"),
+            f.c.labels_json == bindparam("l"),
+        )
         .values(is_latest=0),
         [{"t": t, "r": r, "m": m, "l": lj} for t, r, m, lj in sorted(keys)],
     )
@@ -168,7 +173,6 @@ def newest_rows(engine: Engine) -> list[dict[str, Any]]:
     return rows
 
 
-
 class EvidencePools:
     """The backtest scores of every load series' newest forecast, by metric and group (daily /
     weekly): what the pooled model choice of the next full selections learns from."""
@@ -205,14 +209,21 @@ class EvidencePools:
                     continue
                 if not scores or not group or not isinstance(scores, dict):
                     continue
-                clean = {str(m): float(v) for m, v in scores.items() if isinstance(v, int | float) and np.isfinite(v)}
+                clean = {
+                    str(m): float(v)
+                    for m, v in scores.items()
+                    if isinstance(v, int | float) and np.isfinite(v)
+                }
                 out.setdefault(r.metric, {}).setdefault(str(group), []).append((_key(r.name, labels), clean))
         return cls(out)
 
     def for_series(self, metric: str, target: str, labels: Mapping[str, str]) -> dict[str, Pool]:
         """The pooled evidence of the other series of ``metric`` (this one left out)."""
         me = _key(target, labels)
-        return {g: Pool.of(sc for key, sc in items if key != me) for g, items in self.evidence.get(metric, {}).items()}
+        return {
+            g: Pool.of(sc for key, sc in items if key != me)
+            for g, items in self.evidence.get(metric, {}).items()
+        }
 
 
 def _key(target: str, labels: Mapping[str, str]) -> str:

@@ -143,8 +143,9 @@ def forecast_series(
     ctx = plan.ctx
     names = models or candidates(ctx, len(y))
     group = shape(ctx.long_season)
-    bt: Backtest | None = run_backtest(y, plan.backtest_h, ctx, names, n_origins=n_origins,
-                                       pool=(pools or {}).get(group), prior=PRIOR[group])
+    bt: Backtest | None = run_backtest(
+        y, plan.backtest_h, ctx, names, n_origins=n_origins, pool=(pools or {}).get(group), prior=PRIOR[group]
+    )
     if bt is None:
         return _not_enough(reg, plan.min_points + 2 * plan.backtest_h, storage)
     errors = calibration_set(y, plan.backtest_h, ctx, bt, calibration_origins)

@@ -37,12 +37,16 @@ class TrendTest:
     t_recent: float  # over the last third
     significant: bool
 
-    def to_dict(self) -> dict[str, float | bool]:
+    def to_dict(self) -> dict[str, float | bool | None]:
         def r(x: float) -> float | None:
             return round(x, 3) if math.isfinite(x) else None
 
-        return {"slope_per_step": self.slope, "t": r(self.t), "t_recent": r(self.t_recent),  # type: ignore[dict-item]
-                "significant": self.significant}
+        return {
+            "slope_per_step": self.slope,
+            "t": r(self.t),
+            "t_recent": r(self.t_recent),
+            "significant": self.significant,
+        }
 
 
 def _slope_t(y: np.ndarray) -> tuple[float, float]:
@@ -112,7 +116,13 @@ def stationary(fc: Forecast, values: np.ndarray, season: int) -> Forecast:
         quantiles = {q: float(np.quantile(dev, conformal_level(q, n))) for q in (0.025, 0.1, 0.5, 0.9, 0.975)}
     else:
         spread = float(np.std(dev)) if n > 1 else 0.0
-        quantiles = {0.025: -2.5 * spread, 0.1: -1.6 * spread, 0.5: 0.0, 0.9: 1.6 * spread, 0.975: 2.5 * spread}
+        quantiles = {
+            0.025: -2.5 * spread,
+            0.1: -1.6 * spread,
+            0.5: 0.0,
+            0.9: 1.6 * spread,
+            0.975: 2.5 * spread,
+        }
     quantiles[0.5] = 0.0
     for lo, hi in ((0.1, 0.9), (0.025, 0.975)):
         quantiles[lo] = min(quantiles[lo], 0.0)

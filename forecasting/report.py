@@ -66,8 +66,10 @@ def _dates_text(r: dict[str, Any]) -> str:
 def _model_text(r: dict[str, Any]) -> str:
     if not r["model"]:
         return fmt.DASH
-    return (f"{escape(str(r['model']))} (backtest MASE {_mase(r['backtest_mase'])}; "
-            f"seasonal naive {_mase(r['baseline_mase'])})")
+    return (
+        f"{escape(str(r['model']))} (backtest MASE {_mase(r['backtest_mase'])}; "
+        f"seasonal naive {_mase(r['baseline_mase'])})"
+    )
 
 
 def _risk_rows(rows: list[dict[str, Any]], now: int) -> str:
@@ -75,8 +77,10 @@ def _risk_rows(rows: list[dict[str, Any]], now: int) -> str:
     risky.sort(key=lambda r: int(r["p10_ts"]))
     if not risky:
         return "<p>No resource is forecast to reach its limit within the horizon.</p>"
-    out = ["<table><tr><th>target</th><th>resource</th><th>series</th><th>P10 (earliest)</th><th>P50</th>"
-           "<th>P90 (latest)</th><th>days to P10</th><th>triggers</th><th>recommended action</th></tr>"]
+    out = [
+        "<table><tr><th>target</th><th>resource</th><th>series</th><th>P10 (earliest)</th><th>P50</th>"
+        "<th>P90 (latest)</th><th>days to P10</th><th>triggers</th><th>recommended action</th></tr>"
+    ]
     for r in risky:
         trig = r["details"].get("triggers") or []
         sev = "crit" if any(t.get("severity") == "critical" for t in trig) else ("warn" if trig else "")
@@ -100,16 +104,27 @@ def _resource_section(r: dict[str, Any], now: int) -> str:
     points = d.get("capacity_points") or r["points"]
     history = d.get("history") or []
     points = _shown(points, history, r, now)
-    svg = chart(history, points, r["threshold"],
-                [("P10", r["p10_ts"]), ("P50", r["p50_ts"]), ("P90", r["p90_ts"])], unit, f"{title} {labels}")
+    svg = chart(
+        history,
+        points,
+        r["threshold"],
+        [("P10", r["p10_ts"]), ("P50", r["p50_ts"]), ("P90", r["p90_ts"])],
+        unit,
+        f"{title} {labels}",
+    )
     mase_by = (d.get("selection") or {}).get("main") or {}
-    record = ", ".join(f"{escape(k)} {fmt.fmt_decimal(v, 2)}"
-                       for k, v in sorted((mase_by.get("mase_by_model") or {}).items(), key=lambda kv: kv[1]))
+    record = ", ".join(
+        f"{escape(k)} {fmt.fmt_decimal(v, 2)}"
+        for k, v in sorted((mase_by.get("mase_by_model") or {}).items(), key=lambda kv: kv[1])
+    )
     status = r["status"]
     message = d.get("message") or ""
     source = d.get("threshold_source") or ""
-    threshold = fmt.DASH if r["threshold"] is None else (
-        fmt.fmt_value(r["threshold"], unit) + (f" ({escape(source)})" if source else ""))
+    threshold = (
+        fmt.DASH
+        if r["threshold"] is None
+        else (fmt.fmt_value(r["threshold"], unit) + (f" ({escape(source)})" if source else ""))
+    )
     return (
         f"<div class='res'><h3>{escape(title)}{' — ' + escape(labels) if labels else ''}</h3>{svg}"
         "<table>"
@@ -148,13 +163,17 @@ def _advisor_section(st: Any) -> str:
     """The advisors' findings (``headroom check --advise``), most severe first."""
     findings = fleet_findings(st)
     if not findings:
-        return ("<h2>Advisors</h2><p class='muted'>No advisor findings stored: run <code>headroom check --advise</code> "
-                "to review each target's configuration and security.</p>")
+        return (
+            "<h2>Advisors</h2><p class='muted'>No advisor findings stored: run <code>headroom check --advise</code> "
+            "to review each target's configuration and security.</p>"
+        )
     out = ["<h2>Advisors</h2><table><tr><th>severity</th><th>target</th><th>finding</th><th>fix</th></tr>"]
     for f in findings:
-        out.append(f"<tr><td>{escape(str(f.get('severity', '')))}</td><td>{escape(str(f['target']))}</td>"
-                   f"<td>{escape(str(f.get('title', '')))}: {escape(str(f.get('finding', '')))}</td>"
-                   f"<td><code>{escape(str(f.get('fix', '')))}</code></td></tr>")
+        out.append(
+            f"<tr><td>{escape(str(f.get('severity', '')))}</td><td>{escape(str(f['target']))}</td>"
+            f"<td>{escape(str(f.get('title', '')))}: {escape(str(f.get('finding', '')))}</td>"
+            f"<td><code>{escape(str(f.get('fix', '')))}</code></td></tr>"
+        )
     out.append("</table>")
     return "".join(out)
 
@@ -177,8 +196,10 @@ def render_report_html(st: Any, now: int | None = None) -> str:
         _risk_rows(rows, now),
     ]
     if not rows:
-        body.append("<p>No forecasts yet: run <code>headroom forecast --once</code> after some history has been "
-                    "collected.</p>")
+        body.append(
+            "<p>No forecasts yet: run <code>headroom forecast --once</code> after some history has been "
+            "collected.</p>"
+        )
     order = {k: i for i, k in enumerate(RESOURCE_TITLES)}
     for target in targets:
         body.append(f"<h2>{escape(target)}</h2>")

@@ -21,12 +21,25 @@ MXID_WRAPAROUND = float(LIMIT)  # multixact IDs wrap at the same 2^31
 
 
 class StoreLike(Protocol):
-    def query_range(self, target: str | None, metric: str, matchers: Mapping[str, str] | None = ...,
-                    start: int | None = ..., end: int | None = ..., max_points: int = ...,
-                    resolution: int | str = ..., agg: str = ...) -> list[Any]: ...
+    def query_range(
+        self,
+        target: str | None,
+        metric: str,
+        matchers: Mapping[str, str] | None = ...,
+        start: int | None = ...,
+        end: int | None = ...,
+        max_points: int = ...,
+        resolution: int | str = ...,
+        agg: str = ...,
+    ) -> list[Any]: ...
 
-    def latest(self, metric: str, target: str | None = ..., matchers: Mapping[str, str] | None = ...,
-               max_age: int | None = ...) -> list[Any]: ...
+    def latest(
+        self,
+        metric: str,
+        target: str | None = ...,
+        matchers: Mapping[str, str] | None = ...,
+        max_age: int | None = ...,
+    ) -> list[Any]: ...
 
 
 @dataclass(frozen=True)
@@ -79,19 +92,37 @@ class Reader:
         self.st, self.start, self.end = st, start, end
         self.max_points = max(2000, (end - start) // 3600 + 48)
 
-    def series(self, target: str, metric: str, kind: str, matchers: Mapping[str, str] | None = None) -> list[Any]:
+    def series(
+        self, target: str, metric: str, kind: str, matchers: Mapping[str, str] | None = None
+    ) -> list[Any]:
         agg = "avg" if kind == LOAD else "max"
-        found = self.st.query_range(target, metric, dict(matchers or {}), start=self.start, end=self.end,
-                                    max_points=self.max_points, agg=agg)
+        found = self.st.query_range(
+            target,
+            metric,
+            dict(matchers or {}),
+            start=self.start,
+            end=self.end,
+            max_points=self.max_points,
+            agg=agg,
+        )
         if found and min(len(s.points) for s in found) < SHORT:
             # a young series: hourly buckets hide it, read its raw samples of the last two days
-            raw = self.st.query_range(target, metric, dict(matchers or {}), start=max(self.start, self.end - RAW_SPAN),
-                                      end=self.end, resolution="raw", agg=agg)
+            raw = self.st.query_range(
+                target,
+                metric,
+                dict(matchers or {}),
+                start=max(self.start, self.end - RAW_SPAN),
+                end=self.end,
+                resolution="raw",
+                agg=agg,
+            )
             if sum(len(s.points) for s in raw) > sum(len(s.points) for s in found):
                 return raw
         return found
 
-    def latest_value(self, target: str, metric: str, matchers: Mapping[str, str] | None = None) -> float | None:
+    def latest_value(
+        self, target: str, metric: str, matchers: Mapping[str, str] | None = None
+    ) -> float | None:
         rows = self.st.latest(metric, target=target, matchers=dict(matchers or {}))
         values = [float(r.value) for r in rows if r.value is not None and np.isfinite(r.value)]
         return max(values) if values else None
@@ -148,9 +179,17 @@ def _disk_job(reader: Reader, info: TargetInfo, metrics: Sequence[str]) -> Job |
         return None
     points = summed(series, _step_for(series))
     source = "capacity.disk_bytes" if info.disk_bytes else ""
-    return Job(info.name, "disk", metrics[0], {}, STORAGE, points,
-               float(info.disk_bytes) if info.disk_bytes else None, source,
-               {"members": len(series), "metrics": list(metrics)})
+    return Job(
+        info.name,
+        "disk",
+        metrics[0],
+        {},
+        STORAGE,
+        points,
+        float(info.disk_bytes) if info.disk_bytes else None,
+        source,
+        {"members": len(series), "metrics": list(metrics)},
+    )
 
 
 def _filesystem_jobs(reader: Reader, info: TargetInfo) -> list[Job]:
@@ -163,8 +202,18 @@ def _filesystem_jobs(reader: Reader, info: TargetInfo) -> list[Job]:
             continue
         mount = {k: v for k, v in s.labels.items() if k == "mountpoint"}
         size = reader.latest_value(info.name, "disk_capacity_bytes", mount)
-        jobs.append(Job(info.name, "disk", "disk_used_bytes", dict(s.labels), STORAGE, pts, size,
-                        "node_exporter filesystem size" if size else ""))
+        jobs.append(
+            Job(
+                info.name,
+                "disk",
+                "disk_used_bytes",
+                dict(s.labels),
+                STORAGE,
+                pts,
+                size,
+                "node_exporter filesystem size" if size else "",
+            )
+        )
     return jobs
 
 
@@ -177,8 +226,11 @@ def _growing_tables(reader: Reader, info: TargetInfo, metric: str, top: int) -> 
         if len(pts) >= 2:
             grown.append((pts[-1][1] - pts[0][1], s, pts))
     grown.sort(key=lambda g: g[0], reverse=True)
-    return [Job(info.name, "table", metric, dict(s.labels), STORAGE, pts, None, "")
-            for g, s, pts in grown[:top] if g > 0]
+    return [
+        Job(info.name, "table", metric, dict(s.labels), STORAGE, pts, None, "")
+        for g, s, pts in grown[:top]
+        if g > 0
+    ]
 
 
 def _postgres_jobs(reader: Reader, info: TargetInfo, top_tables: int) -> list[Job]:  # noqa: C901
@@ -195,24 +247,58 @@ def _postgres_jobs(reader: Reader, info: TargetInfo, top_tables: int) -> list[Jo
             mx = reader.latest_value(name, "pg_max_connections")
             reserved = reader.latest_value(name, "pg_reserved_connections") or 0.0
             limit, source = (mx - reserved, "pg_max_connections - reserved") if mx else (None, "")
-        jobs.append(Job(name, "connections", "pg_connections_used", dict(conn[0].labels), LOAD,
-                        _points(conn[0]), limit, source, step=_resolution(conn[0])))
+        jobs.append(
+            Job(
+                name,
+                "connections",
+                "pg_connections_used",
+                dict(conn[0].labels),
+                LOAD,
+                _points(conn[0]),
+                limit,
+                source,
+                step=_resolution(conn[0]),
+            )
+        )
     # XID / MXID age: the oldest database, forecast as consumption
-    for metric, resource, wrap in (("pg_xid_age", "xid", XID_WRAPAROUND), ("pg_mxid_age", "mxid", MXID_WRAPAROUND)):
+    for metric, resource, wrap in (
+        ("pg_xid_age", "xid", XID_WRAPAROUND),
+        ("pg_mxid_age", "mxid", MXID_WRAPAROUND),
+    ):
         ages = [s for s in reader.series(name, metric, COUNTER) if s.points]
         if not ages:
             continue
         oldest = max(ages, key=lambda s: s.points[-1][1])
         pts = _points(oldest)
-        jobs.append(Job(name, f"{resource}_wraparound", metric, dict(oldest.labels), COUNTER, pts, wrap,
-                        "2^31 (wraparound)"))
+        jobs.append(
+            Job(
+                name,
+                f"{resource}_wraparound",
+                metric,
+                dict(oldest.labels),
+                COUNTER,
+                pts,
+                wrap,
+                "2^31 (wraparound)",
+            )
+        )
         if resource == "xid":
             freeze = reader.latest_value(name, "pg_autovacuum_freeze_max_age")
             if freeze is None:
                 freeze = reader.latest_value(name, "pg_setting", {"name": "autovacuum_freeze_max_age"})
             if freeze:
-                jobs.append(Job(name, "xid_freeze", metric, dict(oldest.labels), COUNTER, pts, freeze,
-                                "autovacuum_freeze_max_age"))
+                jobs.append(
+                    Job(
+                        name,
+                        "xid_freeze",
+                        metric,
+                        dict(oldest.labels),
+                        COUNTER,
+                        pts,
+                        freeze,
+                        "autovacuum_freeze_max_age",
+                    )
+                )
     # replication slots: retained WAL vs what is left before max_slot_wal_keep_size, or free disk
     for s in reader.series(name, "pg_slot_retained_wal_bytes", STORAGE):
         pts = _points(s)
@@ -225,21 +311,47 @@ def _postgres_jobs(reader: Reader, info: TargetInfo, top_tables: int) -> list[Jo
             limit, source = pts[-1][1] + safe, "retained + safe_wal_size"
         elif info.disk_bytes and disk and disk.points:
             limit, source = float(info.disk_bytes) - disk.points[-1][1] + pts[-1][1], "free disk"
-        jobs.append(Job(name, "slot_wal", "pg_slot_retained_wal_bytes", dict(s.labels), STORAGE, pts, limit, source))
+        jobs.append(
+            Job(name, "slot_wal", "pg_slot_retained_wal_bytes", dict(s.labels), STORAGE, pts, limit, source)
+        )
     # transactions per second vs a stated capacity
     tps = [s for m in ("pg_xact_commit_rate", "pg_xact_rollback_rate") for s in reader.series(name, m, LOAD)]
     tps = [s for s in tps if s.points]
     if tps:
         step = _step_for(tps)
-        jobs.append(Job(name, "qps", "pg_xact_commit_rate", {}, LOAD, summed(tps, step),
-                        info.max_qps, "capacity.max_qps" if info.max_qps else "",
-                        step=step if len(tps) > 1 else _resolution(tps[0]), bucket_end=len(tps) > 1))
+        jobs.append(
+            Job(
+                name,
+                "qps",
+                "pg_xact_commit_rate",
+                {},
+                LOAD,
+                summed(tps, step),
+                info.max_qps,
+                "capacity.max_qps" if info.max_qps else "",
+                step=step if len(tps) > 1 else _resolution(tps[0]),
+                bucket_end=len(tps) > 1,
+            )
+        )
     # sequences: the most used ones vs exhaustion
-    seqs = sorted((s for s in reader.series(name, "pg_sequence_used_ratio", STORAGE) if s.points),
-                  key=lambda s: s.points[-1][1], reverse=True)[:5]
+    seqs = sorted(
+        (s for s in reader.series(name, "pg_sequence_used_ratio", STORAGE) if s.points),
+        key=lambda s: s.points[-1][1],
+        reverse=True,
+    )[:5]
     for s in seqs:
-        jobs.append(Job(name, "sequence", "pg_sequence_used_ratio", dict(s.labels), STORAGE, _points(s), 1.0,
-                        "sequence max value"))
+        jobs.append(
+            Job(
+                name,
+                "sequence",
+                "pg_sequence_used_ratio",
+                dict(s.labels),
+                STORAGE,
+                _points(s),
+                1.0,
+                "sequence max value",
+            )
+        )
     jobs.extend(_filesystem_jobs(reader, info))
     jobs.extend(_growing_tables(reader, info, "pg_table_total_size_bytes", top_tables))
     return jobs
@@ -256,12 +368,34 @@ def _mysql_jobs(reader: Reader, info: TargetInfo, top_tables: int) -> list[Job]:
         limit, source = info.max_connections, "capacity.max_connections"
         if limit is None:
             limit, source = reader.latest_value(name, "mysql_max_connections"), "max_connections"
-        jobs.append(Job(name, "connections", "mysql_threads_connected", {}, LOAD, _points(conn[0]), limit,
-                        source if limit else "", step=_resolution(conn[0])))
+        jobs.append(
+            Job(
+                name,
+                "connections",
+                "mysql_threads_connected",
+                {},
+                LOAD,
+                _points(conn[0]),
+                limit,
+                source if limit else "",
+                step=_resolution(conn[0]),
+            )
+        )
     qps = [s for s in reader.series(name, "mysql_queries_rate", LOAD) if s.points]
     if qps:
-        jobs.append(Job(name, "qps", "mysql_queries_rate", {}, LOAD, _points(qps[0]), info.max_qps,
-                        "capacity.max_qps" if info.max_qps else "", step=_resolution(qps[0])))
+        jobs.append(
+            Job(
+                name,
+                "qps",
+                "mysql_queries_rate",
+                {},
+                LOAD,
+                _points(qps[0]),
+                info.max_qps,
+                "capacity.max_qps" if info.max_qps else "",
+                step=_resolution(qps[0]),
+            )
+        )
     jobs.extend(_filesystem_jobs(reader, info))
     jobs.extend(_growing_tables(reader, info, "mysql_table_size_bytes", top_tables))
     return jobs

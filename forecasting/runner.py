@@ -62,8 +62,17 @@ def _points(fc: Forecast, offset: float = 0.0) -> list[list[float | None]]:
     lo80, hi80 = fc.band(0.8)
     lo95, hi95 = fc.band(0.95)
     idx = thin(len(ts))
-    return [[int(ts[i]), float(fc.point[i] + offset), float(lo80[i] + offset), float(hi80[i] + offset),
-             float(lo95[i] + offset), float(hi95[i] + offset)] for i in idx]
+    return [
+        [
+            int(ts[i]),
+            float(fc.point[i] + offset),
+            float(lo80[i] + offset),
+            float(hi80[i] + offset),
+            float(lo95[i] + offset),
+            float(hi95[i] + offset),
+        ]
+        for i in idx
+    ]
 
 
 def _history(points: list[tuple[int, float]], step: int) -> list[list[float]]:
@@ -109,7 +118,11 @@ def blank_after_resets(job: Job, reset_ts: Sequence[int]) -> int:
 
 
 def forecast_job(
-    job: Job, settings: ForecastingConfig, now: int, previous: dict[str, Any] | None, rules: Sequence[TriggerRule],
+    job: Job,
+    settings: ForecastingConfig,
+    now: int,
+    previous: dict[str, Any] | None,
+    rules: Sequence[TriggerRule],
     pools: Mapping[str, Pool] | None = None,
 ) -> tuple[Row, bool]:
     """Forecast one job; returns the row (target_id left 0) and whether it was a full selection.
@@ -130,20 +143,46 @@ def forecast_job(
         # the band shown: hourly means; the capacity question: the daily (or hourly) peaks
         hourly = trim_leading_gaps(regularise(job.points, HOUR, "mean"))
         h = max(1, int(settings.load_horizon // HOUR))
-        main = (refresh_series(hourly, h, prev_sel["main"]) if not full and prev_sel.get("main")
-                else forecast_series(hourly, h, n_origins=settings.backtest_origins,
-                                     calibration_origins=settings.calibration_origins, pools=pools))
+        main = (
+            refresh_series(hourly, h, prev_sel["main"])
+            if not full and prev_sel.get("main")
+            else forecast_series(
+                hourly,
+                h,
+                n_origins=settings.backtest_origins,
+                calibration_origins=settings.calibration_origins,
+                pools=pools,
+            )
+        )
         if main.status != OK:  # not enough hourly history: forecast on the finer grid instead
-            main, _ = forecast_capacity(job.points, LOAD, float("inf"), settings.load_horizon / 86400,
-                                        settings.backtest_origins, settings.calibration_origins)
+            main, _ = forecast_capacity(
+                job.points,
+                LOAD,
+                float("inf"),
+                settings.load_horizon / 86400,
+                settings.backtest_origins,
+                settings.calibration_origins,
+            )
         if job.threshold is not None:
             cap_fc, crossing = forecast_capacity(
-                job.points, LOAD, job.threshold, horizon_days, settings.backtest_origins,
-                settings.calibration_origins, None if full else prev_sel.get("capacity"))
+                job.points,
+                LOAD,
+                job.threshold,
+                horizon_days,
+                settings.backtest_origins,
+                settings.calibration_origins,
+                None if full else prev_sel.get("capacity"),
+            )
     else:
         cap_fc, crossing = forecast_capacity(
-            job.points, job.kind, job.threshold if job.threshold is not None else float("inf"), horizon_days,
-            settings.backtest_origins, settings.calibration_origins, None if full else prev_sel.get("capacity"))
+            job.points,
+            job.kind,
+            job.threshold if job.threshold is not None else float("inf"),
+            horizon_days,
+            settings.backtest_origins,
+            settings.calibration_origins,
+            None if full else prev_sel.get("capacity"),
+        )
         main = cap_fc
         if job.threshold is None:
             crossing = None
@@ -176,8 +215,12 @@ def forecast_job(
         current = cap_fc.last_value if cap_fc.status == OK else 0.0
         action = recommended_action(job.resource, float(job.threshold or 0.0), _growth_p90(cap_fc), current)
         series = f"{job.metric}{labels_json(job.labels)}"
-        fired = [t.__dict__ for t in evaluate_rules(job.resource, job.target, series, now, crossing.p10_ts,
-                                                      crossing.p50_ts, action, tuple(rules))]
+        fired = [
+            t.__dict__
+            for t in evaluate_rules(
+                job.resource, job.target, series, now, crossing.p10_ts, crossing.p50_ts, action, tuple(rules)
+            )
+        ]
     details["action"] = action
     details["triggers"] = fired
     scored = cap_fc if (cap_fc is not None and job.kind != LOAD) else main
@@ -227,7 +270,9 @@ def forecast_targets(
             log.error("forecast: reading %s failed: %s", info.name, exc.__class__.__name__)
             summary.errors += 1
             continue
-        resets = [e.ts for e in st.events(target=info.name, since=now - int(settings.history), kinds=RESET_KINDS)]
+        resets = [
+            e.ts for e in st.events(target=info.name, since=now - int(settings.history), kinds=RESET_KINDS)
+        ]
         for job in jobs:
             dropped = blank_after_resets(job, resets)
             if dropped:
@@ -239,8 +284,16 @@ def forecast_targets(
                 row, full = forecast_job(job, settings, now, prev, rules, pools)
             except Exception as exc:  # a failing series is recorded, never fatal
                 log.exception("forecast: %s %s failed", info.name, job.resource)
-                row = Row(0, job.metric, job.labels, job.resource, now, "error", threshold=job.threshold,
-                          details={"message": f"{exc.__class__.__name__}: {exc}"[:500], "kind": job.kind})
+                row = Row(
+                    0,
+                    job.metric,
+                    job.labels,
+                    job.resource,
+                    now,
+                    "error",
+                    threshold=job.threshold,
+                    details={"message": f"{exc.__class__.__name__}: {exc}"[:500], "kind": job.kind},
+                )
                 summary.errors += 1
                 full = True
             row.target_id = target_id
@@ -284,7 +337,11 @@ def run_forecast(cfg: Any, once: bool = True, clock: Clock = system_clock) -> in
             selfmetrics.TRIGGERS.set(len(summary.triggers))
             log.info(
                 "forecast: %d written (%d full selection, %d routine, %d not enough history, %d errors), %d triggers",
-                summary.written, summary.full, summary.routine, summary.not_enough_history, summary.errors,
+                summary.written,
+                summary.full,
+                summary.routine,
+                summary.not_enough_history,
+                summary.errors,
                 len(summary.triggers),
             )
             if once:

@@ -36,15 +36,31 @@ PRIOR_WEIGHT = 1.0
 
 PRIOR: dict[str, dict[str, float]] = {
     "daily": {
-        "combination": -0.4054, "ets_damped": -0.3581, "naive": -0.3547, "theil_sen": -0.2981,
-        "ensemble_m4": -0.2691, "theta": -0.2379, "ensemble_long": -0.1691,
-        "seasonal_naive_long": -0.0773, "mstl_ets": -0.0764, "stl_ets": -0.0764,
-        "seasonal_drift": -0.0049, "seasonal_naive": 0.0,
+        "combination": -0.4054,
+        "ets_damped": -0.3581,
+        "naive": -0.3547,
+        "theil_sen": -0.2981,
+        "ensemble_m4": -0.2691,
+        "theta": -0.2379,
+        "ensemble_long": -0.1691,
+        "seasonal_naive_long": -0.0773,
+        "mstl_ets": -0.0764,
+        "stl_ets": -0.0764,
+        "seasonal_drift": -0.0049,
+        "seasonal_naive": 0.0,
     },
     "weekly": {
-        "ensemble_long": -0.1484, "combination": -0.1237, "seasonal_naive_long": -0.0942,
-        "theta": -0.085, "seasonal_drift": -0.0731, "ensemble_m4": -0.0698, "theil_sen": -0.0203,
-        "mstl_ets": -0.0191, "stl_ets": -0.0059, "seasonal_naive": 0.0, "naive": 0.043,
+        "ensemble_long": -0.1484,
+        "combination": -0.1237,
+        "seasonal_naive_long": -0.0942,
+        "theta": -0.085,
+        "seasonal_drift": -0.0731,
+        "ensemble_m4": -0.0698,
+        "theil_sen": -0.0203,
+        "mstl_ets": -0.0191,
+        "stl_ets": -0.0059,
+        "seasonal_naive": 0.0,
+        "naive": 0.043,
         "ets_damped": 0.0511,
     },
 }
@@ -136,11 +152,17 @@ class Choice:
     p_own: float  # p-value of the own model against the default (1.0 if it is the default)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"default": self.default, "reason": self.reason, "pooled_series": self.pooled_series,
-                "p_own": round(self.p_own, 4)}
+        return {
+            "default": self.default,
+            "reason": self.reason,
+            "pooled_series": self.pooled_series,
+            "p_own": round(self.p_own, 4),
+        }
 
 
-def pooled_scores(candidates: list[str], own: Evidence, pool: Pool | None, prior: Mapping[str, float]) -> dict[str, float]:
+def pooled_scores(
+    candidates: list[str], own: Evidence, pool: Pool | None, prior: Mapping[str, float]
+) -> dict[str, float]:
     """Mean log ratio per candidate over the pool plus this series, shrunk toward the prior."""
     pool = pool or Pool()
     out: dict[str, float] = {}
@@ -176,7 +198,9 @@ def choose(
     return Choice(default, default, "pooled_default", n, 1.0)
 
 
-def explain(model: str, mase: Mapping[str, float], losses: Mapping[str, np.ndarray], choice: Choice | None) -> dict[str, Any]:
+def explain(
+    model: str, mase: Mapping[str, float], losses: Mapping[str, np.ndarray], choice: Choice | None
+) -> dict[str, Any]:
     """What a reader needs to trust the choice: the model, its backtest error relative to
     seasonal naive's over how many origins, and whether that difference is significant."""
     base = float(mase.get(BASELINE, float("nan")))
@@ -189,7 +213,7 @@ def explain(model: str, mase: Mapping[str, float], losses: Mapping[str, np.ndarr
     else:
         p_better = paired_test(lm, lb)
         p_worse = paired_test(lb, lm)
-    verdict = ("better" if p_better < ALPHA else "worse" if p_worse < ALPHA else "no_difference")
+    verdict = "better" if p_better < ALPHA else "worse" if p_worse < ALPHA else "no_difference"
     out: dict[str, Any] = {
         "model": model,
         "vs_seasonal_naive": round(rel, 4) if math.isfinite(rel) else None,
@@ -233,8 +257,11 @@ def explain_text(ex: Mapping[str, Any] | None, num: Callable[[float, int], str] 
     elif ex.get("reason") == "own_backtest":
         why = "; chosen on this series' own backtest, significantly better than the default"
     trend = ex.get("trend") or {}
-    flat = "; no significant growth: the limit is reached only through the peaks" if trend and not trend.get(
-        "significant", True) else ""
+    flat = (
+        "; no significant growth: the limit is reached only through the peaks"
+        if trend and not trend.get("significant", True)
+        else ""
+    )
     return f"{head}, {tail}{why}{flat}."
 
 

@@ -74,24 +74,40 @@ def chart(  # noqa: C901
     ]
     for frac in (0.0, 0.5, 1.0):
         v = y0 + frac * (y1 - y0)
-        parts.append(f'<text x="{PAD_L - 4}" y="{sy(v) + 4:.1f}" font-size="10" text-anchor="end">{escape(_fmt_value(v, unit))}</text>')
+        parts.append(
+            f'<text x="{PAD_L - 4}" y="{sy(v) + 4:.1f}" font-size="10" text-anchor="end">{escape(_fmt_value(v, unit))}</text>'
+        )
     for frac, anchor in ((0.0, "start"), (0.5, "middle"), (1.0, "end")):  # the end label stays inside
         x = x0 + frac * (x1 - x0)
-        parts.append(f'<text x="{sx(x):.1f}" y="{H - 8}" font-size="10" text-anchor="{anchor}">{_date(x)}</text>')
+        parts.append(
+            f'<text x="{sx(x):.1f}" y="{H - 8}" font-size="10" text-anchor="{anchor}">{_date(x)}</text>'
+        )
     if forecast:
         parts.append(f'<path d="{band(4, 5)}" fill="#9ecae1" fill-opacity="0.35" stroke="none"/>')
         parts.append(f'<path d="{band(2, 3)}" fill="#3182bd" fill-opacity="0.35" stroke="none"/>')
         pts = [(float(r[0]), float(r[1])) for r in forecast if r[1] is not None]  # type: ignore[arg-type]
-        parts.append(f'<path d="{path(pts)}" fill="none" stroke="#08519c" stroke-width="1.5" stroke-dasharray="4 2"/>')
+        parts.append(
+            f'<path d="{path(pts)}" fill="none" stroke="#08519c" stroke-width="1.5" stroke-dasharray="4 2"/>'
+        )
     if history:
-        parts.append(f'<path d="{path([(float(p[0]), float(p[1])) for p in history])}" fill="none" stroke="#333" stroke-width="1.2"/>')
+        parts.append(
+            f'<path d="{path([(float(p[0]), float(p[1])) for p in history])}" fill="none" stroke="#333" stroke-width="1.2"/>'
+        )
     if threshold is not None and math.isfinite(threshold) and y0 <= threshold <= y1:
         ty = sy(threshold)
-        parts.append(f'<line x1="{PAD_L}" x2="{W - PAD_R}" y1="{ty:.1f}" y2="{ty:.1f}" stroke="#d62728" stroke-dasharray="6 3"/>')
-        parts.append(f'<text x="{W - PAD_R - 2}" y="{ty - 3:.1f}" font-size="10" fill="#d62728" text-anchor="end">limit {escape(_fmt_value(threshold, unit))}</text>')
+        parts.append(
+            f'<line x1="{PAD_L}" x2="{W - PAD_R}" y1="{ty:.1f}" y2="{ty:.1f}" stroke="#d62728" stroke-dasharray="6 3"/>'
+        )
+        parts.append(
+            f'<text x="{W - PAD_R - 2}" y="{ty - 3:.1f}" font-size="10" fill="#d62728" text-anchor="end">limit {escape(_fmt_value(threshold, unit))}</text>'
+        )
     for label, ts in marks:
         mx = sx(float(ts))
-        parts.append(f'<line x1="{mx:.1f}" x2="{mx:.1f}" y1="{PAD_T}" y2="{H - PAD_B}" stroke="#ff7f0e" stroke-width="1"/>')
-        parts.append(f'<text x="{mx + 2:.1f}" y="{PAD_T + 10}" font-size="10" fill="#ff7f0e">{escape(label)}</text>')
+        parts.append(
+            f'<line x1="{mx:.1f}" x2="{mx:.1f}" y1="{PAD_T}" y2="{H - PAD_B}" stroke="#ff7f0e" stroke-width="1"/>'
+        )
+        parts.append(
+            f'<text x="{mx + 2:.1f}" y="{PAD_T + 10}" font-size="10" fill="#ff7f0e">{escape(label)}</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)

@@ -16,7 +16,9 @@ DAY = 86400
 
 @dataclass(frozen=True)
 class TriggerRule:
-    resource: str  # disk | connections | xid_wraparound | xid_freeze | mxid_wraparound | slot_wal | qps | sequence
+    resource: (
+        str  # disk | connections | xid_wraparound | xid_freeze | mxid_wraparound | slot_wal | qps | sequence
+    )
     quantile: str  # p10 | p50
     days: float
     severity: str = "warning"
@@ -74,7 +76,9 @@ def recommended_action(resource: str, threshold: float, growth_per_day: float, c
     if resource == "qps":
         return "add a read replica or scale up before the peak load reaches the stated capacity"
     if resource in ("xid_freeze", "xid_wraparound", "mxid_wraparound"):
-        return "schedule VACUUM (FREEZE) of the oldest tables and end long transactions holding the xmin horizon"
+        return (
+            "schedule VACUUM (FREEZE) of the oldest tables and end long transactions holding the xmin horizon"
+        )
     if resource == "sequence":
         return "switch the column and its sequence to bigint"
     return "review capacity"
@@ -100,8 +104,15 @@ def evaluate_rules(
         days = (ts - now) / DAY
         if days < rule.days:
             fired.append(
-                Trigger(resource, target, series, f"{resource} {rule.quantile} < {rule.days:g} days", rule.severity,
-                        round(max(days, 0.0), 2), action)
+                Trigger(
+                    resource,
+                    target,
+                    series,
+                    f"{resource} {rule.quantile} < {rule.days:g} days",
+                    rule.severity,
+                    round(max(days, 0.0), 2),
+                    action,
+                )
             )
     return fired
 

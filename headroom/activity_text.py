@@ -13,7 +13,11 @@ def blocking_report(store: Any, target: str, at: int | None = None) -> str:
     blocker (roots first, the sessions they block indented below), or a line saying nobody waits."""
     found = store.activity_snapshot(target, at)
     if found is None:
-        return f"no activity snapshot of {target!r}" + (f" at or before {fmt_ts(at)}" if at is not None else "") + "\n"
+        return (
+            f"no activity snapshot of {target!r}"
+            + (f" at or before {fmt_ts(at)}" if at is not None else "")
+            + "\n"
+        )
     ts, sessions = found
     trees = blocking_trees(sessions)
     head = f"{target} at {fmt_ts(ts)} ({ts}): "

@@ -29,8 +29,13 @@ def advise_fleet(cfg: HeadroomConfig, fmt: str = "text", clock: Clock = system_c
             store.close()
             store = None
     except Exception as exc:  # findings are still worth printing without a store
-        click.echo(mask(f"advise: store unavailable ({type(exc).__name__}): findings are not recorded and "
-                        "checks that compare two runs (checkpoints) wait for a store"), err=True)
+        click.echo(
+            mask(
+                f"advise: store unavailable ({type(exc).__name__}): findings are not recorded and "
+                "checks that compare two runs (checkpoints) wait for a store"
+            ),
+            err=True,
+        )
         store = None
     results: list[AdvisorResult] = []
     try:
@@ -70,10 +75,21 @@ def render_text(results: list[AdvisorResult]) -> str:
 def render_json(results: list[AdvisorResult]) -> str:
     doc = [
         {
-            "target": r.target, "engine": r.flavour, "version": r.version, "error": r.error,
+            "target": r.target,
+            "engine": r.flavour,
+            "version": r.version,
+            "error": r.error,
             "findings": [
-                {"check": f.check, "severity": f.severity, "area": f.area, "title": f.title, "subject": f.subject,
-                 "finding": f.finding, "fix": f.fix, "doc": f.doc}
+                {
+                    "check": f.check,
+                    "severity": f.severity,
+                    "area": f.area,
+                    "title": f.title,
+                    "subject": f.subject,
+                    "finding": f.finding,
+                    "fix": f.fix,
+                    "doc": f.doc,
+                }
                 for f in _sorted(r.findings)
             ],
             "skipped": [{"check": s.check, "reason": s.reason} for s in r.skipped],

@@ -33,12 +33,25 @@ from headroom_core.redact import mask
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.option("--config", "config", type=click.Path(dir_okay=False), default=None,
-              help="Configuration file (default: $HEADROOM_CONFIG, else ./headroom.yaml).")
-@click.option("--log-level", default="INFO", show_default=True,
-              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
-@click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Also write the log to this file.")
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Configuration file (default: $HEADROOM_CONFIG, else ./headroom.yaml).",
+)
+@click.option(
+    "--log-level",
+    default="INFO",
+    show_default=True,
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+)
+@click.option(
+    "--log-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the log to this file.",
+)
 @click.option("--debug", is_flag=True, help="Print tracebacks of unexpected errors.")
 @click.version_option(package_name="dbheadroom", prog_name="headroom")
 @click.pass_context
@@ -68,9 +81,17 @@ def init(path: Path | None, force: bool) -> None:
 
 
 @cli.command()
-@click.option("--advise", is_flag=True, help="Review each target's configuration and security (docs/advisors.md).")
-@click.option("--format", "fmt", default="text", show_default=True, type=click.Choice(["text", "json"]),
-              help="Output of --advise.")
+@click.option(
+    "--advise", is_flag=True, help="Review each target's configuration and security (docs/advisors.md)."
+)
+@click.option(
+    "--format",
+    "fmt",
+    default="text",
+    show_default=True,
+    type=click.Choice(["text", "json"]),
+    help="Output of --advise.",
+)
 @guarded("check")
 def check(advise: bool, fmt: str) -> None:
     """Validate the configuration, then check every target (reachable, version, missing grants)."""
@@ -97,9 +118,11 @@ def _warn_weak_secrets(cfg: Any) -> None:
     from headroom.config import weak_secrets
 
     for path in weak_secrets(cfg):
-        click.echo(f"warning: {path}: this secret is weak (shorter than 6 characters, or one word or number); "
-                   "it is masked only where a password can appear (a URL's password, password= settings). "
-                   "Use a long random value.")
+        click.echo(
+            f"warning: {path}: this secret is weak (shorter than 6 characters, or one word or number); "
+            "it is masked only where a password can appear (a URL's password, password= settings). "
+            "Use a long random value."
+        )
 
 
 def _check_alerts(cfg: Any) -> int:
@@ -115,7 +138,9 @@ def _check_alerts(cfg: Any) -> int:
         store = open_store(store_url_revealed(cfg), cfg.store.retention, migrate=False)
         schema_ready = store.schema_revision() is not None
     except Exception as exc:  # the store's health is not this section's question
-        click.echo(mask(f"alerts: channel delivery health not checked: store unavailable ({type(exc).__name__})"))
+        click.echo(
+            mask(f"alerts: channel delivery health not checked: store unavailable ({type(exc).__name__})")
+        )
         schema_ready = False
     try:
         lines = list(check_alerts(cfg.alerts, produced_metric_names(), store if schema_ready else None))
@@ -150,8 +175,17 @@ def _check_targets(cfg: Any) -> int:
         reachable = bool(getattr(result, "reachable", False))
         problems += 0 if ok else 1
         summary = "none" if ok else (f"{missing} missing" if reachable else "unreachable")
-        table.append([target.name, target.engine, target.display_dsn(), "yes" if reachable else "NO",
-                      str(getattr(result, "version", "") or ""), str(getattr(result, "role", "") or ""), summary])
+        table.append(
+            [
+                target.name,
+                target.engine,
+                target.display_dsn(),
+                "yes" if reachable else "NO",
+                str(getattr(result, "version", "") or ""),
+                str(getattr(result, "role", "") or ""),
+                summary,
+            ]
+        )
         if not ok:
             details.append(format_check(result))
     click.echo(mask(align(table)))
@@ -191,7 +225,9 @@ def _parse_shard(_ctx: click.Context, _param: click.Parameter, value: str | None
 @click.option("--shard", callback=_parse_shard, help="Only the targets of shard i of n (0-based), e.g. 0/3.")
 @click.option("--target", "targets", multiple=True, help="Only this target (repeatable).")
 @guarded("collect")
-def collect(once: bool, interval: float | None, shard: tuple[int, int] | None, targets: tuple[str, ...]) -> None:
+def collect(
+    once: bool, interval: float | None, shard: tuple[int, int] | None, targets: tuple[str, ...]
+) -> None:
     """Collect metrics from the targets into the store."""
     from collectors.scheduler import run_collect
 
@@ -238,8 +274,11 @@ def dashboard(port: int, address: str) -> None:
 
     cfg = load()
     _migrate_for_dashboard(cfg)
-    exit_with(run_dashboard(cfg.source_path, port, address, store_url=store_url_revealed(cfg),
-                             dashboard=cfg.dashboard))
+    exit_with(
+        run_dashboard(
+            cfg.source_path, port, address, store_url=store_url_revealed(cfg), dashboard=cfg.dashboard
+        )
+    )
 
 
 def _migrate_for_dashboard(cfg: Any) -> None:
@@ -251,8 +290,10 @@ def _migrate_for_dashboard(cfg: Any) -> None:
     try:
         open_store(store_url_revealed(cfg), cfg.store.retention).close()
     except Exception as exc:
-        click.echo(mask(f"store not migrated ({type(exc).__name__}: {exc}); the dashboard retries on reload"),
-                   err=True)
+        click.echo(
+            mask(f"store not migrated ({type(exc).__name__}: {exc}); the dashboard retries on reload"),
+            err=True,
+        )
 
 
 @cli.command()
@@ -277,10 +318,19 @@ def demo(history: str | None, port: int) -> None:
 
 
 @cli.command()
-@click.option("--out", default=None, type=click.Path(dir_okay=False, path_type=Path),
-              help="File to write (the capacity report needs one; the indexes section prints without it).")
-@click.option("--section", default="capacity", show_default=True, type=click.Choice(["capacity", "indexes"]),
-              help="capacity: the HTML capacity report; indexes: suggested indexes as text.")
+@click.option(
+    "--out",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File to write (the capacity report needs one; the indexes section prints without it).",
+)
+@click.option(
+    "--section",
+    default="capacity",
+    show_default=True,
+    type=click.Choice(["capacity", "indexes"]),
+    help="capacity: the HTML capacity report; indexes: suggested indexes as text.",
+)
 @guarded("report")
 def report(out: Path | None, section: str) -> None:
     """Write the capacity report, or print the suggested indexes."""
@@ -302,8 +352,12 @@ def report(out: Path | None, section: str) -> None:
 
 
 @cli.command()
-@click.option("--from-prometheus", "prometheus_url", default=None,
-              help="Prometheus base URL (default: the prometheus section of the config).")
+@click.option(
+    "--from-prometheus",
+    "prometheus_url",
+    default=None,
+    help="Prometheus base URL (default: the prometheus section of the config).",
+)
 @click.option("--since", default="180d", show_default=True, callback=duration_option, help="How far back.")
 @click.option("--target", "targets", multiple=True, help="Only this target (repeatable).")
 @guarded("backfill")
@@ -321,22 +375,53 @@ def backfill(prometheus_url: str | None, since: float, targets: tuple[str, ...])
 @cli.command()
 @click.option("--target", required=True, help="Target name.")
 @click.option("--metric", default=None, help="Canonical metric name, e.g. pg_database_size_bytes.")
-@click.option("--blocking", is_flag=True,
-              help="Print the blocking trees of the activity snapshot at --end (default: the newest) instead.")
+@click.option(
+    "--blocking",
+    is_flag=True,
+    help="Print the blocking trees of the activity snapshot at --end (default: the newest) instead.",
+)
 @click.option("--label", "labels", multiple=True, help="Only series with this label value: k=v (repeatable).")
 @click.option("--since", default=None, help="Range ending now, e.g. 1h, 7d (default 1h).")
 @click.option("--start", default=None, help="Start: epoch seconds or ISO-8601 (UTC unless a zone is given).")
 @click.option("--end", default=None, help="End: epoch seconds or ISO-8601 (default now).")
-@click.option("--format", "fmt", default="table", show_default=True, type=click.Choice(["table", "csv", "json"]))
-@click.option("--resolution", default="raw", show_default=True, type=click.Choice(["raw", "5m", "1h", "auto"]),
-              help="raw: the exact stored samples; 5m/1h: rollups; auto: chosen by the range.")
-@click.option("--agg", default="avg", show_default=True, type=click.Choice(["avg", "min", "max", "last"]),
-              help="Which rollup value to print (5m/1h/auto).")
-@click.option("--max-points", default=1500, show_default=True, type=click.IntRange(1),
-              help="Most points per series for --resolution auto.")
+@click.option(
+    "--format", "fmt", default="table", show_default=True, type=click.Choice(["table", "csv", "json"])
+)
+@click.option(
+    "--resolution",
+    default="raw",
+    show_default=True,
+    type=click.Choice(["raw", "5m", "1h", "auto"]),
+    help="raw: the exact stored samples; 5m/1h: rollups; auto: chosen by the range.",
+)
+@click.option(
+    "--agg",
+    default="avg",
+    show_default=True,
+    type=click.Choice(["avg", "min", "max", "last"]),
+    help="Which rollup value to print (5m/1h/auto).",
+)
+@click.option(
+    "--max-points",
+    default=1500,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Most points per series for --resolution auto.",
+)
 @guarded("query")
-def query(target: str, metric: str | None, blocking: bool, labels: tuple[str, ...], since: str | None,
-          start: str | None, end: str | None, fmt: str, resolution: str, agg: str, max_points: int) -> None:
+def query(
+    target: str,
+    metric: str | None,
+    blocking: bool,
+    labels: tuple[str, ...],
+    since: str | None,
+    start: str | None,
+    end: str | None,
+    fmt: str,
+    resolution: str,
+    agg: str,
+    max_points: int,
+) -> None:
     """Print stored samples of one metric of one target, exactly (or its blocking trees)."""
     from headroom.config import store_url_revealed
     from headroom.query import parse_labels, parse_time, render, time_range
@@ -362,13 +447,23 @@ def query(target: str, metric: str | None, blocking: bool, labels: tuple[str, ..
         raise click.UsageError(str(exc)) from None
     cfg = load()
     store = open_store(store_url_revealed(cfg), cfg.store.retention, migrate=False)
-    series = store.query_range(target, metric, matchers=matchers, start=start_ts, end=end_ts,
-                               max_points=max_points, resolution=resolution, agg=agg)
+    series = store.query_range(
+        target,
+        metric,
+        matchers=matchers,
+        start=start_ts,
+        end=end_ts,
+        max_points=max_points,
+        resolution=resolution,
+        agg=agg,
+    )
     series = [s for s in series if s.points]
     click.echo(mask(render(series, fmt)), nl=False)
     if not series:
-        err(f"headroom query: no samples of {metric} on target {target!r} matching {matchers or 'any labels'} "
-             f"between {start_ts} and {end_ts}")
+        err(
+            f"headroom query: no samples of {metric} on target {target!r} matching {matchers or 'any labels'} "
+            f"between {start_ts} and {end_ts}"
+        )
 
 
 cli.add_command(silence)
@@ -380,7 +475,10 @@ def main(argv: list[str] | None = None) -> None:
     try:
         cli.main(args=argv, prog_name="headroom")
     except Exception as exc:  # outside any command (option callbacks, logging set-up): still one line
-        fail(EXIT_ERROR, f"error: headroom: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}")
+        fail(
+            EXIT_ERROR,
+            f"error: headroom: {type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}",
+        )
 
 
 if __name__ == "__main__":

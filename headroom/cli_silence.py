@@ -39,14 +39,23 @@ def _silence_call(func: Callable[[], T]) -> T:
 
 
 @silence.command("add")
-@click.option("--matcher", "matchers", multiple=True, required=True,
-              help='Label matcher, e.g. target="db1" or alertname=~"Pg.*" (repeatable; all must match).')
-@click.option("--duration", required=True, callback=duration_option, help="How long from now (or --start), e.g. 2h.")
+@click.option(
+    "--matcher",
+    "matchers",
+    multiple=True,
+    required=True,
+    help='Label matcher, e.g. target="db1" or alertname=~"Pg.*" (repeatable; all must match).',
+)
+@click.option(
+    "--duration", required=True, callback=duration_option, help="How long from now (or --start), e.g. 2h."
+)
 @click.option("--start", default=None, help="Start: epoch seconds or ISO-8601 (default now).")
 @click.option("--author", required=True, help="Who is silencing.")
 @click.option("--comment", required=True, help="Why (a ticket, an incident, a maintenance window).")
 @guarded("silence add")
-def silence_add(matchers: tuple[str, ...], duration: float, start: str | None, author: str, comment: str) -> None:
+def silence_add(
+    matchers: tuple[str, ...], duration: float, start: str | None, author: str, comment: str
+) -> None:
     """Silence the alerts matching every --matcher."""
     import time
 
@@ -63,9 +72,12 @@ def silence_add(matchers: tuple[str, ...], duration: float, start: str | None, a
     store = _open_store_for(cfg)
     ends_at = starts_at + int(duration)
     silence_id = _silence_call(
-        lambda: create_silence(store, list(matchers), starts_at, ends_at, author, comment))
-    click.echo(f"silence {silence_id} created: {fmt_ts(starts_at)} to {fmt_ts(ends_at)} "
-               f"({fmt_duration(ends_at - starts_at)})")
+        lambda: create_silence(store, list(matchers), starts_at, ends_at, author, comment)
+    )
+    click.echo(
+        f"silence {silence_id} created: {fmt_ts(starts_at)} to {fmt_ts(ends_at)} "
+        f"({fmt_duration(ends_at - starts_at)})"
+    )
 
 
 @silence.command("list")
@@ -81,8 +93,17 @@ def silence_list(include_expired: bool) -> None:
     table = [["ID", "STATE", "STARTS", "ENDS", "AUTHOR", "MATCHERS", "COMMENT"]]
     for row in rows:
         matchers = ",".join(f"{m['name']}{m['op']}{m['value']!r}" for m in row.matchers)
-        table.append([str(row.id), row.state, fmt_ts(row.starts_at), fmt_ts(row.ends_at), row.author, matchers,
-                      row.comment])
+        table.append(
+            [
+                str(row.id),
+                row.state,
+                fmt_ts(row.starts_at),
+                fmt_ts(row.ends_at),
+                row.author,
+                matchers,
+                row.comment,
+            ]
+        )
     click.echo(mask(align(table)) if rows else "no silences")
 
 

@@ -25,7 +25,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class State:
-    def __init__(self, config: str | None, debug: bool, log_level: str = "INFO", log_file: Any = None) -> None:
+    def __init__(
+        self, config: str | None, debug: bool, log_level: str = "INFO", log_file: Any = None
+    ) -> None:
         self.config = config
         self.debug = debug
         self.log_level = log_level
@@ -77,15 +79,38 @@ def global_options() -> list[click.Option]:
     from pathlib import Path
 
     return [
-        click.Option(["--config"], type=click.Path(dir_okay=False), default=None, expose_value=False,
-                     callback=_set_config,
-                     help="Configuration file (default: $HEADROOM_CONFIG, else ./headroom.yaml)."),
-        click.Option(["--log-level"], type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
-                     default=None, expose_value=False, callback=_set_logging, help="Log level (default INFO)."),
-        click.Option(["--log-file"], type=click.Path(dir_okay=False, path_type=Path), default=None,
-                     expose_value=False, callback=_set_logging, help="Also write the log to this file."),
-        click.Option(["--debug"], is_flag=True, default=False, expose_value=False, callback=_set_debug,
-                     help="Print tracebacks of unexpected errors."),
+        click.Option(
+            ["--config"],
+            type=click.Path(dir_okay=False),
+            default=None,
+            expose_value=False,
+            callback=_set_config,
+            help="Configuration file (default: $HEADROOM_CONFIG, else ./headroom.yaml).",
+        ),
+        click.Option(
+            ["--log-level"],
+            type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False),
+            default=None,
+            expose_value=False,
+            callback=_set_logging,
+            help="Log level (default INFO).",
+        ),
+        click.Option(
+            ["--log-file"],
+            type=click.Path(dir_okay=False, path_type=Path),
+            default=None,
+            expose_value=False,
+            callback=_set_logging,
+            help="Also write the log to this file.",
+        ),
+        click.Option(
+            ["--debug"],
+            is_flag=True,
+            default=False,
+            expose_value=False,
+            callback=_set_debug,
+            help="Print tracebacks of unexpected errors.",
+        ),
     ]
 
 

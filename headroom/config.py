@@ -56,8 +56,12 @@ class HeadroomConfig(StrictModel):
     prometheus: PrometheusConfig | None = Field(
         default=None, description="Optional Prometheus server to import live values and history from."
     )
-    forecasting: ForecastingConfig = Field(default_factory=ForecastingConfig, description="Forecasts and capacity.")
-    alerts: AlertsConfig = Field(default_factory=AlertsConfig, description="Alert rules, channels and routes.")
+    forecasting: ForecastingConfig = Field(
+        default_factory=ForecastingConfig, description="Forecasts and capacity."
+    )
+    alerts: AlertsConfig = Field(
+        default_factory=AlertsConfig, description="Alert rules, channels and routes."
+    )
     dashboard: DashboardConfig = Field(default_factory=DashboardConfig, description="The web dashboard.")
 
     _source_path: Path | None = PrivateAttr(default=None)
@@ -109,7 +113,9 @@ def load_config(path: Path | str | None = None, *, env: Mapping[str, str] | None
         ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([f"{shown}: cannot read the configuration file: {_os_reason(exc)}"]) from None
-    return parse_config(text, source=shown, base_dir=config_path.resolve().parent, env=env, source_path=config_path)
+    return parse_config(
+        text, source=shown, base_dir=config_path.resolve().parent, env=env, source_path=config_path
+    )
 
 
 def parse_config(
@@ -135,8 +141,11 @@ def parse_config(
         data = {
             key: value
             for key, value in doc.data.items()
-            if not (value is None and key in HeadroomConfig.model_fields
-                    and HeadroomConfig.model_fields[key].default is not None)
+            if not (
+                value is None
+                and key in HeadroomConfig.model_fields
+                and HeadroomConfig.model_fields[key].default is not None
+            )
         }
         cfg = HeadroomConfig.model_validate(data)
     except ValidationError as exc:
@@ -203,6 +212,7 @@ def weak_secrets(cfg: HeadroomConfig) -> list[str]:
 
 # -- helpers ---------------------------------------------------------------------------------------
 
+
 def _by_line(messages: list[str], source: str) -> list[str]:
     def line(message: str) -> int:
         head = message[len(source) + 1 :].split(":", 1)[0]
@@ -234,7 +244,12 @@ def _describe(doc: LocatedDoc, loc: tuple[Any, ...], error: Mapping[str, Any]) -
         elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             node = node[part]
             path.append(part)
-        elif last and isinstance(node, dict) and isinstance(part, str) and error["type"] in ("missing", "extra_forbidden"):
+        elif (
+            last
+            and isinstance(node, dict)
+            and isinstance(part, str)
+            and error["type"] in ("missing", "extra_forbidden")
+        ):
             path.append(part)
             node = None
         # anything else is a union member tag or a validator name: not part of the file's path
@@ -289,7 +304,9 @@ def _read_secret_files(cfg: HeadroomConfig, doc: LocatedDoc, source: str, base_d
             try:
                 content = file_path.read_text(encoding="utf-8").rstrip("\r\n")
             except (OSError, UnicodeDecodeError) as exc:
-                messages.append(_message(source, line, field_path, f"cannot read {file_path}: {_os_reason(exc)}"))
+                messages.append(
+                    _message(source, line, field_path, f"cannot read {file_path}: {_os_reason(exc)}")
+                )
                 continue
             if not content:
                 messages.append(_message(source, line, field_path, f"{file_path} is empty"))
@@ -325,7 +342,12 @@ def _check_duplicates(cfg: HeadroomConfig, doc: LocatedDoc, source: str) -> list
         if target.name in seen:
             first = doc.line_for(("targets", seen[target.name], "name"))
             messages.append(
-                _message(source, doc.line_for(path), path, f"duplicate target name {target.name!r} (first at line {first})")
+                _message(
+                    source,
+                    doc.line_for(path),
+                    path,
+                    f"duplicate target name {target.name!r} (first at line {first})",
+                )
             )
         else:
             seen[target.name] = index
@@ -344,9 +366,14 @@ def _check_metrics_ports(cfg: HeadroomConfig, doc: LocatedDoc, source: str) -> l
         key = (part.metrics_address, int(part.metrics_port))
         path: Path_ = (section, "metrics_port")
         if key in seen:
-            messages.append(_message(source, doc.line_for(path), path,
-                                     f"port {part.metrics_port} is also {seen[key]}.metrics_port: "
-                                     "each process needs its own"))
+            messages.append(
+                _message(
+                    source,
+                    doc.line_for(path),
+                    path,
+                    f"port {part.metrics_port} is also {seen[key]}.metrics_port: each process needs its own",
+                )
+            )
         else:
             seen[key] = section
     return messages
@@ -370,5 +397,7 @@ def _check_store_url(cfg: HeadroomConfig, doc: LocatedDoc, source: str) -> list[
         ]
     if url.get_backend_name() not in ("sqlite", "postgresql"):
         path = ("store", "url")
-        return [_message(source, doc.line_for(path), path, "the store must be sqlite:// or postgresql+psycopg://")]
+        return [
+            _message(source, doc.line_for(path), path, "the store must be sqlite:// or postgresql+psycopg://")
+        ]
     return []

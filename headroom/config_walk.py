@@ -151,5 +151,3 @@ def walk_values(value: Any, path: Path_) -> Iterator[tuple[Path_, Any]]:
             yield from walk_values(item, (*path, str(key)))
     else:
         yield path, value
-
-

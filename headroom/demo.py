@@ -76,7 +76,8 @@ def current_sizes(pg: PgCluster, maria: MariaDbPair) -> dict[str, dict[str, floa
     my_rows = maria.primary.query(
         "SELECT TABLE_SCHEMA AS s, SUM(COALESCE(DATA_LENGTH, 0) + COALESCE(INDEX_LENGTH, 0)) AS b "
         "FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' "
-        "AND TABLE_SCHEMA NOT IN ('information_schema', 'performance_schema', 'sys') GROUP BY TABLE_SCHEMA")
+        "AND TABLE_SCHEMA NOT IN ('information_schema', 'performance_schema', 'sys') GROUP BY TABLE_SCHEMA"
+    )
     my_sizes = {str(r["s"]): float(r["b"]) for r in my_rows}
     binlogs = maria.primary.query("SHOW BINARY LOGS")
     my_sizes["(binlog)"] = float(sum(int(r["File_size"]) for r in binlogs))
@@ -97,15 +98,33 @@ def demo_config(
     }
     pg_pw = _write_secret(secrets_dir / "pg_monitor_password", pg.monitor_password)
     my_pw = _write_secret(secrets_dir / "mariadb_monitor_password", maria.monitor_password)
-    pg_members = [(role, i.host, i.port) for role, i in (("primary", pg.primary), ("standby", pg.standby))
-                  if i is not None]
-    my_members = [(role, i.host, i.port) for role, i in (("primary", maria.primary), ("replica", maria.replica))
-                  if i is not None]
+    pg_members = [
+        (role, i.host, i.port)
+        for role, i in (("primary", pg.primary), ("standby", pg.standby))
+        if i is not None
+    ]
+    my_members = [
+        (role, i.host, i.port)
+        for role, i in (("primary", maria.primary), ("replica", maria.replica))
+        if i is not None
+    ]
     engines = [
-        ("postgres", "demo-pg", pg_members, pg_pw, PG_INTERVALS,
-         lambda host, port: f"postgresql://{pg.monitor_user}@{host}:{port}/postgres?sslmode=disable"),
-        ("mysql", "demo-mariadb", my_members, my_pw, MYSQL_INTERVALS,
-         lambda host, port: f"mysql://{maria.monitor_user}@{host}:{port}/"),
+        (
+            "postgres",
+            "demo-pg",
+            pg_members,
+            pg_pw,
+            PG_INTERVALS,
+            lambda host, port: f"postgresql://{pg.monitor_user}@{host}:{port}/postgres?sslmode=disable",
+        ),
+        (
+            "mysql",
+            "demo-mariadb",
+            my_members,
+            my_pw,
+            MYSQL_INTERVALS,
+            lambda host, port: f"mysql://{maria.monitor_user}@{host}:{port}/",
+        ),
     ]
     targets: list[dict[str, Any]] = [
         {
@@ -162,7 +181,9 @@ def _first_rounds(cfg_path: Path, gap: float = FIRST_ROUNDS_GAP_S) -> int:
     started = int(time.time())
 
     async def rounds() -> None:
-        collector = Collector(store, cfg.targets, CollectorSettings.from_config(cfg.collector), housekeeping=False)
+        collector = Collector(
+            store, cfg.targets, CollectorSettings.from_config(cfg.collector), housekeeping=False
+        )
         try:
             await collector.round()
             await asyncio.sleep(gap)
@@ -186,9 +207,11 @@ def _seed(config: dict[str, Any], days: float, growth: dict[str, float], since: 
     try:
         started = time.monotonic()
         written = seed_history(store, plan, days, since)
-        _say(f"seeded {days:g} days of generated demo history ({written} samples, "
-             f"{fmt_duration(time.monotonic() - started)}) ending where the first real values begin, "
-             "marked as generated in the store (meta demo_history, event demo)")
+        _say(
+            f"seeded {days:g} days of generated demo history ({written} samples, "
+            f"{fmt_duration(time.monotonic() - started)}) ending where the first real values begin, "
+            "marked as generated in the store (meta demo_history, event demo)"
+        )
     finally:
         store.close()
 
@@ -218,8 +241,9 @@ def run_demo(config_path: Path | str | None = None, history: str | None = None, 
             print(f"headroom demo: --history: {exc}", file=sys.stderr)
             return 2
     if port_open(port):
-        print(f"headroom demo: port {port} on 127.0.0.1 is in use; choose another with --port",
-              file=sys.stderr)
+        print(
+            f"headroom demo: port {port} on 127.0.0.1 is in use; choose another with --port", file=sys.stderr
+        )
         return 1
     cfg_path = Path(config_path) if config_path else DEFAULT_DEMO_DIR / "headroom.yaml"
     demo_dir = cfg_path.parent.resolve()
@@ -262,15 +286,19 @@ def run_demo(config_path: Path | str | None = None, history: str | None = None, 
             _seed(config, days, workload.growth_per_day(), since)
 
         url = f"http://127.0.0.1:{port}"
-        specs = stage_specs(cfg_path, extra_args={"dashboard": ["--port", str(port), "--address", "127.0.0.1"]})
+        specs = stage_specs(
+            cfg_path, extra_args={"dashboard": ["--port", str(port), "--address", "127.0.0.1"]}
+        )
         supervisor = Supervisor(specs)
         _say(f"dashboard starting on {url}")
         threading.Thread(target=_announce_when_ready, args=(url, ready_stop), daemon=True).start()
         signal.signal(signal.SIGTERM, previous_term)
         return supervise(supervisor, cfg_path)
     except MissingBinaryError as exc:
-        print(f"headroom demo: {exc}\nThe demo needs: apt-get install -y --no-install-recommends {DEMO_PACKAGES}",
-              file=sys.stderr)
+        print(
+            f"headroom demo: {exc}\nThe demo needs: apt-get install -y --no-install-recommends {DEMO_PACKAGES}",
+            file=sys.stderr,
+        )
         return 1
     except ServerStartError as exc:
         print(f"headroom demo: a server did not start: {exc}", file=sys.stderr)

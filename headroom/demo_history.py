@@ -33,16 +33,36 @@ NOISE = 0.05  # relative noise of generated load
 
 #: the metrics the history is generated for: what the pages chart over time and forecasting reads
 LOAD_METRICS = ("pg_xact_commit_rate", "pg_xact_rollback_rate", "pg_wal_rate_bytes", "mysql_queries_rate")
-SIZE_METRICS = ("pg_database_size_bytes", "pg_table_size_bytes", "pg_table_total_size_bytes",
-                "mysql_schema_size_bytes", "mysql_table_size_bytes", "mysql_table_index_bytes",
-                "mysql_binlog_size_bytes")
+SIZE_METRICS = (
+    "pg_database_size_bytes",
+    "pg_table_size_bytes",
+    "pg_table_total_size_bytes",
+    "mysql_schema_size_bytes",
+    "mysql_table_size_bytes",
+    "mysql_table_index_bytes",
+    "mysql_binlog_size_bytes",
+)
 STEADY_METRICS = (
-    "up", "pg_max_connections", "pg_reserved_connections", "pg_connections", "pg_connections_used",
-    "pg_cache_hit_ratio", "pg_in_recovery", "pg_replication_lag_bytes", "pg_replication_lag_seconds",
-    "pg_replication_streaming", "pg_standby_replay_lag_seconds", "pg_standby_wal_receiver_streaming",
-    "mysql_max_connections", "mysql_threads_connected", "mysql_threads_running",
-    "mysql_innodb_buffer_pool_hit_ratio", "mysql_innodb_history_list_length", "mysql_replica_lag_seconds",
-    "mysql_replica_io_running", "mysql_replica_sql_running",
+    "up",
+    "pg_max_connections",
+    "pg_reserved_connections",
+    "pg_connections",
+    "pg_connections_used",
+    "pg_cache_hit_ratio",
+    "pg_in_recovery",
+    "pg_replication_lag_bytes",
+    "pg_replication_lag_seconds",
+    "pg_replication_streaming",
+    "pg_standby_replay_lag_seconds",
+    "pg_standby_wal_receiver_streaming",
+    "mysql_max_connections",
+    "mysql_threads_connected",
+    "mysql_threads_running",
+    "mysql_innodb_buffer_pool_hit_ratio",
+    "mysql_innodb_history_list_length",
+    "mysql_replica_lag_seconds",
+    "mysql_replica_io_running",
+    "mysql_replica_sql_running",
 )
 SEEDED_METRICS = LOAD_METRICS + SIZE_METRICS + STEADY_METRICS
 
@@ -88,8 +108,9 @@ def first_values(store: Store, targets: Mapping[str, str], since: int, until: in
     out = []
     for name in targets:
         for metric in SEEDED_METRICS:
-            for series in store.query_range(name, metric, start=since, end=until, max_points=10_000,
-                                            resolution="raw"):
+            for series in store.query_range(
+                name, metric, start=since, end=until, max_points=10_000, resolution="raw"
+            ):
                 if series.points:
                     ts, value = series.points[0]
                     out.append(FirstValue(name, metric, dict(series.labels), int(ts), float(value)))
@@ -157,14 +178,17 @@ def _points(first: FirstValue, times: range, rate: float | None, rng: random.Ran
         yield Sample(first.target, first.metric, first.labels, ts, value)
 
 
-def seed_history(store: Store, plan: SeedPlan, days: float, since: int, now: float | None = None,
-                 seed: int = 7) -> int:
+def seed_history(
+    store: Store, plan: SeedPlan, days: float, since: int, now: float | None = None, seed: int = 7
+) -> int:
     """Write `days` of generated 5-minute samples ending just before the first real sample (collected
     after `since`) of each series of `plan.targets`; returns the samples written."""
     until = int(time.time() if now is None else now)
     firsts = first_values(store, plan.targets, since, until)
     if not firsts:
-        raise ValueError("no real sample collected from the demo targets yet: nothing to generate the history from")
+        raise ValueError(
+            "no real sample collected from the demo targets yet: nothing to generate the history from"
+        )
     end = min(f.ts for f in firsts) - 1
     start = end - int(days * DAY)
     times = range(end, start - 1, -STEP_S)
@@ -181,17 +205,31 @@ def seed_history(store: Store, plan: SeedPlan, days: float, since: int, now: flo
     if batch:
         written += store.write_samples(batch)
     names = sorted(plan.targets)
-    marker = {"generated": True, "start": start, "end": end, "step_s": STEP_S, "targets": names,
-              "samples": written, "joins_at": end + 1}
+    marker = {
+        "generated": True,
+        "start": start,
+        "end": end,
+        "step_s": STEP_S,
+        "targets": names,
+        "samples": written,
+        "joins_at": end + 1,
+    }
     store.meta_set(DEMO_HISTORY_KEY, json.dumps(marker))
-    store.add_events([Event(
-        target=None, ts=end, kind="demo",
-        message=f"Generated demo history: {days:g} days of synthetic samples for {len(names)} demo targets "
+    store.add_events(
+        [
+            Event(
+                target=None,
+                ts=end,
+                kind="demo",
+                message=f"Generated demo history: {days:g} days of synthetic samples for {len(names)} demo targets "
                 f"({written} samples, before {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(end))}), "
                 "generated backwards from the first values collected from the demo servers. "
                 "It is not measured data.",
-        severity="info", details=marker,
-    )])
+                severity="info",
+                details=marker,
+            )
+        ]
+    )
     store.rollup(now=until + 600)
     return written
 

@@ -71,10 +71,24 @@ class Workload:
         if not exists:
             self.pg.create_database(DEMO_DB)
         subprocess.run(
-            [pg_binary("pgbench"), "-i", "-s", "2", "-q", "-h", self.pg.primary.host, "-p",
-             str(self.pg.primary.port), "-U", "postgres", DEMO_DB],
-            env={**os.environ, "PGPASSWORD": self.pg.superuser_password}, check=True,
-            capture_output=True, timeout=300,
+            [
+                pg_binary("pgbench"),
+                "-i",
+                "-s",
+                "2",
+                "-q",
+                "-h",
+                self.pg.primary.host,
+                "-p",
+                str(self.pg.primary.port),
+                "-U",
+                "postgres",
+                DEMO_DB,
+            ],
+            env={**os.environ, "PGPASSWORD": self.pg.superuser_password},
+            check=True,
+            capture_output=True,
+            timeout=300,
         )
         with self.pg.connect(dbname=DEMO_DB) as conn:
             conn.execute(
@@ -88,10 +102,13 @@ class Workload:
                 conn.execute(
                     "INSERT INTO demo_events (customer, payload) "
                     "SELECT (random() * 10000)::int, md5(random()::text) || repeat('x', 180) "
-                    "FROM generate_series(1, %s)", (self.initial_events - have,))
+                    "FROM generate_series(1, %s)",
+                    (self.initial_events - have,),
+                )
             conn.execute("ANALYZE demo_events")
             size, rows = conn.execute(
-                "SELECT pg_total_relation_size('demo_events'), count(*) FROM demo_events").fetchone() or (0, 0)
+                "SELECT pg_total_relation_size('demo_events'), count(*) FROM demo_events"
+            ).fetchone() or (0, 0)
             self.bytes_per_row["postgres"] = float(size) / max(int(rows), 1)
         self.maria.primary.query(f"CREATE DATABASE IF NOT EXISTS {DEMO_DB}")
         self.maria.primary.query(
@@ -107,15 +124,21 @@ class Workload:
                 with conn.cursor() as cur:
                     rng = random.Random(11)
                     for start in range(int(existing), self.initial_orders, 5000):
-                        rows = [(rng.randint(0, 10000), round(rng.uniform(5, 500), 2), "x" * 120)
-                                for _ in range(min(5000, self.initial_orders - start))]
-                        cur.executemany("INSERT INTO orders (customer, total, note) VALUES (%s, %s, %s)", rows)
+                        rows = [
+                            (rng.randint(0, 10000), round(rng.uniform(5, 500), 2), "x" * 120)
+                            for _ in range(min(5000, self.initial_orders - start))
+                        ]
+                        cur.executemany(
+                            "INSERT INTO orders (customer, total, note) VALUES (%s, %s, %s)", rows
+                        )
             finally:
                 conn.close()
         self.maria.primary.query(f"ANALYZE TABLE {DEMO_DB}.orders")
         stats = self.maria.primary.query(
             "SELECT DATA_LENGTH + INDEX_LENGTH AS b, TABLE_ROWS AS n FROM information_schema.TABLES "
-            "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = 'orders'", (DEMO_DB,))[0]
+            "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = 'orders'",
+            (DEMO_DB,),
+        )[0]
         self.bytes_per_row["mysql"] = float(stats["b"]) / max(int(stats["n"] or 0), 1)
 
     def growth_per_day(self) -> dict[str, float]:
@@ -131,8 +154,11 @@ class Workload:
     # -- loops ---------------------------------------------------------------------------------
 
     def start(self) -> None:
-        for name, target in (("pgbench", self._pgbench_loop), ("pg-growth", self._pg_growth_loop),
-                             ("mariadb", self._mariadb_loop)):
+        for name, target in (
+            ("pgbench", self._pgbench_loop),
+            ("pg-growth", self._pg_growth_loop),
+            ("mariadb", self._mariadb_loop),
+        ):
             thread = threading.Thread(target=self._guard(name, target), name=f"workload-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -157,10 +183,29 @@ class Workload:
                 if self._stop.is_set():
                     return
                 self._bench = subprocess.Popen(
-                    [pg_binary("pgbench"), "-n", "-c", "2", "-j", "1", "-T", "20", "-R", str(rate),
-                     "-h", self.pg.primary.host, "-p", str(self.pg.primary.port), "-U", "postgres", DEMO_DB],
+                    [
+                        pg_binary("pgbench"),
+                        "-n",
+                        "-c",
+                        "2",
+                        "-j",
+                        "1",
+                        "-T",
+                        "20",
+                        "-R",
+                        str(rate),
+                        "-h",
+                        self.pg.primary.host,
+                        "-p",
+                        str(self.pg.primary.port),
+                        "-U",
+                        "postgres",
+                        DEMO_DB,
+                    ],
                     env={**os.environ, "PGPASSWORD": self.pg.superuser_password},
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    start_new_session=True,
                 )
             self._bench.wait()
             with self._bench_lock:
@@ -182,7 +227,9 @@ class Workload:
                     "SELECT count(*) FROM demo_events WHERE customer = %s", (random.randint(0, 10000),)
                 ).fetchone()
                 if time.monotonic() - trimmed > 60:  # pgbench appends a row per transaction: keep it bounded
-                    conn.execute("DELETE FROM pgbench_history WHERE mtime < now() - %s::interval", (HISTORY_KEEP,))
+                    conn.execute(
+                        "DELETE FROM pgbench_history WHERE mtime < now() - %s::interval", (HISTORY_KEEP,)
+                    )
                     trimmed = time.monotonic()
                 self._stop.wait(1.0)
 
@@ -193,13 +240,19 @@ class Workload:
             with conn.cursor() as cur:
                 while not self._stop.is_set():
                     n, owed = self._rows_due(owed)
-                    rows = [(random.randint(0, 10000), round(random.uniform(5, 500), 2), "x" * 120)
-                            for _ in range(n)]
+                    rows = [
+                        (random.randint(0, 10000), round(random.uniform(5, 500), 2), "x" * 120)
+                        for _ in range(n)
+                    ]
                     if rows:
-                        cur.executemany("INSERT INTO orders (customer, total, note) VALUES (%s, %s, %s)", rows)
+                        cur.executemany(
+                            "INSERT INTO orders (customer, total, note) VALUES (%s, %s, %s)", rows
+                        )
                     for _ in range(max(1, round(4 * rhythm(time.time())))):
-                        cur.execute("SELECT count(*), sum(total) FROM orders WHERE customer = %s",
-                                    (random.randint(0, 10000),))
+                        cur.execute(
+                            "SELECT count(*), sum(total) FROM orders WHERE customer = %s",
+                            (random.randint(0, 10000),),
+                        )
                         cur.fetchall()
                     self._stop.wait(1.0)
         except pymysql.err.Error:

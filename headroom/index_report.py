@@ -24,18 +24,24 @@ def render_index_report(st: Any) -> str:
             found += 1
             lines.append(f"- {a.table} ({', '.join(a.columns)}) · database {a.dbname}")
             lines.append(f"  {a.ddl}")
-            lines.append(f"  cost reduction {reduction_text(a)} ({METHODS.get(a.method, a.method)}); "
-                         f"share of statement time {fmt.fmt_pct(a.time_share)}; "
-                         f"estimated size {fmt.fmt_bytes(a.size_bytes)}; "
-                         f"writes on the table {fmt.fmt_rate(a.writes_per_s, ' rows/s')}")
+            lines.append(
+                f"  cost reduction {reduction_text(a)} ({METHODS.get(a.method, a.method)}); "
+                f"share of statement time {fmt.fmt_pct(a.time_share)}; "
+                f"estimated size {fmt.fmt_bytes(a.size_bytes)}; "
+                f"writes on the table {fmt.fmt_rate(a.writes_per_s, ' rows/s')}"
+            )
             for s in a.details.get("statements") or []:
                 text = " ".join(str(s.get("text") or "").split())[:MAX_TEXT]
-                lines.append(f"  helps {s.get('queryid')} ({fmt.fmt_pct(s.get('share'))} of time)"
-                             + (f": {text}" if text else ""))
+                lines.append(
+                    f"  helps {s.get('queryid')} ({fmt.fmt_pct(s.get('share'))} of time)"
+                    + (f": {text}" if text else "")
+                )
             lines += [f"  note: {n}" for n in a.details.get("notes") or []]
         lines.append("")
     if not found:
-        lines.append("No index to suggest: the top statements' plans use fitting indexes, or their tables are small.")
+        lines.append(
+            "No index to suggest: the top statements' plans use fitting indexes, or their tables are small."
+        )
     return "\n".join(lines).rstrip() + "\n"
 
 

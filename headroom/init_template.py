@@ -135,8 +135,16 @@ def human_duration(seconds: float) -> str:
 
 
 def human_size(size: int) -> str:
-    for unit, factor in (("TiB", 1024**4), ("TB", 1000**4), ("GiB", 1024**3), ("GB", 1000**3),
-                         ("MiB", 1024**2), ("MB", 1000**2), ("KiB", 1024), ("KB", 1000)):
+    for unit, factor in (
+        ("TiB", 1024**4),
+        ("TB", 1000**4),
+        ("GiB", 1024**3),
+        ("GB", 1000**3),
+        ("MiB", 1024**2),
+        ("MB", 1000**2),
+        ("KiB", 1024),
+        ("KB", 1000),
+    ):
         if size >= factor and size % factor == 0:
             return f"{size // factor}{unit}"
     return str(size)
@@ -159,8 +167,10 @@ def _plain(annotation: Any, info: FieldInfo | None, value: Any) -> Any:
         return human_size(value)
     if isinstance(value, Secret):
         return None
-    return TypeAdapter(Any).dump_python(value, mode="json") if not isinstance(value, BaseModel) else value.model_dump(
-        mode="json", by_alias=True
+    return (
+        TypeAdapter(Any).dump_python(value, mode="json")
+        if not isinstance(value, BaseModel)
+        else value.model_dump(mode="json", by_alias=True)
     )
 
 
@@ -247,8 +257,11 @@ def _render_field(key: str, annotation: Any, info: FieldInfo, indent: str, *, ex
         value: Any = _example(annotation, info)
     else:
         value = _plain(annotation, info, default)
-    if isinstance(value, list | dict) and value and any(isinstance(v, dict | list) for v in
-                                                         (value if isinstance(value, list) else value.values())):
+    if (
+        isinstance(value, list | dict)
+        and value
+        and any(isinstance(v, dict | list) for v in (value if isinstance(value, list) else value.values()))
+    ):
         block = yaml.safe_dump({key: value}, default_flow_style=False, sort_keys=False, width=_WIDTH).rstrip()
         lines += [indent + line for line in block.splitlines()]
     else:

@@ -71,9 +71,7 @@ def setup_logging(level: str = "INFO", log_file: Path | None = None) -> None:
     threading.excepthook = _log_uncaught_in_thread
 
 
-def _log_uncaught(
-    exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
-) -> None:
+def _log_uncaught(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
     """Uncaught exceptions go through the masked log handlers instead of raw stderr."""
     logging.getLogger("headroom").critical("uncaught exception", exc_info=(exc_type, exc, tb))
 
@@ -83,6 +81,7 @@ def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
         return
     name = args.thread.name if args.thread is not None else "?"
     logging.getLogger("headroom").error(
-        "uncaught exception in thread %s", name,
+        "uncaught exception in thread %s",
+        name,
         exc_info=(args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback),
     )

@@ -47,7 +47,9 @@ def parse_time(text: str) -> int:
     return int(moment.timestamp())
 
 
-def time_range(since: str | None, start: str | None, end: str | None, now: float | None = None) -> tuple[int, int]:
+def time_range(
+    since: str | None, start: str | None, end: str | None, now: float | None = None
+) -> tuple[int, int]:
     """``--since`` (default 1h, ending now) or ``--start``/``--end`` → ``(start, end)`` epoch seconds."""
     if since is not None and (start is not None or end is not None):
         raise ValueError("give either --since or --start/--end, not both")
@@ -123,8 +125,15 @@ def render_json(series: Sequence[SeriesData]) -> str:
 def render_table(series: Sequence[SeriesData]) -> str:
     header = ["TARGET", "METRIC", "LABELS", "RES", "TS", "TIME", "VALUE"]
     rows = [
-        [s.target, s.metric, _labels_prom(s.labels), "raw" if not s.resolution_s else f"{s.resolution_s}s",
-         str(int(ts)), iso(int(ts)), exact(v)]
+        [
+            s.target,
+            s.metric,
+            _labels_prom(s.labels),
+            "raw" if not s.resolution_s else f"{s.resolution_s}s",
+            str(int(ts)),
+            iso(int(ts)),
+            exact(v),
+        ]
         for s in series
         for ts, v in s.points
     ]

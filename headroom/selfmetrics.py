@@ -54,8 +54,9 @@ def start_metrics_server(
 ) -> MetricsServer:
     """Serve `registry` at http://address:port/metrics in a background thread (port 0: any free port)."""
     if stage is not None:
-        info = _get_or_create(Info, "headroom_build", "Headroom version and the stage this process runs",
-                              (), registry)
+        info = _get_or_create(
+            Info, "headroom_build", "Headroom version and the stage this process runs", (), registry
+        )
         assert isinstance(info, Info)
         info.info({"version": _version(), "stage": stage})
     server, thread = start_http_server(port, addr=address, registry=registry)
@@ -74,8 +75,14 @@ def serve_stage(section: Any, stage: str) -> MetricsServer | None:
     return server
 
 
-def _get_or_create(cls: type, name: str, documentation: str, labelnames: Sequence[str],
-                   registry: CollectorRegistry, **kwargs: object) -> object:
+def _get_or_create(
+    cls: type,
+    name: str,
+    documentation: str,
+    labelnames: Sequence[str],
+    registry: CollectorRegistry,
+    **kwargs: object,
+) -> object:
     key = (id(registry), name)
     with _lock:
         metric = _created.get(key)
@@ -87,24 +94,30 @@ def _get_or_create(cls: type, name: str, documentation: str, labelnames: Sequenc
         return metric
 
 
-def counter(name: str, documentation: str, labelnames: Sequence[str] = (),
-            registry: CollectorRegistry = REGISTRY) -> Counter:
+def counter(
+    name: str, documentation: str, labelnames: Sequence[str] = (), registry: CollectorRegistry = REGISTRY
+) -> Counter:
     """A counter (`name` without `_total`; OpenMetrics adds it)."""
     metric = _get_or_create(Counter, name, documentation, labelnames, registry)
     assert isinstance(metric, Counter)
     return metric
 
 
-def gauge(name: str, documentation: str, labelnames: Sequence[str] = (),
-          registry: CollectorRegistry = REGISTRY) -> Gauge:
+def gauge(
+    name: str, documentation: str, labelnames: Sequence[str] = (), registry: CollectorRegistry = REGISTRY
+) -> Gauge:
     metric = _get_or_create(Gauge, name, documentation, labelnames, registry)
     assert isinstance(metric, Gauge)
     return metric
 
 
-def histogram(name: str, documentation: str, labelnames: Sequence[str] = (),
-              registry: CollectorRegistry = REGISTRY,
-              buckets: Sequence[float] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)) -> Histogram:
+def histogram(
+    name: str,
+    documentation: str,
+    labelnames: Sequence[str] = (),
+    registry: CollectorRegistry = REGISTRY,
+    buckets: Sequence[float] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+) -> Histogram:
     """A histogram of durations in seconds (`name` should end in `_seconds`)."""
     metric = _get_or_create(Histogram, name, documentation, labelnames, registry, buckets=tuple(buckets))
     assert isinstance(metric, Histogram)

@@ -125,7 +125,9 @@ class Supervisor:
         child.started_at = time.monotonic()
         assert child.proc.stdout is not None
         child.reader = threading.Thread(
-            target=self._pump, args=(child.spec.name, child.proc.stdout), daemon=True,
+            target=self._pump,
+            args=(child.spec.name, child.proc.stdout),
+            daemon=True,
             name=f"log-{child.spec.name}",
         )
         child.reader.start()
@@ -172,9 +174,15 @@ class Supervisor:
         env = dict(os.environ)
         env.update(spec.env)
         env["PYTHONUNBUFFERED"] = "1"
-        proc = subprocess.Popen(spec.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, env=env, start_new_session=True,
-                                preexec_fn=_die_with_parent)
+        proc = subprocess.Popen(
+            spec.argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
         assert proc.stdout is not None
         reader = threading.Thread(target=self._pump, args=(spec.name, proc.stdout), daemon=True)
         reader.start()

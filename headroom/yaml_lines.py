@@ -71,9 +71,7 @@ def expand_env(text: str, env: Mapping[str, str]) -> tuple[str, list[str]]:
         if value is None or (value == "" and default is not None):
             if default is not None:
                 return default
-            problems.append(
-                f"environment variable {name} is not set (set it, or write ${{{name}:-default}})"
-            )
+            problems.append(f"environment variable {name} is not set (set it, or write ${{{name}:-default}})")
             return ""
         return value
 
@@ -100,11 +98,14 @@ class _Builder:
             while key and isinstance(key[-1], int):  # a list item that is an alias carries its anchor's line
                 key = key[:-1]
             line = self.doc.line_for(key) if key else line  # the key under which the alias is used
-            raise YamlSyntaxError(line, f"{format_path(path)}: recursive alias: it refers to a mapping or list "
-                                        "that contains it")
+            raise YamlSyntaxError(
+                line, f"{format_path(path)}: recursive alias: it refers to a mapping or list that contains it"
+            )
         self._nodes += 1
         if self._nodes > MAX_NODES:
-            raise YamlSyntaxError(line, f"the document expands to more than {MAX_NODES} values (aliases of aliases?)")
+            raise YamlSyntaxError(
+                line, f"the document expands to more than {MAX_NODES} values (aliases of aliases?)"
+            )
         if not isinstance(node, yaml.MappingNode | yaml.SequenceNode):
             return self._scalar(node, path)
         self._active.add(id(node))

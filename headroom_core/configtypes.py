@@ -44,7 +44,9 @@ class Secret:
         return bool(self._value)
 
     @classmethod
-    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+    def __get_pydantic_core_schema__(
+        cls, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
         def validate(value: Any) -> Secret:
             if isinstance(value, Secret):
                 return value
@@ -82,11 +84,28 @@ def parse_duration(value: Any) -> float:
 
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?i?b?)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {
-    "": 1, "b": 1,
-    "k": 1000, "kb": 1000, "m": 1000**2, "mb": 1000**2, "g": 1000**3, "gb": 1000**3,
-    "t": 1000**4, "tb": 1000**4, "p": 1000**5, "pb": 1000**5,
-    "ki": 1024, "kib": 1024, "mi": 1024**2, "mib": 1024**2, "gi": 1024**3, "gib": 1024**3,
-    "ti": 1024**4, "tib": 1024**4, "pi": 1024**5, "pib": 1024**5,
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "m": 1000**2,
+    "mb": 1000**2,
+    "g": 1000**3,
+    "gb": 1000**3,
+    "t": 1000**4,
+    "tb": 1000**4,
+    "p": 1000**5,
+    "pb": 1000**5,
+    "ki": 1024,
+    "kib": 1024,
+    "mi": 1024**2,
+    "mib": 1024**2,
+    "gi": 1024**3,
+    "gib": 1024**3,
+    "ti": 1024**4,
+    "tib": 1024**4,
+    "pi": 1024**5,
+    "pib": 1024**5,
 }
 
 
@@ -100,7 +119,9 @@ def parse_byte_size(value: Any) -> int:
         match = _SIZE_RE.match(value)
         unit = (match.group(2) or "").lower() if match else None
         if not match or unit not in _SIZE_UNITS:
-            raise ValueError(f"invalid size {value!r}: expected a number with a unit B, KB, MB, GB, TB, KiB, MiB, GiB, TiB")
+            raise ValueError(
+                f"invalid size {value!r}: expected a number with a unit B, KB, MB, GB, TB, KiB, MiB, GiB, TiB"
+            )
         size = float(match.group(1)) * _SIZE_UNITS[unit]
     else:
         raise ValueError("expected a size like 500GB or 512GiB")
@@ -118,10 +139,14 @@ def parse_positive_duration(value: Any) -> float:
     return seconds
 
 
-Duration = Annotated[float, BeforeValidator(parse_positive_duration), PlainSerializer(lambda v: v, return_type=float)]
+Duration = Annotated[
+    float, BeforeValidator(parse_positive_duration), PlainSerializer(lambda v: v, return_type=float)
+]
 """Seconds, more than 0, written in the config as ``15s``, ``5m``, ``2h``, ``7d``."""
 
-DurationOrZero = Annotated[float, BeforeValidator(parse_duration), PlainSerializer(lambda v: v, return_type=float)]
+DurationOrZero = Annotated[
+    float, BeforeValidator(parse_duration), PlainSerializer(lambda v: v, return_type=float)
+]
 """Seconds, 0 allowed (``for: 0s`` fires at once, ``group_wait: 0s`` sends at once)."""
 
 ByteSize = Annotated[int, BeforeValidator(parse_byte_size)]

@@ -102,8 +102,11 @@ def is_secret_parameter(name: str) -> bool:
     key = name.lower().replace("-", "_")
     if key.endswith("file"):
         return False
-    return (any(word in key for word in ("password", "passwd", "passphrase", "secret", "token"))
-            or key in ("pwd", "pass", "apikey", "api_key") or (key.endswith("_key") and "api" in key))
+    return (
+        any(word in key for word in ("password", "passwd", "passphrase", "secret", "token"))
+        or key in ("pwd", "pass", "apikey", "api_key")
+        or (key.endswith("_key") and "api" in key)
+    )
 
 
 def dsn_secret_parameters(dsn: str) -> list[str]:
@@ -112,8 +115,11 @@ def dsn_secret_parameters(dsn: str) -> list[str]:
     if is_url(dsn):
         pairs = parse_qsl(urlsplit(dsn).query, keep_blank_values=True)
         return [v for k, v in pairs if k != "password" and is_secret_parameter(k) and v]
-    return [_kv_unquote(m.group(3)) for m in _KV_PARAM_RE.finditer(dsn)
-            if m.group(1) != "password" and is_secret_parameter(m.group(1))]
+    return [
+        _kv_unquote(m.group(3))
+        for m in _KV_PARAM_RE.finditer(dsn)
+        if m.group(1) != "password" and is_secret_parameter(m.group(1))
+    ]
 
 
 def _mask_parameters(dsn: str) -> str:
@@ -127,7 +133,9 @@ def _mask_parameters(dsn: str) -> str:
             pieces.append(f"{key}={SECRET_MASK}" if eq and is_secret_parameter(unquote(key)) else piece)
         return urlunsplit((parts.scheme, parts.netloc, parts.path, "&".join(pieces), parts.fragment))
     return _KV_PARAM_RE.sub(
-        lambda m: f"{m.group(1)}{m.group(2)}{SECRET_MASK}" if is_secret_parameter(m.group(1)) else m.group(0), dsn)
+        lambda m: f"{m.group(1)}{m.group(2)}{SECRET_MASK}" if is_secret_parameter(m.group(1)) else m.group(0),
+        dsn,
+    )
 
 
 def redact_dsn(dsn: str) -> str:

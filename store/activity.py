@@ -70,8 +70,10 @@ class ActivityBucket:
     @classmethod
     def from_list(cls, data: Sequence[Any]) -> ActivityBucket:
         target, bucket, rows, snapshot = data
-        parsed = [ActivityRow(str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5]), float(r[6]))
-                  for r in rows]
+        parsed = [
+            ActivityRow(str(r[0]), str(r[1]), str(r[2]), str(r[3]), str(r[4]), str(r[5]), float(r[6]))
+            for r in rows
+        ]
         return cls(str(target), int(bucket), parsed, list(snapshot))
 
 
@@ -87,12 +89,14 @@ def write_bucket(engine: Engine, target_id: int, item: ActivityBucket) -> int:
     """Write (replace) one bucket's rows and snapshot; a bucket older than the rollup watermark marks
     the rollup dirty from there."""
     rows = [
-        dict(zip((*ACTIVITY_DIMENSIONS, "sessions"), _row_tuple(r), strict=True)) | {
-            "target_id": target_id, "bucket": item.bucket}
+        dict(zip((*ACTIVITY_DIMENSIONS, "sessions"), _row_tuple(r), strict=True))
+        | {"target_id": target_id, "bucket": item.bucket}
         for r in item.rows
     ]
     with engine.begin() as conn:
-        conn.execute(delete(activity).where(activity.c.target_id == target_id, activity.c.bucket == item.bucket))
+        conn.execute(
+            delete(activity).where(activity.c.target_id == target_id, activity.c.bucket == item.bucket)
+        )
         if rows:
             conn.execute(activity.insert(), rows)
         stmt = _insert(conn)(activity_snapshots)
@@ -130,7 +134,9 @@ def rollup(engine: Engine, now: float) -> int:
         if start is not None:
             start = int(start) - int(start) % ROLLUP_S
             if start < end:
-                conn.execute(delete(activity_5m).where(activity_5m.c.bucket >= start, activity_5m.c.bucket < end))
+                conn.execute(
+                    delete(activity_5m).where(activity_5m.c.bucket >= start, activity_5m.c.bucket < end)
+                )
                 conn.execute(text(_ROLLUP), {"start": start, "end": end})
         meta_set(conn, WATERMARK_KEY, str(max(end, start if start is not None else end)))
         if dirty is not None:
@@ -138,11 +144,14 @@ def rollup(engine: Engine, now: float) -> int:
     return end
 
 
-def apply_retention(conn: Connection, raw_cutoff: int, rollup_cutoff: int, snapshot_cutoff: int) -> dict[str, int]:
+def apply_retention(
+    conn: Connection, raw_cutoff: int, rollup_cutoff: int, snapshot_cutoff: int
+) -> dict[str, int]:
     removed = {
         "activity": conn.execute(delete(activity).where(activity.c.bucket < raw_cutoff)).rowcount,
         "activity_snapshots": conn.execute(
-            delete(activity_snapshots).where(activity_snapshots.c.ts < snapshot_cutoff)).rowcount,
+            delete(activity_snapshots).where(activity_snapshots.c.ts < snapshot_cutoff)
+        ).rowcount,
         "activity_5m": conn.execute(delete(activity_5m).where(activity_5m.c.bucket < rollup_cutoff)).rowcount,
     }
     return {k: int(v or 0) for k, v in removed.items()}
@@ -159,8 +168,13 @@ def _table_for(start: int, raw_cutoff: int | None) -> tuple[Any, int]:
 
 
 def load_series(
-    engine: Engine, target_id: int, start: int, end: int, slice_by: str = "wait_class",
-    raw_cutoff: int | None = None, max_points: int = MAX_POINTS,
+    engine: Engine,
+    target_id: int,
+    start: int,
+    end: int,
+    slice_by: str = "wait_class",
+    raw_cutoff: int | None = None,
+    max_points: int = MAX_POINTS,
 ) -> tuple[int, dict[str, list[tuple[int, float]]]]:
     """DB load over [start, end): per value of ``slice_by``, (bucket, average active sessions) points,
     in buckets of the returned resolution (10 s, or a multiple of the table's own bucket so that there
@@ -186,7 +200,12 @@ def load_series(
 
 
 def top_in_window(
-    engine: Engine, target_id: int, start: int, end: int, by: Sequence[str], limit: int = 20,
+    engine: Engine,
+    target_id: int,
+    start: int,
+    end: int,
+    by: Sequence[str],
+    limit: int = 20,
     raw_cutoff: int | None = None,
 ) -> list[tuple[tuple[str, ...], float]]:
     """The ``by`` dimension values with the highest average load over [start, end) (sessions averaged
@@ -214,7 +233,8 @@ def top_in_window(
 def snapshot_at(engine: Engine, target_id: int, ts: int | None = None) -> tuple[int, list[SessionRow]] | None:
     """The newest snapshot at or before ``ts`` (newest of all when None): (its time, its sessions)."""
     q = select(activity_snapshots.c.ts, activity_snapshots.c.sessions_json).where(
-        activity_snapshots.c.target_id == target_id)
+        activity_snapshots.c.target_id == target_id
+    )
     if ts is not None:
         q = q.where(activity_snapshots.c.ts <= ts)
     with engine.connect() as conn:

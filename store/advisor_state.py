@@ -20,7 +20,9 @@ class MetaReader(Protocol):
 class AdvisorState:
     ts: int = 0
     counters: dict[str, float] = field(default_factory=dict)
-    findings: dict[str, dict[str, str]] = field(default_factory=dict)  # key -> check, severity, area, title, …
+    findings: dict[str, dict[str, str]] = field(
+        default_factory=dict
+    )  # key -> check, severity, area, title, …
 
 
 def parse_state(raw: str | None) -> AdvisorState:
@@ -38,7 +40,9 @@ def parse_state(raw: str | None) -> AdvisorState:
 
 
 def dump_state(state: AdvisorState) -> str:
-    return json.dumps({"ts": state.ts, "counters": state.counters, "findings": state.findings}, sort_keys=True)
+    return json.dumps(
+        {"ts": state.ts, "counters": state.counters, "findings": state.findings}, sort_keys=True
+    )
 
 
 def fleet_findings(st: MetaReader) -> list[dict[str, str | int]]:
@@ -46,7 +50,9 @@ def fleet_findings(st: MetaReader) -> list[dict[str, str | int]]:
     rows: list[dict[str, str | int]] = []
     for key, raw in st.meta_items(META_PREFIX).items():
         state = parse_state(raw)
-        rows.extend({"target": key[len(META_PREFIX):], "ts": state.ts, **f} for f in state.findings.values())
+        rows.extend({"target": key[len(META_PREFIX) :], "ts": state.ts, **f} for f in state.findings.values())
     order = {s: i for i, s in enumerate(SEVERITIES)}
-    rows.sort(key=lambda r: (order.get(str(r.get("severity")), len(order)), str(r["target"]), str(r.get("check"))))
+    rows.sort(
+        key=lambda r: (order.get(str(r.get("severity")), len(order)), str(r["target"]), str(r.get("check")))
+    )
     return rows

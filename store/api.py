@@ -35,7 +35,9 @@ class Store:
     ``clock`` is what "now" means for the defaults below (rollup, retention, read ranges, target
     registration) and for the stages that work on this store."""
 
-    def __init__(self, url: str | URL, retention: RetentionConfig | None = None, clock: Clock = system_clock) -> None:
+    def __init__(
+        self, url: str | URL, retention: RetentionConfig | None = None, clock: Clock = system_clock
+    ) -> None:
         self.url = make_url(url) if isinstance(url, str) else url
         self.backend = backend_of(self.url)
         self.retention = retention or RetentionConfig()
@@ -207,11 +209,29 @@ class Store:
 
     # --- plans and index advice ---------------------------------------------------------------------
     def record_plan(
-        self, target: str, queryid: str, dbname: str, plan_hash: str, plan: object, summary: str,
-        total_cost: float | None, mean_ms: float | None, ts: int,
+        self,
+        target: str,
+        queryid: str,
+        dbname: str,
+        plan_hash: str,
+        plan: object,
+        summary: str,
+        total_cost: float | None,
+        mean_ms: float | None,
+        ts: int,
     ) -> PlanRecorded:
-        return record_plan(self.engine, self._target_id_or_create(target), queryid, dbname, plan_hash, plan,
-                           summary, total_cost, mean_ms, ts)
+        return record_plan(
+            self.engine,
+            self._target_id_or_create(target),
+            queryid,
+            dbname,
+            plan_hash,
+            plan,
+            summary,
+            total_cost,
+            mean_ms,
+            ts,
+        )
 
     def plans(self, target: str, queryid: str | None = None) -> list[PlanRow]:
         target_id = self._registry.target_id(target)
@@ -223,6 +243,7 @@ class Store:
     def index_advice(self, target: str) -> list[Advice]:
         target_id = self._registry.target_id(target)
         return [] if target_id is None else read_advice(self.engine, target_id)
+
     # --- activity -------------------------------------------------------------------------------
     def write_activity(self, item: activity_store.ActivityBucket) -> int:
         return activity_store.write_bucket(self.engine, self._target_id_or_create(item.target), item)
@@ -234,7 +255,9 @@ class Store:
         target_id = self._registry.target_id(target)
         if target_id is None:
             return activity_store.BUCKET_S, {}
-        return activity_store.load_series(self.engine, target_id, start, end, slice_by, self._activity_cutoff())
+        return activity_store.load_series(
+            self.engine, target_id, start, end, slice_by, self._activity_cutoff()
+        )
 
     def activity_top(
         self, target: str, start: int, end: int, by: Sequence[str], limit: int = 20
@@ -242,9 +265,13 @@ class Store:
         target_id = self._registry.target_id(target)
         if target_id is None:
             return []
-        return activity_store.top_in_window(self.engine, target_id, start, end, by, limit, self._activity_cutoff())
+        return activity_store.top_in_window(
+            self.engine, target_id, start, end, by, limit, self._activity_cutoff()
+        )
 
-    def activity_snapshot(self, target: str, ts: int | None = None) -> tuple[int, list[activity_store.SessionRow]] | None:
+    def activity_snapshot(
+        self, target: str, ts: int | None = None
+    ) -> tuple[int, list[activity_store.SessionRow]] | None:
         target_id = self._registry.target_id(target)
         return None if target_id is None else activity_store.snapshot_at(self.engine, target_id, ts)
 
@@ -272,13 +299,18 @@ class Store:
         return result
 
     def apply_retention(self, now: float | None = None) -> dict[str, int]:
-        removed = retention_rules.apply_retention(self.engine, self.retention, self.clock() if now is None else now)
+        removed = retention_rules.apply_retention(
+            self.engine, self.retention, self.clock() if now is None else now
+        )
         self._writer.forget_partitions()
         return removed
 
 
 def open_store(
-    url: str | URL, retention: RetentionConfig | None = None, migrate: bool = True, clock: Clock = system_clock
+    url: str | URL,
+    retention: RetentionConfig | None = None,
+    migrate: bool = True,
+    clock: Clock = system_clock,
 ) -> Store:
     """Open a store; by default bring its schema up to date first (idempotent)."""
     store = Store(url, retention, clock)

@@ -15,7 +15,9 @@ class RetentionConfig(StrictModel):
     raw: Duration = Field(default=7 * 86400, description="How long raw samples are kept.")
     rollup_5m: Duration = Field(default=90 * 86400, description="How long 5-minute rollups are kept.")
     rollup_1h: Duration = Field(default=2 * 365 * 86400, description="How long 1-hour rollups are kept.")
-    statements: Duration = Field(default=30 * 86400, description="How long per-interval statement stats are kept.")
+    statements: Duration = Field(
+        default=30 * 86400, description="How long per-interval statement stats are kept."
+    )
     statement_texts: Duration = Field(
         default=30 * 86400,
         description="Statement texts not seen among the top statements for this long are deleted, and so are "
@@ -31,11 +33,14 @@ class RetentionConfig(StrictModel):
         description="How long the top-session snapshot of each 10-second bucket (sessions, queries, blocking "
         "trees) is kept: the bulk of the activity data (docs/benchmarks.md).",
     )
-    activity_5m: Duration = Field(default=90 * 86400, description="How long the 5-minute activity rollup is kept.")
+    activity_5m: Duration = Field(
+        default=90 * 86400, description="How long the 5-minute activity rollup is kept."
+    )
     events: Duration = Field(default=365 * 86400, description="How long events are kept.")
     alert_history: Duration = Field(default=365 * 86400, description="How long alert state changes are kept.")
     forecasts: Duration = Field(
-        default=7 * 86400, description="How long superseded forecast runs are kept (each series' newest stays)."
+        default=7 * 86400,
+        description="How long superseded forecast runs are kept (each series' newest stays).",
     )
     forecasts_newest: Duration = Field(
         default=90 * 86400,
@@ -43,7 +48,8 @@ class RetentionConfig(StrictModel):
         "a removed target) is kept.",
     )
     outbox: Duration = Field(
-        default=7 * 86400, description="How long sent and failed notifications are kept (pending ones always stay)."
+        default=7 * 86400,
+        description="How long sent and failed notifications are kept (pending ones always stay).",
     )
     series: Duration = Field(
         default=7 * 86400,
@@ -65,5 +71,7 @@ class StoreConfig(StrictModel):
         description="SQLAlchemy URL: sqlite:///path (embedded) or postgresql+psycopg://user@host/db. "
         "A password in the URL is treated as a secret; prefer password_file.",
     )
-    password_file: str | None = Field(default=None, description="File holding the store password (PostgreSQL).")
+    password_file: str | None = Field(
+        default=None, description="File holding the store password (PostgreSQL)."
+    )
     retention: RetentionConfig = Field(default_factory=RetentionConfig)

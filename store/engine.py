@@ -17,7 +17,9 @@ def backend_of(url: str | URL) -> str:
     parsed = make_url(url) if isinstance(url, str) else url
     backend = parsed.get_backend_name()
     if backend not in ("sqlite", "postgresql"):
-        raise ValueError(f"unsupported store backend {backend!r} in {redact_dsn(parsed.render_as_string(hide_password=False))}: use sqlite:/// or postgresql+psycopg://")
+        raise ValueError(
+            f"unsupported store backend {backend!r} in {redact_dsn(parsed.render_as_string(hide_password=False))}: use sqlite:/// or postgresql+psycopg://"
+        )
     return backend
 
 

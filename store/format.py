@@ -27,7 +27,13 @@ Unit = Literal["bytes", "bytes_rate", "seconds", "ms", "ratio", "count", "rate"]
 
 _BYTE_UNITS = ("B", "KB", "MB", "GB", "TB", "PB", "EB")
 _SI_UNITS = (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3))
-_BINARY_PREFIXES = (("Pi", 1024.0**5), ("Ti", 1024.0**4), ("Gi", 1024.0**3), ("Mi", 1024.0**2), ("Ki", 1024.0))
+_BINARY_PREFIXES = (
+    ("Pi", 1024.0**5),
+    ("Ti", 1024.0**4),
+    ("Gi", 1024.0**3),
+    ("Mi", 1024.0**2),
+    ("Ki", 1024.0),
+)
 _SMALLEST = 1e-4  # below this a non-zero number reads "<0.0001"
 MINUTE, HOUR, DAY = 60, 3600, 86400
 
@@ -122,8 +128,11 @@ def fmt_bytes_rate(value: object) -> str:
 
 def _two_units(seconds: float) -> str:
     whole = round(seconds)
-    for big, big_name, small, small_name in ((DAY, "d", HOUR, "h"), (HOUR, "h", MINUTE, "min"),
-                                             (MINUTE, "min", 1, "s")):
+    for big, big_name, small, small_name in (
+        (DAY, "d", HOUR, "h"),
+        (HOUR, "h", MINUTE, "min"),
+        (MINUTE, "min", 1, "s"),
+    ):
         if whole >= big:
             first, rest = divmod(whole, big)
             second = rest // small

@@ -24,5 +24,7 @@ def meta_set(conn: Connection, key: str, value: str) -> None:
 
 def meta_items(conn: Connection, prefix: str) -> dict[str, str]:
     """Every key starting with ``prefix`` and its value."""
-    rows = conn.execute(select(meta.c.key, meta.c.value).where(meta.c.key.startswith(prefix, autoescape=True)))
+    rows = conn.execute(
+        select(meta.c.key, meta.c.value).where(meta.c.key.startswith(prefix, autoescape=True))
+    )
     return {str(k): str(v) for k, v in rows}

@@ -58,34 +58,70 @@ class Advice:
 
 
 def _plan_row(r: Any) -> PlanRow:
-    return PlanRow(r.queryid, r.dbname, r.plan_hash, json.loads(r.plan_json), r.summary, r.total_cost, r.mean_ms,
-                   int(r.first_seen), int(r.last_seen))
+    return PlanRow(
+        r.queryid,
+        r.dbname,
+        r.plan_hash,
+        json.loads(r.plan_json),
+        r.summary,
+        r.total_cost,
+        r.mean_ms,
+        int(r.first_seen),
+        int(r.last_seen),
+    )
 
 
 def current_plan(engine: Engine, target_id: int, queryid: str, dbname: str) -> PlanRow | None:
     with engine.connect() as conn:
         r = conn.execute(
-            select(plans).where(plans.c.target_id == target_id, plans.c.queryid == queryid, plans.c.dbname == dbname)
-            .order_by(plans.c.last_seen.desc(), plans.c.first_seen.desc()).limit(1)
+            select(plans)
+            .where(plans.c.target_id == target_id, plans.c.queryid == queryid, plans.c.dbname == dbname)
+            .order_by(plans.c.last_seen.desc(), plans.c.first_seen.desc())
+            .limit(1)
         ).first()
     return _plan_row(r) if r is not None else None
 
 
 def record_plan(
-    engine: Engine, target_id: int, queryid: str, dbname: str, plan_hash: str, plan: Any, summary: str,
-    total_cost: float | None, mean_ms: float | None, ts: int,
+    engine: Engine,
+    target_id: int,
+    queryid: str,
+    dbname: str,
+    plan_hash: str,
+    plan: Any,
+    summary: str,
+    total_cost: float | None,
+    mean_ms: float | None,
+    ts: int,
 ) -> PlanRecorded:
     """Insert the plan (or touch its last_seen and mean time); says whether the statement's plan shape changed."""
     previous = current_plan(engine, target_id, queryid, dbname)
-    key = (plans.c.target_id == target_id) & (plans.c.queryid == queryid) & (plans.c.dbname == dbname) & (
-        plans.c.plan_hash == plan_hash)
+    key = (
+        (plans.c.target_id == target_id)
+        & (plans.c.queryid == queryid)
+        & (plans.c.dbname == dbname)
+        & (plans.c.plan_hash == plan_hash)
+    )
     with engine.begin() as conn:
         known = conn.execute(select(plans.c.first_seen).where(key)).first()
-        values = {"plan_json": json.dumps(plan, separators=(",", ":"), default=str), "summary": summary,
-                  "total_cost": total_cost, "mean_ms": mean_ms, "last_seen": ts}
+        values = {
+            "plan_json": json.dumps(plan, separators=(",", ":"), default=str),
+            "summary": summary,
+            "total_cost": total_cost,
+            "mean_ms": mean_ms,
+            "last_seen": ts,
+        }
         if known is None:
-            conn.execute(insert(plans).values(target_id=target_id, queryid=queryid, dbname=dbname,
-                                              plan_hash=plan_hash, first_seen=ts, **values))
+            conn.execute(
+                insert(plans).values(
+                    target_id=target_id,
+                    queryid=queryid,
+                    dbname=dbname,
+                    plan_hash=plan_hash,
+                    first_seen=ts,
+                    **values,
+                )
+            )
         else:
             conn.execute(update(plans).where(key).values(**values))
     changed = previous is not None and previous.plan_hash != plan_hash
@@ -107,20 +143,51 @@ def replace_advice(engine: Engine, target_id: int, ts: int, items: Sequence[Advi
     with engine.begin() as conn:
         conn.execute(delete(index_advice).where(index_advice.c.target_id == target_id))
         if items:
-            conn.execute(insert(index_advice), [
-                {"target_id": target_id, "ts": ts, "dbname": a.dbname, "table_name": a.table,
-                 "columns_json": json.dumps(list(a.columns)), "ddl": a.ddl, "method": a.method,
-                 "cost_before": a.cost_before, "cost_after": a.cost_after, "time_share": a.time_share,
-                 "size_bytes": a.size_bytes, "writes_per_s": a.writes_per_s,
-                 "details_json": json.dumps(a.details, default=str)}
-                for a in items])
+            conn.execute(
+                insert(index_advice),
+                [
+                    {
+                        "target_id": target_id,
+                        "ts": ts,
+                        "dbname": a.dbname,
+                        "table_name": a.table,
+                        "columns_json": json.dumps(list(a.columns)),
+                        "ddl": a.ddl,
+                        "method": a.method,
+                        "cost_before": a.cost_before,
+                        "cost_after": a.cost_after,
+                        "time_share": a.time_share,
+                        "size_bytes": a.size_bytes,
+                        "writes_per_s": a.writes_per_s,
+                        "details_json": json.dumps(a.details, default=str),
+                    }
+                    for a in items
+                ],
+            )
     return len(items)
 
 
 def read_advice(engine: Engine, target_id: int) -> list[Advice]:
     with engine.connect() as conn:
-        rows = conn.execute(select(index_advice).where(index_advice.c.target_id == target_id)
-                            .order_by(index_advice.c.time_share.desc(), index_advice.c.id)).all()
-    return [Advice(r.dbname, r.table_name, tuple(json.loads(r.columns_json)), r.ddl, r.method, r.cost_before,
-                   r.cost_after, r.time_share, r.size_bytes, r.writes_per_s, json.loads(r.details_json), int(r.ts))
-            for r in rows]
+        rows = conn.execute(
+            select(index_advice)
+            .where(index_advice.c.target_id == target_id)
+            .order_by(index_advice.c.time_share.desc(), index_advice.c.id)
+        ).all()
+    return [
+        Advice(
+            r.dbname,
+            r.table_name,
+            tuple(json.loads(r.columns_json)),
+            r.ddl,
+            r.method,
+            r.cost_before,
+            r.cost_after,
+            r.time_share,
+            r.size_bytes,
+            r.writes_per_s,
+            json.loads(r.details_json),
+            int(r.ts),
+        )
+        for r in rows
+    ]

@@ -53,7 +53,9 @@ def find_series(
     if target is not None:
         query = query.where(targets.c.name == target)
     refs = []
-    for sid, tname, mname, ljson in conn.execute(query.order_by(targets.c.name, series.c.metric, series.c.id)):
+    for sid, tname, mname, ljson in conn.execute(
+        query.order_by(targets.c.name, series.c.metric, series.c.id)
+    ):
         labels = json.loads(ljson)
         if matchers and not matches(labels, matchers):
             continue
@@ -118,7 +120,9 @@ def _fetch(conn: Connection, sql: str, params: dict[str, object]) -> dict[int, l
     return out
 
 
-def _read_raw(conn: Connection, ids: list[int], start: int, end: int, step: int, agg: str) -> dict[int, list[tuple[int, float]]]:
+def _read_raw(
+    conn: Connection, ids: list[int], start: int, end: int, step: int, agg: str
+) -> dict[int, list[tuple[int, float]]]:
     params: dict[str, object] = {"ids": ids, "start": start, "end": end, "step": step}
     if step == 0:
         return _fetch(conn, _RAW_SQL, params)
@@ -161,8 +165,16 @@ def read_range(
         table = "samples_5m" if res == RES_5M else "samples_1h"
         wm_text = meta_get(conn, WATERMARK_KEY[res])
         watermark = int(wm_text) if wm_text is not None else start - start % res
-        params: dict[str, object] = {"ids": ids, "start": start - start % res, "end": end, "step": step, "wm": watermark}
-        sql = (_ROLLUP_LAST_SQL if agg == "last" else _ROLLUP_SQL).format(table=table, expr=_ROLLUP_EXPR.get(agg, ""))
+        params: dict[str, object] = {
+            "ids": ids,
+            "start": start - start % res,
+            "end": end,
+            "step": step,
+            "wm": watermark,
+        }
+        sql = (_ROLLUP_LAST_SQL if agg == "last" else _ROLLUP_SQL).format(
+            table=table, expr=_ROLLUP_EXPR.get(agg, "")
+        )
         points = _fetch(conn, sql, params)
         if watermark <= end:
             # Buckets not rolled up yet: summarise the raw samples the same way.
@@ -181,7 +193,9 @@ _COMBINE: dict[str, Callable[[float, float], float]] = {
 }
 
 
-def _merge_tail(head: list[tuple[int, float]], tail: list[tuple[int, float]], agg: str) -> list[tuple[int, float]]:
+def _merge_tail(
+    head: list[tuple[int, float]], tail: list[tuple[int, float]], agg: str
+) -> list[tuple[int, float]]:
     """Append raw-derived buckets after rolled-up ones; a bucket split by the watermark is combined."""
     if head and tail and head[-1][0] == tail[0][0]:
         ts, value = head[-1]

@@ -57,23 +57,41 @@ def apply_retention(engine: Engine, retention: RetentionConfig, now: float | Non
                 {"cutoff": cutoff},
             )
             removed[table] = result.rowcount
-        removed["statements"] = _count(conn, delete(statements).where(
-            statements.c.last_seen < now_s - int(retention.statement_texts)))
+        removed["statements"] = _count(
+            conn, delete(statements).where(statements.c.last_seen < now_s - int(retention.statement_texts))
+        )
         # a plan not seen again for as long as a statement text is kept goes with it
-        removed["plans"] = _count(conn, delete(plans).where(
-            plans.c.last_seen < now_s - int(retention.statement_texts)))
+        removed["plans"] = _count(
+            conn, delete(plans).where(plans.c.last_seen < now_s - int(retention.statement_texts))
+        )
         removed["events"] = _count(conn, delete(events).where(events.c.ts < now_s - int(retention.events)))
-        removed["alert_history"] = _count(conn, delete(alert_history).where(
-            alert_history.c.ts < now_s - int(retention.alert_history)))
-        removed["forecasts"] = _count(conn, delete(forecasts).where(
-            forecasts.c.is_latest == 0, forecasts.c.created_at < now_s - int(retention.forecasts)))
-        removed["forecasts"] += _count(conn, delete(forecasts).where(
-            forecasts.c.is_latest == 1, forecasts.c.created_at < now_s - int(retention.forecasts_newest)))
-        removed["outbox"] = _count(conn, delete(outbox).where(
-            outbox.c.status != "pending", outbox.c.created_at < now_s - int(retention.outbox)))
+        removed["alert_history"] = _count(
+            conn, delete(alert_history).where(alert_history.c.ts < now_s - int(retention.alert_history))
+        )
+        removed["forecasts"] = _count(
+            conn,
+            delete(forecasts).where(
+                forecasts.c.is_latest == 0, forecasts.c.created_at < now_s - int(retention.forecasts)
+            ),
+        )
+        removed["forecasts"] += _count(
+            conn,
+            delete(forecasts).where(
+                forecasts.c.is_latest == 1, forecasts.c.created_at < now_s - int(retention.forecasts_newest)
+            ),
+        )
+        removed["outbox"] = _count(
+            conn,
+            delete(outbox).where(
+                outbox.c.status != "pending", outbox.c.created_at < now_s - int(retention.outbox)
+            ),
+        )
         removed |= activity_store.apply_retention(
-            conn, now_s - int(retention.activity), now_s - int(retention.activity_5m),
-            now_s - int(retention.activity_snapshots))
+            conn,
+            now_s - int(retention.activity),
+            now_s - int(retention.activity_5m),
+            now_s - int(retention.activity_snapshots),
+        )
         removed["series"] = _drop_unused_series(conn, now_s - int(retention.series))
     return removed
 
@@ -84,10 +102,16 @@ def _count(conn: Connection, statement: object) -> int:
 
 def _drop_unused_series(conn: Connection, cutoff: int) -> int:
     """Series unused since `cutoff` with no sample and no rollup left (one primary-key probe per table)."""
-    candidates = [int(i) for i in conn.execute(select(series.c.id).where(series.c.last_seen < cutoff)).scalars()]
-    has_data = or_(*(exists().where(table.c.series_id == series.c.id) for table in (samples, samples_5m, samples_1h)))
+    candidates = [
+        int(i) for i in conn.execute(select(series.c.id).where(series.c.last_seen < cutoff)).scalars()
+    ]
+    has_data = or_(
+        *(exists().where(table.c.series_id == series.c.id) for table in (samples, samples_5m, samples_1h))
+    )
     dropped = 0
     for start in range(0, len(candidates), _CHUNK):
         chunk = candidates[start : start + _CHUNK]
-        dropped += _count(conn, delete(series).where(series.c.id.in_(chunk), series.c.last_seen < cutoff, ~has_data))
+        dropped += _count(
+            conn, delete(series).where(series.c.id.in_(chunk), series.c.last_seen < cutoff, ~has_data)
+        )
     return dropped

@@ -95,7 +95,9 @@ class SeriesRegistry:
         cached = self._target_ids.get(name, fresh.get(name))
         if cached is not None:
             return cached
-        ins = _insert(conn)(targets).values(name=name, engine="unknown", labels_json="{}", added_at=int(self._clock()))
+        ins = _insert(conn)(targets).values(
+            name=name, engine="unknown", labels_json="{}", added_at=int(self._clock())
+        )
         conn.execute(ins.on_conflict_do_nothing(index_elements=[targets.c.name]))
         target_id = int(conn.execute(select(targets.c.id).where(targets.c.name == name)).scalar_one())
         fresh[name] = target_id
@@ -129,7 +131,10 @@ class SeriesRegistry:
             self._resolved_at.update(dict.fromkeys(fresh_series, resolved_at))
 
     def _resolve(
-        self, missing: set[SeriesCacheKey], fresh_targets: dict[str, int], fresh_series: dict[SeriesCacheKey, int]
+        self,
+        missing: set[SeriesCacheKey],
+        fresh_targets: dict[str, int],
+        fresh_series: dict[SeriesCacheKey, int],
     ) -> None:
         now = int(self._clock())
         with self._engine.begin() as conn:
@@ -140,9 +145,18 @@ class SeriesRegistry:
                 tid = self._target_id_creating(conn, target_name, fresh_targets)
                 by_target.setdefault(tid, []).append(key)
                 text = labels_json(lkey)
-                rows.append({"target_id": tid, "metric": metric, "labels_json": text, "labels_hash": labels_hash(text),
-                             "last_seen": now})
-            rows.sort(key=lambda r: (r["target_id"], r["metric"], r["labels_hash"]))  # one lock order for all writers
+                rows.append(
+                    {
+                        "target_id": tid,
+                        "metric": metric,
+                        "labels_json": text,
+                        "labels_hash": labels_hash(text),
+                        "last_seen": now,
+                    }
+                )
+            rows.sort(
+                key=lambda r: (r["target_id"], r["metric"], r["labels_hash"])
+            )  # one lock order for all writers
             ins = _insert(conn)(series)
             conn.execute(
                 ins.on_conflict_do_update(
@@ -154,7 +168,13 @@ class SeriesRegistry:
             wanted = {(r["target_id"], r["metric"], r["labels_hash"]) for r in rows}
             names = {tid: keys_[0][0] for tid, keys_ in by_target.items()}
             found = conn.execute(
-                select(series.c.id, series.c.target_id, series.c.metric, series.c.labels_json, series.c.labels_hash)
+                select(
+                    series.c.id,
+                    series.c.target_id,
+                    series.c.metric,
+                    series.c.labels_json,
+                    series.c.labels_hash,
+                )
                 .where(series.c.target_id.in_(list(by_target)))
                 .where(series.c.metric.in_(sorted({k[1] for k in missing})))
             )
@@ -167,6 +187,12 @@ class SeriesRegistry:
         with self._engine.connect() as conn:
             rows = conn.execute(select(targets).order_by(targets.c.name)).mappings().all()
         return [
-            TargetRow(id=r["id"], name=r["name"], engine=r["engine"], labels=json.loads(r["labels_json"]), added_at=r["added_at"])
+            TargetRow(
+                id=r["id"],
+                name=r["name"],
+                engine=r["engine"],
+                labels=json.loads(r["labels_json"]),
+                added_at=r["added_at"],
+            )
             for r in rows
         ]

@@ -40,7 +40,15 @@ class StatementTotal:
 
 def upsert_texts(engine: Engine, target_id: int, items: Iterable[tuple[str, str, str, str]], ts: int) -> int:
     rows = [
-        {"target_id": target_id, "queryid": q, "dbname": d, "username": u, "text": t, "first_seen": ts, "last_seen": ts}
+        {
+            "target_id": target_id,
+            "queryid": q,
+            "dbname": d,
+            "username": u,
+            "text": t,
+            "first_seen": ts,
+            "last_seen": ts,
+        }
         for q, d, u, t in items
     ]
     if not rows:
@@ -50,7 +58,12 @@ def upsert_texts(engine: Engine, target_id: int, items: Iterable[tuple[str, str,
         stmt = insert(statements)
         conn.execute(
             stmt.on_conflict_do_update(
-                index_elements=[statements.c.target_id, statements.c.queryid, statements.c.dbname, statements.c.username],
+                index_elements=[
+                    statements.c.target_id,
+                    statements.c.queryid,
+                    statements.c.dbname,
+                    statements.c.username,
+                ],
                 set_={"last_seen": stmt.excluded.last_seen},
             ),
             rows,
@@ -61,9 +74,18 @@ def upsert_texts(engine: Engine, target_id: int, items: Iterable[tuple[str, str,
 def write_stats(engine: Engine, target_id: int, ts: int, stats: Sequence[StatementStat]) -> int:
     rows = [
         {
-            "target_id": target_id, "ts": ts, "queryid": s.queryid, "dbname": s.dbname, "username": s.username,
-            "calls": s.calls, "total_ms": s.total_ms, "rows": s.rows, "blks_hit": s.blks_hit,
-            "blks_read": s.blks_read, "temp_blks_written": s.temp_blks_written, "interval_s": s.interval_s,
+            "target_id": target_id,
+            "ts": ts,
+            "queryid": s.queryid,
+            "dbname": s.dbname,
+            "username": s.username,
+            "calls": s.calls,
+            "total_ms": s.total_ms,
+            "rows": s.rows,
+            "blks_hit": s.blks_hit,
+            "blks_read": s.blks_read,
+            "temp_blks_written": s.temp_blks_written,
+            "interval_s": s.interval_s,
         }
         for s in stats
     ]
@@ -93,13 +115,20 @@ def top_statements(
     query = (
         select(
             *keys,
-            func.sum(s.c.calls), func.sum(s.c.total_ms), func.sum(s.c.rows), func.sum(s.c.blks_hit),
-            func.sum(s.c.blks_read), func.sum(s.c.temp_blks_written), statements.c.text,
+            func.sum(s.c.calls),
+            func.sum(s.c.total_ms),
+            func.sum(s.c.rows),
+            func.sum(s.c.blks_hit),
+            func.sum(s.c.blks_read),
+            func.sum(s.c.temp_blks_written),
+            statements.c.text,
         )
         .outerjoin(
             statements,
-            (statements.c.target_id == s.c.target_id) & (statements.c.queryid == s.c.queryid)
-            & (statements.c.dbname == s.c.dbname) & (statements.c.username == s.c.username),
+            (statements.c.target_id == s.c.target_id)
+            & (statements.c.queryid == s.c.queryid)
+            & (statements.c.dbname == s.c.dbname)
+            & (statements.c.username == s.c.username),
         )
         .where(s.c.target_id == target_id, s.c.ts >= start, s.c.ts <= end)
         .group_by(*keys, statements.c.text)
@@ -109,7 +138,9 @@ def top_statements(
     with engine.connect() as conn:
         rows = conn.execute(query).all()
     return [
-        StatementTotal(q, d, u, text, int(c or 0), float(t or 0), int(r or 0), int(h or 0), int(b or 0), int(w or 0))
+        StatementTotal(
+            q, d, u, text, int(c or 0), float(t or 0), int(r or 0), int(h or 0), int(b or 0), int(w or 0)
+        )
         for q, d, u, c, t, r, h, b, w, text in rows
     ]
 
@@ -117,8 +148,8 @@ def top_statements(
 def total_ms(engine: Engine, target_id: int, start: int, end: int) -> float:
     """Total time of every statement (the ``(other)`` row included) of one target over the range."""
     s = statement_stats
-    q = select(func.coalesce(func.sum(s.c.total_ms), 0.0)).where(s.c.target_id == target_id, s.c.ts >= start,
-                                                                  s.c.ts <= end)
+    q = select(func.coalesce(func.sum(s.c.total_ms), 0.0)).where(
+        s.c.target_id == target_id, s.c.ts >= start, s.c.ts <= end
+    )
     with engine.connect() as conn:
         return float(conn.execute(q).scalar_one())
-

@@ -37,20 +37,37 @@ def _pg_samples(name: str, i: int, ts: int, standby: bool) -> Iterator[Sample]:
         yield Sample(name, "pg_connections", {"state": state, "datname": "app"}, ts, float(base + (i % 7)))
     yield Sample(name, "pg_xact_commit_rate", {"datname": "app"}, ts, load)
     yield Sample(name, "pg_cache_hit_ratio", {"datname": "app"}, ts, 0.99 - 0.001 * (i % 5))
-    yield Sample(name, "pg_database_size_bytes", {"datname": "app"}, ts, float(GIB * (1 + i) + 4096 * step_no))
+    yield Sample(
+        name, "pg_database_size_bytes", {"datname": "app"}, ts, float(GIB * (1 + i) + 4096 * step_no)
+    )
     yield Sample(name, "pg_xid_age", {"datname": "app"}, ts, float(1_000_000 * (1 + i % 10) + 10 * step_no))
     yield Sample(name, "pg_wal_rate_bytes", {}, ts, 200_000.0 + 1000 * i)
-    yield Sample(name, "pg_dead_tuples", {"datname": "app", "relname": "orders"}, ts, float(1000 + step_no % 500))
-    yield Sample(name, "pg_table_size_bytes", {"datname": "app", "relname": "orders"}, ts,
-                 float(GIB // 2 + 2048 * step_no))
+    yield Sample(
+        name, "pg_dead_tuples", {"datname": "app", "relname": "orders"}, ts, float(1000 + step_no % 500)
+    )
+    yield Sample(
+        name,
+        "pg_table_size_bytes",
+        {"datname": "app", "relname": "orders"},
+        ts,
+        float(GIB // 2 + 2048 * step_no),
+    )
     if standby:
         yield Sample(name, "pg_standby_replay_lag_seconds", {}, ts, float(i % 3))
     else:
-        yield Sample(name, "pg_replication_lag_bytes", {"application_name": f"{name}-standby"}, ts,
-                     float(8192 * (1 + i % 4)))
-        yield Sample(name, "pg_replication_lag_seconds", {"application_name": f"{name}-standby"}, ts,
-                     0.5 + (i % 4))
-        yield Sample(name, "pg_slot_retained_wal_bytes", {"slot_name": "standby_slot"}, ts, float(16 * 1024**2))
+        yield Sample(
+            name,
+            "pg_replication_lag_bytes",
+            {"application_name": f"{name}-standby"},
+            ts,
+            float(8192 * (1 + i % 4)),
+        )
+        yield Sample(
+            name, "pg_replication_lag_seconds", {"application_name": f"{name}-standby"}, ts, 0.5 + (i % 4)
+        )
+        yield Sample(
+            name, "pg_slot_retained_wal_bytes", {"slot_name": "standby_slot"}, ts, float(16 * 1024**2)
+        )
 
 
 def _my_samples(name: str, i: int, ts: int) -> Iterator[Sample]:
@@ -76,8 +93,16 @@ def target_names(n: int) -> list[tuple[str, str, dict[str, str]]]:
     return out
 
 
-def populate(store: Any, n_targets: int = 4, days: float = 2.0, step: int = 60, now: int | None = None,
-             batch: int = 50_000, with_extras: bool = True, progress: bool = False) -> int:
+def populate(
+    store: Any,
+    n_targets: int = 4,
+    days: float = 2.0,
+    step: int = 60,
+    now: int | None = None,
+    batch: int = 50_000,
+    with_extras: bool = True,
+    progress: bool = False,
+) -> int:
     """Write ``n_targets`` × ``days`` of samples every ``step`` seconds; returns the samples written."""
     end = int(now if now is not None else time.time())
     end -= end % step
@@ -108,8 +133,12 @@ def populate(store: Any, n_targets: int = 4, days: float = 2.0, step: int = 60, 
 def _extras(store: Any, names: list[tuple[str, str, dict[str, str]]], start: int, end: int) -> None:
     events = []
     for name, _engine, _ in names[: min(len(names), 10)]:
-        events.append(Event(name, start + (end - start) // 2, "restart", f"{name} restarted (synthetic)", "warning"))
-        events.append(Event(name, start + (end - start) // 3, "setting_change", "work_mem: 4MB → 16MB", "info"))
+        events.append(
+            Event(name, start + (end - start) // 2, "restart", f"{name} restarted (synthetic)", "warning")
+        )
+        events.append(
+            Event(name, start + (end - start) // 3, "setting_change", "work_mem: 4MB → 16MB", "info")
+        )
     store.add_events(events)
     for name, engine, _ in names[: min(len(names), 10)]:
         if engine != "postgres":
@@ -117,13 +146,26 @@ def _extras(store: Any, names: list[tuple[str, str, dict[str, str]]], start: int
         texts = [(f"q{k}", "app", "app_user", QUERY_TEXTS[k]) for k in range(5)]
         store.upsert_statement_texts(name, texts, start)
         for ts in range(end - 6 * 3600, end + 1, 600):
-            stats = [StatementStat(f"q{k}", "app", "app_user", calls=10 * (k + 1), total_ms=5.0 * (k + 1) ** 2,
-                                   rows=10 * (k + 1), blks_read=k, interval_s=600) for k in range(5)]
+            stats = [
+                StatementStat(
+                    f"q{k}",
+                    "app",
+                    "app_user",
+                    calls=10 * (k + 1),
+                    total_ms=5.0 * (k + 1) ** 2,
+                    rows=10 * (k + 1),
+                    blks_read=k,
+                    interval_s=600,
+                )
+                for k in range(5)
+            ]
             stats.append(StatementStat("(other)", "", "", calls=3, total_ms=1.5, interval_s=600))
             store.write_statement_stats(name, ts, stats)
     from dashboard.synthetic_activity import populate_activity
 
-    populate_activity(store, [n for n, engine, _ in names[: min(len(names), 10)] if engine == "postgres"], end)
+    populate_activity(
+        store, [n for n, engine, _ in names[: min(len(names), 10)] if engine == "postgres"], end
+    )
 
 
 def add_alerts_and_forecasts(st: Any, now: int) -> None:
@@ -139,33 +181,95 @@ def add_alerts_and_forecasts(st: Any, now: int) -> None:
     first = sorted(tid)[0]
     # what the forecaster stores with a crossing: the action and the triggers its rules fired
     action = recommended_action("disk", 1.5e9, 1.5e7, 1e9)
-    fired = evaluate_rules("disk", first, 'pg_database_size_bytes{"datname":"app"}', now - 60, now + 20 * 86400,
-                           now + 30 * 86400, action)
-    points = [[now + d * 86400, 1e9 + d * 1e7, 0.9e9 + d * 1e7, 1.1e9 + d * 1e7, 0.8e9 + d * 1e7,
-               1.2e9 + d * 1e7] for d in range(0, 60)]
+    fired = evaluate_rules(
+        "disk",
+        first,
+        'pg_database_size_bytes{"datname":"app"}',
+        now - 60,
+        now + 20 * 86400,
+        now + 30 * 86400,
+        action,
+    )
+    points = [
+        [now + d * 86400, 1e9 + d * 1e7, 0.9e9 + d * 1e7, 1.1e9 + d * 1e7, 0.8e9 + d * 1e7, 1.2e9 + d * 1e7]
+        for d in range(0, 60)
+    ]
     with st.engine.begin() as conn:
-        conn.execute(insert(schema.forecasts), [{
-            "target_id": tid[first], "metric": "pg_database_size_bytes", "labels_json": json.dumps({"datname": "app"}),
-            "resource": "disk", "created_at": now - 60, "status": "ok", "model": "damped_ets",
-            "backtest_mase": 0.8, "baseline_mase": 1.0, "threshold": 1.5e9, "p10_ts": now + 20 * 86400,
-            "p50_ts": now + 30 * 86400, "p90_ts": now + 45 * 86400, "points_json": json.dumps(points),
-            "details_json": json.dumps({"action": action, "triggers": [t.__dict__ for t in fired]}),
-        }])
+        conn.execute(
+            insert(schema.forecasts),
+            [
+                {
+                    "target_id": tid[first],
+                    "metric": "pg_database_size_bytes",
+                    "labels_json": json.dumps({"datname": "app"}),
+                    "resource": "disk",
+                    "created_at": now - 60,
+                    "status": "ok",
+                    "model": "damped_ets",
+                    "backtest_mase": 0.8,
+                    "baseline_mase": 1.0,
+                    "threshold": 1.5e9,
+                    "p10_ts": now + 20 * 86400,
+                    "p50_ts": now + 30 * 86400,
+                    "p90_ts": now + 45 * 86400,
+                    "points_json": json.dumps(points),
+                    "details_json": json.dumps({"action": action, "triggers": [t.__dict__ for t in fired]}),
+                }
+            ],
+        )
         labels = {"alertname": "ReplicationLag", "target": first, "severity": "warning"}
-        conn.execute(insert(schema.alert_state), [{
-            "rule": "replication_lag", "labels_hash": "h1", "labels_json": json.dumps(labels), "state": "firing",
-            "active_since": now - 600, "fired_at": now - 300, "resolved_at": None, "last_eval": now - 10,
-            "last_true": now - 10, "value": 42.0, "severity": "warning",
-            "annotations_json": json.dumps({"summary": "lag 42 s"}), "last_notified_at": now - 300,
-        }])
-        conn.execute(insert(schema.alert_history), [
-            {"rule": "replication_lag", "labels_hash": "h1", "labels_json": json.dumps(labels),
-             "from_state": a, "to_state": b, "ts": now - t, "value": 42.0, "severity": "warning",
-             "annotations_json": "{}"}
-            for a, b, t in (("inactive", "pending", 600), ("pending", "firing", 300))
-        ])
-        conn.execute(insert(schema.outbox), [{
-            "channel": "slack-oncall", "alert_key": "h1", "kind": "trigger", "dedup_key": "replication_lag/h1",
-            "payload_json": "{}", "created_at": now - 300, "next_attempt_at": float(now + 60), "attempts": 2,
-            "status": "pending", "last_error": f"HTTP 500 from {SECRET_WEBHOOK}", "sent_at": None,
-        }])
+        conn.execute(
+            insert(schema.alert_state),
+            [
+                {
+                    "rule": "replication_lag",
+                    "labels_hash": "h1",
+                    "labels_json": json.dumps(labels),
+                    "state": "firing",
+                    "active_since": now - 600,
+                    "fired_at": now - 300,
+                    "resolved_at": None,
+                    "last_eval": now - 10,
+                    "last_true": now - 10,
+                    "value": 42.0,
+                    "severity": "warning",
+                    "annotations_json": json.dumps({"summary": "lag 42 s"}),
+                    "last_notified_at": now - 300,
+                }
+            ],
+        )
+        conn.execute(
+            insert(schema.alert_history),
+            [
+                {
+                    "rule": "replication_lag",
+                    "labels_hash": "h1",
+                    "labels_json": json.dumps(labels),
+                    "from_state": a,
+                    "to_state": b,
+                    "ts": now - t,
+                    "value": 42.0,
+                    "severity": "warning",
+                    "annotations_json": "{}",
+                }
+                for a, b, t in (("inactive", "pending", 600), ("pending", "firing", 300))
+            ],
+        )
+        conn.execute(
+            insert(schema.outbox),
+            [
+                {
+                    "channel": "slack-oncall",
+                    "alert_key": "h1",
+                    "kind": "trigger",
+                    "dedup_key": "replication_lag/h1",
+                    "payload_json": "{}",
+                    "created_at": now - 300,
+                    "next_attempt_at": float(now + 60),
+                    "attempts": 2,
+                    "status": "pending",
+                    "last_error": f"HTTP 500 from {SECRET_WEBHOOK}",
+                    "sent_at": None,
+                }
+            ],
+        )

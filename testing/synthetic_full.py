@@ -37,7 +37,9 @@ def _replication(now: int) -> Iterator[Sample]:
         yield Sample(STANDBY, "pg_in_recovery", {}, ts, 1.0)
         yield Sample(STANDBY, "pg_standby_wal_receiver_streaming", {}, ts, 1.0 if streaming else 0.0)
         # the replay delay is honest once the receiver is down: the time since the last replayed transaction
-        yield Sample(STANDBY, "pg_standby_replay_lag_seconds", {}, ts, 0.4 if streaming else float(ts - stopped))
+        yield Sample(
+            STANDBY, "pg_standby_replay_lag_seconds", {}, ts, 0.4 if streaming else float(ts - stopped)
+        )
         for primary in (PRIMARY, OTHER_PG):
             yield Sample(primary, "pg_in_recovery", {}, ts, 0.0)
             yield Sample(primary, "headroom_scrape_success", {"metric": "replication"}, ts, 1.0)
@@ -47,7 +49,11 @@ def _replication(now: int) -> Iterator[Sample]:
             yield Sample(primary, "pg_replication_streaming", app, ts, 1.0)
         for name in (PRIMARY, STANDBY, OTHER_PG):
             yield Sample(name, "pg_server_version_num", {}, ts, 150010.0)
-            for metric, ok, took in (("replication", 1.0, 0.004), ("standby", 1.0, 0.0021), ("sequences", 0.0, 5.0)):
+            for metric, ok, took in (
+                ("replication", 1.0, 0.004),
+                ("standby", 1.0, 0.0021),
+                ("sequences", 0.0, 5.0),
+            ):
                 yield Sample(name, "headroom_scrape_success", {"metric": metric}, ts, ok)
                 yield Sample(name, "headroom_scrape_duration_seconds", {"metric": metric}, ts, took)
 
@@ -60,12 +66,23 @@ def _standby_gone_from_primary(st: Any, now: int) -> None:
 
     se, t = schema.series, schema.targets
     with st.engine.begin() as conn:
-        ids = [sid for sid, labels in conn.execute(
-            select(se.c.id, se.c.labels_json).select_from(se.join(t, t.c.id == se.c.target_id))
-            .where(t.c.name == PRIMARY, se.c.metric.in_(("pg_replication_lag_bytes", "pg_replication_lag_seconds"))))
-            if json.loads(labels).get("application_name") == f"{PRIMARY}-standby"]
-        conn.execute(delete(schema.samples).where(schema.samples.c.series_id.in_(ids),
-                                                  schema.samples.c.ts >= now - STOPPED_FOR))
+        ids = [
+            sid
+            for sid, labels in conn.execute(
+                select(se.c.id, se.c.labels_json)
+                .select_from(se.join(t, t.c.id == se.c.target_id))
+                .where(
+                    t.c.name == PRIMARY,
+                    se.c.metric.in_(("pg_replication_lag_bytes", "pg_replication_lag_seconds")),
+                )
+            )
+            if json.loads(labels).get("application_name") == f"{PRIMARY}-standby"
+        ]
+        conn.execute(
+            delete(schema.samples).where(
+                schema.samples.c.series_id.in_(ids), schema.samples.c.ts >= now - STOPPED_FOR
+            )
+        )
 
 
 def _catalogue(now: int) -> Iterator[Sample]:
@@ -74,35 +91,65 @@ def _catalogue(now: int) -> Iterator[Sample]:
     db = {"datname": "app", "schemaname": "public"}
     for name in (PRIMARY, OTHER_PG):
         idx = {**db, "relname": "orders"}
-        yield Sample(name, "pg_index_unused_size_bytes", {**idx, "indexrelname": "orders_note_idx"}, ts, 48 * 2**20)
-        yield Sample(name, "pg_index_duplicate_size_bytes",
-                     {**idx, "indexrelname": "orders_id_idx", "duplicate_of": "orders_pkey"}, ts, 21 * 2**20)
-        yield Sample(name, "pg_index_invalid_size_bytes", {**idx, "indexrelname": "orders_status_idx"}, ts, 8 * 2**20)
+        yield Sample(
+            name, "pg_index_unused_size_bytes", {**idx, "indexrelname": "orders_note_idx"}, ts, 48 * 2**20
+        )
+        yield Sample(
+            name,
+            "pg_index_duplicate_size_bytes",
+            {**idx, "indexrelname": "orders_id_idx", "duplicate_of": "orders_pkey"},
+            ts,
+            21 * 2**20,
+        )
+        yield Sample(
+            name, "pg_index_invalid_size_bytes", {**idx, "indexrelname": "orders_status_idx"}, ts, 8 * 2**20
+        )
         yield Sample(name, "pg_index_bloat_bytes", {**idx, "indexrelname": "orders_pkey"}, ts, 3.3 * 2**20)
         for index, size, scans in (("orders_pkey", 64 * 2**20, 91_234), ("orders_note_idx", 48 * 2**20, 0)):
             yield Sample(name, "pg_index_size_bytes", {**idx, "indexrelname": index}, ts, float(size))
             yield Sample(name, "pg_index_scans", {**idx, "indexrelname": index}, ts, float(scans))
-        for holder, age in (("backend", 1_234.0), ("replication_slot", 56_789.0), ("prepared_transaction", 0.0)):
+        for holder, age in (
+            ("backend", 1_234.0),
+            ("replication_slot", 56_789.0),
+            ("prepared_transaction", 0.0),
+        ):
             yield Sample(name, "pg_xmin_horizon_age", {"holder": holder}, ts, age)
         yield Sample(name, "pg_table_xid_age", {**db, "relname": "orders"}, ts, 1_500_321.0)
         yield Sample(name, "pg_mxid_age", {"datname": "app"}, ts, 12.0)
         yield Sample(name, "pg_autovacuum_freeze_max_age", {"datname": "app"}, ts, 200_000_000.0)
         yield Sample(name, "pg_dead_tuple_ratio", {**db, "relname": "orders"}, ts, 0.0731)
-        yield Sample(name, "pg_table_last_autovacuum_timestamp_seconds", {**db, "relname": "orders"}, ts,
-                     float(now - 3 * 3600))
+        yield Sample(
+            name,
+            "pg_table_last_autovacuum_timestamp_seconds",
+            {**db, "relname": "orders"},
+            ts,
+            float(now - 3 * 3600),
+        )
         yield Sample(name, "pg_table_last_vacuum_timestamp_seconds", {**db, "relname": "orders"}, ts, 0.0)
-        yield Sample(name, "pg_table_last_autoanalyze_timestamp_seconds", {**db, "relname": "orders"}, ts,
-                     float(now - 7200 - 17))
+        yield Sample(
+            name,
+            "pg_table_last_autoanalyze_timestamp_seconds",
+            {**db, "relname": "orders"},
+            ts,
+            float(now - 7200 - 17),
+        )
         yield Sample(name, "pg_table_last_analyze_timestamp_seconds", {**db, "relname": "orders"}, ts, 0.0)
         vac = {"datname": "app", "relid": "16384", "phase": "scanning heap", "autovacuum": "true"}
         yield Sample(name, "pg_vacuum_scanned_ratio", vac, ts, 0.4213)
         yield Sample(name, "pg_vacuum_running_seconds", vac, ts, 312.5)
         yield Sample(name, "pg_autovacuum_workers_busy", {}, ts, 1.0)
         yield Sample(name, "pg_autovacuum_max_workers", {}, ts, 3.0)
-        slot = {"slot_name": "standby_slot", "slot_type": "physical", "database": "", "wal_status": "reserved"}
+        slot = {
+            "slot_name": "standby_slot",
+            "slot_type": "physical",
+            "database": "",
+            "wal_status": "reserved",
+        }
         yield Sample(name, "pg_slot_active", slot, ts, 1.0)
     for i, ts_i in enumerate(_recent(now, 6 * 3600)):
-        yield Sample(MYSQL, "mysql_innodb_history_list_length", {}, ts_i, float(40 + 25 * math.sin(i / 20) ** 2))
+        yield Sample(
+            MYSQL, "mysql_innodb_history_list_length", {}, ts_i, float(40 + 25 * math.sin(i / 20) ** 2)
+        )
         yield Sample(MYSQL, "mysql_oldest_transaction_seconds", {}, ts_i, float(i % 90))
     yield Sample(MYSQL, "mysql_replica_gtid_received_seq", {"domain": "0"}, ts, 123_456.0)
     yield Sample(MYSQL, "mysql_replica_gtid_applied_seq", {"domain": "0"}, ts, 123_450.0)
@@ -113,12 +160,30 @@ def _catalogue(now: int) -> Iterator[Sample]:
 def _events(now: int) -> list[Event]:
     return [
         Event(STANDBY, now - STOPPED_FOR, "replication_error", "WAL receiver stopped (synthetic)", "error"),
-        Event(PRIMARY, now - 3 * 3600, "stats_reset", "database_stats: 2 counter(s) went down", "info",
-              {"metric": "database_stats"}),
-        Event(PRIMARY, now - 3600, "missing_feature", "CREATE EXTENSION pg_stat_statements;", "warning",
-              {"metric": "statements"}),
-        Event(PRIMARY, now - 120, "collector_error", "sequences: permission denied for sequence orders_id_seq",
-              "warning", {"metric": "sequences"}),
+        Event(
+            PRIMARY,
+            now - 3 * 3600,
+            "stats_reset",
+            "database_stats: 2 counter(s) went down",
+            "info",
+            {"metric": "database_stats"},
+        ),
+        Event(
+            PRIMARY,
+            now - 3600,
+            "missing_feature",
+            "CREATE EXTENSION pg_stat_statements;",
+            "warning",
+            {"metric": "statements"},
+        ),
+        Event(
+            PRIMARY,
+            now - 120,
+            "collector_error",
+            "sequences: permission denied for sequence orders_id_seq",
+            "warning",
+            {"metric": "sequences"},
+        ),
         Event(OTHER_PG, now - 5 * 3600, "failover", "promoted to primary (synthetic)", "warning"),
     ]
 
@@ -131,51 +196,144 @@ def _forecast_rows(st: Any, now: int) -> None:
     ids = {t.name: t.id for t in st.list_targets()}
 
     def band(start: float, per_day: float, days: int = 60) -> list[list[float | None]]:
-        return [[now + d * DAY, start + d * per_day, start + d * per_day * 0.8, start + d * per_day * 1.2,
-                 start + d * per_day * 0.6, start + d * per_day * 1.4] for d in range(days)]
+        return [
+            [
+                now + d * DAY,
+                start + d * per_day,
+                start + d * per_day * 0.8,
+                start + d * per_day * 1.2,
+                start + d * per_day * 0.6,
+                start + d * per_day * 1.4,
+            ]
+            for d in range(days)
+        ]
 
-    def row(target: str, metric: str, labels: dict[str, str], resource: str, status: str,
-            threshold: float | None = None, dates: tuple[int | None, int | None, int | None] = (None, None, None),
-            growth: float = 0.0, current: float = 0.0, points: list[list[float | None]] | None = None,
-            message: str = "") -> Row:
+    def row(
+        target: str,
+        metric: str,
+        labels: dict[str, str],
+        resource: str,
+        status: str,
+        threshold: float | None = None,
+        dates: tuple[int | None, int | None, int | None] = (None, None, None),
+        growth: float = 0.0,
+        current: float = 0.0,
+        points: list[list[float | None]] | None = None,
+        message: str = "",
+    ) -> Row:
         p10, p50, p90 = dates
         action = recommended_action(resource, threshold or 0.0, growth, current) if p10 is not None else ""
         series = f"{metric}{labels_json(labels)}"
-        fired = [t.__dict__ for t in evaluate_rules(resource, target, series, now, p10, p50, action, DEFAULT_RULES)]
+        fired = [
+            t.__dict__ for t in evaluate_rules(resource, target, series, now, p10, p50, action, DEFAULT_RULES)
+        ]
         ok = status in ("ok", "no_crossing")
         history = [[now - d * DAY, current - d * growth] for d in range(14, -1, -1)] if ok else []
-        return Row(ids[target], metric, labels, resource, now - 60, status,
-                   model="damped_ets" if ok else None, backtest_mase=0.8123456789 if ok else None,
-                   baseline_mase=1.0412345678 if ok else None, threshold=threshold, p10_ts=p10, p50_ts=p50,
-                   p90_ts=p90, points=points or [],
-                   details={"action": action, "triggers": fired, "history": history, "message": message,
-                            "threshold_source": "capacity.disk_bytes" if resource == "disk" else "",
-                            "selection": {"main": {"mase_by_model": {"damped_ets": 0.8123456789,
-                                                                     "seasonal_naive": 1.0412345678}}}})
+        return Row(
+            ids[target],
+            metric,
+            labels,
+            resource,
+            now - 60,
+            status,
+            model="damped_ets" if ok else None,
+            backtest_mase=0.8123456789 if ok else None,
+            baseline_mase=1.0412345678 if ok else None,
+            threshold=threshold,
+            p10_ts=p10,
+            p50_ts=p50,
+            p90_ts=p90,
+            points=points or [],
+            details={
+                "action": action,
+                "triggers": fired,
+                "history": history,
+                "message": message,
+                "threshold_source": "capacity.disk_bytes" if resource == "disk" else "",
+                "selection": {
+                    "main": {"mase_by_model": {"damped_ets": 0.8123456789, "seasonal_naive": 1.0412345678}}
+                },
+            },
+        )
 
     gb = 1e9  # decimal GB, as the configuration reads 500GB
-    write_rows(st.engine, [
-        # disk: P10 in 20 days, P50 in 30, P90 after the horizon
-        row(PRIMARY, "pg_database_size_bytes", {}, "disk", "ok", 1.5 * gb,
-            (now + 20 * DAY, now + 30 * DAY, None), growth=0.02 * gb, current=1.0 * gb,
-            points=band(1.0 * gb, 0.02 * gb)),
-        # disk already full: the crossing is in the past
-        row(OTHER_PG, "pg_database_size_bytes", {}, "disk", "ok", 1.0 * gb,
-            (now - 2 * DAY, now - DAY, now + DAY), growth=0.01 * gb, current=1.02 * gb,
-            points=band(1.02 * gb, 0.01 * gb)),
-        # connections stay under the limit
-        row(PRIMARY, "pg_connections_used", {}, "connections", "no_crossing", 97.0, growth=0.0, current=26.0,
-            points=band(26.0, 0.0, 8)),
-        # load with no stated capacity: a forecast, no limit
-        row(MYSQL, "mysql_queries_rate", {}, "qps", "ok", None, points=band(300.0, 0.0, 8), current=300.0),
-        # a growing table with no limit
-        row(PRIMARY, "pg_table_total_size_bytes", {"datname": "app", "schemaname": "public", "relname": "orders"},
-            "table", "ok", None, growth=2048 * 1440.0, current=0.5 * gb, points=band(0.5 * gb, 2048 * 1440.0)),
-        row(STANDBY, "pg_database_size_bytes", {}, "disk", "not_enough_history", 1.5 * gb,
-            message="needs 2 days of history, has 9 hours"),
-        row(MYSQL, "mysql_schema_size_bytes", {}, "disk", "error", 3 * gb,
-            message="LinAlgError: SVD did not converge"),
-    ])
+    write_rows(
+        st.engine,
+        [
+            # disk: P10 in 20 days, P50 in 30, P90 after the horizon
+            row(
+                PRIMARY,
+                "pg_database_size_bytes",
+                {},
+                "disk",
+                "ok",
+                1.5 * gb,
+                (now + 20 * DAY, now + 30 * DAY, None),
+                growth=0.02 * gb,
+                current=1.0 * gb,
+                points=band(1.0 * gb, 0.02 * gb),
+            ),
+            # disk already full: the crossing is in the past
+            row(
+                OTHER_PG,
+                "pg_database_size_bytes",
+                {},
+                "disk",
+                "ok",
+                1.0 * gb,
+                (now - 2 * DAY, now - DAY, now + DAY),
+                growth=0.01 * gb,
+                current=1.02 * gb,
+                points=band(1.02 * gb, 0.01 * gb),
+            ),
+            # connections stay under the limit
+            row(
+                PRIMARY,
+                "pg_connections_used",
+                {},
+                "connections",
+                "no_crossing",
+                97.0,
+                growth=0.0,
+                current=26.0,
+                points=band(26.0, 0.0, 8),
+            ),
+            # load with no stated capacity: a forecast, no limit
+            row(
+                MYSQL, "mysql_queries_rate", {}, "qps", "ok", None, points=band(300.0, 0.0, 8), current=300.0
+            ),
+            # a growing table with no limit
+            row(
+                PRIMARY,
+                "pg_table_total_size_bytes",
+                {"datname": "app", "schemaname": "public", "relname": "orders"},
+                "table",
+                "ok",
+                None,
+                growth=2048 * 1440.0,
+                current=0.5 * gb,
+                points=band(0.5 * gb, 2048 * 1440.0),
+            ),
+            row(
+                STANDBY,
+                "pg_database_size_bytes",
+                {},
+                "disk",
+                "not_enough_history",
+                1.5 * gb,
+                message="needs 2 days of history, has 9 hours",
+            ),
+            row(
+                MYSQL,
+                "mysql_schema_size_bytes",
+                {},
+                "disk",
+                "error",
+                3 * gb,
+                message="LinAlgError: SVD did not converge",
+            ),
+        ],
+    )
 
 
 def _alerts(st: Any, now: int) -> None:
@@ -184,11 +342,15 @@ def _alerts(st: Any, now: int) -> None:
     from alerts.config import AlertsConfig
     from alerts.service import rules_of, run_cycle
 
-    cfg = AlertsConfig.model_validate({
-        "channels": [{"type": "slack", "name": "slack-oncall", "webhook_url": SECRET_WEBHOOK},
-                     {"type": "pagerduty", "name": "pagerduty-dba", "routing_key": "fake-routing-key-synthetic"}],
-        "routes": [{"channels": ["slack-oncall", "pagerduty-dba"], "group_interval": "1s"}],
-    })
+    cfg = AlertsConfig.model_validate(
+        {
+            "channels": [
+                {"type": "slack", "name": "slack-oncall", "webhook_url": SECRET_WEBHOOK},
+                {"type": "pagerduty", "name": "pagerduty-dba", "routing_key": "fake-routing-key-synthetic"},
+            ],
+            "routes": [{"channels": ["slack-oncall", "pagerduty-dba"], "group_interval": "1s"}],
+        }
+    )
     rules = rules_of(cfg)
     run_cycle(st, cfg, rules, now - 90)
     run_cycle(st, cfg, rules, now)
@@ -201,52 +363,124 @@ def _history_and_outbox(st: Any, now: int) -> None:
 
     from store import schema
 
-    labels = {"alertname": "PostgresReplicationLagSeconds", "target": PRIMARY, "severity": "warning",
-              "application_name": f"{PRIMARY}-standby"}
+    labels = {
+        "alertname": "PostgresReplicationLagSeconds",
+        "target": PRIMARY,
+        "severity": "warning",
+        "application_name": f"{PRIMARY}-standby",
+    }
     notes = json.dumps({"summary": f"{PRIMARY}: standby {PRIMARY}-standby replays 6 min 40 s late"})
     o = schema.outbox
     with st.engine.begin() as conn:
-        conn.execute(insert(schema.alert_history), [
-            {"rule": "PostgresReplicationLagSeconds", "labels_hash": "synthetic-lag", "labels_json": json.dumps(labels),
-             "from_state": a, "to_state": b, "ts": now - t, "value": v, "severity": "warning",
-             "annotations_json": notes}
-            for a, b, t, v in (("inactive", "pending", 7200, 320.25), ("pending", "firing", 6900, 400.5),
-                               ("firing", "resolved", 5400, 12.125))
-        ])
-        conn.execute(update(o).where(o.c.channel == "slack-oncall").values(
-            status="failed", attempts=7, last_error=f"HTTP 404 no_service from {SECRET_WEBHOOK}"))
-        conn.execute(update(o).where(o.c.channel == "pagerduty-dba").values(status="sent", attempts=1,
-                                                                             sent_at=now - 30))
-        conn.execute(insert(o), [{
-            "channel": "pagerduty-dba", "alert_key": "synthetic-lag", "kind": "resolve",
-            "dedup_key": "synthetic-lag", "payload_json": "{}", "created_at": now - 5400,
-            "next_attempt_at": float(now + 45), "attempts": 3, "status": "pending",
-            "last_error": "HTTP 503 from events.pagerduty.com (will retry)", "sent_at": None,
-        }])
+        conn.execute(
+            insert(schema.alert_history),
+            [
+                {
+                    "rule": "PostgresReplicationLagSeconds",
+                    "labels_hash": "synthetic-lag",
+                    "labels_json": json.dumps(labels),
+                    "from_state": a,
+                    "to_state": b,
+                    "ts": now - t,
+                    "value": v,
+                    "severity": "warning",
+                    "annotations_json": notes,
+                }
+                for a, b, t, v in (
+                    ("inactive", "pending", 7200, 320.25),
+                    ("pending", "firing", 6900, 400.5),
+                    ("firing", "resolved", 5400, 12.125),
+                )
+            ],
+        )
+        conn.execute(
+            update(o)
+            .where(o.c.channel == "slack-oncall")
+            .values(status="failed", attempts=7, last_error=f"HTTP 404 no_service from {SECRET_WEBHOOK}")
+        )
+        conn.execute(
+            update(o)
+            .where(o.c.channel == "pagerduty-dba")
+            .values(status="sent", attempts=1, sent_at=now - 30)
+        )
+        conn.execute(
+            insert(o),
+            [
+                {
+                    "channel": "pagerduty-dba",
+                    "alert_key": "synthetic-lag",
+                    "kind": "resolve",
+                    "dedup_key": "synthetic-lag",
+                    "payload_json": "{}",
+                    "created_at": now - 5400,
+                    "next_attempt_at": float(now + 45),
+                    "attempts": 3,
+                    "status": "pending",
+                    "last_error": "HTTP 503 from events.pagerduty.com (will retry)",
+                    "sent_at": None,
+                }
+            ],
+        )
 
 
 def _silences(st: Any, now: int) -> None:
     from alerts.silences import create_silence, expire_silence
 
-    create_silence(st, [f'target="{OTHER_PG}"'], now - 3600, now + 2 * 3600, "alice@example.com",
-                   "Planned maintenance: OS patching")
-    create_silence(st, ['alertname=~"MySQL.*"'], now + 86400, now + 86400 + 4 * 3600, "bob@example.com",
-                   "Tomorrow's failover drill")
-    gone = create_silence(st, [f'target="{PRIMARY}"', 'severity="info"'], now - 7200, now + 7200,
-                          "carol@example.com", "Noisy restart notices")
+    create_silence(
+        st,
+        [f'target="{OTHER_PG}"'],
+        now - 3600,
+        now + 2 * 3600,
+        "alice@example.com",
+        "Planned maintenance: OS patching",
+    )
+    create_silence(
+        st,
+        ['alertname=~"MySQL.*"'],
+        now + 86400,
+        now + 86400 + 4 * 3600,
+        "bob@example.com",
+        "Tomorrow's failover drill",
+    )
+    gone = create_silence(
+        st,
+        [f'target="{PRIMARY}"', 'severity="info"'],
+        now - 7200,
+        now + 7200,
+        "carol@example.com",
+        "Noisy restart notices",
+    )
     expire_silence(st, gone, "carol@example.com", "Restarts are done")
 
 
 def _pg_plan(scan: str, index: str | None, cost: float, rows: float) -> list[dict[str, Any]]:
-    node: dict[str, Any] = {"Node Type": scan, "Relation Name": "customers", "Alias": "customers",
-                            "Startup Cost": 0.0, "Total Cost": cost, "Plan Rows": rows, "Plan Width": 8}
+    node: dict[str, Any] = {
+        "Node Type": scan,
+        "Relation Name": "customers",
+        "Alias": "customers",
+        "Startup Cost": 0.0,
+        "Total Cost": cost,
+        "Plan Rows": rows,
+        "Plan Width": 8,
+    }
     if index:
         node["Index Name"] = index
         node["Index Cond"] = "(created_at > $1)"
     else:
         node["Filter"] = "(created_at > $1)"
-    return [{"Plan": {"Node Type": "Aggregate", "Strategy": "Plain", "Startup Cost": cost, "Total Cost": cost + 0.01,
-                      "Plan Rows": 1, "Plan Width": 8, "Plans": [{**node, "Parent Relationship": "Outer"}]}}]
+    return [
+        {
+            "Plan": {
+                "Node Type": "Aggregate",
+                "Strategy": "Plain",
+                "Startup Cost": cost,
+                "Total Cost": cost + 0.01,
+                "Plan Rows": 1,
+                "Plan Width": 8,
+                "Plans": [{**node, "Parent Relationship": "Outer"}],
+            }
+        }
+    ]
 
 
 def _plans(st: Any, now: int) -> None:
@@ -257,35 +491,135 @@ def _plans(st: Any, now: int) -> None:
 
     fast = _pg_plan("Index Scan", "ix_customers_created_at", 8.45, 1.0)
     slow = _pg_plan("Seq Scan", None, 18_334.0, 333_333.0)
-    st.record_plan(PRIMARY, "q3", "app", plan_hash(pg_shape(fast)), fast, "Index Scan on customers using "
-                   "ix_customers_created_at", 8.46, 0.4, now - 5 * 3600)
-    st.record_plan(PRIMARY, "q3", "app", plan_hash(pg_shape(slow)), slow, "Seq Scan on customers", 18_334.01, 38.5,
-                   now - 2 * 3600)
-    st.add_events([Event(PRIMARY, now - 2 * 3600, "plan_regression",
-                         "plan of statement q3 changed (Index Scan on customers using ix_customers_created_at → "
-                         "Seq Scan on customers) and its mean time per call rose 96.3×", "warning",
-                         {"queryid": "q3", "dbname": "app", "plan": "Seq Scan on customers",
-                          "previous_plan": "Index Scan on customers using ix_customers_created_at",
-                          "mean_ms": 38.5, "previous_mean_ms": 0.4, "plan_hash": plan_hash(pg_shape(slow)),
-                          "previous_plan_hash": plan_hash(pg_shape(fast))})])
-    st.write_samples([Sample(PRIMARY, "headroom_plan_regression_ratio", {"queryid": "q3", "datname": "app"},
-                             now - 60, 96.25)])
-    st.replace_index_advice(PRIMARY, now - 2 * 3600, [Advice(
-        "app", "public.customers", ("created_at",),
-        'CREATE INDEX CONCURRENTLY "ix_customers_created_at" ON "public"."customers" ("created_at");', "hypopg",
-        18_334.01, 8.46, 0.3, 22_020_096.0, 12.5,
-        {"schema": "public", "rows": 1_000_000.0, "notes": [],
-         "statements": [{"queryid": "q3", "share": 0.3, "cost_before": 18_334.01, "cost_after": 8.46}]})])
-    mysql_plan = {"query_block": {"select_id": 1, "table": {
-        "table_name": "orders", "access_type": "ALL", "rows": 1_200_000, "filtered": 100,
-        "attached_condition": "orders.customer_id = 42"}}}
-    st.record_plan(MYSQL, "d1", "shop", plan_hash(mysql_shape(mysql_plan)), mysql_plan, "ALL on orders", None, 310.0,
-                   now - 3600)
-    st.replace_index_advice(MYSQL, now - 3600, [Advice(
-        "shop", "shop.orders", ("customer_id",), "ALTER TABLE `shop`.`orders` ADD INDEX `ix_orders_customer_id` "
-        "(`customer_id`);", "explain", 1_200_000.0, None, 0.6, 33_600_000.0, None,
-        {"schema": "shop", "rows": 1_200_000.0, "notes": [], "cost_unit": "rows examined",
-         "statements": [{"queryid": "d1", "share": 0.6, "cost_before": 1_200_000.0}]})])
+    st.record_plan(
+        PRIMARY,
+        "q3",
+        "app",
+        plan_hash(pg_shape(fast)),
+        fast,
+        "Index Scan on customers using ix_customers_created_at",
+        8.46,
+        0.4,
+        now - 5 * 3600,
+    )
+    st.record_plan(
+        PRIMARY,
+        "q3",
+        "app",
+        plan_hash(pg_shape(slow)),
+        slow,
+        "Seq Scan on customers",
+        18_334.01,
+        38.5,
+        now - 2 * 3600,
+    )
+    st.add_events(
+        [
+            Event(
+                PRIMARY,
+                now - 2 * 3600,
+                "plan_regression",
+                "plan of statement q3 changed (Index Scan on customers using ix_customers_created_at → "
+                "Seq Scan on customers) and its mean time per call rose 96.3×",
+                "warning",
+                {
+                    "queryid": "q3",
+                    "dbname": "app",
+                    "plan": "Seq Scan on customers",
+                    "previous_plan": "Index Scan on customers using ix_customers_created_at",
+                    "mean_ms": 38.5,
+                    "previous_mean_ms": 0.4,
+                    "plan_hash": plan_hash(pg_shape(slow)),
+                    "previous_plan_hash": plan_hash(pg_shape(fast)),
+                },
+            )
+        ]
+    )
+    st.write_samples(
+        [
+            Sample(
+                PRIMARY,
+                "headroom_plan_regression_ratio",
+                {"queryid": "q3", "datname": "app"},
+                now - 60,
+                96.25,
+            )
+        ]
+    )
+    st.replace_index_advice(
+        PRIMARY,
+        now - 2 * 3600,
+        [
+            Advice(
+                "app",
+                "public.customers",
+                ("created_at",),
+                'CREATE INDEX CONCURRENTLY "ix_customers_created_at" ON "public"."customers" ("created_at");',
+                "hypopg",
+                18_334.01,
+                8.46,
+                0.3,
+                22_020_096.0,
+                12.5,
+                {
+                    "schema": "public",
+                    "rows": 1_000_000.0,
+                    "notes": [],
+                    "statements": [
+                        {"queryid": "q3", "share": 0.3, "cost_before": 18_334.01, "cost_after": 8.46}
+                    ],
+                },
+            )
+        ],
+    )
+    mysql_plan = {
+        "query_block": {
+            "select_id": 1,
+            "table": {
+                "table_name": "orders",
+                "access_type": "ALL",
+                "rows": 1_200_000,
+                "filtered": 100,
+                "attached_condition": "orders.customer_id = 42",
+            },
+        }
+    }
+    st.record_plan(
+        MYSQL,
+        "d1",
+        "shop",
+        plan_hash(mysql_shape(mysql_plan)),
+        mysql_plan,
+        "ALL on orders",
+        None,
+        310.0,
+        now - 3600,
+    )
+    st.replace_index_advice(
+        MYSQL,
+        now - 3600,
+        [
+            Advice(
+                "shop",
+                "shop.orders",
+                ("customer_id",),
+                "ALTER TABLE `shop`.`orders` ADD INDEX `ix_orders_customer_id` (`customer_id`);",
+                "explain",
+                1_200_000.0,
+                None,
+                0.6,
+                33_600_000.0,
+                None,
+                {
+                    "schema": "shop",
+                    "rows": 1_200_000.0,
+                    "notes": [],
+                    "cost_unit": "rows examined",
+                    "statements": [{"queryid": "d1", "share": 0.6, "cost_before": 1_200_000.0}],
+                },
+            )
+        ],
+    )
 
 
 def _advisor_findings(st: Any, now: int) -> None:
@@ -294,24 +628,61 @@ def _advisor_findings(st: Any, now: int) -> None:
     from collectors.advisors.record import AdvisorState, save_result
     from collectors.advisors.run import AdvisorResult, evaluate
 
-    pg = Facts(flavour="postgres", version_num=140012, version_str="14.12", today="2026-12-05",
-               settings={"track_io_timing": "off", "password_encryption": "md5", "autovacuum_vacuum_threshold": "50",
-                         "autovacuum_vacuum_scale_factor": "0.2"},
-               rows={"superusers": [], "idle_in_transaction": [{"sessions": 2, "oldest_seconds": 1900.0}],
-                     "checkpoints": [], "dead_tuples": [
-                         {"dbname": "shop", "schemaname": "public", "relname": "<b>orders</b>", "dead": 250000.0,
-                          "live": 100000.0, "av_enabled": "false", "av_threshold": None, "av_scale_factor": None}]},
-               unavailable={})
-    my = Facts(flavour="mariadb", version_num=101119, version_str="10.11.19-MariaDB", today="2026-12-05",
-               settings={"local_infile": "ON", "innodb_buffer_pool_size": str(8 * 1024**2), "max_connections": "100"},
-               rows={"accounts": [{"user": "", "host": "%", "plugin": "", "auth": "", "super": "N"}],
-                     "status": [{"Variable_name": "Max_used_connections", "Value": "12"}],
-                     "data_size": [{"bytes": 900 * 1024**2}]},
-               unavailable={})
+    pg = Facts(
+        flavour="postgres",
+        version_num=140012,
+        version_str="14.12",
+        today="2026-12-05",
+        settings={
+            "track_io_timing": "off",
+            "password_encryption": "md5",
+            "autovacuum_vacuum_threshold": "50",
+            "autovacuum_vacuum_scale_factor": "0.2",
+        },
+        rows={
+            "superusers": [],
+            "idle_in_transaction": [{"sessions": 2, "oldest_seconds": 1900.0}],
+            "checkpoints": [],
+            "dead_tuples": [
+                {
+                    "dbname": "shop",
+                    "schemaname": "public",
+                    "relname": "<b>orders</b>",
+                    "dead": 250000.0,
+                    "live": 100000.0,
+                    "av_enabled": "false",
+                    "av_threshold": None,
+                    "av_scale_factor": None,
+                }
+            ],
+        },
+        unavailable={},
+    )
+    my = Facts(
+        flavour="mariadb",
+        version_num=101119,
+        version_str="10.11.19-MariaDB",
+        today="2026-12-05",
+        settings={
+            "local_infile": "ON",
+            "innodb_buffer_pool_size": str(8 * 1024**2),
+            "max_connections": "100",
+        },
+        rows={
+            "accounts": [{"user": "", "host": "%", "plugin": "", "auth": "", "super": "N"}],
+            "status": [{"Variable_name": "Max_used_connections", "Value": "12"}],
+            "data_size": [{"bytes": 900 * 1024**2}],
+        },
+        unavailable={},
+    )
     for target, facts in ((PRIMARY, pg), (MYSQL, my)):
         findings, skipped = evaluate(facts, target)
-        save_result(st, AdvisorResult(target, facts.flavour, facts.version_str, findings, skipped),
-                    AdvisorState(), now - 600)
+        save_result(
+            st,
+            AdvisorResult(target, facts.flavour, facts.version_str, findings, skipped),
+            AdvisorState(),
+            now - 600,
+        )
 
 
 def populate_full(st: Any, now: int, days: float = 2.0) -> None:

@@ -16,8 +16,9 @@ from store.clock import FixedClock
 T0 = 1_800_000_000  # bucket-aligned (a multiple of 10)
 
 
-def sample_bucket(store: Any, target: Any, settings: CollectorSettings, metric: str = "activity",
-                  t0: int = T0) -> None:
+def sample_bucket(
+    store: Any, target: Any, settings: CollectorSettings, metric: str = "activity", t0: int = T0
+) -> None:
     """Eleven samples one (pinned) second apart: the bucket at ``t0`` is closed and written."""
     clock = FixedClock(float(t0))
     collector = Collector(store, [target], settings, housekeeping=False, only=[metric], clock=clock)

@@ -143,8 +143,11 @@ def scrape_metrics() -> Callable[[str], dict[tuple[str, tuple[tuple[str, str], .
         req = urllib.request.Request(url, headers={"Accept": "application/openmetrics-text; version=1.0.0"})
         with urllib.request.urlopen(req, timeout=10) as resp:
             body = resp.read().decode()
-        return {(smp.name, tuple(sorted(smp.labels.items()))): smp.value
-                for fam in text_string_to_metric_families(body) for smp in fam.samples}
+        return {
+            (smp.name, tuple(sorted(smp.labels.items()))): smp.value
+            for fam in text_string_to_metric_families(body)
+            for smp in fam.samples
+        }
 
     return scrape
 
@@ -245,8 +248,11 @@ def pg_cluster_factory(servers_dir: Path) -> Iterator[Callable[..., PgCluster]]:
 
     def make(with_standby: bool = True, extra_conf: dict[str, object] | None = None) -> PgCluster:
         base = _subdir(servers_dir, "pg")
-        cluster = need(lambda: start_pg_cluster(base, with_standby=with_standby, extra_conf=extra_conf,
-                                                owns_base_dir=True))
+        cluster = need(
+            lambda: start_pg_cluster(
+                base, with_standby=with_standby, extra_conf=extra_conf, owns_base_dir=True
+            )
+        )
         started.append(cluster)
         return cluster
 
@@ -308,8 +314,11 @@ def mariadb_pair_factory(servers_dir: Path) -> Iterator[Callable[..., MariaDbPai
 
     def make(with_replica: bool = True, extra_conf: dict[str, object] | None = None) -> MariaDbPair:
         base = _subdir(servers_dir, "mariadb")
-        pair = need(lambda: start_mariadb_pair(base, with_replica=with_replica, extra_conf=extra_conf,
-                                               owns_base_dir=True))
+        pair = need(
+            lambda: start_mariadb_pair(
+                base, with_replica=with_replica, extra_conf=extra_conf, owns_base_dir=True
+            )
+        )
         started.append(pair)
         return pair
 
@@ -363,8 +372,11 @@ def mysqld_exporter_factory(servers_dir: Path) -> Iterator[Callable[..., Managed
     def make(pair: MariaDbPair, which: str = "primary", extra_args: Sequence[str] = ()) -> ManagedServer:
         base = _subdir(servers_dir, "mysqld-exporter")
         inst = pair.instance(which)
-        server = need(lambda: start_mysqld_exporter(
-            base, inst.host, inst.port, pair.monitor_user, pair.monitor_password, extra_args))
+        server = need(
+            lambda: start_mysqld_exporter(
+                base, inst.host, inst.port, pair.monitor_user, pair.monitor_password, extra_args
+            )
+        )
         started.append(server)
         return server
 
@@ -398,9 +410,18 @@ def pgbouncer_factory(servers_dir: Path) -> Iterator[Callable[..., PgBouncer]]:
     def make(cluster: PgCluster, pool_mode: str = "transaction", **kwargs: Any) -> PgBouncer:
         base = _subdir(servers_dir, "pgbouncer")
         users = {"postgres": cluster.superuser_password, cluster.monitor_user: cluster.monitor_password}
-        bouncer = need(lambda: start_pgbouncer(
-            base, cluster.primary.host, cluster.primary.port, users, admin_user="postgres",
-            stats_user=cluster.monitor_user, pool_mode=pool_mode, **kwargs))
+        bouncer = need(
+            lambda: start_pgbouncer(
+                base,
+                cluster.primary.host,
+                cluster.primary.port,
+                users,
+                admin_user="postgres",
+                stats_user=cluster.monitor_user,
+                pool_mode=pool_mode,
+                **kwargs,
+            )
+        )
         started.append(bouncer)
         return bouncer
 

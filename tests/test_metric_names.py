@@ -52,7 +52,11 @@ def names_in_source(paths: Iterable[Path]) -> dict[str, list[str]]:
     for path in paths:
         tree = ast.parse(path.read_text(), filename=str(path))
         for node in ast.walk(tree):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and METRIC_NAME.match(node.value):
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and METRIC_NAME.match(node.value)
+            ):
                 found.setdefault(node.value, []).append(f"{path.relative_to(ROOT)}:{node.lineno}")
     return found
 
@@ -60,7 +64,9 @@ def names_in_source(paths: Iterable[Path]) -> dict[str, list[str]]:
 def _sources(package: str) -> list[Path]:
     """The stage's modules that read the store (not the synthetic data, nor the metrics the process
     itself exports on /metrics, which are names it defines, not names it reads)."""
-    return sorted(p for p in (ROOT / package).rglob("*.py") if "synthetic" not in p.name and p.name != "selfmetrics.py")
+    return sorted(
+        p for p in (ROOT / package).rglob("*.py") if "synthetic" not in p.name and p.name != "selfmetrics.py"
+    )
 
 
 @pytest.mark.parametrize("package", ["dashboard", "forecasting"])
@@ -119,8 +125,13 @@ def test_every_template_label_is_a_label_of_the_metric_read() -> None:
 def test_the_label_check_sees_a_wrong_label() -> None:
     """The sequence rule once templated `$labels.sequence`; its series carry `sequencename`."""
     [rule] = [r for r in default_pack() if r.name == "PostgresSequenceNearExhaustion"]
-    old = rule.model_copy(update={"annotations": {
-        "summary": "{{ $labels.target }}: sequence {{ $labels.sequence }} used {{ $value | percent }}"}})
+    old = rule.model_copy(
+        update={
+            "annotations": {
+                "summary": "{{ $labels.target }}: sequence {{ $labels.sequence }} used {{ $value | percent }}"
+            }
+        }
+    )
     wrong, _ = template_label_problems([old])
     assert len(wrong) == 1 and "$labels.sequence " in wrong[0] and "sequencename" in wrong[0]
     assert template_label_problems([rule])[0] == []

@@ -35,7 +35,9 @@ INSTANTS = [
 ]
 
 SELECTION = [
-    "tests/forecasting", "tests/store", "tests/alerts",
+    "tests/forecasting",
+    "tests/store",
+    "tests/alerts",
     "tests/dashboard/test_timerange_zone.py",
 ]
 MARKS = "pinned_clock and not slow"
@@ -47,7 +49,9 @@ def _epoch(text: str) -> float:
 
 def _clean_env() -> dict[str, str]:
     """The environment without pytest's and libfaketime's variables (this run may itself be faked)."""
-    return {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "FAKETIME")) and k != "LD_PRELOAD"}
+    return {
+        k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "FAKETIME")) and k != "LD_PRELOAD"
+    }
 
 
 def _real_time() -> float:
@@ -60,22 +64,46 @@ def _run_at(faketime: str, instant: str, tz: str, args: list[str]) -> subprocess
     offset = round(_epoch(instant) - _real_time())  # relative: child processes share the same clock
     env = _clean_env()
     env.update({"HEADROOM_TEST_NOW": instant, "TZ": tz})
-    return subprocess.run([faketime, "-f", f"{offset:+d}", sys.executable, *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=900)
+    return subprocess.run(
+        [faketime, "-f", f"{offset:+d}", sys.executable, *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("name", "instant", "tz"), INSTANTS, ids=[i[0] for i in INSTANTS])
-def test_time_dependent_tests_pass_at(name: str, instant: str, tz: str,
-                                      need_binary: Callable[[str, str], str]) -> None:
+def test_time_dependent_tests_pass_at(
+    name: str, instant: str, tz: str, need_binary: Callable[[str, str], str]
+) -> None:
     faketime = need_binary("faketime", "faketime")
     probe = _run_at(faketime, instant, tz, ["-c", "import time; print(time.time(), time.strftime('%Z'))"])
     seen, zone = probe.stdout.split()
     assert abs(float(seen) - _epoch(instant)) < 60, f"faketime did not move the clock: {probe.stdout}"
     if tz != "UTC":
         assert zone in ("CET", "CEST"), zone
-    done = _run_at(faketime, instant, tz, ["-m", "pytest", *SELECTION, "-m", MARKS, "-q", "-p", "no:cacheprovider",
-                                           "-p", "no:xdist", "-W", "ignore::pytest.PytestUnraisableExceptionWarning"])
+    done = _run_at(
+        faketime,
+        instant,
+        tz,
+        [
+            "-m",
+            "pytest",
+            *SELECTION,
+            "-m",
+            MARKS,
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            "-W",
+            "ignore::pytest.PytestUnraisableExceptionWarning",
+        ],
+    )
     tail = "\n".join(done.stdout.splitlines()[-30:])
     assert done.returncode == 0, f"at {name} ({instant}, TZ={tz}):\n{tail}\n{done.stderr[-2000:]}"
     passed = re.search(r"(\d+) passed", done.stdout)

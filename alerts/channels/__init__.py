@@ -33,7 +33,9 @@ def render(channel: ChannelBase, note: Notification, dashboard: str | None) -> l
     if isinstance(channel, AlertmanagerChannel):
         return alertmanager.render(channel, note, dashboard)
     # log channel: the webhook v4 document is a complete, readable description
-    items = webhook.render(WebhookChannel(type="webhook", name=channel.name, url="http://unused"), note, dashboard)
+    items = webhook.render(
+        WebhookChannel(type="webhook", name=channel.name, url="http://unused"), note, dashboard
+    )
     return [OutboxItem(channel.name, i.alert_key, i.kind, i.dedup_key, i.payload) for i in items]
 
 
@@ -41,7 +43,10 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 def send(
-    client: GuardedClient, channel: ChannelBase, payload: Mapping[str, Any], allow_private: bool,
+    client: GuardedClient,
+    channel: ChannelBase,
+    payload: Mapping[str, Any],
+    allow_private: bool,
     idempotency_key: str | None = None,
 ) -> SendResult:
     """Deliver one outbox payload; never raises, never puts a URL or key in the result.
@@ -63,8 +68,15 @@ def send(
     if isinstance(channel, PagerDutyChannel):
         assert channel.routing_key is not None
         key = channel.routing_key.reveal()
-        return post(client, channel.url, pagerduty.body(data, channel.routing_key), json_headers,
-                    channel.timeout, (key,), allowed)
+        return post(
+            client,
+            channel.url,
+            pagerduty.body(data, channel.routing_key),
+            json_headers,
+            channel.timeout,
+            (key,),
+            allowed,
+        )
     if isinstance(channel, WebhookChannel):
         assert channel.url is not None
         body, headers = webhook.body_and_headers(data, channel)
@@ -74,8 +86,15 @@ def send(
     if isinstance(channel, AlertmanagerChannel):
         assert channel.url is not None
         url = alertmanager.endpoint(channel.url.reveal())
-        return post(client, url, alertmanager.body(data), json_headers, channel.timeout,
-                    (channel.url.reveal(),), allowed)
+        return post(
+            client,
+            url,
+            alertmanager.body(data),
+            json_headers,
+            channel.timeout,
+            (channel.url.reveal(),),
+            allowed,
+        )
     if isinstance(channel, LogChannel):
         log.warning("alert notification on %s: %s", channel.name, json.dumps(data, sort_keys=True))
         return SendResult("ok", status=None)

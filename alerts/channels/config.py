@@ -30,13 +30,18 @@ class ChannelBase(StrictModel):
     name: str = Field(description="Referenced by routes.")
     rate_limit_per_minute: float = Field(default=60.0, gt=0, description="Sends per minute at most.")
     rate_limit_burst: int = Field(default=3, ge=1, description="Sends allowed back to back before the limit.")
-    timeout: Duration = Field(default=10.0, description="Total time one attempt may take (connect, send, answer).")
-    retry_for: DurationOrZero = Field(default=86400.0, description="Give up (status failed) after retrying this long.")
+    timeout: Duration = Field(
+        default=10.0, description="Total time one attempt may take (connect, send, answer)."
+    )
+    retry_for: DurationOrZero = Field(
+        default=86400.0, description="Give up (status failed) after retrying this long."
+    )
     retry_after_max: DurationOrZero = Field(
         default=600.0, description="A receiver's Retry-After is honoured up to this long, never longer."
     )
     allow_private_hosts: bool | None = Field(
-        default=None, description="Allow loopback/private/link-local hosts (default: alerts.allow_private_webhook_hosts)."
+        default=None,
+        description="Allow loopback/private/link-local hosts (default: alerts.allow_private_webhook_hosts).",
     )
 
     @field_validator("name")
@@ -104,7 +109,9 @@ class WebhookChannel(ChannelBase):
 
 class AlertmanagerChannel(ChannelBase):
     type: Literal["alertmanager"]
-    url: Secret | None = Field(default=None, description="Alertmanager base URL, e.g. http://am:9093 (a secret).")
+    url: Secret | None = Field(
+        default=None, description="Alertmanager base URL, e.g. http://am:9093 (a secret)."
+    )
     url_file: Path | None = None
     resend_interval: Duration = Field(default=60.0, description="Firing alerts are re-sent this often.")
     rate_limit_per_minute: float = Field(default=600.0, gt=0)

@@ -114,8 +114,9 @@ def post(
         return SendResult("permanent", error=f"refused: {exc}")
     try:
         with request_policy(allow_private, timeout):
-            with client.stream("POST", url, content=body, headers={**headers, "Accept-Encoding": "identity"},
-                               timeout=timeout) as response:
+            with client.stream(
+                "POST", url, content=body, headers={**headers, "Accept-Encoding": "identity"}, timeout=timeout
+            ) as response:
                 answer = _read_answer(response)
     except UnsafeURLError as exc:
         return SendResult("permanent", error=f"refused: {exc}")

@@ -73,8 +73,9 @@ def resolve(host: str, port: int) -> list[tuple[int, tuple[typing.Any, ...]]]:
     return [(int(family), tuple(sockaddr)) for family, _type, _proto, _name, sockaddr in infos]
 
 
-def checked(addresses: Iterable[tuple[int, tuple[typing.Any, ...]]], allow_private: bool
-            ) -> list[tuple[int, tuple[typing.Any, ...]]]:
+def checked(
+    addresses: Iterable[tuple[int, tuple[typing.Any, ...]]], allow_private: bool
+) -> list[tuple[int, tuple[typing.Any, ...]]]:
     """The addresses, unless one of them may not be reached (then UnsafeURLError names which)."""
     found = list(addresses)
     if not found:
@@ -141,8 +142,9 @@ class _DeadlineStream(httpcore.NetworkStream):
     def close(self) -> None:
         self._inner.close()
 
-    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
-                  timeout: float | None = None) -> httpcore.NetworkStream:
+    def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
         wait = _policy().remaining(timeout, httpcore.ConnectTimeout)
         return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, wait))
 
@@ -157,8 +159,14 @@ class GuardedBackend(httpcore.NetworkBackend):
     def __init__(self) -> None:
         self._plain = httpcore.SyncBackend()
 
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                    socket_options: typing.Iterable[typing.Any] | None = None) -> httpcore.NetworkStream:
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: typing.Iterable[typing.Any] | None = None,
+    ) -> httpcore.NetworkStream:
         policy = _policy()
         addresses = checked(resolve(host, port), policy.allow_private)
         last: Exception | None = None
@@ -174,8 +182,12 @@ class GuardedBackend(httpcore.NetworkBackend):
             return _DeadlineStream(stream)
         raise httpcore.ConnectError(str(last) if last else "no address to connect to")
 
-    def connect_unix_socket(self, path: str, timeout: float | None = None,
-                            socket_options: typing.Iterable[typing.Any] | None = None) -> httpcore.NetworkStream:
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: typing.Iterable[typing.Any] | None = None,
+    ) -> httpcore.NetworkStream:
         raise httpcore.ConnectError("unix sockets are not a channel destination")
 
     def sleep(self, seconds: float) -> None:

@@ -59,7 +59,9 @@ def render(channel: PagerDutyChannel, note: Notification, dashboard: str | None)
     items = []
     send = note.firing if note.kind == "repeat" else note.new_firing
     for alert in send:
-        items.append(OutboxItem(channel.name, alert.dedup_key, "trigger", alert.dedup_key, _trigger(alert, dashboard)))
+        items.append(
+            OutboxItem(channel.name, alert.dedup_key, "trigger", alert.dedup_key, _trigger(alert, dashboard))
+        )
     for alert in note.resolved:
         event = {"event_action": "resolve", "dedup_key": alert.dedup_key}
         items.append(OutboxItem(channel.name, alert.dedup_key, "resolve", alert.dedup_key, event))

@@ -50,11 +50,15 @@ def _line_for(loc: tuple[Any, ...], marks: dict[tuple[Any, ...], int]) -> int:
 _union_tags = {"slack", "pagerduty", "webhook", "alertmanager", "log"}
 
 
-def format_validation_error(exc: ValidationError, source: str, marks: dict[tuple[Any, ...], int]) -> list[str]:
+def format_validation_error(
+    exc: ValidationError, source: str, marks: dict[tuple[Any, ...], int]
+) -> list[str]:
     """``source:line: dotted.field: message`` for every error of a pydantic validation."""
     lines = []
     for err in exc.errors():
-        loc = tuple(part for part in err["loc"] if not (isinstance(part, str) and part.startswith("function-")))
+        loc = tuple(
+            part for part in err["loc"] if not (isinstance(part, str) and part.startswith("function-"))
+        )
         # Discriminated unions add the tag (e.g. 'slack') to the location: keep only parts present in the file.
         path: tuple[Any, ...] = ()
         for part in loc:

@@ -40,7 +40,9 @@ class Selector(StrictModel):
     metric: str = Field(description="Canonical metric name, e.g. pg_connections.")
     matchers: list[str] = Field(default_factory=list, description='Label matchers, e.g. state="active".')
     aggregation: Aggregation = Field(default="none", description="Combine the matching series per target.")
-    by: list[str] = Field(default_factory=list, description="Labels kept by the aggregation (besides target).")
+    by: list[str] = Field(
+        default_factory=list, description="Labels kept by the aggregation (besides target)."
+    )
 
     @field_validator("metric")
     @classmethod
@@ -76,7 +78,9 @@ class ThresholdCondition(Selector):
         default=None,
         description="Divide by this selector's value on the same target (e.g. connections / max_connections).",
     )
-    subtract_from_divisor: float = Field(default=0.0, description="A constant subtracted from the divisor first.")
+    subtract_from_divisor: float = Field(
+        default=0.0, description="A constant subtracted from the divisor first."
+    )
     divisor_minus: Selector | None = Field(
         default=None,
         description="A metric of the same target subtracted from the divisor first (e.g. pg_reserved_connections).",
@@ -105,7 +109,9 @@ class AbsentCondition(StrictModel):
     metric: str = "up"
     matchers: list[str] = Field(default_factory=list)
     stale_after: Duration = Field(default=300)
-    per_target: bool = Field(default=True, description="One alert per silent target; false: one global alert.")
+    per_target: bool = Field(
+        default=True, description="One alert per silent target; false: one global alert."
+    )
 
     @field_validator("matchers")
     @classmethod
@@ -137,8 +143,12 @@ class Rule(StrictModel):
     severity: Severity = "warning"
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
-    for_: DurationOrZero = Field(default=0, alias="for", description="How long the condition must hold before firing.")
-    keep_firing_for: DurationOrZero = Field(default=0, description="Keep firing this long after the condition clears.")
+    for_: DurationOrZero = Field(
+        default=0, alias="for", description="How long the condition must hold before firing."
+    )
+    keep_firing_for: DurationOrZero = Field(
+        default=0, description="Keep firing this long after the condition clears."
+    )
     enabled: bool = True
     threshold: ThresholdCondition | None = None
     rate_of_change: RateOfChangeCondition | None = None
@@ -176,7 +186,9 @@ class Rule(StrictModel):
 
     @model_validator(mode="after")
     def _one_condition(self) -> Rule:
-        kinds = [k for k in ("threshold", "rate_of_change", "absent", "forecast") if getattr(self, k) is not None]
+        kinds = [
+            k for k in ("threshold", "rate_of_change", "absent", "forecast") if getattr(self, k) is not None
+        ]
         if len(kinds) != 1:
             raise ValueError(
                 "a rule needs exactly one of threshold, rate_of_change, absent, forecast"

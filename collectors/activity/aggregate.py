@@ -28,8 +28,14 @@ def dims_of(session: Mapping[str, Any]) -> Dims:
         value = session.get(key)
         return "" if value is None else str(value)[:200]
 
-    return (text("wait_class") or "CPU", text("wait_event") or "CPU", text("queryid"), text("user"), text("db"),
-            text("client"))
+    return (
+        text("wait_class") or "CPU",
+        text("wait_event") or "CPU",
+        text("queryid"),
+        text("user"),
+        text("db"),
+        text("client"),
+    )
 
 
 def _snapshot_order(session: Mapping[str, Any]) -> tuple[int, float]:
@@ -43,7 +49,9 @@ def _snapshot_order(session: Mapping[str, Any]) -> tuple[int, float]:
     return rank, -float(age or 0.0)
 
 
-def bounded_snapshot(sessions: Sequence[Mapping[str, Any]], limit: int = MAX_SESSIONS) -> list[dict[str, Any]]:
+def bounded_snapshot(
+    sessions: Sequence[Mapping[str, Any]], limit: int = MAX_SESSIONS
+) -> list[dict[str, Any]]:
     """Blocked and blocking sessions first, then active ones (longest running first), then the others
     (the oldest transaction first: idle in transaction, holding the xmin horizon), at most ``limit``."""
     blocking = {int(b) for s in sessions for b in s.get("blockers") or []}
@@ -84,7 +92,9 @@ class ActivityAggregator:
         rest: Counter[str] = Counter()
         for d, c in ordered[self.max_rows :]:
             rest[d[0]] += c
-        rows += [ActivityRow(w, OTHER, OTHER, OTHER, OTHER, OTHER, sessions=c / n) for w, c in sorted(rest.items())]
+        rows += [
+            ActivityRow(w, OTHER, OTHER, OTHER, OTHER, OTHER, sessions=c / n) for w, c in sorted(rest.items())
+        ]
         out = ActivityBucket(self.target, self.bucket, rows, self.snapshot)
         self.bucket, self.samples, self.counts, self.snapshot = None, 0, Counter(), []
         return out

@@ -36,9 +36,14 @@ def report_missing_once(ctx: PythonContext, feature: MissingFeature) -> None:
         return
     reported.add(feature.key)
     log.warning("%s: %s", ctx.target, feature)
-    ctx.batch.add_event(ctx.target, ctx.ts, "missing_feature", feature.fix, "warning",
-                        {"kind": feature.kind, "name": feature.name, "detail": feature.detail,
-                         "metric": ctx.metric.name})
+    ctx.batch.add_event(
+        ctx.target,
+        ctx.ts,
+        "missing_feature",
+        feature.fix,
+        "warning",
+        {"kind": feature.kind, "name": feature.name, "detail": feature.detail, "metric": ctx.metric.name},
+    )
 
 
 async def run(ctx: PythonContext, sampler: Sampler) -> list[Row]:
@@ -90,16 +95,24 @@ def add_derived(ctx: PythonContext, bucket: ActivityBucket) -> None:
 def root_labels(node: BlockNode) -> dict[str, str]:
     """The root blocker as labels (its pid, user and query on one line, cut), for alert texts."""
     query = " ".join(str(node.session.get("query") or "").split())
-    return {"root_pid": str(node.pid), "root_user": str(node.session.get("user") or "")[:100],
-            "root_query": query if len(query) <= ROOT_QUERY_CHARS else query[: ROOT_QUERY_CHARS - 1] + "…"}
+    return {
+        "root_pid": str(node.pid),
+        "root_user": str(node.session.get("user") or "")[:100],
+        "root_query": query if len(query) <= ROOT_QUERY_CHARS else query[: ROOT_QUERY_CHARS - 1] + "…",
+    }
 
 
 def add_blocking_metrics(ctx: PythonContext, ts: int, sessions: Sequence[Mapping[str, Any]]) -> None:
     trees = blocking_trees(sessions)
     add = ctx.batch.add_sample
     add(ctx.target, _name(ctx, "chain_depth"), {}, ts, float(max((t.depth() for t in trees), default=0)))
-    add(ctx.target, _name(ctx, "blocked_sessions"), {}, ts,
-        float(sum(1 for s in sessions if s.get("blockers"))))
+    add(
+        ctx.target,
+        _name(ctx, "blocked_sessions"),
+        {},
+        ts,
+        float(sum(1 for s in sessions if s.get("blockers"))),
+    )
     by_pid = {int(s["pid"]): s for s in sessions}
     for t in trees[:ROOTS_KEPT]:
         labels = root_labels(t)
@@ -109,7 +122,9 @@ def add_blocking_metrics(ctx: PythonContext, ts: int, sessions: Sequence[Mapping
         add(ctx.target, _name(ctx, "root_block_seconds"), labels, ts, max(waits, default=0.0))
     waits = [_age(s, "wait_age") for s in sessions if s.get("blockers")]
     add(ctx.target, _name(ctx, "longest_block_seconds"), {}, ts, max(waits, default=0.0))
-    idle_tx = [_age(s, "state_age") for s in sessions if str(s.get("state") or "").startswith("idle in transaction")]
+    idle_tx = [
+        _age(s, "state_age") for s in sessions if str(s.get("state") or "").startswith("idle in transaction")
+    ]
     add(ctx.target, _name(ctx, "idle_in_transaction_seconds"), {}, ts, max(idle_tx, default=0.0))
     xmin = [_age(s, "xact_age") for s in sessions if s.get("xmin_age") is not None]
     add(ctx.target, _name(ctx, "xmin_held_seconds"), {}, ts, max(xmin, default=0.0))

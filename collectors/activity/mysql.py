@@ -32,7 +32,9 @@ _PS_JOIN = """
   LEFT JOIN performance_schema.events_waits_current w ON w.THREAD_ID = t.THREAD_ID AND w.END_EVENT_ID IS NULL
 """
 
-_CONSUMER = "SELECT ENABLED AS enabled FROM performance_schema.setup_consumers WHERE NAME = 'events_waits_current'"
+_CONSUMER = (
+    "SELECT ENABLED AS enabled FROM performance_schema.setup_consumers WHERE NAME = 'events_waits_current'"
+)
 
 _TRX = """
 SELECT trx_mysql_thread_id AS pid, trx_state AS trx_state,
@@ -70,7 +72,9 @@ def wait_of_instrument(name: str) -> tuple[str, str]:
         return "Timeout", "sleep"
     if len(parts) > 2 and parts[1] == "io" and parts[2] == "socket":
         return "Client", event
-    return {"io": "IO", "lock": "Lock", "synch": "Synch"}.get(parts[1] if len(parts) > 1 else "", "Other"), event
+    return {"io": "IO", "lock": "Lock", "synch": "Synch"}.get(
+        parts[1] if len(parts) > 1 else "", "Other"
+    ), event
 
 
 def wait_of_state(state: str) -> tuple[str, str]:
@@ -100,10 +104,16 @@ def to_session(row: Row, trx: Row | None, text_max: int) -> dict[str, Any]:
     query = row.get("query")
     in_tx = trx is not None
     return {
-        "pid": int(row["pid"]), "user": row.get("user"), "db": row.get("db"), "client": row.get("client"),
-        "app": "", "backend_type": command,
-        "state": "active" if active else ("idle in transaction" if in_tx else "idle"), "active": active,
-        "wait_class": wait_class if active else "", "wait_event": wait_event if active else "",
+        "pid": int(row["pid"]),
+        "user": row.get("user"),
+        "db": row.get("db"),
+        "client": row.get("client"),
+        "app": "",
+        "backend_type": command,
+        "state": "active" if active else ("idle in transaction" if in_tx else "idle"),
+        "active": active,
+        "wait_class": wait_class if active else "",
+        "wait_event": wait_event if active else "",
         "queryid": "",
         "query": None if query is None else bounded_text(str(query), row.get("query_bytes"), text_max),
         "xact_age": None if trx is None else trx.get("xact_age"),
@@ -123,12 +133,16 @@ async def sample(ctx: PythonContext) -> list[dict[str, Any]]:
         except Exception:  # no performance_schema (or no SELECT on it): the process list will do
             ctx.state["waits_consumer"] = False
     with_waits = bool(ctx.state["waits_consumer"])
-    sql = _PROCESSLIST.format(wait="w.EVENT_NAME" if with_waits else "NULL",
-                              join=_PS_JOIN if with_waits else "")
+    sql = _PROCESSLIST.format(
+        wait="w.EVENT_NAME" if with_waits else "NULL", join=_PS_JOIN if with_waits else ""
+    )
     rows = await ctx.engine.fetch(sql, {"max_chars": text_max}, timeout=ctx.timeout)
     trx = {int(t["pid"]): t for t in await ctx.engine.fetch(_TRX, timeout=ctx.timeout) if t.get("pid")}
-    sessions = [to_session(r, trx.get(int(r["pid"])), text_max) for r in rows
-                if r.get("command") != "Sleep" or int(r["pid"]) in trx]
+    sessions = [
+        to_session(r, trx.get(int(r["pid"])), text_max)
+        for r in rows
+        if r.get("command") != "Sleep" or int(r["pid"]) in trx
+    ]
     if any(t.get("trx_state") == "LOCK WAIT" for t in trx.values()):
         waits_sql = _WAITS_MARIADB if ctx.info.flavour == "mariadb" else _WAITS_MYSQL
         attach_waits(sessions, await ctx.engine.fetch(waits_sql, timeout=ctx.timeout))

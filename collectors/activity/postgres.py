@@ -53,17 +53,30 @@ def to_session(row: Row, text_max: int) -> dict[str, Any]:
     state = str(row.get("state") or "")
     wait_type = row.get("wait_event_type")
     # a walsender streaming, or a process idling in its main loop (Activity), is no load
-    active = (state in ("active", "fastpath function call") and row.get("backend_type") != "walsender"
-              and wait_type != "Activity")
+    active = (
+        state in ("active", "fastpath function call")
+        and row.get("backend_type") != "walsender"
+        and wait_type != "Activity"
+    )
     query = row.get("query")
     return {
-        "pid": int(row["pid"]), "user": row.get("user"), "db": row.get("db"), "client": row.get("client"),
-        "app": row.get("app"), "backend_type": row.get("backend_type"), "state": state, "active": active,
-        "wait_class": (str(wait_type) if wait_type else "CPU") if active else (str(wait_type) if wait_type else ""),
+        "pid": int(row["pid"]),
+        "user": row.get("user"),
+        "db": row.get("db"),
+        "client": row.get("client"),
+        "app": row.get("app"),
+        "backend_type": row.get("backend_type"),
+        "state": state,
+        "active": active,
+        "wait_class": (str(wait_type) if wait_type else "CPU")
+        if active
+        else (str(wait_type) if wait_type else ""),
         "wait_event": (str(row.get("wait_event") or "CPU")) if active else str(row.get("wait_event") or ""),
         "queryid": row.get("queryid") or "",
         "query": None if query is None else bounded_text(str(query), row.get("query_bytes"), text_max),
-        "xact_age": row.get("xact_age"), "query_age": row.get("query_age"), "state_age": row.get("state_age"),
+        "xact_age": row.get("xact_age"),
+        "query_age": row.get("query_age"),
+        "state_age": row.get("state_age"),
         "wait_age": row.get("state_age") if wait_type == "Lock" else None,
         "xmin_age": row.get("xmin_age"),
         "blockers": [int(p) for p in row.get("blockers") or []],
@@ -100,13 +113,21 @@ def attach_locks(sessions: list[dict[str, Any]], locks: list[Row]) -> None:
 
 async def sample(ctx: PythonContext) -> list[dict[str, Any]]:
     text_max = int(ctx.options.get("query_text_max") or DEFAULT_TEXT_MAX)
-    rows = await ctx.engine.fetch(sessions_sql(ctx.info.version_num), {"max_chars": text_max}, timeout=ctx.timeout)
+    rows = await ctx.engine.fetch(
+        sessions_sql(ctx.info.version_num), {"max_chars": text_max}, timeout=ctx.timeout
+    )
     sessions = [to_session(r, text_max) for r in rows]
     if any(s["query"] == HIDDEN for s in sessions):
         user = ctx.info.current_user or "headroom"
-        job.report_missing_once(ctx, MissingFeature(
-            "privilege", "pg_read_all_stats", f'GRANT pg_monitor TO "{user}";',
-            "other users' sessions show no query, wait event or state"))
+        job.report_missing_once(
+            ctx,
+            MissingFeature(
+                "privilege",
+                "pg_read_all_stats",
+                f'GRANT pg_monitor TO "{user}";',
+                "other users' sessions show no query, wait event or state",
+            ),
+        )
     waiting = [s["pid"] for s in sessions if s["blockers"]]
     if waiting:
         pids = sorted(set(waiting) | {b for s in sessions for b in s["blockers"]})

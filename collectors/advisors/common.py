@@ -17,8 +17,12 @@ def end_of_life(facts: Facts) -> list[Hit]:
     branch = branch_of(facts.flavour, _version(facts))
     if branch is None or not facts.today or facts.today < branch.end_of_life:
         return []
-    return [Hit(f"{facts.flavour} {branch.branch} reached its end of life on {branch.end_of_life}: "
-                f"it gets no more security fixes (server {_version(facts)})")]
+    return [
+        Hit(
+            f"{facts.flavour} {branch.branch} reached its end of life on {branch.end_of_life}: "
+            f"it gets no more security fixes (server {_version(facts)})"
+        )
+    ]
 
 
 def behind_minor(facts: Facts) -> list[Hit]:
@@ -28,21 +32,36 @@ def behind_minor(facts: Facts) -> list[Hit]:
         return []
     if version_tuple(version) >= version_tuple(branch.minor_floor):
         return []
-    return [Hit(f"server {version} is behind {branch.minor_floor}, a minor release of its branch known to be out "
-                f"(release table of {RECORDED})")]
+    return [
+        Hit(
+            f"server {version} is behind {branch.minor_floor}, a minor release of its branch known to be out "
+            f"(release table of {RECORDED})"
+        )
+    ]
 
 
 def release_checks(prefix: str, engines: tuple[str, ...], doc: str) -> list[Check]:
     return [
         Check(
-            id=f"{prefix}_end_of_life", engines=engines, area="security", severity="critical",
-            title="Server version past its end of life", reads=("server version", "release table"),
-            fix="Upgrade to a supported major version.", doc=doc, evaluate=end_of_life,
+            id=f"{prefix}_end_of_life",
+            engines=engines,
+            area="security",
+            severity="critical",
+            title="Server version past its end of life",
+            reads=("server version", "release table"),
+            fix="Upgrade to a supported major version.",
+            doc=doc,
+            evaluate=end_of_life,
         ),
         Check(
-            id=f"{prefix}_behind_minor", engines=engines, area="security", severity="info",
-            title="Server behind the latest minor release of its branch", reads=("server version", "release table"),
-            fix="Install the branch's latest minor release (a restart, no dump and restore).", doc=doc,
+            id=f"{prefix}_behind_minor",
+            engines=engines,
+            area="security",
+            severity="info",
+            title="Server behind the latest minor release of its branch",
+            reads=("server version", "release table"),
+            fix="Install the branch's latest minor release (a restart, no dump and restore).",
+            doc=doc,
             evaluate=behind_minor,
         ),
     ]

@@ -48,12 +48,16 @@ def render() -> str:
             versions = ""
             if c.min_version or c.max_version:
                 versions = f" (versions {c.min_version or ''}–{c.max_version or ''})"
-            lines.append(f"| `{c.id}` | {', '.join(c.engines)}{versions} | {c.severity} | {c.title} | "
-                         f"{', '.join(c.reads)} | `{c.fix}` | [docs]({c.doc}) |")
+            lines.append(
+                f"| `{c.id}` | {', '.join(c.engines)}{versions} | {c.severity} | {c.title} | "
+                f"{', '.join(c.reads)} | `{c.fix}` | [docs]({c.doc}) |"
+            )
         lines.append("")
     lines.append(f"## Release table (recorded {RECORDED})\n")
-    lines.append("End of life and a minor release known to be out, per branch. A stale table under-reports; "
-                 "a branch that is not listed is never flagged.\n")
+    lines.append(
+        "End of life and a minor release known to be out, per branch. A stale table under-reports; "
+        "a branch that is not listed is never flagged.\n"
+    )
     lines.append("| engine | branch | end of life | minor release known to be out |")
     lines.append("|---|---|---|---|")
     for b in BRANCHES:

@@ -27,8 +27,12 @@ SELECT count(*) AS sessions,
   FROM pg_catalog.pg_stat_activity
  WHERE state IN ('idle in transaction', 'idle in transaction (aborted)')
 """
-PG_CHECKPOINTS_16 = "SELECT checkpoints_timed AS timed, checkpoints_req AS requested FROM pg_catalog.pg_stat_bgwriter"
-PG_CHECKPOINTS_17 = "SELECT num_timed AS timed, num_requested AS requested FROM pg_catalog.pg_stat_checkpointer"
+PG_CHECKPOINTS_16 = (
+    "SELECT checkpoints_timed AS timed, checkpoints_req AS requested FROM pg_catalog.pg_stat_bgwriter"
+)
+PG_CHECKPOINTS_17 = (
+    "SELECT num_timed AS timed, num_requested AS requested FROM pg_catalog.pg_stat_checkpointer"
+)
 PG_DATABASES = """
 SELECT datname FROM pg_catalog.pg_database
  WHERE datallowconn AND NOT datistemplate
@@ -71,15 +75,25 @@ SELECT User AS user, Host AS host, plugin, authentication_string AS auth, Super_
 DATABASE_LIMIT = 20
 
 
-async def gather(engine: Engine, info: ServerInfo) -> tuple[dict[str, str], dict[str, Sequence[Row]], dict[str, str]]:
+async def gather(
+    engine: Engine, info: ServerInfo
+) -> tuple[dict[str, str], dict[str, Sequence[Row]], dict[str, str]]:
     """(settings, named rows, unavailable facts with their reason) of one target."""
     if info.flavour == "postgres":
         return await _gather_pg(engine, info)
     return await _gather_mysql(engine)
 
 
-async def _try(engine: Engine, rows: dict[str, Sequence[Row]], unavailable: dict[str, str], name: str, sql: str,
-               fix: str, params: Mapping[str, int] | None = None, database: str | None = None) -> None:
+async def _try(
+    engine: Engine,
+    rows: dict[str, Sequence[Row]],
+    unavailable: dict[str, str],
+    name: str,
+    sql: str,
+    fix: str,
+    params: Mapping[str, int] | None = None,
+    database: str | None = None,
+) -> None:
     try:
         got = await engine.fetch(sql, params, database=database)
     except EngineError as exc:
@@ -88,23 +102,42 @@ async def _try(engine: Engine, rows: dict[str, Sequence[Row]], unavailable: dict
     rows[name] = list(rows.get(name, ())) + list(got)
 
 
-async def _gather_pg(engine: Engine, info: ServerInfo) -> tuple[dict[str, str], dict[str, Sequence[Row]], dict[str, str]]:
+async def _gather_pg(
+    engine: Engine, info: ServerInfo
+) -> tuple[dict[str, str], dict[str, Sequence[Row]], dict[str, str]]:
     rows: dict[str, Sequence[Row]] = {}
     unavailable: dict[str, str] = {}
     settings = {str(r["name"]): str(r["setting"]) for r in await engine.fetch(PG_SETTINGS)}
-    await _try(engine, rows, unavailable, "superusers", PG_SUPERUSERS, "needs nothing special; the query failed")
-    await _try(engine, rows, unavailable, "idle_in_transaction", PG_IDLE_IN_TRANSACTION,
-               "GRANT pg_monitor TO <monitoring role>;")
+    await _try(
+        engine, rows, unavailable, "superusers", PG_SUPERUSERS, "needs nothing special; the query failed"
+    )
+    await _try(
+        engine,
+        rows,
+        unavailable,
+        "idle_in_transaction",
+        PG_IDLE_IN_TRANSACTION,
+        "GRANT pg_monitor TO <monitoring role>;",
+    )
     checkpoints = PG_CHECKPOINTS_17 if info.version_num >= 170000 else PG_CHECKPOINTS_16
-    await _try(engine, rows, unavailable, "checkpoints", checkpoints, "GRANT pg_monitor TO <monitoring role>;")
+    await _try(
+        engine, rows, unavailable, "checkpoints", checkpoints, "GRANT pg_monitor TO <monitoring role>;"
+    )
     databases: list[str] = []
     try:
         databases = [str(r["datname"]) for r in await engine.fetch(PG_DATABASES, {"limit": DATABASE_LIMIT})]
     except EngineError as exc:
         unavailable["dead_tuples"] = f"the database list could not be read ({type(exc).__name__})"
     for dbname in databases:
-        await _try(engine, rows, unavailable, "dead_tuples", PG_DEAD_TUPLES, "CONNECT on the database",
-                   database=dbname)
+        await _try(
+            engine,
+            rows,
+            unavailable,
+            "dead_tuples",
+            PG_DEAD_TUPLES,
+            "CONNECT on the database",
+            database=dbname,
+        )
     rows.setdefault("dead_tuples", [])
     return settings, rows, unavailable
 
@@ -115,12 +148,16 @@ async def _gather_mysql(engine: Engine) -> tuple[dict[str, str], dict[str, Seque
     variables = await engine.fetch(MY_VARIABLES)
     settings = {str(r["Variable_name"]).lower(): str(r["Value"]) for r in variables}
     await _try(engine, rows, unavailable, "status", MY_STATUS, "needs nothing special; the query failed")
-    await _try(engine, rows, unavailable, "data_size", MY_DATA_SIZE, "GRANT SHOW VIEW ON *.* TO <monitoring user>;")
+    await _try(
+        engine, rows, unavailable, "data_size", MY_DATA_SIZE, "GRANT SHOW VIEW ON *.* TO <monitoring user>;"
+    )
     me = ""
     try:
         got = await engine.fetch("SELECT CURRENT_USER() AS me")
         me = str(got[0]["me"]) if got else ""
     except EngineError:
         pass
-    await _try(engine, rows, unavailable, "accounts", MY_ACCOUNTS, f"GRANT SELECT ON mysql.user TO {grantee(me)};")
+    await _try(
+        engine, rows, unavailable, "accounts", MY_ACCOUNTS, f"GRANT SELECT ON mysql.user TO {grantee(me)};"
+    )
     return settings, rows, unavailable

@@ -32,11 +32,13 @@ def checkpoints_requested(facts: Facts) -> list[Hit]:
         return []
     size = _size(facts, "max_wal_size")
     advice = max(size * 4, 1024**3) if size else 4 * 1024**3
-    return [Hit(
-        f"{fmt_count(requested)} of {fmt_count(requested + timed)} checkpoints since the previous run were requested "
-        f"rather than timed: WAL fills max_wal_size ({fmt_bytes(size)}) before checkpoint_timeout",
-        fix=f"ALTER SYSTEM SET max_wal_size = '{int(advice // 1024**2)}MB'; SELECT pg_reload_conf();",
-    )]
+    return [
+        Hit(
+            f"{fmt_count(requested)} of {fmt_count(requested + timed)} checkpoints since the previous run were requested "
+            f"rather than timed: WAL fills max_wal_size ({fmt_bytes(size)}) before checkpoint_timeout",
+            fix=f"ALTER SYSTEM SET max_wal_size = '{int(advice // 1024**2)}MB'; SELECT pg_reload_conf();",
+        )
+    ]
 
 
 def idle_in_transaction(facts: Facts) -> list[Hit]:
@@ -49,11 +51,13 @@ def idle_in_transaction(facts: Facts) -> list[Hit]:
     sessions, oldest = float(rows[0]["sessions"] or 0), float(rows[0]["oldest_seconds"] or 0)
     if sessions < 1 or oldest < facts.options.idle_in_transaction_seconds:
         return []
-    return [Hit(
-        f"{fmt_count(sessions)} session(s) idle in a transaction, the oldest for {fmt_duration(oldest)}: no "
-        "idle_in_transaction_session_timeout (or only a longer one) ends them, and they hold locks and the "
-        "xmin horizon",
-    )]
+    return [
+        Hit(
+            f"{fmt_count(sessions)} session(s) idle in a transaction, the oldest for {fmt_duration(oldest)}: no "
+            "idle_in_transaction_session_timeout (or only a longer one) ends them, and they hold locks and the "
+            "xmin horizon",
+        )
+    ]
 
 
 def autovacuum_behind(facts: Facts) -> list[Hit]:
@@ -65,24 +69,30 @@ def autovacuum_behind(facts: Facts) -> list[Hit]:
     hits: list[Hit] = []
     for row in facts.rows.get("dead_tuples", []):
         dead, live = float(row["dead"] or 0), float(row["live"] or 0)
-        threshold = float(row["av_threshold"] or base_threshold) + float(row["av_scale_factor"] or base_scale) * live
+        threshold = (
+            float(row["av_threshold"] or base_threshold) + float(row["av_scale_factor"] or base_scale) * live
+        )
         disabled = str(row["av_enabled"] or "true").lower() in ("false", "off", "0", "no")
         table = f"{_ident(str(row['schemaname']))}.{_ident(str(row['relname']))}"
         where = f"{row['dbname']}.{row['schemaname']}.{row['relname']}"
         if disabled and dead > threshold:
-            hits.append(Hit(
-                f"{where}: autovacuum is disabled on the table and it has {fmt_count(dead)} dead tuples "
-                f"(its autovacuum threshold is {fmt_count(threshold)})",
-                fix=f"ALTER TABLE {table} RESET (autovacuum_enabled);  -- in database {row['dbname']}",
-                subject=where,
-            ))
+            hits.append(
+                Hit(
+                    f"{where}: autovacuum is disabled on the table and it has {fmt_count(dead)} dead tuples "
+                    f"(its autovacuum threshold is {fmt_count(threshold)})",
+                    fix=f"ALTER TABLE {table} RESET (autovacuum_enabled);  -- in database {row['dbname']}",
+                    subject=where,
+                )
+            )
         elif dead > facts.options.dead_tuples_factor * threshold:
-            hits.append(Hit(
-                f"{where}: {fmt_count(dead)} dead tuples, {fmt_decimal(dead / threshold, 1)} × its autovacuum threshold "
-                f"({fmt_count(threshold)}): autovacuum does not keep up with this table's updates",
-                fix=f"ALTER TABLE {table} SET (autovacuum_vacuum_scale_factor = 0.01);  -- in database {row['dbname']}",
-                subject=where,
-            ))
+            hits.append(
+                Hit(
+                    f"{where}: {fmt_count(dead)} dead tuples, {fmt_decimal(dead / threshold, 1)} × its autovacuum threshold "
+                    f"({fmt_count(threshold)}): autovacuum does not keep up with this table's updates",
+                    fix=f"ALTER TABLE {table} SET (autovacuum_vacuum_scale_factor = 0.01);  -- in database {row['dbname']}",
+                    subject=where,
+                )
+            )
     return hits
 
 
@@ -100,11 +110,13 @@ def shared_buffers(facts: Facts) -> list[Hit]:
     if 0.1 <= share <= 0.4:
         return []
     advice = int(facts.memory_bytes * 0.25 // 1024**2)
-    return [Hit(
-        f"shared_buffers is {fmt_bytes(size)}, {fmt_pct(share, 0)} of the server's {fmt_bytes(facts.memory_bytes)} of memory "
-        "(outside 10–40 %)",
-        fix=f"ALTER SYSTEM SET shared_buffers = '{advice}MB';  -- then restart",
-    )]
+    return [
+        Hit(
+            f"shared_buffers is {fmt_bytes(size)}, {fmt_pct(share, 0)} of the server's {fmt_bytes(facts.memory_bytes)} of memory "
+            "(outside 10–40 %)",
+            fix=f"ALTER SYSTEM SET shared_buffers = '{advice}MB';  -- then restart",
+        )
+    ]
 
 
 def password_md5(facts: Facts) -> list[Hit]:
@@ -117,8 +129,12 @@ def ssl_off(facts: Facts) -> list[Hit]:
     listen = {a.strip() for a in (facts.setting("listen_addresses") or "").split(",")}
     if facts.setting("ssl") != "off" or listen <= LOOPBACK:
         return []
-    return [Hit(f"ssl is off while the server listens on {', '.join(sorted(listen))}: passwords and data cross the "
-                "network in clear")]
+    return [
+        Hit(
+            f"ssl is off while the server listens on {', '.join(sorted(listen))}: passwords and data cross the "
+            "network in clear"
+        )
+    ]
 
 
 def superusers(facts: Facts) -> list[Hit]:
@@ -126,66 +142,120 @@ def superusers(facts: Facts) -> list[Hit]:
     for row in facts.rows.get("superusers", []):
         name = str(row["rolname"])
         if row["is_me"]:
-            hits.append(Hit(f"the monitoring role {name} is a superuser: it needs only pg_monitor",
-                            fix=f"ALTER ROLE {_ident(name)} NOSUPERUSER; GRANT pg_monitor TO {_ident(name)};",
-                            subject=name))
+            hits.append(
+                Hit(
+                    f"the monitoring role {name} is a superuser: it needs only pg_monitor",
+                    fix=f"ALTER ROLE {_ident(name)} NOSUPERUSER; GRANT pg_monitor TO {_ident(name)};",
+                    subject=name,
+                )
+            )
         elif not row["bootstrap"]:
-            hits.append(Hit(f"login role {name} is a superuser", fix=f"ALTER ROLE {_ident(name)} NOSUPERUSER;",
-                            subject=name))
+            hits.append(
+                Hit(
+                    f"login role {name} is a superuser",
+                    fix=f"ALTER ROLE {_ident(name)} NOSUPERUSER;",
+                    subject=name,
+                )
+            )
     return hits
 
 
 CHECKS: list[Check] = [
     Check(
-        id="pg_checkpoints_requested", engines=PG, area="configuration", severity="warning",
+        id="pg_checkpoints_requested",
+        engines=PG,
+        area="configuration",
+        severity="warning",
         title="Checkpoints mostly requested rather than timed",
         reads=("pg_stat_bgwriter / pg_stat_checkpointer", "max_wal_size"),
         fix="ALTER SYSTEM SET max_wal_size = '<larger>'; SELECT pg_reload_conf();",
-        doc=DOCS + "wal-configuration.html", evaluate=checkpoints_requested, needs=("checkpoints",),
+        doc=DOCS + "wal-configuration.html",
+        evaluate=checkpoints_requested,
+        needs=("checkpoints",),
     ),
     Check(
-        id="pg_idle_in_transaction_timeout", engines=PG, area="configuration", severity="warning",
+        id="pg_idle_in_transaction_timeout",
+        engines=PG,
+        area="configuration",
+        severity="warning",
         title="Long idle-in-transaction sessions that no timeout ends",
         reads=("pg_stat_activity (sessions idle in a transaction longer than the threshold, 5 min)",),
         fix="ALTER SYSTEM SET idle_in_transaction_session_timeout = '10min'; SELECT pg_reload_conf();",
-        doc=DOCS + "runtime-config-client.html", evaluate=idle_in_transaction, needs=("idle_in_transaction",),
+        doc=DOCS + "runtime-config-client.html",
+        evaluate=idle_in_transaction,
+        needs=("idle_in_transaction",),
     ),
     Check(
-        id="pg_autovacuum_behind", engines=PG, area="configuration", severity="warning",
+        id="pg_autovacuum_behind",
+        engines=PG,
+        area="configuration",
+        severity="warning",
         title="Tables whose dead tuples exceed their autovacuum threshold",
-        reads=("pg_stat_user_tables", "reloptions", "autovacuum_vacuum_threshold", "autovacuum_vacuum_scale_factor"),
+        reads=(
+            "pg_stat_user_tables",
+            "reloptions",
+            "autovacuum_vacuum_threshold",
+            "autovacuum_vacuum_scale_factor",
+        ),
         fix="ALTER TABLE <table> SET (autovacuum_vacuum_scale_factor = 0.01);",
-        doc=DOCS + "routine-vacuuming.html", evaluate=autovacuum_behind, needs=("dead_tuples",),
+        doc=DOCS + "routine-vacuuming.html",
+        evaluate=autovacuum_behind,
+        needs=("dead_tuples",),
     ),
     Check(
-        id="pg_track_io_timing_off", engines=PG, area="configuration", severity="info",
-        title="I/O timing is not tracked", reads=("track_io_timing",),
+        id="pg_track_io_timing_off",
+        engines=PG,
+        area="configuration",
+        severity="info",
+        title="I/O timing is not tracked",
+        reads=("track_io_timing",),
         fix="ALTER SYSTEM SET track_io_timing = on; SELECT pg_reload_conf();",
-        doc=DOCS + "runtime-config-statistics.html", evaluate=track_io_timing,
+        doc=DOCS + "runtime-config-statistics.html",
+        evaluate=track_io_timing,
     ),
     Check(
-        id="pg_shared_buffers_memory", engines=PG, area="configuration", severity="warning",
+        id="pg_shared_buffers_memory",
+        engines=PG,
+        area="configuration",
+        severity="warning",
         title="shared_buffers out of proportion to memory (when capacity.memory_bytes is set)",
         reads=("shared_buffers", "capacity.memory_bytes"),
         fix="ALTER SYSTEM SET shared_buffers = '<25 % of memory>'; then restart",
-        doc=DOCS + "runtime-config-resource.html", evaluate=shared_buffers,
+        doc=DOCS + "runtime-config-resource.html",
+        evaluate=shared_buffers,
     ),
     Check(
-        id="pg_password_encryption_md5", engines=PG, area="security", severity="warning",
-        title="Passwords hashed with MD5", reads=("password_encryption",),
+        id="pg_password_encryption_md5",
+        engines=PG,
+        area="security",
+        severity="warning",
+        title="Passwords hashed with MD5",
+        reads=("password_encryption",),
         fix="ALTER SYSTEM SET password_encryption = 'scram-sha-256'; SELECT pg_reload_conf(); then reset each password",
-        doc=DOCS + "auth-password.html", evaluate=password_md5,
+        doc=DOCS + "auth-password.html",
+        evaluate=password_md5,
     ),
     Check(
-        id="pg_ssl_off", engines=PG, area="security", severity="warning",
-        title="No TLS on a server reachable from the network", reads=("ssl", "listen_addresses"),
+        id="pg_ssl_off",
+        engines=PG,
+        area="security",
+        severity="warning",
+        title="No TLS on a server reachable from the network",
+        reads=("ssl", "listen_addresses"),
         fix="ssl = on with ssl_cert_file and ssl_key_file; hostssl lines in pg_hba.conf",
-        doc=DOCS + "ssl-tcp.html", evaluate=ssl_off,
+        doc=DOCS + "ssl-tcp.html",
+        evaluate=ssl_off,
     ),
     Check(
-        id="pg_superusers", engines=PG, area="security", severity="info",
-        title="Login roles with superuser rights besides the bootstrap superuser", reads=("pg_roles",),
-        fix="ALTER ROLE <role> NOSUPERUSER;", doc=DOCS + "role-attributes.html", evaluate=superusers,
+        id="pg_superusers",
+        engines=PG,
+        area="security",
+        severity="info",
+        title="Login roles with superuser rights besides the bootstrap superuser",
+        reads=("pg_roles",),
+        fix="ALTER ROLE <role> NOSUPERUSER;",
+        doc=DOCS + "role-attributes.html",
+        evaluate=superusers,
         needs=("superusers",),
     ),
     *release_checks("pg", PG, "https://www.postgresql.org/support/versioning/"),

@@ -19,22 +19,49 @@ def save_result(store: Store, result: AdvisorResult, before: AdvisorState, ts: i
     """Store this run's counters and findings; the events of what appeared and what went away."""
     if result.error is not None:
         return []  # an unreachable target says nothing about its findings
-    now = {f.key: {"check": f.check, "severity": f.severity, "area": f.area, "title": f.title,
-                   "subject": f.subject, "finding": f.finding, "fix": f.fix, "doc": f.doc} for f in result.findings}
+    now = {
+        f.key: {
+            "check": f.check,
+            "severity": f.severity,
+            "area": f.area,
+            "title": f.title,
+            "subject": f.subject,
+            "finding": f.finding,
+            "fix": f.fix,
+            "doc": f.doc,
+        }
+        for f in result.findings
+    }
     skipped = {s.check for s in result.skipped}
     events: list[Event] = []
     for f in result.findings:
         if f.key not in before.findings:
-            events.append(Event(result.target, ts, kind="advisor_finding", message=f"{f.title}: {f.finding}",
-                                severity="warning" if f.severity in ("critical", "warning") else "info",
-                                details={"check": f.check, "subject": f.subject, "fix": f.fix}))
+            events.append(
+                Event(
+                    result.target,
+                    ts,
+                    kind="advisor_finding",
+                    message=f"{f.title}: {f.finding}",
+                    severity="warning" if f.severity in ("critical", "warning") else "info",
+                    details={"check": f.check, "subject": f.subject, "fix": f.fix},
+                )
+            )
     for key, gone in before.findings.items():
         check = key.split(":", 1)[0]
         if key not in now and check not in skipped:
-            events.append(Event(result.target, ts, kind="advisor_cleared", message=f"cleared: {gone.get('finding', key)}",
-                                details={"check": check, "subject": key.split(":", 1)[1]}))
+            events.append(
+                Event(
+                    result.target,
+                    ts,
+                    kind="advisor_cleared",
+                    message=f"cleared: {gone.get('finding', key)}",
+                    details={"check": check, "subject": key.split(":", 1)[1]},
+                )
+            )
     kept = {k: v for k, v in before.findings.items() if k.split(":", 1)[0] in skipped}
-    store.meta_set(META_PREFIX + result.target, dump_state(AdvisorState(ts, result.counters, {**kept, **now})))
+    store.meta_set(
+        META_PREFIX + result.target, dump_state(AdvisorState(ts, result.counters, {**kept, **now}))
+    )
     if events:
         store.add_events(events)
     return events

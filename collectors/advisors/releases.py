@@ -62,6 +62,10 @@ def branch_of(flavour: str, version: str) -> Branch | None:
     best: Branch | None = None
     for b in BRANCHES:
         key = version_tuple(b.branch)
-        if b.flavour == flavour and numbers[: len(key)] == key and (best is None or len(key) > len(version_tuple(best.branch))):
+        if (
+            b.flavour == flavour
+            and numbers[: len(key)] == key
+            and (best is None or len(key) > len(version_tuple(best.branch)))
+        ):
             best = b
     return best

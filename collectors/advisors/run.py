@@ -43,7 +43,9 @@ def counters_of(rows: Mapping[str, list[Row]] | Mapping[str, object]) -> dict[st
     return out
 
 
-def evaluate(facts: Facts, target: str, checks: tuple[Check, ...] = CATALOGUE) -> tuple[list[Finding], list[Skipped]]:
+def evaluate(
+    facts: Facts, target: str, checks: tuple[Check, ...] = CATALOGUE
+) -> tuple[list[Finding], list[Skipped]]:
     findings: list[Finding] = []
     skipped: list[Skipped] = []
     for check in checks:
@@ -59,13 +61,25 @@ def evaluate(facts: Facts, target: str, checks: tuple[Check, ...] = CATALOGUE) -
             skipped.append(Skipped(check.id, target, f"could not evaluate ({type(exc).__name__})"))
             continue
         for hit in hits:
-            findings.append(Finding(check.id, check.severity, check.area, check.title, target, hit.finding,
-                                    hit.fix or check.fix, check.doc, hit.subject))
+            findings.append(
+                Finding(
+                    check.id,
+                    check.severity,
+                    check.area,
+                    check.title,
+                    target,
+                    hit.finding,
+                    hit.fix or check.fix,
+                    check.doc,
+                    hit.subject,
+                )
+            )
     return findings, skipped
 
 
-async def advise_target_async(target: TargetConfig, previous: Mapping[str, float], today: str,
-                              options: AdvisorOptions | None = None) -> AdvisorResult:
+async def advise_target_async(
+    target: TargetConfig, previous: Mapping[str, float], today: str, options: AdvisorOptions | None = None
+) -> AdvisorResult:
     result = AdvisorResult(target=target.name)
     timeout = float(target.statement_timeout)
     engine = create_engine(target, statement_timeout=timeout)
@@ -83,14 +97,24 @@ async def advise_target_async(target: TargetConfig, previous: Mapping[str, float
         await engine.close()
     result.counters = counters_of(rows)
     memory = target.capacity.memory_bytes
-    facts = Facts(flavour=info.flavour, version_num=info.version_num, version_str=info.version_str,
-                  settings=settings, rows=rows, unavailable=unavailable, previous=previous,
-                  counters=result.counters, memory_bytes=float(memory) if memory else None, today=today,
-                  options=options or AdvisorOptions())
+    facts = Facts(
+        flavour=info.flavour,
+        version_num=info.version_num,
+        version_str=info.version_str,
+        settings=settings,
+        rows=rows,
+        unavailable=unavailable,
+        previous=previous,
+        counters=result.counters,
+        memory_bytes=float(memory) if memory else None,
+        today=today,
+        options=options or AdvisorOptions(),
+    )
     result.findings, result.skipped = evaluate(facts, target.name)
     return result
 
 
-def advise_target(target: TargetConfig, previous: Mapping[str, float], today: str,
-                  options: AdvisorOptions | None = None) -> AdvisorResult:
+def advise_target(
+    target: TargetConfig, previous: Mapping[str, float], today: str, options: AdvisorOptions | None = None
+) -> AdvisorResult:
     return asyncio.run(advise_target_async(target, previous, today, options))

@@ -24,7 +24,6 @@ if TYPE_CHECKING:
     from collectors.batch import Batch
 
 
-
 class EngineError(Exception):
     """Base of engine errors. Messages never contain a password or a full DSN."""
 
@@ -159,8 +158,11 @@ class Engine(ABC):
 
     @abstractmethod
     async def fetch(
-        self, sql: str, params: Params | None = None,
-        timeout: float | None = None, database: str | None = None,
+        self,
+        sql: str,
+        params: Params | None = None,
+        timeout: float | None = None,
+        database: str | None = None,
     ) -> list[Row]:
         """Run one read-only query, return rows as dicts. ``database``: run it in that database
         (short per-database connection) instead of the main one."""

@@ -44,7 +44,23 @@ from collectors.mysql.privileges import (
 )
 
 # client-side error numbers that mean the connection is gone
-_CONNECTION_ERRORS = {2002, 2003, 2005, 2006, 2013, 2055, 1040, 1045, 1042, 1043, 1129, 1130, 1152, 1184, 1927}
+_CONNECTION_ERRORS = {
+    2002,
+    2003,
+    2005,
+    2006,
+    2013,
+    2055,
+    1040,
+    1045,
+    1042,
+    1043,
+    1129,
+    1130,
+    1152,
+    1184,
+    1927,
+}
 _TIMEOUT_ERRORS = {1969, 3024, 1317}  # max_statement_time / MAX_EXECUTION_TIME exceeded, interrupted
 _ACCESS_ERRORS = {1044, 1142, 1143, 1227, 1370}
 _SELECT_RE = re.compile(r"^\s*SELECT\b", re.IGNORECASE)
@@ -141,7 +157,9 @@ class MySqlEngine(Engine):
         except (OSError, ssl.SSLError) as exc:
             raise ConnectionLost(f"cannot connect to {dsn.where()}: {exc}") from None
         except Exception as exc:  # the driver tripped over what the server sent (a truncated handshake)
-            raise ProtocolError(f"{dsn.where()}: unreadable handshake ({type(exc).__name__}: {exc})") from None
+            raise ProtocolError(
+                f"{dsn.where()}: unreadable handshake ({type(exc).__name__}: {exc})"
+            ) from None
         self._conn = conn
         self._static = None
         self._flavour = flavour_of(str(conn.server_version or ""))
@@ -166,8 +184,11 @@ class MySqlEngine(Engine):
 
     # ------------------------------------------------------------------ queries
     async def fetch(
-        self, sql: str, params: Params | None = None,
-        timeout: float | None = None, database: str | None = None,
+        self,
+        sql: str,
+        params: Params | None = None,
+        timeout: float | None = None,
+        database: str | None = None,
     ) -> list[Row]:
         """Run one read-only statement under a server-side time limit; rows as dicts.
         ``database``: the default schema for the statement (metrics read server-wide views and pass
@@ -229,12 +250,16 @@ class MySqlEngine(Engine):
         does not reconnect)."""
         if self._static is None:
             if self._flavour == "mariadb":
-                uptime = ("(SELECT VARIABLE_VALUE + 0 FROM information_schema.GLOBAL_STATUS "
-                          "WHERE VARIABLE_NAME = 'UPTIME')")
+                uptime = (
+                    "(SELECT VARIABLE_VALUE + 0 FROM information_schema.GLOBAL_STATUS "
+                    "WHERE VARIABLE_NAME = 'UPTIME')"
+                )
                 uuid = "NULL"
             else:
-                uptime = ("(SELECT VARIABLE_VALUE + 0 FROM performance_schema.global_status "
-                          "WHERE VARIABLE_NAME = 'Uptime')")
+                uptime = (
+                    "(SELECT VARIABLE_VALUE + 0 FROM performance_schema.global_status "
+                    "WHERE VARIABLE_NAME = 'Uptime')"
+                )
                 uuid = "@@server_uuid"
             rows = await self.fetch(
                 "SELECT VERSION() AS version, @@version_comment AS comment, CURRENT_USER() AS user, "
@@ -253,7 +278,9 @@ class MySqlEngine(Engine):
             read_only = bool(ro[0]["ro"])
         started = row.get("started")
         self._info = ServerInfo(
-            flavour=self._flavour, version_num=number, version_str=version,
+            flavour=self._flavour,
+            version_num=number,
+            version_str=version,
             in_recovery=bool(read_only) if replica is None else replica,
             start_time=round(float(started)) if started is not None else None,
             system_id=str(row["server_uuid"]) if row.get("server_uuid") else None,
@@ -338,8 +365,11 @@ def _force_close(conn: pymysql.connections.Connection[Any]) -> None:
 
 
 def _run_on(
-    conn: pymysql.connections.Connection[Any], sql: str, params: Params | None,
-    call: _Call, database: str | None = None,
+    conn: pymysql.connections.Connection[Any],
+    sql: str,
+    params: Params | None,
+    call: _Call,
+    database: str | None = None,
 ) -> list[Row]:
     try:
         if database:

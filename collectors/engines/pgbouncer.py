@@ -65,13 +65,17 @@ class PgBouncerEngine(Engine):
         await self.close()
         try:
             self._conn = await psycopg.AsyncConnection.connect(
-                self._conninfo(), autocommit=True, row_factory=dict_row,
+                self._conninfo(),
+                autocommit=True,
+                row_factory=dict_row,
                 cursor_factory=psycopg.AsyncClientCursor,
             )
         except psycopg.Error as exc:
             message = _first_line(exc)
             hint = f" ({STATS_USERS_FIX})" if "not allowed" in message or "admin" in message else ""
-            raise ConnectionLost(f"cannot connect to the pgbouncer console at {self._where()}: {message}{hint}") from None
+            raise ConnectionLost(
+                f"cannot connect to the pgbouncer console at {self._where()}: {message}{hint}"
+            ) from None
 
     async def close(self) -> None:
         conn, self._conn = self._conn, None
@@ -82,8 +86,11 @@ class PgBouncerEngine(Engine):
                 pass
 
     async def fetch(
-        self, sql: str, params: Params | None = None,
-        timeout: float | None = None, database: str | None = None,
+        self,
+        sql: str,
+        params: Params | None = None,
+        timeout: float | None = None,
+        database: str | None = None,
     ) -> list[Row]:
         if params:
             raise QueryError("the pgbouncer console takes no query parameters")
@@ -97,7 +104,9 @@ class PgBouncerEngine(Engine):
                     return await cur.fetchall() if cur.description else []
             except TimeoutError:
                 await self.close()
-                raise ConnectionLost(f"{self._where()}: no answer within {timeout or self.statement_timeout:.0f}s") from None
+                raise ConnectionLost(
+                    f"{self._where()}: no answer within {timeout or self.statement_timeout:.0f}s"
+                ) from None
             except psycopg.Error as exc:
                 if conn.broken or conn.closed:
                     raise ConnectionLost(f"{self._where()}: {_first_line(exc)}") from None
@@ -108,8 +117,12 @@ class PgBouncerEngine(Engine):
         text = str(next(iter(rows[0].values()))) if rows else ""
         user = self._conn.info.user if self._conn is not None else ""
         return ServerInfo(
-            flavour="pgbouncer", version_num=pgbouncer_version_num(text), version_str=text,
-            in_recovery=False, start_time=None, current_user=user,
+            flavour="pgbouncer",
+            version_num=pgbouncer_version_num(text),
+            version_str=text,
+            in_recovery=False,
+            start_time=None,
+            current_user=user,
         )
 
 

@@ -132,7 +132,9 @@ class PostgresEngine(Engine):
 
     async def _open(self, dbname: str | None = None) -> psycopg.AsyncConnection[Row]:
         try:
-            return await psycopg.AsyncConnection.connect(self._conninfo(dbname), autocommit=True, row_factory=dict_row)
+            return await psycopg.AsyncConnection.connect(
+                self._conninfo(dbname), autocommit=True, row_factory=dict_row
+            )
         except psycopg.Error as exc:
             raise ConnectionLost(f"cannot connect to {self._where()}: {_first_line(exc)}") from None
 
@@ -174,7 +176,9 @@ class PostgresEngine(Engine):
             self._db_conns[dbname] = (entry[0], now)
             return entry[0]
         try:
-            conn = await psycopg.AsyncConnection.connect(self._conninfo(dbname), autocommit=True, row_factory=dict_row)
+            conn = await psycopg.AsyncConnection.connect(
+                self._conninfo(dbname), autocommit=True, row_factory=dict_row
+            )
         except psycopg.Error as exc:
             # a database that cannot be entered is this query's problem, not the target's
             raise QueryError(f"cannot connect to database {dbname}: {_first_line(exc)}") from None
@@ -183,8 +187,11 @@ class PostgresEngine(Engine):
 
     # ------------------------------------------------------------- queries
     async def fetch(
-        self, sql: str, params: Params | None = None,
-        timeout: float | None = None, database: str | None = None,
+        self,
+        sql: str,
+        params: Params | None = None,
+        timeout: float | None = None,
+        database: str | None = None,
     ) -> list[Row]:
         if self._conn is None or self._conn.closed:
             raise ConnectionLost(f"not connected to {self._where()}")
@@ -217,8 +224,13 @@ class PostgresEngine(Engine):
             return ConnectionLost(f"{self._where()}: {message}")
         if isinstance(exc, pg_errors.InsufficientPrivilege):
             return self._privilege_fix(message)
-        if isinstance(exc, pg_errors.UndefinedTable | pg_errors.UndefinedFunction) and "pg_stat_statements" in message:
-            return MissingFeature("extension", "pg_stat_statements", "CREATE EXTENSION pg_stat_statements;", message)
+        if (
+            isinstance(exc, pg_errors.UndefinedTable | pg_errors.UndefinedFunction)
+            and "pg_stat_statements" in message
+        ):
+            return MissingFeature(
+                "extension", "pg_stat_statements", "CREATE EXTENSION pg_stat_statements;", message
+            )
         if isinstance(exc, pg_errors.ObjectNotInPrerequisiteState) and "shared_preload_libraries" in message:
             return MissingFeature("setting", "shared_preload_libraries", PGSS_PRELOAD, message)
         if isinstance(exc, pg_errors.QueryCanceled):
@@ -232,18 +244,26 @@ class PostgresEngine(Engine):
             return MissingFeature("privilege", "pg_monitor", f"GRANT pg_monitor TO {user};", message)
         kind, obj = m.group(1), m.group(2)
         if kind == "function":
-            return MissingFeature("privilege", f"EXECUTE {obj}", f"GRANT EXECUTE ON FUNCTION {obj} TO {user};", message)
+            return MissingFeature(
+                "privilege", f"EXECUTE {obj}", f"GRANT EXECUTE ON FUNCTION {obj} TO {user};", message
+            )
         if kind == "schema":
-            return MissingFeature("privilege", f"USAGE {obj}", f"GRANT USAGE ON SCHEMA {obj} TO {user};", message)
+            return MissingFeature(
+                "privilege", f"USAGE {obj}", f"GRANT USAGE ON SCHEMA {obj} TO {user};", message
+            )
         return MissingFeature("privilege", f"SELECT {obj}", f"GRANT SELECT ON {obj} TO {user};", message)
 
     async def server_info(self) -> ServerInfo:
         rows = await self.fetch(SERVER_INFO_SQL, timeout=self.statement_timeout)
         r = rows[0]
         return ServerInfo(
-            flavour="postgres", version_num=int(r["version_num"]), version_str=str(r["version_str"]),
-            in_recovery=bool(r["in_recovery"]), start_time=float(r["start_time"]),
-            current_user=str(r["current_user"]), extra={"database": r["current_database"]},
+            flavour="postgres",
+            version_num=int(r["version_num"]),
+            version_str=str(r["version_str"]),
+            in_recovery=bool(r["in_recovery"]),
+            start_time=float(r["start_time"]),
+            current_user=str(r["current_user"]),
+            extra={"database": r["current_database"]},
         )
 
     async def databases(self) -> list[str]:
@@ -267,7 +287,9 @@ class PostgresEngine(Engine):
                     return MissingFeature("extension", req.name, fix, "not in shared_preload_libraries")
             if not rows:
                 return MissingFeature(
-                    "extension", req.name, f"CREATE EXTENSION {req.name};",
+                    "extension",
+                    req.name,
+                    f"CREATE EXTENSION {req.name};",
                     f"not created in database {self._main_db}",
                 )
             return None
@@ -286,14 +308,18 @@ class PostgresEngine(Engine):
             value = str((rows[0]["value"] if rows else None) or "").lower()
             if value not in ("", "off", "false", "0", "no", "none"):
                 return None
-            return MissingFeature("setting", req.name, f"ALTER SYSTEM SET {req.name} = on; SELECT pg_reload_conf();")
+            return MissingFeature(
+                "setting", req.name, f"ALTER SYSTEM SET {req.name} = on; SELECT pg_reload_conf();"
+            )
         if req.kind == "function":
             rows = await self.fetch(
                 "SELECT has_function_privilege(current_user, %s, 'EXECUTE') AS ok", (req.name,)
             )
             if rows and rows[0]["ok"]:
                 return None
-            return MissingFeature("privilege", f"EXECUTE {req.name}", f"GRANT EXECUTE ON FUNCTION {req.name} TO {user};")
+            return MissingFeature(
+                "privilege", f"EXECUTE {req.name}", f"GRANT EXECUTE ON FUNCTION {req.name} TO {user};"
+            )
         return None
 
 

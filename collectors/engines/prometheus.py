@@ -81,10 +81,16 @@ class PromApi:
 
     def __init__(self, source: PromSource, timeout: float = 30.0, retries: int = 2) -> None:
         self.source = source
-        retry = Retry(total=retries, backoff_factor=0.5, status_forcelist=[429, 502, 503, 504],
-                      allowed_methods=["GET"])
-        self.client = PrometheusConnect(source.base_url, disable_ssl=not source.verify_tls, auth=source.auth,
-                                        retry=retry, timeout=max(1, int(math.ceil(timeout))))
+        retry = Retry(
+            total=retries, backoff_factor=0.5, status_forcelist=[429, 502, 503, 504], allowed_methods=["GET"]
+        )
+        self.client = PrometheusConnect(
+            source.base_url,
+            disable_ssl=not source.verify_tls,
+            auth=source.auth,
+            retry=retry,
+            timeout=max(1, int(math.ceil(timeout))),
+        )
 
     def _call(self, fn: ApiCall, *args: Json, **kwargs: Json) -> Json:
         try:
@@ -97,7 +103,9 @@ class PromApi:
         except PrometheusApiClientException as exc:
             text = _first_line(exc)
             if "HTTP Status Code 401" in text or "HTTP Status Code 403" in text:
-                raise ConnectionLost(f"{self.source.base_url}: access denied (check the user and password)") from None
+                raise ConnectionLost(
+                    f"{self.source.base_url}: access denied (check the user and password)"
+                ) from None
             raise QueryError(f"{self.source.base_url}: {text}") from None
 
     def _garbage(self, exc: BaseException) -> str:
@@ -124,18 +132,33 @@ class PromApi:
 
         return self._parse(read, data)
 
-    def range(self, expr: str, start: int, end: int, step: int) -> list[tuple[Labels, list[tuple[int, float]]]]:
-        data = self._call(self.client.custom_query_range, expr, dt.datetime.fromtimestamp(start, dt.UTC),
-                          dt.datetime.fromtimestamp(end, dt.UTC), str(step))
+    def range(
+        self, expr: str, start: int, end: int, step: int
+    ) -> list[tuple[Labels, list[tuple[int, float]]]]:
+        data = self._call(
+            self.client.custom_query_range,
+            expr,
+            dt.datetime.fromtimestamp(start, dt.UTC),
+            dt.datetime.fromtimestamp(end, dt.UTC),
+            str(step),
+        )
         return self._parse(
-            lambda data: [(_labels(item), [(int(round(float(t))), _float(v)) for t, v in item.get("values") or []])
-                          for item in data or []], data)
+            lambda data: [
+                (_labels(item), [(int(round(float(t))), _float(v)) for t, v in item.get("values") or []])
+                for item in data or []
+            ],
+            data,
+        )
 
     def names(self, selector: str, start: float, end: float, candidates: Sequence[str]) -> set[str] | None:
         """Which of ``candidates`` have series matching ``selector`` in [start, end] (None: the API
         cannot tell; then every rule is tried)."""
         regex = "|".join(sorted(candidates))
-        params = {"match[]": f'{{__name__=~"{regex}",{selector}}}', "start": f"{start:.0f}", "end": f"{end:.0f}"}
+        params = {
+            "match[]": f'{{__name__=~"{regex}",{selector}}}',
+            "start": f"{start:.0f}",
+            "end": f"{end:.0f}",
+        }
         try:
             values = self._call(self.client.get_label_values, "__name__", params=params)
         except QueryError:
@@ -146,7 +169,9 @@ class PromApi:
         """Median spacing of the raw samples of ``metric`` in the 5 minutes before ``at``."""
         gaps: list[float] = []
         try:
-            data = self._call(self.client.custom_query, f"{metric}{{{selector}}}[5m]", params={"time": f"{at:.3f}"})
+            data = self._call(
+                self.client.custom_query, f"{metric}{{{selector}}}[5m]", params={"time": f"{at:.3f}"}
+            )
         except QueryError:
             return None
         for item in data or []:
@@ -157,8 +182,9 @@ class PromApi:
     def buildinfo(self) -> Mapping[str, Json]:
         url = f"{self.source.base_url}/api/v1/status/buildinfo"
         try:
-            resp = self.client._session.get(url, auth=self.source.auth, verify=self.client._session.verify,
-                                            timeout=self.client._timeout)
+            resp = self.client._session.get(
+                url, auth=self.source.auth, verify=self.client._session.verify, timeout=self.client._timeout
+            )
         except requests.RequestException as exc:
             raise ConnectionLost(f"cannot reach {self.source.base_url}: {type(exc).__name__}") from None
         if resp.status_code in (401, 403):
@@ -220,13 +246,20 @@ class PrometheusEngine(Engine):
         info = await asyncio.to_thread(self._api().buildinfo)
         version = str(info.get("version") or "")
         parts = [int(p) for p in version.split(".")[:3] if p.isdigit()] + [0, 0, 0]
-        return ServerInfo(flavour="prometheus", version_num=parts[0] * 10000 + parts[1] * 100 + parts[2],
-                          version_str=f"Prometheus API {version}".strip(), in_recovery=False,
-                          current_user=self.source.username or "")
+        return ServerInfo(
+            flavour="prometheus",
+            version_num=parts[0] * 10000 + parts[1] * 100 + parts[2],
+            version_str=f"Prometheus API {version}".strip(),
+            in_recovery=False,
+            current_user=self.source.username or "",
+        )
 
     async def fetch(
-        self, sql: str, params: Params | None = None,
-        timeout: float | None = None, database: str | None = None,
+        self,
+        sql: str,
+        params: Params | None = None,
+        timeout: float | None = None,
+        database: str | None = None,
     ) -> list[Row]:
         """Evaluate a PromQL expression now: one row per series (its labels and ``value``)."""
         rows = await asyncio.to_thread(self._api().instant, sql)
@@ -236,16 +269,19 @@ class PrometheusEngine(Engine):
         await self.fetch("vector(1)")
 
 
-def import_at(api: PromApi, selector: str, target: str, ts: int, step: float, state: PythonState,
-              batch: Batch) -> int:
+def import_at(
+    api: PromApi, selector: str, target: str, ts: int, step: float, state: PythonState, batch: Batch
+) -> int:
     """Evaluate every applicable rule at ``ts`` and add the samples to ``batch``; returns how many."""
     now = float(ts)
     if "present" not in state or now - state.get("discovered_at", 0.0) > DISCOVERY_EVERY:
         present = api.names(selector, now - 600, now, sorted(pm.SOURCE_NAMES))
         if present is not None and not present:
             state.pop("present", None)  # look again next time
-            raise QueryError(f"no exporter series match {{{selector}}} in the last 10 minutes "
-                             f"(check labels.{pm.MATCH_LABEL} and that Prometheus scrapes the exporter)")
+            raise QueryError(
+                f"no exporter series match {{{selector}}} in the last 10 minutes "
+                f"(check labels.{pm.MATCH_LABEL} and that Prometheus scrapes the exporter)"
+            )
         state["present"], state["discovered_at"] = present, now
         probe = sorted(present or [])[:1]
         state["scrape"] = api.scrape_interval(selector, probe[0], now) if probe else None
@@ -270,7 +306,9 @@ async def import_live(ctx: PythonContext) -> list[Row]:
     last = ctx.state.get("last_ts")
     step = float(ctx.ts - last) if last else ctx.metric.interval
     ctx.state["last_ts"] = ctx.ts
-    await asyncio.to_thread(import_at, engine._api(), engine.selector, ctx.target, ctx.ts, step, ctx.state, ctx.batch)
+    await asyncio.to_thread(
+        import_at, engine._api(), engine.selector, ctx.target, ctx.ts, step, ctx.state, ctx.batch
+    )
     return []
 
 

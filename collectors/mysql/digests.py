@@ -70,7 +70,8 @@ def _num(value: Any) -> float:
 def digest_key(row: Mapping[str, Any]) -> StatementKey:
     digest = row.get("digest")
     return StatementKey(
-        dbname=str(row.get("schema_name") or ""), username="",
+        dbname=str(row.get("schema_name") or ""),
+        username="",
         queryid=str(digest) if digest else UNRECORDED,
     )
 
@@ -95,8 +96,12 @@ async def collect(ctx: PythonContext) -> list[Row]:
     if tracker is None:
         consumer = await ctx.engine.fetch(CONSUMER_SQL, timeout=ctx.timeout)
         if consumer and str(consumer[0]["enabled"]).upper() != "YES":
-            raise MissingFeature("setting", "statements_digest", setting_fix("statements_digest", ctx.info.flavour),
-                                 "the statements_digest consumer is disabled")
+            raise MissingFeature(
+                "setting",
+                "statements_digest",
+                setting_fix("statements_digest", ctx.info.flavour),
+                "the statements_digest consumer is disabled",
+            )
         tracker = StatementTracker(top_n=int(ctx.options.get("top_statements", DEFAULT_TOP_N)))
         ctx.state["tracker"] = tracker
     rows = await ctx.engine.fetch(COUNTERS_SQL, timeout=ctx.timeout)
@@ -116,11 +121,25 @@ async def collect(ctx: PythonContext) -> list[Row]:
             for r in found:
                 key = (str(r["digest"]), str(r.get("schema_name") or ""), "")
                 if key in wanted and r.get("digest_text") is not None:
-                    texts.append((key[0], key[1], "", bounded_text(str(r["digest_text"]), r.get("digest_bytes"), limit)))
+                    texts.append(
+                        (
+                            key[0],
+                            key[1],
+                            "",
+                            bounded_text(str(r["digest_text"]), r.get("digest_bytes"), limit),
+                        )
+                    )
         for q, d, u in need:
             if q == UNRECORDED:
-                texts.append((q, d, u, "statements not recorded: the digest table was full "
-                              "(raise performance_schema_digests_size)"))
+                texts.append(
+                    (
+                        q,
+                        d,
+                        u,
+                        "statements not recorded: the digest table was full "
+                        "(raise performance_schema_digests_size)",
+                    )
+                )
         if texts:
             ctx.batch.texts.append(StatementTexts(ctx.target, ctx.ts, texts))
             tracker.text_fetched((q, d, u) for q, d, u, _ in texts)

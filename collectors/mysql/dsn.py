@@ -26,8 +26,15 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 _BOOL_TRUE = {"1", "true", "yes", "on"}
 _BOOL_FALSE = {"0", "false", "no", "off"}
 _OPTIONS = {
-    "ssl_mode", "ssl_ca", "ssl_cert", "ssl_key", "ssl_verify_cert", "ssl_verify_identity", "ssl_disabled",
-    "unix_socket", "charset",
+    "ssl_mode",
+    "ssl_ca",
+    "ssl_cert",
+    "ssl_key",
+    "ssl_verify_cert",
+    "ssl_verify_identity",
+    "ssl_disabled",
+    "unix_socket",
+    "charset",
 }
 _SSL_MODES = {"DISABLED", "PREFERRED", "REQUIRED", "VERIFY_CA", "VERIFY_IDENTITY"}
 
@@ -71,7 +78,9 @@ class MySqlDsn:
         was asked for)."""
         mode = self.ssl_mode
         if mode is None:
-            wants = any(v is not None for v in (self.ssl_ca, self.ssl_cert, self.ssl_key, self.ssl_verify_cert))
+            wants = any(
+                v is not None for v in (self.ssl_ca, self.ssl_cert, self.ssl_key, self.ssl_verify_cert)
+            )
             if not wants and not self.ssl_verify_identity:
                 return None
             if self.ssl_verify_identity:
@@ -138,12 +147,18 @@ def parse_mysql_dsn(dsn: str) -> MySqlDsn:
     if ssl_mode is not None:
         ssl_mode = ssl_mode.strip().upper()
         if ssl_mode not in _SSL_MODES:
-            raise DsnError(f"dsn: ssl_mode={options['ssl_mode']!r}: expected one of {', '.join(sorted(_SSL_MODES))}")
+            raise DsnError(
+                f"dsn: ssl_mode={options['ssl_mode']!r}: expected one of {', '.join(sorted(_SSL_MODES))}"
+            )
     if "ssl_disabled" in options and _bool("ssl_disabled", options["ssl_disabled"]):
         ssl_mode = "DISABLED"
-    verify_cert = _bool("ssl_verify_cert", options["ssl_verify_cert"]) if "ssl_verify_cert" in options else None
+    verify_cert = (
+        _bool("ssl_verify_cert", options["ssl_verify_cert"]) if "ssl_verify_cert" in options else None
+    )
     verify_identity = (
-        _bool("ssl_verify_identity", options["ssl_verify_identity"]) if "ssl_verify_identity" in options else False
+        _bool("ssl_verify_identity", options["ssl_verify_identity"])
+        if "ssl_verify_identity" in options
+        else False
     )
     database = unquote(parts.path.lstrip("/")) or None
     return MySqlDsn(

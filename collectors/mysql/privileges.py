@@ -37,6 +37,7 @@ class GrantSource(Protocol):
 
     async def setting(self, name: str) -> Any: ...
 
+
 PERFORMANCE_SCHEMA_SELECT = "SELECT ON performance_schema"
 
 # privilege as written in definitions → (flavour → the privilege to GRANT, privileges that also satisfy it)
@@ -130,7 +131,9 @@ def setting_fix(name: str, flavour: str) -> str:
             "the server (it cannot be turned on at runtime)"
         )
     if name == "statements_digest":
-        return "UPDATE performance_schema.setup_consumers SET ENABLED = 'YES' WHERE NAME = 'statements_digest';"
+        return (
+            "UPDATE performance_schema.setup_consumers SET ENABLED = 'YES' WHERE NAME = 'statements_digest';"
+        )
     if name == "log_bin":
         return "binary logging is off: add log_bin to the [mysqld] section of the option file and restart the server"
     return f"set {name} in the server's option file"

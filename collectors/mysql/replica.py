@@ -101,9 +101,9 @@ class ReplicaStatus:
     @property
     def all_applied(self) -> bool:
         """Everything the IO thread received has been applied (by binary log coordinates)."""
-        return (
-            self.received_pos is not None
-            and (self.received_file, self.received_pos) == (self.applied_file, self.applied_pos)
+        return self.received_pos is not None and (self.received_file, self.received_pos) == (
+            self.applied_file,
+            self.applied_pos,
         )
 
 
@@ -184,17 +184,19 @@ def status_rows(statuses: list[ReplicaStatus], state: dict[str, Any], now: float
     rows: list[Row] = []
     for s in statuses:
         lag, estimated = estimate_lag(s, state, now)
-        rows.append({
-            "channel": s.channel,
-            "io_running": 1 if s.io_running else 0,
-            "sql_running": 1 if s.sql_running else 0,
-            "lag_seconds": lag,
-            "lag_estimated": 1 if estimated else 0,
-            "sql_delay_seconds": s.sql_delay,
-            "relay_log_space_bytes": s.relay_log_space,
-            "last_io_errno": s.last_io_errno,
-            "last_sql_errno": s.last_sql_errno,
-        })
+        rows.append(
+            {
+                "channel": s.channel,
+                "io_running": 1 if s.io_running else 0,
+                "sql_running": 1 if s.sql_running else 0,
+                "lag_seconds": lag,
+                "lag_estimated": 1 if estimated else 0,
+                "sql_delay_seconds": s.sql_delay,
+                "relay_log_space_bytes": s.relay_log_space,
+                "last_io_errno": s.last_io_errno,
+                "last_sql_errno": s.last_sql_errno,
+            }
+        )
     return rows
 
 
@@ -205,12 +207,17 @@ def _record_errors(ctx: PythonContext, statuses: list[ReplicaStatus]) -> None:
         if seen.get(s.channel) == current:
             continue
         seen[s.channel] = current
-        for thread, errno, message in (("IO", s.last_io_errno, s.last_io_error),
-                                       ("SQL", s.last_sql_errno, s.last_sql_error)):
+        for thread, errno, message in (
+            ("IO", s.last_io_errno, s.last_io_error),
+            ("SQL", s.last_sql_errno, s.last_sql_error),
+        ):
             if errno:
                 ctx.batch.add_event(
-                    ctx.target, ctx.ts, "replication_error",
-                    f"replica channel {s.channel}: {thread} thread error {errno}: {message}", "error",
+                    ctx.target,
+                    ctx.ts,
+                    "replication_error",
+                    f"replica channel {s.channel}: {thread} thread error {errno}: {message}",
+                    "error",
                     {"channel": s.channel, "thread": thread, "errno": errno},
                 )
 
@@ -228,8 +235,13 @@ async def collect(ctx: PythonContext) -> list[Row]:
     for s in statuses:
         for which, text in (("received", s.gtid_received), ("applied", s.gtid_applied)):
             for domain, seq in parse_gtid_positions(text).items():
-                ctx.batch.add_sample(ctx.target, f"mysql_replica_gtid_{which}_seq",
-                                     {"channel": s.channel, "gtid_domain": domain}, ctx.ts, seq)
+                ctx.batch.add_sample(
+                    ctx.target,
+                    f"mysql_replica_gtid_{which}_seq",
+                    {"channel": s.channel, "gtid_domain": domain},
+                    ctx.ts,
+                    seq,
+                )
     return status_rows(statuses, ctx.state, ctx.now)
 
 

@@ -14,11 +14,22 @@ from collectors.setting_changes import setting_changes, snapshot_of
 VARIABLES_SQL = "SHOW GLOBAL VARIABLES"
 
 #: state, not configuration: these change without anyone changing a setting
-STATE_VARIABLES = frozenset({
-    "gtid_executed", "gtid_purged", "gtid_binlog_pos", "gtid_binlog_state", "gtid_current_pos",
-    "gtid_slave_pos", "gtid_owned", "innodb_buffer_pool_resize_status", "timestamp",
-    "innodb_buffer_pool_load_now", "innodb_buffer_pool_dump_now", "last_insert_id",
-})
+STATE_VARIABLES = frozenset(
+    {
+        "gtid_executed",
+        "gtid_purged",
+        "gtid_binlog_pos",
+        "gtid_binlog_state",
+        "gtid_current_pos",
+        "gtid_slave_pos",
+        "gtid_owned",
+        "innodb_buffer_pool_resize_status",
+        "timestamp",
+        "innodb_buffer_pool_load_now",
+        "innodb_buffer_pool_dump_now",
+        "last_insert_id",
+    }
+)
 
 
 async def collect(ctx: PythonContext) -> list[dict[str, Any]]:

@@ -87,8 +87,11 @@ def _key(row: Row) -> StatementKey:
 
 def _counters(row: Row) -> StatementCounters:
     return StatementCounters(
-        calls=int(row["calls"]), total_ms=float(row["total_ms"]), rows=int(row["rows"]),
-        blks_hit=int(row["shared_blks_hit"]), blks_read=int(row["shared_blks_read"]),
+        calls=int(row["calls"]),
+        total_ms=float(row["total_ms"]),
+        rows=int(row["rows"]),
+        blks_hit=int(row["shared_blks_hit"]),
+        blks_read=int(row["shared_blks_read"]),
         temp_blks_written=int(row["temp_blks_written"]),
         since=float(row["since"]) if row["since"] is not None else None,
     )
@@ -125,9 +128,15 @@ async def collect(ctx: PythonContext) -> list[dict[str, Any]]:  # noqa: C901
         c = _counters(row)
         have = current.get(key)
         if have is not None:  # same key twice cannot happen in pg_stat_statements; be safe
-            c = StatementCounters(have.calls + c.calls, have.total_ms + c.total_ms, have.rows + c.rows,
-                                  have.blks_hit + c.blks_hit, have.blks_read + c.blks_read,
-                                  have.temp_blks_written + c.temp_blks_written, c.since)
+            c = StatementCounters(
+                have.calls + c.calls,
+                have.total_ms + c.total_ms,
+                have.rows + c.rows,
+                have.blks_hit + c.blks_hit,
+                have.blks_read + c.blks_read,
+                have.temp_blks_written + c.temp_blks_written,
+                c.since,
+            )
         current[key] = c
     deltas = tracker.update(current, ctx.now, reset=reset)
     if deltas.seeded:
@@ -135,18 +144,26 @@ async def collect(ctx: PythonContext) -> list[dict[str, Any]]:  # noqa: C901
     # calls and time per second from the per-entry deltas: entries evicted (pg_stat_statements.max)
     # or re-created in between cannot make a sum of totals go down and fake a reset
     if deltas.interval > 0:
-        out.append({
-            "calls_per_second": sum(st.calls for st in deltas.stats) / deltas.interval,
-            "exec_seconds_per_second": sum(st.total_ms for st in deltas.stats) / 1000.0 / deltas.interval,
-        })
+        out.append(
+            {
+                "calls_per_second": sum(st.calls for st in deltas.stats) / deltas.interval,
+                "exec_seconds_per_second": sum(st.total_ms for st in deltas.stats) / 1000.0 / deltas.interval,
+            }
+        )
     if deltas.need_text:
         ids = sorted({int(q) for q, _, _ in deltas.need_text})
         wanted = set(deltas.need_text)
         limit = int(ctx.options.get("query_text_max", DEFAULT_TEXT_MAX))
-        text_rows = await engine.fetch(texts_sql(schema), {"ids": ids, "max_chars": limit}, timeout=ctx.timeout)
+        text_rows = await engine.fetch(
+            texts_sql(schema), {"ids": ids, "max_chars": limit}, timeout=ctx.timeout
+        )
         texts = [
-            (str(r["queryid"]), str(r["dbname"]), str(r["username"]),
-             bounded_text(str(r["query"] or ""), r["query_bytes"], limit))
+            (
+                str(r["queryid"]),
+                str(r["dbname"]),
+                str(r["username"]),
+                bounded_text(str(r["query"] or ""), r["query_bytes"], limit),
+            )
             for r in text_rows
             if (str(r["queryid"]), str(r["dbname"]), str(r["username"])) in wanted
         ]

@@ -32,8 +32,12 @@ class UnusedIndex:
 
 
 def index_key(labels: Mapping[str, str]) -> IndexKey:
-    return (labels.get("datname", ""), labels.get("schemaname", ""), labels.get("relname", ""),
-            labels.get("indexrelname", ""))
+    return (
+        labels.get("datname", ""),
+        labels.get("schemaname", ""),
+        labels.get("relname", ""),
+        labels.get("indexrelname", ""),
+    )
 
 
 def unused_on_peers(key: IndexKey, peer_scans: Sequence[ScanCounts]) -> bool:

@@ -52,15 +52,19 @@ def index_name(table: str, columns: Sequence[str], limit: int = 63) -> str:
 def pg_index_ddl(schema: str, table: str, columns: Sequence[str]) -> str:
     """``CREATE INDEX CONCURRENTLY`` with every identifier quoted (names come from the server)."""
     cols = ", ".join(quote_pg(c) for c in columns)
-    return (f"CREATE INDEX CONCURRENTLY {quote_pg(index_name(table, columns))} ON "
-            f"{quote_pg(schema)}.{quote_pg(table)} ({cols});")
+    return (
+        f"CREATE INDEX CONCURRENTLY {quote_pg(index_name(table, columns))} ON "
+        f"{quote_pg(schema)}.{quote_pg(table)} ({cols});"
+    )
 
 
 def mysql_index_ddl(schema: str, table: str, columns: Sequence[str]) -> str:
     """``ALTER TABLE … ADD INDEX`` with every identifier quoted."""
     cols = ", ".join(quote_mysql(c) for c in columns)
-    return (f"ALTER TABLE {quote_mysql(schema)}.{quote_mysql(table)} ADD INDEX "
-            f"{quote_mysql(index_name(table, columns, 64))} ({cols});")
+    return (
+        f"ALTER TABLE {quote_mysql(schema)}.{quote_mysql(table)} ADD INDEX "
+        f"{quote_mysql(index_name(table, columns, 64))} ({cols});"
+    )
 
 
 def merge_advice(a: Advice, b: Advice) -> Advice:
@@ -69,6 +73,16 @@ def merge_advice(a: Advice, b: Advice) -> Advice:
     details = dict(a.details)
     details["statements"] = list(a.details.get("statements") or []) + list(b.details.get("statements") or [])
     first = a if (a.time_share or 0) >= (b.time_share or 0) else b
-    return Advice(a.dbname, a.table, a.columns, a.ddl, a.method, first.cost_before, first.cost_after,
-                  (a.time_share or 0.0) + (b.time_share or 0.0), a.size_bytes, a.writes_per_s, details)
-
+    return Advice(
+        a.dbname,
+        a.table,
+        a.columns,
+        a.ddl,
+        a.method,
+        first.cost_before,
+        first.cost_after,
+        (a.time_share or 0.0) + (b.time_share or 0.0),
+        a.size_bytes,
+        a.writes_per_s,
+        details,
+    )

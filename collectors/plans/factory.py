@@ -26,16 +26,26 @@ def plan_job_for(runner: Any, settings: PlanSettings | None = None) -> PlanJob |
 
         if not isinstance(runner.engine, PostgresEngine):
             return None
-        backend = PgPlanBackend(runner.engine, info.version_num, runner.timeout, info.current_user,
-                                min_table_rows=settings.min_table_rows)
+        backend = PgPlanBackend(
+            runner.engine,
+            info.version_num,
+            runner.timeout,
+            info.current_user,
+            min_table_rows=settings.min_table_rows,
+        )
     elif info.flavour in ("mysql", "mariadb"):
         from collectors.engines.mysql import MySqlEngine
         from collectors.plans.mysql_backend import MySqlPlanBackend
 
         if not isinstance(runner.engine, MySqlEngine):
             return None
-        backend = MySqlPlanBackend(runner.engine, info.flavour, runner.timeout, info.current_user,
-                                   min_table_rows=settings.min_table_rows)
+        backend = MySqlPlanBackend(
+            runner.engine,
+            info.flavour,
+            runner.timeout,
+            info.current_user,
+            min_table_rows=settings.min_table_rows,
+        )
     else:
         return None
 

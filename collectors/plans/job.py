@@ -48,7 +48,9 @@ class PlanSettings:
     """The job's bounds: the configurable ones default to the ``collector.plans`` section's defaults."""
 
     top: int = field(default_factory=lambda: int(_configured("top")))
-    interval: float = field(default_factory=lambda: float(_configured("interval")))  # one EXPLAIN per statement ...
+    interval: float = field(
+        default_factory=lambda: float(_configured("interval"))
+    )  # one EXPLAIN per statement ...
     mean_factor: float = 2.0  # ... plus one when its mean time per call grew this much
     window: float = 3600.0  # statements ranked by total time over this window
     check_every: float = 60.0  # how often the job looks at the top (reads the store only)
@@ -61,8 +63,13 @@ class PlanSettings:
         """From the ``collector.plans`` section (None: the defaults)."""
         if cfg is None:
             return cls()
-        return cls(top=int(cfg.top), interval=float(cfg.interval), regression_ratio=float(cfg.regression_ratio),
-                   advice_every=float(cfg.interval), min_table_rows=int(cfg.min_table_rows))
+        return cls(
+            top=int(cfg.top),
+            interval=float(cfg.interval),
+            regression_ratio=float(cfg.regression_ratio),
+            advice_every=float(cfg.interval),
+            min_table_rows=int(cfg.min_table_rows),
+        )
 
 
 @dataclass
@@ -92,15 +99,24 @@ class PlanJob:
         if last is None:
             return True
         at, mean = last
-        return now - at >= self.settings.interval or (mean > 0 and st.mean_ms >= self.settings.mean_factor * mean)
+        return now - at >= self.settings.interval or (
+            mean > 0 and st.mean_ms >= self.settings.mean_factor * mean
+        )
 
     async def run_once(self, now: float, batch: Batch, force_advice: bool = False) -> CaptureRun:  # noqa: C901
         ts = int(now)
         run = CaptureRun()
-        top = await asyncio.to_thread(self.store.top_statements, self.target, ts - int(self.settings.window), ts,
-                                      "total_ms", self.settings.top + 1)
-        total_ms = await asyncio.to_thread(self.store.statement_total_ms, self.target,
-                                           ts - int(self.settings.window), ts)
+        top = await asyncio.to_thread(
+            self.store.top_statements,
+            self.target,
+            ts - int(self.settings.window),
+            ts,
+            "total_ms",
+            self.settings.top + 1,
+        )
+        total_ms = await asyncio.to_thread(
+            self.store.statement_total_ms, self.target, ts - int(self.settings.window), ts
+        )
         top = [s for s in top if s.queryid != OTHER_QUERYID and s.calls > 0][: self.settings.top]
         for st in top:
             key = (st.queryid, st.dbname)
@@ -126,8 +142,18 @@ class PlanJob:
             run.captured += 1
             self._last[key] = (now, mean)
             self._captured[key] = cap
-            recorded = await asyncio.to_thread(self.store.record_plan, self.target, st.queryid, st.dbname,
-                                               cap.plan_hash, cap.plan, cap.summary, cap.total_cost, mean, ts)
+            recorded = await asyncio.to_thread(
+                self.store.record_plan,
+                self.target,
+                st.queryid,
+                st.dbname,
+                cap.plan_hash,
+                cap.plan,
+                cap.summary,
+                cap.total_cost,
+                mean,
+                ts,
+            )
             if recorded.new_shape and recorded.previous is not None:
                 run.changes += 1
                 self._change(st, cap, recorded.previous, mean, batch, ts, run)
@@ -135,14 +161,21 @@ class PlanJob:
         for st in top:
             key = (st.queryid, st.dbname)
             if key in self._last:
-                batch.add_sample(self.target, REGRESSION_METRIC, {"queryid": st.queryid, "datname": st.dbname},
-                                 ts, self._regressed.get(key, 0.0))
+                batch.add_sample(
+                    self.target,
+                    REGRESSION_METRIC,
+                    {"queryid": st.queryid, "datname": st.dbname},
+                    ts,
+                    self._regressed.get(key, 0.0),
+                )
         for reason, n in self.skipped_total.items():
             batch.add_sample(self.target, SKIPPED_METRIC, {"reason": reason}, ts, float(n))
         batch.add_sample(self.target, CAPTURED_METRIC, {}, ts, float(run.captured))
         if force_advice or self._advised_at is None or now - self._advised_at >= self.settings.advice_every:
             self._advised_at = now
-            current = [self._captured[(s.queryid, s.dbname)] for s in top if (s.queryid, s.dbname) in self._captured]
+            current = [
+                self._captured[(s.queryid, s.dbname)] for s in top if (s.queryid, s.dbname) in self._captured
+            ]
             advice = await self.backend.advise(current, total_ms)
             await asyncio.to_thread(self.store.replace_index_advice, self.target, ts, advice)
             run.advice = advice
@@ -156,31 +189,59 @@ class PlanJob:
         last = self._last.get((st.queryid, st.dbname))
         if last is None:
             return st.mean_ms
-        rows = self.store.top_statements(self.target, int(last[0]) + 1, int(now), "total_ms", self.settings.top + 50)
+        rows = self.store.top_statements(
+            self.target, int(last[0]) + 1, int(now), "total_ms", self.settings.top + 50
+        )
         for r in rows:
             if r.queryid == st.queryid and r.dbname == st.dbname and r.calls:
                 return float(r.mean_ms)
         return st.mean_ms
 
-    def _change(self, st: StatementTotal, cap: Captured, previous: Any, mean: float, batch: Batch, ts: int,
-                run: CaptureRun) -> None:
+    def _change(
+        self,
+        st: StatementTotal,
+        cap: Captured,
+        previous: Any,
+        mean: float,
+        batch: Batch,
+        ts: int,
+        run: CaptureRun,
+    ) -> None:
         key = (st.queryid, st.dbname)
         before = previous.mean_ms
-        details = {"queryid": st.queryid, "dbname": st.dbname, "plan_hash": cap.plan_hash,
-                   "previous_plan_hash": previous.plan_hash, "mean_ms": mean, "previous_mean_ms": before,
-                   "plan": cap.summary, "previous_plan": previous.summary}
+        details = {
+            "queryid": st.queryid,
+            "dbname": st.dbname,
+            "plan_hash": cap.plan_hash,
+            "previous_plan_hash": previous.plan_hash,
+            "mean_ms": mean,
+            "previous_mean_ms": before,
+            "plan": cap.summary,
+            "previous_plan": previous.summary,
+        }
         ratio = mean / before if before else None
         if ratio is not None and ratio >= self.settings.regression_ratio:
             run.regressions += 1
             self._regressed[key] = ratio
-            batch.add_event(self.target, ts, "plan_regression",
-                            f"plan of statement {st.queryid} changed ({previous.summary} → {cap.summary}) and its "
-                            f"mean time per call rose {ratio:.1f}×", "warning", details)
+            batch.add_event(
+                self.target,
+                ts,
+                "plan_regression",
+                f"plan of statement {st.queryid} changed ({previous.summary} → {cap.summary}) and its "
+                f"mean time per call rose {ratio:.1f}×",
+                "warning",
+                details,
+            )
         else:
             self._regressed.pop(key, None)
-            batch.add_event(self.target, ts, "plan_change",
-                            f"plan of statement {st.queryid} changed ({previous.summary} → {cap.summary})",
-                            "info", details)
+            batch.add_event(
+                self.target,
+                ts,
+                "plan_change",
+                f"plan of statement {st.queryid} changed ({previous.summary} → {cap.summary})",
+                "info",
+                details,
+            )
 
 
 async def plan_loop(job: PlanJob, runner: Any) -> None:

@@ -41,10 +41,12 @@ SELECT INDEX_NAME AS name, SEQ_IN_INDEX AS seq, COLUMN_NAME AS col, SUB_PART AS 
   FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s
  ORDER BY INDEX_NAME, SEQ_IN_INDEX
 """
-HISTORY_FIX = ("UPDATE performance_schema.setup_consumers SET ENABLED = 'YES' WHERE NAME IN "
-               "('events_statements_current', 'events_statements_history_long'); and in my.cnf: "
-               "performance-schema-consumer-events-statements-current = ON, "
-               "performance-schema-consumer-events-statements-history-long = ON")
+HISTORY_FIX = (
+    "UPDATE performance_schema.setup_consumers SET ENABLED = 'YES' WHERE NAME IN "
+    "('events_statements_current', 'events_statements_history_long'); and in my.cnf: "
+    "performance-schema-consumer-events-statements-current = ON, "
+    "performance-schema-consumer-events-statements-history-long = ON"
+)
 EXPLAINABLE = (exp.Select, exp.Update, exp.Delete, exp.Insert, exp.Union)
 
 
@@ -63,7 +65,8 @@ class MySqlPlanBackend:
         """The history is fed from the current statements: both consumers must be on."""
         rows = await self.engine.fetch(
             "SELECT NAME AS n, ENABLED AS e FROM performance_schema.setup_consumers"
-            " WHERE NAME IN ('events_statements_current', 'events_statements_history_long')")
+            " WHERE NAME IN ('events_statements_current', 'events_statements_history_long')"
+        )
         return len(rows) == 2 and all(str(r["e"]).upper() == "YES" for r in rows)
 
     async def _sample(self, st: StatementTotal) -> str:
@@ -74,8 +77,12 @@ class MySqlPlanBackend:
             rows = await self.engine.fetch(MYSQL_SAMPLE_SQL, (st.queryid, db, db))
         text = str(rows[0]["text"] or "") if rows else ""
         if not text and self.flavour == "mariadb" and not await self._history_long():
-            raise MissingFeature("setting", "events_statements_history_long", HISTORY_FIX,
-                                 "no statement history to take sample texts from")
+            raise MissingFeature(
+                "setting",
+                "events_statements_history_long",
+                HISTORY_FIX,
+                "no statement history to take sample texts from",
+            )
         if not text:
             raise Unexplainable("no sample text", "the statement history holds no sample of this digest")
         return text
@@ -84,18 +91,24 @@ class MySqlPlanBackend:
         text = await self._sample(statement)
         tree = parse_mysql(text)
         try:
-            rows = await self.engine.fetch(f"EXPLAIN FORMAT=JSON {text}", None, timeout=self.timeout,
-                                           database=statement.dbname or None)
+            rows = await self.engine.fetch(
+                f"EXPLAIN FORMAT=JSON {text}", None, timeout=self.timeout, database=statement.dbname or None
+            )
         except MissingFeature as exc:  # EXPLAIN needs SELECT on the statement's tables
             schema = statement.dbname or "*"
             on = "*.*" if schema == "*" else f"{quote_mysql(schema)}.*"
-            raise MissingFeature("privilege", f"SELECT on {schema}", f"GRANT SELECT ON {on} TO {grantee(self.user)};",
-                                 exc.detail) from None
+            raise MissingFeature(
+                "privilege",
+                f"SELECT on {schema}",
+                f"GRANT SELECT ON {on} TO {grantee(self.user)};",
+                exc.detail,
+            ) from None
         except QueryError as exc:
             raise Unexplainable("invalid", str(exc)[:300]) from None
         plan = json.loads(str(next(iter(rows[0].values())))) if rows else {}
-        return Captured(statement, plan, plan_hash(mysql_shape(plan)), mysql_summary(plan), mysql_total_cost(plan),
-                        tree)
+        return Captured(
+            statement, plan, plan_hash(mysql_shape(plan)), mysql_summary(plan), mysql_total_cost(plan), tree
+        )
 
     async def advise(self, captured: Sequence[Captured], total_ms: float) -> list[Advice]:
         found: dict[tuple[str, str, tuple[str, ...]], Advice] = {}
@@ -110,12 +123,15 @@ class MySqlPlanBackend:
                 found[key] = merge_advice(found[key], advice) if key in found else advice
         return sorted(found.values(), key=lambda a: -(a.time_share or 0.0))
 
-    async def _advise_one(self, cap: Captured, table: tuple[str, str], columns: tuple[str, ...],
-                          total_ms: float) -> Advice | None:
+    async def _advise_one(
+        self, cap: Captured, table: tuple[str, str], columns: tuple[str, ...], total_ms: float
+    ) -> Advice | None:
         schema, name = table
         if not columns or not schema:
             return None
-        scans = [t for t in mysql_tables(cap.plan) if t.get("table_name") == name and t.get("access_type") == "ALL"]
+        scans = [
+            t for t in mysql_tables(cap.plan) if t.get("table_name") == name and t.get("access_type") == "ALL"
+        ]
         if not scans:
             return None  # the plan already uses an index on this table
         rows = await self.engine.fetch(TABLE_SQL, (schema, name))
@@ -130,18 +146,38 @@ class MySqlPlanBackend:
             if len(cols) >= len(columns) and set(cols[: len(columns)]) == {c.lower() for c in columns}:
                 return None
             if tuple(cols) == tuple(c.lower() for c in columns[: len(cols)]):
-                notes.append(f"existing index {ix} ({', '.join(cols)}) is a prefix of this one: "
-                             "the new index makes it redundant")
+                notes.append(
+                    f"existing index {ix} ({', '.join(cols)}) is a prefix of this one: "
+                    "the new index makes it redundant"
+                )
         examined = float(scans[0].get("rows") or scans[0].get("rows_examined_per_scan") or n)
         ddl = mysql_index_ddl(schema, name, columns)
         share = cap.statement.total_ms / total_ms if total_ms > 0 else None
         return Advice(
-            dbname=cap.statement.dbname, table=f"{schema}.{name}", columns=columns, ddl=ddl, method="explain",
-            cost_before=examined, cost_after=None, time_share=share, size_bytes=n * (8.0 * len(columns) + 20),
+            dbname=cap.statement.dbname,
+            table=f"{schema}.{name}",
+            columns=columns,
+            ddl=ddl,
+            method="explain",
+            cost_before=examined,
+            cost_after=None,
+            time_share=share,
+            size_bytes=n * (8.0 * len(columns) + 20),
             writes_per_s=None,
-            details={"schema": schema, "rows": n, "notes": notes, "cost_unit": "rows examined",
-                     "statements": [{"queryid": cap.statement.queryid, "share": share, "cost_before": examined,
-                                     "text": (cap.statement.text or "")[:300]}]},
+            details={
+                "schema": schema,
+                "rows": n,
+                "notes": notes,
+                "cost_unit": "rows examined",
+                "statements": [
+                    {
+                        "queryid": cap.statement.queryid,
+                        "share": share,
+                        "cost_before": examined,
+                        "text": (cap.statement.text or "")[:300],
+                    }
+                ],
+            },
         )
 
 

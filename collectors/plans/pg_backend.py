@@ -80,8 +80,12 @@ class PgPlanBackend:
     min_table_rows: int = 10_000
     _sessions: dict[str, psycopg.AsyncConnection[Any]] = field(default_factory=dict)
     _hypopg: dict[str, str | None] = field(default_factory=dict)
-    _writes: dict[tuple[str, int], tuple[float, float]] = field(default_factory=dict)  # (db, oid) → (writes, t)
-    _writes_fn: dict[str, bool] = field(default_factory=dict)  # database → the write-plan function is callable
+    _writes: dict[tuple[str, int], tuple[float, float]] = field(
+        default_factory=dict
+    )  # (db, oid) → (writes, t)
+    _writes_fn: dict[str, bool] = field(
+        default_factory=dict
+    )  # database → the write-plan function is callable
 
     async def _session(self, dbname: str) -> psycopg.AsyncConnection[Any]:
         conn = self._sessions.get(dbname)
@@ -101,23 +105,40 @@ class PgPlanBackend:
     def _privilege(self, message: str, kind: str = "SelectStmt") -> MissingFeature:
         user = quote_pg(self.user) if self.user else "headroom"
         if kind != "SelectStmt":  # planning a write checks the write privilege, which reading roles lack
-            verb = {"InsertStmt": "INSERT", "UpdateStmt": "UPDATE", "DeleteStmt": "DELETE"}.get(kind, "UPDATE")
+            verb = {"InsertStmt": "INSERT", "UpdateStmt": "UPDATE", "DeleteStmt": "DELETE"}.get(
+                kind, "UPDATE"
+            )
             m = _DENIED_TABLE.search(message)
             table = m.group(1) if m else "<table>"
             return MissingFeature(
-                "privilege", "plans of writes",
+                "privilege",
+                "plans of writes",
                 f"GRANT {verb} ON {table} TO {user}; (or the opt-in SECURITY DEFINER explain function, "
-                "docs/privileges.md#plans)", message)
+                "docs/privileges.md#plans)",
+                message,
+            )
         if self.version_num >= 140000:
-            return MissingFeature("privilege", "pg_read_all_data", f"GRANT pg_read_all_data TO {user};", message)
-        return MissingFeature("privilege", "SELECT", f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {user};", message)
+            return MissingFeature(
+                "privilege", "pg_read_all_data", f"GRANT pg_read_all_data TO {user};", message
+            )
+        return MissingFeature(
+            "privilege", "SELECT", f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {user};", message
+        )
 
-    async def _explain(self, dbname: str, text: str, params: int, hypothetical: Sequence[str] = (),
-                       hypopg: str | None = None, kind: str = "SelectStmt") -> tuple[Any, list[float]]:
+    async def _explain(
+        self,
+        dbname: str,
+        text: str,
+        params: int,
+        hypothetical: Sequence[str] = (),
+        hypopg: str | None = None,
+        kind: str = "SelectStmt",
+    ) -> tuple[Any, list[float]]:
         conn = await self._session(dbname)
         try:
-            return await explain_generic(conn, text, params, self.version_num, int(self.timeout * 1000),
-                                         hypothetical, hypopg)
+            return await explain_generic(
+                conn, text, params, self.version_num, int(self.timeout * 1000), hypothetical, hypopg
+            )
         except psycopg.Error as exc:
             state = exc.sqlstate or ""
             if isinstance(exc, pg_errors.InsufficientPrivilege):
@@ -133,14 +154,20 @@ class PgPlanBackend:
         if parsed.kind != "SelectStmt" and await self._write_function(statement.dbname):
             plan = await self._explain_write(statement.dbname, statement.text or "", parsed.params)
         else:
-            plan, _ = await self._explain(statement.dbname, statement.text or "", parsed.params, kind=parsed.kind)
-        return Captured(statement, plan, plan_hash(pg_shape(plan)), pg_summary(plan), pg_total_cost(plan), parsed)
+            plan, _ = await self._explain(
+                statement.dbname, statement.text or "", parsed.params, kind=parsed.kind
+            )
+        return Captured(
+            statement, plan, plan_hash(pg_shape(plan)), pg_summary(plan), pg_total_cost(plan), parsed
+        )
 
     async def _write_function(self, dbname: str) -> bool:
         """Whether the opt-in explain function for writes exists in the database and we may call it."""
         if dbname not in self._writes_fn:
             try:
-                rows = await self._fetch(dbname, WRITE_FUNCTION_SQL, (WRITE_PLAN_FUNCTION, WRITE_PLAN_FUNCTION))
+                rows = await self._fetch(
+                    dbname, WRITE_FUNCTION_SQL, (WRITE_PLAN_FUNCTION, WRITE_PLAN_FUNCTION)
+                )
             except QueryError:  # e.g. no USAGE on its schema: not ours to call
                 rows = []
             self._writes_fn[dbname] = bool(rows and rows[0]["ok"])
@@ -166,8 +193,10 @@ class PgPlanBackend:
             rows = await cur.fetchall()
         except psycopg.Error as exc:
             raise QueryError(_first_line(exc)) from None
-        return [r if isinstance(r, dict) else dict(zip([d.name for d in cur.description or []], r, strict=False))
-                for r in rows]
+        return [
+            r if isinstance(r, dict) else dict(zip([d.name for d in cur.description or []], r, strict=False))
+            for r in rows
+        ]
 
     async def _hypopg_schema(self, dbname: str) -> str | None:
         if dbname not in self._hypopg:
@@ -214,8 +243,10 @@ class PgPlanBackend:
             if _covers(existing, columns):
                 return None  # an existing index already fits
             if tuple(existing) == columns[: len(existing)]:
-                notes.append(f"existing index {ix['name']} ({', '.join(existing)}) is a prefix of this one: "
-                             "the new index makes it redundant")
+                notes.append(
+                    f"existing index {ix['name']} ({', '.join(existing)}) is a prefix of this one: "
+                    "the new index makes it redundant"
+                )
         schema, table = str(t["schema"]), str(t["name"])
         target = f"{quote_pg(schema)}.{quote_pg(table)}"
         cols_sql = ", ".join(quote_pg(c) for c in columns)
@@ -224,8 +255,13 @@ class PgPlanBackend:
         hypopg = await self._hypopg_schema(db)
         method, cost_after, size = "estimate", None, None
         if hypopg is not None and isinstance(cap.parsed, ParsedStatement):
-            plan, sizes = await self._explain(db, cap.statement.text or "", cap.parsed.params,
-                                              [f"CREATE INDEX ON {target} ({cols_sql})"], hypopg)
+            plan, sizes = await self._explain(
+                db,
+                cap.statement.text or "",
+                cap.parsed.params,
+                [f"CREATE INDEX ON {target} ({cols_sql})"],
+                hypopg,
+            )
             method, cost_after = "hypopg", pg_total_cost(plan)
             size = sizes[0] if sizes else None
         stats = await self._fetch(db, STATS_SQL, (schema, table, list(columns)))
@@ -235,11 +271,22 @@ class PgPlanBackend:
             size = _estimated_size(rows, columns, stats)
         share = cap.statement.total_ms / total_ms if total_ms > 0 else None
         return Advice(
-            dbname=db, table=f"{schema}.{table}", columns=columns, ddl=ddl, method=method,
-            cost_before=cost_before, cost_after=cost_after, time_share=share, size_bytes=size,
+            dbname=db,
+            table=f"{schema}.{table}",
+            columns=columns,
+            ddl=ddl,
+            method=method,
+            cost_before=cost_before,
+            cost_after=cost_after,
+            time_share=share,
+            size_bytes=size,
             writes_per_s=self._write_rate(db, int(t["oid"]), float(t["writes"] or 0)),
-            details={"schema": schema, "rows": rows, "notes": notes,
-                     "statements": [_helped(cap, share, cost_before, cost_after)]},
+            details={
+                "schema": schema,
+                "rows": rows,
+                "notes": notes,
+                "statements": [_helped(cap, share, cost_before, cost_after)],
+            },
         )
 
     def _write_rate(self, db: str, oid: int, writes: float) -> float | None:
@@ -252,8 +299,13 @@ class PgPlanBackend:
 
 
 def _helped(cap: Captured, share: float | None, before: float | None, after: float | None) -> dict[str, Any]:
-    return {"queryid": cap.statement.queryid, "share": share, "cost_before": before, "cost_after": after,
-            "text": (cap.statement.text or "")[:300]}
+    return {
+        "queryid": cap.statement.queryid,
+        "share": share,
+        "cost_before": before,
+        "cost_after": after,
+        "text": (cap.statement.text or "")[:300],
+    }
 
 
 def _covers(existing: Sequence[str], columns: Sequence[str]) -> bool:
@@ -284,7 +336,9 @@ def _selectivity(rows: float, stats: Sequence[dict[str, Any]], columns: Sequence
     return max(sel, 1.0 / max(rows, 1.0))
 
 
-def _estimated_cost(cost_before: float, rows: float, use: ColumnUse, stats: Sequence[dict[str, Any]]) -> float:
+def _estimated_cost(
+    cost_before: float, rows: float, use: ColumnUse, stats: Sequence[dict[str, Any]]
+) -> float:
     """Without hypopg: the scan's cost scaled by the equality columns' selectivity (``pg_stats``), plus
     a B-tree descent. An estimate, labelled as such."""
     sel = _selectivity(rows, stats, use.equality) if use.equality else 0.3

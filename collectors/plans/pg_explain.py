@@ -25,8 +25,13 @@ STATEMENT_SEARCH_PATH = '"$user", public'
 
 
 async def explain_generic(
-    conn: psycopg.AsyncConnection[Any], text: str, params: int, version_num: int, timeout_ms: int,
-    hypothetical: Sequence[str] = (), hypopg_schema: str | None = None,
+    conn: psycopg.AsyncConnection[Any],
+    text: str,
+    params: int,
+    version_num: int,
+    timeout_ms: int,
+    hypothetical: Sequence[str] = (),
+    hypopg_schema: str | None = None,
 ) -> tuple[Any, list[float]]:
     """The generic plan of ``text`` (parsed ``EXPLAIN (FORMAT JSON)`` output) and the estimated sizes
     of the hypothetical indexes (``CREATE INDEX`` statements, planned with hypopg), if any."""
@@ -43,7 +48,8 @@ async def explain_generic(
         if hypothetical and hypopg_schema:
             create = pgsql.SQL("SELECT indexrelid, {}(indexrelid) AS size FROM {}(%s)").format(
                 pgsql.Identifier(hypopg_schema, "hypopg_relation_size"),
-                pgsql.Identifier(hypopg_schema, "hypopg_create_index"))
+                pgsql.Identifier(hypopg_schema, "hypopg_create_index"),
+            )
             for ddl in hypothetical:
                 cur = await conn.execute(create, (ddl,))
                 row = await cur.fetchone()
@@ -52,14 +58,20 @@ async def explain_generic(
         if version_num >= GENERIC_PLAN_VERSION:
             cur = await conn.execute(pgsql.SQL("EXPLAIN (FORMAT JSON, GENERIC_PLAN) ") + pgsql.SQL(text))
         else:
-            await conn.execute(pgsql.SQL("PREPARE {} AS ").format(pgsql.Identifier(PREPARED)) + pgsql.SQL(text))
+            await conn.execute(
+                pgsql.SQL("PREPARE {} AS ").format(pgsql.Identifier(PREPARED)) + pgsql.SQL(text)
+            )
             prepared = True
             args = pgsql.SQL(", ").join([pgsql.NULL] * params)
             explain = pgsql.SQL("EXPLAIN (FORMAT JSON) EXECUTE {}").format(pgsql.Identifier(PREPARED))
-            cur = await conn.execute(explain + (pgsql.SQL("(") + args + pgsql.SQL(")") if params else pgsql.SQL("")))
+            cur = await conn.execute(
+                explain + (pgsql.SQL("(") + args + pgsql.SQL(")") if params else pgsql.SQL(""))
+            )
         row = await cur.fetchone()
         if hypothetical and hypopg_schema:
-            await conn.execute(pgsql.SQL("SELECT {}()").format(pgsql.Identifier(hypopg_schema, "hypopg_reset")))
+            await conn.execute(
+                pgsql.SQL("SELECT {}()").format(pgsql.Identifier(hypopg_schema, "hypopg_reset"))
+            )
         if row is None:
             raise ValueError("EXPLAIN returned no row")
         return _first(row, 0), sizes
@@ -81,7 +93,9 @@ def _first(row: Any, i: int) -> Any:
 WRITE_PLAN_FUNCTION = "headroom_explain.generic_plan(text,integer)"
 
 
-async def explain_with_function(conn: psycopg.AsyncConnection[Any], text: str, params: int, timeout_ms: int) -> Any:
+async def explain_with_function(
+    conn: psycopg.AsyncConnection[Any], text: str, params: int, timeout_ms: int
+) -> Any:
     """The generic plan of a write through the opt-in function, in a read-only transaction rolled back."""
     try:
         await conn.execute("BEGIN READ ONLY")
@@ -91,4 +105,3 @@ async def explain_with_function(conn: psycopg.AsyncConnection[Any], text: str, p
     finally:
         if not conn.broken:
             await conn.execute("ROLLBACK")
-

@@ -13,11 +13,33 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-PG_SHAPE_KEYS = ("Node Type", "Parent Relationship", "Join Type", "Strategy", "Scan Direction", "Schema",
-                 "Relation Name", "Index Name", "CTE Name", "Function Name", "Subplan Name")
+PG_SHAPE_KEYS = (
+    "Node Type",
+    "Parent Relationship",
+    "Join Type",
+    "Strategy",
+    "Scan Direction",
+    "Schema",
+    "Relation Name",
+    "Index Name",
+    "CTE Name",
+    "Function Name",
+    "Subplan Name",
+)
 # MySQL/MariaDB: what identifies the access path (conditions and numbers are left out)
-MYSQL_SHAPE_KEYS = frozenset({"table_name", "access_type", "key", "used_key_parts", "using_index",
-                              "using_temporary_table", "using_filesort", "filesort", "temporary_table"})
+MYSQL_SHAPE_KEYS = frozenset(
+    {
+        "table_name",
+        "access_type",
+        "key",
+        "used_key_parts",
+        "using_index",
+        "using_temporary_table",
+        "using_filesort",
+        "filesort",
+        "temporary_table",
+    }
+)
 MAX_NODES = 10_000  # a plan larger than this is hashed on its first nodes only
 
 
@@ -49,13 +71,31 @@ def pg_nodes(plan: Any) -> Iterator[PlanNode]:
     while stack and seen < MAX_NODES:
         depth, node = stack.pop()
         seen += 1
-        conditions = tuple(str(node[k]) for k in ("Index Cond", "Recheck Cond", "Filter", "Hash Cond", "Join Filter",
-                                                  "Merge Cond", "Sort Key") if k in node)
+        conditions = tuple(
+            str(node[k])
+            for k in (
+                "Index Cond",
+                "Recheck Cond",
+                "Filter",
+                "Hash Cond",
+                "Join Filter",
+                "Merge Cond",
+                "Sort Key",
+            )
+            if k in node
+        )
         relation = node.get("Relation Name")
         if relation and node.get("Schema"):
             relation = f"{node['Schema']}.{relation}"
-        yield PlanNode(depth, str(node.get("Node Type", "?")), relation, node.get("Index Name"),
-                       _num(node.get("Plan Rows")), _num(node.get("Total Cost")), conditions)
+        yield PlanNode(
+            depth,
+            str(node.get("Node Type", "?")),
+            relation,
+            node.get("Index Name"),
+            _num(node.get("Plan Rows")),
+            _num(node.get("Total Cost")),
+            conditions,
+        )
         children = node.get("Plans") or []
         stack.extend((depth + 1, c) for c in reversed(children) if isinstance(c, dict))
 
@@ -101,8 +141,11 @@ def pg_summary(plan: Any) -> str:
     parts = []
     for n in pg_nodes(plan):
         if n.relation or n.index:
-            parts.append(n.node_type + (f" on {n.relation}" if n.relation else "")
-                         + (f" using {n.index}" if n.index else ""))
+            parts.append(
+                n.node_type
+                + (f" on {n.relation}" if n.relation else "")
+                + (f" using {n.index}" if n.index else "")
+            )
         if len(parts) >= 6:
             break
     return "; ".join(parts) or pg_root(plan).get("Node Type", "?")
@@ -132,15 +175,20 @@ def mysql_tables(plan: Any) -> list[dict[str, Any]]:
 
 
 def mysql_summary(plan: Any) -> str:
-    parts = [f"{t.get('access_type', '?')} on {t.get('table_name')}" + (f" using {t['key']}" if t.get("key") else "")
-             for t in mysql_tables(plan)[:6]]
+    parts = [
+        f"{t.get('access_type', '?')} on {t.get('table_name')}"
+        + (f" using {t['key']}" if t.get("key") else "")
+        for t in mysql_tables(plan)[:6]
+    ]
     return "; ".join(parts) or "?"
 
 
 def mysql_total_cost(plan: Any) -> float | None:
     block = plan.get("query_block") if isinstance(plan, dict) else None
     if isinstance(block, dict):
-        cost = block.get("cost_info", {}).get("query_cost") if isinstance(block.get("cost_info"), dict) else None
+        cost = (
+            block.get("cost_info", {}).get("query_cost") if isinstance(block.get("cost_info"), dict) else None
+        )
         return _num(cost if cost is not None else block.get("cost"))
     return None
 

@@ -26,11 +26,21 @@ if target is not None:
         st.rerun()
     c1, c2 = st.columns([1, 3])
     slice_label = c1.selectbox("Slice DB load by", list(activity.SLICES), key="act_slice")
-    window = c2.slider("Window", min_value=start, max_value=max(end, start + 10), value=(start, max(end, start + 10)),
-                       step=10, format="", key="act_window", help="Top queries, waits and users of this window.")
+    window = c2.slider(
+        "Window",
+        min_value=start,
+        max_value=max(end, start + 10),
+        value=(start, max(end, start + 10)),
+        step=10,
+        format="",
+        key="act_window",
+        help="Top queries, waits and users of this window.",
+    )
     w_start, w_end = int(window[0]), int(window[1])
-    st.caption(f"Window {fmt.fmt_ts(w_start)} → {fmt.fmt_ts(w_end)} · link: "
-               f"`?page=activity&target={target}&at={(w_start + w_end) // 2}`")
+    st.caption(
+        f"Window {fmt.fmt_ts(w_start)} → {fmt.fmt_ts(w_end)} · link: "
+        f"`?page=activity&target={target}&at={(w_start + w_end) // 2}`"
+    )
     resolution, load = activity.load_frame(target, start, end, activity.SLICES[slice_label])
     if load.empty:
         ui.empty_state(
@@ -41,7 +51,9 @@ if target is not None:
     else:
         vcpus_df = data.latest("activity_vcpus", target)
         vcpus = float(vcpus_df["value"].max()) if not vcpus_df.empty else None
-        annotations = activity.annotation_rows(data.events(target, start, end), data.alert_history(start), target)
+        annotations = activity.annotation_rows(
+            data.events(target, start, end), data.alert_history(start), target
+        )
         span = max(w_end - w_start, resolution)
         in_window = load[(load["ts"] >= w_start) & (load["ts"] < w_end)]
         avg = float(in_window["value"].sum()) * resolution / span if not in_window.empty else None
@@ -53,18 +65,31 @@ if target is not None:
             ui.kpi("Peak", fmt.fmt_number(peak), help=f"highest {resolution} s bucket in the range")
         with k3:
             ui.kpi("vCPUs", fmt.fmt_number(vcpus), help="capacity.cpus of the target")
-        ui.chart(activity.load_chart(load, vcpus, annotations, (w_start, w_end),
-                                     f"DB load by {slice_label} ({resolution} s buckets)"))
+        ui.chart(
+            activity.load_chart(
+                load,
+                vcpus,
+                annotations,
+                (w_start, w_end),
+                f"DB load by {slice_label} ({resolution} s buckets)",
+            )
+        )
         q = activity.top_frame(target, w_start, w_end, ("queryid", "dbname", "username"))
         waits = activity.top_frame(target, w_start, w_end, ("wait_class", "wait_event"))
         users = activity.top_frame(target, w_start, w_end, ("username", "client"))
         t1, t2, t3 = st.tabs(["Top queries", "Top waits", "Top users"])
         with t1:
             if not q.empty:
-                q = q.assign(load=[fmt.fmt_number(v) for v in q["load"]],
-                             link=[activity.query_link(target, str(x)) if x and x != "(other)" else None
-                                   for x in q["queryid"]])
-            ui.table(q, column_config={"link": st.column_config.LinkColumn("Queries page", display_text="open")})
+                q = q.assign(
+                    load=[fmt.fmt_number(v) for v in q["load"]],
+                    link=[
+                        activity.query_link(target, str(x)) if x and x != "(other)" else None
+                        for x in q["queryid"]
+                    ],
+                )
+            ui.table(
+                q, column_config={"link": st.column_config.LinkColumn("Queries page", display_text="open")}
+            )
         with t2:
             ui.table(waits.assign(load=[fmt.fmt_number(v) for v in waits["load"]]))
         with t3:
@@ -78,8 +103,10 @@ if target is not None:
         st.caption(f"Snapshot of {fmt.fmt_ts(ts)} ({fmt.fmt_ago(ts, ctx.now)})")
         if not sessions:
             st.caption("No session was active or in a transaction.")
-        ui.table(activity.sessions_table(sessions),
-                 column_config={"query": st.column_config.TextColumn("query", width="large")})
+        ui.table(
+            activity.sessions_table(sessions),
+            column_config={"query": st.column_config.TextColumn("query", width="large")},
+        )
         text = activity.trees_text(sessions)
         st.markdown("**Blocking trees**")
         if text is None:

@@ -11,8 +11,10 @@ from store.advisor_state import SEVERITIES
 
 ctx = context.current()
 st.title("Advisors")
-st.caption("Configuration and security checks grounded in what each server reports, with the exact fix. "
-           "Run `headroom check --advise` (hourly, for example) to refresh them; docs/advisors.md lists every check.")
+st.caption(
+    "Configuration and security checks grounded in what each server reports, with the exact fix. "
+    "Run `headroom check --advise` (hourly, for example) to refresh them; docs/advisors.md lists every check."
+)
 if not ui.no_targets(ctx):
     findings = data.advisor_findings()
     findings = findings[findings["target"].isin(ctx.targets)] if not findings.empty else findings
@@ -22,8 +24,11 @@ if not ui.no_targets(ctx):
     if choice != "All targets" and not findings.empty:
         findings = findings[findings["target"] == choice]
     if findings.empty:
-        ui.empty_state("No findings", "No advisor finding for this selection: either every check passed on the "
-                       "latest run, or `headroom check --advise` has not run yet for these targets.")
+        ui.empty_state(
+            "No findings",
+            "No advisor finding for this selection: either every check passed on the "
+            "latest run, or `headroom check --advise` has not run yet for these targets.",
+        )
     else:
         newest = int(findings["ts"].max())
         st.caption(f"Latest advisor run: {fmt.fmt_ts(newest)} ({fmt.fmt_ago(newest, ctx.now)}).")
@@ -32,5 +37,7 @@ if not ui.no_targets(ctx):
             if part.empty:
                 continue
             st.subheader(f"{severity.capitalize()} ({fmt.fmt_count(len(part))})")
-            ui.table(part[["target", "area", "title", "finding", "fix", "doc"]],
-                     column_config={"doc": st.column_config.LinkColumn("reference", display_text="docs")})
+            ui.table(
+                part[["target", "area", "title", "finding", "fix", "doc"]],
+                column_config={"doc": st.column_config.LinkColumn("reference", display_text="docs")},
+            )

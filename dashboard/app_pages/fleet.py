@@ -15,9 +15,20 @@ st.title("Fleet overview")
 if not ui.no_targets(ctx):
     tdf = data.targets()
     tdf = tdf[tdf["name"].isin(ctx.targets)]
-    wanted = ["up", "pg_connections", "pg_max_connections", "mysql_threads_connected", "mysql_max_connections",
-              "pg_replication_lag_seconds", "pg_standby_replay_lag_seconds", "mysql_replica_lag_seconds",
-              "mysql_replica_io_running", "pg_in_recovery", "pg_server_version_num", "pg_standby_wal_receiver_streaming"]
+    wanted = [
+        "up",
+        "pg_connections",
+        "pg_max_connections",
+        "mysql_threads_connected",
+        "mysql_max_connections",
+        "pg_replication_lag_seconds",
+        "pg_standby_replay_lag_seconds",
+        "mysql_replica_lag_seconds",
+        "mysql_replica_io_running",
+        "pg_in_recovery",
+        "pg_server_version_num",
+        "pg_standby_wal_receiver_streaming",
+    ]
     latest = {m: data.latest(m, max_age=data.LIVE_MAX_AGE) for m in wanted}
     tr = ctx.time_range
     load: dict[str, list[float]] = {}
@@ -43,12 +54,26 @@ if not ui.no_targets(ctx):
         soon = table["disk_days"].dropna()
         ui.kpi("Disk full < 30 d (P10)", str(int((soon < 30).sum())))
 
-    shown = table.assign(conn_pct=(table["conn_pct"] * 100).round(1),
-                         lag_s=[fmt.fmt_duration(v) for v in table["lag_s"]],
-                         disk_days=[fmt.fmt_days(v) for v in table["disk_days"]],
-                         version=table["version"].fillna(fmt.DASH))[
-        ["target", "status", "role", "load", "conn_pct", "lag_s", "disk_days", "firing", "engine", "version",
-         "labels"]]
+    shown = table.assign(
+        conn_pct=(table["conn_pct"] * 100).round(1),
+        lag_s=[fmt.fmt_duration(v) for v in table["lag_s"]],
+        disk_days=[fmt.fmt_days(v) for v in table["disk_days"]],
+        version=table["version"].fillna(fmt.DASH),
+    )[
+        [
+            "target",
+            "status",
+            "role",
+            "load",
+            "conn_pct",
+            "lag_s",
+            "disk_days",
+            "firing",
+            "engine",
+            "version",
+            "labels",
+        ]
+    ]
     st.dataframe(
         shown,
         width="stretch",
@@ -61,13 +86,16 @@ if not ui.no_targets(ctx):
             "version": st.column_config.TextColumn("Version"),
             "labels": st.column_config.TextColumn("Labels"),
             "firing": st.column_config.NumberColumn("Firing", format="%d"),
-            "conn_pct": st.column_config.ProgressColumn("Connections used", format="%.0f%%", min_value=0,
-                                                        max_value=100),
+            "conn_pct": st.column_config.ProgressColumn(
+                "Connections used", format="%.0f%%", min_value=0, max_value=100
+            ),
             "lag_s": st.column_config.TextColumn("Replication lag"),
             "disk_days": st.column_config.TextColumn("Disk left (P10)"),
             "load": st.column_config.AreaChartColumn("Load (TPS / QPS)"),
         },
     )
-    st.caption("Sorted worst first: down, standbys not streaming, firing alerts, fewest days of disk, most "
-               "connections used, largest lag. "
-               "Pick a target in the sidebar and open *Instance* for details.")
+    st.caption(
+        "Sorted worst first: down, standbys not streaming, firing alerts, fewest days of disk, most "
+        "connections used, largest lag. "
+        "Pick a target in the sidebar and open *Instance* for details."
+    )

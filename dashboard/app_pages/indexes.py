@@ -24,13 +24,18 @@ if target is not None:
         with st.expander("DDL to copy"):
             st.code("\n".join(table["ddl"]), language="sql")
     else:
-        st.caption("No index to suggest: the top statements' plans use fitting indexes, or their tables are small.")
+        st.caption(
+            "No index to suggest: the top statements' plans use fitting indexes, or their tables are small."
+        )
     if ctx.engine_of(target) != "postgres":
-        ui.empty_state("Index findings are computed for PostgreSQL targets",
-                       "Pick a PostgreSQL target in the sidebar.")
+        ui.empty_state(
+            "Index findings are computed for PostgreSQL targets", "Pick a PostgreSQL target in the sidebar."
+        )
     else:
         cluster = ctx.labels.get(target, {}).get("cluster")
-        peers = {t for t, lab in ctx.labels.items() if cluster and lab.get("cluster") == cluster and t != target}
+        peers = {
+            t for t, lab in ctx.labels.items() if cluster and lab.get("cluster") == cluster and t != target
+        }
         scans = peer_scans(data.latest(INDEX_SCANS), peers)
         any_shown = False
         for kind, metric, title, hint in INDEX_FINDINGS:
@@ -39,8 +44,10 @@ if target is not None:
             if kind == "unused":
                 rows = unused_on_every_peer(rows, scans)
                 for peer in peers_without_data(scans):
-                    st.caption(f"{peer} (same cluster) has no index statistics yet: an index is called unused only "
-                               "when every server of the cluster reports 0 scans of it.")
+                    st.caption(
+                        f"{peer} (same cluster) has no index statistics yet: an index is called unused only "
+                        "when every server of the cluster reports 0 scans of it."
+                    )
             found = findings(rows, kind)
             if found.empty:
                 st.caption(f"Nothing found (metric `{metric}`). {hint}")
@@ -51,8 +58,12 @@ if target is not None:
             with st.expander("DDL to copy"):
                 st.code("\n".join(found["ddl"]), language="sql")
         if not peers:
-            st.caption("Tip: give a primary and its standbys the same `cluster` label so an index used only on "
-                       "a standby is not reported as unused.")
+            st.caption(
+                "Tip: give a primary and its standbys the same `cluster` label so an index used only on "
+                "a standby is not reported as unused."
+            )
         if not any_shown:
-            st.caption("Run DDL only after checking with the application owners; "
-                       "`CONCURRENTLY` avoids blocking writes.")
+            st.caption(
+                "Run DDL only after checking with the application owners; "
+                "`CONCURRENTLY` avoids blocking writes."
+            )

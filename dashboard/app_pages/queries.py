@@ -16,8 +16,10 @@ def plan_section(target: str, queryid: str, rows_per_call: float | None, since: 
     st.subheader("Plan")
     plans = data.statement_plans(target, queryid)
     if not plans:
-        st.caption("No plan captured for this statement yet: plans of the top statements are captured hourly "
-                   "with EXPLAIN (never executed); they need `pg_read_all_data` (PostgreSQL) or SELECT (MySQL).")
+        st.caption(
+            "No plan captured for this statement yet: plans of the top statements are captured hourly "
+            "with EXPLAIN (never executed); they need `pg_read_all_data` (PostgreSQL) or SELECT (MySQL)."
+        )
         return
     for change in data.plan_changes(target, queryid, since):
         text = f"{fmt.fmt_ts(change['ts'])} · plan changed: {change_text(change)}"
@@ -32,6 +34,7 @@ def plan_section(target: str, queryid: str, rows_per_call: float | None, since: 
     for col, p in zip(columns, shown, strict=True):
         col.caption(f"{p.summary} · first seen {fmt.fmt_ts(p.first_seen)} · mean {fmt.fmt_ms(p.mean_ms)}")
         col.dataframe(plan_table(p.plan, rows_per_call), width="stretch", hide_index=True)
+
 
 ctx = context.current()
 target = ui.require_target(ctx)
@@ -55,8 +58,20 @@ if target is not None:
         if search:
             shown = top[top["text"].fillna("").str.contains(search, case=False, regex=False)]
         shown = shown.sort_values(order_by, ascending=False)
-        table = shown[["queryid", "dbname", "username", "calls", "total_ms", "mean_ms", "rows", "blks_read", "share",
-                       "text"]].assign(
+        table = shown[
+            [
+                "queryid",
+                "dbname",
+                "username",
+                "calls",
+                "total_ms",
+                "mean_ms",
+                "rows",
+                "blks_read",
+                "share",
+                "text",
+            ]
+        ].assign(
             calls=[fmt.fmt_count(v) for v in shown["calls"]],
             total_ms=[fmt.fmt_ms(v) for v in shown["total_ms"]],
             mean_ms=[fmt.fmt_ms(v) for v in shown["mean_ms"]],
@@ -69,18 +84,26 @@ if target is not None:
                 "total_ms": st.column_config.TextColumn("total time"),
                 "mean_ms": st.column_config.TextColumn("mean time"),
                 "blks_read": st.column_config.TextColumn("blocks read"),
-                "share": st.column_config.ProgressColumn("share of total time", format="percent",
-                                                         min_value=0.0, max_value=1.0),
+                "share": st.column_config.ProgressColumn(
+                    "share of total time", format="percent", min_value=0.0, max_value=1.0
+                ),
                 "text": st.column_config.TextColumn("query", width="large"),
             },
         )
         real = shown[shown["queryid"] != "(other)"]
         if not real.empty:
-            labels = {str(q): f"{q} · {str(t)[:80]}" for q, t in zip(real["queryid"], real["text"], strict=True)}
+            labels = {
+                str(q): f"{q} · {str(t)[:80]}" for q, t in zip(real["queryid"], real["text"], strict=True)
+            }
             wanted = st.session_state.get("f_queryid")  # a link from the Activity page opens that statement
             keys = list(labels)
-            picked = st.selectbox("Statement", keys, format_func=lambda q: labels[q], key="q_pick",
-                                  index=keys.index(wanted) if wanted in labels else 0)
+            picked = st.selectbox(
+                "Statement",
+                keys,
+                format_func=lambda q: labels[q],
+                key="q_pick",
+                index=keys.index(wanted) if wanted in labels else 0,
+            )
             row = real[real["queryid"].astype(str) == picked].iloc[0]
             trend = data.statement_trend(target, str(picked), tr.start, tr.end)
             if not trend.empty:

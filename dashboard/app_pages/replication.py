@@ -34,12 +34,17 @@ if not ui.no_targets(ctx):
             lag_seconds=[fmt.fmt_duration(v) for v in topo["lag_seconds"]],
             seen=[fmt.fmt_ago(v, ctx.now) for v in topo["seen"]],
         )
-        ui.table(shown, column_config={"lag_bytes": "lag (bytes)", "lag_seconds": "lag (time)", "seen": "last seen"})
+        ui.table(
+            shown,
+            column_config={"lag_bytes": "lag (bytes)", "lag_seconds": "lag (time)", "seen": "last seen"},
+        )
         if ((topo["engine"] == "postgres") & (topo["state"] != STREAMING)).any():
-            st.caption("A standby whose WAL receiver is not streaming receives nothing from its primary: its lag "
-                       "is the time since the last transaction it replayed, and it grows until the receiver "
-                       "reconnects (`primary_conninfo`, network, `pg_hba.conf` on the primary, the primary's "
-                       "`max_wal_senders`).")
+            st.caption(
+                "A standby whose WAL receiver is not streaming receives nothing from its primary: its lag "
+                "is the time since the last transaction it replayed, and it grows until the receiver "
+                "reconnects (`primary_conninfo`, network, `pg_hba.conf` on the primary, the primary's "
+                "`max_wal_senders`)."
+            )
 
     drawn = 0
     for metric, title, unit in (
@@ -59,11 +64,15 @@ if not ui.no_targets(ctx):
             continue
         ui.chart(charts.time_series(df, title, unit, ctx.all_targets))  # type: ignore[arg-type]
         if len(worst) > TOP_N:
-            st.caption(f"The {TOP_N} targets lagging most now, of {len(worst)}; narrow the sidebar filter to see others.")
+            st.caption(
+                f"The {TOP_N} targets lagging most now, of {len(worst)}; narrow the sidebar filter to see others."
+            )
         drawn += 1
     if drawn == 0:
-        ui.missing_metric(["pg_replication_lag_bytes", "pg_standby_replay_lag_seconds",
-                           "mysql_replica_lag_seconds"], "replication lag")
+        ui.missing_metric(
+            ["pg_replication_lag_bytes", "pg_standby_replay_lag_seconds", "mysql_replica_lag_seconds"],
+            "replication lag",
+        )
 
     st.subheader("Replication slots")
     slots = data.latest("pg_slot_retained_wal_bytes")
@@ -71,33 +80,55 @@ if not ui.no_targets(ctx):
     if slots.empty:
         st.caption("No replication slots (metric `pg_slot_retained_wal_bytes`).")
     else:
-        ui.table(slots.assign(slot=slots.get("label_slot_name", ""),
-                              retained=[fmt.fmt_bytes(v) for v in slots["value"]],
-                              seen=[fmt.fmt_ago(t, ctx.now) for t in slots["ts"]])[["target", "slot", "retained", "seen"]])
-        biggest = tuple(sorted(slots.groupby("target")["value"].max().sort_values(ascending=False).index[:TOP_N]))
+        ui.table(
+            slots.assign(
+                slot=slots.get("label_slot_name", ""),
+                retained=[fmt.fmt_bytes(v) for v in slots["value"]],
+                seen=[fmt.fmt_ago(t, ctx.now) for t in slots["ts"]],
+            )[["target", "slot", "retained", "seen"]]
+        )
+        biggest = tuple(
+            sorted(slots.groupby("target")["value"].max().sort_values(ascending=False).index[:TOP_N])
+        )
         df = data.series_range("pg_slot_retained_wal_bytes", biggest, tr.start, tr.end)
         if not df.empty:
             ui.chart(charts.time_series(df, "WAL retained by slots", "bytes", ctx.all_targets))
 
     st.subheader("MySQL/MariaDB replica threads and GTID")
     threads = []
-    for metric, title in (("mysql_replica_io_running", "IO thread running"),
-                          ("mysql_replica_sql_running", "SQL thread running"),
-                          ("mysql_replica_gtid_received_seq", "GTID received (seq)"),
-                          ("mysql_replica_gtid_applied_seq", "GTID applied (seq)")):
+    for metric, title in (
+        ("mysql_replica_io_running", "IO thread running"),
+        ("mysql_replica_sql_running", "SQL thread running"),
+        ("mysql_replica_gtid_received_seq", "GTID received (seq)"),
+        ("mysql_replica_gtid_applied_seq", "GTID applied (seq)"),
+    ):
         df = data.latest(metric)
         if df.empty:
             continue
         df = df[df["target"].isin(names)]
         for _, r in df.iterrows():
-            labels = {k.removeprefix("label_"): v for k, v in r.items()
-                      if str(k).startswith("label_") and isinstance(v, str)}
-            threads.append({"target": r["target"], "where": fmt.fmt_labels(labels), "what": title,
-                            "value": ("yes" if r["value"] >= 1 else "NO") if "running" in metric
-                            else f"{int(r['value'])}"})
+            labels = {
+                k.removeprefix("label_"): v
+                for k, v in r.items()
+                if str(k).startswith("label_") and isinstance(v, str)
+            }
+            threads.append(
+                {
+                    "target": r["target"],
+                    "where": fmt.fmt_labels(labels),
+                    "what": title,
+                    "value": ("yes" if r["value"] >= 1 else "NO")
+                    if "running" in metric
+                    else f"{int(r['value'])}",
+                }
+            )
     if not threads:
         st.caption("No MySQL/MariaDB replica among the selected targets.")
     else:
-        table = pd.DataFrame(threads).pivot_table(index=["target", "where"], columns="what", values="value",
-                                                  aggfunc="first").reset_index().fillna(fmt.DASH)
+        table = (
+            pd.DataFrame(threads)
+            .pivot_table(index=["target", "where"], columns="what", values="value", aggfunc="first")
+            .reset_index()
+            .fillna(fmt.DASH)
+        )
         ui.table(table)

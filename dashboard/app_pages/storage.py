@@ -22,14 +22,24 @@ if target is not None:
     if sizes.empty:
         ui.missing_metric(metric, "database sizes")
     else:
-        ui.chart(charts.time_series(sizes, "Database size" if engine == "postgres" else "Schema size", "bytes",
-                                    ctx.all_targets, colour_by_series=True))
+        ui.chart(
+            charts.time_series(
+                sizes,
+                "Database size" if engine == "postgres" else "Schema size",
+                "bytes",
+                ctx.all_targets,
+                colour_by_series=True,
+            )
+        )
         week = data.series_range(metric, (target,), now - 8 * 86400, now, max_points=200)
-        ui.table(growth_table(week, now).drop(columns=["size_bytes", "per_day_bytes"]), column_config={
-            "size": st.column_config.TextColumn("size"),
-            "per_day": st.column_config.TextColumn("growth / day"),
-            "per_week": st.column_config.TextColumn("growth / week"),
-        })
+        ui.table(
+            growth_table(week, now).drop(columns=["size_bytes", "per_day_bytes"]),
+            column_config={
+                "size": st.column_config.TextColumn("size"),
+                "per_day": st.column_config.TextColumn("growth / day"),
+                "per_week": st.column_config.TextColumn("growth / week"),
+            },
+        )
 
     st.subheader("Tables")
     table_metric = "mysql_table_size_bytes" if engine == "mysql" else "pg_table_size_bytes"
@@ -39,8 +49,11 @@ if target is not None:
     else:
         g = growth_table(tables, now)
         top = g.sort_values("per_day_bytes", ascending=False).head(15)
-        ui.chart(charts.bars(top.assign(v=top["per_day_bytes"]), "series", "v", "bytes",
-                             "Top growing tables (per day)"))
+        ui.chart(
+            charts.bars(
+                top.assign(v=top["per_day_bytes"]), "series", "v", "bytes", "Top growing tables (per day)"
+            )
+        )
         ui.table(g.sort_values("size_bytes", ascending=False).drop(columns=["size_bytes", "per_day_bytes"]))
 
     st.subheader("Indexes")

@@ -21,22 +21,32 @@ if not ui.no_targets(ctx):
     if not spool.empty:
         backlog = int(spool["batches"].sum())
         dropped = int(spool["dropped_items"].sum())
-        st.caption(f"Collector spool: {backlog} batch(es) ({fmt.fmt_bytes(float(spool['bytes'].sum()))}) waiting for the "
-                   f"store, {dropped} item(s) dropped since the collector started"
-                   f" (as of {fmt.fmt_ago(int(spool['updated_at'].max()), ctx.now)}).")
+        st.caption(
+            f"Collector spool: {backlog} batch(es) ({fmt.fmt_bytes(float(spool['bytes'].sum()))}) waiting for the "
+            f"store, {dropped} item(s) dropped since the collector started"
+            f" (as of {fmt.fmt_ago(int(spool['updated_at'].max()), ctx.now)})."
+        )
     else:
-        st.caption("Collector spool: no collector has reported yet (`headroom collect` publishes it every round).")
+        st.caption(
+            "Collector spool: no collector has reported yet (`headroom collect` publishes it every round)."
+        )
 
     target = ctx.target
     if target is not None:
         st.subheader(f"Metrics of {target}")
         since = ctx.now - 7 * 86400
         errors = data.events(target, since, None, ("collector_error",))
-        mh = metric_health(data.latest("headroom_scrape_success", target),
-                           data.latest("headroom_scrape_duration_seconds", target), errors, ctx.now)
+        mh = metric_health(
+            data.latest("headroom_scrape_success", target),
+            data.latest("headroom_scrape_duration_seconds", target),
+            errors,
+            ctx.now,
+        )
         if mh.empty:
-            ui.empty_state("No collection recorded for this target yet",
-                           "Run `headroom collect` (or `headroom check` to test the connection and privileges).")
+            ui.empty_state(
+                "No collection recorded for this target yet",
+                "Run `headroom collect` (or `headroom check` to test the connection and privileges).",
+            )
         else:
             ui.table(mh)
 
@@ -53,4 +63,8 @@ if not ui.no_targets(ctx):
         if errors.empty:
             st.caption("No collector errors in the last 7 days.")
         else:
-            ui.table(pd.DataFrame({"time": [fmt.fmt_ts(t) for t in errors["ts"]], "message": errors["message"]}).head(50))
+            ui.table(
+                pd.DataFrame(
+                    {"time": [fmt.fmt_ts(t) for t in errors["ts"]], "message": errors["message"]}
+                ).head(50)
+            )

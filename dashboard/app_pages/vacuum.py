@@ -15,21 +15,30 @@ ctx = context.current()
 
 def innodb_purge(target: str, start: int, end: int) -> None:
     """MySQL/MariaDB have no vacuum: InnoDB purges old row versions, and long transactions hold it back."""
-    st.caption("MySQL and MariaDB have no VACUUM and no transaction ID wraparound: InnoDB's purge removes old "
-               "row versions. The history list length counts the transactions whose undo is not purged yet; "
-               "it grows behind long-running transactions.")
+    st.caption(
+        "MySQL and MariaDB have no VACUUM and no transaction ID wraparound: InnoDB's purge removes old "
+        "row versions. The history list length counts the transactions whose undo is not purged yet; "
+        "it grows behind long-running transactions."
+    )
     st.subheader("Purge lag (InnoDB history list length)")
     hist = data.latest(MYSQL_PURGE.history_list, target)
     oldest = data.latest(MYSQL_PURGE.oldest_transaction, target)
     c1, c2 = st.columns(2)
     with c1:
-        ui.kpi("History list length", fmt.fmt_count(hist["value"].max() if not hist.empty else None),
-               help="undo log entries not purged yet")
+        ui.kpi(
+            "History list length",
+            fmt.fmt_count(hist["value"].max() if not hist.empty else None),
+            help="undo log entries not purged yet",
+        )
     with c2:
-        ui.kpi("Oldest open transaction", fmt.fmt_duration(oldest["value"].max() if not oldest.empty else None))
+        ui.kpi(
+            "Oldest open transaction", fmt.fmt_duration(oldest["value"].max() if not oldest.empty else None)
+        )
     drawn = 0
-    for metric, title, unit in ((MYSQL_PURGE.history_list, "InnoDB history list length", "count"),
-                                (MYSQL_PURGE.oldest_transaction, "Oldest open transaction", "seconds")):
+    for metric, title, unit in (
+        (MYSQL_PURGE.history_list, "InnoDB history list length", "count"),
+        (MYSQL_PURGE.oldest_transaction, "Oldest open transaction", "seconds"),
+    ):
         df = data.series_range(metric, (target,), start, end)
         if not df.empty:
             ui.chart(charts.time_series(df, title, unit, ctx.all_targets))  # type: ignore[arg-type]
@@ -63,8 +72,11 @@ if target is not None:
                 ui.kpi("of wraparound (2^31)", fmt.fmt_pct(oldest / wrap))
             hist = data.series_range(VACUUM.xid_age, (target,), tr.start, tr.end)
             if not hist.empty:
-                ui.chart(charts.time_series(hist, "XID age per database", "count", ctx.all_targets,
-                                            colour_by_series=True))
+                ui.chart(
+                    charts.time_series(
+                        hist, "XID age per database", "count", ctx.all_targets, colour_by_series=True
+                    )
+                )
         mx = data.latest(VACUUM.mxid_age, target)
         if not mx.empty:
             ui.kpi("Oldest MXID age", fmt.fmt_number(float(mx["value"].max())))
@@ -95,18 +107,25 @@ if target is not None:
                 continue
             shown = True
             st.markdown(f"**{title}** (oldest first)")
-            ui.table(latest_table(df, "last run", lambda v: fmt.fmt_ago(v, ctx.now) if v > 0 else "never",
-                                  ascending=True).head(30))
+            ui.table(
+                latest_table(
+                    df, "last run", lambda v: fmt.fmt_ago(v, ctx.now) if v > 0 else "never", ascending=True
+                ).head(30)
+            )
         if not shown:
-            st.caption("No last (auto)vacuum/analyze times reported "
-                       f"({', '.join(f'`{m}`' for m, _ in VACUUM.last_runs)}).")
+            st.caption(
+                "No last (auto)vacuum/analyze times reported "
+                f"({', '.join(f'`{m}`' for m, _ in VACUUM.last_runs)})."
+            )
 
         st.subheader("Running vacuums")
         busy = data.latest(VACUUM.workers_busy, target)
         maxw = data.latest(VACUUM.workers_max, target)
         if not busy.empty:
-            st.caption(f"Autovacuum workers busy: {int(busy['value'].max())}"
-                       + (f" of {int(maxw['value'].max())}" if not maxw.empty else ""))
+            st.caption(
+                f"Autovacuum workers busy: {int(busy['value'].max())}"
+                + (f" of {int(maxw['value'].max())}" if not maxw.empty else "")
+            )
         running = data.latest(VACUUM.running, target)
         if not running.empty:
             running = running[running["ts"] >= ctx.now - 300]  # seen by a poll in the last 5 minutes

@@ -8,7 +8,9 @@ from store.schema import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("run migrations through `headroom migrate` (store.migrate), which provides the connection")
+    raise RuntimeError(
+        "run migrations through `headroom migrate` (store.migrate), which provides the connection"
+    )
 
 context.configure(
     connection=connection,

@@ -51,14 +51,22 @@ class ServerProcess:
         if self.is_running():
             return
         self.before_start()
-        proc = spawn(self.command(), self.log_path, user=self.os_user, env=self.spawn_env(), cwd=self.spawn_cwd(),
-                     parent_death_signal=self.death_signal)
+        proc = spawn(
+            self.command(),
+            self.log_path,
+            user=self.os_user,
+            env=self.spawn_env(),
+            cwd=self.spawn_cwd(),
+            parent_death_signal=self.death_signal,
+        )
         self._proc, self.pid = proc, proc.pid
         deadline = time.monotonic() + timeout
         last: Exception | None = None
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise ServerStartError(f"{self.kind} {self.name} exited with {proc.returncode}:\n{log_tail(self.log_path)}")
+                raise ServerStartError(
+                    f"{self.kind} {self.name} exited with {proc.returncode}:\n{log_tail(self.log_path)}"
+                )
             try:
                 self.probe()
                 return

@@ -143,16 +143,21 @@ class MariaDbPair(ServerPair[MariaDbInstance], group_name="pair", follower_name=
         pos = self.primary.query("SELECT @@gtid_binlog_pos AS p")[0]["p"]
         if not pos:
             return
-        rows = self.replica.query(
-            "SELECT MASTER_GTID_WAIT(%s, %s) AS r", (pos, timeout)
-        )
+        rows = self.replica.query("SELECT MASTER_GTID_WAIT(%s, %s) AS r", (pos, timeout))
         if rows[0]["r"] != 0:
             raise ServerStartError(f"replica did not reach GTID {pos} within {timeout:.0f}s")
 
 
 def _write_defaults(
-    path: Path, datadir: Path, socket_path: Path, pid_file: Path, log_error: Path, port: int, server_id: int,
-    os_user: str | None, extra: dict[str, object] | None = None,
+    path: Path,
+    datadir: Path,
+    socket_path: Path,
+    pid_file: Path,
+    log_error: Path,
+    port: int,
+    server_id: int,
+    os_user: str | None,
+    extra: dict[str, object] | None = None,
 ) -> None:
     settings: dict[str, object] = {
         "datadir": datadir,
@@ -199,13 +204,24 @@ def _template_dir(os_user: str | None) -> Path:
         datadir = make_dir(work / "data", os_user)
         defaults = work / "my.cnf"
         _write_defaults(
-            defaults, datadir, work / "mysqld.sock", work / "mysqld.pid", work / "error.log", 0, 1, os_user,
+            defaults,
+            datadir,
+            work / "mysqld.sock",
+            work / "mysqld.pid",
+            work / "error.log",
+            0,
+            1,
+            os_user,
             {"skip-networking": "ON"},
         )
         install = find_binary("mariadb-install-db", MARIADB_PACKAGE)
         run(
-            [install, f"--defaults-file={defaults}", "--auth-root-authentication-method=socket",
-             "--skip-test-db"],
+            [
+                install,
+                f"--defaults-file={defaults}",
+                "--auth-root-authentication-method=socket",
+                "--skip-test-db",
+            ],
             user=os_user,
             timeout=180,
         )
@@ -218,8 +234,14 @@ def _template_dir(os_user: str | None) -> Path:
     return template
 
 
-def _new_instance(base: Path, name: str, server_id: int, os_user: str | None,
-                  extra: dict[str, object] | None, private: bool = False) -> MariaDbInstance:
+def _new_instance(
+    base: Path,
+    name: str,
+    server_id: int,
+    os_user: str | None,
+    extra: dict[str, object] | None,
+    private: bool = False,
+) -> MariaDbInstance:
     rundir = make_dir(base / f"{name}-run", os_user, 0o700 if private else 0o755)
     datadir = base / name
     copy_tree(_template_dir(os_user), datadir)
@@ -228,14 +250,28 @@ def _new_instance(base: Path, name: str, server_id: int, os_user: str | None,
     log_path.touch()
     chown_to(log_path, os_user)
     inst = MariaDbInstance(
-        name=name, host="127.0.0.1", port=0, datadir=datadir, socket_path=rundir / "mysqld.sock",
-        defaults_file=base / f"{name}.cnf", log_path=log_path, server_id=server_id, os_user=os_user,
+        name=name,
+        host="127.0.0.1",
+        port=0,
+        datadir=datadir,
+        socket_path=rundir / "mysqld.sock",
+        defaults_file=base / f"{name}.cnf",
+        log_path=log_path,
+        server_id=server_id,
+        os_user=os_user,
     )
     for attempt in range(5):
         inst.port = free_port()
         _write_defaults(
-            inst.defaults_file, datadir, inst.socket_path, rundir / "mysqld.pid", log_path, inst.port,
-            server_id, os_user, extra,
+            inst.defaults_file,
+            datadir,
+            inst.socket_path,
+            rundir / "mysqld.pid",
+            log_path,
+            inst.port,
+            server_id,
+            os_user,
+            extra,
         )
         try:
             inst.start()
@@ -265,8 +301,12 @@ def start_mariadb_pair(
         os.chmod(base, 0o755)
     primary = _new_instance(base, "primary", 1, os_user, extra_conf, private_sockets)
     pair = MariaDbPair(
-        primary=primary, replica=None, monitor_password=secrets.token_urlsafe(18),
-        repl_password=secrets.token_urlsafe(18), base_dir=base, owns_base_dir=owns_base_dir,
+        primary=primary,
+        replica=None,
+        monitor_password=secrets.token_urlsafe(18),
+        repl_password=secrets.token_urlsafe(18),
+        base_dir=base,
+        owns_base_dir=owns_base_dir,
     )
     try:
         _create_users(pair)

@@ -34,8 +34,10 @@ class PgBouncer:
     def dsn(self, user: str, dbname: str) -> str:
         """libpq URI to a database through pgbouncer (the admin console is dbname `pgbouncer`)."""
         pw = self.users[user]
-        return f"postgresql://{quote(user, safe='')}:{quote(pw, safe='')}@127.0.0.1:{self.port}/" \
+        return (
+            f"postgresql://{quote(user, safe='')}:{quote(pw, safe='')}@127.0.0.1:{self.port}/"
             f"{quote(dbname, safe='')}?sslmode=disable"
+        )
 
     def stop(self) -> None:
         self.server.stop()
@@ -95,18 +97,24 @@ def start_pgbouncer(
             "max_client_conn": 100,
             "default_pool_size": 10,
             "ignore_startup_parameters": "extra_float_digits,application_name,options,statement_timeout,"
-                                         "lock_timeout,default_transaction_read_only",
+            "lock_timeout,default_transaction_read_only",
             "pidfile": work / "pgbouncer.pid",
         }
         settings.update(extra or {})
         ini = work / "pgbouncer.ini"
         ini.write_text(
-            "[databases]\n" + "\n".join(db_lines) + "\n\n[pgbouncer]\n"
+            "[databases]\n"
+            + "\n".join(db_lines)
+            + "\n\n[pgbouncer]\n"
             + "".join(f"{k} = {v}\n" for k, v in settings.items())
         )
         chown_to(ini, os_user)
         return ManagedServer(
-            name="pgbouncer", argv=[binary, str(ini)], port=port, log_path=log_path, workdir=work,
+            name="pgbouncer",
+            argv=[binary, str(ini)],
+            port=port,
+            log_path=log_path,
+            workdir=work,
             os_user=os_user,
         )
 

@@ -149,7 +149,11 @@ class PgInstance(ServerProcess):
 
     def probe(self) -> None:
         with psycopg.connect(
-            host=str(self.socket_dir), port=self.port, user="postgres", dbname="postgres", connect_timeout=2,
+            host=str(self.socket_dir),
+            port=self.port,
+            user="postgres",
+            dbname="postgres",
+            connect_timeout=2,
         ) as conn:
             conn.execute("SELECT 1")
 
@@ -191,7 +195,9 @@ class PgCluster(ServerPair[PgInstance], group_name="cluster", follower_name="sta
     def monitor_dsn(self, which: str = "primary", dbname: str = "postgres") -> str:
         return self.instance(which).dsn(self.monitor_user, dbname, self.monitor_password)
 
-    def connect(self, which: str = "primary", dbname: str = "postgres", autocommit: bool = True) -> psycopg.Connection:
+    def connect(
+        self, which: str = "primary", dbname: str = "postgres", autocommit: bool = True
+    ) -> psycopg.Connection:
         """Superuser connection (unix socket)."""
         return self.instance(which).socket_connect(dbname, autocommit=autocommit)
 
@@ -238,9 +244,18 @@ def _template_dir(os_user: str | None) -> Path:
         try:
             run(
                 [
-                    pg_binary("initdb"), "-D", str(building), "-U", "postgres", f"--pwfile={pwfile}",
-                    "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8",
-                    "--locale=C.UTF-8", "-N",
+                    pg_binary("initdb"),
+                    "-D",
+                    str(building),
+                    "-U",
+                    "postgres",
+                    f"--pwfile={pwfile}",
+                    "--auth-local=trust",
+                    "--auth-host=scram-sha-256",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                    "-N",
                 ],
                 user=os_user,
                 timeout=180,
@@ -259,8 +274,13 @@ def _new_instance(base_dir: Path, name: str, os_user: str | None, private: bool 
     log_path.touch()
     chown_to(log_path, os_user)
     return PgInstance(
-        name=name, host="127.0.0.1", port=0, datadir=base_dir / name, socket_dir=socket_dir,
-        log_path=log_path, os_user=os_user,
+        name=name,
+        host="127.0.0.1",
+        port=0,
+        datadir=base_dir / name,
+        socket_dir=socket_dir,
+        log_path=log_path,
+        os_user=os_user,
     )
 
 
@@ -298,17 +318,26 @@ def _local_peer_only(datadir: Path, os_user: str | None) -> None:
     server's own user), as the superuser; TCP keeps scram-sha-256."""
     hba = datadir / "pg_hba.conf"
     lines = [line for line in hba.read_text().splitlines() if not line.strip().startswith("local")]
-    hba.write_text("\n".join([f"local all all peer map={PEER_MAP}", f"local replication all peer map={PEER_MAP}",
-                              *lines]) + "\n")
+    hba.write_text(
+        "\n".join(
+            [f"local all all peer map={PEER_MAP}", f"local replication all peer map={PEER_MAP}", *lines]
+        )
+        + "\n"
+    )
     allowed = {getpass.getuser(), os_user or getpass.getuser()}
-    (datadir / "pg_ident.conf").write_text("".join(f"{PEER_MAP} {user} postgres\n" for user in sorted(allowed)))
+    (datadir / "pg_ident.conf").write_text(
+        "".join(f"{PEER_MAP} {user} postgres\n" for user in sorted(allowed))
+    )
     for path in (hba, datadir / "pg_ident.conf"):
         os.chmod(path, 0o600)
         chown_to(path, os_user)
 
 
 def _start_primary(
-    base_dir: Path, os_user: str | None, extra_conf: dict[str, object] | None, name: str = "primary",
+    base_dir: Path,
+    os_user: str | None,
+    extra_conf: dict[str, object] | None,
+    name: str = "primary",
     private: bool = False,
 ) -> PgInstance:
     _check_contrib()
@@ -330,9 +359,7 @@ def _start_primary(
 
 def _setup_roles(inst: PgInstance, superuser_password: str, monitor_password: str) -> None:
     with inst.socket_connect() as conn:
-        conn.execute(
-            sql.SQL("ALTER ROLE postgres PASSWORD {}").format(sql.Literal(superuser_password))
-        )
+        conn.execute(sql.SQL("ALTER ROLE postgres PASSWORD {}").format(sql.Literal(superuser_password)))
         conn.execute(
             sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE pg_monitor").format(
                 sql.Identifier(MONITOR_USER), sql.Literal(monitor_password)
@@ -361,8 +388,12 @@ def start_pg_cluster(
     monitor_password = secrets.token_urlsafe(18)
     primary = _start_primary(base, os_user, extra_conf, private=private_sockets)
     cluster = PgCluster(
-        primary=primary, standby=None, superuser_password=superuser_password,
-        monitor_password=monitor_password, base_dir=base, owns_base_dir=owns_base_dir,
+        primary=primary,
+        standby=None,
+        superuser_password=superuser_password,
+        monitor_password=monitor_password,
+        base_dir=base,
+        owns_base_dir=owns_base_dir,
     )
     try:
         _setup_roles(primary, superuser_password, monitor_password)
@@ -387,14 +418,29 @@ def _start_standby(cluster: PgCluster, os_user: str | None, private: bool = Fals
     make_dir(inst.datadir, os_user)
     run(
         [
-            pg_binary("pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres",
-            "-D", str(inst.datadir), "-R", "-X", "stream", "-c", "fast", "-N",
+            pg_binary("pg_basebackup"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(primary.port),
+            "-U",
+            "postgres",
+            "-D",
+            str(inst.datadir),
+            "-R",
+            "-X",
+            "stream",
+            "-c",
+            "fast",
+            "-N",
         ],
         user=os_user,
         env={"PGPASSWORD": cluster.superuser_password, "PGAPPNAME": "standby"},
         timeout=180,
     )
-    inst.append_conf({"unix_socket_directories": f"'{inst.socket_dir}'"})  # the rest came with the base backup
+    inst.append_conf(
+        {"unix_socket_directories": f"'{inst.socket_dir}'"}
+    )  # the rest came with the base backup
     # the application name lets pg_stat_replication say which standby is which
     with open(inst.datadir / "postgresql.auto.conf", "a") as fh:
         fh.write("cluster_name = 'standby'\n")

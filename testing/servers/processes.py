@@ -201,9 +201,13 @@ def wait_for_port(
         if port_open(port, host):
             return
         if proc is not None and proc.poll() is not None:
-            raise ServerStartError(f"{what} exited with {proc.returncode} before listening:\n{log_tail(log_path)}")
+            raise ServerStartError(
+                f"{what} exited with {proc.returncode} before listening:\n{log_tail(log_path)}"
+            )
         time.sleep(0.05)
-    raise ServerStartError(f"{what} did not listen on {host}:{port} within {timeout:.0f}s:\n{log_tail(log_path)}")
+    raise ServerStartError(
+        f"{what} did not listen on {host}:{port} within {timeout:.0f}s:\n{log_tail(log_path)}"
+    )
 
 
 def log_tail(path: Path | None, lines: int = 30) -> str:
@@ -242,8 +246,10 @@ def cache_root() -> Path:
         root.mkdir(parents=True, exist_ok=True)
         os.chmod(root, 0o755)
         return root
-    base = Path("/dev/shm") if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else Path(
-        tempfile.gettempdir()
+    base = (
+        Path("/dev/shm")
+        if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK)
+        else Path(tempfile.gettempdir())
     )
     root = base / f"headroom-cache-{os.geteuid()}"
     root.mkdir(exist_ok=True)

@@ -59,12 +59,14 @@ def prometheus_config(
         static: dict[str, object] = {"targets": list(targets)}
         if target_labels and job in target_labels:
             static["labels"] = dict(target_labels[job])
-        jobs.append({
-            "job_name": job,
-            "scrape_interval": scrape_interval,
-            "scrape_timeout": scrape_interval if scrape_interval.endswith("s") else "10s",
-            "static_configs": [static],
-        })
+        jobs.append(
+            {
+                "job_name": job,
+                "scrape_interval": scrape_interval,
+                "scrape_timeout": scrape_interval if scrape_interval.endswith("s") else "10s",
+                "static_configs": [static],
+            }
+        )
     config: dict[str, object] = {
         "global": {"scrape_interval": scrape_interval, "evaluation_interval": evaluation_interval},
         "scrape_configs": jobs,
@@ -97,8 +99,9 @@ def start_prometheus(
     config_path = work / "prometheus.yml"
     config_path.write_text(
         yaml.safe_dump(
-            prometheus_config(scrape_targets, scrape_interval, evaluation_interval, rule_files, alertmanagers,
-                              target_labels),
+            prometheus_config(
+                scrape_targets, scrape_interval, evaluation_interval, rule_files, alertmanagers, target_labels
+            ),
             sort_keys=False,
         )
     )
@@ -108,9 +111,14 @@ def start_prometheus(
         return ManagedServer(
             name="prometheus",
             argv=[
-                binary, f"--config.file={config_path}", f"--storage.tsdb.path={tsdb}",
-                f"--web.listen-address=127.0.0.1:{port}", "--rules.alert.resend-delay=1s",
-                "--web.enable-lifecycle", "--web.enable-admin-api", *extra_args,
+                binary,
+                f"--config.file={config_path}",
+                f"--storage.tsdb.path={tsdb}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--rules.alert.resend-delay=1s",
+                "--web.enable-lifecycle",
+                "--web.enable-admin-api",
+                *extra_args,
             ],
             port=port,
             log_path=work / "prometheus.log",
@@ -152,8 +160,12 @@ def start_mysqld_exporter(
     def make(listen_port: int) -> ManagedServer:
         return ManagedServer(
             name="mysqld_exporter",
-            argv=[binary, f"--config.my-cnf={cnf}", f"--web.listen-address=127.0.0.1:{listen_port}",
-                  *extra_args],
+            argv=[
+                binary,
+                f"--config.my-cnf={cnf}",
+                f"--web.listen-address=127.0.0.1:{listen_port}",
+                *extra_args,
+            ],
             port=listen_port,
             log_path=work / "mysqld_exporter.log",
             workdir=work,
@@ -168,10 +180,19 @@ def start_alertmanager(
     """Alertmanager on a free loopback port, clustering off (no 0.0.0.0:9094 listener)."""
     binary = alertmanager_binary()
     work = make_dir(Path(base_dir), None, 0o755)
-    cfg = dict(config) if config else {
-        "route": {"receiver": "null", "group_wait": "1s", "group_interval": "1s", "repeat_interval": "1h"},
-        "receivers": [{"name": "null"}],
-    }
+    cfg = (
+        dict(config)
+        if config
+        else {
+            "route": {
+                "receiver": "null",
+                "group_wait": "1s",
+                "group_interval": "1s",
+                "repeat_interval": "1h",
+            },
+            "receivers": [{"name": "null"}],
+        }
+    )
     config_path = work / "alertmanager.yml"
     config_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     storage = make_dir(work / "data", None, 0o755)
@@ -180,8 +201,12 @@ def start_alertmanager(
         return ManagedServer(
             name="alertmanager",
             argv=[
-                binary, f"--config.file={config_path}", f"--storage.path={storage}",
-                f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=", *extra_args,
+                binary,
+                f"--config.file={config_path}",
+                f"--storage.path={storage}",
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--cluster.listen-address=",
+                *extra_args,
             ],
             port=port,
             log_path=work / "alertmanager.log",

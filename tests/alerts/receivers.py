@@ -26,8 +26,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 GATE_LIMIT = 120.0
-SLACK_ERRORS = {400: "invalid_payload", 403: "action_prohibited", 404: "channel_not_found", 410: "channel_is_archived",
-                429: "rate_limited", 500: "rollup_error"}
+SLACK_ERRORS = {
+    400: "invalid_payload",
+    403: "action_prohibited",
+    404: "channel_not_found",
+    410: "channel_is_archived",
+    429: "rate_limited",
+    500: "rollup_error",
+}
 
 
 @dataclass
@@ -77,7 +83,9 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     # --- control -------------------------------------------------------------------------------
     @property
@@ -100,7 +108,9 @@ class Receiver:
             if len(found) >= count:
                 return found
             time.sleep(0.02)
-        raise AssertionError(f"{self.flavour} receiver got {len(found)} requests, expected {count} within {timeout}s")
+        raise AssertionError(
+            f"{self.flavour} receiver got {len(found)} requests, expected {count} within {timeout}s"
+        )
 
     def start(self) -> Receiver:
         self.thread.start()
@@ -123,7 +133,9 @@ class Receiver:
                 doc = json.loads(body)
             except ValueError:
                 return Reply(400, "invalid_payload")
-            if not isinstance(doc, dict) or not (doc.get("text") or doc.get("blocks") or doc.get("attachments")):
+            if not isinstance(doc, dict) or not (
+                doc.get("text") or doc.get("blocks") or doc.get("attachments")
+            ):
                 return Reply(400, "no_text")
             return Reply(200, "ok")
         if self.flavour == "pagerduty":
@@ -132,7 +144,9 @@ class Receiver:
 
     def _pagerduty(self, body: bytes) -> Reply:
         def invalid(error: str) -> Reply:
-            return Reply(400, {"status": "invalid event", "message": "Event object is invalid", "errors": [error]})
+            return Reply(
+                400, {"status": "invalid event", "message": "Event object is invalid", "errors": [error]}
+            )
 
         try:
             event = json.loads(body)
@@ -154,15 +168,24 @@ class Receiver:
                 return invalid("'payload.severity' is invalid")
         elif not event.get("dedup_key"):
             return invalid("'dedup_key' is missing or blank")
-        return Reply(202, {"status": "success", "message": "Event processed",
-                           "dedup_key": event.get("dedup_key") or "generated"})
+        return Reply(
+            202,
+            {
+                "status": "success",
+                "message": "Event processed",
+                "dedup_key": event.get("dedup_key") or "generated",
+            },
+        )
 
     def _usual_body(self, status: int) -> bytes | str | dict[str, Any]:
         if self.flavour == "slack":
             return SLACK_ERRORS.get(status, "ok" if status < 300 else "error")
         if self.flavour == "pagerduty":
             if status == 429:
-                return {"status": "throttle event", "message": "Requests for this service are arriving too quickly."}
+                return {
+                    "status": "throttle event",
+                    "message": "Requests for this service are arriving too quickly.",
+                }
             if 200 <= status < 300:
                 return {"status": "success", "message": "Event processed", "dedup_key": "x"}
             return {"status": "error", "message": f"status {status}"}
@@ -179,8 +202,17 @@ class Receiver:
         if reply is None:
             reply = self._default(body)
         elif reply.body is None:
-            reply = Reply(reply.status, self._usual_body(reply.status), reply.headers, reply.delay, drip=reply.drip, gate=reply.gate)
-        record = Received(time.time(), handler.path, {k.lower(): v for k, v in handler.headers.items()}, body, 0)
+            reply = Reply(
+                reply.status,
+                self._usual_body(reply.status),
+                reply.headers,
+                reply.delay,
+                drip=reply.drip,
+                gate=reply.gate,
+            )
+        record = Received(
+            time.time(), handler.path, {k.lower(): v for k, v in handler.headers.items()}, body, 0
+        )
         with self.lock:
             self.requests.append(record)
         if reply.delay:
@@ -198,10 +230,16 @@ class Receiver:
             if isinstance(data, dict):
                 payload, ctype = json.dumps(data).encode(), "application/json"
             else:
-                payload, ctype = (data or "").encode() if isinstance(data, str) else (data or b""), "text/plain"
+                payload, ctype = (
+                    (data or "").encode() if isinstance(data, str) else (data or b""),
+                    "text/plain",
+                )
             # One write for status line, headers and body (two small writes meet Nagle + delayed ACK).
-            head = [f"HTTP/1.1 {reply.status} {handler.responses.get(reply.status, ('Status',))[0]}",
-                    f"Content-Type: {ctype}", f"Content-Length: {len(payload)}"]
+            head = [
+                f"HTTP/1.1 {reply.status} {handler.responses.get(reply.status, ('Status',))[0]}",
+                f"Content-Type: {ctype}",
+                f"Content-Length: {len(payload)}",
+            ]
             head += [f"{key}: {value}" for key, value in reply.headers.items()]
             raw = ("\r\n".join(head) + "\r\n\r\n").encode()
             answer = raw + (payload if reply.status not in (204, 304) else b"")

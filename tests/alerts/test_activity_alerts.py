@@ -50,9 +50,13 @@ def test_blocking_chain_rule_pages_with_the_root_blocker(
     try:
         threads[0].start()
         with pg_cluster.connect() as admin:
+
             def waited(pid: int) -> float:
-                row = admin.execute("SELECT extract(epoch FROM now() - state_change) FROM pg_stat_activity"
-                                    " WHERE pid = %s AND wait_event_type = 'Lock'", (pid,)).fetchone()
+                row = admin.execute(
+                    "SELECT extract(epoch FROM now() - state_change) FROM pg_stat_activity"
+                    " WHERE pid = %s AND wait_event_type = 'Lock'",
+                    (pid,),
+                ).fetchone()
                 return float(row[0]) if row else -1.0
 
             wait_for(lambda: waited(pids["B"]) > 0, 30)
@@ -69,12 +73,22 @@ def test_blocking_chain_rule_pages_with_the_root_blocker(
 
     slack, pd = receiver_factory("slack"), receiver_factory("pagerduty")
     [rule] = [r for r in default_pack() if r.name == "BlockingChainOld"]
-    cfg = AlertsConfig.model_validate(alerts_config(
-        rules=[rule.model_dump(by_alias=True)], dashboard_url="https://headroom.example",
-        channels=[{"type": "slack", "name": "slack", "webhook_url": slack.url + "/services/T1/B1/CHAIN"},
-                  {"type": "pagerduty", "name": "pd", "routing_key": "fake-routing-key", "url": pd.url + "/v2/enqueue"}],
-        routes=[{"channels": ["slack", "pd"], "group_wait": "0s", "group_interval": "1s"}],
-    ))
+    cfg = AlertsConfig.model_validate(
+        alerts_config(
+            rules=[rule.model_dump(by_alias=True)],
+            dashboard_url="https://headroom.example",
+            channels=[
+                {"type": "slack", "name": "slack", "webhook_url": slack.url + "/services/T1/B1/CHAIN"},
+                {
+                    "type": "pagerduty",
+                    "name": "pd",
+                    "routing_key": "fake-routing-key",
+                    "url": pd.url + "/v2/enqueue",
+                },
+            ],
+            routes=[{"channels": ["slack", "pd"], "group_wait": "0s", "group_interval": "1s"}],
+        )
+    )
     cycle = run_cycle(live_store, cfg, configured_rules(cfg.rules, [], False, []), t0 + 11)
     assert cycle.firing == 1  # one root, one alert
     dispatcher = Dispatcher(live_store, cfg)

@@ -26,18 +26,38 @@ ROUTING_KEY = "fake-routing-key-delivery-tests"
 
 def channel_config(kind: str, url: str, **extra: Any) -> dict[str, Any]:
     if kind == "slack":
-        return {"type": "slack", "name": "slack", "webhook_url": url + "/services/T000/B000/XXXXSECRETXXXX", **extra}
+        return {
+            "type": "slack",
+            "name": "slack",
+            "webhook_url": url + "/services/T000/B000/XXXXSECRETXXXX",
+            **extra,
+        }
     if kind == "pagerduty":
-        return {"type": "pagerduty", "name": "pd", "routing_key": ROUTING_KEY, "url": url + "/v2/enqueue", **extra}
+        return {
+            "type": "pagerduty",
+            "name": "pd",
+            "routing_key": ROUTING_KEY,
+            "url": url + "/v2/enqueue",
+            **extra,
+        }
     if kind == "webhook":
-        return {"type": "webhook", "name": "hook", "url": url + "/hook?token=HOOKSECRET", "hmac_secret": "k", **extra}
+        return {
+            "type": "webhook",
+            "name": "hook",
+            "url": url + "/hook?token=HOOKSECRET",
+            "hmac_secret": "k",
+            **extra,
+        }
     return {"type": "alertmanager", "name": "am", "url": url, **extra}
 
 
 def sample_payload(kind: str) -> dict[str, Any]:
     if kind == "pagerduty":
-        return {"event_action": "trigger", "dedup_key": "headroom-abc",
-                "payload": {"summary": "s", "source": "db1", "severity": "critical"}}
+        return {
+            "event_action": "trigger",
+            "dedup_key": "headroom-abc",
+            "payload": {"summary": "s", "source": "db1", "severity": "critical"},
+        }
     if kind == "slack":
         return {"text": "hello"}
     if kind == "alertmanager":
@@ -112,7 +132,11 @@ def test_fails_three_times_then_accepts_exactly_once(
         dispatcher.stop()
     statuses = [r.status for r in rec.requests]
     # the timed-out answer is written after the client gave up: 503 or a broken pipe (0)
-    assert statuses[0] == 500 and statuses[1] in (0, 503) and statuses[2:] == [429, 202 if kind == "pagerduty" else 200]
+    assert (
+        statuses[0] == 500
+        and statuses[1] in (0, 503)
+        and statuses[2:] == [429, 202 if kind == "pagerduty" else 200]
+    )
     assert len(rec.accepted()) == 1
     throttled_at = rec.requests[2].ts
     assert accepted[0].ts - throttled_at >= 2.0, "sent again before Retry-After passed"
@@ -124,7 +148,9 @@ def test_fails_three_times_then_accepts_exactly_once(
         assert {r.json()["dedup_key"] for r in rec.requests} == {"headroom-k1"}
 
 
-def test_permanent_4xx_stops_and_is_reported(live_store: Store, receiver_factory: Callable[[str], Receiver]) -> None:
+def test_permanent_4xx_stops_and_is_reported(
+    live_store: Store, receiver_factory: Callable[[str], Receiver]
+) -> None:
     from alerts.health import channel_health, check_problems
 
     rec = receiver_factory("slack")
@@ -142,10 +168,14 @@ def test_permanent_4xx_stops_and_is_reported(live_store: Store, receiver_factory
     health = channel_health(live_store)
     assert [(h.channel, h.pending, h.failed) for h in health] == [("slack", 0, 1)]
     assert health[0].last_error == "HTTP 404: channel_not_found"
-    assert check_problems(live_store) == ["alerts channel slack: 1 notification(s) failed permanently: HTTP 404: channel_not_found"]
+    assert check_problems(live_store) == [
+        "alerts channel slack: 1 notification(s) failed permanently: HTTP 404: channel_not_found"
+    ]
 
 
-def test_failing_channel_never_delays_another(live_store: Store, receiver_factory: Callable[[str], Receiver]) -> None:
+def test_failing_channel_never_delays_another(
+    live_store: Store, receiver_factory: Callable[[str], Receiver]
+) -> None:
     """Slack hangs on its first request (held by the receiver until released, then a 503); all of
     PagerDuty's notifications arrive, in order, while that one Slack attempt is still unanswered.
     No wall-clock window: if the channels shared a worker, PagerDuty would get nothing until the
@@ -154,12 +184,19 @@ def test_failing_channel_never_delays_another(live_store: Store, receiver_factor
     fast = receiver_factory("pagerduty")
     release = threading.Event()
     slow.push(*[Reply(503, gate=release) for _ in range(20)])
-    cfg = AlertsConfig.model_validate(alerts_config(channels=[
-        channel_config("slack", slow.url, timeout=GATE_LIMIT + 30),
-        channel_config("pagerduty", fast.url, rate_limit_per_minute=6000, rate_limit_burst=10)]))
+    cfg = AlertsConfig.model_validate(
+        alerts_config(
+            channels=[
+                channel_config("slack", slow.url, timeout=GATE_LIMIT + 30),
+                channel_config("pagerduty", fast.url, rate_limit_per_minute=6000, rate_limit_burst=10),
+            ]
+        )
+    )
     items = [OutboxItem("slack", f"s{i}", "trigger", f"s{i}", {"text": f"m{i}"}) for i in range(5)]
-    items += [OutboxItem("pd", f"p{i}", "trigger", f"p{i}", sample_payload("pagerduty") | {"dedup_key": f"p{i}"})
-              for i in range(5)]
+    items += [
+        OutboxItem("pd", f"p{i}", "trigger", f"p{i}", sample_payload("pagerduty") | {"dedup_key": f"p{i}"})
+        for i in range(5)
+    ]
     enqueue(live_store, items)
     dispatcher = Dispatcher(live_store, cfg)
     dispatcher.start()
@@ -180,6 +217,7 @@ def test_trigger_before_resolve_even_when_trigger_is_retried(
     live_store: Store, receiver_factory: Callable[[str], Receiver]
 ) -> None:
     rec = receiver_factory("pagerduty")
+
     def d1_trigger(body: bytes) -> bool:
         event = json.loads(body)
         return bool(event["dedup_key"] == "d1" and event["event_action"] == "trigger")
@@ -187,9 +225,14 @@ def test_trigger_before_resolve_even_when_trigger_is_retried(
     rec.push(Reply(500, when=d1_trigger), Reply(500, when=d1_trigger))
     cfg = AlertsConfig.model_validate(alerts_config(channels=[channel_config("pagerduty", rec.url)]))
     trig = sample_payload("pagerduty") | {"dedup_key": "d1"}
-    enqueue(live_store, [OutboxItem("pd", "d1", "trigger", "d1", trig),
-                    OutboxItem("pd", "d1", "resolve", "d1", {"event_action": "resolve", "dedup_key": "d1"}),
-                    OutboxItem("pd", "d2", "trigger", "d2", trig | {"dedup_key": "d2"})])
+    enqueue(
+        live_store,
+        [
+            OutboxItem("pd", "d1", "trigger", "d1", trig),
+            OutboxItem("pd", "d1", "resolve", "d1", {"event_action": "resolve", "dedup_key": "d1"}),
+            OutboxItem("pd", "d2", "trigger", "d2", trig | {"dedup_key": "d2"}),
+        ],
+    )
     dispatcher = Dispatcher(live_store, cfg)
     dispatcher.start()
     try:
@@ -200,15 +243,25 @@ def test_trigger_before_resolve_even_when_trigger_is_retried(
     # d2 is not held up by d1's retries; d1's resolve waits for d1's trigger
     assert order == [("d2", "trigger"), ("d1", "trigger"), ("d1", "resolve")]
     attempts = [(r.json()["dedup_key"], r.json()["event_action"], r.status) for r in rec.requests]
-    assert attempts == [("d1", "trigger", 500), ("d2", "trigger", 202), ("d1", "trigger", 500),
-                        ("d1", "trigger", 202), ("d1", "resolve", 202)]
+    assert attempts == [
+        ("d1", "trigger", 500),
+        ("d2", "trigger", 202),
+        ("d1", "trigger", 500),
+        ("d1", "trigger", 202),
+        ("d1", "resolve", 202),
+    ]
 
 
 def test_rate_limit_per_channel(live_store: Store, receiver_factory: Callable[[str], Receiver]) -> None:
     rec = receiver_factory("slack")
-    cfg = AlertsConfig.model_validate(alerts_config(channels=[
-        channel_config("slack", rec.url, rate_limit_per_minute=120, rate_limit_burst=1)]))
-    enqueue(live_store, [OutboxItem("slack", f"k{i}", "trigger", f"k{i}", {"text": str(i)}) for i in range(5)])
+    cfg = AlertsConfig.model_validate(
+        alerts_config(
+            channels=[channel_config("slack", rec.url, rate_limit_per_minute=120, rate_limit_burst=1)]
+        )
+    )
+    enqueue(
+        live_store, [OutboxItem("slack", f"k{i}", "trigger", f"k{i}", {"text": str(i)}) for i in range(5)]
+    )
     dispatcher = Dispatcher(live_store, cfg)
     dispatcher.start()
     try:
@@ -219,19 +272,33 @@ def test_rate_limit_per_channel(live_store: Store, receiver_factory: Callable[[s
     assert min(gaps) >= 0.45, gaps  # 120/min = one every 0.5 s (scheduling slack 50 ms)
 
 
-def test_private_hosts_refused_unless_allowed(live_store: Store, receiver_factory: Callable[[str], Receiver]) -> None:
+def test_private_hosts_refused_unless_allowed(
+    live_store: Store, receiver_factory: Callable[[str], Receiver]
+) -> None:
     rec = receiver_factory("slack")
-    cfg = AlertsConfig.model_validate(alerts_config(
-        allow_private_webhook_hosts=False, channels=[channel_config("slack", rec.url)]))
+    cfg = AlertsConfig.model_validate(
+        alerts_config(allow_private_webhook_hosts=False, channels=[channel_config("slack", rec.url)])
+    )
     with GuardedClient() as client:
         result = send(client, cfg.channels[0], {"text": "x"}, allow_private=False)
         assert result.outcome == "permanent"
-        assert result.error == ("refused: host resolves to a loopback address (127.0.0.1); "
-                                "set allow_private_hosts: true on the channel to allow it")
-        for url in ("file:///etc/passwd", "gopher://x/", "http://169.254.169.254/latest", "http://10.1.2.3/x"):
-            ch = AlertsConfig.model_validate(alerts_config(channels=[{"type": "webhook", "name": "h", "url": url}]))
+        assert result.error == (
+            "refused: host resolves to a loopback address (127.0.0.1); "
+            "set allow_private_hosts: true on the channel to allow it"
+        )
+        for url in (
+            "file:///etc/passwd",
+            "gopher://x/",
+            "http://169.254.169.254/latest",
+            "http://10.1.2.3/x",
+        ):
+            ch = AlertsConfig.model_validate(
+                alerts_config(channels=[{"type": "webhook", "name": "h", "url": url}])
+            )
             res = send(client, ch.channels[0], {}, allow_private=False)
-            assert res.outcome == "permanent" and res.error is not None and res.error.startswith("refused: "), url
+            assert (
+                res.outcome == "permanent" and res.error is not None and res.error.startswith("refused: ")
+            ), url
             assert url not in res.error
     assert rec.requests == []
 

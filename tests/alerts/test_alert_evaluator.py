@@ -14,11 +14,16 @@ from alerts.rules.models import Rule
 from alerts.service import rules_of, run_cycle
 from store import LatestValue, Sample, SeriesData, Store, schema
 
-STOPPED = Rule.model_validate({
-    "name": "SqlStopped", "severity": "critical", "for": "60s", "keep_firing_for": "0s",
-    "threshold": {"metric": "mysql_replica_sql_running", "op": "==", "value": 0},
-    "annotations": {"summary": "{{ $labels.target }} SQL thread stopped"},
-})
+STOPPED = Rule.model_validate(
+    {
+        "name": "SqlStopped",
+        "severity": "critical",
+        "for": "60s",
+        "keep_firing_for": "0s",
+        "threshold": {"metric": "mysql_replica_sql_running", "op": "==", "value": 0},
+        "annotations": {"summary": "{{ $labels.target }} SQL thread stopped"},
+    }
+)
 
 
 def snap(now: int, value: float | None, **extra: Any) -> Snapshot:
@@ -53,8 +58,14 @@ def test_pending_that_clears_never_fires_and_stale_samples_do_not_count() -> Non
     r1 = evaluate([STOPPED], snap(t0, 0), {})
     r2 = evaluate([STOPPED], snap(t0 + 30, 1), r1.alerts)
     assert r2.alerts == {} and [(t.from_state, t.to_state) for t in r2.transitions] == [(PENDING, "inactive")]
-    stale = Snapshot(now=t0 + 400, latest={"mysql_replica_sql_running": [
-        LatestValue("db1", "mysql_replica_sql_running", {}, t0 + 400 - 301, 0.0)]})
+    stale = Snapshot(
+        now=t0 + 400,
+        latest={
+            "mysql_replica_sql_running": [
+                LatestValue("db1", "mysql_replica_sql_running", {}, t0 + 400 - 301, 0.0)
+            ]
+        },
+    )
     assert evaluate([STOPPED], stale, {}).alerts == {}
 
 
@@ -71,28 +82,57 @@ def test_keep_firing_for() -> None:
 
 def test_ratio_rate_absent_forecast() -> None:
     now = 2_000_000
-    conn = Rule.model_validate({"name": "Conn", "threshold": {
-        "metric": "pg_connections", "aggregation": "sum", "divide_by": {"metric": "pg_max_connections"},
-        "divisor_minus": {"metric": "pg_reserved_connections"}, "op": ">=", "value": 0.8}})
+    conn = Rule.model_validate(
+        {
+            "name": "Conn",
+            "threshold": {
+                "metric": "pg_connections",
+                "aggregation": "sum",
+                "divide_by": {"metric": "pg_max_connections"},
+                "divisor_minus": {"metric": "pg_reserved_connections"},
+                "op": ">=",
+                "value": 0.8,
+            },
+        }
+    )
     latest = {
-        "pg_connections": [LatestValue("a", "pg_connections", {"state": "active", "datname": "x"}, now, 50),
-                           LatestValue("a", "pg_connections", {"state": "idle", "datname": "y"}, now, 31),
-                           LatestValue("b", "pg_connections", {"state": "active", "datname": "x"}, now, 79)],
-        "pg_max_connections": [LatestValue("a", "pg_max_connections", {}, now, 103),
-                               LatestValue("b", "pg_max_connections", {}, now, 103)],
-        "pg_reserved_connections": [LatestValue("a", "pg_reserved_connections", {}, now, 3),
-                                    LatestValue("b", "pg_reserved_connections", {}, now, 3)],
+        "pg_connections": [
+            LatestValue("a", "pg_connections", {"state": "active", "datname": "x"}, now, 50),
+            LatestValue("a", "pg_connections", {"state": "idle", "datname": "y"}, now, 31),
+            LatestValue("b", "pg_connections", {"state": "active", "datname": "x"}, now, 79),
+        ],
+        "pg_max_connections": [
+            LatestValue("a", "pg_max_connections", {}, now, 103),
+            LatestValue("b", "pg_max_connections", {}, now, 103),
+        ],
+        "pg_reserved_connections": [
+            LatestValue("a", "pg_reserved_connections", {}, now, 3),
+            LatestValue("b", "pg_reserved_connections", {}, now, 3),
+        ],
         "up": [LatestValue("a", "up", {}, now - 10, 1), LatestValue("b", "up", {}, now - 400, 1)],
     }
-    growth = Rule.model_validate({"name": "Growth", "rate_of_change": {
-        "metric": "pg_database_size_bytes", "window": "10m", "op": ">", "value": 1000}})
-    ranges = {("pg_database_size_bytes", 600.0): [
-        SeriesData("a", "pg_database_size_bytes", {"datname": "x"}, 0, [(now - 600, 0.0), (now, 1_200_000.0)]),
-        SeriesData("b", "pg_database_size_bytes", {"datname": "x"}, 0, [(now - 600, 0.0), (now, 300_000.0)])]}
+    growth = Rule.model_validate(
+        {
+            "name": "Growth",
+            "rate_of_change": {"metric": "pg_database_size_bytes", "window": "10m", "op": ">", "value": 1000},
+        }
+    )
+    ranges = {
+        ("pg_database_size_bytes", 600.0): [
+            SeriesData(
+                "a", "pg_database_size_bytes", {"datname": "x"}, 0, [(now - 600, 0.0), (now, 1_200_000.0)]
+            ),
+            SeriesData(
+                "b", "pg_database_size_bytes", {"datname": "x"}, 0, [(now - 600, 0.0), (now, 300_000.0)]
+            ),
+        ]
+    }
     silent = Rule.model_validate({"name": "Silent", "absent": {"metric": "up", "stale_after": "5m"}})
     disk = Rule.model_validate({"name": "Disk", "forecast": {"resource": "disk", "within": "7d"}})
-    forecasts = [ForecastRow("a", "disk", "m", {}, now - 100, "ok", 1e12, now + 3 * 86400, now + 9 * 86400, None),
-                 ForecastRow("b", "disk", "m", {}, now - 100, "ok", 1e12, now + 8 * 86400, None, None)]
+    forecasts = [
+        ForecastRow("a", "disk", "m", {}, now - 100, "ok", 1e12, now + 3 * 86400, now + 9 * 86400, None),
+        ForecastRow("b", "disk", "m", {}, now - 100, "ok", 1e12, now + 8 * 86400, None, None),
+    ]
     s = Snapshot(now=now, latest=latest, ranges=ranges, targets=["a", "b", "c"], forecasts=forecasts)
     result = evaluate([conn, growth, silent, disk], s, {})
     got = sorted((a.rule, a.labels["target"], round(a.value or 0, 3)) for a in result.alerts.values())
@@ -106,9 +146,13 @@ def test_ratio_rate_absent_forecast() -> None:
 
 
 def test_restart_neither_repages_nor_forgets(store: Store, now: int) -> None:
-    cfg = AlertsConfig.model_validate(alerts_config(
-        channels=[{"type": "log", "name": "log"}], routes=[{"channels": ["log"]}],
-        rules=[STOPPED.model_dump(by_alias=True) | {"for": 0}]))
+    cfg = AlertsConfig.model_validate(
+        alerts_config(
+            channels=[{"type": "log", "name": "log"}],
+            routes=[{"channels": ["log"]}],
+            rules=[STOPPED.model_dump(by_alias=True) | {"for": 0}],
+        )
+    )
     store.write_samples([Sample("db1", "mysql_replica_sql_running", {}, now, 0.0)])
     first = run_cycle(store, cfg, rules_of(cfg), now)
     assert [(i.kind, i.channel) for i in first.enqueued] == [("trigger", "log")]

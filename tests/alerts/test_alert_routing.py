@@ -14,21 +14,40 @@ from alerts.silences import SilenceError, create_silence, expire_silence, list_s
 from store import Sample, Store
 
 RULES = [
-    {"name": "Down", "severity": "critical", "threshold": {"metric": "up", "op": "==", "value": 0},
-     "annotations": {"summary": "{{ $labels.target }} is down", "runbook_url": "https://runbooks.example/down"}},
-    {"name": "ConnHigh", "severity": "warning",
-     "threshold": {"metric": "pg_connections", "aggregation": "sum", "op": ">", "value": 10},
-     "annotations": {"summary": "{{ $labels.target }} has {{ $value }} connections"}},
+    {
+        "name": "Down",
+        "severity": "critical",
+        "threshold": {"metric": "up", "op": "==", "value": 0},
+        "annotations": {
+            "summary": "{{ $labels.target }} is down",
+            "runbook_url": "https://runbooks.example/down",
+        },
+    },
+    {
+        "name": "ConnHigh",
+        "severity": "warning",
+        "threshold": {"metric": "pg_connections", "aggregation": "sum", "op": ">", "value": 10},
+        "annotations": {"summary": "{{ $labels.target }} has {{ $value }} connections"},
+    },
 ]
 
 
 def config(**extra: Any) -> AlertsConfig:
     base = alerts_config(
-        rules=RULES, dashboard_url="http://dash.example:8501",
-        channels=[{"type": "slack", "name": "slack", "webhook_url": "http://127.0.0.1:9/hook"},
-                  {"type": "pagerduty", "name": "pd", "routing_key": "k" * 32, "url": "http://127.0.0.1:9/e"}],
-        routes=[{"channels": ["slack", "pd"], "group_by": ["alertname", "target"], "group_interval": "30s",
-                 "repeat_interval": "1h"}],
+        rules=RULES,
+        dashboard_url="http://dash.example:8501",
+        channels=[
+            {"type": "slack", "name": "slack", "webhook_url": "http://127.0.0.1:9/hook"},
+            {"type": "pagerduty", "name": "pd", "routing_key": "k" * 32, "url": "http://127.0.0.1:9/e"},
+        ],
+        routes=[
+            {
+                "channels": ["slack", "pd"],
+                "group_by": ["alertname", "target"],
+                "group_interval": "30s",
+                "repeat_interval": "1h",
+            }
+        ],
     )
     base.update(extra)
     return AlertsConfig.model_validate(base)
@@ -36,8 +55,10 @@ def config(**extra: Any) -> AlertsConfig:
 
 def write(st: Store, ts: int, up: dict[str, float], conns: dict[str, float] | None = None) -> None:
     samples = [Sample(t, "up", {}, ts, v) for t, v in up.items()]
-    samples += [Sample(t, "pg_connections", {"state": "active", "datname": "app"}, ts, v)
-                for t, v in (conns or {}).items()]
+    samples += [
+        Sample(t, "pg_connections", {"state": "active", "datname": "app"}, ts, v)
+        for t, v in (conns or {}).items()
+    ]
     store_targets = {t for t in up} | set(conns or {})
     for t in store_targets:
         st.ensure_target(t, "postgres", {})
@@ -63,17 +84,24 @@ def test_silence_suppresses_and_audit_records_author_and_comment(store: Store, n
     r1 = run_cycle(store, cfg, rules_of(cfg), now)
     assert sent(r1, "slack") == [("trigger", "FIRING: Down on db2")]
     assert [k for k, why in r1.muted.items() if why == f"silenced by {sid}"] == [
-        ("Down", labels_hash("Down", {"target": "db1", "alertname": "Down", "severity": "critical"}))]
+        ("Down", labels_hash("Down", {"target": "db1", "alertname": "Down", "severity": "critical"}))
+    ]
     expire_silence(store, sid, "bob", "maintenance over early")
     write(store, now + 31, {"db1": 0, "db2": 0})
     r2 = run_cycle(store, cfg, rules_of(cfg), now + 31)
     assert sent(r2, "slack") == [("trigger", "FIRING: Down on db1")]
     audit = silence_audit(store, sid)
     assert [(a.action, a.author, a.comment) for a in audit] == [
-        ("create", "alice", "maintenance CHG-42"), ("expire", "bob", "maintenance over early")]
+        ("create", "alice", "maintenance CHG-42"),
+        ("expire", "bob", "maintenance over early"),
+    ]
     assert audit[1].snapshot["expired_at"] is not None
     [s] = list_silences(store)
-    assert (s.state, s.author, s.matchers) == ("expired", "alice", [{"name": "target", "op": "=", "value": "db1"}])
+    assert (s.state, s.author, s.matchers) == (
+        "expired",
+        "alice",
+        [{"name": "target", "op": "=", "value": "db1"}],
+    )
 
 
 def test_silence_arguments_are_checked(store: Store, now: int) -> None:
@@ -96,7 +124,10 @@ def test_critical_inhibits_warning_on_the_same_target(store: Store, now: int) ->
     cfg = config()
     write(store, now, {"db1": 0, "db2": 1}, {"db1": 50, "db2": 50})
     r = run_cycle(store, cfg, rules_of(cfg), now)
-    assert sorted(sent(r, "slack")) == [("trigger", "FIRING: ConnHigh on db2"), ("trigger", "FIRING: Down on db1")]
+    assert sorted(sent(r, "slack")) == [
+        ("trigger", "FIRING: ConnHigh on db2"),
+        ("trigger", "FIRING: Down on db1"),
+    ]
     assert list(r.muted.values()) == ["inhibited"]
     # db1 comes back: its warning is no longer inhibited and is notified (a new group: no group_wait)
     write(store, now + 5, {"db1": 1, "db2": 1}, {"db1": 50, "db2": 50})
@@ -105,8 +136,17 @@ def test_critical_inhibits_warning_on_the_same_target(store: Store, now: int) ->
 
 
 def test_grouping_wait_interval_repeat_and_resolve(store: Store, now: int) -> None:
-    cfg = config(routes=[{"channels": ["slack", "pd"], "group_by": ["alertname"], "group_wait": "10s",
-                          "group_interval": "30s", "repeat_interval": "1h"}])
+    cfg = config(
+        routes=[
+            {
+                "channels": ["slack", "pd"],
+                "group_by": ["alertname"],
+                "group_wait": "10s",
+                "group_interval": "30s",
+                "repeat_interval": "1h",
+            }
+        ]
+    )
     write(store, now, {"db1": 0})
     assert run_cycle(store, cfg, rules_of(cfg), now).enqueued == []  # group_wait
     write(store, now + 5, {"db1": 0, "db2": 0})
@@ -114,15 +154,19 @@ def test_grouping_wait_interval_repeat_and_resolve(store: Store, now: int) -> No
     write(store, now + 10, {"db1": 0, "db2": 0})
     r = run_cycle(store, cfg, rules_of(cfg), now + 10)
     assert sent(r, "slack") == [("trigger", "FIRING: Down (2 alerts)")]
-    keys = {dedup_key("Down", labels_hash("Down", {"target": t, "alertname": "Down", "severity": "critical"}))
-            for t in ("db1", "db2")}
+    keys = {
+        dedup_key("Down", labels_hash("Down", {"target": t, "alertname": "Down", "severity": "critical"}))
+        for t in ("db1", "db2")
+    }
     assert {k for _, k in sent(r, "pd")} == keys and {a for a, _ in sent(r, "pd")} == {"trigger"}
     write(store, now + 20, {"db1": 1, "db2": 0})
     assert run_cycle(store, cfg, rules_of(cfg), now + 20).enqueued == []  # within group_interval
     write(store, now + 40, {"db1": 1, "db2": 0})
     r = run_cycle(store, cfg, rules_of(cfg), now + 40)
     assert sent(r, "slack") == [("trigger", "FIRING: Down (1 firing, 1 resolved)")]
-    db1 = dedup_key("Down", labels_hash("Down", {"target": "db1", "alertname": "Down", "severity": "critical"}))
+    db1 = dedup_key(
+        "Down", labels_hash("Down", {"target": "db1", "alertname": "Down", "severity": "critical"})
+    )
     assert sent(r, "pd") == [("resolve", db1)]
     write(store, now + 45, {"db1": 1, "db2": 0})
     assert run_cycle(store, cfg, rules_of(cfg), now + 45).enqueued == []
@@ -143,7 +187,10 @@ def test_slack_and_pagerduty_payloads(store: Store, now: int) -> None:
     blocks = attachment["blocks"]
     assert blocks[0] == {"type": "header", "text": {"type": "plain_text", "text": "FIRING: Down on db1"}}
     assert len(blocks[1]["text"]["text"]) == 3000 and blocks[1]["text"]["text"].endswith("…")
-    assert "<http://dash.example:8501/?page=alerts&target=db1|All alerts in Headroom>" in blocks[-1]["elements"][0]["text"]
+    assert (
+        "<http://dash.example:8501/?page=alerts&target=db1|All alerts in Headroom>"
+        in blocks[-1]["elements"][0]["text"]
+    )
     assert len(slack["text"]) <= 3000
     pd = next(i.payload for i in r.enqueued if i.channel == "pd")
     assert len(pd["payload"]["summary"]) == 1024 and pd["payload"]["severity"] == "critical"
@@ -152,11 +199,20 @@ def test_slack_and_pagerduty_payloads(store: Store, now: int) -> None:
     assert "routing_key" not in pd  # added only when sending, never stored
 
 
-@pytest.mark.parametrize("matchers", [
-    ['alertname=~".+"'], ['alertname=~".*"'], ['target=~"(.*)"'], ['severity=~".{0,}"'], ['target=~"[\\\\s\\\\S]*"'],
-    ['alertname=~".*|Postgres"'], ['alertname!="PostgresDown"'], ['target!~"db1"'],
-    ['alertname=~".+"', 'target!="db1"'],
-])
+@pytest.mark.parametrize(
+    "matchers",
+    [
+        ['alertname=~".+"'],
+        ['alertname=~".*"'],
+        ['target=~"(.*)"'],
+        ['severity=~".{0,}"'],
+        ['target=~"[\\\\s\\\\S]*"'],
+        ['alertname=~".*|Postgres"'],
+        ['alertname!="PostgresDown"'],
+        ['target!~"db1"'],
+        ['alertname=~".+"', 'target!="db1"'],
+    ],
+)
 def test_a_silence_of_everything_is_refused_whatever_the_syntax(store: Store, matchers: list[str]) -> None:
     now = int(store.clock())
     with pytest.raises(SilenceError, match="^matchers: these matchers match every alert"):
@@ -164,9 +220,15 @@ def test_a_silence_of_everything_is_refused_whatever_the_syntax(store: Store, ma
     assert list_silences(store) == []
 
 
-@pytest.mark.parametrize("matchers", [
-    ['target="db1"'], ['alertname=~"Postgres.*"'], ['alertname=~".+"', 'target="db1"'], ['severity=~"warning|info"'],
-])
+@pytest.mark.parametrize(
+    "matchers",
+    [
+        ['target="db1"'],
+        ['alertname=~"Postgres.*"'],
+        ['alertname=~".+"', 'target="db1"'],
+        ['severity=~"warning|info"'],
+    ],
+)
 def test_a_silence_that_names_something_is_accepted(store: Store, matchers: list[str]) -> None:
     now = int(store.clock())
     sid = create_silence(store, matchers, now, now + 60, "alice", "x")

@@ -39,13 +39,21 @@ def test_errors_name_file_line_and_field(tmp_path: Path) -> None:
     with pytest.raises(RuleFileError) as info:
         load_rule_file(path)
     lines = info.value.lines
-    assert lines[0].startswith(f"{path}:7: rules[1].threshold.op: Input should be '>', '>=', '<', '<=', '==' or '!='")
-    assert lines[1] == (f"{path}:9: rules[2]: a rule needs exactly one of threshold, rate_of_change, absent, forecast "
-                        "(got threshold, absent)")
-    assert lines[2] == (f"{path}:13: rules[3].annotations: annotation summary: humanize applies to $value or "
-                        "$threshold, not $labels.target")
-    assert lines[3] == (f"{path}:17: rules[4].for: invalid duration '5 minutes': expected a number with a unit "
-                        "ms, s, m, h, d or w")
+    assert lines[0].startswith(
+        f"{path}:7: rules[1].threshold.op: Input should be '>', '>=', '<', '<=', '==' or '!='"
+    )
+    assert lines[1] == (
+        f"{path}:9: rules[2]: a rule needs exactly one of threshold, rate_of_change, absent, forecast "
+        "(got threshold, absent)"
+    )
+    assert lines[2] == (
+        f"{path}:13: rules[3].annotations: annotation summary: humanize applies to $value or "
+        "$threshold, not $labels.target"
+    )
+    assert lines[3] == (
+        f"{path}:17: rules[4].for: invalid duration '5 minutes': expected a number with a unit "
+        "ms, s, m, h, d or w"
+    )
     assert len(lines) == 4
 
 
@@ -59,19 +67,40 @@ def test_yaml_syntax_error_has_line(tmp_path: Path) -> None:
 
 def test_default_pack_covers_the_standard_alerts() -> None:
     rules = {r.name: r for r in default_pack()}
-    for name in ("TargetDown", "CollectorSilent", "PostgresConnectionsHigh", "PostgresConnectionsCritical",
-                 "PostgresReplicationLagBytes", "PostgresStandbyReplayLag", "PostgresSlotRetainingWal",
-                 "PostgresXidWraparoundWarning", "PostgresXidWraparoundCritical", "PostgresCacheHitLow",
-                 "PostgresDeadlocks", "PostgresIdleInTransaction", "PostgresArchiverFailing",
-                 "MySQLReplicaSQLThreadStopped", "MySQLReplicaIOThreadStopped", "MySQLReplicationLag",
-                 "MySQLInnoDBLogWaits", "DiskFullWithin7Days", "DiskFullWithin30Days"):
+    for name in (
+        "TargetDown",
+        "CollectorSilent",
+        "PostgresConnectionsHigh",
+        "PostgresConnectionsCritical",
+        "PostgresReplicationLagBytes",
+        "PostgresStandbyReplayLag",
+        "PostgresSlotRetainingWal",
+        "PostgresXidWraparoundWarning",
+        "PostgresXidWraparoundCritical",
+        "PostgresCacheHitLow",
+        "PostgresDeadlocks",
+        "PostgresIdleInTransaction",
+        "PostgresArchiverFailing",
+        "MySQLReplicaSQLThreadStopped",
+        "MySQLReplicaIOThreadStopped",
+        "MySQLReplicationLag",
+        "MySQLInnoDBLogWaits",
+        "DiskFullWithin7Days",
+        "DiskFullWithin30Days",
+    ):
         assert name in rules, name
     # 50 % and 75 % of the 2^31 transaction IDs before wraparound (the collector divides by XID_WRAPAROUND)
     for name, share in (("PostgresXidWraparoundWarning", 0.5), ("PostgresXidWraparoundCritical", 0.75)):
         cond = rules[name].threshold
-        assert cond is not None and (cond.metric, cond.op, cond.value) == ("pg_xid_wraparound_ratio", ">=", share)
+        assert cond is not None and (cond.metric, cond.op, cond.value) == (
+            "pg_xid_wraparound_ratio",
+            ">=",
+            share,
+        )
     assert rules["DiskFullWithin7Days"].forecast.within == 7 * 86400  # type: ignore[union-attr]
-    assert not default_pack(disabled=["TargetDown"]) or "TargetDown" not in {r.name for r in default_pack(["TargetDown"])}
+    assert not default_pack(disabled=["TargetDown"]) or "TargetDown" not in {
+        r.name for r in default_pack(["TargetDown"])
+    }
 
 
 def test_pack_uses_only_metrics_the_collectors_produce() -> None:
@@ -82,9 +111,15 @@ def test_pack_uses_only_metrics_the_collectors_produce() -> None:
 
 def test_lint_unknown_metric_and_impossible_thresholds() -> None:
     rules = [
-        Rule.model_validate({"name": "Typo", "threshold": {"metric": "pg_conections", "op": ">", "value": 1}}),
-        Rule.model_validate({"name": "Never", "threshold": {"metric": "pg_cache_hit_ratio", "op": ">", "value": 1.5}}),
-        Rule.model_validate({"name": "Always", "threshold": {"metric": "pg_database_size_bytes", "op": ">=", "value": 0}}),
+        Rule.model_validate(
+            {"name": "Typo", "threshold": {"metric": "pg_conections", "op": ">", "value": 1}}
+        ),
+        Rule.model_validate(
+            {"name": "Never", "threshold": {"metric": "pg_cache_hit_ratio", "op": ">", "value": 1.5}}
+        ),
+        Rule.model_validate(
+            {"name": "Always", "threshold": {"metric": "pg_database_size_bytes", "op": ">=", "value": 0}}
+        ),
         Rule.model_validate({"name": "UpTwo", "threshold": {"metric": "up", "op": "==", "value": 2}}),
         Rule.model_validate({"name": "Fine", "threshold": {"metric": "up", "op": "==", "value": 0}}),
     ]
@@ -99,8 +134,12 @@ def test_lint_unknown_metric_and_impossible_thresholds() -> None:
 
 def test_templates() -> None:
     labels = {"target": "db1", "datname": "app"}
-    assert render("{{ $labels.target }}/{{ $labels.datname }} at {{ $value | humanizePercentage }}", labels, 0.8123) \
+    assert (
+        render(
+            "{{ $labels.target }}/{{ $labels.datname }} at {{ $value | humanizePercentage }}", labels, 0.8123
+        )
         == "db1/app at 81.2 %"
+    )
     assert render("{{ $value | humanize1024 }}B", labels, 10 * 1024**3) == "10GiB"
     assert render("{{ $value | humanizeDuration }}", labels, 3 * 86400 + 7200) == "3 d 2 h"
     assert render("{{ $threshold }} < {{ $value }}", labels, 5, 3) == "3 < 5"
@@ -123,12 +162,16 @@ def test_check_alerts_reports_unsafe_channel_hosts() -> None:
     from alerts.config import AlertsConfig
     from alerts.lint import check_alerts
 
-    cfg = AlertsConfig.model_validate({
-        "default_rules": False,
-        "channels": [{"type": "slack", "name": "s", "webhook_url": "http://127.0.0.1:1/services/SECRET"},
-                     {"type": "webhook", "name": "w", "url": "ftp://example.com/x"},
-                     {"type": "webhook", "name": "ok", "url": "http://127.0.0.1:1/x", "allow_private_hosts": True}],
-    })
+    cfg = AlertsConfig.model_validate(
+        {
+            "default_rules": False,
+            "channels": [
+                {"type": "slack", "name": "s", "webhook_url": "http://127.0.0.1:1/services/SECRET"},
+                {"type": "webhook", "name": "w", "url": "ftp://example.com/x"},
+                {"type": "webhook", "name": "ok", "url": "http://127.0.0.1:1/x", "allow_private_hosts": True},
+            ],
+        }
+    )
     assert check_alerts(cfg, {"up"}) == [
         "alerts channel s: host resolves to a loopback address (127.0.0.1); "
         "set allow_private_hosts: true on the channel to allow it",
@@ -145,5 +188,10 @@ def test_sequence_rule_names_the_sequence_with_the_collectors_labels() -> None:
     tags = definitions("postgres")["sequences"].tags  # the labels pg_sequence_used_ratio carries
     summary = rule.annotations["summary"]
     assert set(re.findall(r"\$labels\.(\w+)", summary)) <= {"target", *tags}
-    labels = {"target": "orders-db", **{t: {"schemaname": "billing", "sequencename": "invoice_id_seq"}[t] for t in tags}}
-    assert render(summary, labels, 0.93) == "orders-db: sequence billing.invoice_id_seq used 93.0 % of its range"
+    labels = {
+        "target": "orders-db",
+        **{t: {"schemaname": "billing", "sequencename": "invoice_id_seq"}[t] for t in tags},
+    }
+    assert (
+        render(summary, labels, 0.93) == "orders-db: sequence billing.invoice_id_seq used 93.0 % of its range"
+    )

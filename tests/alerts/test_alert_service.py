@@ -17,18 +17,31 @@ from store import Sample, open_store
 from store.clock import FixedClock
 from store.config import StoreConfig
 
-DOWN = {"name": "Down", "severity": "critical", "threshold": {"metric": "up", "op": "==", "value": 0},
-        "annotations": {"summary": "{{ $labels.target }} is down"}}
+DOWN = {
+    "name": "Down",
+    "severity": "critical",
+    "threshold": {"metric": "up", "op": "==", "value": 0},
+    "annotations": {"summary": "{{ $labels.target }} is down"},
+}
 
 
-def test_run_alerts_once_delivers(tmp_fast: Path, receiver_factory: Callable[[str], Receiver], clock: FixedClock) -> None:
+def test_run_alerts_once_delivers(
+    tmp_fast: Path, receiver_factory: Callable[[str], Receiver], clock: FixedClock
+) -> None:
     slack = receiver_factory("slack")
     url = f"sqlite:///{tmp_fast}/m.db"
     st = open_store(url)
     st.write_samples([Sample("db1", "up", {}, int(clock()), 0.0)])
-    cfg = SimpleNamespace(store=StoreConfig(url=url), alerts=AlertsConfig.model_validate(alerts_config(
-        rules=[DOWN], channels=[{"type": "slack", "name": "s", "webhook_url": slack.url + "/x"}],
-        routes=[{"channels": ["s"]}])))
+    cfg = SimpleNamespace(
+        store=StoreConfig(url=url),
+        alerts=AlertsConfig.model_validate(
+            alerts_config(
+                rules=[DOWN],
+                channels=[{"type": "slack", "name": "s", "webhook_url": slack.url + "/x"}],
+                routes=[{"channels": ["s"]}],
+            )
+        ),
+    )
     assert run_alerts(cfg, once=True, clock=clock) == 0
     assert [r.json()["text"] for r in slack.accepted()] == ["FIRING: Down on db1\n- db1 is down"]
     clock.advance(30)
@@ -39,15 +52,25 @@ def test_run_alerts_once_delivers(tmp_fast: Path, receiver_factory: Callable[[st
 def test_alertmanager_channel_resends_firing_alerts(tmp_fast: Path, clock: FixedClock) -> None:
     st = open_store(f"sqlite:///{tmp_fast}/m.db", clock=clock)
     now = int(clock())
-    cfg = AlertsConfig.model_validate(alerts_config(
-        rules=[DOWN], channels=[{"type": "alertmanager", "name": "am", "url": "http://127.0.0.1:9",
-                                 "resend_interval": "60s"}],
-        routes=[{"channels": ["am"], "repeat_interval": "4h"}]))
+    cfg = AlertsConfig.model_validate(
+        alerts_config(
+            rules=[DOWN],
+            channels=[
+                {"type": "alertmanager", "name": "am", "url": "http://127.0.0.1:9", "resend_interval": "60s"}
+            ],
+            routes=[{"channels": ["am"], "repeat_interval": "4h"}],
+        )
+    )
     kinds = []
     for dt in (0, 30, 59, 60, 90, 120):
         clock.set(now + dt)
         st.write_samples([Sample("db1", "up", {}, now + dt, 0.0)])
-        kinds.append([(i.kind, i.payload["alerts"][0]["endsAt"]) for i in run_cycle(st, cfg, rules_of(cfg), now + dt).enqueued])
+        kinds.append(
+            [
+                (i.kind, i.payload["alerts"][0]["endsAt"])
+                for i in run_cycle(st, cfg, rules_of(cfg), now + dt).enqueued
+            ]
+        )
     assert [[k for k, _ in step] for step in kinds] == [["trigger"], [], [], ["repeat"], [], ["repeat"]]
     from alerts.channels.common import iso
 
@@ -57,8 +80,9 @@ def test_alertmanager_channel_resends_firing_alerts(tmp_fast: Path, clock: Fixed
 def test_cycle_and_silences_on_a_postgresql_store(pg_store_url: str, clock: FixedClock) -> None:
     st = open_store(pg_store_url, clock=clock)
     now = int(clock())
-    cfg = AlertsConfig.model_validate(alerts_config(
-        rules=[DOWN], channels=[{"type": "log", "name": "log"}], routes=[{"channels": ["log"]}]))
+    cfg = AlertsConfig.model_validate(
+        alerts_config(rules=[DOWN], channels=[{"type": "log", "name": "log"}], routes=[{"channels": ["log"]}])
+    )
     st.write_samples([Sample("db1", "up", {}, now, 0.0), Sample("db2", "up", {}, now, 0.0)])
     sid = create_silence(st, {"target": "db2"}, now - 1, now + 600, "alice", "test")
     first = run_cycle(st, cfg, rules_of(cfg), now)
@@ -84,11 +108,17 @@ def test_one_failing_receiver_does_not_disturb_the_other(
     slack, pd = receiver_factory("slack"), receiver_factory("pagerduty")
     slack.push(*[Reply(503) for _ in range(1000)])
     st = open_store(f"sqlite:///{tmp_fast}/m.db")
-    cfg = AlertsConfig.model_validate(alerts_config(
-        rules=[DOWN], evaluation_interval=0.5,
-        channels=[{"type": "slack", "name": "s", "webhook_url": slack.url + "/x"},
-                  {"type": "pagerduty", "name": "p", "routing_key": "k" * 32, "url": pd.url + "/e"}],
-        routes=[{"channels": ["s", "p"], "group_interval": "0s"}]))
+    cfg = AlertsConfig.model_validate(
+        alerts_config(
+            rules=[DOWN],
+            evaluation_interval=0.5,
+            channels=[
+                {"type": "slack", "name": "s", "webhook_url": slack.url + "/x"},
+                {"type": "pagerduty", "name": "p", "routing_key": "k" * 32, "url": pd.url + "/e"},
+            ],
+            routes=[{"channels": ["s", "p"], "group_interval": "0s"}],
+        )
+    )
     now = int(time.time())
     st.write_samples([Sample("db1", "up", {}, now, 0.0)])
     stop = threading.Event()
@@ -108,7 +138,8 @@ def test_one_failing_receiver_does_not_disturb_the_other(
 
 
 def test_alerts_process_serves_notification_counters(
-    tmp_path: Path, receiver_factory: Callable[[str], Receiver],
+    tmp_path: Path,
+    receiver_factory: Callable[[str], Receiver],
     scrape_metrics: Callable[[str], dict[tuple[str, tuple[tuple[str, str], ...]], float]],
 ) -> None:
     """`headroom alerts --config F` (the real process) with `alerts.metrics_port`: one page delivered to
@@ -127,18 +158,36 @@ def test_alerts_process_serves_notification_counters(
     broken.push(Reply(404))
     url = f"sqlite:///{tmp_path / 'm.db'}"
     st = open_store(url)
-    st.write_samples([Sample("db1", "up", {}, int(time.time()), 0.0)])  # the real process reads the wall clock
+    st.write_samples(
+        [Sample("db1", "up", {}, int(time.time()), 0.0)]
+    )  # the real process reads the wall clock
     st.close()
     port = free_port()
-    (tmp_path / "headroom.yaml").write_text(yaml.safe_dump({
-        "store": {"url": url},
-        "alerts": {**alerts_config(rules=[DOWN], routes=[{"channels": ["ok", "broken"]}], channels=[
-            {"type": "slack", "name": "ok", "webhook_url": ok.url + "/x"},
-            {"type": "slack", "name": "broken", "webhook_url": broken.url + "/x"}]), "metrics_port": port},
-    }))
-    proc = subprocess.Popen([sys.executable, "-m", "headroom.cli", "alerts", "--config", "headroom.yaml"],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])})
+    (tmp_path / "headroom.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "store": {"url": url},
+                "alerts": {
+                    **alerts_config(
+                        rules=[DOWN],
+                        routes=[{"channels": ["ok", "broken"]}],
+                        channels=[
+                            {"type": "slack", "name": "ok", "webhook_url": ok.url + "/x"},
+                            {"type": "slack", "name": "broken", "webhook_url": broken.url + "/x"},
+                        ],
+                    ),
+                    "metrics_port": port,
+                },
+            }
+        )
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "headroom.cli", "alerts", "--config", "headroom.yaml"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
     try:
         ok.wait_for(1, timeout=60)
         deadline = time.monotonic() + 60

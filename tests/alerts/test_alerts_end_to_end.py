@@ -75,18 +75,31 @@ def test_replica_sql_thread_stop_pages_and_resolves(
     am = alertmanager_factory()
     slack, pd = receiver_factory("slack"), receiver_factory("pagerduty")
     [rule] = [r for r in default_pack() if r.name == "MySQLReplicaSQLThreadStopped"]
-    cfg = AlertsConfig.model_validate(alerts_config(
-        evaluation_interval=EVAL_S,
-        rules=[rule.model_dump(by_alias=True) | {"for": FOR_S}],
-        dashboard_url="http://127.0.0.1:8501",
-        channels=[
-            {"type": "slack", "name": "slack", "webhook_url": slack.url + "/services/T1/B1/SLACKSECRET"},
-            {"type": "pagerduty", "name": "pd", "routing_key": ROUTING_KEY, "url": pd.url + "/v2/enqueue"},
-            {"type": "alertmanager", "name": "am", "url": am.url, "resend_interval": "5s"},
-        ],
-        routes=[{"matchers": ['severity="critical"'], "channels": ["slack", "pd", "am"],
-                 "group_interval": "1s", "repeat_interval": "1h"}],
-    ))
+    cfg = AlertsConfig.model_validate(
+        alerts_config(
+            evaluation_interval=EVAL_S,
+            rules=[rule.model_dump(by_alias=True) | {"for": FOR_S}],
+            dashboard_url="http://127.0.0.1:8501",
+            channels=[
+                {"type": "slack", "name": "slack", "webhook_url": slack.url + "/services/T1/B1/SLACKSECRET"},
+                {
+                    "type": "pagerduty",
+                    "name": "pd",
+                    "routing_key": ROUTING_KEY,
+                    "url": pd.url + "/v2/enqueue",
+                },
+                {"type": "alertmanager", "name": "am", "url": am.url, "resend_interval": "5s"},
+            ],
+            routes=[
+                {
+                    "matchers": ['severity="critical"'],
+                    "channels": ["slack", "pd", "am"],
+                    "group_interval": "1s",
+                    "repeat_interval": "1h",
+                }
+            ],
+        )
+    )
     target = TargetConfig(name="maria-replica", engine="mysql", dsn=pair.monitor_dsn("replica"))
     store = live_store  # real collection and delivery in real time
     collector = CollectorLoop(store, target)
@@ -129,12 +142,18 @@ def test_replica_sql_thread_stop_pages_and_resolves(
     with pair.root_connect("replica") as conn, conn.cursor() as cur:
         cur.execute("START SLAVE SQL_THREAD")
     resolved = pd.wait_for(2, timeout=30)[1].json()
-    assert resolved == {"routing_key": ROUTING_KEY, "event_action": "resolve", "dedup_key": event["dedup_key"]}
+    assert resolved == {
+        "routing_key": ROUTING_KEY,
+        "event_action": "resolve",
+        "dedup_key": event["dedup_key"],
+    }
     slack.wait_for(2, timeout=15)
     deadline = time.time() + 15
     while time.time() < deadline and am_alerts(am.url, "MySQLReplicaSQLThreadStopped"):
         time.sleep(0.3)
-    assert am_alerts(am.url, "MySQLReplicaSQLThreadStopped") == [], "Alertmanager still lists the resolved alert"
+    assert am_alerts(am.url, "MySQLReplicaSQLThreadStopped") == [], (
+        "Alertmanager still lists the resolved alert"
+    )
     time.sleep(EVAL_S * 2)  # nothing more may arrive
     assert [r.json()["event_action"] for r in pd.accepted()] == ["trigger", "resolve"]
     assert [r.json()["text"].split(":")[0] for r in slack.accepted()] == ["FIRING", "RESOLVED"]

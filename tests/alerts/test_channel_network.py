@@ -27,8 +27,12 @@ GLOBAL_ADDRESS = "93.184.215.14"  # a global address; the tests never really con
 
 
 def webhook(url: str, **extra: Any) -> ChannelBase:
-    cfg = AlertsConfig.model_validate(alerts_config(
-        allow_private_webhook_hosts=False, channels=[{"type": "webhook", "name": "hook", "url": url, **extra}]))
+    cfg = AlertsConfig.model_validate(
+        alerts_config(
+            allow_private_webhook_hosts=False,
+            channels=[{"type": "webhook", "name": "hook", "url": url, **extra}],
+        )
+    )
     return cfg.channels[0]
 
 
@@ -40,8 +44,9 @@ class Resolver:
         self.answers = answers
         self.calls: dict[str, int] = {}
 
-    def __call__(self, host: Any, port: Any, family: int = 0, type: int = 0, proto: int = 0, flags: int = 0
-                 ) -> list[Any]:
+    def __call__(
+        self, host: Any, port: Any, family: int = 0, type: int = 0, proto: int = 0, flags: int = 0
+    ) -> list[Any]:
         name = host.decode() if isinstance(host, bytes) else str(host)
         if name not in self.answers:
             return REAL_GETADDRINFO(host, port, family, type, proto, flags)
@@ -81,7 +86,8 @@ def dials(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def test_dns_rebinding_cannot_move_the_request_to_loopback(
-    resolver: Callable[[dict[str, list[str]]], Resolver], receiver_factory: Callable[[str], Receiver],
+    resolver: Callable[[dict[str, list[str]]], Resolver],
+    receiver_factory: Callable[[str], Receiver],
     dials: list[str],
 ) -> None:
     rec = receiver_factory("generic")
@@ -96,29 +102,37 @@ def test_dns_rebinding_cannot_move_the_request_to_loopback(
     assert dials == [GLOBAL_ADDRESS]  # the connection went to the checked address
 
 
-@pytest.mark.parametrize(("address", "kind"), [
-    ("100.64.0.1", "shared (carrier-grade NAT)"),
-    ("100.127.255.254", "shared (carrier-grade NAT)"),
-    ("2002:7f00:1::1", "6to4"),  # 6to4 of 127.0.0.1
-    ("2002:808:808::1", "6to4"),
-    ("fec0::1", "site-local"),
-    ("64:ff9b::a9fe:a9fe", "link-local"),  # NAT64 form of 169.254.169.254
-    ("::ffff:10.1.2.3", "private"),
-    ("169.254.169.254", "link-local"),
-    ("0.0.0.0", "unspecified"),
-    ("192.0.2.10", "private"),  # documentation range: never a real receiver
-    ("224.0.0.1", "multicast"),
-])
+@pytest.mark.parametrize(
+    ("address", "kind"),
+    [
+        ("100.64.0.1", "shared (carrier-grade NAT)"),
+        ("100.127.255.254", "shared (carrier-grade NAT)"),
+        ("2002:7f00:1::1", "6to4"),  # 6to4 of 127.0.0.1
+        ("2002:808:808::1", "6to4"),
+        ("fec0::1", "site-local"),
+        ("64:ff9b::a9fe:a9fe", "link-local"),  # NAT64 form of 169.254.169.254
+        ("::ffff:10.1.2.3", "private"),
+        ("169.254.169.254", "link-local"),
+        ("0.0.0.0", "unspecified"),
+        ("192.0.2.10", "private"),  # documentation range: never a real receiver
+        ("224.0.0.1", "multicast"),
+    ],
+)
 def test_every_non_global_address_is_refused(
     address: str, kind: str, resolver: Callable[[dict[str, list[str]]], Resolver]
 ) -> None:
     resolver({"hook.example.test": [address]})
-    for url in ("http://hook.example.test/x", f"http://{address if ':' not in address else f'[{address}]'}/x"):
+    for url in (
+        "http://hook.example.test/x",
+        f"http://{address if ':' not in address else f'[{address}]'}/x",
+    ):
         with GuardedClient() as client:
             result = send(client, webhook(url, timeout=1), {"version": "4"}, allow_private=False)
         assert result.outcome == "permanent", (url, result)
-        assert result.error == (f"refused: host resolves to a {kind} address ({address.removeprefix('::ffff:')}); "
-                                "set allow_private_hosts: true on the channel to allow it"), url
+        assert result.error == (
+            f"refused: host resolves to a {kind} address ({address.removeprefix('::ffff:')}); "
+            "set allow_private_hosts: true on the channel to allow it"
+        ), url
 
 
 def test_a_global_address_is_not_refused(
@@ -126,7 +140,9 @@ def test_a_global_address_is_not_refused(
 ) -> None:
     resolver({"hook.example.test": [GLOBAL_ADDRESS]})
     with GuardedClient() as client:
-        result = send(client, webhook("http://hook.example.test/x", timeout=1), {"version": "4"}, allow_private=False)
+        result = send(
+            client, webhook("http://hook.example.test/x", timeout=1), {"version": "4"}, allow_private=False
+        )
     assert not (result.error or "").startswith("refused"), result
     assert dials == [GLOBAL_ADDRESS]
 
@@ -145,12 +161,33 @@ def test_host_header_keeps_the_url_name(
 
 
 @pytest.fixture
-def tls_server(tmp_path: Path, need_binary: Callable[[str, str], str]) -> Iterator[tuple[int, list[str | None]]]:
+def tls_server(
+    tmp_path: Path, need_binary: Callable[[str, str], str]
+) -> Iterator[tuple[int, list[str | None]]]:
     """A TLS listener on 127.0.0.1 with a self-signed certificate that records the SNI of each hello."""
     openssl = need_binary("openssl", "openssl")
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
-                    "-days", "1", "-subj", "/CN=hooks.tls.test"], check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=hooks.tls.test",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     names: list[str | None] = []
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
@@ -190,7 +227,9 @@ def test_tls_sni_carries_the_url_name(
     with GuardedClient() as client:
         result = send(client, channel, {"version": "4"}, allow_private=False)
     # the self-signed certificate is (rightly) not trusted; the hello named the URL's host, not the address
-    assert result.outcome == "retry" and result.error is not None and "CERTIFICATE_VERIFY_FAILED" in result.error
+    assert (
+        result.outcome == "retry" and result.error is not None and "CERTIFICATE_VERIFY_FAILED" in result.error
+    )
     assert names == ["hooks.tls.test"]
 
 

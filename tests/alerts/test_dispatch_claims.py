@@ -58,12 +58,27 @@ def test_two_dispatcher_processes_send_each_row_once(
     rec = receiver_factory("generic")
     rec.push(*[Reply(200, {}, delay=0.01) for _ in range(400)])  # a little slow: the two race for rows
     config = tmp_fast / "alerts.yaml"
-    config.write_text(yaml.safe_dump({
-        "allow_private_webhook_hosts": True,
-        "channels": [{"type": "webhook", "name": "hook", "url": rec.url + "/hook", "timeout": "5s",
-                      "rate_limit_per_minute": 60000, "rate_limit_burst": 100}],
-    }))
-    items = [OutboxItem("hook", f"single-{i}", "trigger", f"single-{i}", {"seq": f"single-{i}"}) for i in range(120)]
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "allow_private_webhook_hosts": True,
+                "channels": [
+                    {
+                        "type": "webhook",
+                        "name": "hook",
+                        "url": rec.url + "/hook",
+                        "timeout": "5s",
+                        "rate_limit_per_minute": 60000,
+                        "rate_limit_burst": 100,
+                    }
+                ],
+            }
+        )
+    )
+    items = [
+        OutboxItem("hook", f"single-{i}", "trigger", f"single-{i}", {"seq": f"single-{i}"})
+        for i in range(120)
+    ]
     for i in range(20):  # a trigger and its resolve: the resolve must still come second
         items.append(OutboxItem("hook", f"pair-{i}", "trigger", f"pair-{i}", {"seq": f"pair-{i}-trigger"}))
         items.append(OutboxItem("hook", f"pair-{i}", "resolve", f"pair-{i}", {"seq": f"pair-{i}-resolve"}))
@@ -72,8 +87,10 @@ def test_two_dispatcher_processes_send_each_row_once(
     log = tmp_fast / "dispatchers.log"
     command = [sys.executable, "-m", "alerts.dispatcher", "--config", str(config)]
     env = {**os.environ, "HEADROOM_STORE_URL": shared_store.engine.url.render_as_string(hide_password=False)}
-    procs = [subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
-             for _ in range(2)]
+    procs = [
+        subprocess.Popen(command, cwd=ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+        for _ in range(2)
+    ]
     try:
         wait_until(lambda: all(r["status"] == "sent" for r in rows(shared_store)), 120, "every row sent")
         time.sleep(1.0)  # nothing more may arrive
@@ -93,8 +110,19 @@ def test_two_dispatcher_processes_send_each_row_once(
     assert len(set(keys.values())) == len(items)
     for seq, key in keys.items():
         row = by_seq[f'{{"seq": "{seq}"}}']
-        assert key == outbox.idempotency_key(outbox.OutboxRow(
-            row["id"], "hook", row["alert_key"], row["kind"], row["dedup_key"], {}, row["created_at"], 0.0, 0))
+        assert key == outbox.idempotency_key(
+            outbox.OutboxRow(
+                row["id"],
+                "hook",
+                row["alert_key"],
+                row["kind"],
+                row["dedup_key"],
+                {},
+                row["created_at"],
+                0.0,
+                0,
+            )
+        )
     assert "Traceback" not in log.read_text()
 
 
@@ -104,11 +132,18 @@ def test_every_attempt_of_a_row_has_the_same_idempotency_key(
     store = live_store  # the dispatcher retries in real time
     rec = receiver_factory("generic")
     rec.push(Reply(500), Reply(503))
-    cfg = AlertsConfig.model_validate(alerts_config(channels=[
-        {"type": "webhook", "name": "hook", "url": rec.url + "/hook"}]))
+    cfg = AlertsConfig.model_validate(
+        alerts_config(channels=[{"type": "webhook", "name": "hook", "url": rec.url + "/hook"}])
+    )
     with store.engine.begin() as conn:
-        outbox.enqueue(conn, [OutboxItem("hook", "a", "trigger", "a", {"n": 1}),
-                              OutboxItem("hook", "b", "trigger", "b", {"n": 2})], time.time())
+        outbox.enqueue(
+            conn,
+            [
+                OutboxItem("hook", "a", "trigger", "a", {"n": 1}),
+                OutboxItem("hook", "b", "trigger", "b", {"n": 2}),
+            ],
+            time.time(),
+        )
     dispatcher = Dispatcher(store, cfg)
     dispatcher.start()
     try:
@@ -122,8 +157,19 @@ def test_every_attempt_of_a_row_has_the_same_idempotency_key(
     assert sum(len(v) for v in attempts.values()) == 4  # 500, 503, then one 200 each
     for n, keys in attempts.items():
         row = by_n[n]
-        expected = outbox.idempotency_key(outbox.OutboxRow(row["id"], "hook", row["alert_key"], row["kind"],
-                                                           row["dedup_key"], {}, row["created_at"], 0.0, 0))
+        expected = outbox.idempotency_key(
+            outbox.OutboxRow(
+                row["id"],
+                "hook",
+                row["alert_key"],
+                row["kind"],
+                row["dedup_key"],
+                {},
+                row["created_at"],
+                0.0,
+                0,
+            )
+        )
         assert set(keys) == {expected}
     assert attempts[1][0] != attempts[2][0]
 
@@ -134,14 +180,29 @@ def test_retry_after_is_capped(live_store: Store, receiver_factory: Callable[[st
     years.push(Reply(429, headers={"Retry-After": "99999999999"}))
     dated = receiver_factory("slack")
     dated.push(Reply(429, headers={"Retry-After": "Fri, 31 Dec 9999 23:59:59 GMT"}))
-    cfg = AlertsConfig.model_validate(alerts_config(channels=[
-        {"type": "slack", "name": "default-cap", "webhook_url": years.url + "/services/T/B/X"},
-        {"type": "slack", "name": "short-cap", "webhook_url": dated.url + "/services/T/B/Y", "retry_after_max": "1s"},
-    ]))
+    cfg = AlertsConfig.model_validate(
+        alerts_config(
+            channels=[
+                {"type": "slack", "name": "default-cap", "webhook_url": years.url + "/services/T/B/X"},
+                {
+                    "type": "slack",
+                    "name": "short-cap",
+                    "webhook_url": dated.url + "/services/T/B/Y",
+                    "retry_after_max": "1s",
+                },
+            ]
+        )
+    )
     assert cfg.channels[0].retry_after_max == 600.0  # the documented default: 10 minutes
     with store.engine.begin() as conn:
-        outbox.enqueue(conn, [OutboxItem("default-cap", "a", "trigger", "a", {"text": "a"}),
-                              OutboxItem("short-cap", "b", "trigger", "b", {"text": "b"})], time.time())
+        outbox.enqueue(
+            conn,
+            [
+                OutboxItem("default-cap", "a", "trigger", "a", {"text": "a"}),
+                OutboxItem("short-cap", "b", "trigger", "b", {"text": "b"}),
+            ],
+            time.time(),
+        )
     before = time.time()
     dispatcher = Dispatcher(store, cfg)
     dispatcher.start()

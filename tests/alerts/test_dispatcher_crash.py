@@ -25,7 +25,9 @@ ROUTING_KEY = "fake-routing-key-crash-test"
 def start_dispatcher(store_url: str, config: Path, log: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "alerts.dispatcher", "--store", store_url, "--config", str(config)],
-        cwd=ROOT, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
     )
 
 
@@ -36,18 +38,41 @@ def test_sigkill_mid_send_loses_nothing(
     rec = receiver_factory("pagerduty")
     rec.push(*[Reply(202, delay=0.05) for _ in range(300)])  # a little slow, so the kill lands mid-batch
     config = tmp_fast / "alerts.yaml"
-    config.write_text(yaml.safe_dump({
-        "allow_private_webhook_hosts": True,
-        "channels": [{"type": "pagerduty", "name": "pd", "routing_key": ROUTING_KEY, "url": rec.url + "/v2/enqueue",
-                      "rate_limit_per_minute": 60000, "rate_limit_burst": 100}],
-    }))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "allow_private_webhook_hosts": True,
+                "channels": [
+                    {
+                        "type": "pagerduty",
+                        "name": "pd",
+                        "routing_key": ROUTING_KEY,
+                        "url": rec.url + "/v2/enqueue",
+                        "rate_limit_per_minute": 60000,
+                        "rate_limit_burst": 100,
+                    }
+                ],
+            }
+        )
+    )
     keys = [dedup_key("CrashRule", f"{i:032x}") for i in range(100)]
     items = [
-        OutboxItem("pd", key, "trigger", key, {
-            "event_action": "trigger", "dedup_key": key,
-            "payload": {"summary": f"alert {i}", "source": "db1", "severity": "critical",
-                        "custom_details": {"seq": i}},
-        })
+        OutboxItem(
+            "pd",
+            key,
+            "trigger",
+            key,
+            {
+                "event_action": "trigger",
+                "dedup_key": key,
+                "payload": {
+                    "summary": f"alert {i}",
+                    "source": "db1",
+                    "severity": "critical",
+                    "custom_details": {"seq": i},
+                },
+            },
+        )
         for i, key in enumerate(keys)
     ]
     with store.engine.begin() as conn:
@@ -65,8 +90,10 @@ def test_sigkill_mid_send_loses_nothing(
             proc.kill()
     received_before = {r.json()["payload"]["custom_details"]["seq"] for r in rec.requests}
     with store.engine.connect() as conn:
-        pending = {row.dedup_key for row in conn.execute(
-            schema.outbox.select().where(schema.outbox.c.status == "pending"))}
+        pending = {
+            row.dedup_key
+            for row in conn.execute(schema.outbox.select().where(schema.outbox.c.status == "pending"))
+        }
     assert 35 <= len(received_before) < 100, "the kill did not land in the middle of the batch"
     in_flight = {keys[i] for i in received_before} & pending  # received, but not yet recorded as sent
 

@@ -31,7 +31,10 @@ FORGED = "shop\nRESOLVED: all clear"
 
 
 def test_slack_markup_in_a_database_name_is_inert_everywhere(
-    live_store: Store, tmp_fast: Path, pg_cluster_factory: Callable[..., Any], receiver_factory: Callable[[str], Receiver]
+    live_store: Store,
+    tmp_fast: Path,
+    pg_cluster_factory: Callable[..., Any],
+    receiver_factory: Callable[[str], Receiver],
 ) -> None:
     store = live_store  # collector, evaluator and dispatcher on one real clock
     cluster = pg_cluster_factory(with_standby=False)
@@ -43,21 +46,30 @@ def test_slack_markup_in_a_database_name_is_inert_everywhere(
     settings.spool_dir = tmp_fast / "spool"
     asyncio.run(collect_once(store, [target], settings))
     ages = {lv.labels["datname"]: lv.value for lv in store.latest("pg_xid_age", target="pg-hostile")}
-    assert EVIL in ages and FORGED in ages, sorted(ages)  # the collector stored the names as the server has them
+    assert EVIL in ages and FORGED in ages, sorted(
+        ages
+    )  # the collector stored the names as the server has them
 
     slack, pd, hook = receiver_factory("slack"), receiver_factory("pagerduty"), receiver_factory("generic")
     [rule] = [r for r in default_pack() if r.name == "PostgresXidWraparoundWarning"]
     threshold = rule.model_dump(by_alias=True)
     threshold["threshold"]["value"] = 0  # every database fires: its XID age is at least 0
-    cfg = AlertsConfig.model_validate(alerts_config(
-        rules=[threshold],
-        channels=[
-            {"type": "slack", "name": "slack", "webhook_url": slack.url + "/services/T1/B1/HOSTILE"},
-            {"type": "pagerduty", "name": "pd", "routing_key": "fake-routing-key-hostile", "url": pd.url + "/v2/enqueue"},
-            {"type": "webhook", "name": "hook", "url": hook.url + "/hook"},
-        ],
-        routes=[{"channels": ["slack", "pd", "hook"], "group_wait": "0s", "group_interval": "1s"}],
-    ))
+    cfg = AlertsConfig.model_validate(
+        alerts_config(
+            rules=[threshold],
+            channels=[
+                {"type": "slack", "name": "slack", "webhook_url": slack.url + "/services/T1/B1/HOSTILE"},
+                {
+                    "type": "pagerduty",
+                    "name": "pd",
+                    "routing_key": "fake-routing-key-hostile",
+                    "url": pd.url + "/v2/enqueue",
+                },
+                {"type": "webhook", "name": "hook", "url": hook.url + "/hook"},
+            ],
+            routes=[{"channels": ["slack", "pd", "hook"], "group_wait": "0s", "group_interval": "1s"}],
+        )
+    )
     rules = configured_rules(cfg.rules, [], False, [])
     cycle = run_cycle(store, cfg, rules, int(store.clock()))
     assert cycle.firing == len(ages)
@@ -75,7 +87,9 @@ def test_slack_markup_in_a_database_name_is_inert_everywhere(
     assert "<!channel>" not in raw and "<https://evil.example" not in raw
     doc = message.json()
     shown = "&lt;!channel&gt; &lt;https://evil.example|Re-authenticate&gt;"
-    texts = [doc["text"]] + [b["text"]["text"] for b in doc["attachments"][0]["blocks"] if b["type"] == "section"]
+    texts = [doc["text"]] + [
+        b["text"]["text"] for b in doc["attachments"][0]["blocks"] if b["type"] == "section"
+    ]
     assert any(f"database {shown} used" in t for t in texts[1:])
     assert f"database {shown} used" in doc["text"]
     for text in texts:

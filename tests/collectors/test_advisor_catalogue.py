@@ -17,7 +17,9 @@ DOC = Path(__file__).resolve().parents[2] / "docs" / "advisors.md"
 
 
 def test_docs_advisors_md_is_fresh() -> None:
-    assert DOC.read_text(encoding="utf-8") == docs.render(), "docs/advisors.md is stale: run python -m collectors.advisors.docs"
+    assert DOC.read_text(encoding="utf-8") == docs.render(), (
+        "docs/advisors.md is stale: run python -m collectors.advisors.docs"
+    )
 
 
 def test_every_check_is_well_formed_and_documented() -> None:
@@ -31,10 +33,15 @@ def test_every_check_is_well_formed_and_documented() -> None:
 
 
 def pg_facts(version_num: int, version_str: str, today: str, **settings: str) -> Facts:
-    return Facts(flavour="postgres", version_num=version_num, version_str=version_str,
-                 settings={"track_io_timing": "on", **settings}, rows={"superusers": [], "idle_in_transaction": [],
-                                                                       "checkpoints": [], "dead_tuples": []},
-                 unavailable={}, today=today)
+    return Facts(
+        flavour="postgres",
+        version_num=version_num,
+        version_str=version_str,
+        settings={"track_io_timing": "on", **settings},
+        rows={"superusers": [], "idle_in_transaction": [], "checkpoints": [], "dead_tuples": []},
+        unavailable={},
+        today=today,
+    )
 
 
 def test_release_checks_read_the_dated_table() -> None:
@@ -55,16 +62,27 @@ def test_findings_become_events_when_they_appear_and_go_away(tmp_path: Path) -> 
     try:
         md5 = pg_facts(150019, "15.19", "2026-12-05", password_encryption="md5")
         findings, skipped = evaluate(md5, "t")
-        save_result(store, AdvisorResult("t", "postgres", "15.19", findings, skipped, {"checkpoints.timed": 3.0}),
-                    AdvisorState(), 100)
+        save_result(
+            store,
+            AdvisorResult("t", "postgres", "15.19", findings, skipped, {"checkpoints.timed": 3.0}),
+            AdvisorState(),
+            100,
+        )
         state = load_state(store, "t")
-        assert state.counters == {"checkpoints.timed": 3.0} and list(state.findings) == ["pg_password_encryption_md5:"]
+        assert state.counters == {"checkpoints.timed": 3.0} and list(state.findings) == [
+            "pg_password_encryption_md5:"
+        ]
         again = evaluate(md5, "t")[0]
         assert save_result(store, AdvisorResult("t", "postgres", "15.19", again), state, 160) == []  # no news
         clean, _ = evaluate(pg_facts(150019, "15.19", "2026-12-05"), "t")
-        events = save_result(store, AdvisorResult("t", "postgres", "15.19", clean), load_state(store, "t"), 220)
+        events = save_result(
+            store, AdvisorResult("t", "postgres", "15.19", clean), load_state(store, "t"), 220
+        )
         assert [(e.kind, e.ts) for e in events] == [("advisor_cleared", 220)]
-        assert sorted((e.ts, e.kind) for e in store.events(target="t")) == [(100, "advisor_finding"), (220, "advisor_cleared")]
+        assert sorted((e.ts, e.kind) for e in store.events(target="t")) == [
+            (100, "advisor_finding"),
+            (220, "advisor_cleared"),
+        ]
         report = render_report_html(store, now=300)
         assert "<h2>Advisors</h2>" in report and "No advisor findings stored" in report  # cleared: none left
         # an unreachable target says nothing: its findings stay, no event

@@ -53,8 +53,11 @@ def alter_system(cluster: PgCluster, name: str, value: str | None) -> None:
         if value is None:
             conn.execute(psycopg.sql.SQL("ALTER SYSTEM RESET {}").format(psycopg.sql.Identifier(name)))
         else:
-            conn.execute(psycopg.sql.SQL("ALTER SYSTEM SET {} = {}").format(
-                psycopg.sql.Identifier(name), psycopg.sql.Literal(value)))
+            conn.execute(
+                psycopg.sql.SQL("ALTER SYSTEM SET {} = {}").format(
+                    psycopg.sql.Identifier(name), psycopg.sql.Literal(value)
+                )
+            )
         conn.execute("SELECT pg_reload_conf()")
     time.sleep(0.3)  # the reload reaches new backends at once; give the postmaster a moment
 
@@ -83,7 +86,9 @@ def test_password_md5_fires_and_clears(fresh_pg: PgCluster, sqlite_store: Store)
     assert advisor.events("advisor_cleared") == ["pg_password_encryption_md5"]
 
 
-def test_idle_in_transaction_without_timeout_fires_and_clears(fresh_pg: PgCluster, sqlite_store: Store) -> None:
+def test_idle_in_transaction_without_timeout_fires_and_clears(
+    fresh_pg: PgCluster, sqlite_store: Store
+) -> None:
     advisor = Advisor(pg_target(fresh_pg, "idle"), sqlite_store, idle_in_transaction_seconds=1.0)
     alter_system(fresh_pg, "idle_in_transaction_session_timeout", "0")  # unset (the test servers set 60 s)
     idle = fresh_pg.connect(autocommit=False)
@@ -96,8 +101,9 @@ def test_idle_in_transaction_without_timeout_fires_and_clears(fresh_pg: PgCluste
 
     def idle_sessions() -> int:
         with fresh_pg.connect() as conn:
-            row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE state LIKE 'idle in transaction%'"
-                               ).fetchone()
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE state LIKE 'idle in transaction%'"
+            ).fetchone()
         return int(row[0]) if row else -1
 
     wait_for(lambda: idle_sessions() == 0)
@@ -107,7 +113,9 @@ def test_idle_in_transaction_without_timeout_fires_and_clears(fresh_pg: PgCluste
         idle.close()
 
 
-def test_table_with_autovacuum_off_and_heavy_updates_fires_and_clears(fresh_pg: PgCluster, sqlite_store: Store) -> None:
+def test_table_with_autovacuum_off_and_heavy_updates_fires_and_clears(
+    fresh_pg: PgCluster, sqlite_store: Store
+) -> None:
     fresh_pg.create_database("shop")
     advisor = Advisor(pg_target(fresh_pg, "vacuum"), sqlite_store)
     with fresh_pg.connect(dbname="shop") as conn:
@@ -117,7 +125,9 @@ def test_table_with_autovacuum_off_and_heavy_updates_fires_and_clears(fresh_pg: 
             conn.execute("UPDATE orders SET n = n + 1")
 
         def dead() -> float:
-            row = conn.execute("SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'orders'").fetchone()
+            row = conn.execute(
+                "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'orders'"
+            ).fetchone()
             return float(row[0]) if row else 0.0
 
         wait_for(lambda: dead() >= 10000)  # page pruning removes some of the 30,000 the updates left
@@ -132,7 +142,9 @@ def test_table_with_autovacuum_off_and_heavy_updates_fires_and_clears(fresh_pg: 
     assert "pg_autovacuum_behind" not in checks_of(advisor.run())
 
 
-def test_tiny_max_wal_size_under_writes_fires_the_checkpoint_check(fresh_pg: PgCluster, sqlite_store: Store) -> None:
+def test_tiny_max_wal_size_under_writes_fires_the_checkpoint_check(
+    fresh_pg: PgCluster, sqlite_store: Store
+) -> None:
     advisor = Advisor(pg_target(fresh_pg, "ckpt"), sqlite_store)
     alter_system(fresh_pg, "max_wal_size", "32MB")
     assert "pg_checkpoints_requested" not in checks_of(advisor.run())  # the first run only sets the window
@@ -157,6 +169,7 @@ def test_tiny_max_wal_size_under_writes_fires_the_checkpoint_check(fresh_pg: PgC
 
 # --- MariaDB -----------------------------------------------------------------------------------------------------
 
+
 def my_target(pair: MariaDbPair, name: str) -> TargetConfig:
     return TargetConfig(name=name, engine="mysql", dsn=pair.monitor_dsn(), preset="standard")
 
@@ -173,8 +186,9 @@ def fresh_mariadb(mariadb_pair_factory: Callable[..., MariaDbPair]) -> MariaDbPa
     return pair
 
 
-def test_good_mariadb_configuration_fires_nothing(mariadb_pair_factory: Callable[..., MariaDbPair],
-                                                  sqlite_store: Store) -> None:
+def test_good_mariadb_configuration_fires_nothing(
+    mariadb_pair_factory: Callable[..., MariaDbPair], sqlite_store: Store
+) -> None:
     pair = mariadb_pair_factory(with_replica=False)
     grant_accounts(pair)
     result = Advisor(my_target(pair, "good-my"), sqlite_store).run()
@@ -187,13 +201,18 @@ def test_account_checks_are_skipped_with_the_grant_when_mysql_user_is_not_readab
     pair = mariadb_pair_factory(with_replica=False)
     result = Advisor(my_target(pair, "nogrant"), sqlite_store).run()
     reasons = {s.check: s.reason for s in result.skipped}
-    assert set(reasons) == {"my_anonymous_accounts", "my_passwordless_accounts", "my_root_any_host",
-                            "my_super_accounts"}
+    assert set(reasons) == {
+        "my_anonymous_accounts",
+        "my_passwordless_accounts",
+        "my_root_any_host",
+        "my_super_accounts",
+    }
     assert "GRANT SELECT ON mysql.user TO 'headroom_monitor'@" in reasons["my_anonymous_accounts"]
 
 
-def test_mariadb_anonymous_user_local_infile_and_small_buffer_pool(fresh_mariadb: MariaDbPair,
-                                                                  sqlite_store: Store) -> None:
+def test_mariadb_anonymous_user_local_infile_and_small_buffer_pool(
+    fresh_mariadb: MariaDbPair, sqlite_store: Store
+) -> None:
     advisor = Advisor(my_target(fresh_mariadb, "my"), sqlite_store)
     q = fresh_mariadb.primary.query
     assert checks_of(advisor.run()) == set()  # 8 MB of buffer pool, almost no data yet
@@ -207,8 +226,12 @@ def test_mariadb_anonymous_user_local_infile_and_small_buffer_pool(fresh_mariadb
     assert checks_of(fired) == {"my_anonymous_accounts", "my_local_infile", "my_buffer_pool_small"}
     anonymous = next(f for f in fired.findings if f.check == "my_anonymous_accounts")
     assert anonymous.fix == "DROP USER ''@'localhost';"
-    data = float(q("SELECT SUM(data_length + index_length) AS b FROM information_schema.TABLES"
-                   " WHERE engine = 'InnoDB'")[0]["b"])
+    data = float(
+        q(
+            "SELECT SUM(data_length + index_length) AS b FROM information_schema.TABLES"
+            " WHERE engine = 'InnoDB'"
+        )[0]["b"]
+    )
     pool_finding = next(f for f in fired.findings if f.check == "my_buffer_pool_small").finding
     assert "(8.39 MB)" in pool_finding and data > 2 * 8 * 1024**2
     assert f"({fmt_bytes(data)})" in pool_finding  # the server's own figure
@@ -217,5 +240,8 @@ def test_mariadb_anonymous_user_local_infile_and_small_buffer_pool(fresh_mariadb
     q("SET GLOBAL innodb_buffer_pool_size = 128 * 1024 * 1024")
     wait_for(lambda: int(q("SELECT @@innodb_buffer_pool_size AS s")[0]["s"]) >= 128 * 1024**2)
     assert checks_of(advisor.run()) == set()
-    assert sorted(advisor.events("advisor_cleared")) == ["my_anonymous_accounts", "my_buffer_pool_small",
-                                                         "my_local_infile"]
+    assert sorted(advisor.events("advisor_cleared")) == [
+        "my_anonymous_accounts",
+        "my_buffer_pool_small",
+        "my_local_infile",
+    ]

@@ -54,7 +54,9 @@ def _workload(cluster: PgCluster, stop: threading.Event) -> None:
     with cluster.connect() as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS backfill_growth (id serial PRIMARY KEY, pad text)")
         while not stop.is_set():
-            conn.execute("INSERT INTO backfill_growth (pad) SELECT repeat('x', 200) FROM generate_series(1, 50)")
+            conn.execute(
+                "INSERT INTO backfill_growth (pad) SELECT repeat('x', 200) FROM generate_series(1, 50)"
+            )
             stop.wait(0.05)
 
 
@@ -71,10 +73,17 @@ def wait_for_history(prom: ManagedServer, query: str, samples: int, timeout: flo
 
 @pytest.fixture(scope="module")
 def prom_pg(pg_cluster: PgCluster, servers_dir: Path) -> Iterator[PromPg]:
-    exporter = need(lambda: start_postgres_exporter(_subdir(servers_dir, "bf-exporter"), pg_cluster.monitor_dsn()))
+    exporter = need(
+        lambda: start_postgres_exporter(_subdir(servers_dir, "bf-exporter"), pg_cluster.monitor_dsn())
+    )
     try:
-        prom = need(lambda: start_prometheus(_subdir(servers_dir, "bf-prom"),
-                                             {"postgres": [f"127.0.0.1:{exporter.port}"]}, scrape_interval="1s"))
+        prom = need(
+            lambda: start_prometheus(
+                _subdir(servers_dir, "bf-prom"),
+                {"postgres": [f"127.0.0.1:{exporter.port}"]},
+                scrape_interval="1s",
+            )
+        )
     except BaseException:
         exporter.stop()
         raise
@@ -83,8 +92,11 @@ def prom_pg(pg_cluster: PgCluster, servers_dir: Path) -> Iterator[PromPg]:
     worker = threading.Thread(target=_workload, args=(pg_cluster, stop), daemon=True)
     worker.start()
     try:
-        wait_for_history(prom, f'pg_stat_database_xact_commit{{datname="postgres",instance="127.0.0.1:{exporter.port}"}}',
-                         55)
+        wait_for_history(
+            prom,
+            f'pg_stat_database_xact_commit{{datname="postgres",instance="127.0.0.1:{exporter.port}"}}',
+            55,
+        )
         yield PromPg(pg_cluster, exporter, prom, started)
     finally:
         stop.set()
@@ -111,8 +123,9 @@ def _all_points(st: Store, target: str) -> set[tuple[str, tuple[tuple[str, str],
 def _expected(client: PrometheusConnect, query: str, start: int, end: int) -> list[tuple[int, float]]:
     import datetime as dt
 
-    res = client.custom_query_range(query, dt.datetime.fromtimestamp(start, dt.UTC),
-                                    dt.datetime.fromtimestamp(end, dt.UTC), str(STEP))
+    res = client.custom_query_range(
+        query, dt.datetime.fromtimestamp(start, dt.UTC), dt.datetime.fromtimestamp(end, dt.UTC), str(STEP)
+    )
     assert len(res) == 1, (query, res)
     return [(int(float(t)), float(v)) for t, v in res[0]["values"]]
 
@@ -165,27 +178,52 @@ def test_backfill_equals_prometheus_and_resumes_without_duplicates(prom_pg: Prom
     checks = [
         ("pg_database_size_bytes", {"datname": "postgres"}, f"pg_database_size_bytes{{{sel}}}"),
         ("pg_xact_commit_rate", {"datname": "postgres"}, f"rate(pg_stat_database_xact_commit{{{sel}}}[4s])"),
-        ("pg_tup_inserted_rate", {"datname": "postgres"}, f"rate(pg_stat_database_tup_inserted{{{sel}}}[4s])"),
-        ("pg_connections", {"datname": "postgres", "state": "active"}, f'pg_stat_activity_count{{{sel},state="active"}}'),
+        (
+            "pg_tup_inserted_rate",
+            {"datname": "postgres"},
+            f"rate(pg_stat_database_tup_inserted{{{sel}}}[4s])",
+        ),
+        (
+            "pg_connections",
+            {"datname": "postgres", "state": "active"},
+            f'pg_stat_activity_count{{{sel},state="active"}}',
+        ),
         ("pg_max_connections", {}, f'pg_settings_max_connections{{instance="{prom_pg.instance}"}}'),
     ]
     for metric, labels, query in checks:
         expected = _expected(client, query, start, until - until % STEP)
-        [got] = st.query_range("pg-history", metric, labels, start=start - STEP, end=until + STEP, resolution="raw")
+        [got] = st.query_range(
+            "pg-history", metric, labels, start=start - STEP, end=until + STEP, resolution="raw"
+        )
         assert dict(got.labels) == labels
         assert got.points == expected, metric
         assert len(expected) >= since // STEP - 2
-    rates = [v for _, v in st.query_range("pg-history", "pg_tup_inserted_rate", {"datname": "postgres"},
-                                          start=start, end=until, resolution="raw")[0].points]
+    rates = [
+        v
+        for _, v in st.query_range(
+            "pg-history",
+            "pg_tup_inserted_rate",
+            {"datname": "postgres"},
+            start=start,
+            end=until,
+            resolution="raw",
+        )[0].points
+    ]
     assert max(rates) > 0  # the workload inserted rows all along
     with prom_pg.cluster.connect() as conn:
         row = conn.execute("SELECT setting::float FROM pg_settings WHERE name = 'max_connections'").fetchone()
     assert row is not None
-    assert {v for _, v in st.query_range("pg-history", "pg_max_connections", {}, start=start, end=until,
-                                         resolution="raw")[0].points} == {row[0]}
+    assert {
+        v
+        for _, v in st.query_range(
+            "pg-history", "pg_max_connections", {}, start=start, end=until, resolution="raw"
+        )[0].points
+    } == {row[0]}
     # only the canonical labels are stored: no instance, job, server or datid
-    assert all(set(ref.labels) <= {"datname", "state", "application_name", "client_addr", "name"}
-               for ref in st.list_series(target="pg-history"))
+    assert all(
+        set(ref.labels) <= {"datname", "state", "application_name", "client_addr", "name"}
+        for ref in st.list_series(target="pg-history")
+    )
     st.close()
     fresh.close()
 
@@ -204,20 +242,37 @@ def test_cli_backfill_matches_a_postgres_target_by_its_dsn(prom_pg: PromPg, tmp_
     path.write_text(yaml.safe_dump(cfg))
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     proc = subprocess.run(
-        [sys.executable, "-m", "headroom", "--config", str(path), "backfill", "--from-prometheus", prom_pg.prom.url,
-         "--since", "3m"], capture_output=True, text=True, timeout=180, env=env)
+        [
+            sys.executable,
+            "-m",
+            "headroom",
+            "--config",
+            str(path),
+            "backfill",
+            "--from-prometheus",
+            prom_pg.prom.url,
+            "--since",
+            "3m",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env=env,
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
     assert "chunks" in proc.stderr and "orders-db" in out
     assert password not in out
     st = open_store(cfg["store"]["url"])
-    [size] = st.query_range("orders-db", "pg_database_size_bytes", {"datname": "postgres"}, start=0, end=2**31,
-                            resolution="raw")
+    [size] = st.query_range(
+        "orders-db", "pg_database_size_bytes", {"datname": "postgres"}, start=0, end=2**31, resolution="raw"
+    )
     assert size.points
     server = f"127.0.0.1:{prom_pg.cluster.primary.port}"
     for ts, value in size.points:  # every imported point is what Prometheus says at that moment
-        found = prom_pg.client().custom_query(f'pg_database_size_bytes{{server="{server}",datname="postgres"}}',
-                                              params={"time": str(ts)})
+        found = prom_pg.client().custom_query(
+            f'pg_database_size_bytes{{server="{server}",datname="postgres"}}', params={"time": str(ts)}
+        )
         assert float(found[0]["value"][1]) == value
         assert ts % 60 == 0
     st.close()
@@ -239,12 +294,18 @@ print("finished", flush=True)
 """
 
 
-def test_a_backfill_killed_with_sigkill_resumes_and_duplicates_nothing(prom_pg: PromPg, tmp_path: Path) -> None:
+def test_a_backfill_killed_with_sigkill_resumes_and_duplicates_nothing(
+    prom_pg: PromPg, tmp_path: Path
+) -> None:
     until = int(time.time()) - 5
     db = f"sqlite:///{tmp_path / 'killed.db'}"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_RUN, prom_pg.prom.url, prom_pg.instance, db, str(until)],
-                            stdout=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_RUN, prom_pg.prom.url, prom_pg.instance, db, str(until)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     assert proc.stdout is not None
     for line in proc.stdout:
         if line.strip() == "30":
@@ -280,8 +341,12 @@ def test_job_selection_from_the_target_configuration() -> None:
     assert job_for(pg).selector == 'server="db1.example:6543"'
     kv = TargetConfig(name="b", engine="postgres", dsn="host=10.0.0.5 dbname=postgres user=m")
     assert job_for(kv).selector == 'server="10.0.0.5:5432"'
-    my = TargetConfig(name="c", engine="mysql", dsn="mysql://m@db2:3306/",
-                      labels={pm.MATCH_LABEL: '{instance=~"db2:(9104|9100)"}'})
+    my = TargetConfig(
+        name="c",
+        engine="mysql",
+        dsn="mysql://m@db2:3306/",
+        labels={pm.MATCH_LABEL: '{instance=~"db2:(9104|9100)"}'},
+    )
     assert job_for(my).selector == 'instance=~"db2:(9104|9100)"'
     with pytest.raises(ValueError, match="prometheus_match"):
         job_for(TargetConfig(name="d", engine="mysql", dsn="mysql://m@db2:3306/"))
@@ -292,6 +357,8 @@ def test_job_selection_from_the_target_configuration() -> None:
 def test_docs_mapping_table_is_current() -> None:
     path = Path(__file__).resolve().parents[2] / "docs" / "prometheus.md"
     current = path.read_text()
-    assert pm.render_doc(current) == current, "docs/prometheus.md is stale: run python -m collectors.prometheus_map"
+    assert pm.render_doc(current) == current, (
+        "docs/prometheus.md is stale: run python -m collectors.prometheus_map"
+    )
     for rule in pm.RULES:
         assert f"`{rule.name}`" in current

@@ -93,10 +93,19 @@ def test_every_definition_loads_with_canonical_names() -> None:
     assert len(defs) >= 25
     produced = {n for d in defs.values() for n in d.names.values()}
     for canonical in (
-        "pg_connections", "pg_max_connections", "pg_database_size_bytes", "pg_xact_commit_rate",
-        "pg_cache_hit_ratio", "pg_replication_lag_bytes", "pg_replication_lag_seconds",
-        "pg_standby_replay_lag_seconds", "pg_slot_retained_wal_bytes", "pg_xid_age", "pg_dead_tuples",
-        "pg_table_size_bytes", "pg_wal_rate_bytes",
+        "pg_connections",
+        "pg_max_connections",
+        "pg_database_size_bytes",
+        "pg_xact_commit_rate",
+        "pg_cache_hit_ratio",
+        "pg_replication_lag_bytes",
+        "pg_replication_lag_seconds",
+        "pg_standby_replay_lag_seconds",
+        "pg_slot_retained_wal_bytes",
+        "pg_xid_age",
+        "pg_dead_tuples",
+        "pg_table_size_bytes",
+        "pg_wal_rate_bytes",
     ):
         assert canonical in produced, canonical
     table = presets("postgres")
@@ -146,13 +155,19 @@ def test_installed_version_sql_runs_live(pg_cluster: PgCluster) -> None:
             version = int(conn.execute("SHOW server_version_num").fetchone()[0])  # type: ignore[index]
             in_recovery = which == "standby"
             for name, d in definitions("postgres").items():
-                if d.python or (d.role == "primary" and in_recovery) or (d.role == "standby" and not in_recovery):
+                if (
+                    d.python
+                    or (d.role == "primary" and in_recovery)
+                    or (d.role == "standby" and not in_recovery)
+                ):
                     continue
                 sql = d.sql_for("postgres", version)
                 assert sql is not None, name
                 conn.execute(sql).fetchall()
                 ran += 1
-            ext = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements'").fetchone()
+            ext = conn.execute(
+                "SELECT extversion FROM pg_extension WHERE extname = 'pg_stat_statements'"
+            ).fetchone()
             assert ext is not None
             ext_version = tuple(int(p) for p in ext[0].split("."))
             conn.execute(counters_sql(ext_version)).fetchall()
@@ -167,4 +182,6 @@ def test_installed_version_sql_runs_live(pg_cluster: PgCluster) -> None:
 
 
 def test_docs_metrics_md_is_fresh() -> None:
-    assert docs.DEFAULT_PATH.read_text() == docs.render(), "docs/metrics.md is stale: run python -m collectors.docs"
+    assert docs.DEFAULT_PATH.read_text() == docs.render(), (
+        "docs/metrics.md is stale: run python -m collectors.docs"
+    )

@@ -76,41 +76,79 @@ def assert_healthy_went_on(store: Store) -> None:
 @pytest.mark.parametrize(
     ("body", "content_type", "reason"),
     [
-        (b'{"status": "success", "result": []}', "application/json", "not a Prometheus query API answer (KeyError"),
-        (b'{"status": "success", "data": {"result": [17]}}', "application/json",
-         "not a Prometheus query API answer (AttributeError"),
-        (b"<html><body><h1>Sign in</h1></body></html>", "text/html",
-         "not a Prometheus query API answer (JSONDecodeError"),
+        (
+            b'{"status": "success", "result": []}',
+            "application/json",
+            "not a Prometheus query API answer (KeyError",
+        ),
+        (
+            b'{"status": "success", "data": {"result": [17]}}',
+            "application/json",
+            "not a Prometheus query API answer (AttributeError",
+        ),
+        (
+            b"<html><body><h1>Sign in</h1></body></html>",
+            "text/html",
+            "not a Prometheus query API answer (JSONDecodeError",
+        ),
     ],
     ids=["json-without-data", "json-of-another-shape", "html"],
 )
-def test_garbage_prometheus_answer(pg_cluster: PgCluster, sqlite_store: Store, settings: CollectorSettings,
-                                   body: bytes, content_type: str, reason: str) -> None:
+def test_garbage_prometheus_answer(
+    pg_cluster: PgCluster,
+    sqlite_store: Store,
+    settings: CollectorSettings,
+    body: bytes,
+    content_type: str,
+    reason: str,
+) -> None:
     with GarbageHttp(body, content_type) as server:
-        garbage = TargetConfig(name="garbage", engine="prometheus", dsn=server.url,
-                               labels={"prometheus_match": 'instance="db1:9187"'})
-        c = Collector(sqlite_store, [garbage, healthy(pg_cluster)], settings, interval=1.0, housekeeping=False)
-        run_until(c, lambda: len(up_values(sqlite_store, "garbage")) >= 3 and len(up_values(sqlite_store, "healthy")) >= 3)
+        garbage = TargetConfig(
+            name="garbage",
+            engine="prometheus",
+            dsn=server.url,
+            labels={"prometheus_match": 'instance="db1:9187"'},
+        )
+        c = Collector(
+            sqlite_store, [garbage, healthy(pg_cluster)], settings, interval=1.0, housekeeping=False
+        )
+        run_until(
+            c,
+            lambda: (
+                len(up_values(sqlite_store, "garbage")) >= 3 and len(up_values(sqlite_store, "healthy")) >= 3
+            ),
+        )
         assert server.requests >= 3
     assert_down_with_error(sqlite_store, "garbage", reason)
     assert_healthy_went_on(sqlite_store)
 
 
-def test_truncated_mysql_handshake(mariadb_pair: MariaDbPair, pg_cluster: PgCluster, sqlite_store: Store,
-                                   settings: CollectorSettings) -> None:
+def test_truncated_mysql_handshake(
+    mariadb_pair: MariaDbPair, pg_cluster: PgCluster, sqlite_store: Store, settings: CollectorSettings
+) -> None:
     primary = mariadb_pair.instance("primary")
     with HalfHandshake(read_handshake(primary.host, primary.port)) as server:
         dsn = mariadb_pair.monitor_dsn().replace(f":{primary.port}/", f":{server.port}/")
         half = TargetConfig(name="half", engine="mysql", dsn=dsn, preset="minimal")
         c = Collector(sqlite_store, [half, healthy(pg_cluster)], settings, interval=1.0, housekeeping=False)
-        run_until(c, lambda: len(up_values(sqlite_store, "half")) >= 3 and len(up_values(sqlite_store, "healthy")) >= 3)
+        run_until(
+            c,
+            lambda: (
+                len(up_values(sqlite_store, "half")) >= 3 and len(up_values(sqlite_store, "healthy")) >= 3
+            ),
+        )
         assert server.connections >= 3
     assert_down_with_error(sqlite_store, "half", "unreadable handshake (error")  # struct.error
 
 
 @pytest.mark.parametrize("engine", ["postgres", "mysql"])
-def test_connection_cut_in_the_middle_of_a_result(engine: str, pg_cluster: PgCluster, mariadb_pair: MariaDbPair,
-                                                  sqlite_store: Store, settings: CollectorSettings) -> None:
+def test_connection_cut_in_the_middle_of_a_result(
+    engine: str,
+    pg_cluster: PgCluster,
+    mariadb_pair: MariaDbPair,
+    sqlite_store: Store,
+    settings: CollectorSettings,
+) -> None:
     if engine == "postgres":
         dsn, marker, metric = pg_cluster.monitor_dsn(), b"FROM pg_stat_database", "database_stats"
     else:
@@ -118,17 +156,32 @@ def test_connection_cut_in_the_middle_of_a_result(engine: str, pg_cluster: PgClu
     real = urlsplit(dsn)
     assert real.hostname is not None and real.port is not None
     with CuttingProxy((real.hostname, real.port), marker, after=40) as proxy:
-        cut = TargetConfig(name="cut", engine=engine, dsn=dsn.replace(f":{real.port}/", f":{proxy.port}/"),
-                           preset="minimal")
+        cut = TargetConfig(
+            name="cut", engine=engine, dsn=dsn.replace(f":{real.port}/", f":{proxy.port}/"), preset="minimal"
+        )
 
         def recovered() -> bool:
-            ok = [r.value for r in sqlite_store.latest("headroom_scrape_success", target="cut",
-                                                        matchers={"metric": metric})]
-            return (proxy.cut == 1 and bool(kinds(sqlite_store, "cut", "target_up")) and ok == [1.0]
-                    and len(up_values(sqlite_store, "healthy")) >= 2)
+            ok = [
+                r.value
+                for r in sqlite_store.latest(
+                    "headroom_scrape_success", target="cut", matchers={"metric": metric}
+                )
+            ]
+            return (
+                proxy.cut == 1
+                and bool(kinds(sqlite_store, "cut", "target_up"))
+                and ok == [1.0]
+                and len(up_values(sqlite_store, "healthy")) >= 2
+            )
 
-        c = Collector(sqlite_store, [cut, healthy(pg_cluster)], settings, interval=1.0, housekeeping=False,
-                      only=[metric, "connections"])
+        c = Collector(
+            sqlite_store,
+            [cut, healthy(pg_cluster)],
+            settings,
+            interval=1.0,
+            housekeeping=False,
+            only=[metric, "connections"],
+        )
         run_until(c, recovered)
     assert proxy.cut == 1
     # down when cut (up 0 and up 1 may share a second: the reconnect is immediate), up again after
@@ -140,6 +193,8 @@ def test_connection_cut_in_the_middle_of_a_result(engine: str, pg_cluster: PgClu
     errors = kinds(sqlite_store, "cut", "collector_error")
     assert len(errors) == 1 and errors[0].startswith(f"{metric}: connection lost during the query"), errors
     assert kinds(sqlite_store, "cut", "target_up")
-    assert [r.value for r in sqlite_store.latest("headroom_scrape_success", target="cut",
-                                                 matchers={"metric": metric})] == [1.0]
+    assert [
+        r.value
+        for r in sqlite_store.latest("headroom_scrape_success", target="cut", matchers={"metric": metric})
+    ] == [1.0]
     assert_healthy_went_on(sqlite_store)

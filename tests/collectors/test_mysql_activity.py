@@ -31,8 +31,9 @@ def _in_thread(conn: pymysql.Connection[Any], sql: str) -> threading.Thread:
     return t
 
 
-def test_row_contention_tree_and_sleep_load(mariadb_pair: MariaDbPair, sqlite_store: Store,
-                                            settings: CollectorSettings) -> None:
+def test_row_contention_tree_and_sleep_load(
+    mariadb_pair: MariaDbPair, sqlite_store: Store, settings: CollectorSettings
+) -> None:
     with mariadb_pair.root_connect() as root, root.cursor() as cur:
         cur.execute("CREATE DATABASE IF NOT EXISTS activity_test")
         cur.execute("CREATE TABLE IF NOT EXISTS activity_test.t (id INT PRIMARY KEY, v INT) ENGINE=InnoDB")
@@ -53,11 +54,13 @@ def test_row_contention_tree_and_sleep_load(mariadb_pair: MariaDbPair, sqlite_st
 
         def server_waits() -> list[dict[str, Any]]:
             with admin.cursor(pymysql.cursors.DictCursor) as cur:
-                cur.execute("SELECT r.trx_mysql_thread_id AS waiter, bl.trx_mysql_thread_id AS blocker,"
-                            " rl.lock_mode AS mode FROM information_schema.INNODB_LOCK_WAITS w"
-                            " JOIN information_schema.INNODB_TRX r ON r.trx_id = w.requesting_trx_id"
-                            " JOIN information_schema.INNODB_TRX bl ON bl.trx_id = w.blocking_trx_id"
-                            " JOIN information_schema.INNODB_LOCKS rl ON rl.lock_id = w.requested_lock_id")
+                cur.execute(
+                    "SELECT r.trx_mysql_thread_id AS waiter, bl.trx_mysql_thread_id AS blocker,"
+                    " rl.lock_mode AS mode FROM information_schema.INNODB_LOCK_WAITS w"
+                    " JOIN information_schema.INNODB_TRX r ON r.trx_id = w.requesting_trx_id"
+                    " JOIN information_schema.INNODB_TRX bl ON bl.trx_id = w.blocking_trx_id"
+                    " JOIN information_schema.INNODB_LOCKS rl ON rl.lock_id = w.requested_lock_id"
+                )
                 return list(cur.fetchall())
 
         def sleeping() -> int:
@@ -68,8 +71,12 @@ def test_row_contention_tree_and_sleep_load(mariadb_pair: MariaDbPair, sqlite_st
         wait_for(lambda: len(server_waits()) == 1 and sleeping() == 3)
         server = server_waits()
         assert (server[0]["waiter"], server[0]["blocker"]) == (ids["B"], ids["A"])
-        sample_bucket(sqlite_store, TargetConfig(name="maria", engine="mysql", dsn=mariadb_pair.monitor_dsn()),
-                      settings, "mysql_activity")
+        sample_bucket(
+            sqlite_store,
+            TargetConfig(name="maria", engine="mysql", dsn=mariadb_pair.monitor_dsn()),
+            settings,
+            "mysql_activity",
+        )
         assert server_waits() == server and sleeping() == 3  # held while sampled
         snap = sqlite_store.activity_snapshot("maria")
         assert snap is not None and snap[0] == T0
@@ -80,8 +87,9 @@ def test_row_contention_tree_and_sleep_load(mariadb_pair: MariaDbPair, sqlite_st
         assert "activity_test" in str(nodes[ids["B"]]["lock_target"])
         assert nodes[ids["A"]]["state"] == "idle in transaction" and nodes[ids["A"]]["xact_age"] > 0
         assert nodes[ids["B"]]["query"] == "UPDATE activity_test.t SET v = 2 WHERE id = 1"
-        found = sqlite_store.latest("activity_root_blocked_sessions", target="maria",
-                                    matchers={"root_pid": str(ids["A"])})
+        found = sqlite_store.latest(
+            "activity_root_blocked_sessions", target="maria", matchers={"root_pid": str(ids["A"])}
+        )
         assert [(f.ts, f.value) for f in found] == [(T0, 1.0)]
         assert sqlite_store.latest("activity_blocking_chain_depth", target="maria")[0].value == 1
         _, by_class = sqlite_store.activity_load("maria", T0, T0 + 10)

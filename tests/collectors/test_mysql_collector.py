@@ -27,8 +27,14 @@ from testing.servers.mariadb import MariaDbPair
 DEFS = definitions("mysql")
 
 
-def target(pair: MariaDbPair, which: str = "primary", user: str | None = None, password: str | None = None,
-           preset: str = "standard", name: str = "maria") -> TargetConfig:
+def target(
+    pair: MariaDbPair,
+    which: str = "primary",
+    user: str | None = None,
+    password: str | None = None,
+    preset: str = "standard",
+    name: str = "maria",
+) -> TargetConfig:
     dsn = pair.monitor_dsn(which) if user is None else pair.dsn(user, password, which)
     return TargetConfig(name=name, engine="mysql", dsn=dsn, preset=preset)
 
@@ -47,8 +53,10 @@ class Collector:
         start = len(self.out.samples), len(self.out.events), len(self.out.stats), len(self.out.texts)
         assert self.loop.run_until_complete(self.runner.round()), self.out.events
         return Batch(
-            self.out.samples[start[0]:], self.out.events[start[1]:], self.out.texts[start[3]:],
-            self.out.stats[start[2]:],
+            self.out.samples[start[0] :],
+            self.out.events[start[1] :],
+            self.out.texts[start[3] :],
+            self.out.stats[start[2] :],
         )
 
     def close(self) -> None:
@@ -93,7 +101,9 @@ def status(conn: pymysql.Connection[Any], name: str) -> float:
 # --------------------------------------------------------------------------- instance metrics
 
 
-def test_connections_equal_the_servers_count(mariadb_pair: MariaDbPair, collector: Callable[..., Collector]) -> None:
+def test_connections_equal_the_servers_count(
+    mariadb_pair: MariaDbPair, collector: Callable[..., Collector]
+) -> None:
     root = mariadb_pair.root_connect()
     extra = [mariadb_pair.root_connect() for _ in range(4)]
     try:
@@ -107,7 +117,8 @@ def test_connections_equal_the_servers_count(mariadb_pair: MariaDbPair, collecto
             max_conn = float(cur.fetchone()[0])  # type: ignore[index]
         assert value(batch, "mysql_max_connections") == max_conn
         assert value(batch, "mysql_connections_used_ratio") == pytest.approx(
-            status(root, "Threads_connected") / max_conn)
+            status(root, "Threads_connected") / max_conn
+        )
         assert value(batch, "mysql_max_used_connections") == status(root, "Max_used_connections")
         assert 1 <= value(batch, "mysql_threads_running") <= status(root, "Threads_connected") + 10
     finally:
@@ -116,8 +127,9 @@ def test_connections_equal_the_servers_count(mariadb_pair: MariaDbPair, collecto
         root.close()
 
 
-def test_buffer_pool_hit_ratio_is_the_intervals(mariadb_pair: MariaDbPair,
-                                               collector: Callable[..., Collector]) -> None:
+def test_buffer_pool_hit_ratio_is_the_intervals(
+    mariadb_pair: MariaDbPair, collector: Callable[..., Collector]
+) -> None:
     """The hit ratio of the interval between two polls, from the deltas of the server's own counters
     (read before and after each poll), not the ratio since the server started."""
     root = mariadb_pair.root_connect()
@@ -135,7 +147,9 @@ def test_buffer_pool_hit_ratio_is_the_intervals(mariadb_pair: MariaDbPair,
         a = counters()
         first = c.round()
         b = counters()
-        assert "mysql_innodb_buffer_pool_hit_ratio" not in {s.metric for s in first.samples}  # the first poll seeds
+        assert "mysql_innodb_buffer_pool_hit_ratio" not in {
+            s.metric for s in first.samples
+        }  # the first poll seeds
         with root.cursor() as cur:
             while counters()[1] - b[1] < 5000:  # warm pages: thousands of read requests in this interval
                 cur.execute("SELECT COUNT(*), SUM(LENGTH(v)) FROM bp.t")
@@ -150,22 +164,29 @@ def test_buffer_pool_hit_ratio_is_the_intervals(mariadb_pair: MariaDbPair,
         assert lowest - 1e-9 <= got <= highest + 1e-9, (lowest, got, highest)
         since_start = 1 - d[0] / d[1]
         assert d[0] > 0 and got > since_start  # the start-up reads are not this interval's
-        assert value(batch, "mysql_innodb_buffer_pool_pages_total") == status(root, "Innodb_buffer_pool_pages_total")
+        assert value(batch, "mysql_innodb_buffer_pool_pages_total") == status(
+            root, "Innodb_buffer_pool_pages_total"
+        )
     finally:
         root.close()
 
 
-def test_schema_sizes_equal_information_schema(mariadb_pair: MariaDbPair,
-                                               collector: Callable[..., Collector]) -> None:
+def test_schema_sizes_equal_information_schema(
+    mariadb_pair: MariaDbPair, collector: Callable[..., Collector]
+) -> None:
     root = mariadb_pair.root_connect()
     try:
         with root.cursor() as cur:
             cur.execute("CREATE DATABASE IF NOT EXISTS sizes")
-            cur.execute("CREATE TABLE IF NOT EXISTS sizes.big (id INT PRIMARY KEY, v VARCHAR(300), KEY (v)) "
-                        "ENGINE=InnoDB")
+            cur.execute(
+                "CREATE TABLE IF NOT EXISTS sizes.big (id INT PRIMARY KEY, v VARCHAR(300), KEY (v)) "
+                "ENGINE=InnoDB"
+            )
             cur.execute("CREATE TABLE IF NOT EXISTS sizes.small (id INT PRIMARY KEY) ENGINE=InnoDB")
-            cur.execute("INSERT IGNORE INTO sizes.big SELECT seq, REPEAT(CHAR(65 + seq % 26), 300) "
-                        "FROM sizes.seq_1_to_4000")
+            cur.execute(
+                "INSERT IGNORE INTO sizes.big SELECT seq, REPEAT(CHAR(65 + seq % 26), 300) "
+                "FROM sizes.seq_1_to_4000"
+            )
             cur.execute("ANALYZE TABLE sizes.big, sizes.small")
             cur.fetchall()
         c = collector(target(mariadb_pair), ["mysql_schema_sizes", "mysql_table_sizes"])
@@ -177,8 +198,10 @@ def test_schema_sizes_equal_information_schema(mariadb_pair: MariaDbPair,
                 "AND TABLE_SCHEMA NOT IN ('information_schema', 'performance_schema', 'sys') GROUP BY TABLE_SCHEMA"
             )
             expected = {r[0]: (float(r[1]), float(r[2]), float(r[3])) for r in cur.fetchall()}
-            cur.execute("SELECT DATA_LENGTH + INDEX_LENGTH FROM information_schema.TABLES "
-                        "WHERE TABLE_SCHEMA = 'sizes' AND TABLE_NAME = 'big'")
+            cur.execute(
+                "SELECT DATA_LENGTH + INDEX_LENGTH FROM information_schema.TABLES "
+                "WHERE TABLE_SCHEMA = 'sizes' AND TABLE_NAME = 'big'"
+            )
             big = float(cur.fetchone()[0])  # type: ignore[index]
         got = {dict(k)["schema"]: v for k, v in values(batch, "mysql_schema_size_bytes").items()}
         assert got == {s: e[0] for s, e in expected.items()}
@@ -197,8 +220,9 @@ def _slave_status(pair: MariaDbPair) -> dict[str, Any]:
     return pair.replica_status()
 
 
-def test_replica_status_agrees_with_show_slave_status(mariadb_pair: MariaDbPair,
-                                                      collector: Callable[..., Collector]) -> None:
+def test_replica_status_agrees_with_show_slave_status(
+    mariadb_pair: MariaDbPair, collector: Callable[..., Collector]
+) -> None:
     with mariadb_pair.root_connect() as conn, conn.cursor() as cur:
         cur.execute("CREATE DATABASE IF NOT EXISTS repl_check")
         cur.execute("CREATE TABLE IF NOT EXISTS repl_check.t (id INT AUTO_INCREMENT PRIMARY KEY)")
@@ -210,9 +234,19 @@ def test_replica_status_agrees_with_show_slave_status(mariadb_pair: MariaDbPair,
     batch = c.round()
     after = _slave_status(mariadb_pair)
     assert before["Gtid_IO_Pos"] == after["Gtid_IO_Pos"]  # nothing moved: "the same moment"
-    assert value(batch, "mysql_replica_io_running", channel="default") == (after["Slave_IO_Running"] == "Yes") == 1
-    assert value(batch, "mysql_replica_sql_running", channel="default") == (after["Slave_SQL_Running"] == "Yes") == 1
-    assert value(batch, "mysql_replica_lag_seconds", channel="default") == float(after["Seconds_Behind_Master"])
+    assert (
+        value(batch, "mysql_replica_io_running", channel="default")
+        == (after["Slave_IO_Running"] == "Yes")
+        == 1
+    )
+    assert (
+        value(batch, "mysql_replica_sql_running", channel="default")
+        == (after["Slave_SQL_Running"] == "Yes")
+        == 1
+    )
+    assert value(batch, "mysql_replica_lag_seconds", channel="default") == float(
+        after["Seconds_Behind_Master"]
+    )
     assert value(batch, "mysql_replica_lag_estimated", channel="default") == 0
     received = parse_gtid_positions(after["Gtid_IO_Pos"])
     with mariadb_pair.replica.root_connect() as conn, conn.cursor() as cur:  # type: ignore[union-attr]
@@ -233,8 +267,9 @@ def test_replica_status_agrees_with_show_slave_status(mariadb_pair: MariaDbPair,
 
 
 @pytest.mark.serial
-def test_stopped_sql_thread_shows_at_once_and_lag_grows(mariadb_pair_factory: Callable[..., MariaDbPair],
-                                                         collector: Callable[..., Collector]) -> None:
+def test_stopped_sql_thread_shows_at_once_and_lag_grows(
+    mariadb_pair_factory: Callable[..., MariaDbPair], collector: Callable[..., Collector]
+) -> None:
     pair = mariadb_pair_factory()
     c = collector(target(pair, "replica"), ["mysql_replica_status"])
     first = c.round()
@@ -249,8 +284,10 @@ def test_stopped_sql_thread_shows_at_once_and_lag_grows(mariadb_pair_factory: Ca
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:  # wait until the IO thread has received what was written
         st = pair.replica_status()
-        if (st["Master_Log_File"], st["Read_Master_Log_Pos"]) != (st["Relay_Master_Log_File"],
-                                                                   st["Exec_Master_Log_Pos"]):
+        if (st["Master_Log_File"], st["Read_Master_Log_Pos"]) != (
+            st["Relay_Master_Log_File"],
+            st["Exec_Master_Log_Pos"],
+        ):
             break
         time.sleep(0.05)
     second = c.round()  # the next poll: one interval after the stop
@@ -279,8 +316,11 @@ def test_stopped_sql_thread_shows_at_once_and_lag_grows(mariadb_pair_factory: Ca
 
 def _digest_of(root: pymysql.Connection[Any], marker: str) -> str:
     with root.cursor() as cur:
-        cur.execute("SELECT DIGEST FROM performance_schema.events_statements_summary_by_digest "
-                    "WHERE DIGEST_TEXT LIKE %s AND SCHEMA_NAME = 'digests'", (f"%{marker}%",))
+        cur.execute(
+            "SELECT DIGEST FROM performance_schema.events_statements_summary_by_digest "
+            "WHERE DIGEST_TEXT LIKE %s AND SCHEMA_NAME = 'digests'",
+            (f"%{marker}%",),
+        )
         rows = cur.fetchall()
     assert len(rows) == 1, rows
     return str(rows[0][0])
@@ -293,8 +333,9 @@ def _run(conn: pymysql.Connection[Any], sql: str, times: int) -> None:
             cur.fetchall()
 
 
-def test_statement_run_41_times_has_calls_delta_41(mariadb_pair: MariaDbPair,
-                                                   collector: Callable[..., Collector]) -> None:
+def test_statement_run_41_times_has_calls_delta_41(
+    mariadb_pair: MariaDbPair, collector: Callable[..., Collector]
+) -> None:
     with mariadb_pair.root_connect() as conn, conn.cursor() as cur:
         cur.execute("CREATE DATABASE IF NOT EXISTS digests")
         cur.execute("CREATE TABLE IF NOT EXISTS digests.marker_forty_one (id INT PRIMARY KEY)")
@@ -330,8 +371,9 @@ def test_statement_run_41_times_has_calls_delta_41(mariadb_pair: MariaDbPair,
 
 
 @pytest.mark.serial
-def test_truncated_digest_table_gives_no_negative_delta(mariadb_pair: MariaDbPair,
-                                                        collector: Callable[..., Collector]) -> None:
+def test_truncated_digest_table_gives_no_negative_delta(
+    mariadb_pair: MariaDbPair, collector: Callable[..., Collector]
+) -> None:
     with mariadb_pair.root_connect() as conn, conn.cursor() as cur:
         cur.execute("CREATE DATABASE IF NOT EXISTS digests")
         cur.execute("CREATE TABLE IF NOT EXISTS digests.marker_truncate (id INT PRIMARY KEY)")
@@ -362,8 +404,9 @@ def test_truncated_digest_table_gives_no_negative_delta(mariadb_pair: MariaDbPai
 # --------------------------------------------------------------------------- least privilege
 
 
-def test_documented_grants_collect_everything(mariadb_pair: MariaDbPair,
-                                              collector: Callable[..., Collector]) -> None:
+def test_documented_grants_collect_everything(
+    mariadb_pair: MariaDbPair, collector: Callable[..., Collector]
+) -> None:
     result = check_target(target(mariadb_pair, "replica", preset="exhaustive"))
     assert result.reachable, result.error
     assert not result.missing, format_check(result)
@@ -384,8 +427,13 @@ def test_documented_grants_collect_everything(mariadb_pair: MariaDbPair,
             continue
         assert set(d.names.values()) & got, f"{name} collected nothing"
     gauges = {d.names[g] for d in DEFS.values() for g in d.gauges if g in d.names}
-    assert {"mysql_threads_connected", "mysql_replica_lag_seconds", "mysql_schema_size_bytes",
-            "mysql_binlog_size_bytes", "mysql_innodb_history_list_length"} <= gauges & got
+    assert {
+        "mysql_threads_connected",
+        "mysql_replica_lag_seconds",
+        "mysql_schema_size_bytes",
+        "mysql_binlog_size_bytes",
+        "mysql_innodb_history_list_length",
+    } <= gauges & got
 
 
 def test_without_process_the_rest_is_collected_and_check_names_the_grant(
@@ -401,7 +449,12 @@ def test_without_process_the_rest_is_collected_and_check_names_the_grant(
     assert result.reachable, result.error
     grant = f"GRANT PROCESS ON *.* TO '{user}'@'127.0.0.1';"
     needs_process = {n for n, d in DEFS.items() if any(r.name == "PROCESS" for r in d.requires)}
-    assert needs_process == {"mysql_innodb_history", "mysql_long_transactions", "mysql_processlist", "mysql_activity"}
+    assert needs_process == {
+        "mysql_innodb_history",
+        "mysql_long_transactions",
+        "mysql_processlist",
+        "mysql_activity",
+    }
     assert {i.metric for i in result.missing} == needs_process
     assert result.fixes == [grant]
     assert grant in format_check(result)
@@ -410,8 +463,14 @@ def test_without_process_the_rest_is_collected_and_check_names_the_grant(
     first = c.round()
     second = c.round()
     collected = {s.metric for s in first.samples + second.samples}
-    for name in ("mysql_threads_connected", "mysql_queries_rate", "mysql_innodb_buffer_pool_read_requests_rate",
-                 "mysql_schema_size_bytes", "mysql_binlog_size_bytes", "mysql_statement_digests"):
+    for name in (
+        "mysql_threads_connected",
+        "mysql_queries_rate",
+        "mysql_innodb_buffer_pool_read_requests_rate",
+        "mysql_schema_size_bytes",
+        "mysql_binlog_size_bytes",
+        "mysql_statement_digests",
+    ):
         assert name in collected
     assert "mysql_innodb_history_list_length" not in collected
     events = [e for e in first.events + second.events if e.kind == "missing_feature"]
@@ -419,8 +478,9 @@ def test_without_process_the_rest_is_collected_and_check_names_the_grant(
 
 
 @pytest.mark.serial
-def test_performance_schema_off_degrades_quietly(mariadb_pair_factory: Callable[..., MariaDbPair],
-                                                 collector: Callable[..., Collector]) -> None:
+def test_performance_schema_off_degrades_quietly(
+    mariadb_pair_factory: Callable[..., MariaDbPair], collector: Callable[..., Collector]
+) -> None:
     pair = mariadb_pair_factory(with_replica=False, extra_conf={"performance_schema": "OFF"})
     c = collector(target(pair), ["mysql_statements", "mysql_connections"])
     first = c.round()
@@ -472,8 +532,9 @@ def test_engine_reports_server_and_survives_a_lost_connection(mariadb_pair: Mari
 
 
 @pytest.mark.serial
-def test_mariadb_multi_source_channels_and_errors(mariadb_pair_factory: Callable[..., MariaDbPair],
-                                                  collector: Callable[..., Collector]) -> None:
+def test_mariadb_multi_source_channels_and_errors(
+    mariadb_pair_factory: Callable[..., MariaDbPair], collector: Callable[..., Collector]
+) -> None:
     from testing.servers.processes import free_port
 
     pair = mariadb_pair_factory()
@@ -481,7 +542,9 @@ def test_mariadb_multi_source_channels_and_errors(mariadb_pair_factory: Callable
     dead_port = free_port()  # nothing listens there: the second source never answers
     replica.query(
         "CHANGE MASTER 'analytics' TO MASTER_HOST='127.0.0.1', MASTER_PORT=%s, MASTER_USER='repl', "
-        "MASTER_PASSWORD='unused', MASTER_CONNECT_RETRY=1, MASTER_USE_GTID=no", (dead_port,))
+        "MASTER_PASSWORD='unused', MASTER_CONNECT_RETRY=1, MASTER_USE_GTID=no",
+        (dead_port,),
+    )
     replica.query("START SLAVE 'analytics'")
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
@@ -495,8 +558,12 @@ def test_mariadb_multi_source_channels_and_errors(mariadb_pair_factory: Callable
     rows = {r["Connection_name"] or "default": r for r in replica.query("SHOW ALL SLAVES STATUS")}
     assert set(rows) == {"default", "analytics"}
     for channel, row in rows.items():
-        assert value(second, "mysql_replica_io_running", channel=channel) == (row["Slave_IO_Running"] == "Yes")
-        assert value(second, "mysql_replica_sql_running", channel=channel) == (row["Slave_SQL_Running"] == "Yes")
+        assert value(second, "mysql_replica_io_running", channel=channel) == (
+            row["Slave_IO_Running"] == "Yes"
+        )
+        assert value(second, "mysql_replica_sql_running", channel=channel) == (
+            row["Slave_SQL_Running"] == "Yes"
+        )
         assert value(second, "mysql_replica_last_io_errno", channel=channel) == row["Last_IO_Errno"]
     assert value(second, "mysql_replica_io_running", channel="default") == 1
     assert value(second, "mysql_replica_io_running", channel="analytics") == 0
@@ -510,8 +577,9 @@ def test_mariadb_multi_source_channels_and_errors(mariadb_pair_factory: Callable
 def test_server_down_then_back(mariadb_pair_factory: Callable[..., MariaDbPair]) -> None:
     pair = mariadb_pair_factory(with_replica=False)
     out = Batch()
-    runner = TargetRunner(target(pair), [ScheduledMetric(DEFS["mysql_connections"], 1.0)],
-                          CollectorSettings(), out.extend)
+    runner = TargetRunner(
+        target(pair), [ScheduledMetric(DEFS["mysql_connections"], 1.0)], CollectorSettings(), out.extend
+    )
     loop = asyncio.new_event_loop()
     try:
         assert loop.run_until_complete(runner.round()) is True
@@ -532,8 +600,9 @@ def test_server_down_then_back(mariadb_pair_factory: Callable[..., MariaDbPair])
     assert pair.monitor_password not in down.message
 
 
-def test_a_changed_global_variable_is_one_setting_change(mariadb_pair: MariaDbPair,
-                                                         collector: Callable[..., Collector]) -> None:
+def test_a_changed_global_variable_is_one_setting_change(
+    mariadb_pair: MariaDbPair, collector: Callable[..., Collector]
+) -> None:
     """The same event kind as PostgreSQL's settings; GTID positions moving with writes are not settings."""
     root = mariadb_pair.root_connect()
     with root.cursor() as cur:
@@ -558,5 +627,6 @@ def test_a_changed_global_variable_is_one_setting_change(mariadb_pair: MariaDbPa
     assert [e.kind for e in first.events] == []  # the first snapshot only seeds
     changes = [e for e in second.events if e.kind == "setting_change"]
     assert [(e.details["name"], e.details["old"], e.details["new"]) for e in changes] == [
-        ("net_retry_count", str(old), str(new))]
+        ("net_retry_count", str(old), str(new))
+    ]
     assert value(second, "mysql_global_variables") > 100

@@ -28,9 +28,15 @@ from testing.servers.mariadb import MariaDbPair
 
 DEFS = definitions("mysql")
 CANONICAL = {
-    "mysql_threads_connected", "mysql_threads_running", "mysql_max_connections", "mysql_queries_rate",
-    "mysql_innodb_buffer_pool_hit_ratio", "mysql_replica_lag_seconds", "mysql_replica_io_running",
-    "mysql_replica_sql_running", "mysql_schema_size_bytes",
+    "mysql_threads_connected",
+    "mysql_threads_running",
+    "mysql_max_connections",
+    "mysql_queries_rate",
+    "mysql_innodb_buffer_pool_hit_ratio",
+    "mysql_replica_lag_seconds",
+    "mysql_replica_io_running",
+    "mysql_replica_sql_running",
+    "mysql_schema_size_bytes",
 }
 UUID_A = "3e11fa47-71ca-11e1-9e33-c80aa9429562"
 UUID_B = "9b2f1c00-1f2e-11ee-8c90-0242ac120002"
@@ -39,25 +45,66 @@ UUID_B = "9b2f1c00-1f2e-11ee-8c90-0242ac120002"
 def _replica_row(names: dict[str, str], **values: Any) -> dict[str, Any]:
     """A full replica status row in the column order of the manual, renamed for the version."""
     base: dict[str, Any] = {
-        "Slave_IO_State": "Waiting for master to send event", "Master_Host": "10.0.0.5", "Master_User": "repl",
-        "Master_Port": 3306, "Connect_Retry": 60, "Master_Log_File": "source-bin.000002",
-        "Read_Master_Log_Pos": 1307, "Relay_Log_File": "replica-relay-bin.000003", "Relay_Log_Pos": 1508,
-        "Relay_Master_Log_File": "source-bin.000002", "Slave_IO_Running": "Yes", "Slave_SQL_Running": "Yes",
-        "Replicate_Do_DB": "", "Replicate_Ignore_DB": "", "Replicate_Do_Table": "", "Replicate_Ignore_Table": "",
-        "Replicate_Wild_Do_Table": "", "Replicate_Wild_Ignore_Table": "", "Last_Errno": 0, "Last_Error": "",
-        "Skip_Counter": 0, "Exec_Master_Log_Pos": 1307, "Relay_Log_Space": 1858, "Until_Condition": "None",
-        "Until_Log_File": "", "Until_Log_Pos": 0, "Master_SSL_Allowed": "No", "Master_SSL_CA_File": "",
-        "Master_SSL_CA_Path": "", "Master_SSL_Cert": "", "Master_SSL_Cipher": "", "Master_SSL_Key": "",
-        "Seconds_Behind_Master": 0, "Master_SSL_Verify_Server_Cert": "No", "Last_IO_Errno": 0,
-        "Last_IO_Error": "", "Last_SQL_Errno": 0, "Last_SQL_Error": "", "Replicate_Ignore_Server_Ids": "",
-        "Master_Server_Id": 1, "Master_UUID": UUID_A, "Master_Info_File": "mysql.slave_master_info",
-        "SQL_Delay": 0, "SQL_Remaining_Delay": None,
+        "Slave_IO_State": "Waiting for master to send event",
+        "Master_Host": "10.0.0.5",
+        "Master_User": "repl",
+        "Master_Port": 3306,
+        "Connect_Retry": 60,
+        "Master_Log_File": "source-bin.000002",
+        "Read_Master_Log_Pos": 1307,
+        "Relay_Log_File": "replica-relay-bin.000003",
+        "Relay_Log_Pos": 1508,
+        "Relay_Master_Log_File": "source-bin.000002",
+        "Slave_IO_Running": "Yes",
+        "Slave_SQL_Running": "Yes",
+        "Replicate_Do_DB": "",
+        "Replicate_Ignore_DB": "",
+        "Replicate_Do_Table": "",
+        "Replicate_Ignore_Table": "",
+        "Replicate_Wild_Do_Table": "",
+        "Replicate_Wild_Ignore_Table": "",
+        "Last_Errno": 0,
+        "Last_Error": "",
+        "Skip_Counter": 0,
+        "Exec_Master_Log_Pos": 1307,
+        "Relay_Log_Space": 1858,
+        "Until_Condition": "None",
+        "Until_Log_File": "",
+        "Until_Log_Pos": 0,
+        "Master_SSL_Allowed": "No",
+        "Master_SSL_CA_File": "",
+        "Master_SSL_CA_Path": "",
+        "Master_SSL_Cert": "",
+        "Master_SSL_Cipher": "",
+        "Master_SSL_Key": "",
+        "Seconds_Behind_Master": 0,
+        "Master_SSL_Verify_Server_Cert": "No",
+        "Last_IO_Errno": 0,
+        "Last_IO_Error": "",
+        "Last_SQL_Errno": 0,
+        "Last_SQL_Error": "",
+        "Replicate_Ignore_Server_Ids": "",
+        "Master_Server_Id": 1,
+        "Master_UUID": UUID_A,
+        "Master_Info_File": "mysql.slave_master_info",
+        "SQL_Delay": 0,
+        "SQL_Remaining_Delay": None,
         "Slave_SQL_Running_State": "Replica has read all relay log; waiting for more updates",
-        "Master_Retry_Count": 86400, "Master_Bind": "", "Last_IO_Error_Timestamp": "",
-        "Last_SQL_Error_Timestamp": "", "Master_SSL_Crl": "", "Master_SSL_Crlpath": "",
-        "Retrieved_Gtid_Set": f"{UUID_A}:1-5", "Executed_Gtid_Set": f"{UUID_A}:1-5,\n{UUID_B}:1-3",
-        "Auto_Position": 1, "Replicate_Rewrite_DB": "", "Channel_Name": "", "Master_TLS_Version": "",
-        "Master_public_key_path": "", "Get_master_public_key": 0, "Network_Namespace": "",
+        "Master_Retry_Count": 86400,
+        "Master_Bind": "",
+        "Last_IO_Error_Timestamp": "",
+        "Last_SQL_Error_Timestamp": "",
+        "Master_SSL_Crl": "",
+        "Master_SSL_Crlpath": "",
+        "Retrieved_Gtid_Set": f"{UUID_A}:1-5",
+        "Executed_Gtid_Set": f"{UUID_A}:1-5,\n{UUID_B}:1-3",
+        "Auto_Position": 1,
+        "Replicate_Rewrite_DB": "",
+        "Channel_Name": "",
+        "Master_TLS_Version": "",
+        "Master_public_key_path": "",
+        "Get_master_public_key": 0,
+        "Network_Namespace": "",
     }
     row = {names.get(k, k): v for k, v in base.items()}
     row.update(values)
@@ -66,19 +113,34 @@ def _replica_row(names: dict[str, str], **values: Any) -> dict[str, Any]:
 
 # MySQL >= 8.0.22 and 8.4: SHOW REPLICA STATUS renames every Master/Slave column
 MYSQL_84 = {
-    "Slave_IO_State": "Replica_IO_State", "Master_Host": "Source_Host", "Master_User": "Source_User",
-    "Master_Port": "Source_Port", "Master_Log_File": "Source_Log_File",
-    "Read_Master_Log_Pos": "Read_Source_Log_Pos", "Relay_Master_Log_File": "Relay_Source_Log_File",
-    "Slave_IO_Running": "Replica_IO_Running", "Slave_SQL_Running": "Replica_SQL_Running",
-    "Exec_Master_Log_Pos": "Exec_Source_Log_Pos", "Master_SSL_Allowed": "Source_SSL_Allowed",
-    "Master_SSL_CA_File": "Source_SSL_CA_File", "Master_SSL_CA_Path": "Source_SSL_CA_Path",
-    "Master_SSL_Cert": "Source_SSL_Cert", "Master_SSL_Cipher": "Source_SSL_Cipher",
-    "Master_SSL_Key": "Source_SSL_Key", "Seconds_Behind_Master": "Seconds_Behind_Source",
-    "Master_SSL_Verify_Server_Cert": "Source_SSL_Verify_Server_Cert", "Master_Server_Id": "Source_Server_Id",
-    "Master_UUID": "Source_UUID", "Master_Info_File": "Source_Info_File",
-    "Slave_SQL_Running_State": "Replica_SQL_Running_State", "Master_Retry_Count": "Source_Retry_Count",
-    "Master_Bind": "Source_Bind", "Master_SSL_Crl": "Source_SSL_Crl", "Master_SSL_Crlpath": "Source_SSL_Crlpath",
-    "Master_TLS_Version": "Source_TLS_Version", "Master_public_key_path": "Source_public_key_path",
+    "Slave_IO_State": "Replica_IO_State",
+    "Master_Host": "Source_Host",
+    "Master_User": "Source_User",
+    "Master_Port": "Source_Port",
+    "Master_Log_File": "Source_Log_File",
+    "Read_Master_Log_Pos": "Read_Source_Log_Pos",
+    "Relay_Master_Log_File": "Relay_Source_Log_File",
+    "Slave_IO_Running": "Replica_IO_Running",
+    "Slave_SQL_Running": "Replica_SQL_Running",
+    "Exec_Master_Log_Pos": "Exec_Source_Log_Pos",
+    "Master_SSL_Allowed": "Source_SSL_Allowed",
+    "Master_SSL_CA_File": "Source_SSL_CA_File",
+    "Master_SSL_CA_Path": "Source_SSL_CA_Path",
+    "Master_SSL_Cert": "Source_SSL_Cert",
+    "Master_SSL_Cipher": "Source_SSL_Cipher",
+    "Master_SSL_Key": "Source_SSL_Key",
+    "Seconds_Behind_Master": "Seconds_Behind_Source",
+    "Master_SSL_Verify_Server_Cert": "Source_SSL_Verify_Server_Cert",
+    "Master_Server_Id": "Source_Server_Id",
+    "Master_UUID": "Source_UUID",
+    "Master_Info_File": "Source_Info_File",
+    "Slave_SQL_Running_State": "Replica_SQL_Running_State",
+    "Master_Retry_Count": "Source_Retry_Count",
+    "Master_Bind": "Source_Bind",
+    "Master_SSL_Crl": "Source_SSL_Crl",
+    "Master_SSL_Crlpath": "Source_SSL_Crlpath",
+    "Master_TLS_Version": "Source_TLS_Version",
+    "Master_public_key_path": "Source_public_key_path",
     "Get_master_public_key": "Get_Source_public_key",
 }
 
@@ -87,18 +149,42 @@ def _mariadb_all_slaves_row(**values: Any) -> dict[str, Any]:
     """A SHOW ALL SLAVES STATUS row as MariaDB 10.11 returns it (Connection_name first)."""
     row: dict[str, Any] = {"Connection_name": "", "Slave_SQL_State": "Slave has read all relay log"}
     base = _replica_row({})
-    for k in ("Retrieved_Gtid_Set", "Executed_Gtid_Set", "Auto_Position", "Channel_Name", "Master_UUID",
-              "Master_Info_File", "Master_Retry_Count", "Master_Bind", "Last_IO_Error_Timestamp",
-              "Last_SQL_Error_Timestamp", "Master_TLS_Version", "Master_public_key_path",
-              "Get_master_public_key", "Network_Namespace"):
+    for k in (
+        "Retrieved_Gtid_Set",
+        "Executed_Gtid_Set",
+        "Auto_Position",
+        "Channel_Name",
+        "Master_UUID",
+        "Master_Info_File",
+        "Master_Retry_Count",
+        "Master_Bind",
+        "Last_IO_Error_Timestamp",
+        "Last_SQL_Error_Timestamp",
+        "Master_TLS_Version",
+        "Master_public_key_path",
+        "Get_master_public_key",
+        "Network_Namespace",
+    ):
         base.pop(k)
     row.update(base)
-    row.update({"Using_Gtid": "Slave_Pos", "Gtid_IO_Pos": "0-1-42,1-2-7", "Replicate_Do_Domain_Ids": "",
-                "Replicate_Ignore_Domain_Ids": "", "Parallel_Mode": "optimistic", "Slave_DDL_Groups": 8,
-                "Slave_Non_Transactional_Groups": 0, "Slave_Transactional_Groups": 34,
-                "Retried_transactions": 0, "Max_relay_log_size": 1073741824, "Executed_log_entries": 77,
-                "Slave_received_heartbeats": 0, "Slave_heartbeat_period": 30.0,
-                "Gtid_Slave_Pos": "0-1-40,1-2-7"})
+    row.update(
+        {
+            "Using_Gtid": "Slave_Pos",
+            "Gtid_IO_Pos": "0-1-42,1-2-7",
+            "Replicate_Do_Domain_Ids": "",
+            "Replicate_Ignore_Domain_Ids": "",
+            "Parallel_Mode": "optimistic",
+            "Slave_DDL_Groups": 8,
+            "Slave_Non_Transactional_Groups": 0,
+            "Slave_Transactional_Groups": 34,
+            "Retried_transactions": 0,
+            "Max_relay_log_size": 1073741824,
+            "Executed_log_entries": 77,
+            "Slave_received_heartbeats": 0,
+            "Slave_heartbeat_period": 30.0,
+            "Gtid_Slave_Pos": "0-1-40,1-2-7",
+        }
+    )
     row.update(values)
     return row
 
@@ -113,8 +199,14 @@ def test_every_definition_has_sql_for_every_supported_version() -> None:
         if d.python:
             assert callable(d.python_function()), name
             continue
-        for flavour, version in (("mysql", 80000), ("mysql", 80036), ("mysql", 80400), ("mariadb", 100600),
-                                 ("mariadb", 101106), ("mariadb", 110402)):
+        for flavour, version in (
+            ("mysql", 80000),
+            ("mysql", 80036),
+            ("mysql", 80400),
+            ("mariadb", 100600),
+            ("mariadb", 101106),
+            ("mariadb", 110402),
+        ):
             sql = d.sql_for(flavour, version)
             assert sql and sql.lstrip().upper().startswith("SELECT"), (name, flavour, version)
         assert d.sql_for("mariadb", 100500) is None  # older than supported: no SQL, not wrong SQL
@@ -125,7 +217,10 @@ def test_canonical_names_are_produced() -> None:
     assert CANONICAL <= produced
     for d in DEFS.values():
         for column in d.names:
-            assert column in d.gauges or column in d.ratios or d.names[column].endswith("_rate"), (d.name, column)
+            assert column in d.gauges or column in d.ratios or d.names[column].endswith("_rate"), (
+                d.name,
+                column,
+            )
 
 
 def test_limits_are_in_the_sql_too() -> None:
@@ -139,8 +234,15 @@ def test_limits_are_in_the_sql_too() -> None:
 
 def test_presets_are_shared_and_standard_covers_the_issue() -> None:
     std = {sm.name for sm in resolve("mysql", "standard")}
-    assert {"mysql_connections", "mysql_queries", "mysql_innodb_buffer_pool", "mysql_replica_status",
-            "mysql_schema_sizes", "mysql_statements", "mysql_binlog"} <= std
+    assert {
+        "mysql_connections",
+        "mysql_queries",
+        "mysql_innodb_buffer_pool",
+        "mysql_replica_status",
+        "mysql_schema_sizes",
+        "mysql_statements",
+        "mysql_binlog",
+    } <= std
     assert set(presets("mysql")["exhaustive"]) == set(DEFS)
     assert {sm.name for sm in resolve("mysql", "minimal")} < std
 
@@ -161,8 +263,12 @@ def test_mysql_only_differences_are_written_for_mysql() -> None:
 
 @pytest.mark.parametrize(
     ("flavour", "version", "statement"),
-    [("mysql", 80021, "SHOW SLAVE STATUS"), ("mysql", 80022, "SHOW REPLICA STATUS"),
-     ("mysql", 80400, "SHOW REPLICA STATUS"), ("mariadb", 101106, "SHOW ALL SLAVES STATUS")],
+    [
+        ("mysql", 80021, "SHOW SLAVE STATUS"),
+        ("mysql", 80022, "SHOW REPLICA STATUS"),
+        ("mysql", 80400, "SHOW REPLICA STATUS"),
+        ("mariadb", 101106, "SHOW ALL SLAVES STATUS"),
+    ],
 )
 def test_replica_statement_per_version(flavour: str, version: int, statement: str) -> None:
     assert replica_status_sql(flavour, version) == statement
@@ -180,9 +286,14 @@ def test_mysql_84_replica_names() -> None:
 
 
 def test_mysql_80_before_22_slave_names_and_errors() -> None:
-    row = _replica_row({}, Slave_SQL_Running="No", Seconds_Behind_Master=None, Last_SQL_Errno=1062,
-                       Last_SQL_Error="Could not execute Write_rows event: Duplicate entry '7'",
-                       Exec_Master_Log_Pos=900)
+    row = _replica_row(
+        {},
+        Slave_SQL_Running="No",
+        Seconds_Behind_Master=None,
+        Last_SQL_Errno=1062,
+        Last_SQL_Error="Could not execute Write_rows event: Duplicate entry '7'",
+        Exec_Master_Log_Pos=900,
+    )
     s = parse_replica_row(row)
     assert (s.channel, s.io_running, s.sql_running, s.lag_seconds) == ("default", True, False, None)
     assert (s.last_sql_errno, s.last_io_errno) == (1062, 0) and "Duplicate" in s.last_sql_error
@@ -190,9 +301,17 @@ def test_mysql_80_before_22_slave_names_and_errors() -> None:
 
 
 def test_mariadb_multi_source_rows() -> None:
-    rows = [_mariadb_all_slaves_row(), _mariadb_all_slaves_row(
-        Connection_name="analytics", Slave_IO_Running="Connecting", Seconds_Behind_Master=None,
-        Last_IO_Errno=2003, Last_IO_Error="error connecting to master", Gtid_IO_Pos="2-9-100")]
+    rows = [
+        _mariadb_all_slaves_row(),
+        _mariadb_all_slaves_row(
+            Connection_name="analytics",
+            Slave_IO_Running="Connecting",
+            Seconds_Behind_Master=None,
+            Last_IO_Errno=2003,
+            Last_IO_Error="error connecting to master",
+            Gtid_IO_Pos="2-9-100",
+        ),
+    ]
     parsed = [parse_replica_row(r) for r in rows]
     assert [p.channel for p in parsed] == ["default", "analytics"]
     assert parsed[0].gtid_received == "0-1-42,1-2-7" and parsed[0].gtid_applied == "0-1-40,1-2-7"
@@ -214,12 +333,15 @@ def test_lag_rule_when_the_server_says_null() -> None:
     state: dict[str, Any] = {}
     running = parse_replica_row(_replica_row(MYSQL_84, Seconds_Behind_Source=3))
     assert estimate_lag(running, state, 100.0) == (3.0, False)
-    stopped_pending = parse_replica_row(_replica_row(MYSQL_84, Replica_SQL_Running="No",
-                                                     Seconds_Behind_Source=None, Exec_Source_Log_Pos=900))
+    stopped_pending = parse_replica_row(
+        _replica_row(MYSQL_84, Replica_SQL_Running="No", Seconds_Behind_Source=None, Exec_Source_Log_Pos=900)
+    )
     assert estimate_lag(stopped_pending, state, 110.0) == (13.0, True)
     assert estimate_lag(stopped_pending, state, 130.0) == (33.0, True)
     # stopped but nothing pending (idle source): 0, and growth restarts from now
-    stopped_idle = parse_replica_row(_replica_row(MYSQL_84, Replica_SQL_Running="No", Seconds_Behind_Source=None))
+    stopped_idle = parse_replica_row(
+        _replica_row(MYSQL_84, Replica_SQL_Running="No", Seconds_Behind_Source=None)
+    )
     assert estimate_lag(stopped_idle, state, 140.0) == (0.0, True)
     assert estimate_lag(stopped_pending, state, 145.0) == (5.0, True)
 
@@ -229,10 +351,24 @@ def test_lag_rule_when_the_server_says_null() -> None:
 
 def test_digest_rows_to_counters() -> None:
     rows = [
-        {"schema_name": "shop", "digest": "ab12", "calls": 41, "timer_wait": 2_500_000_000, "rows_sent": 41,
-         "rows_affected": 0, "first_seen": 1700000000},
-        {"schema_name": None, "digest": None, "calls": 7, "timer_wait": 10**9, "rows_sent": 0,
-         "rows_affected": 3, "first_seen": 1700000001},
+        {
+            "schema_name": "shop",
+            "digest": "ab12",
+            "calls": 41,
+            "timer_wait": 2_500_000_000,
+            "rows_sent": 41,
+            "rows_affected": 0,
+            "first_seen": 1700000000,
+        },
+        {
+            "schema_name": None,
+            "digest": None,
+            "calls": 7,
+            "timer_wait": 10**9,
+            "rows_sent": 0,
+            "rows_affected": 3,
+            "first_seen": 1700000001,
+        },
     ]
     c = digest_counters(rows)
     shop = next(v for k, v in c.items() if k.queryid == "ab12")
@@ -243,8 +379,10 @@ def test_digest_rows_to_counters() -> None:
 
 
 def test_binlog_totals() -> None:
-    rows = [{"Log_name": "mysql-bin.000001", "File_size": 1000, "Encrypted": "No"},
-            {"Log_name": "mysql-bin.000002", "File_size": 234}]
+    rows = [
+        {"Log_name": "mysql-bin.000001", "File_size": 1000, "Encrypted": "No"},
+        {"Log_name": "mysql-bin.000002", "File_size": 234},
+    ]
     assert binlog_totals(rows) == {"size_bytes": 1234, "files": 2}
     assert binlog_totals([]) == {"size_bytes": 0, "files": 0}
 
@@ -263,23 +401,35 @@ def test_versions_and_flavours() -> None:
 
 def test_time_limit_per_flavour() -> None:
     assert with_time_limit("SELECT 1", "mariadb", 5) == "SET STATEMENT max_statement_time=5.000 FOR SELECT 1"
-    assert with_time_limit("  select a FROM t", "mysql", 2.5) == "SELECT /*+ MAX_EXECUTION_TIME(2500) */ a FROM t"
+    assert (
+        with_time_limit("  select a FROM t", "mysql", 2.5)
+        == "SELECT /*+ MAX_EXECUTION_TIME(2500) */ a FROM t"
+    )
     assert with_time_limit("SHOW REPLICA STATUS", "mysql", 5) == "SHOW REPLICA STATUS"
 
 
 def test_privileges_and_grants_per_flavour() -> None:
     user = grantee("headroom@10.0.%")
     assert user == "'headroom'@'10.0.%'"
-    assert grant_statement("REPLICA MONITOR", "mariadb", user) == "GRANT REPLICA MONITOR ON *.* TO 'headroom'@'10.0.%';"
-    assert grant_statement("REPLICA MONITOR", "mysql", user) == "GRANT REPLICATION CLIENT ON *.* TO 'headroom'@'10.0.%';"
+    assert (
+        grant_statement("REPLICA MONITOR", "mariadb", user)
+        == "GRANT REPLICA MONITOR ON *.* TO 'headroom'@'10.0.%';"
+    )
+    assert (
+        grant_statement("REPLICA MONITOR", "mysql", user)
+        == "GRANT REPLICATION CLIENT ON *.* TO 'headroom'@'10.0.%';"
+    )
     assert grant_statement("REPLICATION CLIENT", "mariadb", user).startswith("GRANT BINLOG MONITOR ON *.*")
     assert grant_statement("SELECT ON performance_schema", "mysql", user) == (
-        "GRANT SELECT ON performance_schema.* TO 'headroom'@'10.0.%';")
+        "GRANT SELECT ON performance_schema.* TO 'headroom'@'10.0.%';"
+    )
     assert satisfied("REPLICA MONITOR", "mariadb", {"SLAVE MONITOR"})
     assert not satisfied("REPLICA MONITOR", "mariadb", {"BINLOG MONITOR"})
     assert satisfied("SHOW VIEW", "mysql", {"SELECT"})
     msg = "Access denied; you need (at least one of) the PROCESS privilege(s) for this operation"
-    assert privilege_from_error(1227, msg, "SELECT * FROM information_schema.INNODB_TRX", "mysql") == "PROCESS"
+    assert (
+        privilege_from_error(1227, msg, "SELECT * FROM information_schema.INNODB_TRX", "mysql") == "PROCESS"
+    )
     msg = "Access denied; you need (at least one of) the SUPER, SLAVE MONITOR privilege(s) for this operation"
     assert privilege_from_error(1227, msg, "SHOW ALL SLAVES STATUS", "mariadb") == "REPLICA MONITOR"
     msg = "SELECT command denied to user 'x'@'h' for table `performance_schema`.`events_statements_summary_by_digest`"
@@ -291,7 +441,13 @@ def test_privileges_and_grants_per_flavour() -> None:
 
 def test_dsn_plain_and_secret() -> None:
     d = parse_mysql_dsn("mysql://mon:s3cr%40t@db1.example.com:3307/app")
-    assert (d.host, d.port, d.user, d.password, d.database) == ("db1.example.com", 3307, "mon", "s3cr@t", "app")
+    assert (d.host, d.port, d.user, d.password, d.database) == (
+        "db1.example.com",
+        3307,
+        "mon",
+        "s3cr@t",
+        "app",
+    )
     assert "s3cr" not in d.where() and "s3cr" not in repr(d)
     assert d.tls_context() is None and "ssl" not in d.connect_kwargs()
 
@@ -303,7 +459,9 @@ def test_dsn_tls_options_are_honoured(tmp_path: Path) -> None:
     ident = parse_mysql_dsn(f"mysql://mon@db1:3306/?ssl_ca={ca}&ssl_verify_identity=true").tls_context()
     assert ident is not None and ident.check_hostname and ident.verify_mode == ssl.CERT_REQUIRED
     verify_ca = parse_mysql_dsn(f"mysql://mon@db1/?ssl_ca={ca}").tls_context()
-    assert verify_ca is not None and not verify_ca.check_hostname and verify_ca.verify_mode == ssl.CERT_REQUIRED
+    assert (
+        verify_ca is not None and not verify_ca.check_hostname and verify_ca.verify_mode == ssl.CERT_REQUIRED
+    )
     required = parse_mysql_dsn("mysql://mon@db1/?ssl_mode=REQUIRED").tls_context()
     assert required is not None and required.verify_mode == ssl.CERT_NONE
     assert parse_mysql_dsn(f"mysql://mon@db1/?ssl_ca={ca}&ssl_disabled=true").tls_context() is None
@@ -315,9 +473,13 @@ def test_dsn_tls_options_are_honoured(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("dsn", "message"),
-    [("mysql://mon@db1/?sslca=/x", "unknown option 'sslca'"), ("mysql://mon@db1/?ssl_mode=SOMETIMES", "ssl_mode"),
-     ("mysql://mon@db1/?ssl_verify_identity=maybe", "ssl_verify_identity"),
-     ("postgresql://mon@db1/", "mysql://"), ("mysql://mon@db1:port/", "port")],
+    [
+        ("mysql://mon@db1/?sslca=/x", "unknown option 'sslca'"),
+        ("mysql://mon@db1/?ssl_mode=SOMETIMES", "ssl_mode"),
+        ("mysql://mon@db1/?ssl_verify_identity=maybe", "ssl_verify_identity"),
+        ("postgresql://mon@db1/", "mysql://"),
+        ("mysql://mon@db1:port/", "port"),
+    ],
 )
 def test_dsn_errors_name_the_problem(dsn: str, message: str) -> None:
     with pytest.raises(DsnError, match=message):
@@ -329,9 +491,20 @@ def test_dsn_errors_name_the_problem(dsn: str, message: str) -> None:
 # MySQL-flavour SQL that MariaDB 10.6+ also understands (performance_schema.global_status exists there
 # since 10.5.2, the statement summaries and information_schema views are shared). mysql_innodb_history
 # is left out: MariaDB's INNODB_METRICS has ENABLED where MySQL has STATUS.
-SHARED_SQL = ["mysql_connections", "mysql_queries", "mysql_commands", "mysql_innodb_buffer_pool",
-              "mysql_innodb_row_locks", "mysql_table_cache", "mysql_tmp_tables", "mysql_server",
-              "mysql_long_transactions", "mysql_processlist", "mysql_schema_sizes", "mysql_table_sizes"]
+SHARED_SQL = [
+    "mysql_connections",
+    "mysql_queries",
+    "mysql_commands",
+    "mysql_innodb_buffer_pool",
+    "mysql_innodb_row_locks",
+    "mysql_table_cache",
+    "mysql_tmp_tables",
+    "mysql_server",
+    "mysql_long_transactions",
+    "mysql_processlist",
+    "mysql_schema_sizes",
+    "mysql_table_sizes",
+]
 
 
 @pytest.mark.parametrize("name", SHARED_SQL)

@@ -18,8 +18,9 @@ from testing.servers.mariadb import MariaDbPair
 def test_mariadb_target_into_the_store(mariadb_pair: MariaDbPair, tmp_path: Path) -> None:
     store = open_store(f"sqlite:///{tmp_path / 'metrics.db'}")
     settings = CollectorSettings(spool_dir=tmp_path / "spool", top_statements=3)
-    target = TargetConfig(name="maria-e2e", engine="mysql", dsn=mariadb_pair.monitor_dsn("replica"),
-                          labels={"env": "test"})
+    target = TargetConfig(
+        name="maria-e2e", engine="mysql", dsn=mariadb_pair.monitor_dsn("replica"), labels={"env": "test"}
+    )
     collector = Collector(store, [target], settings, interval=1.0, housekeeping=False)
     with mariadb_pair.root_connect() as conn, conn.cursor() as cur:
         cur.execute("CREATE DATABASE IF NOT EXISTS e2e")
@@ -49,7 +50,9 @@ def test_mariadb_target_into_the_store(mariadb_pair: MariaDbPair, tmp_path: Path
     assert [v.value for v in up] == [1.0]
     lag = store.latest("mysql_replica_lag_seconds", target="maria-e2e")
     assert len(lag) == 1 and dict(lag[0].labels) == {"channel": "default"}
-    sizes = {dict(v.labels)["schema"]: v.value for v in store.latest("mysql_schema_size_bytes", target="maria-e2e")}
+    sizes = {
+        dict(v.labels)["schema"]: v.value for v in store.latest("mysql_schema_size_bytes", target="maria-e2e")
+    }
     assert "e2e" in sizes
     assert store.latest("mysql_queries_rate", target="maria-e2e")  # a rate after the second round
 

@@ -25,8 +25,22 @@ def _openssl(*args: str, cwd: Path) -> None:
 
 
 def _make_ca(d: Path, name: str) -> None:
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}.key", "-out", f"{name}.pem",
-             "-days", "2", "-subj", f"/CN={name}", cwd=d)
+    _openssl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        f"{name}.key",
+        "-out",
+        f"{name}.pem",
+        "-days",
+        "2",
+        "-subj",
+        f"/CN={name}",
+        cwd=d,
+    )
 
 
 @pytest.fixture
@@ -37,11 +51,38 @@ def certs() -> Iterator[Path]:
     try:
         _make_ca(d, "ca")
         _make_ca(d, "other-ca")
-        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr",
-                 "-subj", "/CN=127.0.0.1", cwd=d)
+        _openssl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=127.0.0.1",
+            cwd=d,
+        )
         (d / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
-        _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-                 "-out", "server.pem", "-days", "2", "-extfile", "ext.cnf", cwd=d)
+        _openssl(
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+            cwd=d,
+        )
         for f in d.iterdir():
             f.chmod(0o644)  # the server runs as its own user
         yield d
@@ -66,8 +107,14 @@ def _cipher(pair: MariaDbPair, host: str, query: str) -> str:
 
 
 def test_tls_modes(certs: Path, mariadb_pair_factory: Callable[..., MariaDbPair]) -> None:
-    pair = mariadb_pair_factory(with_replica=False, extra_conf={
-        "ssl_ca": certs / "ca.pem", "ssl_cert": certs / "server.pem", "ssl_key": certs / "server.key"})
+    pair = mariadb_pair_factory(
+        with_replica=False,
+        extra_conf={
+            "ssl_ca": certs / "ca.pem",
+            "ssl_cert": certs / "server.pem",
+            "ssl_key": certs / "server.key",
+        },
+    )
     ca, other = certs / "ca.pem", certs / "other-ca.pem"
     # DISABLED: a plain connection; no ssl option: TLS when the server offers it (PREFERRED)
     assert _cipher(pair, "127.0.0.1", "ssl_mode=DISABLED") == ""

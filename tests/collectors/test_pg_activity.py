@@ -24,7 +24,9 @@ CPU_LOOP = "DO $$DECLARE i bigint := 0; BEGIN WHILE i < 20000000000 LOOP i := i 
 def cluster(pg_cluster: PgCluster) -> PgCluster:
     with pg_cluster.connect() as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS activity_chain (id int PRIMARY KEY, v int)")
-        conn.execute("INSERT INTO activity_chain SELECT g, 0 FROM generate_series(1, 3) g ON CONFLICT DO NOTHING")
+        conn.execute(
+            "INSERT INTO activity_chain SELECT g, 0 FROM generate_series(1, 3) g ON CONFLICT DO NOTHING"
+        )
     return pg_cluster
 
 
@@ -70,8 +72,9 @@ def background(cluster: PgCluster) -> Iterator[Background]:
     bg.stop()
 
 
-def test_known_load(cluster: PgCluster, background: Background, sqlite_store: Store,
-                    settings: CollectorSettings) -> None:
+def test_known_load(
+    cluster: PgCluster, background: Background, sqlite_store: Store, settings: CollectorSettings
+) -> None:
     sleepers = background.run("SELECT pg_sleep(60)", 5)
     burners = background.run(CPU_LOOP, 2)
     idle = [cluster.connect(autocommit=True) for _ in range(2)]
@@ -79,12 +82,19 @@ def test_known_load(cluster: PgCluster, background: Background, sqlite_store: St
     in_tx.execute("SELECT 1")
     try:
         with cluster.connect() as admin:
+
             def states() -> dict[int, tuple[str, str | None, str | None]]:
-                rows = admin.execute("SELECT pid, state, wait_event_type, wait_event FROM pg_stat_activity").fetchall()
+                rows = admin.execute(
+                    "SELECT pid, state, wait_event_type, wait_event FROM pg_stat_activity"
+                ).fetchall()
                 return {int(p): (s, t, e) for p, s, t, e in rows}
 
-            wait_for(lambda: all(states().get(p) == ("active", "Timeout", "PgSleep") for p in sleepers)
-                      and all(states().get(p, ("",))[0] == "active" for p in burners))
+            wait_for(
+                lambda: (
+                    all(states().get(p) == ("active", "Timeout", "PgSleep") for p in sleepers)
+                    and all(states().get(p, ("",))[0] == "active" for p in burners)
+                )
+            )
             sample_bucket(sqlite_store, pg_target(cluster, "load"), settings)
             seen = states()
         assert all(seen[p] == ("active", "Timeout", "PgSleep") for p in sleepers)  # held while sampled
@@ -125,10 +135,12 @@ def test_lock_chain_tree(cluster: PgCluster, sqlite_store: Store, settings: Coll
     threads = [threading.Thread(target=blocked_update, args=(n,), daemon=True) for n in "BC"]
     try:
         with cluster.connect() as admin:
+
             def waiting() -> dict[int, tuple[list[int], str]]:
                 rows = admin.execute(
                     "SELECT a.pid, pg_blocking_pids(a.pid), l.mode FROM pg_stat_activity a"
-                    " JOIN pg_locks l ON l.pid = a.pid AND NOT l.granted WHERE a.wait_event_type = 'Lock'").fetchall()
+                    " JOIN pg_locks l ON l.pid = a.pid AND NOT l.granted WHERE a.wait_event_type = 'Lock'"
+                ).fetchall()
                 return {int(p): (sorted(int(b) for b in bl), str(m)) for p, bl, m in rows}
 
             threads[0].start()
@@ -144,7 +156,10 @@ def test_lock_chain_tree(cluster: PgCluster, sqlite_store: Store, settings: Coll
         assert snap is not None and snap[0] == T0
         trees = blocking_trees(snap[1])
         assert [(level, node.pid) for level, node in walk(trees)] == [
-            (0, pids["A"]), (1, pids["B"]), (2, pids["C"])]
+            (0, pids["A"]),
+            (1, pids["B"]),
+            (2, pids["C"]),
+        ]
         nodes = {node.pid: node.session for _, node in walk(trees)}
         assert nodes[pids["B"]]["lock_mode"] == server[pids["B"]][1]
         assert nodes[pids["C"]]["lock_mode"] == server[pids["C"]][1]

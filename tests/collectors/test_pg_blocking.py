@@ -19,14 +19,16 @@ from tests.waiting import wait_for
 
 def _longest(graph: dict[int, list[int]]) -> int:
     """Longest run of waits in the server's waits-for graph (waiter → blockers)."""
+
     def depth(pid: int, seen: frozenset[int]) -> int:
         return max((1 + depth(b, seen | {b}) for b in graph.get(pid, []) if b not in seen), default=0)
 
     return max((depth(p, frozenset({p})) for p in graph), default=0)
 
 
-def test_chain_a_b_c_has_depth_2(pg_cluster_factory: Callable[..., PgCluster], sqlite_store: Store,
-                                 settings: CollectorSettings) -> None:
+def test_chain_a_b_c_has_depth_2(
+    pg_cluster_factory: Callable[..., PgCluster], sqlite_store: Store, settings: CollectorSettings
+) -> None:
     cluster = pg_cluster_factory(with_standby=False)
     with cluster.connect() as conn:
         conn.execute("CREATE TABLE chain (id int PRIMARY KEY, v int)")
@@ -42,14 +44,17 @@ def test_chain_a_b_c_has_depth_2(pg_cluster_factory: Callable[..., PgCluster], s
         except psycopg.Error:
             pass  # the test ends the waits
 
-    threads = [threading.Thread(target=blocked_update, args=a, daemon=True)
-               for a in (("B", 1), ("C", 2), ("D", 1))]  # ... and waits for A; C waits for B; D for A
+    threads = [
+        threading.Thread(target=blocked_update, args=a, daemon=True) for a in (("B", 1), ("C", 2), ("D", 1))
+    ]  # ... and waits for A; C waits for B; D for A
     try:
         threads[0].start()
         with cluster.connect() as admin:
+
             def waiting() -> dict[int, list[int]]:
-                rows = admin.execute("SELECT pid, pg_blocking_pids(pid) FROM pg_stat_activity"
-                                     " WHERE wait_event_type = 'Lock'").fetchall()
+                rows = admin.execute(
+                    "SELECT pid, pg_blocking_pids(pid) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                ).fetchall()
                 return {int(p): sorted(int(b) for b in blockers) for p, blockers in rows}
 
             wait_for(lambda: pids["B"] in waiting())
@@ -60,8 +65,9 @@ def test_chain_a_b_c_has_depth_2(pg_cluster_factory: Callable[..., PgCluster], s
             graph = waiting()
             assert graph[pids["B"]] == [pids["A"]] and graph[pids["C"]] == [pids["B"]]
             assert graph[pids["D"]] in ([pids["A"]], [pids["B"]])
-            c = Collector(sqlite_store, [pg_target(cluster, "locks")], settings, housekeeping=False,
-                          only=["blocking"])
+            c = Collector(
+                sqlite_store, [pg_target(cluster, "locks")], settings, housekeeping=False, only=["blocking"]
+            )
 
             async def go() -> None:
                 await c.round()
@@ -70,15 +76,26 @@ def test_chain_a_b_c_has_depth_2(pg_cluster_factory: Callable[..., PgCluster], s
             asyncio.run(go())
             still = waiting()
         assert len(still) == 3  # the chain held while it was measured
-        got = {m: sqlite_store.latest(m, target="locks")[0].value for m in (
-            "pg_blocking_chain_depth", "pg_blocked_sessions", "pg_blocking_sessions", "pg_blocked_longest_wait_seconds")}
+        got = {
+            m: sqlite_store.latest(m, target="locks")[0].value
+            for m in (
+                "pg_blocking_chain_depth",
+                "pg_blocked_sessions",
+                "pg_blocking_sessions",
+                "pg_blocked_longest_wait_seconds",
+            )
+        }
         assert got["pg_blocking_chain_depth"] == _longest(graph) == 2  # C → B → A
-        assert got["pg_blocked_sessions"] == 3 and got["pg_blocking_sessions"] == 2  # B, C, D wait; A, B block
+        assert (
+            got["pg_blocked_sessions"] == 3 and got["pg_blocking_sessions"] == 2
+        )  # B, C, D wait; A, B block
         assert got["pg_blocked_longest_wait_seconds"] > 0
     finally:
         end_chain(sessions, threads)
     # nobody waits any more: depth 0
-    c2 = Collector(sqlite_store, [pg_target(cluster, "locks-after")], settings, housekeeping=False, only=["blocking"])
+    c2 = Collector(
+        sqlite_store, [pg_target(cluster, "locks-after")], settings, housekeeping=False, only=["blocking"]
+    )
 
     async def again() -> None:
         await c2.round()

@@ -16,7 +16,9 @@ from store import Store
 from testing.servers.postgres import PgCluster
 
 
-def test_table_and_index_in_second_database(pg_cluster: PgCluster, sqlite_store: Store, settings: CollectorSettings) -> None:
+def test_table_and_index_in_second_database(
+    pg_cluster: PgCluster, sqlite_store: Store, settings: CollectorSettings
+) -> None:
     dbname = f"second_{secrets.token_hex(3)}"
     pg_cluster.create_database(dbname)
     try:
@@ -30,8 +32,13 @@ def test_table_and_index_in_second_database(pg_cluster: PgCluster, sqlite_store:
                 "SELECT pg_table_size('orders'), pg_relation_size('orders_id_idx'),"
                 " coalesce(pg_total_relation_size(NULLIF(reltoastrelid, 0)), 0) FROM pg_class WHERE relname = 'orders'"
             ).fetchone()  # type: ignore[misc]
-        c = Collector(sqlite_store, [pg_target(pg_cluster, "scoped")], settings, housekeeping=False,
-                      only=["table_size", "table_stats", "index_stats"])
+        c = Collector(
+            sqlite_store,
+            [pg_target(pg_cluster, "scoped")],
+            settings,
+            housekeeping=False,
+            only=["table_size", "table_stats", "index_stats"],
+        )
 
         async def go() -> None:
             await c.round()
@@ -41,17 +48,25 @@ def test_table_and_index_in_second_database(pg_cluster: PgCluster, sqlite_store:
         where = {"datname": dbname, "schemaname": "public", "relname": "orders"}
         size = sqlite_store.latest("pg_table_size_bytes", target="scoped", matchers=where)
         assert [r.value for r in size] == [table_bytes]
-        assert [r.value for r in sqlite_store.latest("pg_table_toast_size_bytes", target="scoped", matchers=where)] == [toast]
+        assert [
+            r.value for r in sqlite_store.latest("pg_table_toast_size_bytes", target="scoped", matchers=where)
+        ] == [toast]
         with pg_cluster.connect(dbname=dbname) as conn:  # the server's own view, from a fresh session
-            dead = conn.execute("SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'orders'").fetchone()[0]  # type: ignore[index]
+            dead = conn.execute(
+                "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relname = 'orders'"
+            ).fetchone()[0]  # type: ignore[index]
         assert dead == 1000  # the 1,000 deleted rows
-        assert [r.value for r in sqlite_store.latest("pg_dead_tuples", target="scoped", matchers=where)] == [dead]
-        idx = sqlite_store.latest("pg_index_size_bytes", target="scoped",
-                                  matchers={**where, "indexrelname": "orders_id_idx"})
+        assert [r.value for r in sqlite_store.latest("pg_dead_tuples", target="scoped", matchers=where)] == [
+            dead
+        ]
+        idx = sqlite_store.latest(
+            "pg_index_size_bytes", target="scoped", matchers={**where, "indexrelname": "orders_id_idx"}
+        )
         assert [r.value for r in idx] == [index_bytes]
         # the same table name in the default database would be a different series
-        assert not sqlite_store.latest("pg_table_size_bytes", target="scoped",
-                                       matchers={"datname": "postgres", "relname": "orders"})
+        assert not sqlite_store.latest(
+            "pg_table_size_bytes", target="scoped", matchers={"datname": "postgres", "relname": "orders"}
+        )
     finally:
         with pg_cluster.connect() as conn:
             conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(dbname)))
@@ -70,11 +85,19 @@ def test_database_scope_limit_keeps_the_most_active_and_names_the_rest(
                 conn.execute("SELECT 1")  # one transaction each (autocommit)
     time.sleep(1.5)  # backends flush their statistics at least every second
     with cluster.connect() as conn:
-        activity = dict(conn.execute("SELECT datname, xact_commit + xact_rollback FROM pg_stat_database"
-                                     " WHERE datname IS NOT NULL").fetchall())
+        activity = dict(
+            conn.execute(
+                "SELECT datname, xact_commit + xact_rollback FROM pg_stat_database WHERE datname IS NOT NULL"
+            ).fetchall()
+        )
     assert 0 < activity["postgres"] < 1000 <= activity["lim_a"] < activity["lim_b"] < activity["lim_d"]
-    c = Collector(sqlite_store, [pg_target(cluster, "limited", database_scope_limit=3)], settings,
-                  housekeeping=False, only=["table_size"])
+    c = Collector(
+        sqlite_store,
+        [pg_target(cluster, "limited", database_scope_limit=3)],
+        settings,
+        housekeeping=False,
+        only=["table_size"],
+    )
 
     async def go() -> None:
         await c.round()

@@ -48,12 +48,26 @@ def test_session_settings(pg_cluster: PgCluster) -> None:
 
 
 def test_slow_metric_times_out_alone(pg_cluster: PgCluster) -> None:
-    slow = parse_definition("slow", "postgres", {"description": "d", "timeout": "1s", "gauges": ["x"],
-                                                 "sql": {130000: "SELECT 1 AS x FROM pg_sleep(3)"}})
-    fast = parse_definition("fast", "postgres", {"description": "d", "gauges": ["x"], "sql": {130000: "SELECT 7 AS x"}})
+    slow = parse_definition(
+        "slow",
+        "postgres",
+        {
+            "description": "d",
+            "timeout": "1s",
+            "gauges": ["x"],
+            "sql": {130000: "SELECT 1 AS x FROM pg_sleep(3)"},
+        },
+    )
+    fast = parse_definition(
+        "fast", "postgres", {"description": "d", "gauges": ["x"], "sql": {130000: "SELECT 7 AS x"}}
+    )
     sink = Batch()
-    runner = TargetRunner(pg_target(pg_cluster, "slowfast"), [ScheduledMetric(slow, 5), ScheduledMetric(fast, 5)],
-                          CollectorSettings(), sink.extend)
+    runner = TargetRunner(
+        pg_target(pg_cluster, "slowfast"),
+        [ScheduledMetric(slow, 5), ScheduledMetric(fast, 5)],
+        CollectorSettings(),
+        sink.extend,
+    )
 
     async def go() -> bool:
         try:
@@ -77,8 +91,11 @@ def test_slow_metric_times_out_alone(pg_cluster: PgCluster) -> None:
 
 
 def test_unreachable_target_reason_without_password(pg_cluster: PgCluster) -> None:
-    t = TargetConfig(name="wrongpw", engine="postgres",
-                     dsn=pg_cluster.primary.dsn("headroom_monitor", "postgres", "not-the-password-xyz"))
+    t = TargetConfig(
+        name="wrongpw",
+        engine="postgres",
+        dsn=pg_cluster.primary.dsn("headroom_monitor", "postgres", "not-the-password-xyz"),
+    )
 
     async def go() -> str:
         engine = PostgresEngine(t)
@@ -92,19 +109,69 @@ def test_unreachable_target_reason_without_password(pg_cluster: PgCluster) -> No
 
 
 def _make_certs(d: Path) -> tuple[Path, Path, Path]:
-    ca_key, ca, key, csr, crt = d / "ca.key", d / "ca.crt", d / "server.key", d / "server.csr", d / "server.crt"
+    ca_key, ca, key, csr, crt = (
+        d / "ca.key",
+        d / "ca.crt",
+        d / "server.key",
+        d / "server.csr",
+        d / "server.crt",
+    )
     run = lambda *a: subprocess.run(a, check=True, capture_output=True)  # noqa: E731
-    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=headroom-test-ca",
-        "-keyout", str(ca_key), "-out", str(ca))
-    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(csr))
+    run(
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=headroom-test-ca",
+        "-keyout",
+        str(ca_key),
+        "-out",
+        str(ca),
+    )
+    run(
+        "openssl",
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        str(key),
+        "-out",
+        str(csr),
+    )
     ext = d / "ext.cnf"
     ext.write_text("subjectAltName=IP:127.0.0.1\n")
-    run("openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key), "-CAcreateserial",
-        "-days", "2", "-extfile", str(ext), "-out", str(crt))
+    run(
+        "openssl",
+        "x509",
+        "-req",
+        "-in",
+        str(csr),
+        "-CA",
+        str(ca),
+        "-CAkey",
+        str(ca_key),
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        str(ext),
+        "-out",
+        str(crt),
+    )
     return ca, crt, key
 
 
-def test_tls_settings_of_the_dsn_are_honoured(pg_cluster_factory: Callable[..., PgCluster], tmp_path: Path) -> None:
+def test_tls_settings_of_the_dsn_are_honoured(
+    pg_cluster_factory: Callable[..., PgCluster], tmp_path: Path
+) -> None:
     certs = tmp_path
     ca, crt, key = _make_certs(certs)
     cluster = pg_cluster_factory(with_standby=False)
@@ -114,7 +181,9 @@ def test_tls_settings_of_the_dsn_are_honoured(pg_cluster_factory: Callable[..., 
         os.chmod(target_path, 0o600)
         if cluster.primary.os_user:
             shutil.chown(target_path, cluster.primary.os_user)
-    cluster.primary.append_conf({"ssl": "on", "ssl_cert_file": "'server.crt'", "ssl_key_file": "'server.key'"})
+    cluster.primary.append_conf(
+        {"ssl": "on", "ssl_cert_file": "'server.crt'", "ssl_key_file": "'server.key'"}
+    )
     cluster.primary.restart()
     base = cluster.monitor_dsn().replace("sslmode=disable", "")
 
@@ -123,7 +192,9 @@ def test_tls_settings_of_the_dsn_are_honoured(pg_cluster_factory: Callable[..., 
             engine = PostgresEngine(TargetConfig(name="tls", engine="postgres", dsn=dsn))
             await engine.connect()
             try:
-                rows = await engine.fetch("SELECT ssl::text AS ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+                rows = await engine.fetch(
+                    "SELECT ssl::text AS ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"
+                )
                 return str(rows[0]["ssl"])
             finally:
                 await engine.close()

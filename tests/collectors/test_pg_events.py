@@ -40,7 +40,9 @@ def test_setting_change_and_failover_events(
 
     asyncio.run(go())
     changes = [e for e in sqlite_store.events(target="ev-primary") if e.kind == "setting_change"]
-    assert [(e.details["name"], e.details["old"], e.details["new"]) for e in changes] == [("work_mem", "4096", "7168")]
+    assert [(e.details["name"], e.details["old"], e.details["new"]) for e in changes] == [
+        ("work_mem", "4096", "7168")
+    ]
     assert changes[0].message == "work_mem changed from 4096 kB to 7168 kB"
     failovers = [e for e in sqlite_store.events(target="ev-standby") if e.kind == "failover"]
     assert len(failovers) == 1 and failovers[0].details == {"role": "primary", "previous_role": "standby"}

@@ -43,7 +43,9 @@ def _rounds(collector: Collector, n: int) -> None:
 def bloat_table(pg_cluster: PgCluster) -> Iterator[str]:
     with pg_cluster.connect() as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS priv_t (id int PRIMARY KEY, v text)")
-        conn.execute("INSERT INTO priv_t SELECT g, md5(g::text) FROM generate_series(1, 2000) g ON CONFLICT DO NOTHING")
+        conn.execute(
+            "INSERT INTO priv_t SELECT g, md5(g::text) FROM generate_series(1, 2000) g ON CONFLICT DO NOTHING"
+        )
         conn.execute("ANALYZE priv_t")
     yield "priv_t"
 
@@ -53,8 +55,13 @@ def test_pg_monitor_only_collects_all_but_what_needs_more(
 ) -> None:
     # independent evidence that more than pg_monitor is needed: pg_stats hides the table from it
     with psycopg.connect(pg_cluster.monitor_dsn(), autocommit=True) as mon, pg_cluster.connect() as su:
-        assert mon.execute("SELECT count(*) FROM pg_stats WHERE tablename = %s", (bloat_table,)).fetchone()[0] == 0  # type: ignore[index]
-        assert su.execute("SELECT count(*) FROM pg_stats WHERE tablename = %s", (bloat_table,)).fetchone()[0] > 0  # type: ignore[index]
+        assert (
+            mon.execute("SELECT count(*) FROM pg_stats WHERE tablename = %s", (bloat_table,)).fetchone()[0]
+            == 0
+        )  # type: ignore[index]
+        assert (
+            su.execute("SELECT count(*) FROM pg_stats WHERE tablename = %s", (bloat_table,)).fetchone()[0] > 0
+        )  # type: ignore[index]
 
     target = pg_target(pg_cluster, "least-priv")
     c = Collector(sqlite_store, [target], settings, housekeeping=False)
@@ -76,8 +83,11 @@ def test_pg_monitor_only_collects_all_but_what_needs_more(
 def test_after_the_named_grant_check_is_clean(pg_cluster: PgCluster, bloat_table: str) -> None:
     role, password = f"mon_{secrets.token_hex(4)}", secrets.token_urlsafe(12)
     with pg_cluster.connect() as su:
-        su.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE pg_monitor").format(
-            sql.Identifier(role), sql.Literal(password)))
+        su.execute(
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE pg_monitor").format(
+                sql.Identifier(role), sql.Literal(password)
+            )
+        )
     try:
         dsn = pg_cluster.primary.dsn(role, "postgres", password)
         target = TargetConfig(name="granted", engine="postgres", dsn=dsn, preset="exhaustive")
@@ -99,10 +109,20 @@ def test_without_extension_rest_works_and_fix_reported_once(
     pg_cluster.create_database(dbname)
     try:
         with pg_cluster.connect(dbname=dbname) as conn:
-            assert conn.execute("SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements'").fetchone()[0] == 0  # type: ignore[index]
+            assert (
+                conn.execute(
+                    "SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements'"
+                ).fetchone()[0]
+                == 0
+            )  # type: ignore[index]
         target = pg_target(pg_cluster, "noext", dbname=dbname, superuser=True)
-        c = Collector(sqlite_store, [target], settings, housekeeping=False,
-                      only=["statements", "connections", "database_stats", "server"])
+        c = Collector(
+            sqlite_store,
+            [target],
+            settings,
+            housekeeping=False,
+            only=["statements", "connections", "database_stats", "server"],
+        )
         _rounds(c, 3)
         success = _success(sqlite_store, "noext")
         assert success == {"connections": 1.0, "database_stats": 1.0, "server": 1.0}
@@ -116,7 +136,9 @@ def test_without_extension_rest_works_and_fix_reported_once(
             conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(dbname)))
 
 
-def test_not_preloaded_names_the_config_line(pg_cluster_factory: Callable[..., PgCluster], tmp_path: object) -> None:
+def test_not_preloaded_names_the_config_line(
+    pg_cluster_factory: Callable[..., PgCluster], tmp_path: object
+) -> None:
     cluster = pg_cluster_factory(with_standby=False, extra_conf={"shared_preload_libraries": ""})
     result = check_target(pg_target(cluster, "nopreload", superuser=True))
     assert result.reachable

@@ -33,8 +33,12 @@ _CALL_RE = re.compile(r"\b([a-z_][a-z0-9_]*)\s*\(", re.IGNORECASE)
 
 def our_sql_text() -> str:
     """Every SQL text the PostgreSQL collector sends: the definitions and the Python modules."""
-    parts = [text for d in definitions("postgres").values() for by_version in d.sql.values()
-             for text in by_version.values()]
+    parts = [
+        text
+        for d in definitions("postgres").values()
+        for by_version in d.sql.values()
+        for text in by_version.values()
+    ]
     root = Path(collectors.__file__).parent
     for module in [*root.glob("pg/*.py"), root / "engines/postgres.py"]:
         parts.append(module.read_text())
@@ -83,7 +87,8 @@ def plant_shadows(conn: psycopg.Connection, names: list[str]) -> set[str]:
             state_args = rettype if star else f"{rettype}, {identity}"
             sfunc = f"public.shadow_sfunc_{i}"
             if _try(conn, f"CREATE FUNCTION {sfunc}({state_args}) RETURNS {rettype} {body}") and _try(
-                conn, f"CREATE AGGREGATE {fn}({'*' if star else identity}) (SFUNC = {sfunc}, STYPE = {rettype})"
+                conn,
+                f"CREATE AGGREGATE {fn}({'*' if star else identity}) (SFUNC = {sfunc}, STYPE = {rettype})",
             ):
                 shadowed.add(name)
     ops = conn.execute(
@@ -101,17 +106,25 @@ def plant_shadows(conn: psycopg.Connection, names: list[str]) -> set[str]:
     return shadowed
 
 
-def test_shadowed_catalog_functions_are_never_called(pg_cluster: PgCluster, sqlite_store: Store,
-                                                    settings: CollectorSettings) -> None:
+def test_shadowed_catalog_functions_are_never_called(
+    pg_cluster: PgCluster, sqlite_store: Store, settings: CollectorSettings
+) -> None:
     tag = secrets.token_hex(3)
     dbname, owner, monitor = f"owned_{tag}", f"owner_{tag}", f"mon_{tag}"
     owner_pw, monitor_pw = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
     with pg_cluster.connect() as su:
-        su.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(owner), sql.Literal(owner_pw)))
+        su.execute(
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(owner), sql.Literal(owner_pw))
+        )
         # the monitoring role as docs/privileges.md describes it, with the optional pg_read_all_data
-        su.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE pg_monitor, pg_read_all_data").format(
-            sql.Identifier(monitor), sql.Literal(monitor_pw)))
-        su.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(dbname), sql.Identifier(owner)))
+        su.execute(
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE pg_monitor, pg_read_all_data").format(
+                sql.Identifier(monitor), sql.Literal(monitor_pw)
+            )
+        )
+        su.execute(
+            sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(dbname), sql.Identifier(owner))
+        )
     try:
         with pg_cluster.connect(dbname=dbname) as su_db:
             su_db.execute("CREATE EXTENSION pg_stat_statements")
@@ -128,11 +141,23 @@ def test_shadowed_catalog_functions_are_never_called(pg_cluster: PgCluster, sqli
             names = called_names(own)
             shadowed = plant_shadows(own, names)
         # the ones the attack needs most are among them, and the operators too
-        assert {"pg_table_size", "pg_relation_size", "pg_indexes_size", "age", "current_setting",
-                "count", "sum", "pg_is_in_recovery"} <= shadowed
+        assert {
+            "pg_table_size",
+            "pg_relation_size",
+            "pg_indexes_size",
+            "age",
+            "current_setting",
+            "count",
+            "sum",
+            "pg_is_in_recovery",
+        } <= shadowed
         assert {"=", "!~", "/"} <= shadowed
         with pg_cluster.connect() as su:
-            su.execute(sql.SQL("ALTER DATABASE {} SET search_path = public, pg_catalog").format(sql.Identifier(dbname)))
+            su.execute(
+                sql.SQL("ALTER DATABASE {} SET search_path = public, pg_catalog").format(
+                    sql.Identifier(dbname)
+                )
+            )
         monitor_dsn = pg_cluster.instance().dsn(monitor, dbname, monitor_pw)
         table_size_sql = definitions("postgres")["table_size"].sql_for("postgres", 150000)
         assert table_size_sql is not None
@@ -157,7 +182,10 @@ def test_shadowed_catalog_functions_are_never_called(pg_cluster: PgCluster, sqli
         events = sqlite_store.events(target="owned-db")
         assert not [e for e in events if e.kind == "collector_error"], [e.message for e in events]
         assert not [e for e in events if SHADOW in e.message]
-        results = {r.labels["metric"]: r.value for r in sqlite_store.latest("headroom_scrape_success", target="owned-db")}
+        results = {
+            r.labels["metric"]: r.value
+            for r in sqlite_store.latest("headroom_scrape_success", target="owned-db")
+        }
         scoped = {name for name, d in definitions("postgres").items() if d.scope == "database"}
         assert scoped - {"sequences"} <= set(results)  # every per-database metric ran ...
         assert all(v == 1.0 for v in results.values()), results  # ... and every metric succeeded
@@ -174,7 +202,9 @@ def test_shadowed_catalog_functions_are_never_called(pg_cluster: PgCluster, sqli
         where = {"datname": dbname, "schemaname": "public", "relname": "orders"}
 
         def latest(metric: str, **extra: str) -> list[float]:
-            return [r.value for r in sqlite_store.latest(metric, target="owned-db", matchers={**where, **extra})]
+            return [
+                r.value for r in sqlite_store.latest(metric, target="owned-db", matchers={**where, **extra})
+            ]
 
         assert latest("pg_table_size_bytes") == [table_bytes]
         assert latest("pg_table_indexes_size_bytes") == [indexes_bytes]

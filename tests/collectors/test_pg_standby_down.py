@@ -16,7 +16,9 @@ from store import Store
 from testing.servers.postgres import PgCluster
 
 
-def _points(store: Store, target: str, name: str, start: int, end: int, **matchers: str) -> list[tuple[int, float]]:
+def _points(
+    store: Store, target: str, name: str, start: int, end: int, **matchers: str
+) -> list[tuple[int, float]]:
     series = store.query_range(target, name, matchers=matchers, start=start, end=end, max_points=100000)
     assert len(series) == 1, (target, name, series)
     return series[0].points
@@ -29,8 +31,14 @@ def test_standby_stop_and_return(
     cluster = pg_cluster_factory()
     standby = cluster.instance("standby")
     targets = [pg_target(cluster, "primary"), pg_target(cluster, "standby", "standby")]
-    c = Collector(sqlite_store, targets, settings, interval=1.0, housekeeping=False,
-                  only=["connections", "server", "standby", "replication"])
+    c = Collector(
+        sqlite_store,
+        targets,
+        settings,
+        interval=1.0,
+        housekeeping=False,
+        only=["connections", "server", "standby", "replication"],
+    )
     marks: dict[str, int] = {}
 
     async def scenario() -> None:
@@ -75,5 +83,7 @@ def test_standby_stop_and_return(
         assert len(ts) >= (t1 - t0) - 3
     assert all(v == 1.0 for _, v in _points(sqlite_store, "primary", "up", t0, t1))
     # the primary saw its standby go and come back
-    streaming = _points(sqlite_store, "primary", "pg_replication_streaming", t0, t1, application_name="standby")
+    streaming = _points(
+        sqlite_store, "primary", "pg_replication_streaming", t0, t1, application_name="standby"
+    )
     assert streaming[-1][1] == 1.0

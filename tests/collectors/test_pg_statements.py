@@ -22,7 +22,9 @@ from testing.servers.postgres import PgCluster
 def _stats(store: Store, target: str) -> list[dict[str, Any]]:
     with store.engine.connect() as conn:
         tid = conn.execute(select(targets.c.id).where(targets.c.name == target)).scalar_one()
-        rows = conn.execute(select(statement_stats).where(statement_stats.c.target_id == tid)).mappings().all()
+        rows = (
+            conn.execute(select(statement_stats).where(statement_stats.c.target_id == tid)).mappings().all()
+        )
     return [dict(r) for r in rows]
 
 
@@ -51,7 +53,9 @@ def _collector(store: Store, cluster: PgCluster, settings: CollectorSettings, na
     return Collector(store, [pg_target(cluster, name)], settings, housekeeping=False, only=["statements"])
 
 
-def test_37_calls_give_a_delta_of_37(pg_cluster: PgCluster, sqlite_store: Store, settings: CollectorSettings) -> None:
+def test_37_calls_give_a_delta_of_37(
+    pg_cluster: PgCluster, sqlite_store: Store, settings: CollectorSettings
+) -> None:
     marker = f"m37_{int(time.time() * 1000)}"
     sql = f"SELECT %s::int AS {marker}" + ", 1" * 37  # aliases are not part of the queryid: shape is
     dsn = pg_cluster.superuser_dsn()
@@ -104,13 +108,17 @@ def test_reset_between_polls_no_negative_no_spike(
     assert sum(r["calls"] for r in rows) < 100  # no spike from pre-reset counters
     events = [e for e in sqlite_store.events(target="pgss-reset") if e.kind == "stats_reset"]
     with psycopg.connect(dsn, autocommit=True) as conn:
-        row = conn.execute("SELECT extract(epoch FROM stats_reset)::float8 FROM pg_stat_statements_info").fetchone()
+        row = conn.execute(
+            "SELECT extract(epoch FROM stats_reset)::float8 FROM pg_stat_statements_info"
+        ).fetchone()
     assert row is not None
     # one event, from the server's own reset time (pg_stat_statements_info.stats_reset)
     assert [(e.details["metric"], e.details["reset_at"]) for e in events] == [("statements", row[0])]
 
 
-def test_top_n_plus_other_equals_total(pg_cluster: PgCluster, sqlite_store: Store, settings: CollectorSettings) -> None:
+def test_top_n_plus_other_equals_total(
+    pg_cluster: PgCluster, sqlite_store: Store, settings: CollectorSettings
+) -> None:
     settings.top_statements = 5
     dsn = pg_cluster.superuser_dsn()
     stamp = int(time.time() * 1000)
@@ -121,8 +129,9 @@ def test_top_n_plus_other_equals_total(pg_cluster: PgCluster, sqlite_store: Stor
         with psycopg.connect(dsn, autocommit=True) as conn:
             return {
                 (str(q), str(d), str(u)): int(n)
-                for q, d, u, n in conn.execute("SELECT queryid, dbid, userid, sum(calls) FROM pg_stat_statements"
-                                               " GROUP BY 1, 2, 3").fetchall()
+                for q, d, u, n in conn.execute(
+                    "SELECT queryid, dbid, userid, sum(calls) FROM pg_stat_statements GROUP BY 1, 2, 3"
+                ).fetchall()
             }
 
     c = _collector(sqlite_store, pg_cluster, settings, "pgss-top")

@@ -24,7 +24,9 @@ def test_index_used_only_on_standby_is_not_unused(
     t, ia, ib = sql.Identifier(table), sql.Identifier(f"{table}_a"), sql.Identifier(f"{table}_b")
     with pg_cluster.connect() as p:
         p.execute(sql.SQL("CREATE TABLE {} (id int PRIMARY KEY, a int, b int)").format(t))
-        p.execute(sql.SQL("INSERT INTO {} SELECT g, g % 100, g % 7 FROM generate_series(1, 5000) g").format(t))
+        p.execute(
+            sql.SQL("INSERT INTO {} SELECT g, g % 100, g % 7 FROM generate_series(1, 5000) g").format(t)
+        )
         p.execute(sql.SQL("CREATE INDEX {} ON {} (a)").format(ia, t))
         p.execute(sql.SQL("CREATE INDEX {} ON {} (b)").format(ib, t))
         p.execute(sql.SQL("ANALYZE {}").format(t))
@@ -38,12 +40,16 @@ def test_index_used_only_on_standby_is_not_unused(
     used = 0
     while time.monotonic() < deadline and used < 5:  # statistics reach the shared view within ~1 s
         with pg_cluster.connect("standby") as s:
-            row = s.execute("SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = %s", (f"{table}_a",)).fetchone()
+            row = s.execute(
+                "SELECT idx_scan FROM pg_stat_user_indexes WHERE indexrelname = %s", (f"{table}_a",)
+            ).fetchone()
         used = int(row[0]) if row else 0
         time.sleep(0.2)
     assert used >= 5
-    targets = [pg_target(pg_cluster, "ux-primary", labels={"cluster": "c1"}),
-               pg_target(pg_cluster, "ux-standby", "standby", labels={"cluster": "c1"})]
+    targets = [
+        pg_target(pg_cluster, "ux-primary", labels={"cluster": "c1"}),
+        pg_target(pg_cluster, "ux-standby", "standby", labels={"cluster": "c1"}),
+    ]
     c = Collector(sqlite_store, targets, settings, housekeeping=False, only=["index_stats"])
 
     async def go() -> None:
@@ -55,9 +61,13 @@ def test_index_used_only_on_standby_is_not_unused(
     assert groups == {"c1": ["ux-primary", "ux-standby"], "alone": ["alone"]}
     mine = [u.indexrelname for u in unused_indexes(sqlite_store, groups["c1"]) if u.relname == table]
     assert mine == [f"{table}_b"]  # _a is used on the standby, the primary key is unique
-    only_primary = [u.indexrelname for u in unused_indexes(sqlite_store, ["ux-primary"]) if u.relname == table]
+    only_primary = [
+        u.indexrelname for u in unused_indexes(sqlite_store, ["ux-primary"]) if u.relname == table
+    ]
     assert sorted(only_primary) == [f"{table}_a", f"{table}_b"]
     # a peer that has no data (never collected) leaves every index off the list
-    assert [u for u in unused_indexes(sqlite_store, ["ux-primary", "ux-not-collected"]) if u.relname == table] == []
+    assert [
+        u for u in unused_indexes(sqlite_store, ["ux-primary", "ux-not-collected"]) if u.relname == table
+    ] == []
     with pg_cluster.connect() as p:
         p.execute(sql.SQL("DROP TABLE {}").format(t))

@@ -16,8 +16,14 @@ from store import Store
 from testing.servers.postgres import PgCluster
 
 
-def _collect(store: Store, cluster: PgCluster, settings: CollectorSettings, only: list[str],
-             which: str = "primary", rounds: int = 1) -> Collector:
+def _collect(
+    store: Store,
+    cluster: PgCluster,
+    settings: CollectorSettings,
+    only: list[str],
+    which: str = "primary",
+    rounds: int = 1,
+) -> Collector:
     name = f"pg-{which}"
     c = Collector(store, [pg_target(cluster, name, which)], settings, housekeeping=False, only=only)
 
@@ -56,12 +62,18 @@ def test_database_size_and_connections_by_state(
         for c in in_tx:
             c.execute("SELECT 1")  # leaves the session idle in transaction
         with pg_cluster.connect(dbname=idle_db) as probe:
-            probe.execute("CREATE TABLE filler AS SELECT g, repeat('x', 200) AS pad FROM generate_series(1, 5000) g")
+            probe.execute(
+                "CREATE TABLE filler AS SELECT g, repeat('x', 200) AS pad FROM generate_series(1, 5000) g"
+            )
         with pg_cluster.connect() as view:
             expected_size = view.execute("SELECT pg_database_size(%s)", (idle_db,)).fetchone()[0]  # type: ignore[index]
-            by_state = dict(view.execute(
-                "SELECT state, count(*) FROM pg_stat_activity WHERE datname = %s AND backend_type = 'client backend'"
-                " GROUP BY state", (idle_db,)).fetchall())
+            by_state = dict(
+                view.execute(
+                    "SELECT state, count(*) FROM pg_stat_activity WHERE datname = %s AND backend_type = 'client backend'"
+                    " GROUP BY state",
+                    (idle_db,),
+                ).fetchall()
+            )
         _collect(sqlite_store, pg_cluster, settings, ["database_size", "connections"])
         assert _latest(sqlite_store, "pg_database_size_bytes", "pg-primary", datname=idle_db) == expected_size
         assert by_state == {"idle": 3, "idle in transaction": 2}
@@ -89,7 +101,9 @@ def test_replication_lag_bytes_slot_and_standby_delay(
             p.execute("INSERT INTO lag_t SELECT generate_series(1, 20000)")
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline:  # wait until the standby received (not replayed) it all
-                sent = p.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), flush_lsn) FROM pg_stat_replication").fetchone()
+                sent = p.execute(
+                    "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), flush_lsn) FROM pg_stat_replication"
+                ).fetchone()
                 if sent and sent[0] == 0:
                     break
                 time.sleep(0.05)
@@ -97,17 +111,27 @@ def test_replication_lag_bytes_slot_and_standby_delay(
                 "SELECT (SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn) FROM pg_stat_replication"
                 "         WHERE application_name = 'standby'),"
                 "       (SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn) FROM pg_replication_slots"
-                "         WHERE slot_name = 'values_slot')").fetchone()  # type: ignore[misc]
+                "         WHERE slot_name = 'values_slot')"
+            ).fetchone()  # type: ignore[misc]
             assert lag > 100_000 and slot_retained > 100_000
             _collect(sqlite_store, pg_cluster, settings, ["replication", "replication_slots"])
             _collect(sqlite_store, pg_cluster, settings, ["standby"], which="standby")
-            assert _latest(sqlite_store, "pg_replication_lag_bytes", "pg-primary", application_name="standby") == lag
-            assert _latest(sqlite_store, "pg_slot_retained_wal_bytes", "pg-primary",
-                           slot_name="values_slot") == slot_retained
+            assert (
+                _latest(sqlite_store, "pg_replication_lag_bytes", "pg-primary", application_name="standby")
+                == lag
+            )
+            assert (
+                _latest(sqlite_store, "pg_slot_retained_wal_bytes", "pg-primary", slot_name="values_slot")
+                == slot_retained
+            )
             assert _latest(sqlite_store, "pg_standby_replay_lag_seconds", "pg-standby") > 0
             received_not_replayed = s.execute(
-                "SELECT pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())").fetchone()[0]  # type: ignore[index]
-            assert _latest(sqlite_store, "pg_standby_receive_replay_lag_bytes", "pg-standby") == received_not_replayed
+                "SELECT pg_wal_lsn_diff(pg_last_wal_receive_lsn(), pg_last_wal_replay_lsn())"
+            ).fetchone()[0]  # type: ignore[index]
+            assert (
+                _latest(sqlite_store, "pg_standby_receive_replay_lag_bytes", "pg-standby")
+                == received_not_replayed
+            )
         finally:
             s.execute("SELECT pg_wal_replay_resume()")
             p.execute("SELECT pg_drop_replication_slot('values_slot')")
@@ -115,13 +139,19 @@ def test_replication_lag_bytes_slot_and_standby_delay(
         pg_cluster.wait_replay()
 
 
-def test_xid_age_between_two_readings(pg_cluster: PgCluster, sqlite_store: Store, settings: CollectorSettings) -> None:
+def test_xid_age_between_two_readings(
+    pg_cluster: PgCluster, sqlite_store: Store, settings: CollectorSettings
+) -> None:
     with pg_cluster.connect() as conn:
         for _ in range(50):  # consume some xids so the age is not trivially 0
             conn.execute("SELECT txid_current()")
-        before = dict(conn.execute("SELECT datname, age(datfrozenxid) FROM pg_database WHERE datallowconn").fetchall())
+        before = dict(
+            conn.execute("SELECT datname, age(datfrozenxid) FROM pg_database WHERE datallowconn").fetchall()
+        )
         _collect(sqlite_store, pg_cluster, settings, ["xid_age"])
-        after = dict(conn.execute("SELECT datname, age(datfrozenxid) FROM pg_database WHERE datallowconn").fetchall())
+        after = dict(
+            conn.execute("SELECT datname, age(datfrozenxid) FROM pg_database WHERE datallowconn").fetchall()
+        )
     for datname in before:
         got = _latest(sqlite_store, "pg_xid_age", "pg-primary", datname=datname)
         assert before[datname] <= got <= after[datname]
@@ -131,11 +161,17 @@ def test_xid_age_between_two_readings(pg_cluster: PgCluster, sqlite_store: Store
         assert ratio == got / 2**31
 
 
-def test_counter_rates_follow_the_server(pg_cluster: PgCluster, sqlite_store: Store, settings: CollectorSettings,
-                                         idle_db: str) -> None:
+def test_counter_rates_follow_the_server(
+    pg_cluster: PgCluster, sqlite_store: Store, settings: CollectorSettings, idle_db: str
+) -> None:
     """xact_commit rate: the commits made between the two polls, divided by the time between them."""
-    c = Collector(sqlite_store, [pg_target(pg_cluster, "pg-primary")], settings, housekeeping=False,
-                  only=["database_stats"])
+    c = Collector(
+        sqlite_store,
+        [pg_target(pg_cluster, "pg-primary")],
+        settings,
+        housekeeping=False,
+        only=["database_stats"],
+    )
 
     async def go() -> None:
         await c.round()
@@ -168,8 +204,13 @@ def test_bloat_estimate_after_deleting_90_percent(
         conn.execute("DELETE FROM bloaty WHERE id % 10 <> 0")
         conn.execute("VACUUM ANALYZE bloaty")
         conn.execute("VACUUM ANALYZE tidy")
-    c = Collector(sqlite_store, [pg_target(pg_cluster, "bloat", dbname=idle_db, superuser=True)], settings,
-                  housekeeping=False, only=["table_bloat", "index_bloat"])
+    c = Collector(
+        sqlite_store,
+        [pg_target(pg_cluster, "bloat", dbname=idle_db, superuser=True)],
+        settings,
+        housekeeping=False,
+        only=["table_bloat", "index_bloat"],
+    )
 
     async def go() -> None:
         await c.round()
@@ -180,6 +221,13 @@ def test_bloat_estimate_after_deleting_90_percent(
     ratio = _latest(sqlite_store, "pg_table_bloat_ratio", "bloat", **where, relname="bloaty")
     assert 0.85 <= ratio <= 0.95
     assert _latest(sqlite_store, "pg_table_bloat_ratio", "bloat", **where, relname="tidy") < 0.15
-    idx = _latest(sqlite_store, "pg_index_bloat_ratio", "bloat", **where, relname="bloaty", indexrelname="bloaty_id")
+    idx = _latest(
+        sqlite_store, "pg_index_bloat_ratio", "bloat", **where, relname="bloaty", indexrelname="bloaty_id"
+    )
     assert 0.8 <= idx <= 0.95
-    assert _latest(sqlite_store, "pg_index_bloat_ratio", "bloat", **where, relname="tidy", indexrelname="tidy_id") < 0.2
+    assert (
+        _latest(
+            sqlite_store, "pg_index_bloat_ratio", "bloat", **where, relname="tidy", indexrelname="tidy_id"
+        )
+        < 0.2
+    )

@@ -26,8 +26,12 @@ DEFS = definitions("pgbouncer")
 
 
 def _console(bouncer: PgBouncer) -> psycopg.Connection[dict[str, Any]]:
-    return psycopg.connect(bouncer.dsn("postgres", "pgbouncer"), autocommit=True, row_factory=dict_row,
-                           cursor_factory=psycopg.ClientCursor)
+    return psycopg.connect(
+        bouncer.dsn("postgres", "pgbouncer"),
+        autocommit=True,
+        row_factory=dict_row,
+        cursor_factory=psycopg.ClientCursor,
+    )
 
 
 def _show(bouncer: PgBouncer, what: str) -> list[dict[str, Any]]:
@@ -38,7 +42,7 @@ def _show(bouncer: PgBouncer, what: str) -> list[dict[str, Any]]:
 def _round(runner: TargetRunner, out: Batch) -> Batch:
     start = len(out.samples), len(out.events)
     assert asyncio.run(runner.round()), out.events
-    return Batch(out.samples[start[0]:], out.events[start[1]:])
+    return Batch(out.samples[start[0] :], out.events[start[1] :])
 
 
 @pytest.fixture
@@ -60,8 +64,12 @@ def test_pools_equal_show_pools(pg_cluster: PgCluster, bouncer: PgBouncer) -> No
             conn.execute("SELECT 1")  # opens a transaction: the server connection stays assigned
         idle.execute("SELECT 1")
         out = Batch()
-        runner = TargetRunner(_target(bouncer, user), [ScheduledMetric(DEFS["pgbouncer_pools"], 1.0)],
-                              CollectorSettings(), out.extend)
+        runner = TargetRunner(
+            _target(bouncer, user),
+            [ScheduledMetric(DEFS["pgbouncer_pools"], 1.0)],
+            CollectorSettings(),
+            out.extend,
+        )
         batch = _round(runner, out)
         asyncio.run(runner.engine.close())
         pools = {(r["database"], r["user"]): r for r in _show(bouncer, "POOLS")}
@@ -75,8 +83,11 @@ def test_pools_equal_show_pools(pg_cluster: PgCluster, bouncer: PgBouncer) -> No
         assert got["pgbouncer_pool_server_used"] == row["sv_used"]
         assert got["pgbouncer_pool_maxwait_seconds"] == row["maxwait"] + row["maxwait_us"] / 1e6
         # every pool the console lists is stored, labelled by database and user
-        stored = {(dict(s.labels)["database"], dict(s.labels)["user"]) for s in batch.samples
-                  if s.metric == "pgbouncer_pool_client_active"}
+        stored = {
+            (dict(s.labels)["database"], dict(s.labels)["user"])
+            for s in batch.samples
+            if s.metric == "pgbouncer_pool_client_active"
+        }
         assert stored == set(pools)
     finally:
         for conn in busy:
@@ -86,8 +97,12 @@ def test_pools_equal_show_pools(pg_cluster: PgCluster, bouncer: PgBouncer) -> No
 
 def test_stats_rates_follow_show_stats(pg_cluster: PgCluster, bouncer: PgBouncer) -> None:
     out = Batch()
-    runner = TargetRunner(_target(bouncer, pg_cluster.monitor_user),
-                          [ScheduledMetric(DEFS["pgbouncer_stats"], 1.0)], CollectorSettings(), out.extend)
+    runner = TargetRunner(
+        _target(bouncer, pg_cluster.monitor_user),
+        [ScheduledMetric(DEFS["pgbouncer_stats"], 1.0)],
+        CollectorSettings(),
+        out.extend,
+    )
     loop = asyncio.new_event_loop()
     client = psycopg.connect(bouncer.dsn("postgres", "postgres"), autocommit=True)
     try:
@@ -120,10 +135,15 @@ def test_stats_rates_follow_show_stats(pg_cluster: PgCluster, bouncer: PgBouncer
 
 def test_console_user_must_be_allowed(pg_cluster: PgCluster, bouncer: PgBouncer) -> None:
     # a user that is neither admin nor stats user cannot use the console: the reason says what to do
-    tgt = TargetConfig(name="bouncer", engine="pgbouncer",
-                       dsn=f"postgresql://intruder:x@127.0.0.1:{bouncer.port}/pgbouncer?sslmode=disable")
+    tgt = TargetConfig(
+        name="bouncer",
+        engine="pgbouncer",
+        dsn=f"postgresql://intruder:x@127.0.0.1:{bouncer.port}/pgbouncer?sslmode=disable",
+    )
     out = Batch()
-    runner = TargetRunner(tgt, [ScheduledMetric(DEFS["pgbouncer_pools"], 1.0)], CollectorSettings(), out.extend)
+    runner = TargetRunner(
+        tgt, [ScheduledMetric(DEFS["pgbouncer_pools"], 1.0)], CollectorSettings(), out.extend
+    )
     assert asyncio.run(runner.round()) is False
     down = [e for e in out.events if e.kind == "target_down"]
     assert len(down) == 1 and "x@" not in down[0].message and ":x" not in down[0].message
@@ -133,10 +153,21 @@ def test_console_user_must_be_allowed(pg_cluster: PgCluster, bouncer: PgBouncer)
 def test_helpers() -> None:
     assert pgbouncer_version_num("PgBouncer 1.18.0") == 11800
     assert pgbouncer_version_num("PgBouncer 1.23.1") == 12301
-    rows = pool_rows([{"database": "a", "user": "u", "cl_active": 1, "maxwait": 2, "maxwait_us": 500000,
-                       "pool_mode": "transaction"}])
-    assert rows == [{"database": "a", "user": "u", "cl_active": 1, "pool_mode": "transaction",
-                     "maxwait_seconds": 2.5}]
+    rows = pool_rows(
+        [
+            {
+                "database": "a",
+                "user": "u",
+                "cl_active": 1,
+                "maxwait": 2,
+                "maxwait_us": 500000,
+                "pool_mode": "transaction",
+            }
+        ]
+    )
+    assert rows == [
+        {"database": "a", "user": "u", "cl_active": 1, "pool_mode": "transaction", "maxwait_seconds": 2.5}
+    ]
 
 
 def test_check_reports_the_console(pg_cluster: PgCluster, bouncer: PgBouncer) -> None:

@@ -17,8 +17,10 @@ from collectors.scheduler import Collector
 from store import Store
 from testing.servers.mariadb import MariaDbPair
 
-HISTORY = {"performance-schema-consumer-events-statements-current": "ON",
-           "performance-schema-consumer-events-statements-history-long": "ON"}
+HISTORY = {
+    "performance-schema-consumer-events-statements-current": "ON",
+    "performance-schema-consumer-events-statements-history-long": "ON",
+}
 
 
 async def _capture(store: Store, collector: Collector, name: str, job: PlanJob | None) -> tuple[Any, PlanJob]:
@@ -32,12 +34,16 @@ async def _capture(store: Store, collector: Collector, name: str, job: PlanJob |
 
 
 def test_mariadb_add_index_proposal_and_plan_change(
-    mariadb_pair_factory: Callable[..., MariaDbPair], sqlite_store: Store, settings: CollectorSettings,
+    mariadb_pair_factory: Callable[..., MariaDbPair],
+    sqlite_store: Store,
+    settings: CollectorSettings,
 ) -> None:
     pair = mariadb_pair_factory(with_replica=False, extra_conf=HISTORY)
     with pair.root_connect() as conn, conn.cursor() as cur:
         cur.execute("CREATE DATABASE shop")
-        cur.execute("CREATE TABLE shop.big (id INT PRIMARY KEY, customer INT NOT NULL, note VARCHAR(10) NOT NULL)")
+        cur.execute(
+            "CREATE TABLE shop.big (id INT PRIMARY KEY, customer INT NOT NULL, note VARCHAR(10) NOT NULL)"
+        )
         cur.execute("INSERT INTO shop.big SELECT seq, seq % 50000, 'n' FROM shop.seq_1_to_1000000")
         cur.execute("CREATE TABLE shop.small (id INT, v INT)")
         cur.execute("INSERT INTO shop.small SELECT seq, seq FROM shop.seq_1_to_100")
@@ -81,7 +87,9 @@ def test_mariadb_add_index_proposal_and_plan_change(
     assert advice[0].ddl == "ALTER TABLE `shop`.`big` ADD INDEX `ix_big_customer` (`customer`);"
     assert advice[0].cost_before is not None and advice[0].cost_before >= 500_000  # rows examined by the scan
     plans = [p for p in sqlite_store.plans("maria") if "on big" in p.summary and "customer" in str(p.plan)]
-    assert {p.summary for p in plans} == {"ALL on big", "ref on big using ix_customer"}, [p.summary for p in plans]
+    assert {p.summary for p in plans} == {"ALL on big", "ref on big using ix_customer"}, [
+        p.summary for p in plans
+    ]
     assert second.changes == 1
     assert second.advice == []
     change = sqlite_store.events("maria", kinds=["plan_change"])
@@ -89,7 +97,9 @@ def test_mariadb_add_index_proposal_and_plan_change(
 
 
 def test_mariadb_missing_select_reported_once(
-    mariadb_pair_factory: Callable[..., MariaDbPair], sqlite_store: Store, settings: CollectorSettings,
+    mariadb_pair_factory: Callable[..., MariaDbPair],
+    sqlite_store: Store,
+    settings: CollectorSettings,
 ) -> None:
     pair = mariadb_pair_factory(with_replica=False, extra_conf=HISTORY)
     with pair.root_connect() as conn, conn.cursor() as cur:

@@ -41,8 +41,9 @@ UPDATE = "UPDATE acct SET v = v + 1 WHERE id = %s"
 def shop(servers_dir: Any) -> Iterator[tuple[PgCluster, dict[str, str]]]:
     from testing.servers.postgres import start_pg_cluster
 
-    cluster = start_pg_cluster(servers_dir / f"plans-{secrets.token_hex(3)}", with_standby=False,
-                               owns_base_dir=True)
+    cluster = start_pg_cluster(
+        servers_dir / f"plans-{secrets.token_hex(3)}", with_standby=False, owns_base_dir=True
+    )
     passwords = {"reader": secrets.token_urlsafe(12), "nopriv": secrets.token_urlsafe(12)}
     try:
         cluster.create_database(DB)
@@ -56,16 +57,26 @@ def shop(servers_dir: Any) -> Iterator[tuple[PgCluster, dict[str, str]]]:
             conn.execute("CREATE TABLE acct (id int PRIMARY KEY, v int NOT NULL)")
             conn.execute("INSERT INTO acct SELECT g, 0 FROM generate_series(1, 1000) g")
             conn.execute("CREATE TABLE audit_log (id serial, at timestamptz DEFAULT now(), acct int)")
-            conn.execute("CREATE FUNCTION log_acct() RETURNS trigger LANGUAGE plpgsql AS "
-                         "$$BEGIN INSERT INTO audit_log (acct) VALUES (NEW.id); RETURN NEW; END$$")
-            conn.execute("CREATE TRIGGER acct_log BEFORE UPDATE ON acct FOR EACH ROW EXECUTE FUNCTION log_acct()")
+            conn.execute(
+                "CREATE FUNCTION log_acct() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$BEGIN INSERT INTO audit_log (acct) VALUES (NEW.id); RETURN NEW; END$$"
+            )
+            conn.execute(
+                "CREATE TRIGGER acct_log BEFORE UPDATE ON acct FOR EACH ROW EXECUTE FUNCTION log_acct()"
+            )
             conn.execute("VACUUM ANALYZE")
             for role, extra in (("reader", "pg_monitor, pg_read_all_data"), ("nopriv", "pg_monitor")):
-                conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE " + extra).format(
-                    sql.Identifier(f"plans_{role}"), sql.Literal(passwords[role])))
+                conn.execute(
+                    sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE " + extra).format(
+                        sql.Identifier(f"plans_{role}"), sql.Literal(passwords[role])
+                    )
+                )
             # the documented opt-in function plans writes for plans_reader (its owner may write to acct)
-            conn.execute(documented_write_plan_function().replace("app_owner", "postgres")
-                         .replace("TO headroom;", "TO plans_reader;"))
+            conn.execute(
+                documented_write_plan_function()
+                .replace("app_owner", "postgres")
+                .replace("TO headroom;", "TO plans_reader;")
+            )
         yield cluster, passwords
     finally:
         cluster.cleanup()
@@ -123,7 +134,9 @@ class Harness:
 
 
 def test_advice_plan_change_and_regression(
-    shop: tuple[PgCluster, dict[str, str]], sqlite_store: Store, settings: CollectorSettings,
+    shop: tuple[PgCluster, dict[str, str]],
+    sqlite_store: Store,
+    settings: CollectorSettings,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     cluster, passwords = shop
@@ -163,7 +176,9 @@ def test_advice_plan_change_and_regression(
     plans = [p for p in sqlite_store.plans("shop") if "big" in p.summary and "customer" in str(p.plan)]
     assert {p.summary.split(" on ")[0] for p in plans} >= {"Seq Scan"}
     assert second.changes >= 1 and second.regressions == 0
-    changes = [e for e in _events(sqlite_store, "shop", "plan_change") if "ix_big_customer" in e.details["plan"]]
+    changes = [
+        e for e in _events(sqlite_store, "shop", "plan_change") if "ix_big_customer" in e.details["plan"]
+    ]
     assert len(changes) == 1
     assert changes[0].details["mean_ms"] < changes[0].details["previous_mean_ms"]
     assert third.regressions == 1, third
@@ -186,13 +201,17 @@ def test_advice_plan_change_and_regression(
     blob = "\n".join(visible_texts(at))
     for event in (changes[0], regression[0]):
         d = event.details
-        assert (f"{d['previous_plan']} → {d['plan']} · mean time {fmt_ms(d['previous_mean_ms'])} → "
-                f"{fmt_ms(d['mean_ms'])}") in blob
+        assert (
+            f"{d['previous_plan']} → {d['plan']} · mean time {fmt_ms(d['previous_mean_ms'])} → "
+            f"{fmt_ms(d['mean_ms'])}"
+        ) in blob
     assert "Plan regression — " in blob
 
 
 def test_no_execution_privileges_and_bad_texts(
-    shop: tuple[PgCluster, dict[str, str]], sqlite_store: Store, settings: CollectorSettings,
+    shop: tuple[PgCluster, dict[str, str]],
+    sqlite_store: Store,
+    settings: CollectorSettings,
 ) -> None:
     cluster, passwords = shop
 
@@ -211,10 +230,17 @@ def test_no_execution_privileges_and_bad_texts(
         ts = int(sqlite_store.clock())
         from store.types import StatementStat
 
-        sqlite_store.upsert_statement_texts("rw", [("bad1", DB, "x", "SELEC id FRM big WHERE"),
-                                                   ("bad2", DB, "x", "SELECT * FROM no_such_table WHERE a = $1")], ts)
-        sqlite_store.write_statement_stats("rw", ts, [StatementStat("bad1", DB, "x", 1, 50.0),
-                                                      StatementStat("bad2", DB, "x", 1, 50.0)])
+        sqlite_store.upsert_statement_texts(
+            "rw",
+            [
+                ("bad1", DB, "x", "SELEC id FRM big WHERE"),
+                ("bad2", DB, "x", "SELECT * FROM no_such_table WHERE a = $1"),
+            ],
+            ts,
+        )
+        sqlite_store.write_statement_stats(
+            "rw", ts, [StatementStat("bad1", DB, "x", 1, 50.0), StatementStat("bad2", DB, "x", 1, 50.0)]
+        )
         rw = await h.capture()
         d1 = await denied.capture()
         d2 = await denied.capture()
@@ -231,13 +257,16 @@ def test_no_execution_privileges_and_bad_texts(
     # own INSERT naming NEW) are refused by the server's parser or planner: skipped, counted, no plan
     assert rw.skipped["unparseable"] == 1 and rw.skipped["invalid"] >= 1, rw.skipped
     assert not {"bad1", "bad2"} & {p.queryid for p in sqlite_store.plans("rw")}
-    skipped = {s.labels["reason"]: s.value for s in sqlite_store.latest("headroom_plans_skipped", target="rw")}
+    skipped = {
+        s.labels["reason"]: s.value for s in sqlite_store.latest("headroom_plans_skipped", target="rw")
+    }
     assert skipped["unparseable"] == 1 and skipped["invalid"] == rw.skipped["invalid"]
     assert d1.skipped["missing privilege"] >= 1 and d2.skipped["missing privilege"] >= 1
     missing = [e for e in sqlite_store.events("denied", kinds=["missing_feature"])]
     # reads: the role; writes (the UPDATE): the table privilege or the opt-in explain function
     assert sorted(e.message for e in missing) == [
         'GRANT UPDATE ON acct TO "plans_nopriv"; (or the opt-in SECURITY DEFINER explain function, '
-        'docs/privileges.md#plans)',
-        'GRANT pg_read_all_data TO "plans_nopriv";']
+        "docs/privileges.md#plans)",
+        'GRANT pg_read_all_data TO "plans_nopriv";',
+    ]
     assert not [p for p in sqlite_store.plans("denied") if " on acct" in p.summary or " on big" in p.summary]

@@ -31,13 +31,20 @@ def _value(client: PrometheusConnect, query: str, ts: int) -> float:
 
 
 def _samples(batch: Batch, series: str, **labels: str) -> list[tuple[int, float]]:
-    return [(s.ts, s.value) for s in batch.samples if s.metric == series and all(s.labels.get(k) == v
-                                                                                  for k, v in labels.items())]
+    return [
+        (s.ts, s.value)
+        for s in batch.samples
+        if s.metric == series and all(s.labels.get(k) == v for k, v in labels.items())
+    ]
 
 
 def test_live_import_equals_prometheus_at_the_poll_time(prom_pg: PromPg, tmp_path: Path) -> None:  # noqa: F811
-    target = TargetConfig(name="pg-via-prom", engine="prometheus", dsn=prom_pg.prom.url,
-                          labels={pm.MATCH_LABEL: f'instance="{prom_pg.instance}"', "env": "test"})
+    target = TargetConfig(
+        name="pg-via-prom",
+        engine="prometheus",
+        dsn=prom_pg.prom.url,
+        labels={pm.MATCH_LABEL: f'instance="{prom_pg.instance}"', "env": "test"},
+    )
     settings = CollectorSettings()
     settings.spool_dir = tmp_path / "spool"
     sink = Batch()
@@ -63,7 +70,9 @@ def test_live_import_equals_prometheus_at_the_poll_time(prom_pg: PromPg, tmp_pat
         assert value == _value(client, f"pg_database_size_bytes{{{sel}}}", ts)
     (t1, _), (t2, rate2) = _samples(sink, "pg_xact_commit_rate", datname="postgres")
     window = pm.rate_window(t2 - t1, 1.0)
-    assert rate2 == _value(client, f"rate(pg_stat_database_xact_commit{{{sel}}}[{window}s])", t2) and rate2 > 0
+    assert (
+        rate2 == _value(client, f"rate(pg_stat_database_xact_commit{{{sel}}}[{window}s])", t2) and rate2 > 0
+    )
     with prom_pg.cluster.connect() as conn:
         row = conn.execute("SELECT setting::float FROM pg_settings WHERE name = 'max_connections'").fetchone()
         shared = conn.execute("SELECT pg_size_bytes(current_setting('shared_buffers'))::float").fetchone()
@@ -77,8 +86,12 @@ def test_live_import_equals_prometheus_at_the_poll_time(prom_pg: PromPg, tmp_pat
 
 
 def test_headroom_check_on_a_prometheus_target(prom_pg: PromPg) -> None:  # noqa: F811
-    target = TargetConfig(name="pg-via-prom", engine="prometheus", dsn=prom_pg.prom.url,
-                          labels={pm.MATCH_LABEL: f'instance="{prom_pg.instance}"'})
+    target = TargetConfig(
+        name="pg-via-prom",
+        engine="prometheus",
+        dsn=prom_pg.prom.url,
+        labels={pm.MATCH_LABEL: f'instance="{prom_pg.instance}"'},
+    )
     result = asyncio.run(check_target_async(target))
     assert result.reachable and result.ok, result
     assert result.version.startswith("Prometheus API 2.")
@@ -88,8 +101,12 @@ def test_unreachable_api_is_down_with_the_reason_and_no_password(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     password = "s3cret-Prom-pw"
-    target = TargetConfig(name="gone", engine="prometheus", dsn=f"http://reader:{password}@127.0.0.1:1",
-                          labels={pm.MATCH_LABEL: 'job="postgres"'})
+    target = TargetConfig(
+        name="gone",
+        engine="prometheus",
+        dsn=f"http://reader:{password}@127.0.0.1:1",
+        labels={pm.MATCH_LABEL: 'job="postgres"'},
+    )
     settings = CollectorSettings()
     settings.spool_dir = tmp_path / "spool"
     sink = Batch()
@@ -110,8 +127,9 @@ def test_a_prometheus_target_must_say_which_series_are_its_own() -> None:
     target = TargetConfig(name="vague", engine="prometheus", dsn="http://127.0.0.1:9090")
     with pytest.raises(ValueError, match=r"labels\.prometheus_match"):
         create_engine(target)
-    bad = TargetConfig(name="typo", engine="prometheus", dsn="http://127.0.0.1:9090",
-                       labels={pm.MATCH_LABEL: "instance=db1"})
+    bad = TargetConfig(
+        name="typo", engine="prometheus", dsn="http://127.0.0.1:9090", labels={pm.MATCH_LABEL: "instance=db1"}
+    )
     with pytest.raises(ValueError, match="cannot read"):
         create_engine(bad)
 
@@ -130,8 +148,12 @@ def test_every_mapping_rule_is_valid_promql(prom_pg: PromPg) -> None:  # noqa: F
 
 
 def test_a_selector_matching_nothing_is_a_metric_error_not_silence(prom_pg: PromPg, tmp_path: Path) -> None:  # noqa: F811
-    target = TargetConfig(name="typo-instance", engine="prometheus", dsn=prom_pg.prom.url,
-                          labels={pm.MATCH_LABEL: 'instance="no-such-host:9187"'})
+    target = TargetConfig(
+        name="typo-instance",
+        engine="prometheus",
+        dsn=prom_pg.prom.url,
+        labels={pm.MATCH_LABEL: 'instance="no-such-host:9187"'},
+    )
     settings = CollectorSettings()
     settings.spool_dir = tmp_path / "spool"
     sink = Batch()
@@ -145,19 +167,27 @@ def test_a_selector_matching_nothing_is_a_metric_error_not_silence(prom_pg: Prom
 
 
 def test_collect_once_writes_the_imported_series_into_the_store(
-    prom_pg: PromPg, tmp_path: Path  # noqa: F811
+    prom_pg: PromPg,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     """Through the collector (Collector → Writer → store) like `headroom collect --once`."""
     from collectors import scheduler
 
-    target = TargetConfig(name="pg-via-prom", engine="prometheus", dsn=prom_pg.prom.url,
-                          labels={pm.MATCH_LABEL: f'instance="{prom_pg.instance}"'})
+    target = TargetConfig(
+        name="pg-via-prom",
+        engine="prometheus",
+        dsn=prom_pg.prom.url,
+        labels={pm.MATCH_LABEL: f'instance="{prom_pg.instance}"'},
+    )
     settings = CollectorSettings()
     settings.spool_dir = tmp_path / "spool"
     st = open_store(f"sqlite:///{tmp_path / 'live.db'}")
     assert asyncio.run(scheduler.collect_once(st, [target], settings)) == {"pg-via-prom": True}
     [size] = st.latest("pg_database_size_bytes", target="pg-via-prom", matchers={"datname": "postgres"})
-    assert size.value == _value(prom_pg.client(), f'pg_database_size_bytes{{instance="{prom_pg.instance}",'
-                                                   'datname="postgres"}', size.ts)
+    assert size.value == _value(
+        prom_pg.client(),
+        f'pg_database_size_bytes{{instance="{prom_pg.instance}",datname="postgres"}}',
+        size.ts,
+    )
     assert [r.engine for r in st.list_targets()] == ["prometheus"]
     st.close()

@@ -36,8 +36,12 @@ def test_mysqld_exporter_series_live_and_backfilled(
     instance = f"127.0.0.1:{exporter.port}"
     wait_for_history(prom, f'mysql_global_status_queries{{instance="{instance}"}}', 20)
     client = PrometheusConnect(prom.url, disable_ssl=True)
-    target = TargetConfig(name="replica-via-prom", engine="prometheus", dsn=prom.url,
-                          labels={pm.MATCH_LABEL: f'job="mysql",instance="{instance}"'})
+    target = TargetConfig(
+        name="replica-via-prom",
+        engine="prometheus",
+        dsn=prom.url,
+        labels={pm.MATCH_LABEL: f'job="mysql",instance="{instance}"'},
+    )
 
     # replicated writes: the replica's buffer pool is busy within the rate window
     with mariadb_pair.root_connect() as conn, conn.cursor() as cur:
@@ -61,15 +65,17 @@ def test_mysqld_exporter_series_live_and_backfilled(
     assert status["Slave_SQL_Running"] == "Yes"
     max_conn = mariadb_pair.instance("replica").query("SELECT @@max_connections AS m")[0]["m"]
     assert got[("mysql_max_connections", ())][1] == float(max_conn)
-    threads = client.custom_query(f'mysql_global_status_threads_connected{{instance="{instance}"}}',
-                                  params={"time": str(ts)})
+    threads = client.custom_query(
+        f'mysql_global_status_threads_connected{{instance="{instance}"}}', params={"time": str(ts)}
+    )
     assert got[("mysql_threads_connected", ())][1] == float(threads[0]["value"][1])
     # the hit ratio of the rate window (the first poll's: the metric's interval), not since the server started
     window = pm.rate_window(scheduled_metrics(target)[0].interval, 1.0)
     reads = client.custom_query(
         f'1 - rate(mysql_global_status_innodb_buffer_pool_reads{{instance="{instance}"}}[{window}s]) / '
         f'rate(mysql_global_status_innodb_buffer_pool_read_requests{{instance="{instance}"}}[{window}s])',
-        params={"time": str(ts)})
+        params={"time": str(ts)},
+    )
     assert got[("mysql_innodb_buffer_pool_hit_ratio", ())][1] == float(reads[0]["value"][1])
 
     # backfill: the queries rate equals Prometheus' rate over the same range and step
@@ -82,10 +88,21 @@ def test_mysqld_exporter_series_live_and_backfilled(
     start, end = until - until % 2 - 12, until - until % 2
     expected = client.custom_query_range(
         f'rate(mysql_global_status_queries{{instance="{instance}"}}[{window}s])',
-        dt.datetime.fromtimestamp(start, dt.UTC), dt.datetime.fromtimestamp(end, dt.UTC), "2")
-    [series] = st.query_range("replica-via-prom", "mysql_queries_rate", {}, start=start, end=end, resolution="raw")
+        dt.datetime.fromtimestamp(start, dt.UTC),
+        dt.datetime.fromtimestamp(end, dt.UTC),
+        "2",
+    )
+    [series] = st.query_range(
+        "replica-via-prom", "mysql_queries_rate", {}, start=start, end=end, resolution="raw"
+    )
     assert series.points == [(int(float(t)), float(v)) for t, v in expected[0]["values"]]
-    lag = st.query_range("replica-via-prom", "mysql_replica_lag_seconds", {"channel": "default"}, start=start,
-                         end=end, resolution="raw")
+    lag = st.query_range(
+        "replica-via-prom",
+        "mysql_replica_lag_seconds",
+        {"channel": "default"},
+        start=start,
+        end=end,
+        resolution="raw",
+    )
     assert lag and lag[0].points
     st.close()

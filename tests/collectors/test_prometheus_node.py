@@ -31,9 +31,16 @@ def start_node_exporter(base: Path) -> ManagedServer:
     def make(port: int) -> ManagedServer:
         return ManagedServer(
             name="node_exporter",
-            argv=[binary, f"--web.listen-address=127.0.0.1:{port}", "--collector.disable-defaults",
-                  "--collector.filesystem"],
-            port=port, log_path=base / "node_exporter.log", workdir=base)
+            argv=[
+                binary,
+                f"--web.listen-address=127.0.0.1:{port}",
+                "--collector.disable-defaults",
+                "--collector.filesystem",
+            ],
+            port=port,
+            log_path=base / "node_exporter.log",
+            workdir=base,
+        )
 
     return start_on_free_port(make)
 
@@ -51,8 +58,9 @@ def test_node_filesystems_become_disk_series(
     prom = prometheus_factory({"node": [f"127.0.0.1:{node_exporter.port}"]}, scrape_interval="1s")
     instance = f"127.0.0.1:{node_exporter.port}"
     wait_for_history(prom, f'node_filesystem_size_bytes{{instance="{instance}",mountpoint="/"}}', 3)
-    target = TargetConfig(name="db-host", engine="prometheus", dsn=prom.url,
-                          labels={pm.MATCH_LABEL: f'instance="{instance}"'})
+    target = TargetConfig(
+        name="db-host", engine="prometheus", dsn=prom.url, labels={pm.MATCH_LABEL: f'instance="{instance}"'}
+    )
     settings = CollectorSettings()
     settings.spool_dir = tmp_path / "spool"
     sink = Batch()
@@ -64,11 +72,15 @@ def test_node_filesystems_become_disk_series(
     fs = os.statvfs("/")
     assert capacity == float(fs.f_blocks * fs.f_bsize)
     client = PrometheusConnect(prom.url, disable_ssl=True)
-    avail = client.custom_query(f'node_filesystem_avail_bytes{{instance="{instance}",mountpoint="/"}}',
-                                params={"time": str(ts)})
+    avail = client.custom_query(
+        f'node_filesystem_avail_bytes{{instance="{instance}",mountpoint="/"}}', params={"time": str(ts)}
+    )
     assert got[("disk_avail_bytes", "/")][1] == float(avail[0]["value"][1])
     assert got[("disk_used_bytes", "/")][1] == capacity - float(avail[0]["value"][1])
     # pseudo file systems (tmpfs on /dev/shm, ...) are not disks
     assert ("disk_capacity_bytes", "/dev/shm") not in got
     assert {s.metric for s in sink.samples if s.metric.startswith("disk_")} == {
-        "disk_capacity_bytes", "disk_avail_bytes", "disk_used_bytes"}
+        "disk_capacity_bytes",
+        "disk_avail_bytes",
+        "disk_used_bytes",
+    }

@@ -35,14 +35,21 @@ def two_rounds(c: Collector, between: object) -> None:
     asyncio.run(go())
 
 
-def test_two_megabyte_postgres_statement_is_cut(pg_cluster: PgCluster, sqlite_store: Store, tmp_path: Path) -> None:
+def test_two_megabyte_postgres_statement_is_cut(
+    pg_cluster: PgCluster, sqlite_store: Store, tmp_path: Path
+) -> None:
     marker = f"padding_{secrets.token_hex(4)}"
     comment = (marker + " ") * (2 * 1024 * 1024 // (len(marker) + 1))
     statement = f"SELECT pg_sleep(0.02) /* {comment} */"
     assert len(statement) > 2_000_000
     target = TargetConfig(name="big-pg", engine="postgres", dsn=pg_cluster.monitor_dsn(), preset="standard")
-    c = Collector(sqlite_store, [target], CollectorSettings(spool_dir=tmp_path / "spool"), housekeeping=False,
-                  only=["statements"])
+    c = Collector(
+        sqlite_store,
+        [target],
+        CollectorSettings(spool_dir=tmp_path / "spool"),
+        housekeeping=False,
+        only=["statements"],
+    )
 
     server_bytes: list[int] = []
 
@@ -50,8 +57,9 @@ def test_two_megabyte_postgres_statement_is_cut(pg_cluster: PgCluster, sqlite_st
         with pg_cluster.connect() as conn:
             for _ in range(3):
                 conn.execute(statement)  # type: ignore[call-overload]
-            size = conn.execute("SELECT octet_length(query) FROM pg_stat_statements WHERE query LIKE %s",
-                                (f"%{marker}%",)).fetchone()
+            size = conn.execute(
+                "SELECT octet_length(query) FROM pg_stat_statements WHERE query LIKE %s", (f"%{marker}%",)
+            ).fetchone()
             assert size is not None and size[0] > 2_000_000  # the server keeps the whole (normalised) text
             server_bytes.append(size[0])
 
@@ -64,8 +72,9 @@ def test_two_megabyte_postgres_statement_is_cut(pg_cluster: PgCluster, sqlite_st
     assert text.endswith(f"…[truncated by headroom: {server_bytes[0]} bytes]")
 
 
-def test_mysql_digest_text_is_cut_to_the_configured_size(mariadb_pair: MariaDbPair, sqlite_store: Store,
-                                                         tmp_path: Path) -> None:
+def test_mysql_digest_text_is_cut_to_the_configured_size(
+    mariadb_pair: MariaDbPair, sqlite_store: Store, tmp_path: Path
+) -> None:
     column = f"c_{secrets.token_hex(3)}"
     primary = mariadb_pair.instance("primary")
     target = TargetConfig(name="big-maria", engine="mysql", dsn=mariadb_pair.monitor_dsn(), preset="standard")
@@ -78,8 +87,11 @@ def test_mysql_digest_text_is_cut_to_the_configured_size(mariadb_pair: MariaDbPa
         try:
             with conn.cursor() as cur:
                 cur.execute(statement)
-                cur.execute("SELECT LENGTH(DIGEST_TEXT) FROM performance_schema.events_statements_summary_by_digest"
-                            " WHERE DIGEST_TEXT LIKE %s", (f"%{column}%",))
+                cur.execute(
+                    "SELECT LENGTH(DIGEST_TEXT) FROM performance_schema.events_statements_summary_by_digest"
+                    " WHERE DIGEST_TEXT LIKE %s",
+                    (f"%{column}%",),
+                )
                 row = cur.fetchone()
                 assert row is not None and row[0] > 256  # the server's digest is longer than our bound
         finally:

@@ -37,8 +37,14 @@ def test_store_outage_spools_and_replays_every_sample_once(
     store_server.create_database("metrics")
     url = store_server.superuser_dsn(dbname="metrics").replace("postgresql://", "postgresql+psycopg://", 1)
     store = open_store(url)
-    c = Collector(store, [pg_target(pg_cluster, "outage")], settings, interval=1.0, housekeeping=False,
-                  only=["server", "connections"])
+    c = Collector(
+        store,
+        [pg_target(pg_cluster, "outage")],
+        settings,
+        interval=1.0,
+        housekeeping=False,
+        only=["server", "connections"],
+    )
     marks: dict[str, float] = {}
 
     async def scenario() -> None:
@@ -80,12 +86,15 @@ def test_two_shards_collect_every_target_exactly_once(
     pg_cluster: PgCluster, pg_store_url: str, tmp_path: Path
 ) -> None:
     names = [f"shard-t{i}" for i in range(10)]
-    targets = [pg_target(pg_cluster, n, preset="minimal", metrics={"server": {"interval": "60s"}}) for n in names]
+    targets = [
+        pg_target(pg_cluster, n, preset="minimal", metrics={"server": {"interval": "60s"}}) for n in names
+    ]
     start = int(time.time())
     seen: dict[int, list[str]] = {}
     for i in (0, 1):
         cfg = HeadroomConfig(
-            store=StoreConfig(url=pg_store_url), targets=targets,
+            store=StoreConfig(url=pg_store_url),
+            targets=targets,
             collector=CollectorConfig(spool_dir=str(tmp_path / f"spool{i}")),
         )
         assert run_collect(cfg, once=True, shard=(i, 2)) == 0
@@ -99,7 +108,10 @@ def test_two_shards_collect_every_target_exactly_once(
     for n in names:
         assert len(_count(store, n, "up", start, int(time.time()) + 1)) == 1, n
     store.close()
-    assert CollectorSettings.from_config(CollectorConfig(spool_dir="x", spool_max_bytes="1MB")).spool_max_bytes == 10**6
+    assert (
+        CollectorSettings.from_config(CollectorConfig(spool_dir="x", spool_max_bytes="1MB")).spool_max_bytes
+        == 10**6
+    )
 
 
 def test_store_down_at_start_collects_into_the_spool(pg_cluster: PgCluster, tmp_path: Path) -> None:
@@ -108,7 +120,8 @@ def test_store_down_at_start_collects_into_the_spool(pg_cluster: PgCluster, tmp_
     url = f"postgresql+psycopg://nobody:pw@127.0.0.1:{free_port()}/metrics"  # nothing listens there
     spool_dir = tmp_path / "spool"
     cfg = HeadroomConfig(
-        store=StoreConfig(url=url), targets=[pg_target(pg_cluster, "early", preset="minimal")],
+        store=StoreConfig(url=url),
+        targets=[pg_target(pg_cluster, "early", preset="minimal")],
         collector=CollectorConfig(spool_dir=str(spool_dir)),
     )
     assert run_collect(cfg, once=True) == 0  # the target answered; the store did not

@@ -20,7 +20,10 @@ from store.types import OTHER_QUERYID, StatementStat
 
 
 def _def(**kw: object) -> dict[str, object]:
-    base: dict[str, object] = {"description": "d", "sql": {130000: "SELECT 13", 150000: "SELECT 15", 170000: "SELECT 17"}}
+    base: dict[str, object] = {
+        "description": "d",
+        "sql": {130000: "SELECT 13", 150000: "SELECT 15", 170000: "SELECT 17"},
+    }
     base.update(kw)
     return base
 
@@ -36,7 +39,9 @@ def test_sql_for_picks_closest_lower_version() -> None:
 
 
 def test_mysql_definitions_key_by_flavour() -> None:
-    d = parse_definition("m", "mysql", {"description": "d", "sql": {"mysql": {80000: "A"}, "mariadb": {100600: "B"}}})
+    d = parse_definition(
+        "m", "mysql", {"description": "d", "sql": {"mysql": {80000: "A"}, "mariadb": {100600: "B"}}}
+    )
     assert d.sql_for("mysql", 80036) == "A"
     assert d.sql_for("mariadb", 101106) == "B"
     assert d.sql_for("mariadb", 100500) is None
@@ -69,8 +74,12 @@ def test_metric_names_default_and_override() -> None:
 def test_presets_target_overrides_win() -> None:
     std = {sm.name: sm.interval for sm in resolve("postgres", "standard")}
     assert "statements" in std
-    chosen = {sm.name: sm.interval for sm in resolve(
-        "postgres", "standard", {"statements": {"enabled": False}, "connections": {"interval": "7s"}})}
+    chosen = {
+        sm.name: sm.interval
+        for sm in resolve(
+            "postgres", "standard", {"statements": {"enabled": False}, "connections": {"interval": "7s"}}
+        )
+    }
     assert "statements" not in chosen
     assert chosen["connections"] == 7.0
     minimal = {sm.name for sm in resolve("postgres", "minimal")}
@@ -91,7 +100,9 @@ def test_rates_first_poll_seeds_and_reset_drops_interval() -> None:
 
 def _snap(calls: dict[str, int], since: float | None = None) -> dict[StatementKey, StatementCounters]:
     return {
-        StatementKey("db", "u", q, True): StatementCounters(calls=c, total_ms=float(c) * (1 + int(q[1:])), since=since)
+        StatementKey("db", "u", q, True): StatementCounters(
+            calls=c, total_ms=float(c) * (1 + int(q[1:])), since=since
+        )
         for q, c in calls.items()
     }
 
@@ -239,18 +250,38 @@ def test_texts_of_statements_still_in_the_top_are_fetched_again_each_day() -> No
 def test_ratios_are_per_interval_and_only_the_server_says_reset() -> None:
     from collectors.samples import add_rows
 
-    mdef = parse_definition("db", "postgres", {
-        "description": "d", "tags": ["datname"], "sql": {130000: "SELECT 1"}, "reset_time": "stats_reset",
-        "names": {"cache_hit_ratio": "pg_cache_hit_ratio"},
-        "ratios": {"cache_hit_ratio": {"part": ["blks_hit"], "whole": ["blks_hit", "blks_read"], "min_whole": 100}},
-    })
+    mdef = parse_definition(
+        "db",
+        "postgres",
+        {
+            "description": "d",
+            "tags": ["datname"],
+            "sql": {130000: "SELECT 1"},
+            "reset_time": "stats_reset",
+            "names": {"cache_hit_ratio": "pg_cache_hit_ratio"},
+            "ratios": {
+                "cache_hit_ratio": {
+                    "part": ["blks_hit"],
+                    "whole": ["blks_hit", "blks_read"],
+                    "min_whole": 100,
+                }
+            },
+        },
+    )
     assert "pg_cache_hit_ratio" in mdef.produced_names()
     rates = RateTracker()
 
     def poll(now: float, hit: int, read: int, reset_at: float = 1000.0) -> tuple[dict[str, float], Any]:
         b = Batch()
-        res = add_rows(b, mdef, [{"datname": "app", "blks_hit": hit, "blks_read": read, "stats_reset": reset_at}],
-                       "t", int(now), now, rates)
+        res = add_rows(
+            b,
+            mdef,
+            [{"datname": "app", "blks_hit": hit, "blks_read": read, "stats_reset": reset_at}],
+            "t",
+            int(now),
+            now,
+            rates,
+        )
         return {s.metric: s.value for s in b.samples}, res
 
     got, res = poll(0.0, 1_000_000, 1_000)  # since the reset: 99.9 %
@@ -269,15 +300,30 @@ def test_ratios_are_per_interval_and_only_the_server_says_reset() -> None:
     never = RateTracker()  # a database never reset has no reset time (NULL): its first reset counts
     assert not never.reset_time_changed("k", None, 0.0) and never.reset_time_changed("k", 5.0, 1.0)
     assert not never.reset_time_changed("k", 5.0, 2.0)
-    mysql = parse_definition("bp", "mysql", {"description": "d", "sql": {"mysql": {80000: "SELECT 1"}}, "ratios": {
-        "hit_ratio": {"part": ["disk_reads"], "whole": ["read_requests"], "complement": True}}})
+    mysql = parse_definition(
+        "bp",
+        "mysql",
+        {
+            "description": "d",
+            "sql": {"mysql": {80000: "SELECT 1"}},
+            "ratios": {"hit_ratio": {"part": ["disk_reads"], "whole": ["read_requests"], "complement": True}},
+        },
+    )
     b = Batch()
     add_rows(b, mysql, [{"disk_reads": 10, "read_requests": 1000}], "m", 0, 0.0, rates)
     add_rows(b, mysql, [{"disk_reads": 30, "read_requests": 2000}], "m", 30, 30.0, rates)
     assert {s.metric: s.value for s in b.samples}["mysql_hit_ratio"] == pytest.approx(1 - 20 / 1000)
     with pytest.raises(DefinitionError, match="must be counters"):
-        parse_definition("x", "postgres", {"description": "d", "sql": "SELECT 1", "gauges": ["a"],
-                                           "ratios": {"r": {"part": ["a"], "whole": ["a", "b"]}}})
+        parse_definition(
+            "x",
+            "postgres",
+            {
+                "description": "d",
+                "sql": "SELECT 1",
+                "gauges": ["a"],
+                "ratios": {"r": {"part": ["a"], "whole": ["a", "b"]}},
+            },
+        )
 
 
 def test_collector_settings_take_their_defaults_from_the_config_model() -> None:
@@ -292,8 +338,15 @@ def test_collector_settings_take_their_defaults_from_the_config_model() -> None:
         want = getattr(model, name)
         assert getattr(defaults, name) == (Path(want) if name == "spool_dir" else want), name
     assert CollectorSettings.from_config(None) == defaults and defaults.plans == model.plans
-    s = CollectorSettings.from_config({"spool_max_bytes": "1GB", "spool_max_age": "2h", "housekeeping_interval": "30s",
-                                       "metrics_port": 9465, "top_statements": 7})
+    s = CollectorSettings.from_config(
+        {
+            "spool_max_bytes": "1GB",
+            "spool_max_age": "2h",
+            "housekeeping_interval": "30s",
+            "metrics_port": 9465,
+            "top_statements": 7,
+        }
+    )
     assert (s.spool_max_bytes, s.spool_max_age, s.housekeeping_interval) == (10**9, 7200.0, 30.0)
     assert (s.top_statements, s.spool_dir) == (7, Path(model.spool_dir))
     with pytest.raises(ValueError, match="spool_max_sizes"):

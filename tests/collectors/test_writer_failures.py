@@ -41,8 +41,12 @@ def tiny_disk(tmp_path: Path, unavailable: Callable[[str], None]) -> Iterator[Pa
     """A 1 MiB tmpfs (needs root: mount)."""
     mount = tmp_path / "tiny"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if done.returncode != 0:
         unavailable(f"cannot mount a tmpfs (run as root): {done.stderr.strip()}")
     try:
@@ -73,8 +77,9 @@ def test_full_spool_disk_keeps_the_newest_in_memory_and_says_what_it_dropped(
         c.writer.retry_interval = 0.5
         before = metric_value("headroom_collector_dropped_items_total", {"reason": "memory"})
         filler = tiny_disk / "filler"
-        free = subprocess.run(["df", "--output=avail", "-B1", str(tiny_disk)], capture_output=True, text=True,
-                              check=True).stdout.split()[-1]
+        free = subprocess.run(
+            ["df", "--output=avail", "-B1", str(tiny_disk)], capture_output=True, text=True, check=True
+        ).stdout.split()[-1]
         filler.write_bytes(b"x" * (int(free) - 96 * 1024))  # leaves room for a few spool files
         proxy.off()
         n, per = 40, 200
@@ -101,7 +106,10 @@ def test_full_spool_disk_keeps_the_newest_in_memory_and_says_what_it_dropped(
             dropped = c.drops.totals["memory"]
             assert spooled > 0 and dropped > 0
             assert accounted() == n * per
-            assert metric_value("headroom_collector_dropped_items_total", {"reason": "memory"}) - before == dropped
+            assert (
+                metric_value("headroom_collector_dropped_items_total", {"reason": "memory"}) - before
+                == dropped
+            )
             filler.unlink()  # the disk has room again, and the store comes back
             proxy.on()
             end = loop.time() + DEADLINE
@@ -205,24 +213,37 @@ def test_a_refused_row_in_the_spool_does_not_block_replay(tmp_path: Path, pg_sto
     asyncio.run(go())
     assert len(c.spool) == 0
     series = store.query_range("t1", "good_metric", start=now - 2000, end=now, resolution="raw")
-    assert sorted((s.labels["b"], len(s.points)) for s in series) == [("0", 100), ("1", 100), ("2", 100), ("after", 1)]
+    assert sorted((s.labels["b"], len(s.points)) for s in series) == [
+        ("0", 100),
+        ("1", 100),
+        ("2", 100),
+        ("after", 1),
+    ]
     assert len(list((settings.spool_dir / QUARANTINE_DIR).glob("*.json"))) == 1
     store.close()
 
 
-def test_non_finite_values_are_refused_at_the_boundary_and_counted(pg_cluster: PgCluster, sqlite_store: Store,
-                                                                   tmp_path: Path) -> None:
+def test_non_finite_values_are_refused_at_the_boundary_and_counted(
+    pg_cluster: PgCluster, sqlite_store: Store, tmp_path: Path
+) -> None:
     from collectors.config import TargetConfig
 
     engine = PostgresEngine(TargetConfig(name="nan", engine="postgres", dsn=pg_cluster.monitor_dsn()))
-    mdef = MetricDef(name="odd", engine="postgres", description="", interval=60.0, gauges=("a", "b", "c", "d"),
-                     names={"a": "odd_a", "b": "odd_b", "c": "odd_c", "d": "odd_d"})
+    mdef = MetricDef(
+        name="odd",
+        engine="postgres",
+        description="",
+        interval=60.0,
+        gauges=("a", "b", "c", "d"),
+        names={"a": "odd_a", "b": "odd_b", "c": "odd_c", "d": "odd_d"},
+    )
 
     async def go() -> list[dict[str, object]]:
         await engine.connect()
         try:
-            return await engine.fetch("SELECT 'NaN'::float8 AS a, '-Infinity'::float8 AS b,"
-                                      " 'NaN'::numeric AS c, 1.5::float8 AS d")
+            return await engine.fetch(
+                "SELECT 'NaN'::float8 AS a, '-Infinity'::float8 AS b, 'NaN'::numeric AS c, 1.5::float8 AS d"
+            )
         finally:
             await engine.close()
 

@@ -16,8 +16,20 @@ from testing.synthetic import add_alerts_and_forecasts
 
 REPO = Path(__file__).resolve().parents[2]
 APP = str(REPO / "dashboard" / "streamlit_app.py")
-PAGES = ["fleet", "instance", "activity", "queries", "storage", "vacuum", "replication", "indexes", "advisors",
-         "capacity", "alerts", "targets"]
+PAGES = [
+    "fleet",
+    "instance",
+    "activity",
+    "queries",
+    "storage",
+    "vacuum",
+    "replication",
+    "indexes",
+    "advisors",
+    "capacity",
+    "alerts",
+    "targets",
+]
 SECRET_PASSWORD = "pw-Zq81x-never-shown"
 
 
@@ -154,14 +166,30 @@ def collected(pg_cluster: Any, mariadb_pair: Any) -> Iterator[dict[str, Any]]:
     url = f"sqlite:///{tmp / 'metrics.db'}"
     st = open_store(url)
     targets = [
-        TargetConfig(name="pg-primary", engine="postgres", dsn=pg_cluster.monitor_dsn("primary"),
-                     labels={"cluster": "pg", "env": "test"}),
-        TargetConfig(name="pg-standby", engine="postgres", dsn=pg_cluster.monitor_dsn("standby"),
-                     labels={"cluster": "pg", "env": "test"}),
-        TargetConfig(name="maria-primary", engine="mysql", dsn=mariadb_pair.monitor_dsn("primary"),
-                     labels={"cluster": "maria", "env": "test"}),
-        TargetConfig(name="maria-replica", engine="mysql", dsn=mariadb_pair.monitor_dsn("replica"),
-                     labels={"cluster": "maria", "env": "test"}),
+        TargetConfig(
+            name="pg-primary",
+            engine="postgres",
+            dsn=pg_cluster.monitor_dsn("primary"),
+            labels={"cluster": "pg", "env": "test"},
+        ),
+        TargetConfig(
+            name="pg-standby",
+            engine="postgres",
+            dsn=pg_cluster.monitor_dsn("standby"),
+            labels={"cluster": "pg", "env": "test"},
+        ),
+        TargetConfig(
+            name="maria-primary",
+            engine="mysql",
+            dsn=mariadb_pair.monitor_dsn("primary"),
+            labels={"cluster": "maria", "env": "test"},
+        ),
+        TargetConfig(
+            name="maria-replica",
+            engine="mysql",
+            dsn=mariadb_pair.monitor_dsn("replica"),
+            labels={"cluster": "maria", "env": "test"},
+        ),
     ]
     settings = CollectorSettings()
     settings.spool_dir = tmp / "spool"
@@ -175,7 +203,9 @@ def collected(pg_cluster: Any, mariadb_pair: Any) -> Iterator[dict[str, Any]]:
         for dbname in ("postgres", "dash_other"):
             with psycopg.connect(pg_cluster.superuser_dsn("primary", dbname), autocommit=True) as conn:
                 conn.execute("CREATE TABLE IF NOT EXISTS dash_orders (id serial PRIMARY KEY, note text)")
-                conn.execute("INSERT INTO dash_orders (note) SELECT repeat('x', 100) FROM generate_series(1, 2000)")
+                conn.execute(
+                    "INSERT INTO dash_orders (note) SELECT repeat('x', 100) FROM generate_series(1, 2000)"
+                )
                 for _ in range(20):
                     conn.execute("SELECT count(*) FROM dash_orders WHERE note LIKE 'x%'")
 
@@ -237,8 +267,11 @@ def visible_texts(at: AppTest) -> list[str]:
                 if "shown" in data.column_names:
                     out.extend(str(v) for v in data.column("shown").to_pylist())
             spec = json_.loads(node.proto.spec or "{}")
-            out.extend(str(t) for t in [spec.get("title"), *(lay.get("title") for lay in spec.get("layer", []))]
-                       if isinstance(t, str))
+            out.extend(
+                str(t)
+                for t in [spec.get("title"), *(lay.get("title") for lay in spec.get("layer", []))]
+                if isinstance(t, str)
+            )
         else:
             for attr in ("value", "label", "body"):
                 text = getattr(node, attr, None)

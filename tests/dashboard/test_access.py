@@ -19,17 +19,25 @@ COOKIE = "c" * 32
 
 
 def auth(**extra: Any) -> dict[str, Any]:
-    return {"server_metadata_url": "https://idp.example/.well-known/openid-configuration", "client_id": "headroom",
-            "client_secret": "oidc-client-secret-access", "cookie_secret": COOKIE,
-            "redirect_uri": "http://127.0.0.1:8501/oauth2callback", **extra}
+    return {
+        "server_metadata_url": "https://idp.example/.well-known/openid-configuration",
+        "client_id": "headroom",
+        "client_secret": "oidc-client-secret-access",
+        "cookie_secret": COOKIE,
+        "redirect_uri": "http://127.0.0.1:8501/oauth2callback",
+        **extra,
+    }
 
 
 @pytest.fixture
 def signed_in(synthetic_store: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     """Runs the app with the policy the launcher hands over, as `user` (the claims st.user gives)."""
-    cfg = DashboardConfig.model_validate({"auth": auth(allowed_domains=["example.com"],
-                                                       allowed_emails=["contractor@partner.test"]),
-                                          "admins": ["alice@example.com"]})
+    cfg = DashboardConfig.model_validate(
+        {
+            "auth": auth(allowed_domains=["example.com"], allowed_emails=["contractor@partner.test"]),
+            "admins": ["alice@example.com"],
+        }
+    )
     monkeypatch.setenv("HEADROOM_DASHBOARD", cfg.policy().to_json())
 
     def run(user: dict[str, Any], page: str = "fleet") -> AppTest:
@@ -57,15 +65,20 @@ def test_allowed_domain_and_address_see_the_fleet(signed_in: Any) -> None:
         assert b"db-000" in rendered_bytes(at)
 
 
-@pytest.mark.parametrize("user", [
-    {"email": "mallory@evil.test", "email_verified": True},
-    {"email": "bob@example.com.evil.test", "email_verified": True},
-    {"email": "bob@sub.example.com", "email_verified": True},
-    {"email": "bob@example.com", "email_verified": False},  # anyone can type an address they do not own
-    {"email": "bob@example.com"},
-    {"name": "no e-mail at all"},
-])
-def test_everyone_else_gets_a_clear_refusal_and_nothing_of_the_fleet(signed_in: Any, user: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "user",
+    [
+        {"email": "mallory@evil.test", "email_verified": True},
+        {"email": "bob@example.com.evil.test", "email_verified": True},
+        {"email": "bob@sub.example.com", "email_verified": True},
+        {"email": "bob@example.com", "email_verified": False},  # anyone can type an address they do not own
+        {"email": "bob@example.com"},
+        {"name": "no e-mail at all"},
+    ],
+)
+def test_everyone_else_gets_a_clear_refusal_and_nothing_of_the_fleet(
+    signed_in: Any, user: dict[str, Any]
+) -> None:
     at = signed_in(user)
     assert not at.exception
     assert denied(at)
@@ -77,12 +90,17 @@ def test_everyone_else_gets_a_clear_refusal_and_nothing_of_the_fleet(signed_in: 
     assert b"partner.test" not in blob and b"alice@" not in blob  # nor who is allowed
 
 
-def test_admin_rights_need_a_verified_email(signed_in: Any, synthetic_store: Any,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_admin_rights_need_a_verified_email(
+    signed_in: Any, synthetic_store: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     at = signed_in({"email": "alice@example.com", "email_verified": True}, page="alerts")
     assert not at.exception and at.text_input(key="sil_matchers") is not None  # the silence form
-    cfg = DashboardConfig.model_validate({"auth": auth(allowed_domains=["example.com"], require_verified_email=False),
-                                          "admins": ["alice@example.com"]})
+    cfg = DashboardConfig.model_validate(
+        {
+            "auth": auth(allowed_domains=["example.com"], require_verified_email=False),
+            "admins": ["alice@example.com"],
+        }
+    )
     monkeypatch.setenv("HEADROOM_DASHBOARD", cfg.policy().to_json())
     clear_streamlit_caches()  # the running app reads its policy once
     for claim in ({"email_verified": False}, {}, {"email_verified": "false"}):
@@ -90,18 +108,24 @@ def test_admin_rights_need_a_verified_email(signed_in: Any, synthetic_store: Any
         assert not at.exception and not denied(at)  # may look (require_verified_email: false) ...
         assert not [t for t in at.text_input if t.key == "sil_matchers"]  # ... but not silence anything
         assert any("Read-only" in c.value for c in at.caption)
-    at = signed_in({"email": "alice@example.com", "email_verified": "true"}, page="alerts")  # Cognito's string form
+    at = signed_in(
+        {"email": "alice@example.com", "email_verified": "true"}, page="alerts"
+    )  # Cognito's string form
     assert [t for t in at.text_input if t.key == "sil_matchers"]
 
 
 def test_auth_configuration_errors() -> None:
     with pytest.raises(ValidationError, match="cookie_secret: the cookie secret must be at least 32 bytes"):
-        DashboardConfig.model_validate({"auth": auth(cookie_secret="c" * 31, allowed_domains=["example.com"])})
+        DashboardConfig.model_validate(
+            {"auth": auth(cookie_secret="c" * 31, allowed_domains=["example.com"])}
+        )
     with pytest.raises(ValidationError, match="say who may see the dashboard"):
         DashboardConfig.model_validate({"auth": auth()})
     with pytest.raises(ValidationError, match="is not an e-mail domain"):
         DashboardConfig.model_validate({"auth": auth(allowed_domains=["bob@example.com"])})
-    cfg = DashboardConfig.model_validate({"auth": auth(cookie_secret="é" * 16, allowed_emails=["A@Example.com"])})
+    cfg = DashboardConfig.model_validate(
+        {"auth": auth(cookie_secret="é" * 16, allowed_emails=["A@Example.com"])}
+    )
     assert cfg.policy().allowed_emails == ("a@example.com",)  # 16 two-byte characters: 32 bytes
 
 
@@ -113,7 +137,8 @@ def test_cookie_secret_file_too_short_names_the_file_option(tmp_path: Path) -> N
         "dashboard:\n  auth:\n    server_metadata_url: https://idp.example/x\n    client_id: h\n"
         "    client_secret: oidc-client-secret-access\n"
         f"    cookie_secret_file: {tmp_path / 'cookie'}\n"
-        "    redirect_uri: https://h.example/oauth2callback\n    allowed_domains: [example.com]\n")
+        "    redirect_uri: https://h.example/oauth2callback\n    allowed_domains: [example.com]\n"
+    )
     with pytest.raises(ConfigError) as info:
         load_config(tmp_path / "headroom.yaml", env={})
     [message] = info.value.messages
@@ -121,10 +146,22 @@ def test_cookie_secret_file_too_short_names_the_file_option(tmp_path: Path) -> N
     assert "at least 32 bytes" in message and "short-cookie-secret" not in message
 
 
-@pytest.mark.parametrize("bad", [
-    "1..99999999999999999999", "99999999999999999999..99999999999999999999", "0..1", "abc", "..",
-    "2020-01-01..9999-12-31", "-5..5", "1" * 5000, "2024-13-45..2024-14-01", "24h..", "\x00",
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "1..99999999999999999999",
+        "99999999999999999999..99999999999999999999",
+        "0..1",
+        "abc",
+        "..",
+        "2020-01-01..9999-12-31",
+        "-5..5",
+        "1" * 5000,
+        "2024-13-45..2024-14-01",
+        "24h..",
+        "\x00",
+    ],
+)
 def test_a_hostile_range_in_a_deep_link_is_refused_not_crashing(synthetic_store: Any, bad: str) -> None:
     at = run_page("fleet", {"target": "db-000", "range": bad})
     assert not at.exception, [e.value for e in at.exception]

@@ -24,7 +24,9 @@ def test_activity_page_window_tree_and_links(synthetic_store: Any) -> None:
     _no_failure(at)
     texts = visible_texts(at)
     # the window's average load is the store's, through the one formatter
-    top = synthetic_store.activity_top("db-000", spike - 300, spike + 300, ["queryid", "dbname", "username"], 10)
+    top = synthetic_store.activity_top(
+        "db-000", spike - 300, spike + 300, ["queryid", "dbname", "username"], 10
+    )
     queries = at.dataframe[0].value
     assert list(queries["queryid"]) == [k[0] for k, _ in top]
     assert queries.iloc[0]["queryid"] == "q3"  # the lock waits of the spike
@@ -69,11 +71,23 @@ def test_alerts_firing_become_annotations() -> None:
 
     from dashboard.activity import with_alerts
 
-    history = pd.DataFrame({"ts": [100, 200, 300], "rule": ["Lag", "Lag", "Other"],
-                            "labels_json": [json.dumps({"target": "db"})] * 2 + [json.dumps({"target": "x"})],
-                            "to_state": ["pending", "firing", "firing"]})
-    events = pd.DataFrame({"time": [pd.Timestamp(50, unit="s", tz="UTC")], "kind": ["restart"],
-                           "message": ["restarted"], "severity": ["warning"], "target": ["db"]})
+    history = pd.DataFrame(
+        {
+            "ts": [100, 200, 300],
+            "rule": ["Lag", "Lag", "Other"],
+            "labels_json": [json.dumps({"target": "db"})] * 2 + [json.dumps({"target": "x"})],
+            "to_state": ["pending", "firing", "firing"],
+        }
+    )
+    events = pd.DataFrame(
+        {
+            "time": [pd.Timestamp(50, unit="s", tz="UTC")],
+            "kind": ["restart"],
+            "message": ["restarted"],
+            "severity": ["warning"],
+            "target": ["db"],
+        }
+    )
     got = with_alerts(events, history, "db")
     assert list(got["kind"]) == ["restart", "alert"] and list(got["message"]) == ["restarted", "Lag firing"]
     assert got["time"].iloc[1] == pd.Timestamp(200, unit="s", tz="UTC")

@@ -17,11 +17,20 @@ import pytest
 from tests.dashboard.conftest import PAGES, REPO
 
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
 PAGES_WITH_CHARTS = {"instance", "activity", "queries", "storage", "vacuum", "replication", "capacity"}
-SCRIPT_DONE = ("() => document.querySelector('[data-testid=\"stApp\"]')"
-               "?.getAttribute('data-test-script-state') === 'notRunning'")
+SCRIPT_DONE = (
+    "() => document.querySelector('[data-testid=\"stApp\"]')"
+    "?.getAttribute('data-test-script-state') === 'notRunning'"
+)
 SINGLE_TARGET_PAGES = {"instance", "activity", "queries", "storage", "vacuum", "indexes", "targets"}
 
 
@@ -50,9 +59,21 @@ def headroom_dashboard(store_url: str, workdir: Path) -> Iterator[str]:
     cfg.write_text(f"store: {{url: '{store_url}'}}\ntargets: []\n")
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "headroom", "--config", str(cfg), "dashboard", "--port", str(port),
-         "--address", "127.0.0.1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=str(REPO),
+        [
+            sys.executable,
+            "-m",
+            "headroom",
+            "--config",
+            str(cfg),
+            "dashboard",
+            "--port",
+            str(port),
+            "--address",
+            "127.0.0.1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=str(REPO),
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -80,17 +101,25 @@ def wait_page_settled(page: object, expect_chart: bool, timeout_ms: int = 30_000
     pg: object = page
     pg.wait_for_selector('[data-testid="stMain"]', timeout=timeout_ms)  # type: ignore[attr-defined]
     if expect_chart:
-        pg.wait_for_selector('[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg',  # type: ignore[attr-defined]
-                             timeout=timeout_ms)
+        pg.wait_for_selector(
+            '[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg',  # type: ignore[attr-defined]
+            timeout=timeout_ms,
+        )
     else:
-        pg.wait_for_selector('h1', timeout=timeout_ms)  # type: ignore[attr-defined]
+        pg.wait_for_selector("h1", timeout=timeout_ms)  # type: ignore[attr-defined]
     # the run is over when the app says its script is not running any more
     pg.wait_for_function(SCRIPT_DONE, timeout=timeout_ms)  # type: ignore[attr-defined]
     pg.wait_for_timeout(500)  # type: ignore[attr-defined]
 
 
-def visit_every_page(base: str, chromium: str, target: str, folder: Path,
-                     with_charts: set[str] = PAGES_WITH_CHARTS, pages: Sequence[str] = tuple(PAGES)) -> None:
+def visit_every_page(
+    base: str,
+    chromium: str,
+    target: str,
+    folder: Path,
+    with_charts: set[str] = PAGES_WITH_CHARTS,
+    pages: Sequence[str] = tuple(PAGES),
+) -> None:
     from playwright.sync_api import sync_playwright
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -108,8 +137,19 @@ def visit_every_page(base: str, chromium: str, target: str, folder: Path,
                     assert page.locator('[data-testid="stVegaLiteChart"]').count() >= 1, name
                 title = page.locator("h1").first.inner_text()
                 assert title.split(" · ")[0] in {
-                    "Fleet overview", "Instance", "Activity", "Queries", "Storage & growth", "Vacuum & wraparound",
-                    "Replication", "Indexes", "Advisors", "Capacity", "Alerts", "Targets & collectors"}, title
+                    "Fleet overview",
+                    "Instance",
+                    "Activity",
+                    "Queries",
+                    "Storage & growth",
+                    "Vacuum & wraparound",
+                    "Replication",
+                    "Indexes",
+                    "Advisors",
+                    "Capacity",
+                    "Alerts",
+                    "Targets & collectors",
+                }, title
                 # the deep link survives: the URL still names the target and the range
                 assert f"target={target}" in page.url and "range=24h" in page.url, page.url
                 shot = folder / f"{name}.png"
@@ -123,19 +163,26 @@ def test_every_page_in_chromium(dashboard_server: str, need_binary: Callable[[st
     visit_every_page(dashboard_server, need_binary("chromium", "chromium"), "db-000", SCREENSHOTS)
 
 
-def test_every_page_in_chromium_on_collected_store(collected: dict[str, object], tmp_path: Path,
-                                                   need_binary: Callable[[str, str], str]) -> None:
+def test_every_page_in_chromium_on_collected_store(
+    collected: dict[str, object], tmp_path: Path, need_binary: Callable[[str, str], str]
+) -> None:
     """The same visit on a store filled by collecting the PostgreSQL and MariaDB fixtures."""
     chromium = need_binary("chromium", "chromium")
     with headroom_dashboard(str(collected["url"]), tmp_path) as base:
         # two collection rounds: no forecasts (Capacity) and no statement deltas yet (Queries)
-        visit_every_page(base, chromium, "pg-primary", SCREENSHOTS / "collected",
-                         with_charts={"instance", "storage", "vacuum", "replication"})
+        visit_every_page(
+            base,
+            chromium,
+            "pg-primary",
+            SCREENSHOTS / "collected",
+            with_charts={"instance", "storage", "vacuum", "replication"},
+        )
 
 
 @pytest.mark.slow
 def test_every_page_for_every_target_in_chromium_on_a_fully_populated_store(
-        full_store_url: str, tmp_path: Path, need_binary: Callable[[str, str], str]) -> None:
+    full_store_url: str, tmp_path: Path, need_binary: Callable[[str, str], str]
+) -> None:
     """Channel health with failures, silences, forecasts of every status, a standby that stopped
     streaming: every page opens for every target without an exception element."""
     from testing.synthetic_full import MYSQL, OTHER_PG, PRIMARY, STANDBY
@@ -146,10 +193,14 @@ def test_every_page_for_every_target_in_chromium_on_a_fully_populated_store(
             charts = PAGES_WITH_CHARTS - ({"queries", "activity"} if target == MYSQL else set())
             # the fleet-wide pages once, the single-target pages for every target
             pages = PAGES if target == PRIMARY else [p for p in PAGES if p in SINGLE_TARGET_PAGES]
-            visit_every_page(base, chromium, target, SCREENSHOTS / "full" / target, with_charts=charts, pages=pages)
+            visit_every_page(
+                base, chromium, target, SCREENSHOTS / "full" / target, with_charts=charts, pages=pages
+            )
 
 
-def test_sign_in_gate_in_the_browser(synthetic_store_url: str, need_binary: Callable[[str, str], str]) -> None:
+def test_sign_in_gate_in_the_browser(
+    synthetic_store_url: str, need_binary: Callable[[str, str], str]
+) -> None:
     """With `dashboard.auth`, a real server shows only the sign-in screen, whatever the deep link."""
     chromium = need_binary("chromium", "chromium")
     from playwright.sync_api import sync_playwright
@@ -157,10 +208,18 @@ def test_sign_in_gate_in_the_browser(synthetic_store_url: str, need_binary: Call
     from dashboard.config import DashboardConfig
     from dashboard.launch import start_dashboard
 
-    cfg = DashboardConfig.model_validate({"auth": {
-        "server_metadata_url": "https://idp.example/.well-known/openid-configuration", "client_id": "headroom",
-        "client_secret": "oidc-secret-in-browser", "cookie_secret": "cookie-secret-in-browser-32-bytes-long",
-        "redirect_uri": "http://127.0.0.1:8501/oauth2callback", "allowed_domains": ["example.com"]}})
+    cfg = DashboardConfig.model_validate(
+        {
+            "auth": {
+                "server_metadata_url": "https://idp.example/.well-known/openid-configuration",
+                "client_id": "headroom",
+                "client_secret": "oidc-secret-in-browser",
+                "cookie_secret": "cookie-secret-in-browser-32-bytes-long",
+                "redirect_uri": "http://127.0.0.1:8501/oauth2callback",
+                "allowed_domains": ["example.com"],
+            }
+        }
+    )
     port = _free_port()
     server = start_dashboard(None, port=port, store_url=synthetic_store_url, dashboard=cfg, quiet=True)
     base = f"http://127.0.0.1:{port}"

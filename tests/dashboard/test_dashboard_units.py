@@ -43,14 +43,31 @@ def test_time_ranges() -> None:
 
 def _series(target: str, values: list[float], step: int = 3600, start: int = 1_800_000_000) -> pd.DataFrame:
     ts = [start + i * step for i in range(len(values))]
-    return pd.DataFrame({"target": target, "metric": "m", "series": target, "labels": "{}", "ts": ts,
-                         "time": pd.to_datetime(ts, unit="s", utc=True), "value": values, "resolution_s": 0})
+    return pd.DataFrame(
+        {
+            "target": target,
+            "metric": "m",
+            "series": target,
+            "labels": "{}",
+            "ts": ts,
+            "time": pd.to_datetime(ts, unit="s", utc=True),
+            "value": values,
+            "resolution_s": 0,
+        }
+    )
 
 
 def test_time_series_spec_units_colours_and_events() -> None:
     df = pd.concat([_series("b", [1024.0, 2048.0]), _series("a", [1.0, 2.0])])
-    events = pd.DataFrame({"time": pd.to_datetime([1_800_000_000], unit="s", utc=True), "kind": ["restart"],
-                           "message": ["restarted"], "severity": ["warning"], "target": ["a"]})
+    events = pd.DataFrame(
+        {
+            "time": pd.to_datetime([1_800_000_000], unit="s", utc=True),
+            "kind": ["restart"],
+            "message": ["restarted"],
+            "severity": ["warning"],
+            "target": ["a"],
+        }
+    )
     spec = charts.time_series(df, "Size", "bytes", ["c", "b", "a"], events=events).to_dict()
     line, rule = spec["layer"]
     scale = line["encoding"]["color"]["scale"]
@@ -63,16 +80,28 @@ def test_time_series_spec_units_colours_and_events() -> None:
 
 
 def test_forecast_chart_has_bands_and_threshold() -> None:
-    fc = pd.DataFrame({"ts": [1, 2], "yhat": [1.0, 2.0], "lo80": [0.5, 1.5], "hi80": [1.5, 2.5], "lo95": [0.0, 1.0],
-                       "hi95": [2.0, 3.0]})
+    fc = pd.DataFrame(
+        {
+            "ts": [1, 2],
+            "yhat": [1.0, 2.0],
+            "lo80": [0.5, 1.5],
+            "hi80": [1.5, 2.5],
+            "lo95": [0.0, 1.0],
+            "hi95": [2.0, 3.0],
+        }
+    )
     fc["time"] = pd.to_datetime(fc["ts"], unit="s", utc=True)
     spec = charts.forecast(_series("a", [1.0]), fc, "disk", "bytes", threshold=2.5).to_dict()
-    marks = [layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"] for layer in spec["layer"]]
+    marks = [
+        layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"] for layer in spec["layer"]
+    ]
     assert marks.count("area") == 2 and "rule" in marks and marks.count("line") == 2
 
 
 def test_fleet_table_worst_first() -> None:
-    targets = pd.DataFrame({"name": ["ok", "down", "busy"], "engine": ["postgres"] * 3, "labels": [{}, {}, {}]})
+    targets = pd.DataFrame(
+        {"name": ["ok", "down", "busy"], "engine": ["postgres"] * 3, "labels": [{}, {}, {}]}
+    )
     now = 1_800_000_000
 
     def latest(rows: list[tuple[str, float]], **labels: str) -> pd.DataFrame:
@@ -106,18 +135,46 @@ def test_growth_per_day_and_week() -> None:
 
 
 def test_index_findings_ddl_and_cross_replica_check() -> None:
-    df = pd.DataFrame([
-        {"target": "p", "value": 8192.0, "label_datname": "app", "label_schemaname": "public",
-         "label_relname": "t", "label_indexrelname": 'ix "odd"'},
-        {"target": "p", "value": 4096.0, "label_datname": "app", "label_schemaname": "public",
-         "label_relname": "t", "label_indexrelname": "ix_used_on_standby"},
-    ])
-    scans = pd.DataFrame([
-        {"target": "s", "value": 3.0, "label_datname": "app", "label_schemaname": "public", "label_relname": "t",
-         "label_indexrelname": "ix_used_on_standby"},
-        {"target": "s", "value": 0.0, "label_datname": "app", "label_schemaname": "public", "label_relname": "t",
-         "label_indexrelname": 'ix "odd"'},
-    ])
+    df = pd.DataFrame(
+        [
+            {
+                "target": "p",
+                "value": 8192.0,
+                "label_datname": "app",
+                "label_schemaname": "public",
+                "label_relname": "t",
+                "label_indexrelname": 'ix "odd"',
+            },
+            {
+                "target": "p",
+                "value": 4096.0,
+                "label_datname": "app",
+                "label_schemaname": "public",
+                "label_relname": "t",
+                "label_indexrelname": "ix_used_on_standby",
+            },
+        ]
+    )
+    scans = pd.DataFrame(
+        [
+            {
+                "target": "s",
+                "value": 3.0,
+                "label_datname": "app",
+                "label_schemaname": "public",
+                "label_relname": "t",
+                "label_indexrelname": "ix_used_on_standby",
+            },
+            {
+                "target": "s",
+                "value": 0.0,
+                "label_datname": "app",
+                "label_schemaname": "public",
+                "label_relname": "t",
+                "label_indexrelname": 'ix "odd"',
+            },
+        ]
+    )
     out = findings(unused_on_every_peer(df, peer_scans(scans, {"s"})), "unused")
     assert list(out["index"]) == ['ix "odd"']
     # a peer without data for an index leaves it off the list; one with no data at all is named
@@ -135,18 +192,34 @@ def test_config_permissions_and_errors(tmp_path: Path) -> None:
     assert DashboardConfig(read_only=False).can_write(None) is True
     (tmp_path / "cs").write_text("client-secret-value\n")
     (tmp_path / "ck").write_text("cookie-secret-value-of-32-bytes-at-least\n")
-    cfg = DashboardConfig.model_validate({
-        "auth": {"server_metadata_url": "https://idp.example/.well-known/openid-configuration",
-                 "client_id": "headroom", "client_secret_file": str(tmp_path / "cs"),
-                 "cookie_secret_file": str(tmp_path / "ck"), "redirect_uri": "https://h.example/oauth2callback"},
-        "admins": ["Alice@example.com"],
-    })
+    cfg = DashboardConfig.model_validate(
+        {
+            "auth": {
+                "server_metadata_url": "https://idp.example/.well-known/openid-configuration",
+                "client_id": "headroom",
+                "client_secret_file": str(tmp_path / "cs"),
+                "cookie_secret_file": str(tmp_path / "ck"),
+                "redirect_uri": "https://h.example/oauth2callback",
+            },
+            "admins": ["Alice@example.com"],
+        }
+    )
     assert cfg.can_write("alice@example.com", True) and not cfg.can_write("bob@example.com", True)
-    assert not cfg.can_write(None, True) and not cfg.can_write("alice@example.com")  # unverified: no admin rights
+    assert not cfg.can_write(None, True) and not cfg.can_write(
+        "alice@example.com"
+    )  # unverified: no admin rights
     assert "client-secret-value" not in repr(cfg) and "client-secret-value" not in cfg.model_dump_json()
     with pytest.raises(ValidationError, match="client_secret"):
-        DashboardConfig.model_validate({"auth": {"server_metadata_url": "https://x", "client_id": "c",
-                                                 "cookie_secret": "k" * 32, "redirect_uri": "https://r"}})
+        DashboardConfig.model_validate(
+            {
+                "auth": {
+                    "server_metadata_url": "https://x",
+                    "client_id": "c",
+                    "cookie_secret": "k" * 32,
+                    "redirect_uri": "https://r",
+                }
+            }
+        )
     with pytest.raises(ValidationError, match="unknown|Extra inputs"):
         DashboardConfig.model_validate({"read_onyl": True})
 
@@ -154,7 +227,7 @@ def test_config_permissions_and_errors(tmp_path: Path) -> None:
     assert secrets is not None
     assert stat.S_IMODE(os.stat(secrets).st_mode) == 0o600
     text = secrets.read_text()
-    assert '[auth]' in text and json.dumps("client-secret-value") in text
+    assert "[auth]" in text and json.dumps("client-secret-value") in text
 
 
 def test_launcher_passes_the_store_url_only_through_the_environment(tmp_path: Path) -> None:
@@ -162,16 +235,31 @@ def test_launcher_passes_the_store_url_only_through_the_environment(tmp_path: Pa
     cmd = streamlit_command(8123, "127.0.0.1", None)
     assert not any("s3cr3t" in part for part in cmd)
     assert cmd[cmd.index("--server.port") + 1] == "8123"
-    cfg = DashboardConfig.model_validate({
-        "auth": {"server_metadata_url": "https://idp.example/x", "client_id": "c", "client_secret": "cs-1234",
-                 "cookie_secret": "ck-5678-cookie-secret-of-32-bytes", "redirect_uri": "https://h.example/oauth2callback",
-                 "allowed_domains": ["example.com"]},
-        "admins": ["a@example.com"]})
+    cfg = DashboardConfig.model_validate(
+        {
+            "auth": {
+                "server_metadata_url": "https://idp.example/x",
+                "client_id": "c",
+                "client_secret": "cs-1234",
+                "cookie_secret": "ck-5678-cookie-secret-of-32-bytes",
+                "redirect_uri": "https://h.example/oauth2callback",
+                "allowed_domains": ["example.com"],
+            },
+            "admins": ["a@example.com"],
+        }
+    )
     env = dashboard_env(url, tmp_path / "headroom.yaml", cfg)
     assert env["HEADROOM_STORE_URL"] == url
     # the app learns that sign-in is on and who the admins are, never the OIDC secrets
     policy = json.loads(env["HEADROOM_DASHBOARD"])
-    assert policy == {"auth_enabled": True, "admins": ["a@example.com"], "read_only": True, "refresh_seconds": 60,
-                      "allowed_domains": ["example.com"], "allowed_emails": [], "require_verified_email": True}
+    assert policy == {
+        "auth_enabled": True,
+        "admins": ["a@example.com"],
+        "read_only": True,
+        "refresh_seconds": 60,
+        "allowed_domains": ["example.com"],
+        "allowed_emails": [],
+        "require_verified_email": True,
+    }
     assert "cs-1234" not in env["HEADROOM_DASHBOARD"] and "ck-5678" not in env["HEADROOM_DASHBOARD"]
     assert env["HEADROOM_CONFIG"] == str((tmp_path / "headroom.yaml").resolve())

@@ -20,16 +20,37 @@ from tests.dashboard.conftest import PAGES, run_page, unreadable, visible_texts
 
 SINGLE_TARGET = {"instance", "activity", "queries", "storage", "vacuum", "indexes", "targets"}
 TARGETS = [PRIMARY, STANDBY, OTHER_PG, MYSQL]
-TABLES = ["targets", "series", "samples", "samples_5m", "samples_1h", "statements", "statement_stats", "events",
-          "activity", "activity_5m", "activity_snapshots",
-          "forecasts", "alert_state", "alert_history", "silences", "silence_audit", "outbox", "meta", "plans",
-          "index_advice"]
+TABLES = [
+    "targets",
+    "series",
+    "samples",
+    "samples_5m",
+    "samples_1h",
+    "statements",
+    "statement_stats",
+    "events",
+    "activity",
+    "activity_5m",
+    "activity_snapshots",
+    "forecasts",
+    "alert_state",
+    "alert_history",
+    "silences",
+    "silence_audit",
+    "outbox",
+    "meta",
+    "plans",
+    "index_advice",
+]
 
 
 def test_every_table_is_populated(full_store: Any) -> None:
     with full_store.engine.connect() as conn:
-        empty = [t for t in TABLES if not conn.execute(select(func.count()).select_from(schema.metadata.tables[t]))
-                 .scalar()]
+        empty = [
+            t
+            for t in TABLES
+            if not conn.execute(select(func.count()).select_from(schema.metadata.tables[t])).scalar()
+        ]
         statuses = {r[0] for r in conn.execute(select(schema.forecasts.c.status).distinct())}
         states = {r[0] for r in conn.execute(select(schema.alert_state.c.state).distinct())}
         outbox = {r[0] for r in conn.execute(select(schema.outbox.c.status).distinct())}
@@ -40,8 +61,9 @@ def test_every_table_is_populated(full_store: Any) -> None:
     assert [lv.value for lv in streaming] == [0.0]
 
 
-@pytest.mark.parametrize(("page", "target"), [(p, t) for p in PAGES for t in (TARGETS if p in SINGLE_TARGET
-                                                                               else TARGETS[:1])])
+@pytest.mark.parametrize(
+    ("page", "target"), [(p, t) for p in PAGES for t in (TARGETS if p in SINGLE_TARGET else TARGETS[:1])]
+)
 def test_every_page_reads_well(full_store: Any, page: str, target: str) -> None:
     at = run_page(page, {"target": target, "range": "24h"})
     assert not at.exception, [e.value for e in at.exception]
@@ -62,8 +84,14 @@ def test_the_pages_show_the_states_the_store_holds(full_store: Any) -> None:
     assert "HTTP 404 no_service from <url>" in alerts or "HTTP 404 no_service from <secret>" in alerts
     assert "expired" in alerts and "pending" in alerts and "active" in alerts
     capacity = "\n".join(visible_texts(run_page("capacity", {"target": PRIMARY, "range": "24h"})))
-    for text in ("reaches the limit", "stays under the limit", "not enough history yet", "the forecast failed",
-                 "no limit known", "limit reached"):
+    for text in (
+        "reaches the limit",
+        "stays under the limit",
+        "not enough history yet",
+        "the forecast failed",
+        "no limit known",
+        "limit reached",
+    ):
         assert text in capacity, text
     assert "MASE 0.81 (seasonal naive 1.04)" in capacity
     assert re.search(r"grow the volume by \d+(\.\d+)? (MB|GB)", capacity)
@@ -92,9 +120,17 @@ def test_the_report_reads_well(full_store: Any) -> None:
 
 
 def test_the_check_catches_what_it_looks_for() -> None:
-    assert unreadable(["backtest MASE 0.9772388861158278", "None", "nan", "grow by 1.5 GB", "12.3456 ms",
-                       "None found", "2026-12-05 11:26 UTC"]) == [
-        "backtest MASE 0.9772388861158278", "None", "nan", "None found"]
+    assert unreadable(
+        [
+            "backtest MASE 0.9772388861158278",
+            "None",
+            "nan",
+            "grow by 1.5 GB",
+            "12.3456 ms",
+            "None found",
+            "2026-12-05 11:26 UTC",
+        ]
+    ) == ["backtest MASE 0.9772388861158278", "None", "nan", "None found"]
 
 
 def test_queries_page_shows_the_plan_change_and_the_plans_side_by_side(full_store: Any) -> None:
@@ -104,8 +140,12 @@ def test_queries_page_shows_the_plan_change_and_the_plans_side_by_side(full_stor
     assert not at.exception, [e.value for e in at.exception]
     texts = visible_texts(at)
     blob = "\n".join(texts)
-    assert ("Plan regression — " in blob and "Index Scan on customers using ix_customers_created_at → Seq Scan on "
-            "customers · mean time 400 µs → 38.5 ms" in blob), blob[-3000:]
+    assert (
+        "Plan regression — " in blob
+        and "Index Scan on customers using ix_customers_created_at → Seq Scan on "
+        "customers · mean time 400 µs → 38.5 ms"
+        in blob
+    ), blob[-3000:]
     plans = [d.value for d in at.dataframe if "node" in d.value.columns]
     assert len(plans) == 2  # the plan before and after, side by side
     before, after = plans
@@ -117,12 +157,20 @@ def test_queries_page_shows_the_plan_change_and_the_plans_side_by_side(full_stor
     assert unreadable(texts) == []
 
 
-@pytest.mark.parametrize(("target", "ddl", "reduction"), [
-    (PRIMARY, 'CREATE INDEX CONCURRENTLY "ix_customers_created_at" ON "public"."customers" ("created_at");',
-     "2,167×"),
-    (MYSQL, "ALTER TABLE `shop`.`orders` ADD INDEX `ix_orders_customer_id` (`customer_id`);", "—"),
-])
-def test_indexes_page_shows_the_suggested_index(full_store: Any, target: str, ddl: str, reduction: str) -> None:
+@pytest.mark.parametrize(
+    ("target", "ddl", "reduction"),
+    [
+        (
+            PRIMARY,
+            'CREATE INDEX CONCURRENTLY "ix_customers_created_at" ON "public"."customers" ("created_at");',
+            "2,167×",
+        ),
+        (MYSQL, "ALTER TABLE `shop`.`orders` ADD INDEX `ix_orders_customer_id` (`customer_id`);", "—"),
+    ],
+)
+def test_indexes_page_shows_the_suggested_index(
+    full_store: Any, target: str, ddl: str, reduction: str
+) -> None:
     at = run_page("indexes", {"target": target, "range": "24h"})
     assert not at.exception, [e.value for e in at.exception]
     advice = next(d.value for d in at.dataframe if "cost reduction" in d.value.columns)

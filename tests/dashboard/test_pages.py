@@ -60,8 +60,11 @@ def test_instance_kpis_equal_store(synthetic_store: Any) -> None:
         _no_failure(at)
         size = sum(lv.value for lv in st.latest("pg_database_size_bytes", target=target))
         assert _metric(at, "Database size") == fmt.fmt_bytes(size)
-        lags = [lv.value for m in ("pg_replication_lag_seconds", "pg_standby_replay_lag_seconds")
-                for lv in st.latest(m, target=target)]
+        lags = [
+            lv.value
+            for m in ("pg_replication_lag_seconds", "pg_standby_replay_lag_seconds")
+            for lv in st.latest(m, target=target)
+        ]
         assert _metric(at, "Replication lag") == fmt.fmt_duration(max(lags))
         conns = sum(lv.value for lv in st.latest("pg_connections", target=target))
         maxc = max(lv.value for lv in st.latest("pg_max_connections", target=target))
@@ -89,8 +92,11 @@ def test_fleet_rows_match_store_and_worst_first(synthetic_store: Any) -> None:
     assert df.iloc[0]["target"] == "db-000" and int(df.iloc[0]["firing"]) == 1
     for _, row in df.iterrows():
         engine = {t.name: t.engine for t in st.list_targets()}[row["target"]]
-        cm, mm = (("pg_connections", "pg_max_connections") if engine == "postgres"
-                  else ("mysql_threads_connected", "mysql_max_connections"))
+        cm, mm = (
+            ("pg_connections", "pg_max_connections")
+            if engine == "postgres"
+            else ("mysql_threads_connected", "mysql_max_connections")
+        )
         used = sum(lv.value for lv in st.latest(cm, target=row["target"]))
         maxc = max(lv.value for lv in st.latest(mm, target=row["target"]))
         assert row["conn_pct"] == pytest.approx(100 * used / maxc, abs=0.05)  # shown to 0.1 %
@@ -131,8 +137,9 @@ def test_replication_topology_lists_standbys(synthetic_store: Any) -> None:
     for _, r in topo[topo["engine"] == "postgres"].dropna(subset=["lag_bytes"]).iterrows():
         if r["lag_bytes"] == fmt.DASH:
             continue
-        lv = synthetic_store.latest("pg_replication_lag_bytes", target=r["source"],
-                                    matchers={"application_name": r["replica"]})
+        lv = synthetic_store.latest(
+            "pg_replication_lag_bytes", target=r["source"], matchers={"application_name": r["replica"]}
+        )
         assert r["lag_bytes"] == fmt.fmt_bytes(lv[0].value)
 
 
@@ -182,8 +189,9 @@ def test_alerts_page_counts_and_redacts(synthetic_store: Any) -> None:
     assert SECRET_WEBHOOK.encode() not in blob and b"hooks.slack.com" not in blob
 
 
-def test_read_only_by_default_and_opened_by_config(synthetic_store: Any, tmp_path: Any,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_read_only_by_default_and_opened_by_config(
+    synthetic_store: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     at = run_page("alerts")
     assert not [f for f in at.get("form")]
     assert any("Read-only" in c.value for c in at.caption)
@@ -214,8 +222,9 @@ def test_no_secret_on_any_page(synthetic_store: Any, tmp_path: Any, monkeypatch:
         assert b"sEcReTwEbHoOkToKeN42" not in blob, page
 
 
-def test_create_and_expire_silence_when_opened(synthetic_store: Any, tmp_path: Any,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_create_and_expire_silence_when_opened(
+    synthetic_store: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from alerts.silences import list_silences, silence_audit
 
     cfg = tmp_path / "headroom.yaml"
@@ -234,7 +243,10 @@ def test_create_and_expire_silence_when_opened(synthetic_store: Any, tmp_path: A
     new = [s for s in list_silences(synthetic_store) if s.id not in before]
     assert len(new) == 1
     sil = new[0]
-    assert {m["name"]: m["value"] for m in sil.matchers} == {"target": "db-000", "alertname": "ReplicationLag"}
+    assert {m["name"]: m["value"] for m in sil.matchers} == {
+        "target": "db-000",
+        "alertname": "ReplicationLag",
+    }
     assert sil.ends_at - sil.starts_at == 3 * 3600 and sil.author == "dba@example.com"
 
     at = run_page("alerts")
@@ -248,8 +260,9 @@ def test_create_and_expire_silence_when_opened(synthetic_store: Any, tmp_path: A
     assert ("expire", "dba@example.com", "drill over") in audit
 
 
-def test_silence_form_rejects_missing_comment(synthetic_store: Any, tmp_path: Any,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_silence_form_rejects_missing_comment(
+    synthetic_store: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cfg = tmp_path / "headroom.yaml"
     cfg.write_text("dashboard:\n  read_only: false\n")
     monkeypatch.setenv("HEADROOM_CONFIG", str(cfg))
@@ -260,7 +273,9 @@ def test_silence_form_rejects_missing_comment(synthetic_store: Any, tmp_path: An
     assert any("comment" in e.value for e in at.error)
 
 
-def test_sign_in_gates_every_page(synthetic_store: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sign_in_gates_every_page(
+    synthetic_store: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "client").write_text("oidc-client-secret-xyz\n")
     cfg = tmp_path / "headroom.yaml"
     cfg.write_text(
@@ -295,8 +310,10 @@ def test_sidebar_custom_range_and_auto_refresh(synthetic_store: Any) -> None:
     at.date_input(key="f_custom_dates").set_value((today - dt.timedelta(days=1), today)).run()
     _no_failure(at)
     start = today - dt.timedelta(days=1)
-    assert at.query_params["range"] in ([f"{start:%Y-%m-%d}T00:00..{today + dt.timedelta(days=1):%Y-%m-%d}T00:00"],
-                                        f"{start:%Y-%m-%d}T00:00..{today + dt.timedelta(days=1):%Y-%m-%d}T00:00")
+    assert at.query_params["range"] in (
+        [f"{start:%Y-%m-%d}T00:00..{today + dt.timedelta(days=1):%Y-%m-%d}T00:00"],
+        f"{start:%Y-%m-%d}T00:00..{today + dt.timedelta(days=1):%Y-%m-%d}T00:00",
+    )
     assert len(at.get("vega_lite_chart")) >= 6
     at.toggle(key="f_refresh").set_value(True).run()
     _no_failure(at)
@@ -316,7 +333,9 @@ def test_unreachable_store_is_a_clear_error_without_the_password(monkeypatch: py
     with socket.socket() as s:  # a loopback port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    monkeypatch.setenv("HEADROOM_STORE_URL", f"postgresql+psycopg://headroom:{SECRET_PASSWORD}@127.0.0.1:{port}/metrics")
+    monkeypatch.setenv(
+        "HEADROOM_STORE_URL", f"postgresql+psycopg://headroom:{SECRET_PASSWORD}@127.0.0.1:{port}/metrics"
+    )
     monkeypatch.delenv("HEADROOM_CONFIG", raising=False)
     monkeypatch.delenv("HEADROOM_DASHBOARD", raising=False)
     at = run_page("fleet")
@@ -331,7 +350,9 @@ def test_demo_history_is_marked_on_every_page(empty_store: Any) -> None:
     from store.meta import DEMO_HISTORY_KEY
 
     now = int(time.time())
-    empty_store.meta_set(DEMO_HISTORY_KEY, json.dumps({"generated": True, "start": now - 21 * 86400, "end": now}))
+    empty_store.meta_set(
+        DEMO_HISTORY_KEY, json.dumps({"generated": True, "start": now - 21 * 86400, "end": now})
+    )
     for page in PAGES:
         at = run_page(page)
         assert not at.exception, page
@@ -348,8 +369,10 @@ def test_targets_page_shows_the_collector_spool(empty_store: Any) -> None:
 
     now = int(time.time())
     empty_store.ensure_target("db1", "postgres")
-    empty_store.meta_set(f"{SPOOL_STATE_PREFIX}host-a:/var/lib/headroom/spool",
-                         json.dumps({"batches": 3, "bytes": 2048, "dropped_items": 17, "updated_at": now}))
+    empty_store.meta_set(
+        f"{SPOOL_STATE_PREFIX}host-a:/var/lib/headroom/spool",
+        json.dumps({"batches": 3, "bytes": 2048, "dropped_items": 17, "updated_at": now}),
+    )
     at = run_page("targets")
     assert not at.exception
     text = " ".join(el.value for el in at.caption)
@@ -366,12 +389,37 @@ def test_capacity_shows_the_stored_triggers_not_the_default_rules(empty_store: A
     now = int(time.time())
     made = now - 2 * 86400
     # P10 in 40 days: the built-in "disk p10 < 30 days" would not fire; a configured 60-day rule did
-    stored = {"resource": "disk", "target": "orders", "series": "pg_database_size_bytes{}",
-              "rule": "disk p10 < 60 days", "severity": "critical", "days_left": 42.0,
-              "action": "grow the volume by 12.5 GB to last 90 days at the fast (P90) growth"}
-    write_rows(st.engine, [Row(tid, "pg_database_size_bytes", {}, "disk", made, "ok", "damped_ets", 0.8, 1.0,
-                               100e9, made + 42 * 86400, made + 80 * 86400, None, [],
-                               {"triggers": [stored], "action": stored["action"]})])
+    stored = {
+        "resource": "disk",
+        "target": "orders",
+        "series": "pg_database_size_bytes{}",
+        "rule": "disk p10 < 60 days",
+        "severity": "critical",
+        "days_left": 42.0,
+        "action": "grow the volume by 12.5 GB to last 90 days at the fast (P90) growth",
+    }
+    write_rows(
+        st.engine,
+        [
+            Row(
+                tid,
+                "pg_database_size_bytes",
+                {},
+                "disk",
+                made,
+                "ok",
+                "damped_ets",
+                0.8,
+                1.0,
+                100e9,
+                made + 42 * 86400,
+                made + 80 * 86400,
+                None,
+                [],
+                {"triggers": [stored], "action": stored["action"]},
+            )
+        ],
+    )
     at = run_page("capacity", {"target": "orders"})
     _no_failure(at)
     warnings = [w.value for w in at.warning]

@@ -29,15 +29,22 @@ METRICS = ["server", "standby", "replication", "connections"]
 
 
 def _receiver_samples(store: Store, since: int) -> list[tuple[int, float]]:
-    series = store.query_range("pg-standby", "pg_standby_wal_receiver_streaming", start=since,
-                               end=int(time.time()) + 5, max_points=100_000, resolution="raw")
+    series = store.query_range(
+        "pg-standby",
+        "pg_standby_wal_receiver_streaming",
+        start=since,
+        end=int(time.time()) + 5,
+        max_points=100_000,
+        resolution="raw",
+    )
     return [(int(ts), float(v)) for s in series for ts, v in s.points]
 
 
 def _receiver_streaming(cluster: PgCluster) -> bool:
     with cluster.connect("standby") as conn:
-        return bool(conn.execute("SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'")
-                    .fetchone()[0])  # type: ignore[index]
+        return bool(
+            conn.execute("SELECT count(*) FROM pg_stat_wal_receiver WHERE status = 'streaming'").fetchone()[0]
+        )  # type: ignore[index]
 
 
 def _wait(what: str, check: Callable[[], bool], timeout: float = 60.0) -> None:
@@ -48,14 +55,18 @@ def _wait(what: str, check: Callable[[], bool], timeout: float = 60.0) -> None:
 
 
 def test_a_stopped_wal_receiver_shows_in_the_topology_and_fires_the_default_rule(
-    pg_cluster_factory: Callable[..., PgCluster], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    pg_cluster_factory: Callable[..., PgCluster],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     cluster = pg_cluster_factory()
     url = f"sqlite:///{tmp_path / 'metrics.db'}"
     store = open_store(url)
     labels = {"cluster": "orders"}
-    targets = [TargetConfig(name="pg-primary", engine="postgres", dsn=cluster.monitor_dsn("primary"), labels=labels),
-               TargetConfig(name="pg-standby", engine="postgres", dsn=cluster.monitor_dsn("standby"), labels=labels)]
+    targets = [
+        TargetConfig(name="pg-primary", engine="postgres", dsn=cluster.monitor_dsn("primary"), labels=labels),
+        TargetConfig(name="pg-standby", engine="postgres", dsn=cluster.monitor_dsn("standby"), labels=labels),
+    ]
     settings = CollectorSettings()
     settings.spool_dir = tmp_path / "spool"
     settings.flush_interval = 0.2
@@ -71,8 +82,11 @@ def test_a_stopped_wal_receiver_shows_in_the_topology_and_fires_the_default_rule
         stop = asyncio.Event()
         run = asyncio.create_task(collector.run(stop))
         try:
-            await asyncio.to_thread(_wait, "the collector stores streaming = 1 twice",
-                                    lambda: [v for _, v in _receiver_samples(store, started)].count(1.0) >= 2)
+            await asyncio.to_thread(
+                _wait,
+                "the collector stores streaming = 1 twice",
+                lambda: [v for _, v in _receiver_samples(store, started)].count(1.0) >= 2,
+            )
             marks["reload"] = int(time.time())
             with cluster.connect("standby") as conn:
                 conn.execute("ALTER SYSTEM SET primary_conninfo = ''")
@@ -80,12 +94,22 @@ def test_a_stopped_wal_receiver_shows_in_the_topology_and_fires_the_default_rule
             await asyncio.to_thread(_wait, "the WAL receiver stops", lambda: not _receiver_streaming(cluster))
             marks["stopped"] = int(time.time())
             await asyncio.to_thread(
-                _wait, "two standby polls after the stop",
-                lambda: len([ts for ts, _ in _receiver_samples(store, started) if ts > marks["stopped"]]) >= 2)
+                _wait,
+                "two standby polls after the stop",
+                lambda: (
+                    len([ts for ts, _ in _receiver_samples(store, started) if ts > marks["stopped"]]) >= 2
+                ),
+            )
             await asyncio.to_thread(
-                _wait, "a replication scrape of the primary after the stop",
-                lambda: any(lv.ts > marks["stopped"] and lv.value == 1.0 for lv in store.latest(
-                    "headroom_scrape_success", target="pg-primary", matchers={"metric": "replication"})))
+                _wait,
+                "a replication scrape of the primary after the stop",
+                lambda: any(
+                    lv.ts > marks["stopped"] and lv.value == 1.0
+                    for lv in store.latest(
+                        "headroom_scrape_success", target="pg-primary", matchers={"metric": "replication"}
+                    )
+                ),
+            )
         finally:
             stop.set()
             await run

@@ -32,8 +32,14 @@ def linear_storage(rng: np.random.Generator) -> Case:
     ahead = rng.uniform(20, 180)
     threshold = level + slope * (days - 1 + ahead)
     ts = T0 + t * DAY
-    return Case("linear", "storage", list(zip(ts.tolist(), y.tolist(), strict=True)), threshold,
-                int(ts[-1]), int(ts[-1] + ahead * DAY))
+    return Case(
+        "linear",
+        "storage",
+        list(zip(ts.tolist(), y.tolist(), strict=True)),
+        threshold,
+        int(ts[-1]),
+        int(ts[-1] + ahead * DAY),
+    )
 
 
 def shifted_storage(rng: np.random.Generator) -> Case:
@@ -49,8 +55,14 @@ def shifted_storage(rng: np.random.Generator) -> Case:
     ahead = rng.uniform(20, 180)
     threshold = clean[-1] + slope * ahead
     ts = T0 + t * DAY
-    return Case("level_shift", "storage", list(zip(ts.tolist(), y.tolist(), strict=True)), threshold,
-                int(ts[-1]), int(ts[-1] + ahead * DAY))
+    return Case(
+        "level_shift",
+        "storage",
+        list(zip(ts.tolist(), y.tolist(), strict=True)),
+        threshold,
+        int(ts[-1]),
+        int(ts[-1] + ahead * DAY),
+    )
 
 
 def seasonal_load(rng: np.random.Generator) -> Case:
@@ -63,7 +75,8 @@ def seasonal_load(rng: np.random.Generator) -> Case:
 
     def curve(hours: np.ndarray) -> np.ndarray:
         return (
-            base + growth * hours / 24
+            base
+            + growth * hours / 24
             + amp_d * np.sin(2 * np.pi * (hours % 24) / 24)
             + amp_w * np.where((hours // 24) % 7 < 5, 1.0, -1.0)
         )
@@ -76,8 +89,14 @@ def seasonal_load(rng: np.random.Generator) -> Case:
     future = np.arange(days * 24, days * 24 + 400 * 24)
     first = int(future[np.flatnonzero(curve(future) >= threshold)[0]])
     ts = T0 + h * HOUR
-    return Case("seasonal_load", "load", list(zip(ts.tolist(), y.tolist(), strict=True)), threshold,
-                int(ts[-1]), int(T0 + first * HOUR))
+    return Case(
+        "seasonal_load",
+        "load",
+        list(zip(ts.tolist(), y.tolist(), strict=True)),
+        threshold,
+        int(ts[-1]),
+        int(T0 + first * HOUR),
+    )
 
 
 def sawtooth_counter(rng: np.random.Generator) -> Case:
@@ -97,8 +116,14 @@ def sawtooth_counter(rng: np.random.Generator) -> Case:
     ahead = rng.uniform(20, 200) * 24  # hours
     threshold = age[-1] + rate * ahead
     ts = T0 + np.arange(hours) * HOUR
-    return Case("sawtooth", "counter", list(zip(ts.tolist(), age.tolist(), strict=True)), threshold,
-                int(ts[-1]), int(ts[-1] + ahead * HOUR))
+    return Case(
+        "sawtooth",
+        "counter",
+        list(zip(ts.tolist(), age.tolist(), strict=True)),
+        threshold,
+        int(ts[-1]),
+        int(ts[-1] + ahead * HOUR),
+    )
 
 
 GENERATORS = (linear_storage, shifted_storage, seasonal_load, sawtooth_counter)
@@ -114,7 +139,9 @@ def cases(n_per_kind: int, seed: int = 20261125) -> list[Case]:
 GROWTH_KINDS = ("steady", "accelerating", "step", "weekly", "shrinking")
 
 
-def _daily_curve(kind: str, rng: np.random.Generator, days: int) -> tuple[Callable[[np.ndarray], np.ndarray], float]:
+def _daily_curve(
+    kind: str, rng: np.random.Generator, days: int
+) -> tuple[Callable[[np.ndarray], np.ndarray], float]:
     """The noise-free size as a function of the day (also beyond the history) and the noise."""
     level, slope = rng.uniform(20e9, 200e9), rng.uniform(0.05e9, 1e9)
     noise = slope * rng.uniform(0.2, 1.0)
@@ -146,11 +173,19 @@ def growth_case(kind: str, horizon_days: int, rng: np.random.Generator) -> Case:
     y = curve(t) + rng.normal(0, noise, days)
     threshold = float(curve(np.array([days - 1 + horizon_days], dtype=float))[0])
     ts = T0 + np.arange(days) * DAY
-    return Case(kind, "storage", list(zip(ts.tolist(), y.tolist(), strict=True)), threshold,
-                int(ts[-1]), int(ts[-1] + horizon_days * DAY))
+    return Case(
+        kind,
+        "storage",
+        list(zip(ts.tolist(), y.tolist(), strict=True)),
+        threshold,
+        int(ts[-1]),
+        int(ts[-1] + horizon_days * DAY),
+    )
 
 
-def growth_cases(n_per_kind: int, horizons: tuple[int, ...] = (7, 30, 90), seed: int = 20261205) -> list[Case]:
+def growth_cases(
+    n_per_kind: int, horizons: tuple[int, ...] = (7, 30, 90), seed: int = 20261205
+) -> list[Case]:
     rng = np.random.default_rng(seed)
     return [growth_case(k, h, rng) for h in horizons for k in GROWTH_KINDS for _ in range(n_per_kind)]
 
@@ -188,9 +223,12 @@ def trendless_case(rng: np.random.Generator, horizon_days: int = 365) -> Trendle
             y = base + rng.poisson(rng.uniform(0.2, 2.0), hours) * (rng.random(hours) < 0.3)
         elif kind == "seasonal_load":
             base = rng.uniform(50, 500)
-            y = (base + base * rng.uniform(0.1, 0.5) * np.sin(2 * np.pi * h / 24)
-                 + base * rng.uniform(0, 0.2) * np.where((h // 24) % 7 < 5, 1.0, -1.0)
-                 + rng.normal(0, base * rng.uniform(0.02, 0.1), hours))
+            y = (
+                base
+                + base * rng.uniform(0.1, 0.5) * np.sin(2 * np.pi * h / 24)
+                + base * rng.uniform(0, 0.2) * np.where((h // 24) % 7 < 5, 1.0, -1.0)
+                + rng.normal(0, base * rng.uniform(0.02, 0.1), hours)
+            )
         else:
             base = rng.uniform(100, 1000)
             y = base * np.exp(rng.normal(0, rng.uniform(0.05, 0.3), hours))

@@ -27,7 +27,9 @@ HEADROOM_S = 1800.0  # configure the disk so that it is full 30 minutes from now
 
 
 def total_size(conn, datnames: list[str]) -> float:  # type: ignore[no-untyped-def]
-    row = conn.execute("SELECT sum(pg_database_size(d))::float8 FROM unnest(%s::text[]) AS d", (datnames,)).fetchone()
+    row = conn.execute(
+        "SELECT sum(pg_database_size(d))::float8 FROM unnest(%s::text[]) AS d", (datnames,)
+    ).fetchone()
     return float(row[0])
 
 
@@ -47,9 +49,13 @@ def test_disk_full_date_matches_measured_growth(pg_cluster, tmp_path: Path) -> N
         grow.execute("CREATE TABLE growing (id bigserial PRIMARY KEY, payload text NOT NULL)")
         for _ in range(ROUNDS):
             started = time.time()
-            grow.execute("INSERT INTO growing (payload) SELECT repeat(md5(g::text), 30) FROM generate_series(1, 3000) g")
+            grow.execute(
+                "INSERT INTO growing (payload) SELECT repeat(md5(g::text), 30) FROM generate_series(1, 3000) g"
+            )
             asyncio.run(collect_once(st, [target], interval=1.0))
-            names = sorted({r.labels["datname"] for r in st.latest("pg_database_size_bytes", target="pg-grow")})
+            names = sorted(
+                {r.labels["datname"] for r in st.latest("pg_database_size_bytes", target="pg-grow")}
+            )
             if names:
                 measured.append((time.time(), total_size(admin, names)))
             time.sleep(max(0.0, 1.0 - (time.time() - started)))
@@ -73,8 +79,12 @@ def test_disk_full_date_matches_measured_growth(pg_cluster, tmp_path: Path) -> N
         f"    password_file: '{password_file}'\n"
         f"    capacity: {{disk_bytes: {disk_bytes}}}\n"
     )
-    done = subprocess.run([sys.executable, "-m", "headroom.cli", "--config", str(config), "forecast", "--once"],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "headroom.cli", "--config", str(config), "forecast", "--once"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert pg_cluster.monitor_password not in done.stdout + done.stderr
     st = open_store(url)
@@ -84,9 +94,11 @@ def test_disk_full_date_matches_measured_growth(pg_cluster, tmp_path: Path) -> N
     assert row.status == "ok", json.loads(row.details_json).get("message")
     assert row.threshold == disk_bytes
     expected = made_at + HEADROOM_S
-    print(f"measured growth {rate / 1e6:.2f} MB/s; disk full expected in {HEADROOM_S:.0f} s; forecast P10/P50/P90 "
-          f"in {row.p10_ts - made_at:.0f} / {row.p50_ts - made_at:.0f} / "
-          f"{(row.p90_ts - made_at) if row.p90_ts else float('inf'):.0f} s (model {row.model})")
+    print(
+        f"measured growth {rate / 1e6:.2f} MB/s; disk full expected in {HEADROOM_S:.0f} s; forecast P10/P50/P90 "
+        f"in {row.p10_ts - made_at:.0f} / {row.p50_ts - made_at:.0f} / "
+        f"{(row.p90_ts - made_at) if row.p90_ts else float('inf'):.0f} s (model {row.model})"
+    )
     # the median date within 25 % of the remaining time; the measured date inside P10..P90 give or
     # take 10 % (this growth is so regular that the band is only seconds wide, while the test's own
     # size readings and the collector's are taken at slightly different moments)

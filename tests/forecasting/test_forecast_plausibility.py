@@ -41,8 +41,11 @@ def test_idle_replica_connections_never_reach_the_limit() -> None:
 
 def test_generated_trendless_series_give_no_p10_date() -> None:
     cases = trendless_cases(30, seed=5)
-    fired = [c.name for c in cases
-             if forecast_capacity(c.points, c.kind, c.threshold, horizon_days=c.horizon_days)[1].p10_ts is not None]
+    fired = [
+        c.name
+        for c in cases
+        if forecast_capacity(c.points, c.kind, c.threshold, horizon_days=c.horizon_days)[1].p10_ts is not None
+    ]
     assert len(fired) / len(cases) <= 0.02, fired
 
 
@@ -136,14 +139,21 @@ def test_demo_replica_connections_get_no_date(tmp_path: Path) -> None:
         now = 1_767_225_600  # pinned
         name, start = "demo-mariadb-replica", now - 6 * HOUR
         live = [Sample(name, "mysql_threads_connected", {}, start + i * 300, 1.0) for i in range(72)]
-        st.write_samples([Sample(name, "mysql_max_connections", {}, start, 100.0),
-                          Sample(name, "mysql_queries_rate", {}, start, 30.0), *live])
+        st.write_samples(
+            [
+                Sample(name, "mysql_max_connections", {}, start, 100.0),
+                Sample(name, "mysql_queries_rate", {}, start, 30.0),
+                *live,
+            ]
+        )
         seed_history(st, SeedPlan({name: "mysql"}, {"mysql": 1e6}), 21, since=start - 60, now=now)
         summary = forecast_targets(st, [TargetInfo(name, "mysql")], now=now)
         assert summary.errors == 0
         with st.engine.connect() as conn:
             row = conn.execute(select(forecasts).where(forecasts.c.resource == "connections")).one()
         assert row.threshold == 100.0
-        assert row.p10_ts is None and row.p50_ts is None and row.status == "no_crossing", row.details_json[:300]
+        assert row.p10_ts is None and row.p50_ts is None and row.status == "no_crossing", row.details_json[
+            :300
+        ]
     finally:
         st.close()

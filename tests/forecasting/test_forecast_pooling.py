@@ -38,7 +38,9 @@ def test_choice_is_pooled_across_targets_and_explained(tmp_path: Path) -> None:
             samples.append(Sample(name, "pg_max_connections", {}, int(ts[-1]), 100.0))
         # an idle replica: one connection, now and then two
         idle = 1 + (rng.random(len(hours)) < 0.2)
-        samples += [Sample("idle", "pg_connections_used", {}, int(t), float(v)) for t, v in zip(ts, idle, strict=True)]
+        samples += [
+            Sample("idle", "pg_connections_used", {}, int(t), float(v)) for t, v in zip(ts, idle, strict=True)
+        ]
         samples.append(Sample("idle", "pg_max_connections", {}, int(ts[-1]), 100.0))
         st.write_samples(samples)
         targets = [TargetInfo(n, "postgres") for n in ("a", "b", "idle")]
@@ -51,8 +53,11 @@ def test_choice_is_pooled_across_targets_and_explained(tmp_path: Path) -> None:
         assert second.errors == 0 and second.full == 3
 
         with st.engine.connect() as conn:
-            rows = conn.execute(select(forecasts).where(forecasts.c.resource == "connections")
-                                .order_by(forecasts.c.created_at)).all()
+            rows = conn.execute(
+                select(forecasts)
+                .where(forecasts.c.resource == "connections")
+                .order_by(forecasts.c.created_at)
+            ).all()
         latest = {r.target_id: r for r in rows if r.created_at == NOW + HOUR}
         assert len(latest) == 3
         for r in latest.values():
@@ -62,7 +67,11 @@ def test_choice_is_pooled_across_targets_and_explained(tmp_path: Path) -> None:
             ex = main["explain"]
             assert ex["model"] == r.model and ex["origins"] == 12
             assert ex["pooled_series"] == 3  # itself and the two other targets of the metric
-            assert isinstance(ex["significant"], bool) and ex["verdict"] in ("better", "worse", "no_difference")
+            assert isinstance(ex["significant"], bool) and ex["verdict"] in (
+                "better",
+                "worse",
+                "no_difference",
+            )
         idle_id = st.ensure_target("idle", "postgres", {})
         idle_row = latest[idle_id]
         assert idle_row.p10_ts is None and idle_row.status == "no_crossing"

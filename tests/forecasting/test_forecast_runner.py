@@ -88,7 +88,9 @@ def test_routine_refresh_reuses_selection_and_report(filled_store, tmp_path: Pat
     second = forecast_targets(st, [info], now=now + 3600)
     assert first.full == first.written and second.routine == second.written
     with st.engine.connect() as conn:
-        disks = list(conn.execute(select(forecasts).where(forecasts.c.resource == "disk").order_by(forecasts.c.id)))
+        disks = list(
+            conn.execute(select(forecasts).where(forecasts.c.resource == "disk").order_by(forecasts.c.id))
+        )
     assert disks[0].model == disks[1].model
     assert json.loads(disks[1].details_json)["routine"] is True
     assert abs(disks[0].p50_ts - disks[1].p50_ts) < 2 * DAY
@@ -102,7 +104,9 @@ def test_routine_refresh_reuses_selection_and_report(filled_store, tmp_path: Pat
 
 def test_not_enough_history_is_explicit(tmp_path: Path, now: int) -> None:
     st = open_store(f"sqlite:///{tmp_path / 'short.db'}", clock=FixedClock(now))
-    st.write_samples([Sample("tiny", "pg_database_size_bytes", {"datname": "a"}, now - 60 * i, 1e6) for i in range(3)])
+    st.write_samples(
+        [Sample("tiny", "pg_database_size_bytes", {"datname": "a"}, now - 60 * i, 1e6) for i in range(3)]
+    )
     assert run_forecast((st, [TargetInfo("tiny", "postgres", disk_bytes=1e9)]), once=True) == 0
     with st.engine.connect() as conn:
         row = conn.execute(select(forecasts)).one()
@@ -140,7 +144,9 @@ def test_blank_after_resets_drops_only_the_settling_window() -> None:
     # when the settling window reaches into it
     hourly = [(3600 * i, 1.0) for i in range(10)]
     job = Job("t", "qps", "m", {}, "load", list(hourly), None, step=3600)
-    assert blank_after_resets(job, [3600 * 4 + 100]) == 1 and [t for t, _ in job.points if t // 3600 == 4] == []
+    assert (
+        blank_after_resets(job, [3600 * 4 + 100]) == 1 and [t for t, _ in job.points if t // 3600 == 4] == []
+    )
     job = Job("t", "qps", "m", {}, "load", list(hourly), None, step=3600)
     assert blank_after_resets(job, [3600 * 4 + 3500]) == 2
     # labelled by their end (sums of several series): (t - 3600, t]
@@ -153,9 +159,21 @@ def test_node_exporter_filesystem_against_its_size(tmp_path: Path, now: int) -> 
     st = open_store(f"sqlite:///{tmp_path / 'node.db'}", clock=FixedClock(now))
     days = np.arange(40)
     used = 200 * GB + 3 * GB * days  # 3 GB/day on a 400 GB filesystem
-    st.write_samples([Sample("db9", "disk_used_bytes", {"mountpoint": "/var/lib/postgresql"},
-                             int(now - (39 - d) * DAY), float(u)) for d, u in zip(days, used, strict=True)])
-    st.write_samples([Sample("db9", "disk_capacity_bytes", {"mountpoint": "/var/lib/postgresql"}, now, 400 * GB)])
+    st.write_samples(
+        [
+            Sample(
+                "db9",
+                "disk_used_bytes",
+                {"mountpoint": "/var/lib/postgresql"},
+                int(now - (39 - d) * DAY),
+                float(u),
+            )
+            for d, u in zip(days, used, strict=True)
+        ]
+    )
+    st.write_samples(
+        [Sample("db9", "disk_capacity_bytes", {"mountpoint": "/var/lib/postgresql"}, now, 400 * GB)]
+    )
     forecast_targets(st, [TargetInfo("db9", "postgres")], now=now)
     with st.engine.connect() as conn:
         row = conn.execute(select(forecasts).where(forecasts.c.metric == "disk_used_bytes")).one()

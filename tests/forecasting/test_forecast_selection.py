@@ -38,22 +38,27 @@ def test_pooled_default_wins_unless_the_own_backtest_is_significant() -> None:
     rng = np.random.default_rng(2)
     base = rng.uniform(1, 2, 12)
     # this series' backtest prefers naive a little, with noise: the pooled combination stays
-    noisy = _evidence({"seasonal_naive": 0.0, "naive": -0.2, "combination": -0.1},
-                      {"seasonal_naive": base, "naive": base * 0.8 + rng.normal(0, 0.4, 12),
-                       "combination": base * 0.9})
+    noisy = _evidence(
+        {"seasonal_naive": 0.0, "naive": -0.2, "combination": -0.1},
+        {"seasonal_naive": base, "naive": base * 0.8 + rng.normal(0, 0.4, 12), "combination": base * 0.9},
+    )
     c = choose(names, noisy, pool, {})
     assert c.model == "combination" and c.reason == "pooled_default" and c.pooled_series == 10
     # naive better at every origin by a wide margin: the series gets its own model
-    clear = _evidence({"seasonal_naive": 0.0, "naive": -1.0, "combination": -0.1},
-                      {"seasonal_naive": base, "naive": base * 0.35, "combination": base * 0.9})
+    clear = _evidence(
+        {"seasonal_naive": 0.0, "naive": -1.0, "combination": -0.1},
+        {"seasonal_naive": base, "naive": base * 0.35, "combination": base * 0.9},
+    )
     c2 = choose(names, clear, pool, {})
     assert c2.model == "naive" and c2.reason == "own_backtest" and c2.p_own < 0.05 / 2
 
 
 def test_prior_decides_for_a_lone_series_with_weak_evidence() -> None:
     names = ["seasonal_naive", "naive", "combination"]
-    own = _evidence({"seasonal_naive": 0.0, "naive": -0.05, "combination": 0.0},
-                    {"seasonal_naive": [1.0, 1.1, 0.9], "naive": [0.9, 1.2, 0.8], "combination": [1.0, 1.1, 0.9]})
+    own = _evidence(
+        {"seasonal_naive": 0.0, "naive": -0.05, "combination": 0.0},
+        {"seasonal_naive": [1.0, 1.1, 0.9], "naive": [0.9, 1.2, 0.8], "combination": [1.0, 1.1, 0.9]},
+    )
     assert choose(names, own, None, {"combination": -0.4, "naive": 0.1}).model == "combination"
     assert choose(names, own, None, {}).model == "naive"
 
@@ -89,7 +94,9 @@ def test_auto_on_the_half_selection_did_not_see() -> None:
     auto must beat seasonal naive and stay within 3 % of the best fixed candidate."""
     from forecasting.evaluation import auto_score, best_fixed, half, load_csv, run_series, usable
 
-    paths = half(sorted((DATA / "nab").glob("*.csv")), "b") + half(sorted((DATA / "nab-long").glob("*.csv")), "b")
+    paths = half(sorted((DATA / "nab").glob("*.csv")), "b") + half(
+        sorted((DATA / "nab-long").glob("*.csv")), "b"
+    )
     assert len(paths) == 14
     results = usable([run_series(p.name, load_csv(p)) for p in paths])
     auto, _ = auto_score(results, PRIOR)

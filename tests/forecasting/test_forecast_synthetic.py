@@ -29,7 +29,9 @@ def test_true_crossing_inside_p10_p90_and_p50_close() -> None:
         rel_err[case.name].append(abs(crossing.p50_ts - case.true_ts) / (case.true_ts - case.now))
     all_inside = [x for v in inside.values() for x in v]
     all_err = np.array([x for v in rel_err.values() for x in v])
-    report = {k: (round(float(np.mean(inside[k])), 2), round(float(np.median(rel_err[k])), 3)) for k in inside}
+    report = {
+        k: (round(float(np.mean(inside[k])), 2), round(float(np.median(rel_err[k])), 3)) for k in inside
+    }
     assert np.mean(all_inside) >= 0.80, report
     assert float(np.mean(all_err)) <= 0.10, report
     assert float(np.mean(all_err <= 0.10)) >= 0.80, report

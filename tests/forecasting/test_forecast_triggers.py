@@ -19,7 +19,9 @@ def test_disk_p10_under_30_days_fires_critical_and_p50_rule_separately() -> None
     assert [(t.rule, t.severity, t.days_left) for t in fired] == [("disk p10 < 30 days", "critical", 20.0)]
     both = evaluate_rules("disk", "db1", "s", NOW, NOW + 20 * DAY, NOW + 60 * DAY, "act", DEFAULT_RULES)
     assert {t.rule for t in both} == {"disk p10 < 30 days", "disk p50 < 90 days"}
-    assert evaluate_rules("disk", "db1", "s", NOW, NOW + 40 * DAY, NOW + 120 * DAY, "act", DEFAULT_RULES) == []
+    assert (
+        evaluate_rules("disk", "db1", "s", NOW, NOW + 40 * DAY, NOW + 120 * DAY, "act", DEFAULT_RULES) == []
+    )
 
 
 def test_no_date_never_fires_and_other_resources_are_ignored() -> None:
@@ -39,26 +41,35 @@ def test_grow_volume_recommendation_is_sized_for_90_days_at_p90() -> None:
     assert "read replica" in recommended_action("qps", 1000, 10, 800)
 
 
-@pytest.mark.parametrize(("resource", "threshold", "growth", "current", "advice"), [
-    # the demo's sizes: tens of MB read in MB, never "0.0 GB"
-    ("disk", 100e6, 1.5e6, 45e6, "grow the volume by 88 MB to last 90 days"),
-    # the P90 path stays under the limit for 90 days: keep room for that growth, never "grow by 0"
-    ("disk", 500e9, 1e9, 100e9, "keep 99 GB free for the next 90 days"),
-    # no growth to size anything by
-    ("disk", 500e9, 0.0, 450e9, "check what fills it"),
-    # a table has no limit of its own: 90 days of its growth
-    ("table", 0.0, 2e6, 1e9, "or grow the volume by 198 MB to last 90 days"),
-])
-def test_advice_names_a_readable_size_and_never_zero(resource: str, threshold: float, growth: float,
-                                                     current: float, advice: str) -> None:
+@pytest.mark.parametrize(
+    ("resource", "threshold", "growth", "current", "advice"),
+    [
+        # the demo's sizes: tens of MB read in MB, never "0.0 GB"
+        ("disk", 100e6, 1.5e6, 45e6, "grow the volume by 88 MB to last 90 days"),
+        # the P90 path stays under the limit for 90 days: keep room for that growth, never "grow by 0"
+        ("disk", 500e9, 1e9, 100e9, "keep 99 GB free for the next 90 days"),
+        # no growth to size anything by
+        ("disk", 500e9, 0.0, 450e9, "check what fills it"),
+        # a table has no limit of its own: 90 days of its growth
+        ("table", 0.0, 2e6, 1e9, "or grow the volume by 198 MB to last 90 days"),
+    ],
+)
+def test_advice_names_a_readable_size_and_never_zero(
+    resource: str, threshold: float, growth: float, current: float, advice: str
+) -> None:
     text = recommended_action(resource, threshold, growth, current)
     assert advice in text
     assert not re.search(r"\b0(\.0+)? (B|KB|MB|GB|TB)\b", text)
 
 
 def test_config_defaults_durations_and_errors() -> None:
-    cfg = ForecastingConfig.model_validate({"horizon": "180d", "reselect_every": "1d",
-                                            "triggers": [{"resource": "disk", "quantile": "p50", "days": 45}]})
+    cfg = ForecastingConfig.model_validate(
+        {
+            "horizon": "180d",
+            "reselect_every": "1d",
+            "triggers": [{"resource": "disk", "quantile": "p50", "days": 45}],
+        }
+    )
     assert cfg.horizon == 180 * DAY and cfg.reselect_every == DAY and cfg.interval == 3600
     assert cfg.triggers is not None and cfg.triggers[0].days == 45
     with pytest.raises(ValidationError, match="horizn"):

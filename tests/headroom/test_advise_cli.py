@@ -13,7 +13,8 @@ from tests.headroom.test_secrets import closed_port
 
 def test_check_advise_json_and_text(pg_cluster: PgCluster, tmp_path: Path) -> None:
     dead = closed_port()
-    (tmp_path / "headroom.yaml").write_text(f"""\
+    (tmp_path / "headroom.yaml").write_text(
+        f"""\
 store:
   url: sqlite:///m.db
 targets:
@@ -24,7 +25,9 @@ targets:
     engine: postgres
     dsn: postgresql://headroom_monitor:{pg_cluster.monitor_password}@127.0.0.1:{dead}/postgres
     connect_timeout: 1s
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     assert run_cli("migrate", cwd=tmp_path).returncode == 0
     result = run_cli("check", "--advise", "--format", "json", cwd=tmp_path)
     assert result.returncode == 1, result.stderr  # one target could not be reviewed

@@ -26,7 +26,11 @@ def run_cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subproc
     full_env.update(env or {})
     full_env["PYTHONPATH"] = str(REPO)
     return subprocess.run(
-        [sys.executable, "-m", "headroom", *args], cwd=cwd, env=full_env, capture_output=True, text=True,
+        [sys.executable, "-m", "headroom", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
         timeout=120,
     )
 
@@ -41,28 +45,39 @@ MALFORMED = {
     "wrong_type": ("collector:\n  max_concurrency: lots\n", "max_concurrency", "collector.max_concurrency: "),
     "missing_secret_file": (
         "targets:\n  - name: a\n    engine: mysql\n    dsn: mysql://u@h/\n    password_file: /nonexistent/x\n",
-        "password_file", "targets[0].password_file: cannot read /nonexistent/x",
+        "password_file",
+        "targets[0].password_file: cannot read /nonexistent/x",
     ),
     "unset_var": (
         "targets:\n  - name: a\n    engine: postgres\n    dsn: postgresql://u@h/${HR_TEST_UNSET_DB}\n",
-        "dsn", "targets[0].dsn: environment variable HR_TEST_UNSET_DB is not set",
+        "dsn",
+        "targets[0].dsn: environment variable HR_TEST_UNSET_DB is not set",
     ),
     "duplicate_target": (
         "targets:\n  - name: a\n    engine: postgres\n    dsn: postgresql://u@h/d\n  - engine: mysql\n"
         "    name: a\n    dsn: mysql://u@h/\n",
-        "    name: a", "targets[1].name: duplicate target name 'a'",
+        "    name: a",
+        "targets[1].name: duplicate target name 'a'",
     ),
 }
 
 
-COMMANDS = {"check": ["check"], "collect": ["collect", "--once"], "query": ["query", "--target", "a", "--metric", "up"]}
+COMMANDS = {
+    "check": ["check"],
+    "collect": ["collect", "--once"],
+    "query": ["query", "--target", "a", "--metric", "up"],
+}
 CASES = [(case, "check") for case in sorted(MALFORMED)] + [
-    (case, command) for case in ("unset_var", "missing_secret_file", "bad_yaml") for command in ("collect", "query")
+    (case, command)
+    for case in ("unset_var", "missing_secret_file", "bad_yaml")
+    for command in ("collect", "query")
 ]
 
 
 @pytest.mark.parametrize(("case", "command_name"), CASES)
-def test_malformed_config_exits_2_naming_file_line_field(tmp_path: Path, case: str, command_name: str) -> None:
+def test_malformed_config_exits_2_naming_file_line_field(
+    tmp_path: Path, case: str, command_name: str
+) -> None:
     command = COMMANDS[command_name]
     text, needle, expected = MALFORMED[case]
     (tmp_path / "headroom.yaml").write_text(text, encoding="utf-8")
@@ -80,7 +95,9 @@ def test_config_path_from_option_and_env(tmp_path: Path) -> None:
     by_option = run_cli("--config", "elsewhere.yaml", "check", cwd=tmp_path)
     by_env = run_cli("check", cwd=tmp_path, env={"HEADROOM_CONFIG": "elsewhere.yaml"})
     for result in (by_option, by_env):
-        assert result.returncode == 2 and result.stderr.startswith("elsewhere.yaml:1: collector.max_concurrency:")
+        assert result.returncode == 2 and result.stderr.startswith(
+            "elsewhere.yaml:1: collector.max_concurrency:"
+        )
     missing = run_cli("check", cwd=tmp_path)
     assert missing.returncode == 2 and "headroom.yaml: configuration file not found" in missing.stderr
 
@@ -114,8 +131,21 @@ def test_unexpected_error_is_one_line_without_traceback(tmp_path: Path) -> None:
 
 
 def _values(rng: random.Random) -> list[float]:
-    special = [0.0, 1e-300, -2.5e-320, 1.7976931348623157e308, 0.1 + 0.2, 123456789.123456789, -7.0, 2**53 + 1.0]
-    return special + [rng.uniform(-1e6, 1e6) for _ in range(40)] + [rng.random() * 10 ** rng.randint(-12, 12) for _ in range(40)]
+    special = [
+        0.0,
+        1e-300,
+        -2.5e-320,
+        1.7976931348623157e308,
+        0.1 + 0.2,
+        123456789.123456789,
+        -7.0,
+        2**53 + 1.0,
+    ]
+    return (
+        special
+        + [rng.uniform(-1e6, 1e6) for _ in range(40)]
+        + [rng.random() * 10 ** rng.randint(-12, 12) for _ in range(40)]
+    )
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -133,7 +163,7 @@ def test_query_output_equals_what_was_written(tmp_path: Path, query_store_url: s
     base = 1_764_000_000
     written: dict[str, list[tuple[int, float]]] = {}
     samples = []
-    for datname in ("orders", "shop, \"quoted\""):
+    for datname in ("orders", 'shop, "quoted"'):
         points = [(base + 15 * i + rng.randint(0, 3), v) for i, v in enumerate(_values(rng))]
         written[datname] = points
         samples += [Sample("db1", "pg_database_size_bytes", {"datname": datname}, ts, v) for ts, v in points]
@@ -144,7 +174,17 @@ def test_query_output_equals_what_was_written(tmp_path: Path, query_store_url: s
     (tmp_path / "headroom.yaml").write_text(f"store: {{url: '{query_store_url}'}}\n", encoding="utf-8")
     start = str(base)
     end = datetime.fromtimestamp(base + 3600, UTC).isoformat()  # ISO form of the end
-    common = ["query", "--target", "db1", "--metric", "pg_database_size_bytes", "--start", start, "--end", end]
+    common = [
+        "query",
+        "--target",
+        "db1",
+        "--metric",
+        "pg_database_size_bytes",
+        "--start",
+        start,
+        "--end",
+        end,
+    ]
 
     as_json = run_cli(*common, "--format", "json", cwd=tmp_path)
     assert as_json.returncode == 0, as_json.stderr
@@ -176,8 +216,18 @@ def test_query_output_equals_what_was_written(tmp_path: Path, query_store_url: s
     assert _bits(table_points) == _bits(written["orders"])
 
     # --since: a range ending now holds none of these old samples
-    recent = run_cli("query", "--target", "db1", "--metric", "pg_database_size_bytes", "--since", "1h",
-                     "--format", "json", cwd=tmp_path)
+    recent = run_cli(
+        "query",
+        "--target",
+        "db1",
+        "--metric",
+        "pg_database_size_bytes",
+        "--since",
+        "1h",
+        "--format",
+        "json",
+        cwd=tmp_path,
+    )
     assert recent.returncode == 0 and json.loads(recent.stdout) == []
 
 
@@ -222,13 +272,17 @@ def test_check_reports_the_real_server_and_an_unreachable_target(tmp_path: Path,
     with cluster.connect() as conn:  # type: ignore[attr-defined]
         version = conn.execute("SHOW server_version").fetchone()[0]
         can_read_all = conn.execute(
-            "SELECT pg_has_role(%s, 'pg_read_all_data', 'member')", (cluster.monitor_user,)  # type: ignore[attr-defined]
+            "SELECT pg_has_role(%s, 'pg_read_all_data', 'member')",
+            (cluster.monitor_user,),  # type: ignore[attr-defined]
         ).fetchone()[0]
     result = run_cli("check", cwd=tmp_path)
     assert result.returncode == 1, result.stderr  # one target is unreachable
     assert password not in result.stdout + result.stderr
-    rows = {line.split()[0]: line for line in result.stdout.splitlines()
-            if line.split()[:2] in (["live", "postgres"], ["gone", "postgres"])}
+    rows = {
+        line.split()[0]: line
+        for line in result.stdout.splitlines()
+        if line.split()[:2] in (["live", "postgres"], ["gone", "postgres"])
+    }
     assert " yes " in rows["live"] and version.split()[0] in rows["live"]
     assert " NO " in rows["gone"] and "unreachable" in rows["gone"]
     assert "configuration OK (2 target(s))" in result.stdout
@@ -243,17 +297,35 @@ def test_silence_add_list_expire_round_trip(tmp_path: Path) -> None:
     from alerts.silences import list_silences
 
     (tmp_path / "headroom.yaml").write_text("store: {url: 'sqlite:///m.db'}\n", encoding="utf-8")
-    added = run_cli("silence", "add", "--matcher", 'target="db1"', "--matcher", 'alertname=~"Pg.*"',
-                    "--duration", "2h", "--author", "alice", "--comment", "maintenance", cwd=tmp_path)
+    added = run_cli(
+        "silence",
+        "add",
+        "--matcher",
+        'target="db1"',
+        "--matcher",
+        'alertname=~"Pg.*"',
+        "--duration",
+        "2h",
+        "--author",
+        "alice",
+        "--comment",
+        "maintenance",
+        cwd=tmp_path,
+    )
     assert added.returncode == 0, added.stderr
     silence_id = int(added.stdout.split()[1])
     store = open_store(f"sqlite:///{tmp_path}/m.db")
     (row,) = list_silences(store)
     assert row.id == silence_id and row.author == "alice" and row.ends_at - row.starts_at == 7200
-    assert {(m["name"], m["op"], m["value"]) for m in row.matchers} == {("target", "=", "db1"), ("alertname", "=~", "Pg.*")}
+    assert {(m["name"], m["op"], m["value"]) for m in row.matchers} == {
+        ("target", "=", "db1"),
+        ("alertname", "=~", "Pg.*"),
+    }
     listed = run_cli("silence", "list", cwd=tmp_path)
     assert listed.returncode == 0 and f"\n{silence_id} " in "\n" + listed.stdout and "active" in listed.stdout
-    expired = run_cli("silence", "expire", str(silence_id), "--author", "bob", "--comment", "done", cwd=tmp_path)
+    expired = run_cli(
+        "silence", "expire", str(silence_id), "--author", "bob", "--comment", "done", cwd=tmp_path
+    )
     assert expired.returncode == 0, expired.stderr
     assert list_silences(store)[0].state == "expired"
     assert run_cli("silence", "list", cwd=tmp_path).stdout.strip() == "no silences"
@@ -273,8 +345,19 @@ def test_query_rollup_resolutions_match_independent_aggregates(tmp_path: Path) -
     store.rollup(now=base + 4 * 3600)
     store.close()
     (tmp_path / "headroom.yaml").write_text(f"store: {{url: '{url}'}}\n", encoding="utf-8")
-    common = ["query", "--target", "db1", "--metric", "pg_connections", "--start", str(base),
-              "--end", str(base + 3 * 3600 - 1), "--format", "json"]
+    common = [
+        "query",
+        "--target",
+        "db1",
+        "--metric",
+        "pg_connections",
+        "--start",
+        str(base),
+        "--end",
+        str(base + 3 * 3600 - 1),
+        "--format",
+        "json",
+    ]
     for res, width in (("1h", 3600), ("5m", 300)):
         buckets: dict[int, list[float]] = {}
         for ts, v in points:
@@ -304,7 +387,10 @@ def test_check_lints_alert_rules_against_the_collected_metrics(tmp_path: Path) -
     )
     result = run_cli("--config", str(config), "check", cwd=tmp_path)
     assert result.returncode == 1, result.stderr
-    assert "alerts: rule Typo: threshold.metric: unknown metric 'pg_conections' (did you mean 'pg_connections'?)" in result.stdout
+    assert (
+        "alerts: rule Typo: threshold.metric: unknown metric 'pg_conections' (did you mean 'pg_connections'?)"
+        in result.stdout
+    )
     config.write_text(f"store: {{url: 'sqlite:///{tmp_path}/m.db'}}\n")
     result = run_cli("--config", str(config), "check", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -346,10 +432,21 @@ def test_config_after_the_subcommand_is_used_on_a_real_server(tmp_path: Path, pg
     (tmp_path / "real.yaml").write_text(
         f"store: {{url: 'sqlite:///{tmp_path}/m.db'}}\n"
         f"targets:\n  - name: after-sub\n    engine: postgres\n    dsn: '{dsn}'\n    password_file: pw\n"
-        "    preset: minimal\n", encoding="utf-8")
+        "    preset: minimal\n",
+        encoding="utf-8",
+    )
     (tmp_path / "broken.yaml").write_text("collector: {max_concurrency: x}\n", encoding="utf-8")
-    collect = run_cli("--config", "broken.yaml", "collect", "--once", "--config", "real.yaml",
-                      "--log-level", "WARNING", cwd=tmp_path)
+    collect = run_cli(
+        "--config",
+        "broken.yaml",
+        "collect",
+        "--once",
+        "--config",
+        "real.yaml",
+        "--log-level",
+        "WARNING",
+        cwd=tmp_path,
+    )
     assert collect.returncode == 0, collect.stderr
     assert "INFO" not in collect.stderr  # --log-level after the subcommand applied too
     st = open_store(f"sqlite:///{tmp_path}/m.db")

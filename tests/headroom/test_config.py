@@ -43,7 +43,9 @@ def write(tmp_path: Path, text: str, name: str = "headroom.yaml") -> Path:
 
 def test_full_config_values(tmp_path: Path) -> None:
     (tmp_path / "pw").write_text("file-pass-123\n", encoding="utf-8")
-    path = write(tmp_path, """\
+    path = write(
+        tmp_path,
+        """\
 store:
   url: sqlite:///${DATA_DIR:-/var/lib/headroom}/metrics.db
   retention: {raw: 3d, rollup_5m: 12w}
@@ -63,7 +65,8 @@ targets:
     preset: minimal
 collector: {spool_max_bytes: 1GiB, max_concurrency: 4, housekeeping_interval: 90s}
 prometheus: {url: "http://prom:9090", verify_tls: false}
-""")
+""",
+    )
     cfg = load_config(path, env={"TEAM": "payments"})
     assert cfg.source_path == path
     assert cfg.store.url == "sqlite:////var/lib/headroom/metrics.db"
@@ -107,7 +110,9 @@ def test_kv_dsn_password_and_helpers() -> None:
 
 def test_store_password_file(tmp_path: Path) -> None:
     (tmp_path / "store_pw").write_text("st0re-pw\n", encoding="utf-8")
-    path = write(tmp_path, "store:\n  url: postgresql+psycopg://hr@db:5432/headroom\n  password_file: store_pw\n")
+    path = write(
+        tmp_path, "store:\n  url: postgresql+psycopg://hr@db:5432/headroom\n  password_file: store_pw\n"
+    )
     cfg = load_config(path, env={})
     assert cfg.store.url == "postgresql+psycopg://hr@db:5432/headroom"
     assert store_url_revealed(cfg) == "postgresql+psycopg://hr:st0re-pw@db:5432/headroom"
@@ -133,43 +138,59 @@ MALFORMED = {
     "bad_yaml": ("targets:\n  - name: a\n    engine: postgres\n   dsn: [unclosed\n", "dsn", None),
     "unknown_key": (
         "targets:\n  - name: a\n    engine: postgres\n    dsn: postgresql://u@h/d\n    pasword_file: /x\n",
-        "pasword_file", "targets[0].pasword_file: unknown option 'pasword_file'; did you mean 'password_file'?",
+        "pasword_file",
+        "targets[0].pasword_file: unknown option 'pasword_file'; did you mean 'password_file'?",
     ),
     "wrong_type": (
-        "collector:\n  max_concurrency: many\n", "max_concurrency", "collector.max_concurrency: ",
+        "collector:\n  max_concurrency: many\n",
+        "max_concurrency",
+        "collector.max_concurrency: ",
     ),
     "bad_duration": (
         "targets:\n  - name: a\n    engine: postgres\n    dsn: postgresql://u@h/d\n    statement_timeout: soon\n",
-        "statement_timeout", "targets[0].statement_timeout: invalid duration 'soon'",
+        "statement_timeout",
+        "targets[0].statement_timeout: invalid duration 'soon'",
     ),
     "missing_secret_file": (
         "targets:\n  - name: a\n    engine: mysql\n    dsn: mysql://u@h/\n    password_file: /nonexistent/pw\n",
-        "password_file", "targets[0].password_file: cannot read /nonexistent/pw: No such file or directory",
+        "password_file",
+        "targets[0].password_file: cannot read /nonexistent/pw: No such file or directory",
     ),
     "unset_var": (
         "targets:\n  - name: a\n    engine: postgres\n    dsn: postgresql://u@${DB_HOST}/d\n",
-        "dsn:", "targets[0].dsn: environment variable DB_HOST is not set",
+        "dsn:",
+        "targets[0].dsn: environment variable DB_HOST is not set",
     ),
     "duplicate_target": (
         "targets:\n  - name: a\n    engine: postgres\n    dsn: postgresql://u@h/d\n"
         "  - name: a\n    engine: mysql\n    dsn: mysql://u@h/\n",
-        "- name: a", "targets[1].name: duplicate target name 'a' (first at line 2)",
+        "- name: a",
+        "targets[1].name: duplicate target name 'a' (first at line 2)",
     ),
     "missing_required": (
         "store: {url: 'sqlite:///x.db'}\ntargets:\n  - engine: postgres\n    dsn: postgresql://u@h/d\n",
-        "- engine", "targets[0].name: required option is missing",
+        "- engine",
+        "targets[0].name: required option is missing",
     ),
     "engine_dsn_mismatch": (
         "targets:\n  - name: a\n    engine: mysql\n    dsn: postgresql://u@h/d\n",
-        "dsn:", "targets[0].dsn: a mysql target needs a URL starting with mysql://, mariadb://",
+        "dsn:",
+        "targets[0].dsn: a mysql target needs a URL starting with mysql://, mariadb://",
     ),
     "bad_literal": (
-        "targets:\n  - name: a\n    engine: oracle\n    dsn: x\n", "engine", "targets[0].engine: Input should be",
+        "targets:\n  - name: a\n    engine: oracle\n    dsn: x\n",
+        "engine",
+        "targets[0].engine: Input should be",
     ),
-    "duplicate_yaml_key": ("collector:\n  max_concurrency: 2\n  max_concurrency: 3\n", "max_concurrency", None),
+    "duplicate_yaml_key": (
+        "collector:\n  max_concurrency: 2\n  max_concurrency: 3\n",
+        "max_concurrency",
+        None,
+    ),
     "shared_metrics_port": (
         "collector: {metrics_port: 9465}\nforecasting: {metrics_port: 9466}\nalerts:\n  metrics_port: 9465\n",
-        "  metrics_port: 9465", "alerts.metrics_port: port 9465 is also collector.metrics_port",
+        "  metrics_port: 9465",
+        "alerts.metrics_port: port 9465 is also collector.metrics_port",
     ),
 }
 
@@ -191,7 +212,9 @@ def test_malformed_config_names_file_line_field(tmp_path: Path, case: str) -> No
 def test_bad_yaml_reports_the_problem_line(tmp_path: Path) -> None:
     text = "store:\n  url: 'unterminated\ntargets: []\n"
     messages = errors_of(write(tmp_path, text))
-    assert re.match(rf"^{re.escape(str(tmp_path / 'headroom.yaml'))}:\d+: .*(quoted scalar|end of stream)", messages[0])
+    assert re.match(
+        rf"^{re.escape(str(tmp_path / 'headroom.yaml'))}:\d+: .*(quoted scalar|end of stream)", messages[0]
+    )
 
 
 def test_every_problem_is_reported_in_line_order(tmp_path: Path) -> None:
@@ -214,7 +237,9 @@ def test_both_secret_and_file_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "pw").write_text("p\n", encoding="utf-8")
     text = "targets:\n  - name: a\n    engine: mysql\n    dsn: mysql://u@h/\n    password: x\n    password_file: pw\n"
     messages = errors_of(write(tmp_path, text))
-    assert messages[0].endswith(f":{line_of(text, 'password_file')}: targets[0].password_file: set either password or password_file, not both")
+    assert messages[0].endswith(
+        f":{line_of(text, 'password_file')}: targets[0].password_file: set either password or password_file, not both"
+    )
 
 
 def test_empty_secret_file_is_an_error(tmp_path: Path) -> None:

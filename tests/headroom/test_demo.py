@@ -81,26 +81,46 @@ class _Output:
         pytest.fail(f"no {pattern!r} within {timeout:.0f}s:\n{self.text()[-4000:]}")
 
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-dev-shm-usage",
+]
 SCREENSHOTS = ROOT / "test-artifacts" / "demo"
 
 
-SCRIPT_DONE = ("() => document.querySelector('[data-testid=\"stApp\"]')"
-               "?.getAttribute('data-test-script-state') === 'notRunning'")
+SCRIPT_DONE = (
+    "() => document.querySelector('[data-testid=\"stApp\"]')"
+    "?.getAttribute('data-test-script-state') === 'notRunning'"
+)
 
 
 def _settle(page: Any, chart: bool) -> None:
     page.wait_for_selector('[data-testid="stMain"] h1', timeout=60_000)
     if chart:
-        page.wait_for_selector('[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg',
-                               timeout=60_000)
+        page.wait_for_selector(
+            '[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg', timeout=60_000
+        )
     page.wait_for_function(SCRIPT_DONE, timeout=60_000)  # the page's script run is over
     page.wait_for_timeout(500)
 
 
-PAGES = ["fleet", "instance", "queries", "storage", "vacuum", "replication", "indexes", "capacity", "alerts",
-         "targets"]
+PAGES = [
+    "fleet",
+    "instance",
+    "queries",
+    "storage",
+    "vacuum",
+    "replication",
+    "indexes",
+    "capacity",
+    "alerts",
+    "targets",
+]
 SINGLE_TARGET = {"instance", "queries", "storage", "vacuum", "indexes", "targets"}
 UNREADABLE = re.compile(r"\d\.\d{5,}|\bNone\b|\bnan\b|\bNaN\b")
 
@@ -153,9 +173,13 @@ def _query(db: Path, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ..
 
 def _join(db: Path, target: str, metric: str, labels: dict[str, str], joins_at: int) -> tuple[float, float]:
     """(last generated value, first real value) of one series."""
-    rows = _query(db, "SELECT s.ts, s.value FROM samples s JOIN series se ON se.id = s.series_id "
-                      "JOIN targets t ON t.id = se.target_id WHERE t.name = ? AND se.metric = ? AND se.labels_json = ? "
-                      "ORDER BY s.ts", (target, metric, json.dumps(labels, separators=(",", ":"), sort_keys=True)))
+    rows = _query(
+        db,
+        "SELECT s.ts, s.value FROM samples s JOIN series se ON se.id = s.series_id "
+        "JOIN targets t ON t.id = se.target_id WHERE t.name = ? AND se.metric = ? AND se.labels_json = ? "
+        "ORDER BY s.ts",
+        (target, metric, json.dumps(labels, separators=(",", ":"), sort_keys=True)),
+    )
     generated = [v for ts, v in rows if ts < joins_at]
     real = [v for ts, v in rows if ts >= joins_at]
     assert generated and real, (target, metric, labels, len(generated), len(real))
@@ -211,9 +235,31 @@ def _nobody_gets_in(base: Path, config: dict[str, Any], need_binary: Any) -> Non
         port = re.search(r":(\d+)/", target["dsn"]).group(1)  # type: ignore[union-attr]
         role = target["labels"]["role"]
         for host in (str(base / "pg" / f"{role}-sock"), "127.0.0.1"):
-            result = subprocess.run([need_binary("runuser", "util-linux"), "-u", OTHER_USER, "--", psql, "-w", "-h", host, "-p", port,
-                                     "-U", "postgres", "-d", "postgres", "-Atc", "SELECT 1"],
-                                    capture_output=True, text=True, timeout=60, cwd="/", env={"PATH": "/usr/bin:/bin"})
+            result = subprocess.run(
+                [
+                    need_binary("runuser", "util-linux"),
+                    "-u",
+                    OTHER_USER,
+                    "--",
+                    psql,
+                    "-w",
+                    "-h",
+                    host,
+                    "-p",
+                    port,
+                    "-U",
+                    "postgres",
+                    "-d",
+                    "postgres",
+                    "-Atc",
+                    "SELECT 1",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                cwd="/",
+                env={"PATH": "/usr/bin:/bin"},
+            )
             assert result.returncode != 0, f"{OTHER_USER} connected to the demo's {role} through {host}"
 
 
@@ -225,7 +271,10 @@ def test_demo_collects_both_engines_and_ctrl_c_leaves_nothing(tmp_path: Path, ne
     started_at = int(time.time())
     proc = subprocess.Popen(
         [sys.executable, "-m", "headroom.cli", "demo", "--history", "21d", "--port", str(port)],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     out = _Output(proc)
@@ -255,7 +304,9 @@ def test_demo_collects_both_engines_and_ctrl_c_leaves_nothing(tmp_path: Path, ne
             time.sleep(1)
         conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
         try:
-            marker = json.loads(conn.execute("SELECT value FROM meta WHERE key = 'demo_history'").fetchone()[0])
+            marker = json.loads(
+                conn.execute("SELECT value FROM meta WHERE key = 'demo_history'").fetchone()[0]
+            )
             demo_events = conn.execute("SELECT count(*) FROM events WHERE kind = 'demo'").fetchone()[0]
         finally:
             conn.close()
@@ -278,8 +329,10 @@ def test_demo_collects_both_engines_and_ctrl_c_leaves_nothing(tmp_path: Path, ne
             time.sleep(2)
         # alerts evaluated and a notification delivered: the channel health the Alerts page shows
         deadline = time.monotonic() + 150
-        while not (_query(db, "SELECT count(*) FROM alert_history")[0][0]
-                   and _query(db, "SELECT count(*) FROM outbox WHERE status = 'sent'")[0][0]):
+        while not (
+            _query(db, "SELECT count(*) FROM alert_history")[0][0]
+            and _query(db, "SELECT count(*) FROM outbox WHERE status = 'sent'")[0][0]
+        ):
             seen |= _children_of(proc.pid)
             assert time.monotonic() < deadline, "no alert evaluated or no notification delivered"
             time.sleep(2)
@@ -320,7 +373,10 @@ def test_demo_refuses_a_port_in_use(tmp_path: Path) -> None:
         busy = sock.getsockname()[1]
         proc = subprocess.run(
             [sys.executable, "-m", "headroom.cli", "demo", "--port", str(busy)],
-            cwd=tmp_path, capture_output=True, text=True, timeout=120,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
     assert proc.returncode == 1
     assert f"port {busy}" in proc.stderr and "in use" in proc.stderr
@@ -329,8 +385,20 @@ def test_demo_refuses_a_port_in_use(tmp_path: Path) -> None:
 
 def test_demo_rejects_a_malformed_history(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "headroom.cli", "demo", "--history", "three weeks", "--port", str(free_port())],
-        cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "headroom.cli",
+            "demo",
+            "--history",
+            "three weeks",
+            "--port",
+            str(free_port()),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2
     assert "history" in proc.stderr and "21d" in proc.stderr

@@ -29,8 +29,14 @@ def as_other_user(argv: list[str], unavailable: Callable[[str], None]) -> subpro
     runuser = shutil.which("runuser") or shutil.which("runuser", path="/usr/sbin:/sbin")
     if runuser is None:
         unavailable("runuser (util-linux) is needed to run a client as another OS user")
-    return subprocess.run([str(runuser), "-u", OTHER_USER, "--", *argv], capture_output=True, text=True, timeout=60,
-                          env=env, cwd="/")
+    return subprocess.run(
+        [str(runuser), "-u", OTHER_USER, "--", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        cwd="/",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -49,10 +55,33 @@ def pg_client_attempts(pg: PgCluster, psql: str) -> dict[str, list[str]]:
         assert inst is not None
         for user in ("postgres", pg.monitor_user, OTHER_USER):
             attempts[f"{inst.name} socket as {user}"] = [
-                psql, "-w", "-h", str(inst.socket_dir), "-p", str(inst.port), "-U", user, "-d", "postgres",
-                "-Atc", "SELECT 1"]
+                psql,
+                "-w",
+                "-h",
+                str(inst.socket_dir),
+                "-p",
+                str(inst.port),
+                "-U",
+                user,
+                "-d",
+                "postgres",
+                "-Atc",
+                "SELECT 1",
+            ]
             attempts[f"{inst.name} tcp as {user}"] = [
-                psql, "-w", "-h", "127.0.0.1", "-p", str(inst.port), "-U", user, "-d", "postgres", "-Atc", "SELECT 1"]
+                psql,
+                "-w",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(inst.port),
+                "-U",
+                user,
+                "-d",
+                "postgres",
+                "-Atc",
+                "SELECT 1",
+            ]
     return attempts
 
 
@@ -62,15 +91,33 @@ def maria_client_attempts(maria: MariaDbPair, client: str) -> dict[str, list[str
         assert inst is not None
         for user in ("root", "mysql", maria.monitor_user, "repl", OTHER_USER, ""):
             attempts[f"{inst.name} socket as {user!r}"] = [
-                client, "--no-defaults", f"--socket={inst.socket_path}", f"--user={user}", "-N", "-e", "SELECT 1"]
+                client,
+                "--no-defaults",
+                f"--socket={inst.socket_path}",
+                f"--user={user}",
+                "-N",
+                "-e",
+                "SELECT 1",
+            ]
             attempts[f"{inst.name} tcp as {user!r}"] = [
-                client, "--no-defaults", "--protocol=TCP", "-h", "127.0.0.1", "-P", str(inst.port), f"--user={user}",
-                "-N", "-e", "SELECT 1"]
+                client,
+                "--no-defaults",
+                "--protocol=TCP",
+                "-h",
+                "127.0.0.1",
+                "-P",
+                str(inst.port),
+                f"--user={user}",
+                "-N",
+                "-e",
+                "SELECT 1",
+            ]
     return attempts
 
 
 def test_another_local_user_cannot_connect_to_the_demo_servers(
-    demo_servers: tuple[PgCluster, MariaDbPair], need_binary: Callable[[str, str], str],
+    demo_servers: tuple[PgCluster, MariaDbPair],
+    need_binary: Callable[[str, str], str],
     unavailable: Callable[[str], None],
 ) -> None:
     pg, maria = demo_servers
@@ -84,8 +131,12 @@ def test_another_local_user_cannot_connect_to_the_demo_servers(
             got_in[name] = result.stdout.strip()
     assert got_in == {}, f"{OTHER_USER} connected: {got_in}"
     # the sockets are behind directories only their server's user (and root) may enter
-    for path in (pg.primary.socket_dir, pg.standby.socket_dir if pg.standby else None,  # type: ignore[union-attr]
-                 maria.primary.socket_path.parent, maria.replica.socket_path.parent if maria.replica else None):
+    for path in (
+        pg.primary.socket_dir,
+        pg.standby.socket_dir if pg.standby else None,  # type: ignore[union-attr]
+        maria.primary.socket_path.parent,
+        maria.replica.socket_path.parent if maria.replica else None,
+    ):
         assert path is not None
         assert stat.S_IMODE(path.stat().st_mode) == 0o700, path
 
@@ -101,7 +152,11 @@ def test_the_demo_itself_still_connects(demo_servers: tuple[PgCluster, MariaDbPa
     with psycopg.connect(pg.monitor_dsn("standby")) as conn:  # the collector: TCP with its password
         assert conn.execute("SELECT pg_is_in_recovery()").fetchone() == (True,)
     assert maria.primary.query("SELECT CURRENT_USER() AS u")[0]["u"].startswith("root@")
-    kwargs: dict[str, Any] = {"host": "127.0.0.1", "user": maria.monitor_user, "password": maria.monitor_password}
+    kwargs: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "user": maria.monitor_user,
+        "password": maria.monitor_password,
+    }
     with pymysql.connect(port=maria.primary.port, **kwargs) as conn, conn.cursor() as cur:
         cur.execute("SELECT 1")
         assert cur.fetchone() == (1,)

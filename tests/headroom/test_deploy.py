@@ -27,8 +27,15 @@ def _compose() -> dict[str, Any]:
 def test_compose_has_the_whole_stack() -> None:
     services = _compose()["services"]
     assert set(services) == {
-        "store", "pg-primary", "pg-standby", "mysql-primary", "mysql-replica",
-        "postgres-exporter", "mysqld-exporter", "prometheus", "headroom",
+        "store",
+        "pg-primary",
+        "pg-standby",
+        "mysql-primary",
+        "mysql-replica",
+        "postgres-exporter",
+        "mysqld-exporter",
+        "prometheus",
+        "headroom",
     }
     assert services["mysql-primary"]["image"].startswith("mysql:8.4")
     assert services["mysql-replica"]["image"].startswith("mysql:8.4")
@@ -60,7 +67,9 @@ def test_compose_mounts_and_secrets_exist() -> None:
         for env_value in (svc.get("environment") or {}).values():
             m = re.match(r"/run/secrets/(\w+)", str(env_value))
             if m:
-                assert m.group(1) in svc.get("secrets", []), f"{svc_name} reads {env_value} without the secret"
+                assert m.group(1) in svc.get("secrets", []), (
+                    f"{svc_name} reads {env_value} without the secret"
+                )
         for mount in svc.get("volumes", []):
             source = mount.split(":", 1)[0]
             if source.startswith("./"):
@@ -75,7 +84,9 @@ def test_compose_mounts_and_secrets_exist() -> None:
 
 def test_compose_headroom_config_validates(tmp_path: Path) -> None:
     doc = _compose()
-    mounted = [m for m in doc["services"]["headroom"]["volumes"] if m.endswith(":/etc/headroom/headroom.yaml:ro")]
+    mounted = [
+        m for m in doc["services"]["headroom"]["volumes"] if m.endswith(":/etc/headroom/headroom.yaml:ro")
+    ]
     assert len(mounted) == 1
     source = ROOT / mounted[0].split(":", 1)[0]
     text = source.read_text()
@@ -113,8 +124,12 @@ def test_example_config_validates(tmp_path: Path) -> None:
 
 def test_prometheus_config_is_accepted_by_promtool(need_binary: Any) -> None:
     promtool = need_binary("promtool", "prometheus")
-    proc = subprocess.run([promtool, "check", "config", str(ROOT / "deploy/compose/prometheus.yml")],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [promtool, "check", "config", str(ROOT / "deploy/compose/prometheus.yml")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -137,4 +152,3 @@ def test_systemd_units_parse_and_run_headroom() -> None:
         assert parser["Service"]["ExecStart"].startswith("/opt/headroom/bin/headroom ")
         assert parser["Service"]["RestartPreventExitStatus"] == "2"
         assert parser["Install"]["WantedBy"] == "multi-user.target"
-

@@ -20,9 +20,17 @@ def test_option_table_is_current() -> None:
 def test_every_section_and_target_option_is_in_the_table() -> None:
     text = DOC.read_text(encoding="utf-8")
     paths = {opt.path for opt in iter_options()}
-    for expected in ("store.url", "store.password_file", "targets[].dsn", "targets[].password_file",
-                     "targets[].capacity.disk_bytes", "targets[].metrics.NAME.interval", "collector.spool_max_bytes",
-                     "prometheus.url", "prometheus.password_file"):
+    for expected in (
+        "store.url",
+        "store.password_file",
+        "targets[].dsn",
+        "targets[].password_file",
+        "targets[].capacity.disk_bytes",
+        "targets[].metrics.NAME.interval",
+        "collector.spool_max_bytes",
+        "prometheus.url",
+        "prometheus.password_file",
+    ):
         assert expected in paths
         assert f"| `{expected}` |" in text
 

@@ -15,12 +15,38 @@ def test_report_section_indexes_prints_the_advice(tmp_path: Path) -> None:
     st = open_store(f"sqlite:///{tmp_path / 'm.db'}")
     st.ensure_target("shop", "postgres")
     st.ensure_target("quiet", "postgres")
-    st.replace_index_advice("shop", 1_800_000_000, [Advice(
-        "shop", "public.big", ("customer",), DDL, "hypopg", 18_334.0, 8.46, 0.93, 22_020_096.0, 1.5,
-        {"schema": "public", "rows": 1e6,
-         "notes": ["existing index ix_old (customer) is a prefix of this one: the new index makes it redundant"],
-         "statements": [{"queryid": "-6898", "share": 0.93, "text": "SELECT id, note FROM big\n WHERE customer = $1"}]},
-    )])
+    st.replace_index_advice(
+        "shop",
+        1_800_000_000,
+        [
+            Advice(
+                "shop",
+                "public.big",
+                ("customer",),
+                DDL,
+                "hypopg",
+                18_334.0,
+                8.46,
+                0.93,
+                22_020_096.0,
+                1.5,
+                {
+                    "schema": "public",
+                    "rows": 1e6,
+                    "notes": [
+                        "existing index ix_old (customer) is a prefix of this one: the new index makes it redundant"
+                    ],
+                    "statements": [
+                        {
+                            "queryid": "-6898",
+                            "share": 0.93,
+                            "text": "SELECT id, note FROM big\n WHERE customer = $1",
+                        }
+                    ],
+                },
+            )
+        ],
+    )
     st.close()
     (tmp_path / "headroom.yaml").write_text("store: {url: 'sqlite:///m.db'}\n", encoding="utf-8")
     done = run_cli("report", "--section", "indexes", cwd=tmp_path)

@@ -29,8 +29,13 @@ def test_one_list_covers_every_server_and_tool() -> None:
     demo, test, ci = _list("demo"), _list("test"), _list("ci")
     assert set(demo) <= set(test) <= set(ci)
     assert {"python3-venv", postgres.PG_PACKAGE, "postgresql-contrib", mariadb.MARIADB_PACKAGE} <= set(demo)
-    servers = {pgbouncer.PGBOUNCER_PACKAGE, prometheus.PROMETHEUS_PACKAGE, prometheus.ALERTMANAGER_PACKAGE,
-               prometheus.POSTGRES_EXPORTER_PACKAGE, prometheus.MYSQLD_EXPORTER_PACKAGE}
+    servers = {
+        pgbouncer.PGBOUNCER_PACKAGE,
+        prometheus.PROMETHEUS_PACKAGE,
+        prometheus.ALERTMANAGER_PACKAGE,
+        prometheus.POSTGRES_EXPORTER_PACKAGE,
+        prometheus.MYSQLD_EXPORTER_PACKAGE,
+    }
     assert servers <= set(test)
     # every package a test names when a binary is missing is on the list
     named = set()
@@ -45,8 +50,9 @@ def test_make_targets_and_ci_use_the_script() -> None:
     for target, group in (("test", "test"), ("demo", "demo")):
         recipe = re.search(rf"^{target}: (\S+)\n((?:\t.*\n)+)", makefile, re.M)
         assert recipe is not None, target
-        prereq = re.search(rf"^{re.escape(recipe.group(1))}:\n\t@scripts/install-debian-packages {group}$",
-                           makefile, re.M)
+        prereq = re.search(
+            rf"^{re.escape(recipe.group(1))}:\n\t@scripts/install-debian-packages {group}$", makefile, re.M
+        )
         assert prereq is not None, f"make {target} does not install the {group} packages first"
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert "scripts/install-debian-packages ci" in ci and "apt-get" not in ci
@@ -66,10 +72,10 @@ def _recorders(tmp: Path, installed: set[str], uid: int) -> dict[str, str]:
     scripts = {
         # dpkg-query -W -f='${Status}' PKG
         "dpkg-query": f'for pkg; do :; done; case " {" ".join(sorted(installed))} " in '
-                      '*" $pkg "*) printf "install ok installed";; *) exit 1;; esac',
+        '*" $pkg "*) printf "install ok installed";; *) exit 1;; esac',
         "apt-get": f'echo "apt-get $*" >> {log}',
         "sudo": f'echo "sudo" >> {log}; "$@"',
-        "id": f'echo {uid}',
+        "id": f"echo {uid}",
     }
     for name, body in scripts.items():
         path = bin_dir / name

@@ -23,7 +23,8 @@ def registry() -> Iterator[None]:
 
 
 def test_ssl_password_and_other_password_parameters_never_shown(tmp_path: Path) -> None:
-    (tmp_path / "headroom.yaml").write_text(f"""\
+    (tmp_path / "headroom.yaml").write_text(
+        f"""\
 store:
   url: sqlite:///m.db
 targets:
@@ -35,7 +36,9 @@ targets:
     engine: postgres
     dsn: host=127.0.0.1 port={closed_port()} user=headroom_monitor sslpassword='{KV_SSL_PW}' sslmode=require
     connect_timeout: 1s
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     result = run_cli("--log-level", "DEBUG", "check", cwd=tmp_path)
     output = result.stdout + result.stderr
     assert result.returncode == 1, output
@@ -46,7 +49,8 @@ targets:
 
 def test_a_weak_password_does_not_garble_output_and_is_warned(tmp_path: Path) -> None:
     port = closed_port()
-    (tmp_path / "headroom.yaml").write_text(f"""\
+    (tmp_path / "headroom.yaml").write_text(
+        f"""\
 store:
   url: sqlite:///m.db
 targets:
@@ -54,7 +58,9 @@ targets:
     engine: mysql
     dsn: mysql://headroom_monitor:check@127.0.0.1:{port}/
     connect_timeout: 1s
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     result = run_cli("check", cwd=tmp_path)
     assert result.returncode == 1
     # the command's own words survive; the password is still masked in the DSN

@@ -38,8 +38,14 @@ def closed_port() -> int:
 def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "HEADROOM_CONFIG"}
     env["PYTHONPATH"] = str(REPO)
-    return subprocess.run([sys.executable, "-m", "headroom", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "headroom", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def config_text(tmp_path: Path, store_url: str, store_password_file: bool) -> str:
@@ -123,13 +129,27 @@ def _files(root: Path) -> dict[str, bytes]:
 def test_no_secret_in_any_output_log_or_store(tmp_path: Path) -> None:
     work = tmp_path / "work"
     work.mkdir()
-    (work / "headroom.yaml").write_text(config_text(work, "sqlite:///./data/metrics.db", False), encoding="utf-8")
+    (work / "headroom.yaml").write_text(
+        config_text(work, "sqlite:///./data/metrics.db", False), encoding="utf-8"
+    )
     outputs: dict[str, bytes] = {}
     runs = [
         ("migrate",),
         ("check",),
         ("--log-level", "DEBUG", "--log-file", "logs/collect.log", "collect", "--once"),
-        ("--log-level", "DEBUG", "query", "--target", "pg-inline", "--metric", "up", "--since", "1d", "--format", "json"),
+        (
+            "--log-level",
+            "DEBUG",
+            "query",
+            "--target",
+            "pg-inline",
+            "--metric",
+            "up",
+            "--since",
+            "1d",
+            "--format",
+            "json",
+        ),
         ("query", "--target", "my-file", "--metric", "up", "--since", "1d", "--format", "csv"),
         ("query", "--target", "my-file", "--metric", "up", "--since", "1d"),
         ("--log-file", "logs/backfill.log", "backfill", "--since", "1h"),
@@ -153,7 +173,11 @@ def test_no_secret_in_any_output_log_or_store(tmp_path: Path) -> None:
     for secret in ALL:
         if secret == STORE_FILE_PW:
             continue  # read from a file named by the config; the file itself is where the secret lives
-        leaks = [name for name in _grep(secret, where) if not name.endswith(("mysql_pw", "slack_url", "headroom.yaml"))]
+        leaks = [
+            name
+            for name in _grep(secret, where)
+            if not name.endswith(("mysql_pw", "slack_url", "headroom.yaml"))
+        ]
         assert leaks == [], (secret, leaks)
 
 
@@ -162,7 +186,9 @@ def test_store_passwords_never_shown_when_the_store_fails(tmp_path: Path) -> Non
     inline = tmp_path / "inline"
     inline.mkdir()
     (inline / "headroom.yaml").write_text(
-        config_text(inline, f"postgresql+psycopg://hr:{STORE_PW}@127.0.0.1:{port}/headroom?connect_timeout=2", False),
+        config_text(
+            inline, f"postgresql+psycopg://hr:{STORE_PW}@127.0.0.1:{port}/headroom?connect_timeout=2", False
+        ),
         encoding="utf-8",
     )
     from_file = tmp_path / "from_file"
@@ -172,8 +198,12 @@ def test_store_passwords_never_shown_when_the_store_fails(tmp_path: Path) -> Non
         encoding="utf-8",
     )
     for work in (inline, from_file):
-        for args in (("migrate",), ("--log-file", "l.log", "query", "--target", "pg-inline", "--metric", "up"),
-                     ("--debug", "migrate"), ("--log-level", "DEBUG", "--log-file", "c.log", "collect", "--once")):
+        for args in (
+            ("migrate",),
+            ("--log-file", "l.log", "query", "--target", "pg-inline", "--metric", "up"),
+            ("--debug", "migrate"),
+            ("--log-level", "DEBUG", "--log-file", "c.log", "collect", "--once"),
+        ):
             result = run_cli(*args, cwd=work)
             assert result.returncode == 1, (args, result.stderr)
             text = result.stdout + result.stderr
@@ -198,8 +228,11 @@ def test_store_password_file_reaches_a_real_postgresql_store(tmp_path: Path, pg_
     cfg = load_config(tmp_path / "headroom.yaml")
     assert str(real_password) in cfg.store_url_revealed() and str(real_password) not in cfg.store.url
     secrets = [*ALL, str(real_password)]
-    runs = (("migrate",), ("collect", "--once"),
-            ("query", "--target", "pg-inline", "--metric", "up", "--since", "1d", "--format", "csv"))
+    runs = (
+        ("migrate",),
+        ("collect", "--once"),
+        ("query", "--target", "pg-inline", "--metric", "up", "--since", "1d", "--format", "csv"),
+    )
     results = {}
     for args in runs:
         result = run_cli("--log-level", "DEBUG", *args, cwd=tmp_path)

@@ -38,7 +38,8 @@ def test_metrics_endpoint_serves_recorded_values_as_openmetrics() -> None:
     assert body.rstrip().endswith("# EOF")
     samples = {
         (s.name, tuple(sorted(s.labels.items()))): s.value
-        for fam in text_string_to_metric_families(body) for s in fam.samples
+        for fam in text_string_to_metric_families(body)
+        for s in fam.samples
     }
     assert samples[("headroom_test_polls_total", (("target", "db1"),))] == 7
     assert samples[("headroom_test_polls_total", (("target", "db2"),))] == 3

@@ -67,7 +67,9 @@ def test_pg_replication_lag_is_computed_by_the_server(pg_cluster_factory: Callab
     with cluster.connect("standby") as sconn:
         sconn.execute("SELECT pg_wal_replay_pause()")
     with cluster.connect() as conn:
-        conn.execute("CREATE TABLE grow AS SELECT g AS id, repeat('x', 200) AS pad FROM generate_series(1, 20000) g")
+        conn.execute(
+            "CREATE TABLE grow AS SELECT g AS id, repeat('x', 200) AS pad FROM generate_series(1, 20000) g"
+        )
         lsn_row = conn.execute("SELECT pg_current_wal_insert_lsn()::text").fetchone()
         assert lsn_row is not None
         deadline = time.monotonic() + 20
@@ -126,7 +128,10 @@ def test_pg_monitor_role_has_exactly_pg_monitor(pg_cluster: PgCluster) -> None:
         assert size is not None and size[0] > 0
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             mconn.execute("SELECT * FROM private_data")
-    with psycopg.connect(pg_cluster.monitor_dsn()) as mconn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+    with (
+        psycopg.connect(pg_cluster.monitor_dsn()) as mconn,
+        pytest.raises(psycopg.errors.InsufficientPrivilege),
+    ):
         mconn.execute("CREATE TABLE monitor_cannot_create (x int)")
     with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
         psycopg.connect(pg_cluster.primary.dsn(pg_cluster.monitor_user, "postgres", "wrong-password"))
@@ -159,8 +164,9 @@ def test_pg_store_url_gives_a_fresh_database_each_time(pg_store_url_factory: Cal
     engine = sa.create_engine(first)
     try:
         with engine.begin() as conn:
-            tables = conn.execute(sa.text(
-                "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'")).scalar()
+            tables = conn.execute(
+                sa.text("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'")
+            ).scalar()
             conn.execute(sa.text("CREATE TABLE t (x int)"))
             dbname = conn.execute(sa.text("SELECT current_database()")).scalar()
     finally:
@@ -176,8 +182,12 @@ def test_pg_store_url_gives_a_fresh_database_each_time(pg_store_url_factory: Cal
 def _monitor_conn(pair: MariaDbPair, which: str) -> pymysql.Connection[Any]:
     inst = pair.instance(which)
     return pymysql.connect(
-        host=inst.host, port=inst.port, user=pair.monitor_user, password=pair.monitor_password,
-        cursorclass=pymysql.cursors.DictCursor, autocommit=True,
+        host=inst.host,
+        port=inst.port,
+        user=pair.monitor_user,
+        password=pair.monitor_password,
+        cursorclass=pymysql.cursors.DictCursor,
+        autocommit=True,
     )
 
 
@@ -185,7 +195,8 @@ def test_mariadb_replica_applies_a_row_written_on_the_primary(mariadb_pair: Mari
     value = secrets.token_hex(8)
     mariadb_pair.primary.query("CREATE DATABASE IF NOT EXISTS servers_check")
     mariadb_pair.primary.query(
-        "CREATE TABLE IF NOT EXISTS servers_check.t (id int AUTO_INCREMENT PRIMARY KEY, v varchar(64))")
+        "CREATE TABLE IF NOT EXISTS servers_check.t (id int AUTO_INCREMENT PRIMARY KEY, v varchar(64))"
+    )
     mariadb_pair.primary.query("INSERT INTO servers_check.t (v) VALUES (%s)", (value,))
     mariadb_pair.wait_replica_caught_up()
     assert mariadb_pair.replica is not None
@@ -220,13 +231,15 @@ def test_mariadb_monitor_user_has_exactly_the_documented_grants(mariadb_pair: Ma
                 grants = sorted(next(iter(r.values())) for r in cur.fetchall())
                 assert len(grants) == 2
                 assert grants[0].startswith(
-                    "GRANT PROCESS, BINLOG MONITOR, SHOW VIEW, SLAVE MONITOR ON *.* TO `headroom_monitor`@")
+                    "GRANT PROCESS, BINLOG MONITOR, SHOW VIEW, SLAVE MONITOR ON *.* TO `headroom_monitor`@"
+                )
                 assert grants[1].startswith("GRANT SELECT ON `performance_schema`.* TO `headroom_monitor`@")
                 # sizes of every table are visible without reading any row
-                cur.execute(
-                    "SELECT table_name FROM information_schema.tables WHERE table_schema = 'shop'")
+                cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'shop'")
                 assert [r["table_name"] for r in cur.fetchall()] == ["orders"]
-                cur.execute("SELECT count(*) AS n FROM performance_schema.events_statements_summary_by_digest")
+                cur.execute(
+                    "SELECT count(*) AS n FROM performance_schema.events_statements_summary_by_digest"
+                )
                 assert cur.fetchone()["n"] > 0
                 cur.execute("SHOW BINARY LOGS")
                 assert cur.fetchall()
@@ -290,7 +303,8 @@ def test_mysqld_exporter_reports_the_replica_state(
         body = resp.read().decode()
     assert "\nmysql_up 1\n" in body
     threads = mariadb_pair.replica is not None and mariadb_pair.replica.query(
-        "SHOW GLOBAL STATUS LIKE 'Slave_running'")
+        "SHOW GLOBAL STATUS LIKE 'Slave_running'"
+    )
     assert threads and threads[0]["Value"] == "ON"
 
 
@@ -298,8 +312,9 @@ def test_alertmanager_accepts_and_lists_an_alert(alertmanager_factory: Callable[
     am = alertmanager_factory()
     name = f"ServersCheck{secrets.token_hex(4)}"
     payload = json.dumps([{"labels": {"alertname": name, "severity": "page"}}]).encode()
-    req = urllib.request.Request(f"{am.url}/api/v2/alerts", data=payload, method="POST",
-                                 headers={"Content-Type": "application/json"})
+    req = urllib.request.Request(
+        f"{am.url}/api/v2/alerts", data=payload, method="POST", headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(req, timeout=10) as resp:
         assert resp.status == 200
     alerts = _get_json(f"{am.url}/api/v2/alerts")
@@ -346,7 +361,9 @@ def test_servers_die_with_a_killed_starter(servers_dir: Path) -> None:
     import sys
 
     base = servers_dir / f"orphans-{secrets.token_hex(4)}"
-    proc = subprocess.Popen([sys.executable, "-c", ORPHAN_SCRIPT, str(base)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", ORPHAN_SCRIPT, str(base)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()

@@ -32,16 +32,25 @@ def _wait(cond: object, timeout: float = 15.0) -> None:
 def test_killed_child_is_restarted_and_output_is_prefixed() -> None:
     out = io.StringIO()
     sup = Supervisor(
-        [ChildSpec("alpha", [sys.executable, "-c", TICKER]), ChildSpec("beta", [sys.executable, "-c", TICKER])],
-        out=out, backoff_initial=0.2, backoff_max=1.0,
+        [
+            ChildSpec("alpha", [sys.executable, "-c", TICKER]),
+            ChildSpec("beta", [sys.executable, "-c", TICKER]),
+        ],
+        out=out,
+        backoff_initial=0.2,
+        backoff_max=1.0,
     )
     thread = threading.Thread(target=sup.run, kwargs={"install_signal_handlers": False})
     thread.start()
     try:
         _wait(lambda: len(sup.pids()) == 2)
         first = sup.pids()
-        _wait(lambda: f"hello from {first['alpha']}" in out.getvalue()
-              and f"hello from {first['beta']}" in out.getvalue())
+        _wait(
+            lambda: (
+                f"hello from {first['alpha']}" in out.getvalue()
+                and f"hello from {first['beta']}" in out.getvalue()
+            )
+        )
         os.kill(first["alpha"], signal.SIGKILL)
         _wait(lambda: "alpha" in sup.pids() and sup.pids()["alpha"] != first["alpha"])
         assert sup.pids()["beta"] == first["beta"]
@@ -62,8 +71,12 @@ def test_killed_child_is_restarted_and_output_is_prefixed() -> None:
 
 def test_backoff_doubles_between_restarts_of_a_crashing_child() -> None:
     out = io.StringIO()
-    sup = Supervisor([ChildSpec("crash", [sys.executable, "-c", "raise SystemExit(1)"])], out=out,
-                     backoff_initial=0.1, backoff_max=0.4)
+    sup = Supervisor(
+        [ChildSpec("crash", [sys.executable, "-c", "raise SystemExit(1)"])],
+        out=out,
+        backoff_initial=0.1,
+        backoff_max=0.4,
+    )
     thread = threading.Thread(target=sup.run, kwargs={"install_signal_handlers": False})
     thread.start()
     try:
@@ -78,9 +91,12 @@ def test_backoff_doubles_between_restarts_of_a_crashing_child() -> None:
 def test_configuration_error_stops_everything() -> None:
     out = io.StringIO()
     sup = Supervisor(
-        [ChildSpec("bad", [sys.executable, "-c", "raise SystemExit(2)"]),
-         ChildSpec("good", [sys.executable, "-c", TICKER])],
-        out=out, backoff_initial=0.1,
+        [
+            ChildSpec("bad", [sys.executable, "-c", "raise SystemExit(2)"]),
+            ChildSpec("good", [sys.executable, "-c", TICKER]),
+        ],
+        out=out,
+        backoff_initial=0.1,
     )
     code = sup.run(install_signal_handlers=False)
     assert code == 2
@@ -101,8 +117,12 @@ sys.exit(sup.run())
 def _start_supervisor_process(tmp_path: Path) -> tuple[subprocess.Popen[str], list[int]]:
     script = tmp_path / "sup.py"
     script.write_text(textwrap.dedent(SUPERVISOR_SCRIPT.format(ticker=TICKER)))
-    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True,
-                            cwd=Path(__file__).resolve().parents[2])
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     pids: list[int] = []
     assert proc.stdout is not None
     while len(pids) < 2:
@@ -144,8 +164,9 @@ def test_dashboard_address_and_port_come_from_the_environment() -> None:
     from headroom.supervisor import dashboard_args_from_env
 
     assert dashboard_args_from_env({}) == []
-    assert dashboard_args_from_env({"HEADROOM_DASHBOARD_ADDRESS": "0.0.0.0", "HEADROOM_DASHBOARD_PORT": "9000"}) == [
-        "--address", "0.0.0.0", "--port", "9000"]
+    assert dashboard_args_from_env(
+        {"HEADROOM_DASHBOARD_ADDRESS": "0.0.0.0", "HEADROOM_DASHBOARD_PORT": "9000"}
+    ) == ["--address", "0.0.0.0", "--port", "9000"]
 
 
 def _up_samples_after(db: Path, target: str, after: int) -> int:
@@ -185,29 +206,45 @@ def test_headroom_up_restarts_a_killed_collector_and_sigterm_stops_all(
     inst = pg_cluster.primary
     cfg = {
         "store": {"url": f"sqlite:///{tmp_path / 'metrics.db'}"},
-        "targets": [{
-            "name": "up-pg", "engine": "postgres", "password_file": str(pw),
-            "dsn": f"postgresql://{pg_cluster.monitor_user}@{inst.host}:{inst.port}/postgres?sslmode=disable",
-            "metrics": {"connections": {"interval": "2s"}},
-        }],
+        "targets": [
+            {
+                "name": "up-pg",
+                "engine": "postgres",
+                "password_file": str(pw),
+                "dsn": f"postgresql://{pg_cluster.monitor_user}@{inst.host}:{inst.port}/postgres?sslmode=disable",
+                "metrics": {"connections": {"interval": "2s"}},
+            }
+        ],
         "collector": {"spool_dir": str(tmp_path / "spool"), "metrics_port": ports["collect"]},
         "forecasting": {"metrics_port": ports["forecast"]},
-        "alerts": {"channels": [{"name": "log", "type": "log"}], "routes": [{"channels": ["log"]}],
-                   "metrics_port": ports["alerts"]},
+        "alerts": {
+            "channels": [{"name": "log", "type": "log"}],
+            "routes": [{"channels": ["log"]}],
+            "metrics_port": ports["alerts"],
+        },
     }
     cfg_path = tmp_path / "headroom.yaml"
     cfg_path.write_text(yaml.safe_dump(cfg))
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "HEADROOM_DASHBOARD_PORT": str(free_port())}
-    proc = subprocess.Popen([sys.executable, "-m", "headroom.cli", "--config", str(cfg_path), "up"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                            cwd=tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "headroom.cli", "--config", str(cfg_path), "up"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
     reader.start()
 
     def started(name: str) -> list[int]:
-        return [int(m.group(1)) for line in list(lines)
-                for m in [re.search(rf"started {name} \(pid (\d+)\)", line)] if m]
+        return [
+            int(m.group(1))
+            for line in list(lines)
+            for m in [re.search(rf"started {name} \(pid (\d+)\)", line)]
+            if m
+        ]
 
     try:
         _wait(lambda: len(started("collect")) == 1 and len(started("dashboard")) == 1, 60)

@@ -17,10 +17,15 @@ T0 = 1_800_000_000 - 1_800_000_000 % 300
 
 
 def _bucket(ts: int, lock: float, snapshot: list[dict[str, object]] | None = None) -> ActivityBucket:
-    return ActivityBucket("db", ts, [
-        ActivityRow("CPU", "CPU", "q1", "app", "shop", "10.0.0.1", 2.0),
-        ActivityRow("Lock", "transactionid", "q2", "app", "shop", "10.0.0.2", lock),
-    ], snapshot or [])
+    return ActivityBucket(
+        "db",
+        ts,
+        [
+            ActivityRow("CPU", "CPU", "q1", "app", "shop", "10.0.0.1", 2.0),
+            ActivityRow("Lock", "transactionid", "q2", "app", "shop", "10.0.0.2", lock),
+        ],
+        snapshot or [],
+    )
 
 
 def test_write_read_rollup_retention(make_store: Callable[..., Store], clock: FixedClock) -> None:
@@ -28,7 +33,9 @@ def test_write_read_rollup_retention(make_store: Callable[..., Store], clock: Fi
     st = make_store(RetentionConfig(activity=3600, activity_5m=86400, activity_snapshots=600))
     for i in range(30):  # five minutes of 10 s buckets: lock waits in the second half
         st.write_activity(_bucket(T0 + 10 * i, 3.0 if i >= 15 else 0.5))
-    st.write_activity(_bucket(T0, 0.5, [{"pid": 7, "query": "<b>x</b>", "active": True, "blockers": []}]))  # again
+    st.write_activity(
+        _bucket(T0, 0.5, [{"pid": 7, "query": "<b>x</b>", "active": True, "blockers": []}])
+    )  # again
     resolution, by_class = st.activity_load("db", T0, T0 + 300)
     assert resolution == 10 and len(by_class["CPU"]) == 30
     assert [v for _, v in by_class["Lock"]][14:16] == [0.5, 3.0]
@@ -50,7 +57,9 @@ def test_write_read_rollup_retention(make_store: Callable[..., Store], clock: Fi
         lock = conn.execute(select(activity_5m.c.sessions).where(activity_5m.c.wait_class == "Lock")).scalar()
     assert lock == pytest.approx((14 * 0.5 + 30.5 + 15 * 3.0) / 30)
     removed = st.apply_retention(now=T0 + 3600 + 150)
-    assert removed["activity"] == 2 * 15 and removed["activity_snapshots"] == 30 and removed["activity_5m"] == 0
+    assert (
+        removed["activity"] == 2 * 15 and removed["activity_snapshots"] == 30 and removed["activity_5m"] == 0
+    )
     with st.engine.connect() as conn:
         assert conn.execute(select(activity_5m.c.bucket).distinct()).scalars().all() == [T0]  # kept 1 day
 

@@ -36,42 +36,121 @@ def _count(st: Store, table: Any, *where: Any) -> int:
 
 
 def _forecast(target_id: int, resource: str, created_at: int, metric: str = "m") -> Row:
-    return Row(target_id=target_id, metric=metric, labels={"datname": resource}, resource=resource,
-               created_at=created_at, status="ok", p10_ts=created_at + 30 * DAY, points=[[created_at, 1.0]])
+    return Row(
+        target_id=target_id,
+        metric=metric,
+        labels={"datname": resource},
+        resource=resource,
+        created_at=created_at,
+        status="ok",
+        p10_ts=created_at + 30 * DAY,
+        points=[[created_at, 1.0]],
+    )
 
 
 def test_each_table_is_cut_to_its_own_retention(make_store: Callable[..., Store]) -> None:
-    retention = RetentionConfig(events=30 * DAY, alert_history=60 * DAY, statement_texts=20 * DAY, outbox=5 * DAY,
-                                forecasts=7 * DAY, forecasts_newest=90 * DAY, series=10 * DAY)
+    retention = RetentionConfig(
+        events=30 * DAY,
+        alert_history=60 * DAY,
+        statement_texts=20 * DAY,
+        outbox=5 * DAY,
+        forecasts=7 * DAY,
+        forecasts_newest=90 * DAY,
+        series=10 * DAY,
+    )
     st = make_store(retention=retention)
     tid = st.ensure_target("db1", "postgres")
     # series: with raw data / with only a 1 h rollup / empty but used lately / empty and unused
-    st.write_samples([Sample("db1", "live", {}, NOW - 60, 1.0), Sample("db1", "rolled", {}, NOW - 20 * DAY, 1.0),
-                      Sample("db1", "fresh", {}, NOW - 20 * DAY, 1.0), Sample("db1", "gone", {}, NOW - 20 * DAY, 1.0)])
+    st.write_samples(
+        [
+            Sample("db1", "live", {}, NOW - 60, 1.0),
+            Sample("db1", "rolled", {}, NOW - 20 * DAY, 1.0),
+            Sample("db1", "fresh", {}, NOW - 20 * DAY, 1.0),
+            Sample("db1", "gone", {}, NOW - 20 * DAY, 1.0),
+        ]
+    )
     with st.engine.begin() as conn:
         ids = dict(conn.execute(select(series.c.metric, series.c.id)).all())
         conn.execute(update(series).values(last_seen=NOW - 30 * DAY))
         conn.execute(update(series).where(series.c.metric == "fresh").values(last_seen=NOW - DAY))
-        conn.execute(insert(samples_1h).values(series_id=ids["rolled"], bucket=NOW - 100 * DAY, min=1, max=1, avg=1,
-                                               last=1, count=1))
-        conn.execute(insert(statements), [
-            {"target_id": tid, "queryid": q, "dbname": "d", "username": "u", "text": q, "first_seen": NOW - 90 * DAY,
-             "last_seen": NOW - age * DAY} for q, age in (("old", 21), ("kept", 19))])
-        conn.execute(insert(plans), [
-            {"target_id": tid, "queryid": "q", "dbname": "d", "plan_hash": h, "plan_json": "[]",
-             "first_seen": NOW - 90 * DAY, "last_seen": NOW - age * DAY} for h, age in (("old", 21), ("kept", 19))])
-        conn.execute(insert(events), [{"target_id": tid, "ts": NOW - age * DAY, "kind": "restart", "message": str(age)}
-                                      for age in (31, 29)])
-        conn.execute(insert(alert_history), [
-            {"rule": "r", "labels_hash": "h", "labels_json": "{}", "from_state": "pending", "to_state": "firing",
-             "ts": NOW - age * DAY} for age in (61, 31)])
-        conn.execute(insert(outbox), [
-            {"channel": "c", "alert_key": status + str(age), "kind": "trigger", "dedup_key": "d", "payload_json": "{}",
-             "created_at": NOW - age * DAY, "next_attempt_at": 0.0, "status": status}
-            for status, age in (("sent", 6), ("failed", 6), ("pending", 60), ("sent", 4))])
+        conn.execute(
+            insert(samples_1h).values(
+                series_id=ids["rolled"], bucket=NOW - 100 * DAY, min=1, max=1, avg=1, last=1, count=1
+            )
+        )
+        conn.execute(
+            insert(statements),
+            [
+                {
+                    "target_id": tid,
+                    "queryid": q,
+                    "dbname": "d",
+                    "username": "u",
+                    "text": q,
+                    "first_seen": NOW - 90 * DAY,
+                    "last_seen": NOW - age * DAY,
+                }
+                for q, age in (("old", 21), ("kept", 19))
+            ],
+        )
+        conn.execute(
+            insert(plans),
+            [
+                {
+                    "target_id": tid,
+                    "queryid": "q",
+                    "dbname": "d",
+                    "plan_hash": h,
+                    "plan_json": "[]",
+                    "first_seen": NOW - 90 * DAY,
+                    "last_seen": NOW - age * DAY,
+                }
+                for h, age in (("old", 21), ("kept", 19))
+            ],
+        )
+        conn.execute(
+            insert(events),
+            [
+                {"target_id": tid, "ts": NOW - age * DAY, "kind": "restart", "message": str(age)}
+                for age in (31, 29)
+            ],
+        )
+        conn.execute(
+            insert(alert_history),
+            [
+                {
+                    "rule": "r",
+                    "labels_hash": "h",
+                    "labels_json": "{}",
+                    "from_state": "pending",
+                    "to_state": "firing",
+                    "ts": NOW - age * DAY,
+                }
+                for age in (61, 31)
+            ],
+        )
+        conn.execute(
+            insert(outbox),
+            [
+                {
+                    "channel": "c",
+                    "alert_key": status + str(age),
+                    "kind": "trigger",
+                    "dedup_key": "d",
+                    "payload_json": "{}",
+                    "created_at": NOW - age * DAY,
+                    "next_attempt_at": 0.0,
+                    "status": status,
+                }
+                for status, age in (("sent", 6), ("failed", 6), ("pending", 60), ("sent", 4))
+            ],
+        )
     # forecasts: two series refreshed daily for 10 days; one stopped 100 days ago, one 80 days ago
     for day in range(10, -1, -1):
-        write_rows(st.engine, [_forecast(tid, "disk", NOW - day * DAY), _forecast(tid, "connections", NOW - day * DAY)])
+        write_rows(
+            st.engine,
+            [_forecast(tid, "disk", NOW - day * DAY), _forecast(tid, "connections", NOW - day * DAY)],
+        )
     write_rows(st.engine, [_forecast(tid, "dropped_table", NOW - 100 * DAY)])
     write_rows(st.engine, [_forecast(tid, "quiet_table", NOW - 80 * DAY)])
 
@@ -84,8 +163,9 @@ def test_each_table_is_cut_to_its_own_retention(make_store: Callable[..., Store]
         left_events = set(conn.execute(select(events.c.message)).scalars())
         left_history = set(conn.execute(select(alert_history.c.ts)).scalars())
         left_outbox = set(conn.execute(select(outbox.c.alert_key)).scalars())
-        left_forecasts = sorted(conn.execute(select(forecasts.c.resource, forecasts.c.created_at, forecasts.c.is_latest)
-                                             ).all())
+        left_forecasts = sorted(
+            conn.execute(select(forecasts.c.resource, forecasts.c.created_at, forecasts.c.is_latest)).all()
+        )
     assert left_series == {"live", "rolled", "fresh"}  # "gone": no data left, unused for 30 days
     assert left_texts == {"kept"}
     assert left_plans == {"kept"} and removed["plans"] == 1  # plans go with the statement texts' retention
@@ -95,8 +175,14 @@ def test_each_table_is_cut_to_its_own_retention(make_store: Callable[..., Store]
     expected = [(r, NOW - d * DAY, int(d == 0)) for r in ("connections", "disk") for d in range(7, -1, -1)]
     expected += [("quiet_table", NOW - 80 * DAY, 1)]
     assert left_forecasts == sorted(expected)
-    assert (removed["series"], removed["statements"], removed["events"], removed["alert_history"],
-            removed["outbox"], removed["forecasts"]) == (1, 1, 1, 1, 2, 2 * 3 + 1)
+    assert (
+        removed["series"],
+        removed["statements"],
+        removed["events"],
+        removed["alert_history"],
+        removed["outbox"],
+        removed["forecasts"],
+    ) == (1, 1, 1, 1, 2, 2 * 3 + 1)
     assert _count(st, samples, samples.c.series_id.notin_(select(series.c.id))) == 0
 
 
@@ -123,13 +209,21 @@ def test_capacity_reads_the_newest_forecasts_through_an_index(make_store: Callab
     tids = [st.ensure_target(f"db{i}", "postgres") for i in range(20)]
     runs, per_target = 40, 10
     for run in range(runs):
-        write_rows(st.engine, [_forecast(tid, f"table_{k}", NOW - (runs - run) * 3600 + k, metric="size_bytes")
-                               for tid in tids for k in range(per_target)])
+        write_rows(
+            st.engine,
+            [
+                _forecast(tid, f"table_{k}", NOW - (runs - run) * 3600 + k, metric="size_bytes")
+                for tid in tids
+                for k in range(per_target)
+            ],
+        )
     with st.engine.begin() as conn:
         conn.execute(text("ANALYZE"))
     captured: list[tuple[str, Any]] = []
 
-    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool) -> None:
+    def capture(
+        _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool
+    ) -> None:
         if "forecasts" in statement:
             captured.append((statement, parameters))
 
@@ -146,9 +240,15 @@ def test_capacity_reads_the_newest_forecasts_through_an_index(make_store: Callab
     [(sql, params)] = captured
     with st.engine.connect() as conn:
         if st.backend == "postgresql":
-            nodes = list(_plan_nodes(conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + sql, params).scalar_one()))
-            on_forecasts = [(n["Node Type"], n.get("Index Name")) for n in nodes if n.get("Relation Name") == "forecasts"]
-            assert on_forecasts and all(index == "ix_forecasts_latest" for _, index in on_forecasts), on_forecasts
+            nodes = list(
+                _plan_nodes(conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + sql, params).scalar_one())
+            )
+            on_forecasts = [
+                (n["Node Type"], n.get("Index Name")) for n in nodes if n.get("Relation Name") == "forecasts"
+            ]
+            assert on_forecasts and all(index == "ix_forecasts_latest" for _, index in on_forecasts), (
+                on_forecasts
+            )
             assert not any(node_type == "Seq Scan" for node_type, _ in on_forecasts), on_forecasts
         else:
             plan = " | ".join(str(r[-1]) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params))
@@ -168,22 +268,51 @@ def _plan_nodes(plan: Any) -> Any:
                 yield from _plan_nodes(value)
 
 
-def test_migration_0002_marks_the_newest_forecasts_and_keeps_every_row(make_store: Callable[..., Store]) -> None:
+def test_migration_0002_marks_the_newest_forecasts_and_keeps_every_row(
+    make_store: Callable[..., Store],
+) -> None:
     st = make_store(migrate=False)
     st.migrate("0001")
     with st.engine.begin() as conn:
-        conn.execute(insert(targets).values(id=1, name="db1", engine="postgres", labels_json="{}", added_at=NOW))
+        conn.execute(
+            insert(targets).values(id=1, name="db1", engine="postgres", labels_json="{}", added_at=NOW)
+        )
         conn.execute(insert(series).values(id=1, target_id=1, metric="m", labels_json="{}", labels_hash="h"))
-        conn.execute(insert(forecasts), [
-            {"target_id": 1, "metric": "m", "labels_json": "{}", "resource": r, "created_at": NOW - age, "status": "ok"}
-            for r in ("disk", "connections") for age in (7200, 0, 3600)])
-        conn.execute(insert(outbox).values(channel="c", alert_key="k", kind="trigger", dedup_key="d", payload_json="{}",
-                                           created_at=NOW, next_attempt_at=0.0, status="pending"))
+        conn.execute(
+            insert(forecasts),
+            [
+                {
+                    "target_id": 1,
+                    "metric": "m",
+                    "labels_json": "{}",
+                    "resource": r,
+                    "created_at": NOW - age,
+                    "status": "ok",
+                }
+                for r in ("disk", "connections")
+                for age in (7200, 0, 3600)
+            ],
+        )
+        conn.execute(
+            insert(outbox).values(
+                channel="c",
+                alert_key="k",
+                kind="trigger",
+                dedup_key="d",
+                payload_json="{}",
+                created_at=NOW,
+                next_attempt_at=0.0,
+                status="pending",
+            )
+        )
     before = time.time()
     st.migrate()
     with st.engine.connect() as conn:
-        latest = sorted(conn.execute(select(forecasts.c.resource, forecasts.c.created_at)
-                                     .where(forecasts.c.is_latest == 1)).all())
+        latest = sorted(
+            conn.execute(
+                select(forecasts.c.resource, forecasts.c.created_at).where(forecasts.c.is_latest == 1)
+            ).all()
+        )
         seen = conn.execute(select(series.c.last_seen)).scalar_one()
         claims = conn.execute(select(outbox.c.claimed_until)).scalar_one()
     assert latest == [("connections", NOW), ("disk", NOW)]

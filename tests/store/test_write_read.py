@@ -85,7 +85,9 @@ def test_label_matchers_and_targets(store: Store, now: int) -> None:
     assert sorted((d.target, d.points[0][1]) for d in only_a) == [("billing", 30.0), ("orders", 10.0)]
     on_orders = store.query_range("orders", "pg_database_size_bytes", start=now - 10, end=now)
     assert sorted(d.labels["datname"] for d in on_orders) == ["a", "b"]
-    any_datname = store.query_range("orders", "pg_database_size_bytes", {"datname": "*"}, start=now - 10, end=now)
+    any_datname = store.query_range(
+        "orders", "pg_database_size_bytes", {"datname": "*"}, start=now - 10, end=now
+    )
     assert len(any_datname) == 2
     targets = {t.name: t for t in store.list_targets()}
     assert targets["orders"].engine == "postgres" and targets["orders"].labels == {"env": "prod"}
