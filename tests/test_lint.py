@@ -26,6 +26,13 @@ def test_ruff_is_clean() -> None:
     assert proc.returncode == 0, f"ruff check failed:\n{proc.stdout}\n{proc.stderr}"
 
 
+def test_ruff_format_is_clean() -> None:
+    proc = _run(["ruff", "format", "--check", "--no-cache", "."])
+    assert proc.returncode == 0, (
+        f"ruff format --check failed (run ruff format .):\n{proc.stdout}\n{proc.stderr}"
+    )
+
+
 def test_mypy_is_clean() -> None:
     proc = _run(["mypy", "--no-incremental", "--cache-dir=/dev/null"], timeout=900)
     assert proc.returncode == 0, f"mypy failed:\n{proc.stdout}\n{proc.stderr}"
