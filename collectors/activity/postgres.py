@@ -31,7 +31,9 @@ SELECT a.pid, a.usename AS "user", a.datname AS db,
        CASE WHEN a.wait_event_type = 'Lock' THEN pg_catalog.pg_blocking_pids(a.pid) END AS blockers
   FROM pg_catalog.pg_stat_activity a
  WHERE a.pid <> pg_catalog.pg_backend_pid()
-   AND a.state IS NOT NULL AND a.state <> 'idle'
+   AND ((a.state IS NOT NULL AND a.state <> 'idle')
+        -- a session the role may not see (no pg_read_all_stats): kept only to tell that it is missing
+        OR (a.state IS NULL AND a.query = '<insufficient privilege>'))
 """
 
 _LOCKS = """
@@ -118,6 +120,7 @@ async def sample(ctx: PythonContext) -> list[dict[str, Any]]:
     )
     sessions = [to_session(r, text_max) for r in rows]
     if any(s["query"] == HIDDEN for s in sessions):
+        sessions = [s for s in sessions if s["query"] != HIDDEN]  # nothing to count or show of them
         user = ctx.info.current_user or "headroom"
         job.report_missing_once(
             ctx,

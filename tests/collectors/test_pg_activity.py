@@ -3,6 +3,7 @@ idle sessions), and a lock chain A → B → C turned into a blocking tree and i
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 
@@ -11,6 +12,7 @@ import pytest
 from collector_helpers import pg_target
 
 from collectors.activity.blocking import blocking_trees, walk
+from collectors.config import TargetConfig
 from collectors.runtime import CollectorSettings
 from store import Store
 from testing.servers.postgres import PgCluster
@@ -181,3 +183,35 @@ def test_lock_chain_tree(cluster: PgCluster, sqlite_store: Store, settings: Coll
         assert latest("activity_longest_block_seconds") > 0
     finally:
         end_chain(sessions, threads)
+
+
+def test_missing_pg_monitor_is_reported_once_with_the_grant(
+    cluster: PgCluster, sqlite_store: Store, settings: CollectorSettings
+) -> None:
+    """A role without pg_monitor sees other users' sessions without their query: one missing_feature
+    event with the exact GRANT, however many samples see it, and sampling goes on."""
+    password = "Act-NoPriv-pw-71"
+    with cluster.connect() as conn:
+        conn.execute("DROP ROLE IF EXISTS act_nopriv")
+        conn.execute(f"CREATE ROLE act_nopriv LOGIN PASSWORD '{password}'")
+    other = cluster.connect()  # another user's active session: act_nopriv cannot see its query
+
+    def sleep() -> None:
+        with contextlib.suppress(psycopg.errors.QueryCanceled):
+            other.execute("SELECT pg_sleep(20)")
+
+    busy = threading.Thread(target=sleep, daemon=True)
+    busy.start()
+    try:
+        dsn = cluster.instance("primary").dsn("act_nopriv", "postgres", password)
+        target = TargetConfig(name="act-nopriv", engine="postgres", dsn=dsn, preset="exhaustive")
+        sample_bucket(sqlite_store, target, settings)
+    finally:
+        other.cancel()
+        busy.join(30)
+        other.close()
+    missing = sqlite_store.events(target="act-nopriv", kinds=["missing_feature"])
+    grants = [e for e in missing if 'GRANT pg_monitor TO "act_nopriv";' in e.message]
+    assert len(grants) == 1, [e.message for e in missing]  # eleven samples saw it, one event
+    load = sqlite_store.query_range("act-nopriv", "activity_db_load", start=0, end=2**31, resolution="raw")
+    assert load and load[0].points, "sampling went on with what the role can see"
