@@ -231,3 +231,43 @@ def test_bloat_estimate_after_deleting_90_percent(
         )
         < 0.2
     )
+
+
+def test_a_partitioned_table_shows_the_sum_of_its_partitions(
+    pg_cluster: PgCluster, sqlite_store: Store, settings: CollectorSettings, idle_db: str
+) -> None:
+    with pg_cluster.connect(dbname=idle_db) as conn:
+        conn.execute("CREATE TABLE events (id int, day date, body text) PARTITION BY RANGE (day)")
+        conn.execute(
+            "CREATE TABLE events_jan PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2026-02-01')"
+        )
+        conn.execute(
+            "CREATE TABLE events_feb PARTITION OF events FOR VALUES FROM ('2026-02-01') TO ('2026-03-01')"
+        )
+        conn.execute("CREATE INDEX ON events (id)")
+        conn.execute(
+            "INSERT INTO events SELECT g, date '2026-01-01' + (g % 59), repeat('x', 3000) FROM generate_series(1, 20000) g"
+        )
+        server = conn.execute(
+            "SELECT sum(pg_table_size(relid)), sum(pg_indexes_size(relid)),"
+            " sum(pg_total_relation_size(NULLIF((SELECT reltoastrelid FROM pg_class WHERE oid = relid), 0)))"
+            " FROM pg_partition_tree('events') WHERE isleaf"
+        ).fetchone()
+        jan = conn.execute("SELECT pg_table_size('events_jan')").fetchone()
+    assert server is not None and jan is not None
+    _collect(sqlite_store, pg_cluster, settings, ["table_size"])
+    labels = {"datname": idle_db, "schemaname": "public"}
+    assert _latest(sqlite_store, "pg_table_size_bytes", "pg-primary", relname="events", **labels) == float(
+        server[0]
+    )
+    assert _latest(
+        sqlite_store, "pg_table_indexes_size_bytes", "pg-primary", relname="events", **labels
+    ) == float(server[1])
+    assert _latest(
+        sqlite_store, "pg_table_toast_size_bytes", "pg-primary", relname="events", **labels
+    ) == float(server[2])
+    assert float(server[2]) > 0  # long bodies went to TOAST
+    # each partition still shows as itself
+    assert _latest(
+        sqlite_store, "pg_table_size_bytes", "pg-primary", relname="events_jan", **labels
+    ) == float(jan[0])
