@@ -118,6 +118,9 @@ def _catalogue(now: int) -> Iterator[Sample]:
         yield Sample(name, "pg_mxid_age", {"datname": "app"}, ts, 12.0)
         yield Sample(name, "pg_autovacuum_freeze_max_age", {"datname": "app"}, ts, 200_000_000.0)
         yield Sample(name, "pg_dead_tuple_ratio", {**db, "relname": "orders"}, ts, 0.0731)
+        yield Sample(name, "pg_table_cache_hit_ratio", {**db, "relname": "orders"}, ts, 0.8123)
+        yield Sample(name, "pg_table_cache_hit_ratio", {**db, "relname": "<i>events</i>"}, ts, 0.9975)
+        yield Sample(name, "pg_table_index_cache_hit_ratio", {**db, "relname": "orders"}, ts, 0.9912)
         yield Sample(
             name,
             "pg_table_last_autovacuum_timestamp_seconds",

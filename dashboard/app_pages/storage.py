@@ -7,6 +7,7 @@ import streamlit as st
 
 from dashboard import charts, context, data, ui
 from dashboard import format as fmt
+from dashboard.cache_hit import worst_tables
 from dashboard.growth import growth_table
 from dashboard.metrics import SIZE
 
@@ -55,6 +56,18 @@ if target is not None:
             )
         )
         ui.table(g.sort_values("size_bytes", ascending=False).drop(columns=["size_bytes", "per_day_bytes"]))
+
+    if engine == "postgres":
+        st.subheader(
+            "Cache hit by table (worst first)",
+            help="Share of heap and index blocks found in shared buffers in the latest interval with at least "
+            "100 blocks read (pg_table_cache_hit_ratio, pg_table_index_cache_hit_ratio).",
+        )
+        heap_hit = data.latest("pg_table_cache_hit_ratio", target)
+        if heap_hit.empty:
+            ui.missing_metric("pg_table_cache_hit_ratio", "per-table cache hit ratios")
+        else:
+            ui.table(worst_tables(heap_hit, data.latest("pg_table_index_cache_hit_ratio", target)))
 
     st.subheader("Indexes")
     if engine == "mysql":

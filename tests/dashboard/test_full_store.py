@@ -184,3 +184,12 @@ def test_advisor_findings_reach_the_report_escaped(full_store: Any) -> None:
     assert "<h2>Advisors</h2>" in html
     assert "shop.public.&lt;b&gt;orders&lt;/b&gt;" in html and "<b>orders</b>" not in html
     assert "anonymous account &#x27;&#x27;@&#x27;%&#x27;" in html
+
+
+def test_storage_page_lists_the_worst_cache_hit_tables_first(full_store: Any) -> None:
+    at = run_page("storage", {"target": PRIMARY, "range": "24h"})
+    assert not at.exception, [e.value for e in at.exception]
+    table = next(d.value for d in at.dataframe if "heap hit" in d.value.columns)
+    assert list(table["table"]) == ["public.orders", "public.<i>events</i>"]
+    assert list(table["heap hit"]) == ["81.2 %", "99.8 %"]
+    assert list(table["index hit"]) == ["99.1 %", "—"]  # no index interval for events
