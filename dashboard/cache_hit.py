@@ -1,4 +1,5 @@
-"""Per-table cache hit ratios, worst first (PostgreSQL ``table_io``: heap and index blocks per interval)."""
+"""Per-table views of the latest values: cache hit ratios worst first (PostgreSQL ``table_io``) and the
+bloat estimate largest first (``table_bloat``)."""
 
 from __future__ import annotations
 
@@ -22,13 +23,38 @@ def worst_tables(heap: pd.DataFrame, index: pd.DataFrame, limit: int = 20) -> pd
     merged = merged.sort_values(["heap", "index"], na_position="last").head(limit)
     return pd.DataFrame(
         {
-            "database": merged.get("label_datname", pd.Series([""] * len(merged))).fillna("").astype(str),
-            "table": (
-                merged.get("label_schemaname", pd.Series([""] * len(merged))).fillna("").astype(str)
-                + "."
-                + merged.get("label_relname", pd.Series([""] * len(merged))).fillna("").astype(str)
-            ),
+            "database": _column(merged, "label_datname"),
+            "table": _column(merged, "label_schemaname") + "." + _column(merged, "label_relname"),
             "heap hit": [fmt.fmt_pct(v) for v in merged["heap"]],
             "index hit": [fmt.fmt_pct(v) for v in merged["index"]],
         }
     ).reset_index(drop=True)
+
+
+def bloated_tables(bloat_bytes: pd.DataFrame, bloat_ratio: pd.DataFrame, limit: int = 20) -> pd.DataFrame:
+    """One row per table: estimated bloat in bytes and as a share of the table, largest first."""
+    if bloat_bytes.empty:
+        return pd.DataFrame(columns=["database", "table", "bloat (estimate)", "share of the table"])
+    keys = [k for k in KEYS if k in bloat_bytes.columns]
+    merged = bloat_bytes[[*keys, "value"]].rename(columns={"value": "bytes"})
+    if not bloat_ratio.empty and all(k in bloat_ratio.columns for k in keys):
+        merged = merged.merge(
+            bloat_ratio[[*keys, "value"]].rename(columns={"value": "ratio"}), on=keys, how="left"
+        )
+    else:
+        merged["ratio"] = float("nan")
+    merged = merged.sort_values("bytes", ascending=False).head(limit)
+    return pd.DataFrame(
+        {
+            "database": _column(merged, "label_datname"),
+            "table": _column(merged, "label_schemaname") + "." + _column(merged, "label_relname"),
+            "bloat (estimate)": [fmt.fmt_bytes(v) for v in merged["bytes"]],
+            "share of the table": [fmt.fmt_pct(v) for v in merged["ratio"]],
+        }
+    ).reset_index(drop=True)
+
+
+def _column(df: pd.DataFrame, name: str) -> pd.Series:
+    return (
+        df[name].fillna("").astype(str) if name in df.columns else pd.Series([""] * len(df), index=df.index)
+    )

@@ -121,6 +121,8 @@ def _catalogue(now: int) -> Iterator[Sample]:
         yield Sample(name, "pg_table_cache_hit_ratio", {**db, "relname": "orders"}, ts, 0.8123)
         yield Sample(name, "pg_table_cache_hit_ratio", {**db, "relname": "<i>events</i>"}, ts, 0.9975)
         yield Sample(name, "pg_table_index_cache_hit_ratio", {**db, "relname": "orders"}, ts, 0.9912)
+        yield Sample(name, "pg_table_bloat_bytes", {**db, "relname": "orders"}, ts, 734_003_200.0)
+        yield Sample(name, "pg_table_bloat_ratio", {**db, "relname": "orders"}, ts, 0.3125)
         yield Sample(
             name,
             "pg_table_last_autovacuum_timestamp_seconds",

@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboard import charts, context, data, ui
 from dashboard import format as fmt
-from dashboard.cache_hit import worst_tables
+from dashboard.cache_hit import bloated_tables, worst_tables
 from dashboard.growth import growth_table
 from dashboard.metrics import SIZE
 
@@ -68,6 +68,17 @@ if target is not None:
             ui.missing_metric("pg_table_cache_hit_ratio", "per-table cache hit ratios")
         else:
             ui.table(worst_tables(heap_hit, data.latest("pg_table_index_cache_hit_ratio", target)))
+
+        st.subheader(
+            "Table bloat (estimate)",
+            help="Space a VACUUM FULL or pg_repack would give back, estimated from pg_stats column widths "
+            "(pg_table_bloat_bytes, pg_table_bloat_ratio).",
+        )
+        bloat = data.latest("pg_table_bloat_bytes", target)
+        if bloat.empty:
+            ui.missing_metric("pg_table_bloat_bytes", "table bloat estimates")
+        else:
+            ui.table(bloated_tables(bloat, data.latest("pg_table_bloat_ratio", target)))
 
     st.subheader("Indexes")
     if engine == "mysql":

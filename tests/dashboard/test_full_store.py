@@ -193,3 +193,10 @@ def test_storage_page_lists_the_worst_cache_hit_tables_first(full_store: Any) ->
     assert list(table["table"]) == ["public.orders", "public.<i>events</i>"]
     assert list(table["heap hit"]) == ["81.2 %", "99.8 %"]
     assert list(table["index hit"]) == ["99.1 %", "—"]  # no index interval for events
+    bloat = next(d.value for d in at.dataframe if "bloat (estimate)" in d.value.columns)
+    assert bloat.iloc[0].to_dict() == {
+        "database": "app",
+        "table": "public.orders",
+        "bloat (estimate)": "734 MB",
+        "share of the table": "31.2 %",
+    }
