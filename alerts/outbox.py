@@ -19,7 +19,7 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy import Connection, func, insert, or_, select, update
 
 from alerts.model import OutboxItem
 from store import schema
@@ -108,6 +108,14 @@ def due_rows(
         else:
             soonest = ready if soonest is None else min(soonest, ready)
     return due, soonest
+
+
+def in_flight(conn: Connection, now: float) -> int:
+    """Pending rows a dispatcher has leased and is sending now (SQLite leases; on PostgreSQL a row being
+    sent stays locked and due, so it is counted by :func:`due_rows` instead)."""
+    o = schema.outbox
+    query = select(func.count()).select_from(o).where(o.c.status == "pending", o.c.claimed_until > now)
+    return int(conn.execute(query).scalar() or 0)
 
 
 def next_due(

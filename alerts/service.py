@@ -121,12 +121,15 @@ def serve(st: Any, cfg: AlertsConfig, once: bool = False, stop: threading.Event 
 
 
 def _drain(st: Any, cfg: AlertsConfig, timeout: float) -> None:
-    """Wait until nothing is due right now (retries scheduled later are left for the next run)."""
+    """Wait until nothing is due right now and nothing is being sent (retries scheduled later are left
+    for the next run)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with st.engine.connect() as conn:
-            due = [outbox.next_due(conn, c.name, st.clock())[0] for c in cfg.channels]
-        if not any(due):
+            now = st.clock()
+            due = [outbox.next_due(conn, c.name, now)[0] for c in cfg.channels]
+            sending = outbox.in_flight(conn, now)
+        if not any(due) and not sending:  # a leased row is still being sent: wait for its outcome
             return
         time.sleep(0.1)
 
