@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from collectors.advisors.catalogue import Check, Facts, Finding, Skipped
@@ -31,16 +31,16 @@ class AdvisorResult:
     error: str | None = None
 
 
-def counters_of(rows: Mapping[str, list[Row]] | Mapping[str, object]) -> dict[str, float]:
+def counters_of(rows: Mapping[str, Sequence[Row]]) -> dict[str, float]:
     """The cumulative counters a check compares between runs (checkpoints)."""
-    out: dict[str, float] = {}
-    got = rows.get("checkpoints")
-    if isinstance(got, list) and got:
-        for key in ("timed", "requested"):
-            value = got[0].get(key)
-            if value is not None:
-                out[f"checkpoints.{key}"] = float(value)
-    return out
+    got = rows.get("checkpoints") or []
+    if not got:
+        return {}
+    return {
+        f"checkpoints.{key}": float(got[0][key])
+        for key in ("timed", "requested")
+        if got[0].get(key) is not None
+    }
 
 
 def evaluate(
