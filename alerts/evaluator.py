@@ -43,7 +43,7 @@ def _annotations(rule: Rule, labels: Mapping[str, str], value: float) -> dict[st
     return {k: render(v, labels, value, _threshold_of(rule)) for k, v in rule.annotations.items()}
 
 
-def evaluate(  # noqa: C901
+def evaluate(
     rules: Sequence[Rule],
     snapshot: Snapshot,
     prior: Mapping[tuple[str, str], Alert],
@@ -52,75 +52,87 @@ def evaluate(  # noqa: C901
     now = snapshot.now
     alerts: dict[tuple[str, str], Alert] = {}
     transitions: list[Transition] = []
-    dropped: list[tuple[str, str]] = []
-    by_rule = {rule.name: rule for rule in rules}
-    seen: set[tuple[str, str]] = set()
-
     for rule in rules:
         for series, value in condition_values(rule, snapshot).items():
             labels = alert_labels(rule, dict(series))
-            lhash = labels_hash(rule.name, labels)
-            key = (rule.name, lhash)
-            seen.add(key)
-            old = prior.get(key)
-            annotations = _annotations(rule, labels, value)
-            base = dict(labels=labels, last_eval=now, last_true=now, value=value, annotations=annotations)
-            if old is None or old.state in (INACTIVE, RESOLVED):
-                from_state = INACTIVE if old is None else old.state
-                to_state = FIRING if rule.for_ <= 0 else PENDING
-                new = Alert(
-                    rule=rule.name,
-                    labels_hash=lhash,
-                    state=to_state,
-                    active_since=now,
-                    fired_at=now if to_state == FIRING else None,
-                    resolved_at=None,
-                    last_eval=now,
-                    last_true=now,
-                    value=value,
-                    severity=rule.severity,
-                    annotations=annotations,
-                    last_notified_at=old.last_notified_at if old else None,
-                    labels=labels,
-                )
-                transitions.append(Transition(new, from_state, to_state, now))
-            elif old.state == PENDING:
-                since = old.active_since if old.active_since is not None else now
-                if now - since >= rule.for_:
-                    new = replace(old, state=FIRING, fired_at=now, severity=rule.severity, **base)  # type: ignore[arg-type]
-                    transitions.append(Transition(new, PENDING, FIRING, now))
-                else:
-                    new = replace(old, severity=rule.severity, **base)  # type: ignore[arg-type]
-            else:
-                new = replace(old, severity=rule.severity, **base)  # type: ignore[arg-type]
+            key = (rule.name, labels_hash(rule.name, labels))
+            new, moved = _condition_true(rule, prior.get(key), key[1], labels, value, now)
             alerts[key] = new
-
+            transitions.extend(moved)
+    by_rule = {rule.name: rule for rule in rules}
+    dropped: list[tuple[str, str]] = []
     for key, old in prior.items():
-        if key in seen:
+        if key in alerts:
             continue
-        rule_def = by_rule.get(old.rule)
-        if old.state == PENDING or old.state == INACTIVE:
+        kept, moved = _condition_false(old, by_rule.get(old.rule), now, resolved_retention)
+        transitions.extend(moved)
+        if kept is None:
             dropped.append(key)
-            if old.state == PENDING:
-                transitions.append(
-                    Transition(replace(old, state=INACTIVE, last_eval=now), PENDING, INACTIVE, now)
-                )
-        elif old.state == FIRING:
-            keep = rule_def.keep_firing_for if rule_def is not None else 0.0
-            last_true = old.last_true if old.last_true is not None else now
-            if rule_def is not None and keep > 0 and now - last_true < keep:
-                alerts[key] = replace(old, last_eval=now)
-            else:
-                new = replace(old, state=RESOLVED, resolved_at=now, last_eval=now)
-                alerts[key] = new
-                transitions.append(Transition(new, FIRING, RESOLVED, now))
-        elif old.state == RESOLVED:
-            resolved_at = old.resolved_at if old.resolved_at is not None else now
-            if now - resolved_at >= resolved_retention:
-                dropped.append(key)
-            else:
-                alerts[key] = replace(old, last_eval=now)
+        else:
+            alerts[key] = kept
     return EvalResult(alerts, transitions, dropped)
+
+
+def _condition_true(
+    rule: Rule, old: Alert | None, lhash: str, labels: dict[str, str], value: float, now: int
+) -> tuple[Alert, list[Transition]]:
+    """An alert whose condition holds now: it starts (pending, or firing with no ``for``), fires once
+    its ``for`` has elapsed, or stays as it is with the new value."""
+    annotations = _annotations(rule, labels, value)
+    if old is None or old.state in (INACTIVE, RESOLVED):
+        from_state = INACTIVE if old is None else old.state
+        to_state = FIRING if rule.for_ <= 0 else PENDING
+        new = Alert(
+            rule=rule.name,
+            labels_hash=lhash,
+            state=to_state,
+            active_since=now,
+            fired_at=now if to_state == FIRING else None,
+            resolved_at=None,
+            last_eval=now,
+            last_true=now,
+            value=value,
+            severity=rule.severity,
+            annotations=annotations,
+            last_notified_at=old.last_notified_at if old else None,
+            labels=labels,
+        )
+        return new, [Transition(new, from_state, to_state, now)]
+    updated = replace(
+        old,
+        labels=labels,
+        last_eval=now,
+        last_true=now,
+        value=value,
+        annotations=annotations,
+        severity=rule.severity,
+    )
+    since = old.active_since if old.active_since is not None else now
+    if old.state == PENDING and now - since >= rule.for_:
+        fired = replace(updated, state=FIRING, fired_at=now)
+        return fired, [Transition(fired, PENDING, FIRING, now)]
+    return updated, []
+
+
+def _condition_false(
+    old: Alert, rule: Rule | None, now: int, resolved_retention: float
+) -> tuple[Alert | None, list[Transition]]:
+    """An alert whose condition no longer holds: a pending one is forgotten, a firing one resolves
+    (after ``keep_firing_for``), a resolved one is kept for ``resolved_retention``. None: drop it."""
+    if old.state in (PENDING, INACTIVE):
+        moved = [Transition(replace(old, state=INACTIVE, last_eval=now), PENDING, INACTIVE, now)]
+        return None, moved if old.state == PENDING else []
+    if old.state == FIRING:
+        keep = rule.keep_firing_for if rule is not None else 0.0
+        last_true = old.last_true if old.last_true is not None else now
+        if rule is not None and keep > 0 and now - last_true < keep:
+            return replace(old, last_eval=now), []
+        new = replace(old, state=RESOLVED, resolved_at=now, last_eval=now)
+        return new, [Transition(new, FIRING, RESOLVED, now)]
+    resolved_at = old.resolved_at if old.resolved_at is not None else now
+    if old.state == RESOLVED and now - resolved_at >= resolved_retention:
+        return None, []
+    return replace(old, last_eval=now), []
 
 
 def rules_needing(rules: Iterable[Rule]) -> tuple[set[str], set[tuple[str, float]], bool]:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import case, func, select
 
 from headroom_core.redact import redact_text
 from store import schema
+from store.api import Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +21,7 @@ class ChannelHealth:
     last_error_at: int | None = None  # created_at of the row carrying last_error
 
 
-def channel_health(st: Any) -> list[ChannelHealth]:
+def channel_health(st: Store) -> list[ChannelHealth]:
     o = schema.outbox
     with st.engine.connect() as conn:
         summary = conn.execute(
@@ -55,7 +55,7 @@ def channel_health(st: Any) -> list[ChannelHealth]:
     return result
 
 
-def check_problems(st: Any) -> list[str]:
+def check_problems(st: Store) -> list[str]:
     """Lines for ``headroom check``: channels with permanently failed or long-pending notifications."""
     problems = []
     for h in channel_health(st):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Collection, Iterable
-from typing import Any
 
+from alerts.config import AlertsConfig
 from alerts.rules.models import Rule, Selector
+from store.api import Store
 
 _NON_NEGATIVE_SUFFIXES = ("_bytes", "_seconds", "_total", "_rate", "_count", "_age", "_connections", "_ratio")
 _BOOLEAN_METRICS_SUFFIXES = ("_running", "_active", "_streaming")
@@ -106,7 +107,7 @@ def lint_rules(rules: Iterable[Rule], known_metrics: Collection[str]) -> list[st
     return problems
 
 
-def check_alerts(cfg: Any, known_metrics: Collection[str], st: Any = None) -> list[str]:
+def check_alerts(cfg: AlertsConfig, known_metrics: Collection[str], st: Store | None = None) -> list[str]:
     """Everything ``headroom check`` reports about the ``alerts`` section (`cfg`: AlertsConfig):
     rule files that do not load, lint findings, and (given a store) channels failing to deliver."""
     from alerts.rules import RuleFileError, configured_rules
@@ -124,7 +125,7 @@ def check_alerts(cfg: Any, known_metrics: Collection[str], st: Any = None) -> li
     return problems
 
 
-def check_channel_hosts(cfg: Any) -> list[str]:
+def check_channel_hosts(cfg: AlertsConfig) -> list[str]:
     """Channels whose URL the dispatcher would refuse (scheme, or a private host without permission)."""
     from alerts.channels.alertmanager import endpoint
     from alerts.channels.http import UnsafeURLError, check_url

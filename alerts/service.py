@@ -11,7 +11,7 @@ import signal
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from alerts import channels, outbox, selfmetrics
 from alerts.config import AlertsConfig
@@ -25,7 +25,9 @@ from alerts.silences import active_silences
 from alerts.snapshot import take_snapshot
 from alerts.state import load_alerts, load_groups, save_alerts, save_groups
 from headroom_core.redact import redact_text
+from store.api import Store, open_configured_store
 from store.clock import Clock, system_clock
+from store.config import StoreSettings
 
 log = logging.getLogger("alerts.service")
 
@@ -38,7 +40,7 @@ class CycleResult:
     firing: int
 
 
-def run_cycle(st: Any, cfg: AlertsConfig, rules: list[Rule], now: int | None = None) -> CycleResult:
+def run_cycle(st: Store, cfg: AlertsConfig, rules: list[Rule], now: int | None = None) -> CycleResult:
     """Evaluate once as of ``now`` (default: the store's clock) and persist the outcome atomically."""
     now = int(st.clock()) if now is None else now
     snapshot = take_snapshot(st, rules, now)
@@ -80,7 +82,7 @@ def rules_of(cfg: AlertsConfig) -> list[Rule]:
     return configured_rules(cfg.rules, cfg.rule_files, cfg.default_rules, cfg.disabled_rules)
 
 
-def serve(st: Any, cfg: AlertsConfig, once: bool = False, stop: threading.Event | None = None) -> int:
+def serve(st: Store, cfg: AlertsConfig, once: bool = False, stop: threading.Event | None = None) -> int:
     """Evaluate + dispatch until `stop` is set (or one cycle and a drain when `once`); "now" is the
     store's clock (``open_store(..., clock=...)``).
 
@@ -120,7 +122,7 @@ def serve(st: Any, cfg: AlertsConfig, once: bool = False, stop: threading.Event 
         dispatcher.stop()
 
 
-def _drain(st: Any, cfg: AlertsConfig, timeout: float) -> None:
+def _drain(st: Store, cfg: AlertsConfig, timeout: float) -> None:
     """Wait until nothing is due right now and nothing is being sent (retries scheduled later are left
     for the next run)."""
     deadline = time.monotonic() + timeout
@@ -134,13 +136,17 @@ def _drain(st: Any, cfg: AlertsConfig, timeout: float) -> None:
         time.sleep(0.1)
 
 
-def run_alerts(cfg: Any, once: bool = False, clock: Clock = system_clock) -> int:
+class AlertingConfig(StoreSettings, Protocol):
+    """What ``headroom alerts`` reads of the whole configuration."""
+
+    @property
+    def alerts(self) -> AlertsConfig: ...
+
+
+def run_alerts(cfg: AlertingConfig, once: bool = False, clock: Clock = system_clock) -> int:
     """Entry point of ``headroom alerts`` (`cfg`: the whole Headroom configuration); ``clock`` is
     "now" for evaluation, silences and the outbox."""
-    from store import open_store
-
-    url = cfg.store_url_revealed() if hasattr(cfg, "store_url_revealed") else cfg.store.url
-    st = open_store(url, cfg.store.retention, clock=clock)
+    st = open_configured_store(cfg, clock=clock)
     stop = threading.Event()
     if not once and threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGTERM, signal.SIGINT):

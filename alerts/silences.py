@@ -12,11 +12,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, RowMapping, insert, select, update
 
 from alerts.matchers import Matcher, parse_matchers
 from alerts.routing import ActiveSilence
 from store import schema
+from store.api import Store
 
 
 class SilenceError(ValueError):
@@ -120,7 +121,7 @@ def _state(starts_at: int, ends_at: int, expired_at: int | None, now: float) -> 
     return "active" if starts_at <= now else "pending"
 
 
-def _row_to_silence(row: Mapping[str, Any], now: float) -> Silence:
+def _row_to_silence(row: RowMapping, now: float) -> Silence:
     return Silence(
         id=int(row["id"]),
         matchers=[{"name": m.name, "op": m.op, "value": m.value} for m in _decode(row["matchers_json"])],
@@ -163,7 +164,7 @@ def _who(author: str, comment: str) -> tuple[str, str]:
 
 
 def create_silence(
-    st: Any,
+    st: Store,
     matchers: Iterable[str] | Mapping[str, str],
     starts_at: float,
     ends_at: float,
@@ -193,12 +194,15 @@ def create_silence(
                 expired_at=None,
             )
         )
-        silence_id = int(result.inserted_primary_key[0])
+        key = result.inserted_primary_key
+        if key is None:
+            raise SilenceError("the store did not return the new silence's id")
+        silence_id = int(key[0])
         _audit(conn, silence_id, "create", author, comment, now)
     return silence_id
 
 
-def expire_silence(st: Any, silence_id: int, author: str, comment: str, now: float | None = None) -> None:
+def expire_silence(st: Store, silence_id: int, author: str, comment: str, now: float | None = None) -> None:
     """End a silence now (default: the store's clock); the audit keeps who did it and why. Expiring
     an expired silence is an error."""
     author, comment = _who(author, comment)
@@ -218,7 +222,7 @@ def expire_silence(st: Any, silence_id: int, author: str, comment: str, now: flo
         _audit(conn, int(silence_id), "expire", author, comment, now)
 
 
-def list_silences(st: Any, include_expired: bool = True, now: float | None = None) -> list[Silence]:
+def list_silences(st: Store, include_expired: bool = True, now: float | None = None) -> list[Silence]:
     """Every silence, newest first, in their state at ``now`` (default: the store's clock)."""
     now = st.clock() if now is None else now
     s = schema.silences
@@ -228,7 +232,7 @@ def list_silences(st: Any, include_expired: bool = True, now: float | None = Non
     return [x for x in found if include_expired or x.state != "expired"]
 
 
-def silence_audit(st: Any, silence_id: int | None = None) -> list[AuditEntry]:
+def silence_audit(st: Store, silence_id: int | None = None) -> list[AuditEntry]:
     a = schema.silence_audit
     query = select(a).order_by(a.c.id)
     if silence_id is not None:

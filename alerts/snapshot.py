@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import select
 
@@ -13,9 +12,10 @@ from alerts.evaluator import rules_needing
 from alerts.model import ForecastRow
 from alerts.rules.models import Rule
 from store import schema
+from store.api import Store
 
 
-def read_forecasts(st: Any, since: int) -> list[ForecastRow]:
+def read_forecasts(st: Store, since: int) -> list[ForecastRow]:
     f, t = schema.forecasts, schema.targets
     query = (
         select(
@@ -41,7 +41,7 @@ def read_forecasts(st: Any, since: int) -> list[ForecastRow]:
     ]
 
 
-def take_snapshot(st: Any, rules: Sequence[Rule], now: int) -> Snapshot:
+def take_snapshot(st: Store, rules: Sequence[Rule], now: int) -> Snapshot:
     latest_metrics, ranges, wants_forecasts = rules_needing(rules)
     max_stale = 86400
     latest = {metric: st.latest(metric, max_age=max_stale) for metric in sorted(latest_metrics)}

@@ -21,14 +21,15 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TextIO
 
 from collectors import prometheus_map as pm
 from collectors.config import TargetConfig
 from collectors.engines.base import ConnectionLost, EngineError
 from collectors.engines.prometheus import PromApi, PromSource
 from collectors.shard import UnknownTargets, by_name
-from collectors.wholeconfig import CollectingConfig, open_configured_store
+from collectors.wholeconfig import CollectingConfig
+from store.api import Store, open_configured_store
 from store.types import Sample
 
 log = logging.getLogger(__name__)
@@ -141,7 +142,7 @@ def progress_key(source: PromSource, job: Job, rule_key: str, step: int) -> str:
     return f"{META_PREFIX}{origin}:{job.target}:{rule_key}:{step}"
 
 
-def _load(store: Any, key: str) -> list[Interval]:
+def _load(store: Store, key: str) -> list[Interval]:
     raw = store.meta_get(key)
     if not raw:
         return []
@@ -152,8 +153,77 @@ def _load(store: Any, key: str) -> list[Interval]:
 
 
 # ------------------------------------------------------------------------------------ the import
-def backfill(  # noqa: C901
-    store: Any,
+@dataclass(frozen=True)
+class _Chunk:
+    """One range query still to import: ``[lo, hi)`` of one rule for one job."""
+
+    lo: int
+    hi: int
+    job: Job
+    rule_key: str
+    rule: pm.Rule
+    report: TargetReport
+    key: str  # the progress key in the store's meta table
+    expr: str
+
+
+def _plan_job(
+    store: Store,
+    api: PromApi,
+    source: PromSource,
+    job: Job,
+    window: tuple[int, int, int, int],
+    rate_window: int | None,
+) -> tuple[TargetReport, list[_Chunk]]:
+    """The chunks still missing for one job (what earlier runs imported is skipped)."""
+    start, end, step, chunk = window
+    report = TargetReport(job.target, job.selector)
+    try:
+        present = api.names(job.selector, start, max(end, time.time()), sorted(pm.SOURCE_NAMES))
+        if present is not None and not present:
+            report.errors.append(f"no exporter series match {{{job.selector}}} between the start and the end")
+            return report, []
+        probe = sorted(present or [])[:1]
+        scrape = api.scrape_interval(job.selector, probe[0], end) if probe else None
+    except EngineError as exc:
+        report.errors.append(str(exc))
+        return report, []
+    report.rate_window = rate_window or pm.rate_window(step, scrape)
+    store.ensure_target(job.target, job.engine, job.labels)
+    todo: list[_Chunk] = []
+    for rule_key, rule in pm.applicable(present):
+        expr = rule.expr(job.selector, f"{report.rate_window}s", present)
+        if expr is None:
+            continue
+        report.rules += 1
+        key = progress_key(source, job, rule_key, step)
+        all_chunks = chunks([(start, end + step)], chunk)
+        missing_chunks = chunks(missing(start, end + step, _load(store, key)), chunk)
+        report.chunks_total += len(all_chunks)
+        report.chunks_skipped += len(all_chunks) - len(missing_chunks)
+        todo.extend(_Chunk(lo, hi, job, rule_key, rule, report, key, expr) for lo, hi in missing_chunks)
+    return report, todo
+
+
+def _import_chunk(store: Store, api: PromApi, c: _Chunk, step: int) -> int:
+    """Read one chunk, write its samples and record it as done; returns the samples written."""
+    series = api.range(c.expr, c.lo, c.hi - step, step)
+    samples = [
+        Sample(c.job.target, c.rule.name, {k: labels.get(k, "") for k in c.rule.labels}, ts, value)
+        for labels, points in series
+        for ts, value in points
+        if math.isfinite(value) and c.lo <= ts < c.hi
+    ]
+    if samples:
+        store.write_samples(samples)
+    store.meta_set(c.key, json.dumps(merge([*_load(store, c.key), (c.lo, c.hi)])))
+    c.report.chunks_done += 1
+    c.report.samples += len(samples)
+    return len(samples)
+
+
+def backfill(
+    store: Store,
     source: PromSource,
     jobs: Sequence[Job],
     since: float,
@@ -174,66 +244,30 @@ def backfill(  # noqa: C901
     start = int(math.ceil((end - since) / step) * step)
     chunk = chunk or step * max(1, min(MAX_POINTS, 86400 // step))
     chunk = max(step, chunk // step * step)
-    plans: list[tuple[int, int, Job, str, pm.Rule, TargetReport, str, str]] = []
     reports: list[TargetReport] = []
+    plans: list[_Chunk] = []
     for job in jobs:
-        report = TargetReport(job.target, job.selector)
+        report, todo = _plan_job(store, api, source, job, (start, end, step, chunk), rate_window)
         reports.append(report)
-        try:
-            present = api.names(job.selector, start, max(end, time.time()), sorted(pm.SOURCE_NAMES))
-            if present is not None and not present:
-                report.errors.append(
-                    f"no exporter series match {{{job.selector}}} between the start and the end"
-                )
-                continue
-            probe = sorted(present or [])[:1]
-            scrape = api.scrape_interval(job.selector, probe[0], end) if probe else None
-        except EngineError as exc:
-            report.errors.append(str(exc))
-            continue
-        report.rate_window = rate_window or pm.rate_window(step, scrape)
-        store.ensure_target(job.target, job.engine, job.labels)
-        for rule_key, rule in pm.applicable(present):
-            expr = rule.expr(job.selector, f"{report.rate_window}s", present)
-            if expr is None:
-                continue
-            report.rules += 1
-            key = progress_key(source, job, rule_key, step)
-            all_chunks = chunks([(start, end + step)], chunk)
-            todo = chunks(missing(start, end + step, _load(store, key)), chunk)
-            report.chunks_total += len(all_chunks)
-            report.chunks_skipped += len(all_chunks) - len(todo)
-            plans.extend((lo, hi, job, rule_key, rule, report, key, expr) for lo, hi in todo)
-    plans.sort(key=lambda p: (p[0], p[2].target, p[3]))
+        plans.extend(todo)
+    plans.sort(key=lambda c: (c.lo, c.job.target, c.rule_key))
     bar = Progress(len(plans), progress)
     written = 0
     broken: set[str] = set()
     try:
-        for i, (lo, hi, job, rule_key, rule, report, key, expr) in enumerate(plans):
-            if job.target in broken:
+        for i, c in enumerate(plans):
+            if c.job.target in broken:
                 continue
             try:
-                series = api.range(expr, lo, hi - step, step)
+                written += _import_chunk(store, api, c, step)
             except ConnectionLost as exc:
-                report.errors.append(f"{rule_key}: {exc} (re-run to resume)")
-                broken.add(job.target)
+                c.report.errors.append(f"{c.rule_key}: {exc} (re-run to resume)")
+                broken.add(c.job.target)
                 continue
             except EngineError as exc:
-                report.errors.append(f"{rule_key} {lo}..{hi}: {exc}")
+                c.report.errors.append(f"{c.rule_key} {c.lo}..{c.hi}: {exc}")
                 continue
-            samples = [
-                Sample(job.target, rule.name, {k: labels.get(k, "") for k in rule.labels}, ts, value)
-                for labels, points in series
-                for ts, value in points
-                if math.isfinite(value) and lo <= ts < hi
-            ]
-            if samples:
-                store.write_samples(samples)
-            store.meta_set(key, json.dumps(merge([*_load(store, key), (lo, hi)])))
-            report.chunks_done += 1
-            report.samples += len(samples)
-            written += len(samples)
-            bar.step(f"{job.target} {rule_key}", written)
+            bar.step(f"{c.job.target} {c.rule_key}", written)
             if on_chunk is not None:
                 on_chunk(i + 1)
     finally:

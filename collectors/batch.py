@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from store.activity import ActivityBucket
+from store.api import Store
 from store.types import Event, Sample, StatementStat
 
 
@@ -131,7 +132,7 @@ def merge(batches: list[Batch]) -> Batch:
     return out
 
 
-def write_batch(store: Any, batch: Batch) -> None:
+def write_batch(store: Store, batch: Batch) -> None:
     """Write one batch to the store (blocking; raises when the store is unreachable)."""
     if batch.samples:
         store.write_samples(batch.samples)

@@ -8,7 +8,6 @@ come back with the exact statement to run.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from collectors.batch import Batch
 from collectors.config import TargetConfig
@@ -70,7 +69,7 @@ async def check_target_async(target: TargetConfig, settings: CollectorSettings |
         await engine.close()
 
 
-def check_target(target: Any, settings: CollectorSettings | None = None) -> CheckResult:
+def check_target(target: TargetConfig, settings: CollectorSettings | None = None) -> CheckResult:
     """Blocking wrapper for the CLI."""
     return asyncio.run(check_target_async(target, settings))
 

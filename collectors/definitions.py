@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import yaml
 
@@ -209,8 +209,63 @@ def _ratios(value: Any, where: str, gauges: tuple[str, ...]) -> dict[str, Ratio]
     return out
 
 
-def parse_definition(name: str, engine: str, data: Any, source: Path | None = None) -> MetricDef:  # noqa: C901
-    where = str(source or name)
+def _duration(value: Any, where: str, field_name: str) -> float:
+    try:
+        seconds = parse_positive_duration(value)
+    except ValueError as exc:
+        raise DefinitionError(f"{where}: {field_name}: {exc}") from None
+    if seconds <= 0:
+        raise DefinitionError(f"{where}: {field_name}: must be positive")
+    return seconds
+
+
+def _choice(data: Mapping[str, Any], key: str, default: str, allowed: tuple[str, ...], where: str) -> str:
+    value = data.get(key, default)
+    if value not in allowed:
+        raise DefinitionError(
+            f"{where}: {key}: must be {', '.join(allowed[:-1])} or {allowed[-1]}, not {value!r}"
+        )
+    return str(value)
+
+
+def _requirements(value: Any, where: str) -> tuple[Requirement, ...]:
+    req = value or {}
+    if not isinstance(req, dict):
+        raise DefinitionError(f"{where}: requires: expected a mapping like {{extension: pg_stat_statements}}")
+    requires: list[Requirement] = []
+    for kind, items in req.items():
+        if kind not in _REQUIRE_KINDS:
+            raise DefinitionError(
+                f"{where}: requires: unknown kind {kind!r} ({', '.join(sorted(_REQUIRE_KINDS))})"
+            )
+        requires.extend(Requirement(kind, item) for item in _str_tuple(items, f"{where}: requires.{kind}"))
+    return tuple(requires)
+
+
+def _names(value: Any, where: str) -> dict[str, str]:
+    names = value or {}
+    if not isinstance(names, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in names.items()
+    ):
+        raise DefinitionError(f"{where}: names: expected a mapping column → metric name")
+    return dict(names)
+
+
+def _sql(raw_sql: Any, engine: str, where: str) -> dict[str, dict[int, str]]:
+    """``sql:`` by flavour and minimum version; engines with one flavour key it by version only."""
+    if raw_sql is None:
+        return {}
+    default_flavour = DEFAULT_FLAVOUR.get(engine)
+    if default_flavour is not None:
+        return {default_flavour: _versions(raw_sql, f"{where}: sql")}
+    if not isinstance(raw_sql, dict):
+        raise DefinitionError(f"{where}: sql: expected {{flavour: {{min_version: SQL}}}}")
+    return {
+        str(flavour): _versions(variants, f"{where}: sql.{flavour}") for flavour, variants in raw_sql.items()
+    }
+
+
+def _fields(data: Any, where: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise DefinitionError(f"{where}: expected a mapping")
     unknown = set(data) - _KEYS
@@ -219,82 +274,48 @@ def parse_definition(name: str, engine: str, data: Any, source: Path | None = No
     description = data.get("description")
     if not isinstance(description, str) or not description.strip():
         raise DefinitionError(f"{where}: description: required")
-    try:
-        interval = parse_positive_duration(data.get("interval", "60s"))
-    except ValueError as exc:
-        raise DefinitionError(f"{where}: interval: {exc}") from None
-    if interval <= 0:
-        raise DefinitionError(f"{where}: interval: must be positive")
-    scope = data.get("scope", "instance")
-    if scope not in ("instance", "database"):
-        raise DefinitionError(f"{where}: scope: must be instance or database, not {scope!r}")
-    role = data.get("role", "any")
-    if role not in ("primary", "standby", "any"):
-        raise DefinitionError(f"{where}: role: must be primary, standby or any, not {role!r}")
-    requires: list[Requirement] = []
-    req = data.get("requires") or {}
-    if not isinstance(req, dict):
-        raise DefinitionError(f"{where}: requires: expected a mapping like {{extension: pg_stat_statements}}")
-    for kind, value in req.items():
-        if kind not in _REQUIRE_KINDS:
-            raise DefinitionError(
-                f"{where}: requires: unknown kind {kind!r} ({', '.join(sorted(_REQUIRE_KINDS))})"
-            )
-        for item in _str_tuple(value, f"{where}: requires.{kind}"):
-            requires.append(Requirement(kind, item))
     limit = data.get("limit")
     if limit is not None and (not isinstance(limit, int) or limit <= 0):
         raise DefinitionError(f"{where}: limit: expected a positive integer")
-    timeout = data.get("timeout")
-    if timeout is not None:
-        try:
-            timeout = parse_positive_duration(timeout)
-        except ValueError as exc:
-            raise DefinitionError(f"{where}: timeout: {exc}") from None
-    names = data.get("names") or {}
-    if not isinstance(names, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in names.items()
-    ):
-        raise DefinitionError(f"{where}: names: expected a mapping column → metric name")
-    sql: dict[str, dict[int, str]] = {}
-    raw_sql = data.get("sql")
-    if raw_sql is not None:
-        default_flavour = DEFAULT_FLAVOUR.get(engine)
-        if default_flavour is not None:
-            sql[default_flavour] = _versions(raw_sql, f"{where}: sql")
-        else:
-            if not isinstance(raw_sql, dict):
-                raise DefinitionError(f"{where}: sql: expected {{flavour: {{min_version: SQL}}}}")
-            for flavour, variants in raw_sql.items():
-                sql[str(flavour)] = _versions(variants, f"{where}: sql.{flavour}")
     python = data.get("python")
     if python is not None and (not isinstance(python, str) or ":" not in python):
         raise DefinitionError(f"{where}: python: expected package.module:function")
-    if not sql and not python:
-        raise DefinitionError(f"{where}: needs sql: or python:")
-    gauges = _str_tuple(data.get("gauges"), f"{where}: gauges")
     reset_time = data.get("reset_time")
     if reset_time is not None and not isinstance(reset_time, str):
         raise DefinitionError(f"{where}: reset_time: expected a column name")
+    return data
+
+
+def parse_definition(name: str, engine: str, data: Any, source: Path | None = None) -> MetricDef:
+    """One metric definition (a YAML file's mapping), validated field by field; every error names the
+    file and the field."""
+    where = str(source or name)
+    data = _fields(data, where)
+    interval = _duration(data.get("interval", "60s"), where, "interval")
+    timeout = None if data.get("timeout") is None else _duration(data["timeout"], where, "timeout")
+    sql = _sql(data.get("sql"), engine, where)
+    if not sql and not data.get("python"):
+        raise DefinitionError(f"{where}: needs sql: or python:")
+    gauges = _str_tuple(data.get("gauges"), f"{where}: gauges")
     return MetricDef(
         name=name,
         engine=engine,
-        description=description.strip(),
+        description=str(data["description"]).strip(),
         interval=interval,
-        scope=scope,
-        role=role,
-        requires=tuple(requires),
-        limit=limit,
+        scope=cast(Scope, _choice(data, "scope", "instance", ("instance", "database"), where)),
+        role=cast(Role, _choice(data, "role", "any", ("primary", "standby", "any"), where)),
+        requires=_requirements(data.get("requires"), where),
+        limit=data.get("limit"),
         tags=_str_tuple(data.get("tags"), f"{where}: tags"),
         gauges=gauges,
         ignore=_str_tuple(data.get("ignore"), f"{where}: ignore"),
-        names=dict(names),
+        names=_names(data.get("names"), where),
         sql=sql,
-        python=python,
+        python=data.get("python"),
         timeout=timeout,
         source=source,
         ratios=_ratios(data.get("ratios"), f"{where}: ratios", gauges),
-        reset_time=reset_time,
+        reset_time=data.get("reset_time"),
     )
 
 

@@ -25,9 +25,10 @@ from collectors.runner import SHUTDOWN_WAIT, TargetRunner
 from collectors.runtime import CollectorSettings
 from collectors.shard import UnknownTargets, by_name, select
 from collectors.spool import Spool
-from collectors.wholeconfig import CollectingConfig, open_configured_store
+from collectors.wholeconfig import CollectingConfig
 from collectors.writer import Writer, is_unreachable
 from store import Store
+from store.api import open_configured_store
 from store.clock import Clock, system_clock
 
 log = logging.getLogger(__name__)
@@ -253,7 +254,7 @@ def _log_crash(task: asyncio.Task[None]) -> None:
 
 
 async def collect_once(
-    store: Any,
+    store: Store,
     targets_cfg: Sequence[Any],
     settings: CollectorSettings | None = None,
     interval: float | None = None,

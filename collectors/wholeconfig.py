@@ -9,15 +9,10 @@ from __future__ import annotations
 from typing import Protocol
 
 from collectors.config import CollectorConfig, PrometheusConfig, TargetConfig
-from store import Store, open_store
-from store.clock import Clock, system_clock
-from store.config import StoreConfig
+from store.config import StoreSettings
 
 
-class CollectingConfig(Protocol):
-    @property
-    def store(self) -> StoreConfig: ...
-
+class CollectingConfig(StoreSettings, Protocol):
     @property
     def targets(self) -> list[TargetConfig]: ...
 
@@ -26,11 +21,3 @@ class CollectingConfig(Protocol):
 
     @property
     def prometheus(self) -> PrometheusConfig | None: ...
-
-    def store_url_revealed(self) -> str:
-        """The store URL with its password (from ``store.password_file``): for opening the store only."""
-        ...
-
-
-def open_configured_store(cfg: CollectingConfig, clock: Clock = system_clock, migrate: bool = True) -> Store:
-    return open_store(cfg.store_url_revealed(), cfg.store.retention, migrate=migrate, clock=clock)

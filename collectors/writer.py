@@ -23,13 +23,13 @@ import logging
 import threading
 import time
 from collections import deque
-from typing import Any
 
 from collectors import selfmetrics
 from collectors.batch import Batch, write_batch
 from collectors.drops import DropLedger
 from collectors.isolate import Quarantine, Rejected, StoreUnreachable, is_unreachable, write_isolating
 from collectors.spool import Spool
+from store.api import Store
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ DEFAULT_MEMORY_MAX_ITEMS = 500_000
 class Writer:
     def __init__(
         self,
-        store: Any,
+        store: Store,
         spool: Spool,
         flush_interval: float = 1.0,
         max_items: int = 20000,

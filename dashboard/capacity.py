@@ -13,6 +13,7 @@ import pandas as pd
 
 from dashboard import format as fmt
 from forecasting.persist import status_text
+from store.forecast_details import ForecastDetails
 from store.format import Unit, unit_of
 
 __all__ = [
@@ -32,14 +33,6 @@ def resource_unit(metric: str, resource: str) -> Unit:
         return "bytes"
     unit = unit_of(metric)
     return "count" if unit == "bytes_rate" else unit
-
-
-def _details(raw: object) -> dict[str, Any]:
-    try:
-        out = json.loads(str(raw or "{}"))
-    except ValueError:
-        return {}
-    return out if isinstance(out, dict) else {}
 
 
 def series_text(labels_json: object) -> str:
@@ -112,21 +105,19 @@ def scaling_triggers(fc: pd.DataFrame, now: int) -> pd.DataFrame:
     ``now``: the stored days minus the time since the forecast was made."""
     rows = []
     for _, r in fc.iterrows():
-        details = _details(r.get("details_json"))
+        details = ForecastDetails.from_json(r.get("details_json"))
         elapsed = (now - float(fmt.as_number(r.get("created_at")) or now)) / DAY
-        for t in details.get("triggers") or []:
-            if not isinstance(t, dict):
-                continue
-            stored = fmt.as_number(t.get("days_left"))
+        for t in details.triggers:
+            stored = fmt.as_number(t.days_left)
             rows.append(
                 {
-                    "severity": str(t.get("severity") or "warning"),
-                    "target": str(t.get("target") or r["target"]),
-                    "resource": str(t.get("resource") or r["resource"]),
+                    "severity": t.severity,
+                    "target": t.target or str(r["target"]),
+                    "resource": t.resource or str(r["resource"]),
                     "series": series_text(r.get("labels_json")),
-                    "rule": str(t.get("rule") or ""),
+                    "rule": t.rule,
                     "days_left": None if stored is None else max(stored - elapsed, 0.0),
-                    "action": str(t.get("action") or details.get("action") or ""),
+                    "action": t.action or details.action,
                 }
             )
     out = pd.DataFrame(rows, columns=TRIGGER_COLUMNS)

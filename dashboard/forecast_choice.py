@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 from dashboard import format as fmt
-from forecasting.selection import explain_text, stored_explanation
+from forecasting.selection import explain_text
+from store.forecast_details import ForecastDetails
 
 
 def choice_caption(details_json: str | None) -> str:
     """ "Model choice: …" from ``details_json`` of a ``forecasts`` row, or "" if it has none."""
-    try:
-        details = json.loads(details_json or "{}")
-    except ValueError:
-        return ""
-    text = (
-        explain_text(stored_explanation(details), lambda v, d: fmt.fmt_number(v, d))
-        if isinstance(details, dict)
-        else ""
-    )
+    explanation = ForecastDetails.from_json(details_json).explanation()
+    text = explain_text(explanation, lambda v, d: fmt.fmt_number(v, d)) if explanation else ""
     return f"Model choice: {text}" if text else ""

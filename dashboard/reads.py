@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from dashboard.format import series_name
 from store.advisor_state import fleet_findings
+from store.api import Store
 
 SERIES_COLUMNS = ["target", "metric", "series", "labels", "ts", "time", "value", "resolution_s"]
 
@@ -36,7 +37,7 @@ def _times(ts: pd.Series) -> pd.Series:
     return pd.to_datetime(ts.astype("int64"), unit="s", utc=True)
 
 
-def targets(st: Any) -> pd.DataFrame:
+def targets(st: Store) -> pd.DataFrame:
     rows = [_as_dict(t) for t in st.list_targets()]
     df = pd.DataFrame(rows, columns=["id", "name", "engine", "labels", "added_at"])
     if not df.empty:
@@ -45,7 +46,7 @@ def targets(st: Any) -> pd.DataFrame:
 
 
 def series_range(
-    st: Any,
+    st: Store,
     metric: str,
     target_names: Iterable[str],
     start: int,
@@ -91,7 +92,7 @@ three times the longest collection interval (1 h)."""
 
 
 def latest(
-    st: Any,
+    st: Store,
     metric: str,
     target: str | None = None,
     matchers: Mapping[str, str] | None = None,
@@ -119,7 +120,7 @@ def latest(
 
 
 def events(
-    st: Any, target: str | None, since: int, until: int | None = None, kinds: list[str] | None = None
+    st: Store, target: str | None, since: int, until: int | None = None, kinds: list[str] | None = None
 ) -> pd.DataFrame:
     rows = [_as_dict(e) for e in st.events(target=target, since=since, until=until, kinds=kinds)]
     df = pd.DataFrame(rows, columns=["target", "ts", "kind", "message", "severity", "details"])
@@ -141,7 +142,7 @@ STATEMENT_ORDER = {
 
 
 def top_statements(
-    st: Any, target: str, start: int, end: int, order_by: str = "total_ms", limit: int = 50
+    st: Store, target: str, start: int, end: int, order_by: str = "total_ms", limit: int = 50
 ) -> pd.DataFrame:
     rows = [_as_dict(r) for r in st.top_statements(target, start, end, order_by=order_by, limit=limit)]
     df = pd.DataFrame(rows)
@@ -170,12 +171,12 @@ def top_statements(
     return df
 
 
-def statement_total_ms(st: Any, target: str, start: int, end: int) -> float:
+def statement_total_ms(st: Store, target: str, start: int, end: int) -> float:
     """Total time of every statement (the ``(other)`` row included) over the range."""
     return float(st.statement_total_ms(target, start, end))
 
 
-def statement_trend(st: Any, target: str, queryid: str, start: int, end: int) -> pd.DataFrame:
+def statement_trend(st: Store, target: str, queryid: str, start: int, end: int) -> pd.DataFrame:
     """Per-interval calls and total time of one statement (from ``statement_stats``)."""
     from store import schema
 
@@ -197,7 +198,7 @@ def statement_trend(st: Any, target: str, queryid: str, start: int, end: int) ->
     return df
 
 
-def forecasts(st: Any) -> pd.DataFrame:
+def forecasts(st: Store) -> pd.DataFrame:
     """The newest forecast per (target, resource, metric, labels)."""
     from store import schema
 
@@ -270,7 +271,7 @@ def forecast_points(points_json: str) -> pd.DataFrame:
     return df
 
 
-def alert_states(st: Any) -> pd.DataFrame:
+def alert_states(st: Store) -> pd.DataFrame:
     from store import schema
 
     a = schema.alert_state
@@ -303,7 +304,7 @@ def alert_states(st: Any) -> pd.DataFrame:
     )
 
 
-def alert_history(st: Any, since: int, limit: int = 500) -> pd.DataFrame:
+def alert_history(st: Store, since: int, limit: int = 500) -> pd.DataFrame:
     from store import schema
 
     h = schema.alert_history
@@ -348,7 +349,7 @@ def alert_target(labels_json: str) -> str | None:
     return str(value) if value is not None else None
 
 
-def collector_spool(st: Any) -> pd.DataFrame:
+def collector_spool(st: Store) -> pd.DataFrame:
     """Each collector's spool as it last published it: backlog waiting for the store, items dropped."""
     import json
 
@@ -369,7 +370,7 @@ def collector_spool(st: Any) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["collector", "batches", "bytes", "dropped_items", "updated_at"])
 
 
-def demo_history(st: Any) -> dict[str, Any] | None:
+def demo_history(st: Store) -> dict[str, Any] | None:
     """The generated-demo-history marker, when the store holds generated (not measured) samples."""
     import json
 
@@ -382,12 +383,12 @@ def demo_history(st: Any) -> dict[str, Any] | None:
 PLAN_EVENTS = ("plan_change", "plan_regression")
 
 
-def statement_plans(st: Any, target: str, queryid: str) -> list[Any]:
+def statement_plans(st: Store, target: str, queryid: str) -> list[Any]:
     """The captured plans of one statement (``store.plans.PlanRow``), oldest first."""
     return list(st.plans(target, queryid))
 
 
-def plan_changes(st: Any, target: str, queryid: str, since: int) -> list[dict[str, Any]]:
+def plan_changes(st: Store, target: str, queryid: str, since: int) -> list[dict[str, Any]]:
     """Plan changes of one statement since ``since``, newest first: kind, ts and the event's details
     (plans and mean times before and after)."""
     found = st.events(target=target, since=since, kinds=list(PLAN_EVENTS))
@@ -397,12 +398,12 @@ def plan_changes(st: Any, target: str, queryid: str, since: int) -> list[dict[st
     return sorted(out, key=lambda d: -int(d["ts"]))
 
 
-def index_advice(st: Any, target: str) -> list[Any]:
+def index_advice(st: Store, target: str) -> list[Any]:
     """The target's current index advice (``store.plans.Advice``), largest share of time first."""
     return list(st.index_advice(target))
 
 
-def advisor_findings(st: Any) -> pd.DataFrame:
+def advisor_findings(st: Store) -> pd.DataFrame:
     """The latest advisor run's findings of every target (what ``headroom check --advise`` stored)."""
     columns = ["target", "severity", "area", "check", "title", "finding", "fix", "doc", "ts"]
     return pd.DataFrame(fleet_findings(st), columns=columns)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from store.activity import ActivityBucket, ActivityRow
+from store.api import Store
 
 HOSTILE_QUERY = "UPDATE orders SET note = '<b>x</b> <!channel> *bold*' WHERE id = 1"
 SPAN_S = 2 * 3600
@@ -84,7 +85,7 @@ def _snapshot(now: int) -> list[dict[str, Any]]:
     ]
 
 
-def populate_activity(store: Any, targets: list[str], end: int) -> None:
+def populate_activity(store: Store, targets: list[str], end: int) -> None:
     for i, name in enumerate(targets):
         first = end - SPAN_S - (end - SPAN_S) % 10
         for ts in range(first, end - 10, STEP_S):

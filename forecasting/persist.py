@@ -11,6 +11,7 @@ import numpy as np
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from forecasting.selection import Pool
+from store.forecast_details import ForecastDetails
 
 MAX_POINTS = 800
 #: what a stored status means, as the Capacity page and the report say it
@@ -60,7 +61,7 @@ class Row:
     p50_ts: int | None = None
     p90_ts: int | None = None
     points: list[list[float | None]] = field(default_factory=list)  # [ts, yhat, lo80, hi80, lo95, hi95]
-    details: dict[str, Any] = field(default_factory=dict)
+    details: ForecastDetails = field(default_factory=ForecastDetails)
 
 
 def write_rows(engine: Engine, rows: list[Row]) -> int:
@@ -84,7 +85,7 @@ def write_rows(engine: Engine, rows: list[Row]) -> int:
             "p50_ts": r.p50_ts,
             "p90_ts": r.p90_ts,
             "points_json": json.dumps(r.points, separators=(",", ":")),
-            "details_json": json.dumps(r.details, separators=(",", ":"), default=_json_default),
+            "details_json": r.details.to_json(),
         }
         for r in rows
     ]
@@ -114,17 +115,7 @@ def supersede(conn: Connection, keys: set[tuple[int, str, str, str]]) -> None:
     )
 
 
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o) if np.isfinite(o) else None
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
-def latest_details(engine: Engine, target_id: int) -> dict[tuple[str, str, str], tuple[int, dict[str, Any]]]:
+def latest_details(engine: Engine, target_id: int) -> dict[tuple[str, str, str], tuple[int, ForecastDetails]]:
     """Newest ``(created_at, details)`` per (resource, metric, labels_json) of one target."""
     from store.schema import forecasts as f
 
@@ -133,16 +124,13 @@ def latest_details(engine: Engine, target_id: int) -> dict[tuple[str, str, str],
         .where(f.c.is_latest == 1, f.c.target_id == target_id)
         .order_by(f.c.created_at.desc(), f.c.id.desc())
     )
-    out: dict[tuple[str, str, str], tuple[int, dict[str, Any]]] = {}
+    out: dict[tuple[str, str, str], tuple[int, ForecastDetails]] = {}
     with engine.connect() as conn:
         for r in conn.execute(q):
             key = (r.resource, r.metric, r.labels_json)
             if key in out:
                 continue
-            try:
-                out[key] = (int(r.created_at), json.loads(r.details_json or "{}"))
-            except ValueError:
-                continue
+            out[key] = (int(r.created_at), ForecastDetails.from_json(r.details_json))
     return out
 
 
@@ -167,7 +155,7 @@ def newest_rows(engine: Engine) -> list[dict[str, Any]]:
                 continue
             seen.add(key)
             m["points"] = json.loads(m.pop("points_json") or "[]")
-            m["details"] = json.loads(m.pop("details_json") or "{}")
+            m["details"] = ForecastDetails.from_json(m.pop("details_json"))
             m["labels"] = json.loads(m.pop("labels_json") or "{}")
             rows.append(m)
     return rows
@@ -200,12 +188,11 @@ class EvidencePools:
                 if (r.name, r.metric, r.labels_json) in seen:
                     continue
                 seen.add((r.name, r.metric, r.labels_json))
+                sel = ForecastDetails.from_json(r.details_json).choice("main")
+                scores, group = sel.get("scores"), sel.get("group")
                 try:
-                    details = json.loads(r.details_json or "{}")
-                    sel = (details.get("selection") or {}).get("main") or {}
-                    scores, group = sel.get("scores"), sel.get("group")
                     labels = json.loads(r.labels_json or "{}")
-                except (ValueError, AttributeError):
+                except ValueError:
                     continue
                 if not scores or not group or not isinstance(scores, dict):
                     continue

@@ -13,11 +13,14 @@ from pathlib import Path
 from typing import Any
 
 from forecasting.persist import newest_rows, status_text
-from forecasting.selection import explain_text, stored_explanation
+from forecasting.selection import explain_text
 from forecasting.svg import chart
 from store import format as fmt
 from store.advisor_state import fleet_findings
+from store.api import Store, open_configured_store
 from store.clock import Clock, system_clock
+from store.config import StoreSettings
+from store.forecast_details import ForecastDetails
 
 DAY = 86400
 
@@ -82,27 +85,28 @@ def _risk_rows(rows: list[dict[str, Any]], now: int) -> str:
         "<th>P90 (latest)</th><th>days to P10</th><th>triggers</th><th>recommended action</th></tr>"
     ]
     for r in risky:
-        trig = r["details"].get("triggers") or []
-        sev = "crit" if any(t.get("severity") == "critical" for t in trig) else ("warn" if trig else "")
-        trig_text = "; ".join(t.get("rule", "") for t in trig) or "—"
+        details: ForecastDetails = r["details"]
+        trig = details.triggers
+        sev = "crit" if any(t.severity == "critical" for t in trig) else ("warn" if trig else "")
+        trig_text = "; ".join(t.rule for t in trig) or "—"
         out.append(
             f"<tr class='{sev}'><td>{escape(r['target'])}</td><td>{escape(RESOURCE_TITLES.get(r['resource'], r['resource']))}</td>"
             f"<td>{escape(fmt.fmt_labels(r['labels']) or r['metric'])}</td><td>{_date(r['p10_ts'])}</td><td>{_date(r['p50_ts'])}</td>"
             f"<td>{_date(r['p90_ts']) if r['p90_ts'] is not None else 'after the horizon'}</td>"
             f"<td>{_days(r['p10_ts'], now)}</td><td>{escape(trig_text)}</td>"
-            f"<td>{escape(r['details'].get('action') or '')}</td></tr>"
+            f"<td>{escape(details.action)}</td></tr>"
         )
     out.append("</table>")
     return "".join(out)
 
 
 def _resource_section(r: dict[str, Any], now: int) -> str:
-    d = r["details"]
+    d: ForecastDetails = r["details"]
     unit = fmt.unit_of(r["metric"])
     title = RESOURCE_TITLES.get(r["resource"], r["resource"])
     labels = fmt.fmt_labels(r["labels"])
-    points = d.get("capacity_points") or r["points"]
-    history = d.get("history") or []
+    points = d.capacity_points or r["points"]
+    history = d.history
     points = _shown(points, history, r, now)
     svg = chart(
         history,
@@ -112,14 +116,14 @@ def _resource_section(r: dict[str, Any], now: int) -> str:
         unit,
         f"{title} {labels}",
     )
-    mase_by = (d.get("selection") or {}).get("main") or {}
+    mase_by = d.choice("main")
     record = ", ".join(
         f"{escape(k)} {fmt.fmt_decimal(v, 2)}"
         for k, v in sorted((mase_by.get("mase_by_model") or {}).items(), key=lambda kv: kv[1])
     )
     status = r["status"]
-    message = d.get("message") or ""
-    source = d.get("threshold_source") or ""
+    message = d.message
+    source = d.threshold_source
     threshold = (
         fmt.DASH
         if r["threshold"] is None
@@ -132,9 +136,9 @@ def _resource_section(r: dict[str, Any], now: int) -> str:
         f"<tr><th>limit</th><td>{threshold}</td></tr>"
         f"<tr><th>reaches the limit</th><td>{_dates_text(r)}</td></tr>"
         f"<tr><th>model</th><td>{_model_text(r)}</td></tr>"
-        f"<tr><th>model choice</th><td>{escape(explain_text(stored_explanation(d), fmt.fmt_number)) or '—'}</td></tr>"
+        f"<tr><th>model choice</th><td>{escape(explain_text(d.explanation(), fmt.fmt_number)) or '—'}</td></tr>"
         f"<tr><th>track record</th><td class='muted'>{record or '—'}</td></tr>"
-        f"<tr><th>forecast made</th><td>{_date(r['created_at'])}{' (routine refresh)' if d.get('routine') else ''}</td></tr>"
+        f"<tr><th>forecast made</th><td>{_date(r['created_at'])}{' (routine refresh)' if d.routine else ''}</td></tr>"
         "</table></div>"
     )
 
@@ -159,7 +163,7 @@ def _shown(points: list[Any], history: list[Any], r: dict[str, Any], now: int) -
     return [p for p in points if int(p[0]) <= cut]
 
 
-def _advisor_section(st: Any) -> str:
+def _advisor_section(st: Store) -> str:
     """The advisors' findings (``headroom check --advise``), most severe first."""
     findings = fleet_findings(st)
     if not findings:
@@ -178,7 +182,7 @@ def _advisor_section(st: Any) -> str:
     return "".join(out)
 
 
-def render_report_html(st: Any, now: int | None = None) -> str:
+def render_report_html(st: Store, now: int | None = None) -> str:
     """The report as one HTML string, from the newest forecast of every series in the store."""
     now = int(st.clock()) if now is None else int(now)
     rows = newest_rows(st.engine)
@@ -211,16 +215,14 @@ def render_report_html(st: Any, now: int | None = None) -> str:
     return "".join(body)
 
 
-def write_report(cfg: Any, out_path: str | Path, clock: Clock = system_clock) -> Path:
+def write_report(cfg: StoreSettings | Store, out_path: str | Path, clock: Clock = system_clock) -> Path:
     """Entry point of ``headroom report --out FILE``: ``cfg`` is the loaded ``HeadroomConfig``
     (or an open store, whose clock is used). Returns the path written."""
     out = Path(out_path)
-    if hasattr(cfg, "engine"):
+    if isinstance(cfg, Store):
         html = render_report_html(cfg)
     else:
-        from store import open_store
-
-        st = open_store(cfg.store_url_revealed(), getattr(cfg.store, "retention", None), clock=clock)
+        st = open_configured_store(cfg, clock=clock)
         try:
             html = render_report_html(st)
         finally:

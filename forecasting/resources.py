@@ -42,6 +42,35 @@ class StoreLike(Protocol):
     ) -> list[Any]: ...
 
 
+class CapacityLike(Protocol):
+    """The known limits of a target (``collectors.config.CapacityConfig``)."""
+
+    @property
+    def disk_bytes(self) -> float | None: ...
+
+    @property
+    def max_qps(self) -> float | None: ...
+
+    @property
+    def max_connections(self) -> float | None: ...
+
+
+class TargetLike(Protocol):
+    """What forecasting reads of a configured target (``collectors.config.TargetConfig``)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def engine(self) -> str: ...
+
+    @property
+    def labels(self) -> Mapping[str, str]: ...
+
+    @property
+    def capacity(self) -> CapacityLike: ...
+
+
 @dataclass(frozen=True)
 class TargetInfo:
     """What forecasting needs of a configured target."""
@@ -53,14 +82,14 @@ class TargetInfo:
     max_connections: float | None = None
 
     @classmethod
-    def from_config(cls, target: Any) -> TargetInfo:
-        cap = getattr(target, "capacity", None)
+    def from_config(cls, target: TargetLike) -> TargetInfo:
+        cap = target.capacity
         return cls(
             name=str(target.name),
             engine=str(target.engine),
-            disk_bytes=getattr(cap, "disk_bytes", None),
-            max_qps=getattr(cap, "max_qps", None),
-            max_connections=getattr(cap, "max_connections", None),
+            disk_bytes=cap.disk_bytes,
+            max_qps=cap.max_qps,
+            max_connections=cap.max_connections,
         )
 
 
@@ -74,7 +103,9 @@ class Job:
     points: list[tuple[int, float]]
     threshold: float | None
     threshold_source: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    dropped_after_resets: int = 0  # load points blanked after a restart, stats reset or failover
+    summed_series: int = 0  # disk: how many series (databases, tablespaces) were summed
+    summed_metrics: list[str] = field(default_factory=list)  # and of which metrics
     #: seconds each point stands for (0: raw samples) and whether it is labelled by the end of its
     #: bucket (sums of several series) rather than its start (store rollups)
     step: int = 0
@@ -188,7 +219,8 @@ def _disk_job(reader: Reader, info: TargetInfo, metrics: Sequence[str]) -> Job |
         points,
         float(info.disk_bytes) if info.disk_bytes else None,
         source,
-        {"members": len(series), "metrics": list(metrics)},
+        summed_series=len(series),
+        summed_metrics=list(metrics),
     )
 
 

@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Protocol
 
 import numpy as np
 
@@ -20,11 +20,14 @@ from forecasting.capacity import COUNTER, CROSSING, EXCEEDED, LOAD, Crossing, ca
 from forecasting.config import ForecastingConfig
 from forecasting.persist import EvidencePools, Row, labels_json, latest_details, thin, write_rows
 from forecasting.pipeline import NOT_ENOUGH_HISTORY, OK, Forecast, forecast_series, refresh_series
-from forecasting.resources import Job, Reader, TargetInfo, jobs_for_target
+from forecasting.resources import Job, Reader, TargetInfo, TargetLike, jobs_for_target
 from forecasting.selection import Pool
 from forecasting.series import HOUR, regularise, trim_leading_gaps
-from forecasting.triggers import DEFAULT_RULES, TriggerRule, evaluate_rules, recommended_action
+from forecasting.triggers import DEFAULT_RULES, Trigger, TriggerRule, evaluate_rules, recommended_action
+from store.api import Store, open_configured_store
 from store.clock import Clock, system_clock
+from store.config import StoreSettings
+from store.forecast_details import ForecastDetails, Selection
 
 log = logging.getLogger("headroom.forecasting")
 
@@ -38,7 +41,7 @@ class Summary:
     full: int = 0
     routine: int = 0
     not_enough_history: int = 0
-    triggers: list[dict[str, Any]] = field(default_factory=list)
+    triggers: list[Trigger] = field(default_factory=list)
 
 
 def _rules(settings: ForecastingConfig) -> tuple[TriggerRule, ...]:
@@ -117,113 +120,160 @@ def blank_after_resets(job: Job, reset_ts: Sequence[int]) -> int:
     return dropped
 
 
+@dataclass
+class Fits:
+    """The forecasts of one job: the band shown (``main``) and the capacity question's."""
+
+    main: Forecast
+    capacity: Forecast | None = None
+    crossing: Crossing | None = None
+
+
+def reusable_choice(
+    previous: ForecastDetails | None, job: Job, settings: ForecastingConfig, now: int
+) -> dict[str, Selection | None]:
+    """The stored model choice a routine run may refit, or {} when a full selection is due."""
+    if previous is None or previous.kind != job.kind:
+        return {}
+    if now - int(previous.selected_at or 0) >= settings.reselect_every:
+        return {}
+    return previous.selection
+
+
+def _fit_load(
+    job: Job,
+    settings: ForecastingConfig,
+    prev: Mapping[str, Selection | None],
+    pools: Mapping[str, Pool] | None,
+) -> Fits:
+    """Load: the band shown is hourly means; the capacity question reads the peaks."""
+    hourly = trim_leading_gaps(regularise(job.points, HOUR, "mean"))
+    h = max(1, int(settings.load_horizon // HOUR))
+    main_sel = prev.get("main")
+    main = (
+        refresh_series(hourly, h, main_sel)
+        if main_sel
+        else forecast_series(
+            hourly,
+            h,
+            n_origins=settings.backtest_origins,
+            calibration_origins=settings.calibration_origins,
+            pools=pools,
+        )
+    )
+    if main.status != OK:  # not enough hourly history: forecast on the finer grid instead
+        main, _ = forecast_capacity(
+            job.points,
+            LOAD,
+            float("inf"),
+            settings.load_horizon / 86400,
+            settings.backtest_origins,
+            settings.calibration_origins,
+        )
+    if job.threshold is None:
+        return Fits(main)
+    cap_fc, crossing = forecast_capacity(
+        job.points,
+        LOAD,
+        job.threshold,
+        settings.horizon / 86400,
+        settings.backtest_origins,
+        settings.calibration_origins,
+        prev.get("capacity"),
+    )
+    return Fits(main, cap_fc, crossing)
+
+
+def _fit_capacity(job: Job, settings: ForecastingConfig, prev: Mapping[str, Selection | None]) -> Fits:
+    """Storage, counters and ages: one forecast answers both questions."""
+    cap_fc, crossing = forecast_capacity(
+        job.points,
+        job.kind,
+        job.threshold if job.threshold is not None else float("inf"),
+        settings.horizon / 86400,
+        settings.backtest_origins,
+        settings.calibration_origins,
+        prev.get("capacity"),
+    )
+    return Fits(cap_fc, cap_fc, crossing if job.threshold is not None else None)
+
+
+def _selection(job: Job, fits: Fits) -> dict[str, Selection | None]:
+    main = fits.main.selection() if fits.main.status == OK else None
+    selection: dict[str, Selection | None] = {"main": main}
+    if fits.capacity is not None and fits.capacity.status == OK:
+        selection["capacity"] = fits.capacity.selection()
+    elif job.kind == LOAD and job.threshold is None:
+        selection["capacity"] = main  # nothing else to select: routine runs may reuse
+    return selection
+
+
+def _triggers(job: Job, fits: Fits, now: int, rules: Sequence[TriggerRule]) -> tuple[str, list[Trigger]]:
+    """The recommended action and the scaling triggers that fire, when the limit is crossed."""
+    cap_fc, crossing = fits.capacity, fits.crossing
+    if crossing is None or crossing.p10_ts is None or cap_fc is None:
+        return "", []
+    current = cap_fc.last_value if cap_fc.status == OK else 0.0
+    action = recommended_action(job.resource, float(job.threshold or 0.0), _growth_p90(cap_fc), current)
+    series = f"{job.metric}{labels_json(job.labels)}"
+    fired = evaluate_rules(
+        job.resource, job.target, series, now, crossing.p10_ts, crossing.p50_ts, action, tuple(rules)
+    )
+    return action, fired
+
+
+def _details(
+    job: Job, fits: Fits, now: int, full: bool, previous: ForecastDetails | None, rules: Sequence[TriggerRule]
+) -> ForecastDetails:
+    main, cap_fc, crossing = fits.main, fits.capacity, fits.crossing
+    grid = capacity_grid(job.points, job.kind)
+    capacity_ok = cap_fc is not None and cap_fc.status == OK
+    offset = crossing.offset if crossing else 0.0
+    action, fired = _triggers(job, fits, now, rules)
+    return ForecastDetails(
+        kind=job.kind,
+        threshold_source=job.threshold_source,
+        dropped_after_resets=job.dropped_after_resets or None,
+        members=job.summed_series or None,
+        metrics=job.summed_metrics or None,
+        selection=_selection(job, fits),
+        selected_at=now if full or previous is None else int(previous.selected_at or now),
+        routine=not full,
+        history=_history(job.points, int(grid.step) if len(grid.values) else 3600),
+        history_step=int(grid.step),
+        message=main.message or (crossing.message if crossing else ""),
+        last_value=main.last_value if main.status == OK else None,
+        level_shifts=main.level_shifts,
+        # counters: the age if nothing froze from now on: consumption forecast plus what is not consumed yet
+        capacity_points=_points(cap_fc, offset)
+        if job.kind == COUNTER and cap_fc is not None and capacity_ok and crossing is not None
+        else None,
+        crossing_status=crossing.status if crossing else None,
+        horizon_end=crossing.horizon_end if crossing else None,
+        current=cap_fc.last_value + offset if cap_fc is not None and capacity_ok else None,
+        growth_per_day_p90=_growth_p90(cap_fc) if cap_fc is not None and capacity_ok else None,
+        action=action,
+        triggers=fired,
+    )
+
+
 def forecast_job(
     job: Job,
     settings: ForecastingConfig,
     now: int,
-    previous: dict[str, Any] | None,
+    previous: ForecastDetails | None,
     rules: Sequence[TriggerRule],
     pools: Mapping[str, Pool] | None = None,
 ) -> tuple[Row, bool]:
     """Forecast one job; returns the row (target_id left 0) and whether it was a full selection.
     ``pools``: the other series of the same metric, for the pooled model choice."""
-    reuse = (
-        previous is not None
-        and now - int(previous.get("selected_at", 0)) < settings.reselect_every
-        and previous.get("kind") == job.kind
-    )
-    prev_sel = (previous or {}).get("selection", {}) if reuse else {}
-    full = not (reuse and prev_sel.get("capacity"))
-    details: dict[str, Any] = {"kind": job.kind, "threshold_source": job.threshold_source, **job.extra}
-    horizon_days = settings.horizon / 86400
-    crossing: Crossing | None = None
-    main: Forecast
-    cap_fc: Forecast | None = None
-    if job.kind == LOAD:
-        # the band shown: hourly means; the capacity question: the daily (or hourly) peaks
-        hourly = trim_leading_gaps(regularise(job.points, HOUR, "mean"))
-        h = max(1, int(settings.load_horizon // HOUR))
-        main = (
-            refresh_series(hourly, h, prev_sel["main"])
-            if not full and prev_sel.get("main")
-            else forecast_series(
-                hourly,
-                h,
-                n_origins=settings.backtest_origins,
-                calibration_origins=settings.calibration_origins,
-                pools=pools,
-            )
-        )
-        if main.status != OK:  # not enough hourly history: forecast on the finer grid instead
-            main, _ = forecast_capacity(
-                job.points,
-                LOAD,
-                float("inf"),
-                settings.load_horizon / 86400,
-                settings.backtest_origins,
-                settings.calibration_origins,
-            )
-        if job.threshold is not None:
-            cap_fc, crossing = forecast_capacity(
-                job.points,
-                LOAD,
-                job.threshold,
-                horizon_days,
-                settings.backtest_origins,
-                settings.calibration_origins,
-                None if full else prev_sel.get("capacity"),
-            )
-    else:
-        cap_fc, crossing = forecast_capacity(
-            job.points,
-            job.kind,
-            job.threshold if job.threshold is not None else float("inf"),
-            horizon_days,
-            settings.backtest_origins,
-            settings.calibration_origins,
-            None if full else prev_sel.get("capacity"),
-        )
-        main = cap_fc
-        if job.threshold is None:
-            crossing = None
-    selection: dict[str, Any] = {"main": main.selection() if main.status == OK else None}
-    if cap_fc is not None and cap_fc.status == OK:
-        selection["capacity"] = cap_fc.selection()
-    elif job.kind == LOAD and job.threshold is None:
-        selection["capacity"] = selection["main"]  # nothing else to select: routine runs may reuse
-    details["selection"] = selection
-    details["selected_at"] = now if full else int((previous or {}).get("selected_at", now))
-    details["routine"] = not full
-    grid = capacity_grid(job.points, job.kind)
-    details["history"] = _history(job.points, int(grid.step) if len(grid.values) else 3600)
-    details["history_step"] = int(grid.step)
-    details["message"] = main.message or (crossing.message if crossing else "")
-    details["last_value"] = main.last_value if main.status == OK else None
-    details["level_shifts"] = main.level_shifts
-    if job.kind == COUNTER and cap_fc is not None and cap_fc.status == OK and crossing is not None:
-        # the age if nothing froze from now on: consumption forecast plus what is not consumed yet
-        details["capacity_points"] = _points(cap_fc, crossing.offset)
-    if crossing is not None:
-        details["crossing_status"] = crossing.status
-        details["horizon_end"] = crossing.horizon_end
-    action = ""
-    fired: list[dict[str, Any]] = []
-    if cap_fc is not None and cap_fc.status == OK:
-        details["current"] = cap_fc.last_value + (crossing.offset if crossing else 0.0)
-        details["growth_per_day_p90"] = _growth_p90(cap_fc)
-    if crossing is not None and crossing.p10_ts is not None and cap_fc is not None:
-        current = cap_fc.last_value if cap_fc.status == OK else 0.0
-        action = recommended_action(job.resource, float(job.threshold or 0.0), _growth_p90(cap_fc), current)
-        series = f"{job.metric}{labels_json(job.labels)}"
-        fired = [
-            t.__dict__
-            for t in evaluate_rules(
-                job.resource, job.target, series, now, crossing.p10_ts, crossing.p50_ts, action, tuple(rules)
-            )
-        ]
-    details["action"] = action
-    details["triggers"] = fired
-    scored = cap_fc if (cap_fc is not None and job.kind != LOAD) else main
+    prev = reusable_choice(previous, job, settings, now)
+    full = not prev.get("capacity")
+    if full:
+        prev = {}
+    fits = _fit_load(job, settings, prev, pools) if job.kind == LOAD else _fit_capacity(job, settings, prev)
+    crossing = fits.crossing
+    scored = fits.capacity if (fits.capacity is not None and job.kind != LOAD) else fits.main
     row = Row(
         target_id=0,
         metric=job.metric,
@@ -238,16 +288,29 @@ def forecast_job(
         p10_ts=crossing.p10_ts if crossing else None,
         p50_ts=crossing.p50_ts if crossing else None,
         p90_ts=crossing.p90_ts if crossing else None,
-        points=_points(main),
-        details=details,
+        points=_points(fits.main),
+        details=_details(job, fits, now, full, previous, rules),
     )
-    if main.status == NOT_ENOUGH_HISTORY and (cap_fc is None or cap_fc.status != OK):
+    if fits.main.status == NOT_ENOUGH_HISTORY and (fits.capacity is None or fits.capacity.status != OK):
         row.status = NOT_ENOUGH_HISTORY
     return row, full
 
 
+class ForecastRunConfig(StoreSettings, Protocol):
+    """What ``headroom forecast`` reads of the whole configuration."""
+
+    @property
+    def targets(self) -> Sequence[TargetLike]: ...
+
+    @property
+    def forecasting(self) -> ForecastingConfig: ...
+
+
 def forecast_targets(
-    st: Any, targets: Sequence[Any], settings: ForecastingConfig | None = None, now: int | None = None
+    st: Store,
+    targets: Sequence[TargetLike | TargetInfo],
+    settings: ForecastingConfig | None = None,
+    now: int | None = None,
 ) -> Summary:
     """One pass over ``targets`` (config ``TargetConfig`` objects or :class:`TargetInfo`) as of
     ``now`` (default: the store's clock)."""
@@ -261,7 +324,8 @@ def forecast_targets(
         info = target if isinstance(target, TargetInfo) else TargetInfo.from_config(target)
         if info.engine not in ("postgres", "mysql"):
             continue
-        target_id = st.ensure_target(info.name, info.engine, dict(getattr(target, "labels", {}) or {}))
+        labels = {} if isinstance(target, TargetInfo) else dict(target.labels)
+        target_id = st.ensure_target(info.name, info.engine, labels)
         previous = latest_details(st.engine, target_id)
         rows: list[Row] = []
         try:
@@ -276,7 +340,7 @@ def forecast_targets(
         for job in jobs:
             dropped = blank_after_resets(job, resets)
             if dropped:
-                job.extra["dropped_after_resets"] = dropped
+                job.dropped_after_resets = dropped
             key = (job.resource, job.metric, labels_json(job.labels))
             prev = previous.get(key, (0, None))[1]
             try:
@@ -292,7 +356,7 @@ def forecast_targets(
                     now,
                     "error",
                     threshold=job.threshold,
-                    details={"message": f"{exc.__class__.__name__}: {exc}"[:500], "kind": job.kind},
+                    details=ForecastDetails(kind=job.kind, message=f"{exc.__class__.__name__}: {exc}"[:500]),
                 )
                 summary.errors += 1
                 full = True
@@ -301,24 +365,27 @@ def forecast_targets(
             summary.full += int(full)
             summary.routine += int(not full)
             summary.not_enough_history += int(row.status == NOT_ENOUGH_HISTORY)
-            summary.triggers.extend(row.details.get("triggers", []))
+            summary.triggers.extend(row.details.triggers)
         summary.written += write_rows(st.engine, rows)
     return summary
 
 
-def run_forecast(cfg: Any, once: bool = True, clock: Clock = system_clock) -> int:
+def run_forecast(
+    cfg: ForecastRunConfig | tuple[Store, Sequence[TargetLike | TargetInfo]],
+    once: bool = True,
+    clock: Clock = system_clock,
+) -> int:
     """Entry point of ``headroom forecast``: ``cfg`` is the loaded ``HeadroomConfig`` (or a
     ``(store, targets)`` pair, whose store's clock is used). ``clock`` is "now" for every pass.
     Returns the exit code: 0, or 1 if a series failed."""
     settings: ForecastingConfig
+    targets: Sequence[TargetLike | TargetInfo]
     if isinstance(cfg, tuple):
         st, targets = cfg
         settings = ForecastingConfig()
         owns = False
     else:
-        from store import open_store
-
-        st = open_store(cfg.store_url_revealed(), getattr(cfg.store, "retention", None), clock=clock)
+        st = open_configured_store(cfg, clock=clock)
         targets = cfg.targets
         settings = cfg.forecasting
         owns = True

@@ -263,14 +263,3 @@ def explain_text(ex: Mapping[str, Any] | None, num: Callable[[float, int], str] 
         else ""
     )
     return f"{head}, {tail}{why}{flat}."
-
-
-def stored_explanation(details: Mapping[str, Any]) -> dict[str, Any]:
-    """The explanation kept in a ``forecasts`` row's details: the model choice of the forecast
-    shown, with the trend test of the capacity forecast."""
-    sel = details.get("selection") or {}
-    ex = dict((sel.get("main") or {}).get("explain") or {})
-    trend = ((sel.get("capacity") or {}).get("explain") or {}).get("trend")
-    if trend is not None:
-        ex.setdefault("trend", trend)
-    return ex

@@ -9,7 +9,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from store.forecast_details import Trigger
 from store.format import fmt_bytes
+
+__all__ = ["DEFAULT_RULES", "Trigger", "TriggerRule", "days_between", "evaluate_rules", "recommended_action"]
 
 DAY = 86400
 
@@ -37,17 +40,6 @@ DEFAULT_RULES: tuple[TriggerRule, ...] = (
     TriggerRule("sequence", "p10", 90, "warning"),
     TriggerRule("table", "p10", 30, "warning"),
 )
-
-
-@dataclass(frozen=True)
-class Trigger:
-    resource: str
-    target: str
-    series: str
-    rule: str
-    severity: str
-    days_left: float
-    action: str
 
 
 def _room(threshold: float, growth_per_day: float, current: float) -> str:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from collectors.activity.blocking import blocking_trees, tree_lines
+from store.api import Store
 from store.format import fmt_ts
 
 
-def blocking_report(store: Any, target: str, at: int | None = None) -> str:
+def blocking_report(store: Store, target: str, at: int | None = None) -> str:
     """The snapshot at or before ``at`` (the newest when None): its time, then one tree per root
     blocker (roots first, the sessions they block indented below), or a line saying nobody waits."""
     found = store.activity_snapshot(target, at)

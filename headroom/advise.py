@@ -10,9 +10,10 @@ import click
 from collectors.advisors.catalogue import Finding
 from collectors.advisors.record import AdvisorState, load_state, save_result
 from collectors.advisors.run import AdvisorResult, advise_target
-from headroom.config import HeadroomConfig, store_url_revealed
+from headroom.config import HeadroomConfig
 from headroom_core.redact import mask
-from store import Store, open_store
+from store import Store
+from store.api import open_configured_store
 from store.clock import Clock, system_clock
 
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
@@ -24,7 +25,7 @@ def advise_fleet(cfg: HeadroomConfig, fmt: str = "text", clock: Clock = system_c
     today = datetime.fromtimestamp(now, UTC).date().isoformat()
     store: Store | None = None
     try:
-        store = open_store(store_url_revealed(cfg), cfg.store.retention, migrate=False)
+        store = open_configured_store(cfg, migrate=False)
         if store.schema_revision() is None:
             store.close()
             store = None

@@ -9,7 +9,7 @@ the other commands start fast) and calls the stage's entry function. Any other f
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -30,6 +30,9 @@ from headroom.cli_support import (
 from headroom.selfmetrics import serve_stage
 from headroom_core import redact
 from headroom_core.redact import mask
+
+if TYPE_CHECKING:
+    from headroom.config import HeadroomConfig
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -114,7 +117,7 @@ def check(advise: bool, fmt: str) -> None:
         fail(EXIT_ERROR, "headroom check: " + "; ".join(summary))
 
 
-def _warn_weak_secrets(cfg: Any) -> None:
+def _warn_weak_secrets(cfg: HeadroomConfig) -> None:
     from headroom.config import weak_secrets
 
     for path in weak_secrets(cfg):
@@ -125,17 +128,16 @@ def _warn_weak_secrets(cfg: Any) -> None:
         )
 
 
-def _check_alerts(cfg: Any) -> int:
+def _check_alerts(cfg: HeadroomConfig) -> int:
     """Rule files, lint against the metrics the collectors produce, channel hosts, failing channels."""
     from alerts.lint import check_alerts
     from collectors.definitions import produced_metric_names
 
     store = None
     try:
-        from headroom.config import store_url_revealed
-        from store import open_store
+        from store.api import open_configured_store
 
-        store = open_store(store_url_revealed(cfg), cfg.store.retention, migrate=False)
+        store = open_configured_store(cfg, migrate=False)
         schema_ready = store.schema_revision() is not None
     except Exception as exc:  # the store's health is not this section's question
         click.echo(
@@ -154,7 +156,7 @@ def _check_alerts(cfg: Any) -> int:
     return len(lines)
 
 
-def _check_targets(cfg: Any) -> int:
+def _check_targets(cfg: HeadroomConfig) -> int:
     if not cfg.targets:
         return 0
     from collectors.check import check_target, format_check
@@ -199,11 +201,11 @@ def _check_targets(cfg: Any) -> int:
 @guarded("migrate")
 def migrate() -> None:
     """Bring the store's schema up to date (also done automatically at start)."""
-    from headroom.config import store_url_display, store_url_revealed
-    from store import open_store
+    from headroom.config import store_url_display
+    from store.api import open_configured_store
 
     cfg = load()
-    store = open_store(store_url_revealed(cfg), cfg.store.retention, migrate=False)
+    store = open_configured_store(cfg, migrate=False)
     store.migrate()
     click.echo(f"store {store_url_display(cfg)}: schema up to date")
 
@@ -281,14 +283,13 @@ def dashboard(port: int, address: str) -> None:
     )
 
 
-def _migrate_for_dashboard(cfg: Any) -> None:
+def _migrate_for_dashboard(cfg: HeadroomConfig) -> None:
     """The dashboard only reads: bring the schema up to date before it starts. A store that is down now
     is reported by the pages, which retry on reload."""
-    from headroom.config import store_url_revealed
-    from store import open_store
+    from store.api import open_configured_store
 
     try:
-        open_store(store_url_revealed(cfg), cfg.store.retention).close()
+        open_configured_store(cfg).close()
     except Exception as exc:
         click.echo(
             mask(f"store not migrated ({type(exc).__name__}: {exc}); the dashboard retries on reload"),
@@ -423,13 +424,12 @@ def query(
     max_points: int,
 ) -> None:
     """Print stored samples of one metric of one target, exactly (or its blocking trees)."""
-    from headroom.config import store_url_revealed
     from headroom.query import parse_labels, parse_time, render, time_range
-    from store import open_store
+    from store.api import open_configured_store
 
     if blocking:
         cfg = load()
-        store = open_store(store_url_revealed(cfg), cfg.store.retention, migrate=False)
+        store = open_configured_store(cfg, migrate=False)
         try:
             at = parse_time(end) if end is not None else None
         except ValueError as exc:
@@ -446,7 +446,7 @@ def query(
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     cfg = load()
-    store = open_store(store_url_revealed(cfg), cfg.store.retention, migrate=False)
+    store = open_configured_store(cfg, migrate=False)
     series = store.query_range(
         target,
         metric,

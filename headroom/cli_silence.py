@@ -23,10 +23,9 @@ def silence() -> None:
 
 
 def _open_store_for(cfg: HeadroomConfig) -> Store:
-    from headroom.config import store_url_revealed
-    from store import open_store
+    from store.api import open_configured_store
 
-    return open_store(store_url_revealed(cfg), cfg.store.retention)
+    return open_configured_store(cfg)
 
 
 def _silence_call(func: Callable[[], T]) -> T:

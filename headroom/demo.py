@@ -173,11 +173,11 @@ def _first_rounds(cfg_path: Path, gap: float = FIRST_ROUNDS_GAP_S) -> int:
 
     from collectors.runtime import CollectorSettings
     from collectors.scheduler import Collector
-    from headroom.config import load_config, store_url_revealed
-    from store import open_store
+    from headroom.config import load_config
+    from store.api import open_configured_store
 
     cfg = load_config(cfg_path)
-    store = open_store(store_url_revealed(cfg), cfg.store.retention)
+    store = open_configured_store(cfg)
     started = int(time.time())
 
     async def rounds() -> None:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from dashboard.plans import METHODS, reduction_text
 from store import format as fmt
+from store.api import Store, open_configured_store
+from store.config import StoreSettings
 
 MAX_TEXT = 160
 
 
-def render_index_report(st: Any) -> str:
+def render_index_report(st: Store) -> str:
     """Per target: each suggested index with its DDL, the statements it helps (share of time), the
     estimated cost reduction, size and write cost, and notes on existing indexes."""
     lines = ["# Suggested indexes", ""]
@@ -45,11 +45,9 @@ def render_index_report(st: Any) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def write_index_report(cfg: Any) -> str:
+def write_index_report(cfg: StoreSettings) -> str:
     """Open the configured store and render the report."""
-    from store import open_store
-
-    st = open_store(cfg.store_url_revealed(), getattr(cfg.store, "retention", None), migrate=False)
+    st = open_configured_store(cfg, migrate=False)
     try:
         return render_index_report(st)
     finally:

@@ -14,7 +14,7 @@ from store import migrate as migrations
 from store import retention as retention_rules
 from store import rollup as housekeeping
 from store.clock import Clock, system_clock
-from store.config import RetentionConfig
+from store.config import RetentionConfig, StoreSettings
 from store.engine import backend_of, make_engine
 from store.events import add_events, read_events
 from store.meta import meta_get, meta_items, meta_set
@@ -317,3 +317,8 @@ def open_store(
     if migrate:
         store.migrate()
     return store
+
+
+def open_configured_store(cfg: StoreSettings, clock: Clock = system_clock, migrate: bool = True) -> Store:
+    """Open the store a whole configuration names, with its password and retention."""
+    return open_store(cfg.store_url_revealed(), cfg.store.retention, migrate=migrate, clock=clock)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from pydantic import Field, field_validator
 
 from headroom_core.configtypes import Duration, StrictModel
@@ -75,3 +77,15 @@ class StoreConfig(StrictModel):
         default=None, description="File holding the store password (PostgreSQL)."
     )
     retention: RetentionConfig = Field(default_factory=RetentionConfig)
+
+
+class StoreSettings(Protocol):
+    """What a stage's entry point reads of the whole configuration (``headroom.config.HeadroomConfig``,
+    a higher layer) to open the store."""
+
+    @property
+    def store(self) -> StoreConfig: ...
+
+    def store_url_revealed(self) -> str:
+        """The store URL with its password (from ``store.password_file``): for opening the store only."""
+        ...

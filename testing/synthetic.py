@@ -10,9 +10,10 @@ import json
 import math
 import time
 from collections.abc import Iterator
-from typing import Any
 
 from store import Event, Sample, StatementStat
+from store.api import Store
+from store.forecast_details import ForecastDetails
 
 GIB = 1024**3
 SECRET_WEBHOOK = "https://hooks.example.invalid/services/FAKE/FAKE/fake-secret-webhook-token-42"
@@ -94,7 +95,7 @@ def target_names(n: int) -> list[tuple[str, str, dict[str, str]]]:
 
 
 def populate(
-    store: Any,
+    store: Store,
     n_targets: int = 4,
     days: float = 2.0,
     step: int = 60,
@@ -130,7 +131,7 @@ def populate(
     return written
 
 
-def _extras(store: Any, names: list[tuple[str, str, dict[str, str]]], start: int, end: int) -> None:
+def _extras(store: Store, names: list[tuple[str, str, dict[str, str]]], start: int, end: int) -> None:
     events = []
     for name, _engine, _ in names[: min(len(names), 10)]:
         events.append(
@@ -168,7 +169,7 @@ def _extras(store: Any, names: list[tuple[str, str, dict[str, str]]], start: int
     )
 
 
-def add_alerts_and_forecasts(st: Any, now: int) -> None:
+def add_alerts_and_forecasts(st: Store, now: int) -> None:
     """Rows of the tables the alerts and forecasting packages own: one disk forecast, one firing alert
     with its history, and a queued notification whose last error contains a webhook URL (which the
     dashboard must never show)."""
@@ -213,7 +214,7 @@ def add_alerts_and_forecasts(st: Any, now: int) -> None:
                     "p50_ts": now + 30 * 86400,
                     "p90_ts": now + 45 * 86400,
                     "points_json": json.dumps(points),
-                    "details_json": json.dumps({"action": action, "triggers": [t.__dict__ for t in fired]}),
+                    "details_json": ForecastDetails(action=action, triggers=fired).to_json(),
                 }
             ],
         )

@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from store import Event, Sample
+from store.api import Store
+from store.forecast_details import ForecastDetails
 from testing.synthetic import SECRET_WEBHOOK, populate, target_names
 
 PRIMARY, STANDBY, OTHER_PG, MYSQL = (n for n, _, _ in target_names(4))
@@ -58,7 +60,7 @@ def _replication(now: int) -> Iterator[Sample]:
                 yield Sample(name, "headroom_scrape_duration_seconds", {"metric": metric}, ts, took)
 
 
-def _standby_gone_from_primary(st: Any, now: int) -> None:
+def _standby_gone_from_primary(st: Store, now: int) -> None:
     """The primary's view stops listing the standby when its receiver stops: no lag rows after that."""
     from sqlalchemy import delete, select
 
@@ -193,7 +195,7 @@ def _events(now: int) -> list[Event]:
     ]
 
 
-def _forecast_rows(st: Any, now: int) -> None:
+def _forecast_rows(st: Store, now: int) -> None:
     """One forecast of every status, written by the forecaster's own writer, triggers included."""
     from forecasting.persist import Row, labels_json, write_rows
     from forecasting.triggers import DEFAULT_RULES, evaluate_rules, recommended_action
@@ -229,9 +231,7 @@ def _forecast_rows(st: Any, now: int) -> None:
         p10, p50, p90 = dates
         action = recommended_action(resource, threshold or 0.0, growth, current) if p10 is not None else ""
         series = f"{metric}{labels_json(labels)}"
-        fired = [
-            t.__dict__ for t in evaluate_rules(resource, target, series, now, p10, p50, action, DEFAULT_RULES)
-        ]
+        fired = evaluate_rules(resource, target, series, now, p10, p50, action, DEFAULT_RULES)
         ok = status in ("ok", "no_crossing")
         history = [[now - d * DAY, current - d * growth] for d in range(14, -1, -1)] if ok else []
         return Row(
@@ -249,16 +249,16 @@ def _forecast_rows(st: Any, now: int) -> None:
             p50_ts=p50,
             p90_ts=p90,
             points=points or [],
-            details={
-                "action": action,
-                "triggers": fired,
-                "history": history,
-                "message": message,
-                "threshold_source": "capacity.disk_bytes" if resource == "disk" else "",
-                "selection": {
+            details=ForecastDetails(
+                action=action,
+                triggers=fired,
+                history=history,
+                message=message,
+                threshold_source="capacity.disk_bytes" if resource == "disk" else "",
+                selection={
                     "main": {"mase_by_model": {"damped_ets": 0.8123456789, "seasonal_naive": 1.0412345678}}
                 },
-            },
+            ),
         )
 
     gb = 1e9  # decimal GB, as the configuration reads 500GB
@@ -341,7 +341,7 @@ def _forecast_rows(st: Any, now: int) -> None:
     )
 
 
-def _alerts(st: Any, now: int) -> None:
+def _alerts(st: Store, now: int) -> None:
     """The default rules evaluated by the real alert cycle twice: the stopped standby goes pending,
     then firing after the rule's `for`; notifications land in the outbox for two channels."""
     from alerts.config import AlertsConfig
@@ -361,7 +361,7 @@ def _alerts(st: Any, now: int) -> None:
     run_cycle(st, cfg, rules, now)
 
 
-def _history_and_outbox(st: Any, now: int) -> None:
+def _history_and_outbox(st: Store, now: int) -> None:
     """A resolved alert in the history, and each channel's delivery state: Slack fails for good (its
     error names the webhook URL), PagerDuty delivered; one notification waits for a retry."""
     from sqlalchemy import insert, update
@@ -428,7 +428,7 @@ def _history_and_outbox(st: Any, now: int) -> None:
         )
 
 
-def _silences(st: Any, now: int) -> None:
+def _silences(st: Store, now: int) -> None:
     from alerts.silences import create_silence, expire_silence
 
     create_silence(
@@ -488,7 +488,7 @@ def _pg_plan(scan: str, index: str | None, cost: float, rows: float) -> list[dic
     ]
 
 
-def _plans(st: Any, now: int) -> None:
+def _plans(st: Store, now: int) -> None:
     """Statement q3 of the primary: an index scan, then a sequential scan that made it slower (a
     regression, with its event), and the index advice that would fix it; a MySQL full scan."""
     from collectors.plans.shape import mysql_shape, pg_shape, plan_hash
@@ -627,7 +627,7 @@ def _plans(st: Any, now: int) -> None:
     )
 
 
-def _advisor_findings(st: Any, now: int) -> None:
+def _advisor_findings(st: Store, now: int) -> None:
     """An advisor run per engine, as ``headroom check --advise`` records it (a hostile table name included)."""
     from collectors.advisors.catalogue import Facts
     from collectors.advisors.record import AdvisorState, save_result
@@ -690,7 +690,7 @@ def _advisor_findings(st: Any, now: int) -> None:
         )
 
 
-def populate_full(st: Any, now: int, days: float = 2.0) -> None:
+def populate_full(st: Store, now: int, days: float = 2.0) -> None:
     """Fill ``st`` (an empty store) so that every table has rows and every page shows every state."""
     populate(st, n_targets=4, days=days, step=120, now=now)
     st.write_samples([*_replication(now), *_catalogue(now)])

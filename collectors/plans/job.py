@@ -20,6 +20,7 @@ from collectors.config import PlansConfig
 from collectors.engines.base import EngineError, MissingFeature
 from collectors.plans.base import Captured, PlanBackend
 from collectors.plans.pg_parse import Unexplainable
+from store.api import Store
 from store.plans import Advice
 from store.statement_store import StatementTotal
 from store.types import OTHER_QUERYID
@@ -84,7 +85,7 @@ class CaptureRun:
 @dataclass
 class PlanJob:
     target: str
-    store: Any
+    store: Store
     backend: PlanBackend
     settings: PlanSettings = field(default_factory=PlanSettings)
     report_missing: Any = None  # callable(MissingFeature, batch, ts): the runner's once-only report

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
 
 from alert_helpers import alerts_config
 from receivers import Receiver
@@ -13,6 +12,7 @@ from receivers import Receiver
 from alerts.config import AlertsConfig
 from alerts.service import rules_of, run_alerts, run_cycle
 from alerts.silences import create_silence, list_silences
+from headroom.config import HeadroomConfig
 from store import Sample, open_store
 from store.clock import FixedClock
 from store.config import StoreConfig
@@ -32,7 +32,7 @@ def test_run_alerts_once_delivers(
     url = f"sqlite:///{tmp_fast}/m.db"
     st = open_store(url)
     st.write_samples([Sample("db1", "up", {}, int(clock()), 0.0)])
-    cfg = SimpleNamespace(
+    cfg = HeadroomConfig(
         store=StoreConfig(url=url),
         alerts=AlertsConfig.model_validate(
             alerts_config(

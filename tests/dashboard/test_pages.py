@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard import format as fmt
+from store.forecast_details import ForecastDetails, Trigger
 from testing.synthetic import SECRET_WEBHOOK
 from tests.dashboard.conftest import (
     APP as APP_PATH,
@@ -389,7 +390,7 @@ def test_capacity_shows_the_stored_triggers_not_the_default_rules(empty_store: A
     now = int(time.time())
     made = now - 2 * 86400
     # P10 in 40 days: the built-in "disk p10 < 30 days" would not fire; a configured 60-day rule did
-    stored = {
+    stored: dict[str, Any] = {
         "resource": "disk",
         "target": "orders",
         "series": "pg_database_size_bytes{}",
@@ -416,7 +417,7 @@ def test_capacity_shows_the_stored_triggers_not_the_default_rules(empty_store: A
                 made + 80 * 86400,
                 None,
                 [],
-                {"triggers": [stored], "action": stored["action"]},
+                ForecastDetails(triggers=[Trigger(**stored)], action=str(stored["action"])),
             )
         ],
     )
