@@ -19,7 +19,6 @@ import os
 import resource
 import secrets
 import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -30,7 +29,7 @@ from collectors.config import TargetConfig
 from collectors.runtime import CollectorSettings
 from collectors.scheduler import Collector
 from store import open_store
-from testing.servers.postgres import pg_binary, start_pg_server
+from testing.servers.postgres import start_pg_server
 
 
 def cpu_seconds() -> float:
@@ -72,25 +71,7 @@ def main() -> int:
                 conn.execute(sql.SQL("CREATE INDEX ON {} (n)").format(sql.Identifier(f"t_{i}")))
             conn.execute("ANALYZE")
             conn.execute("CREATE EXTENSION pg_stat_statements")
-        inst = cluster.primary
-        subprocess.run(
-            [
-                pg_binary("pgbench"),
-                "-i",
-                "-s",
-                "1",
-                "-q",
-                "-h",
-                str(inst.socket_dir),
-                "-p",
-                str(inst.port),
-                "-U",
-                "postgres",
-                "bench",
-            ],
-            check=True,
-            capture_output=True,
-        )
+        cluster.pgbench_init("bench", 1)
         password = secrets.token_urlsafe(12)
         with cluster.connect() as conn:
             conn.execute(

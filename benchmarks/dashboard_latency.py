@@ -28,20 +28,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from dashboard.navigation import PAGE_PATHS
+
 REPO = Path(__file__).resolve().parents[1]
 APP = str(REPO / "dashboard" / "streamlit_app.py")
-PAGES = [
-    "fleet",
-    "instance",
-    "queries",
-    "storage",
-    "vacuum",
-    "replication",
-    "indexes",
-    "capacity",
-    "alerts",
-    "targets",
-]
+PAGES = list(PAGE_PATHS)
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",

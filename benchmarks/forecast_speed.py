@@ -33,6 +33,7 @@ HOURS = 90 * 24
 
 
 def make_jobs(n: int, seed: int = 7) -> list[Job]:
+    """Half load series (daily and weekly cycles, slow growth), half storage (steady growth)."""
     rng = np.random.default_rng(seed)
     h = np.arange(HOURS)
     ts = (T0 + h * 3600).tolist()
@@ -46,33 +47,13 @@ def make_jobs(n: int, seed: int = 7) -> list[Job]:
                 + base * 0.1 * np.where((h // 24) % 7 < 5, 1, -1)
                 + rng.normal(0, base * 0.05, HOURS)
             )
-            jobs.append(
-                Job(
-                    "bench",
-                    "qps",
-                    "pg_xact_commit_rate",
-                    {"i": str(i)},
-                    LOAD,
-                    list(zip(ts, y.tolist(), strict=True)),
-                    float(base * 2.5),
-                    "bench",
-                )
-            )
+            resource, metric, kind, limit = "qps", "pg_xact_commit_rate", LOAD, base * 2.5
         else:
             size = rng.uniform(10e9, 100e9)
             y = size * (1 + 0.003 * h / 24) + rng.normal(0, size * 0.001, HOURS)
-            jobs.append(
-                Job(
-                    "bench",
-                    "disk",
-                    "pg_database_size_bytes",
-                    {"i": str(i)},
-                    STORAGE,
-                    list(zip(ts, y.tolist(), strict=True)),
-                    float(size * 2),
-                    "bench",
-                )
-            )
+            resource, metric, kind, limit = "disk", "pg_database_size_bytes", STORAGE, size * 2
+        points = list(zip(ts, y.tolist(), strict=True))
+        jobs.append(Job("bench", resource, metric, {"i": str(i)}, kind, points, float(limit), "bench"))
     return jobs
 
 

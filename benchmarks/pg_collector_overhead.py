@@ -67,25 +67,7 @@ def setup(cluster: PgCluster, tables: int) -> dict[str, str]:
             "END LOOP; END $$"
         )
         conn.execute("ANALYZE")
-    inst = cluster.primary
-    subprocess.run(
-        [
-            pg_binary("pgbench"),
-            "-i",
-            "-s",
-            "2",
-            "-q",
-            "-h",
-            str(inst.socket_dir),
-            "-p",
-            str(inst.port),
-            "-U",
-            "postgres",
-            "bench",
-        ],
-        check=True,
-        capture_output=True,
-    )
+    cluster.pgbench_init("bench", 2)
     passwords: dict[str, str] = {}
     with cluster.connect() as conn:
         for role in ("hr_bench", "exp_bench"):

@@ -107,20 +107,7 @@ class TargetRunner:
             lost = as_connection_lost(exc)
             reason = str(lost)
             await self.close_engine()
-            batch.add_sample(self.name, "up", {}, ts, 0.0)
-            if isinstance(lost, ProtocolError):
-                self._record_error(CONNECTION, reason, batch, ts)
-            if self.down_reason is None:
-                batch.add_event(
-                    self.name,
-                    ts,
-                    "target_down",
-                    f"{self.name} unreachable: {reason}",
-                    "error",
-                    {"reason": reason},
-                )
-                log.warning("%s: unreachable: %s", self.name, reason)
-            self.down_reason = reason
+            self._mark_down(batch, ts, reason, isinstance(lost, ProtocolError), "unreachable")
             self.emit(batch)
             return False
         self.connected = True
@@ -138,6 +125,19 @@ class TargetRunner:
         batch.add_sample(self.name, "up", {}, ts, 1.0)
         self.emit(batch)
         return True
+
+    def _mark_down(self, batch: Batch, ts: int, reason: str, protocol: bool, how: str) -> None:
+        """``up`` 0, the protocol error if it was one, and a ``target_down`` event when it went down
+        now (``how``: "unreachable" or "connection lost")."""
+        batch.add_sample(self.name, "up", {}, ts, 0.0)
+        if protocol:
+            self._record_error(CONNECTION, reason, batch, ts)
+        if self.down_reason is None:
+            batch.add_event(
+                self.name, ts, "target_down", f"{self.name} {how}: {reason}", "error", {"reason": reason}
+            )
+            log.warning("%s: %s: %s", self.name, how, reason)
+        self.down_reason = reason
 
     async def _keep_start_time(self, info: ServerInfo) -> None:
         if self.store is None:
@@ -173,20 +173,7 @@ class TargetRunner:
     async def mark_lost(self, reason: str, protocol: bool = False) -> None:
         ts = int(self.clock())
         batch = Batch()
-        batch.add_sample(self.name, "up", {}, ts, 0.0)
-        if protocol:
-            self._record_error(CONNECTION, reason, batch, ts)
-        if self.down_reason is None:
-            batch.add_event(
-                self.name,
-                ts,
-                "target_down",
-                f"{self.name} connection lost: {reason}",
-                "error",
-                {"reason": reason},
-            )
-            log.warning("%s: connection lost: %s", self.name, reason)
-        self.down_reason = reason
+        self._mark_down(batch, ts, reason, protocol, "connection lost")
         self.connected = False
         await self.close_engine()
         self.emit(batch)

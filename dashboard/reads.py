@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from dashboard.format import series_name
 from store.advisor_state import fleet_findings
@@ -31,6 +31,13 @@ def _as_dict(obj: Any) -> dict[str, Any]:
     if hasattr(obj, "_mapping"):
         return dict(obj._mapping)
     return dict(vars(obj))
+
+
+def _frame(st: Store, q: Select[Any]) -> pd.DataFrame:
+    """The rows of ``q`` as a frame whose columns are the query's, also when there are none."""
+    with st.engine.connect() as conn:
+        rows = [tuple(r) for r in conn.execute(q)]
+    return pd.DataFrame(rows, columns=[c.key for c in q.selected_columns])
 
 
 def _times(ts: pd.Series) -> pd.Series:
@@ -227,29 +234,7 @@ def forecasts(st: Store) -> pd.DataFrame:
         .where(f.c.is_latest == 1)  # through ix_forecasts_latest: never the whole history of runs
         .order_by(f.c.created_at.desc(), f.c.id.desc())
     )
-    with st.engine.connect() as conn:
-        rows = [dict(r._mapping) for r in conn.execute(q)]
-    df = pd.DataFrame(
-        rows,
-        columns=[
-            "target",
-            "metric",
-            "labels_json",
-            "resource",
-            "created_at",
-            "status",
-            "model",
-            "backtest_mase",
-            "baseline_mase",
-            "threshold",
-            "p10_ts",
-            "p50_ts",
-            "p90_ts",
-            "points_json",
-            "details_json",
-            "id",
-        ],
-    )
+    df = _frame(st, q)
     if df.empty:
         return df
     return df.drop_duplicates(["target", "resource", "metric", "labels_json"]).reset_index(drop=True)
@@ -286,22 +271,7 @@ def alert_states(st: Store) -> pd.DataFrame:
         a.c.annotations_json,
         a.c.last_eval,
     ).where(a.c.state.in_(("pending", "firing")))
-    with st.engine.connect() as conn:
-        rows = [dict(r._mapping) for r in conn.execute(q)]
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "rule",
-            "labels_json",
-            "state",
-            "active_since",
-            "fired_at",
-            "value",
-            "severity",
-            "annotations_json",
-            "last_eval",
-        ],
-    )
+    return _frame(st, q)
 
 
 def alert_history(st: Store, since: int, limit: int = 500) -> pd.DataFrame:
@@ -323,21 +293,7 @@ def alert_history(st: Store, since: int, limit: int = 500) -> pd.DataFrame:
         .order_by(h.c.ts.desc())
         .limit(limit)
     )
-    with st.engine.connect() as conn:
-        rows = [dict(r._mapping) for r in conn.execute(q)]
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "ts",
-            "rule",
-            "labels_json",
-            "from_state",
-            "to_state",
-            "value",
-            "severity",
-            "annotations_json",
-        ],
-    )
+    return _frame(st, q)
 
 
 def alert_target(labels_json: str) -> str | None:

@@ -12,24 +12,10 @@ from sqlalchemy.exc import DBAPIError
 
 from dashboard import context, data
 from dashboard import format as fmt
+from dashboard.navigation import PAGES
 from headroom_core.redact import redact_shown
 
 PAGES_DIR = Path(__file__).parent / "app_pages"
-
-PAGES = [
-    ("fleet.py", "Fleet overview", ":material/dashboard:", "fleet"),
-    ("instance.py", "Instance", ":material/monitor_heart:", "instance"),
-    ("activity.py", "Activity", ":material/bolt:", "activity"),
-    ("queries.py", "Queries", ":material/query_stats:", "queries"),
-    ("storage.py", "Storage & growth", ":material/storage:", "storage"),
-    ("vacuum.py", "Vacuum & wraparound", ":material/cleaning_services:", "vacuum"),
-    ("replication.py", "Replication", ":material/sync_alt:", "replication"),
-    ("indexes.py", "Indexes", ":material/account_tree:", "indexes"),
-    ("advisors.py", "Advisors", ":material/fact_check:", "advisors"),
-    ("capacity.py", "Capacity", ":material/trending_up:", "capacity"),
-    ("alerts.py", "Alerts", ":material/notifications:", "alerts"),
-    ("targets.py", "Targets & collectors", ":material/settings_input_component:", "targets"),
-]
 
 
 def _demo_banner() -> None:

@@ -162,7 +162,7 @@ def _extras(store: Store, names: list[tuple[str, str, dict[str, str]]], start: i
             ]
             stats.append(StatementStat("(other)", "", "", calls=3, total_ms=1.5, interval_s=600))
             store.write_statement_stats(name, ts, stats)
-    from dashboard.synthetic_activity import populate_activity
+    from testing.synthetic_activity import populate_activity
 
     populate_activity(
         store, [n for n, engine, _ in names[: min(len(names), 10)] if engine == "postgres"], end

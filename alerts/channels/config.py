@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from headroom_core.configtypes import Duration, DurationOrZero, Secret, StrictModel
 
@@ -27,6 +27,10 @@ def _check_file(path: Path | None) -> Path | None:
 
 
 class ChannelBase(StrictModel):
+    #: the secret fields of the channel type, each with ``<field>_file`` beside it, and the type's name
+    #: when the channel cannot work without that secret (None: optional)
+    secret_fields: ClassVar[tuple[tuple[str, str | None], ...]] = ()
+
     name: str = Field(description="Referenced by routes.")
     rate_limit_per_minute: float = Field(default=60.0, gt=0, description="Sends per minute at most.")
     rate_limit_burst: int = Field(default=3, ge=1, description="Sends allowed back to back before the limit.")
@@ -51,6 +55,19 @@ class ChannelBase(StrictModel):
             raise ValueError("a channel name must have 1 to 200 characters")
         return v
 
+    @field_validator("*")
+    @classmethod
+    def _secret_file_exists(cls, v: object, info: ValidationInfo) -> object:
+        if info.field_name is not None and info.field_name.endswith("_file") and isinstance(v, Path):
+            return _check_file(v)
+        return v
+
+    @model_validator(mode="after")
+    def _secrets_from_files(self) -> Self:
+        for field, required_by in self.secret_fields:
+            self._secret_from_file(field, required_by)
+        return self
+
     def _secret_from_file(self, field: str, required_by: str | None) -> None:
         """Fill the secret ``field`` from ``<field>_file`` when it was not given inline; ``required_by``
         (the channel type) names a channel that needs it one way or the other."""
@@ -61,35 +78,24 @@ class ChannelBase(StrictModel):
 
 
 class SlackChannel(ChannelBase):
+    secret_fields = (("webhook_url", "slack"),)
     type: Literal["slack"]
     webhook_url: Secret | None = Field(default=None, description="Incoming webhook URL (a secret).")
     webhook_url_file: Path | None = None
     rate_limit_per_minute: float = Field(default=60.0, gt=0)
 
-    check_secret_files = field_validator("webhook_url_file")(_check_file)
-
-    @model_validator(mode="after")
-    def _resolve(self) -> SlackChannel:
-        self._secret_from_file("webhook_url", "slack")
-        return self
-
 
 class PagerDutyChannel(ChannelBase):
+    secret_fields = (("routing_key", "pagerduty"),)
     type: Literal["pagerduty"]
     routing_key: Secret | None = Field(default=None, description="Events API v2 integration key (a secret).")
     routing_key_file: Path | None = None
     url: str = Field(default=PAGERDUTY_EVENTS_URL, description="Events API endpoint.")
     rate_limit_per_minute: float = Field(default=120.0, gt=0)
 
-    check_secret_files = field_validator("routing_key_file")(_check_file)
-
-    @model_validator(mode="after")
-    def _resolve(self) -> PagerDutyChannel:
-        self._secret_from_file("routing_key", "pagerduty")
-        return self
-
 
 class WebhookChannel(ChannelBase):
+    secret_fields = (("url", "webhook"), ("hmac_secret", None))
     type: Literal["webhook"]
     url: Secret | None = Field(default=None, description="Receiver URL (a secret).")
     url_file: Path | None = None
@@ -98,16 +104,9 @@ class WebhookChannel(ChannelBase):
     signature_header: str = Field(default="X-Headroom-Signature", description="Header carrying sha256=<hex>.")
     max_alerts: int = Field(default=0, ge=0, description="Truncate the alert list (0: no limit).")
 
-    check_secret_files = field_validator("url_file", "hmac_secret_file")(_check_file)
-
-    @model_validator(mode="after")
-    def _resolve(self) -> WebhookChannel:
-        self._secret_from_file("url", "webhook")
-        self._secret_from_file("hmac_secret", None)
-        return self
-
 
 class AlertmanagerChannel(ChannelBase):
+    secret_fields = (("url", "alertmanager"),)
     type: Literal["alertmanager"]
     url: Secret | None = Field(
         default=None, description="Alertmanager base URL, e.g. http://am:9093 (a secret)."
@@ -115,13 +114,6 @@ class AlertmanagerChannel(ChannelBase):
     url_file: Path | None = None
     resend_interval: Duration = Field(default=60.0, description="Firing alerts are re-sent this often.")
     rate_limit_per_minute: float = Field(default=600.0, gt=0)
-
-    check_secret_files = field_validator("url_file")(_check_file)
-
-    @model_validator(mode="after")
-    def _resolve(self) -> AlertmanagerChannel:
-        self._secret_from_file("url", "alertmanager")
-        return self
 
 
 class LogChannel(ChannelBase):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collectors.advisors.catalogue import Check, Facts, Hit
+from collectors.advisors.catalogue import Facts, Hit
 from collectors.advisors.releases import RECORDED, branch_of, version_tuple
 
 
@@ -37,31 +37,4 @@ def behind_minor(facts: Facts) -> list[Hit]:
             f"server {version} is behind {branch.minor_floor}, a minor release of its branch known to be out "
             f"(release table of {RECORDED})"
         )
-    ]
-
-
-def release_checks(prefix: str, engines: tuple[str, ...], doc: str) -> list[Check]:
-    return [
-        Check(
-            id=f"{prefix}_end_of_life",
-            engines=engines,
-            area="security",
-            severity="critical",
-            title="Server version past its end of life",
-            reads=("server version", "release table"),
-            fix="Upgrade to a supported major version.",
-            doc=doc,
-            evaluate=end_of_life,
-        ),
-        Check(
-            id=f"{prefix}_behind_minor",
-            engines=engines,
-            area="security",
-            severity="info",
-            title="Server behind the latest minor release of its branch",
-            reads=("server version", "release table"),
-            fix="Install the branch's latest minor release (a restart, no dump and restore).",
-            doc=doc,
-            evaluate=behind_minor,
-        ),
     ]

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collectors.advisors.catalogue import Check, Facts, Hit
-from collectors.advisors.common import release_checks
+from collectors.advisors.catalogue import Facts, Hit
 from collectors.dbvalues import Row
 from store.format import fmt_bytes, fmt_count, fmt_pct
 
-MY = ("mariadb", "mysql")
-DOCS = "https://mariadb.com/kb/en/"
 #: accounts the server creates for itself (locked or socket-authenticated)
 SYSTEM_ACCOUNTS = {
     ("mariadb.sys", "localhost"),
@@ -164,108 +161,3 @@ def performance_schema_off(facts: Facts) -> list[Hit]:
     return [
         Hit("performance_schema is OFF: Headroom cannot read statement digests, waits or plans' sample texts")
     ]
-
-
-ACCOUNT_FIX = "GRANT SELECT ON mysql.user TO <monitoring user>; (read-only, password hashes included: opt-in)"
-
-CHECKS: list[Check] = [
-    Check(
-        id="my_anonymous_accounts",
-        engines=MY,
-        area="security",
-        severity="critical",
-        title="Anonymous accounts",
-        reads=("mysql.user",),
-        fix="DROP USER ''@'<host>';",
-        doc=DOCS + "drop-user/",
-        evaluate=anonymous_accounts,
-        needs=("accounts",),
-    ),
-    Check(
-        id="my_passwordless_accounts",
-        engines=MY,
-        area="security",
-        severity="critical",
-        title="Accounts without a password",
-        reads=("mysql.user",),
-        fix="ALTER USER '<user>'@'<host>' IDENTIFIED BY '<password>';",
-        doc=DOCS + "alter-user/",
-        evaluate=passwordless_accounts,
-        needs=("accounts",),
-    ),
-    Check(
-        id="my_root_any_host",
-        engines=MY,
-        area="security",
-        severity="critical",
-        title="root reachable from any host",
-        reads=("mysql.user",),
-        fix="DROP USER 'root'@'%';",
-        doc=DOCS + "drop-user/",
-        evaluate=root_any_host,
-        needs=("accounts",),
-    ),
-    Check(
-        id="my_super_accounts",
-        engines=MY,
-        area="security",
-        severity="info",
-        title="Accounts with SUPER besides root@localhost and socket-only local accounts",
-        reads=("mysql.user",),
-        fix="REVOKE SUPER ON *.* FROM '<user>'@'<host>';",
-        doc=DOCS + "grant/",
-        evaluate=super_accounts,
-        needs=("accounts",),
-    ),
-    Check(
-        id="my_local_infile",
-        engines=MY,
-        area="security",
-        severity="warning",
-        title="LOAD DATA LOCAL allowed",
-        reads=("local_infile",),
-        fix="SET GLOBAL local_infile = OFF;  -- and local_infile = 0 in the option file",
-        doc=DOCS + "server-system-variables/#local_infile",
-        evaluate=local_infile,
-    ),
-    Check(
-        id="my_buffer_pool_small",
-        engines=MY,
-        area="configuration",
-        severity="warning",
-        title="InnoDB buffer pool much smaller than the data",
-        reads=(
-            "innodb_buffer_pool_size",
-            "information_schema.TABLES",
-            "Innodb_buffer_pool_read_requests / reads",
-        ),
-        fix="SET GLOBAL innodb_buffer_pool_size = <bytes>;",
-        doc=DOCS + "innodb-buffer-pool/",
-        evaluate=buffer_pool_small,
-        needs=("data_size",),
-    ),
-    Check(
-        id="my_max_connections",
-        engines=MY,
-        area="configuration",
-        severity="warning",
-        title="Peak connections near max_connections",
-        reads=("max_connections", "Max_used_connections"),
-        fix="SET GLOBAL max_connections = <higher>;",
-        doc=DOCS + "server-system-variables/#max_connections",
-        evaluate=max_connections,
-        needs=("status",),
-    ),
-    Check(
-        id="my_performance_schema_off",
-        engines=MY,
-        area="configuration",
-        severity="warning",
-        title="performance_schema off",
-        reads=("performance_schema",),
-        fix="performance_schema = ON in the server's option file, then restart",
-        doc=DOCS + "performance-schema-overview/",
-        evaluate=performance_schema_off,
-    ),
-    *release_checks("my", MY, "https://mariadb.org/about/#maintenance-policy"),
-]

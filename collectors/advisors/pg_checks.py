@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collectors.advisors.catalogue import Check, Facts, Hit
-from collectors.advisors.common import release_checks
+from collectors.advisors.catalogue import Facts, Hit
 from collectors.pg.settings import base_value
 from store.format import fmt_bytes, fmt_count, fmt_decimal, fmt_duration, fmt_pct
 
-DOCS = "https://www.postgresql.org/docs/current/"
-PG = ("postgres",)
 LOOPBACK = {"localhost", "127.0.0.1", "::1", ""}
 
 #: units of the pg_settings values the checks read (pg_settings.unit)
@@ -158,105 +155,3 @@ def superusers(facts: Facts) -> list[Hit]:
                 )
             )
     return hits
-
-
-CHECKS: list[Check] = [
-    Check(
-        id="pg_checkpoints_requested",
-        engines=PG,
-        area="configuration",
-        severity="warning",
-        title="Checkpoints mostly requested rather than timed",
-        reads=("pg_stat_bgwriter / pg_stat_checkpointer", "max_wal_size"),
-        fix="ALTER SYSTEM SET max_wal_size = '<larger>'; SELECT pg_reload_conf();",
-        doc=DOCS + "wal-configuration.html",
-        evaluate=checkpoints_requested,
-        needs=("checkpoints",),
-    ),
-    Check(
-        id="pg_idle_in_transaction_timeout",
-        engines=PG,
-        area="configuration",
-        severity="warning",
-        title="Long idle-in-transaction sessions that no timeout ends",
-        reads=("pg_stat_activity (sessions idle in a transaction longer than the threshold, 5 min)",),
-        fix="ALTER SYSTEM SET idle_in_transaction_session_timeout = '10min'; SELECT pg_reload_conf();",
-        doc=DOCS + "runtime-config-client.html",
-        evaluate=idle_in_transaction,
-        needs=("idle_in_transaction",),
-    ),
-    Check(
-        id="pg_autovacuum_behind",
-        engines=PG,
-        area="configuration",
-        severity="warning",
-        title="Tables whose dead tuples exceed their autovacuum threshold",
-        reads=(
-            "pg_stat_user_tables",
-            "reloptions",
-            "autovacuum_vacuum_threshold",
-            "autovacuum_vacuum_scale_factor",
-        ),
-        fix="ALTER TABLE <table> SET (autovacuum_vacuum_scale_factor = 0.01);",
-        doc=DOCS + "routine-vacuuming.html",
-        evaluate=autovacuum_behind,
-        needs=("dead_tuples",),
-    ),
-    Check(
-        id="pg_track_io_timing_off",
-        engines=PG,
-        area="configuration",
-        severity="info",
-        title="I/O timing is not tracked",
-        reads=("track_io_timing",),
-        fix="ALTER SYSTEM SET track_io_timing = on; SELECT pg_reload_conf();",
-        doc=DOCS + "runtime-config-statistics.html",
-        evaluate=track_io_timing,
-    ),
-    Check(
-        id="pg_shared_buffers_memory",
-        engines=PG,
-        area="configuration",
-        severity="warning",
-        title="shared_buffers out of proportion to memory (when capacity.memory_bytes is set)",
-        reads=("shared_buffers", "capacity.memory_bytes"),
-        fix="ALTER SYSTEM SET shared_buffers = '<25 % of memory>'; then restart",
-        doc=DOCS + "runtime-config-resource.html",
-        evaluate=shared_buffers,
-    ),
-    Check(
-        id="pg_password_encryption_md5",
-        engines=PG,
-        area="security",
-        severity="warning",
-        title="Passwords hashed with MD5",
-        reads=("password_encryption",),
-        fix="ALTER SYSTEM SET password_encryption = 'scram-sha-256'; SELECT pg_reload_conf(); then reset each password",
-        doc=DOCS + "auth-password.html",
-        evaluate=password_md5,
-    ),
-    Check(
-        id="pg_ssl_off",
-        engines=PG,
-        area="security",
-        severity="warning",
-        title="No TLS on a server reachable from the network",
-        reads=("ssl", "listen_addresses"),
-        fix="ssl = on with ssl_cert_file and ssl_key_file; hostssl lines in pg_hba.conf",
-        doc=DOCS + "ssl-tcp.html",
-        evaluate=ssl_off,
-    ),
-    Check(
-        id="pg_superusers",
-        engines=PG,
-        area="security",
-        severity="info",
-        title="Login roles with superuser rights besides the bootstrap superuser",
-        reads=("pg_roles",),
-        fix="ALTER ROLE <role> NOSUPERUSER;",
-        doc=DOCS + "role-attributes.html",
-        evaluate=superusers,
-        needs=("superusers",),
-    ),
-    *release_checks("pg", PG, "https://www.postgresql.org/support/versioning/"),
-]

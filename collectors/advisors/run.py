@@ -8,16 +8,15 @@ from dataclasses import dataclass, field
 
 from collectors.advisors.catalogue import Check, Facts, Finding, Skipped
 from collectors.advisors.facts import gather
-from collectors.advisors.mysql_checks import CHECKS as MYSQL_CHECKS
+from collectors.advisors.load import catalogue
 from collectors.advisors.options import AdvisorOptions
-from collectors.advisors.pg_checks import CHECKS as PG_CHECKS
 from collectors.config import TargetConfig
 from collectors.dbvalues import Row
 from collectors.engines import create_engine
 from collectors.engines.base import EngineError
 
 #: every check, in the order docs/advisors.md lists them
-CATALOGUE: tuple[Check, ...] = (*PG_CHECKS, *MYSQL_CHECKS)
+CATALOGUE: tuple[Check, ...] = catalogue()
 
 
 @dataclass

@@ -205,6 +205,18 @@ class PgCluster(ServerPair[PgInstance], group_name="cluster", follower_name="sta
         with self.connect() as conn:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
 
+    def pgbench_init(self, dbname: str, scale: int, timeout: float = 300.0) -> None:
+        """``pgbench -i`` at ``scale`` into ``dbname`` on the primary (unix socket, superuser)."""
+        inst = self.primary
+        command = [pg_binary("pgbench"), "-i", "-s", str(scale), "-q", "-h", str(inst.socket_dir)]
+        subprocess.run(
+            [*command, "-p", str(inst.port), "-U", "postgres", dbname],
+            env={**os.environ, "PGPASSWORD": self.superuser_password},
+            check=True,
+            capture_output=True,
+            timeout=timeout,
+        )
+
     def wait_replay(self, timeout: float = 30.0) -> None:
         """Wait until the standby has replayed everything the primary has written so far."""
         if self.standby is None:

@@ -107,25 +107,19 @@ def start_prometheus(
     )
     tsdb = make_dir(work / "tsdb", None, 0o755)
 
-    def make(port: int) -> ManagedServer:
-        return ManagedServer(
-            name="prometheus",
-            argv=[
-                binary,
-                f"--config.file={config_path}",
-                f"--storage.tsdb.path={tsdb}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--rules.alert.resend-delay=1s",
-                "--web.enable-lifecycle",
-                "--web.enable-admin-api",
-                *extra_args,
-            ],
-            port=port,
-            log_path=work / "prometheus.log",
-            workdir=work,
-        )
+    def argv(port: int) -> list[str]:
+        return [
+            binary,
+            f"--config.file={config_path}",
+            f"--storage.tsdb.path={tsdb}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--rules.alert.resend-delay=1s",
+            "--web.enable-lifecycle",
+            "--web.enable-admin-api",
+            *extra_args,
+        ]
 
-    return _start_ready(make)
+    return _start_ready("prometheus", work, argv)
 
 
 def start_postgres_exporter(base_dir: Path | str, dsn: str, extra_args: Sequence[str] = ()) -> ManagedServer:
@@ -197,27 +191,28 @@ def start_alertmanager(
     config_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
     storage = make_dir(work / "data", None, 0o755)
 
+    def argv(port: int) -> list[str]:
+        return [
+            binary,
+            f"--config.file={config_path}",
+            f"--storage.path={storage}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+            *extra_args,
+        ]
+
+    return _start_ready("alertmanager", work, argv)
+
+
+def _start_ready(name: str, work: Path, argv: Callable[[int], list[str]]) -> ManagedServer:
+    """Start ``argv(port)`` on a free port and wait until ``/-/ready`` answers (stopped again when it
+    never does); its log is ``work/<name>.log``."""
+
     def make(port: int) -> ManagedServer:
         return ManagedServer(
-            name="alertmanager",
-            argv=[
-                binary,
-                f"--config.file={config_path}",
-                f"--storage.path={storage}",
-                f"--web.listen-address=127.0.0.1:{port}",
-                "--cluster.listen-address=",
-                *extra_args,
-            ],
-            port=port,
-            log_path=work / "alertmanager.log",
-            workdir=work,
+            name=name, argv=argv(port), port=port, log_path=work / f"{name}.log", workdir=work
         )
 
-    return _start_ready(make)
-
-
-def _start_ready(make: Callable[[int], ManagedServer]) -> ManagedServer:
-    """Start on a free port and wait until ``/-/ready`` answers (stopped again when it never does)."""
     server = start_on_free_port(make)
     try:
         wait_http_ok(server.url + "/-/ready")

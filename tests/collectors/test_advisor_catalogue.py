@@ -5,8 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+import yaml
+
 from collectors.advisors import docs
 from collectors.advisors.catalogue import SEVERITIES, Facts
+from collectors.advisors.load import CatalogueError, load_checks
+from collectors.advisors.pg_checks import superusers
 from collectors.advisors.record import AdvisorState, load_state, save_result
 from collectors.advisors.releases import BRANCHES, branch_of
 from collectors.advisors.run import CATALOGUE, AdvisorResult, evaluate
@@ -30,6 +35,41 @@ def test_every_check_is_well_formed_and_documented() -> None:
         assert c.severity in SEVERITIES and c.area in ("configuration", "security")
         assert c.engines and c.reads and c.fix and c.doc.startswith("https://")
         assert f"`{c.id}`" in text
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"severity": "urgent"}, "check 1 pg_x: severity: 'urgent' is not one of critical, warning, info"),
+        ({"evaluate": "pg_checks.no_such_function"}, "check 1 pg_x: evaluate: 'pg_checks.no_such_function'"),
+        ({"evaluate": "os.system"}, "check 1 pg_x: evaluate: 'os.system' is not a function of"),
+        ({"engines": ["oracle"]}, "check 1 pg_x: engines: expected some of postgres, mariadb, mysql"),
+        ({"colour": "red"}, "check 1 pg_x: unknown field(s) colour"),
+        ({"title": ""}, "check 1 pg_x: title: required text"),
+    ],
+)
+def test_a_malformed_check_names_the_file_the_check_and_the_field(
+    tmp_path: Path, change: dict[str, object], message: str
+) -> None:
+    entry: dict[str, object] = {
+        "id": "pg_x",
+        "engines": ["postgres"],
+        "area": "security",
+        "severity": "warning",
+        "title": "A check",
+        "reads": ["pg_settings"],
+        "fix": "ALTER SYSTEM SET x = 1;",
+        "doc": "https://www.postgresql.org/docs/current/",
+        "evaluate": "pg_checks.superusers",
+    }
+    path = tmp_path / "checks.yaml"
+    path.write_text(yaml.safe_dump([{**entry, **change}]), encoding="utf-8")
+    with pytest.raises(CatalogueError) as err:
+        load_checks(path)
+    assert str(err.value).startswith(f"{path}: ") and message in str(err.value)
+    path.write_text(yaml.safe_dump([entry]), encoding="utf-8")
+    (check,) = load_checks(path)
+    assert check.evaluate is superusers and check.needs == () and check.min_version == 0
 
 
 def pg_facts(version_num: int, version_str: str, today: str, **settings: str) -> Facts:

@@ -11,25 +11,13 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard.navigation import PAGE_PATHS
 from store import open_store
 from testing.synthetic import add_alerts_and_forecasts
 
 REPO = Path(__file__).resolve().parents[2]
 APP = str(REPO / "dashboard" / "streamlit_app.py")
-PAGES = [
-    "fleet",
-    "instance",
-    "activity",
-    "queries",
-    "storage",
-    "vacuum",
-    "replication",
-    "indexes",
-    "advisors",
-    "capacity",
-    "alerts",
-    "targets",
-]
+PAGES = list(PAGE_PATHS)
 SECRET_PASSWORD = "pw-Zq81x-never-shown"
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from dashboard.synthetic_activity import HOSTILE_QUERY, SPAN_S
 from store import format as fmt
+from testing.synthetic_activity import HOSTILE_QUERY, SPAN_S
 from tests.dashboard.conftest import run_page, visible_texts
 
 

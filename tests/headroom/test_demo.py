@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
+from dashboard.navigation import PAGE_PATHS
 from headroom_core.processes import pid_running
 from testing.servers.processes import free_port, port_open
 
@@ -109,18 +110,7 @@ def _settle(page: Any, chart: bool) -> None:
     page.wait_for_timeout(500)
 
 
-PAGES = [
-    "fleet",
-    "instance",
-    "queries",
-    "storage",
-    "vacuum",
-    "replication",
-    "indexes",
-    "capacity",
-    "alerts",
-    "targets",
-]
+PAGES = list(PAGE_PATHS)
 SINGLE_TARGET = {"instance", "queries", "storage", "vacuum", "indexes", "targets"}
 UNREADABLE = re.compile(r"\d\.\d{5,}|\bNone\b|\bnan\b|\bNaN\b")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dashboard.synthetic_activity import HOSTILE_QUERY, populate_activity
 from store import open_store
+from testing.synthetic_activity import HOSTILE_QUERY, populate_activity
 from tests.headroom.test_cli import run_cli
 
 END = 1_800_000_000

@@ -95,30 +95,16 @@ def upgrade() -> None:
     )
     if op.get_bind().dialect.name == "postgresql":
         op.execute("CREATE INDEX ix_samples_ts_brin ON samples USING brin (ts)")
-    op.create_table(
-        "samples_1h",
-        sa.Column("series_id", sa.BigInteger(), nullable=False),
-        sa.Column("bucket", sa.BigInteger(), nullable=False),
-        sa.Column("min", sa.Float(), nullable=False),
-        sa.Column("max", sa.Float(), nullable=False),
-        sa.Column("avg", sa.Float(), nullable=False),
-        sa.Column("last", sa.Float(), nullable=False),
-        sa.Column("count", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("series_id", "bucket", name="pk_samples_1h"),
-        sqlite_with_rowid=False,
-    )
-    op.create_table(
-        "samples_5m",
-        sa.Column("series_id", sa.BigInteger(), nullable=False),
-        sa.Column("bucket", sa.BigInteger(), nullable=False),
-        sa.Column("min", sa.Float(), nullable=False),
-        sa.Column("max", sa.Float(), nullable=False),
-        sa.Column("avg", sa.Float(), nullable=False),
-        sa.Column("last", sa.Float(), nullable=False),
-        sa.Column("count", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("series_id", "bucket", name="pk_samples_5m"),
-        sqlite_with_rowid=False,
-    )
+    for rollup in ("samples_1h", "samples_5m"):  # the same columns at two resolutions
+        op.create_table(
+            rollup,
+            sa.Column("series_id", sa.BigInteger(), nullable=False),
+            sa.Column("bucket", sa.BigInteger(), nullable=False),
+            *(sa.Column(name, sa.Float(), nullable=False) for name in ("min", "max", "avg", "last")),
+            sa.Column("count", sa.Integer(), nullable=False),
+            sa.PrimaryKeyConstraint("series_id", "bucket", name=f"pk_{rollup}"),
+            sqlite_with_rowid=False,
+        )
     op.create_table(
         "silence_audit",
         sa.Column(
