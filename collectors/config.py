@@ -13,7 +13,14 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from headroom_core.configtypes import ByteSize, Duration, MetricsEndpointConfig, Secret, StrictModel
+from headroom_core.configtypes import (
+    ByteSize,
+    Duration,
+    DurationOrZero,
+    MetricsEndpointConfig,
+    Secret,
+    StrictModel,
+)
 from headroom_core.redact import dsn_with_password, is_url, redact_dsn, split_dsn_password
 
 Engine = Literal["postgres", "mysql", "pgbouncer", "prometheus"]
@@ -65,6 +72,10 @@ class CapacityConfig(StrictModel):
         default=None,
         ge=1,
         description="Connection limit to plan against when it differs from the server's max_connections.",
+    )
+    storage: Literal["ssd", "hdd"] | None = Field(
+        default=None,
+        description="What the data volume is (ssd or hdd); the advisors compare random_page_cost with it.",
     )
 
 
@@ -232,6 +243,12 @@ class CollectorConfig(MetricsEndpointConfig):
         ge=1000,
         description="Most items kept in memory while the spool cannot be written (disk full); past it the oldest "
         "are dropped (counted, and a spool_drop event saying what).",
+    )
+    advise_every: DurationOrZero = Field(
+        default=21600.0,
+        description="How often the collector runs the advisor checks (docs/advisors.md) of each PostgreSQL and "
+        "MySQL target and records what appeared or went away; the first run comes 5 minutes after a target's "
+        "runner starts. 0: only `headroom check --advise` runs them.",
     )
     plans: PlansConfig = Field(default_factory=PlansConfig, description="Plan capture and index advice.")
 

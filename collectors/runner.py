@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 
 from collectors import selfmetrics
+from collectors.advisors.schedule import ADVISED_ENGINES, AdvisorSchedule, advisor_loop
 from collectors.batch import Batch
 from collectors.config import TargetConfig
 from collectors.dbvalues import PythonState
@@ -92,6 +93,12 @@ class TargetRunner:
         self.polls: dict[str, int] = {}  # metric → polls done (each writes one scrape_success sample)
         self._limit_reported: frozenset[str] = frozenset()  # databases left out, as last reported
         self._limit_reported_at = 0.0
+        #: the collector's own advisor runs (None: off, no store, or an engine without checks)
+        self.advisor_schedule = (
+            AdvisorSchedule(clock() + settings.advise_first_after, settings.advise_every)
+            if store is not None and settings.advise_every > 0 and str(target.engine) in ADVISED_ENGINES
+            else None
+        )
 
     # ----------------------------------------------------------------- connection
     async def ensure_connected(self) -> bool:
@@ -490,6 +497,10 @@ class TargetRunner:
         job = plan_job_for(self)
         if job is not None:  # plans of the top statements, then index advice (collectors/plans/)
             tasks.append(asyncio.create_task(plan_loop(job, self)))
+        if self.advisor_schedule is not None and self.store is not None:
+            tasks.append(
+                asyncio.create_task(advisor_loop(self.target, self.store, self.clock, self.advisor_schedule))
+            )
         stopper = asyncio.create_task(stop.wait())
         try:
             waiters: list[asyncio.Future[ConnectionLost] | asyncio.Task[bool] | asyncio.Task[None]] = [

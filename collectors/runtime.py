@@ -29,6 +29,7 @@ CONFIGURED = (
     "query_text_max",
     "queue_max_items",
     "memory_max_items",
+    "advise_every",
 )
 
 
@@ -58,10 +59,12 @@ class CollectorSettings:
     memory_max_items: int = field(
         default_factory=lambda: int(_default("memory_max_items"))
     )  # held while spool fails
+    advise_every: float = field(default_factory=lambda: float(_default("advise_every")))
     # internal tunables, not configuration
     flush_interval: float = 1.0  # writer: longest time a sample waits in the queue
     reconnect_max: float = 60.0  # longest backoff between reconnect attempts
     error_event_every: float = 3600.0  # the same collector error (or database-limit event) at most this often
+    advise_first_after: float = 300.0  # a target's first advisor run, after its runner starts
     plans: PlansConfig = field(default_factory=PlansConfig)
 
     @classmethod

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 import click
 
 from collectors.advisors.catalogue import Finding
 from collectors.advisors.record import AdvisorState, load_state, save_result
 from collectors.advisors.run import AdvisorResult, advise_target
+from collectors.advisors.schedule import day_of
 from headroom.config import HeadroomConfig
 from headroom_core.redact import mask
 from store import Store
@@ -22,7 +22,7 @@ SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
 def advise_fleet(cfg: HeadroomConfig, fmt: str = "text", clock: Clock = system_clock) -> int:
     """0 when every target was reviewed, 1 when one could not be reached (its reason is printed)."""
     now = clock()
-    today = datetime.fromtimestamp(now, UTC).date().isoformat()
+    today = day_of(now)
     store: Store | None = None
     try:
         store = open_configured_store(cfg, migrate=False)

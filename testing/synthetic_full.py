@@ -660,6 +660,9 @@ def _advisor_findings(st: Store, now: int) -> None:
                     "av_scale_factor": None,
                 }
             ],
+            "clients": [{"clients": 12, "active": 3}],
+            "public_schema": [{"public_create": False}],
+            "statements_info": [{"dealloc": 0, "stats_reset": None}],
         },
         unavailable={},
     )
@@ -677,6 +680,7 @@ def _advisor_findings(st: Store, now: int) -> None:
             "accounts": [{"user": "", "host": "%", "plugin": "", "auth": "", "super": "N"}],
             "status": [{"Variable_name": "Max_used_connections", "Value": "12"}],
             "data_size": [{"bytes": 900 * 1024**2}],
+            "consumers": [{"name": "statements_digest", "enabled": "YES"}],
         },
         unavailable={},
     )

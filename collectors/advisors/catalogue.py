@@ -24,6 +24,8 @@ class Facts:
     previous: Mapping[str, float] = field(default_factory=dict)  # counters of the previous run
     counters: Mapping[str, float] = field(default_factory=dict)  # counters of this run
     memory_bytes: float | None = None  # from the target's configuration (capacity.memory), when known
+    disk_bytes: float | None = None  # the data volume's size (capacity.disk_bytes), when known
+    storage: str | None = None  # ssd | hdd (capacity.storage), when known
     today: str = ""  # ISO date of the run (release-support checks)
     options: AdvisorOptions = field(default_factory=AdvisorOptions)
 

@@ -15,8 +15,15 @@ HEADER = """# Advisors
 prints what it finds, with the evidence (the values that triggered it) and the exact fix; `--format json`
 gives the same as JSON. Each run stores its findings: a finding that appears is an `advisor_finding`
 event, one that goes away an `advisor_cleared` event, so a change shows on the charts and in the events
-list. Checks that compare counters (checkpoints) measure the window between two runs: run it on a
-schedule (for example hourly from cron, beside `headroom forecast`).
+list. The collector runs the same checks itself, every `collector.advise_every` (default 6 hours; the
+first run 5 minutes after it starts; 0 turns it off), so the Advisors page stays current without cron.
+Checks that compare counters (checkpoints, pg_stat_statements evictions) measure the window between two
+runs.
+
+The data each check reads and says is in `collectors/advisors/definitions/{postgres,mysql}.yaml`; its
+`evaluate:` names the one function that judges the facts. Memory (`capacity.memory_bytes`), the data
+volume's size (`capacity.disk_bytes`) and its kind (`capacity.storage`: ssd or hdd) come from the
+target's configuration: the checks that need them stay quiet when they are not set.
 
 Checks read only what the monitoring role can see. A check whose data the role cannot read is skipped
 and says which grant it needs; it never guesses. The account checks of MySQL/MariaDB need

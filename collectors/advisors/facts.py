@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from collectors.dbvalues import Row
 from collectors.engines.base import Engine, EngineError, ServerInfo
 from collectors.mysql.privileges import grantee
+from collectors.pg.statements import info_sql
 
 PG_SETTINGS = "SELECT name, setting FROM pg_catalog.pg_settings"
 PG_SUPERUSERS = """
@@ -56,6 +57,24 @@ SELECT pg_catalog.current_database() AS dbname, n.nspname AS schemaname, c.relna
  ORDER BY s.n_dead_tup DESC
  LIMIT 50
 """
+#: client sessions now, and those running a statement (work_mem is per sort or hash of each)
+PG_CLIENTS = """
+SELECT count(*) AS clients, count(*) FILTER (WHERE state = 'active') AS active
+  FROM pg_catalog.pg_stat_activity
+ WHERE backend_type = 'client backend'
+"""
+#: whether every role may create objects in the public schema (PostgreSQL 14 and older grant it)
+PG_PUBLIC_SCHEMA = """
+SELECT pg_catalog.has_schema_privilege('public', n.oid, 'CREATE') AS public_create
+  FROM pg_catalog.pg_namespace n
+ WHERE n.nspname = 'public'
+"""
+PG_STATEMENTS_EXTENSION = """
+SELECT n.nspname AS schema
+  FROM pg_catalog.pg_extension e
+  JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace
+ WHERE e.extname = 'pg_stat_statements'
+"""
 
 MY_VARIABLES = "SHOW GLOBAL VARIABLES"
 MY_STATUS = "SHOW GLOBAL STATUS"
@@ -69,6 +88,11 @@ SELECT User AS user, Host AS host, plugin, authentication_string AS auth, Super_
   FROM mysql.user
  ORDER BY User, Host
  LIMIT 1000
+"""
+
+#: the consumers Headroom reads (statement digests, current statements, per-thread instrumentation)
+MY_CONSUMERS = """
+SELECT NAME AS name, ENABLED AS enabled FROM performance_schema.setup_consumers
 """
 
 #: databases read per advisor run for per-table facts
@@ -139,7 +163,38 @@ async def _gather_pg(
             database=dbname,
         )
     rows.setdefault("dead_tuples", [])
+    await _try(engine, rows, unavailable, "clients", PG_CLIENTS, "GRANT pg_monitor TO <monitoring role>;")
+    await _try(
+        engine,
+        rows,
+        unavailable,
+        "public_schema",
+        PG_PUBLIC_SCHEMA,
+        "needs nothing special; the query failed",
+    )
+    await _statements_info(engine, rows, unavailable)
     return settings, rows, unavailable
+
+
+async def _statements_info(
+    engine: Engine, rows: dict[str, Sequence[Row]], unavailable: dict[str, str]
+) -> None:
+    """pg_stat_statements_info (PostgreSQL 14+) in the connection's database, named with its schema;
+    no rows when the extension is not installed there (nothing to judge, not a missing grant)."""
+    rows["statements_info"] = []
+    try:
+        found = await engine.fetch(PG_STATEMENTS_EXTENSION)
+    except EngineError:
+        return
+    if found:
+        await _try(
+            engine,
+            rows,
+            unavailable,
+            "statements_info",
+            info_sql(str(found[0]["schema"])),
+            "GRANT pg_read_all_stats TO <monitoring role>;",
+        )
 
 
 async def _gather_mysql(engine: Engine) -> tuple[dict[str, str], dict[str, Sequence[Row]], dict[str, str]]:
@@ -159,5 +214,13 @@ async def _gather_mysql(engine: Engine) -> tuple[dict[str, str], dict[str, Seque
         pass
     await _try(
         engine, rows, unavailable, "accounts", MY_ACCOUNTS, f"GRANT SELECT ON mysql.user TO {grantee(me)};"
+    )
+    await _try(
+        engine,
+        rows,
+        unavailable,
+        "consumers",
+        MY_CONSUMERS,
+        f"GRANT SELECT ON performance_schema.* TO {grantee(me)};",
     )
     return settings, rows, unavailable

@@ -161,3 +161,94 @@ def performance_schema_off(facts: Facts) -> list[Hit]:
     return [
         Hit("performance_schema is OFF: Headroom cannot read statement digests, waits or plans' sample texts")
     ]
+
+
+def _redo_capacity(facts: Facts) -> float | None:
+    """innodb_redo_log_capacity (MySQL 8.0.30+), else the log files' size times their number."""
+    capacity = facts.setting("innodb_redo_log_capacity")
+    if capacity:
+        return float(capacity)
+    size = facts.setting("innodb_log_file_size")
+    if not size:
+        return None
+    return float(size) * float(facts.setting("innodb_log_files_in_group") or 1)
+
+
+def redo_log_small(facts: Facts) -> list[Hit]:
+    """The redo log should hold about an hour of writes, or checkpoints flush pages too eagerly."""
+    capacity, written, uptime = (
+        _redo_capacity(facts),
+        _status(facts, "innodb_os_log_written"),
+        _status(facts, "uptime"),
+    )
+    if not capacity or written is None or not uptime or uptime < 3600:
+        return []
+    per_hour = written / uptime * 3600
+    if per_hour <= capacity:
+        return []
+    advice = int(min(per_hour * 2, 128 * 1024**3) // 1024**2)
+    return [
+        Hit(
+            f"the redo log ({fmt_bytes(capacity)}) holds {fmt_pct(capacity / per_hour, 0)} of an hour of writes "
+            f"({fmt_bytes(per_hour)} per hour since start): checkpoints flush dirty pages early and often",
+            fix=f"innodb_log_file_size = {advice}M in the server's option file (MySQL 8.0.30+: "
+            f"SET GLOBAL innodb_redo_log_capacity = {advice} * 1024 * 1024;)",
+        )
+    ]
+
+
+def binlog_expiry_disk(facts: Facts) -> list[Hit]:
+    """Binary logs kept for their expiry at the write rate seen, against the data volume."""
+    if (facts.setting("log_bin") or "OFF").upper() != "ON" or not facts.disk_bytes:
+        return []
+    seconds = float(facts.setting("binlog_expire_logs_seconds") or 0) or 86400 * float(
+        facts.setting("expire_logs_days") or 0
+    )
+    written, uptime = _status(facts, "binlog_bytes_written"), _status(facts, "uptime")
+    if written is None or not uptime or uptime < 3600:
+        return []
+    if seconds <= 0:
+        return [
+            Hit(
+                f"binary logs never expire (binlog_expire_logs_seconds and expire_logs_days are 0) while "
+                f"{fmt_bytes(written / uptime * 86400)} are written per day: they fill the disk",
+                fix="SET GLOBAL binlog_expire_logs_seconds = 604800;  -- and in the server's option file",
+            )
+        ]
+    kept = written / uptime * seconds
+    if kept <= 0.25 * facts.disk_bytes:
+        return []
+    return [
+        Hit(
+            f"binary logs kept for {fmt_count(seconds / 86400)} day(s) at {fmt_bytes(written / uptime * 86400)} per day "
+            f"take about {fmt_bytes(kept)}, {fmt_pct(kept / facts.disk_bytes, 0)} of the data volume "
+            f"({fmt_bytes(facts.disk_bytes)})",
+            fix=f"SET GLOBAL binlog_expire_logs_seconds = {int(max(3600, seconds * 0.2 * facts.disk_bytes / kept))};  "
+            "-- keep what replicas and backups need",
+        )
+    ]
+
+
+#: performance_schema consumers Headroom's statement digests need (plan capture reports its own, the
+#: activity sampler uses events_waits_current only when it is on)
+NEEDED_CONSUMERS = ("global_instrumentation", "thread_instrumentation", "statements_digest")
+
+
+def consumers_off(facts: Facts) -> list[Hit]:
+    if (facts.setting("performance_schema") or "").upper() != "ON":
+        return []  # performance_schema_off says so
+    off = sorted(
+        str(r["name"])
+        for r in facts.rows.get("consumers", [])
+        if str(r["name"]) in NEEDED_CONSUMERS and str(r["enabled"]).upper() != "YES"
+    )
+    if not off:
+        return []
+    names = ", ".join(_quote(n) for n in off)  # names from NEEDED_CONSUMERS only; a text shown, never run
+    return [
+        Hit(
+            f"performance_schema consumer(s) {', '.join(off)} are off: Headroom cannot read statement digests",
+            fix=f"UPDATE performance_schema.setup_consumers SET ENABLED = 'YES' WHERE NAME IN ({names});  "  # noqa: S608
+            "-- and performance-schema-consumer-<name> = ON in the option file",
+        )
+    ]

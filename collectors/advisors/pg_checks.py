@@ -155,3 +155,74 @@ def superusers(facts: Facts) -> list[Hit]:
                 )
             )
     return hits
+
+
+def work_mem_connections(facts: Facts) -> list[Hit]:
+    """Each sort or hash of each running statement may take work_mem: with the sessions seen now,
+    half of the memory left beside shared_buffers is the line."""
+    work_mem, buffers = _size(facts, "work_mem"), _size(facts, "shared_buffers") or 0.0
+    rows = facts.rows.get("clients", [])
+    if facts.memory_bytes is None or work_mem is None or not rows:
+        return []
+    clients = float(rows[0]["clients"] or 0)
+    room = max(facts.memory_bytes - buffers, 0.0)
+    if clients < 1 or work_mem * clients <= 0.5 * room:
+        return []
+    advice = max(4, int(0.25 * room / clients // 1024**2))
+    return [
+        Hit(
+            f"work_mem {fmt_bytes(work_mem)} × {fmt_count(clients)} client sessions = {fmt_bytes(work_mem * clients)}, "
+            f"more than half of the {fmt_bytes(room)} of memory beside shared_buffers: one sort or hash each "
+            "at once can push the server into swap or the OOM killer",
+            fix=f"ALTER SYSTEM SET work_mem = '{advice}MB'; SELECT pg_reload_conf();  "
+            "-- raise it per role or session where a report needs more",
+        )
+    ]
+
+
+def random_page_cost_ssd(facts: Facts) -> list[Hit]:
+    try:
+        cost = float(facts.setting("random_page_cost") or "nan")
+    except ValueError:
+        return []
+    if facts.storage != "ssd" or not cost >= 2.0:
+        return []
+    return [
+        Hit(
+            f"random_page_cost is {fmt_decimal(cost, 1)} on SSD storage (capacity.storage): the planner prices an "
+            "index probe like a disk seek and prefers sequential scans it should not",
+        )
+    ]
+
+
+def statements_churn(facts: Facts) -> list[Hit]:
+    """pg_stat_statements evicted entries (their counts restart and are missed): since the previous
+    advisor run, or since the statistics were reset on a first run."""
+    rows = facts.rows.get("statements_info", [])
+    if not rows or rows[0]["dealloc"] is None:
+        return []
+    delta = facts.delta("statements_info.dealloc")
+    evicted = float(rows[0]["dealloc"]) if delta is None else delta
+    if evicted <= 0:
+        return []
+    since = "since the statistics were reset" if delta is None else "since the previous run"
+    size = int(float(facts.setting("pg_stat_statements.max") or 5000))
+    return [
+        Hit(
+            f"pg_stat_statements evicted its least-used entries {fmt_count(evicted)} time(s) {since}: "
+            f"pg_stat_statements.max ({fmt_count(size)}) is too small for the statements this server sees",
+            fix=f"ALTER SYSTEM SET pg_stat_statements.max = {max(size * 2, 10000)};  -- then restart",
+        )
+    ]
+
+
+def public_schema_writable(facts: Facts) -> list[Hit]:
+    rows = facts.rows.get("public_schema", [])
+    if not rows or not rows[0]["public_create"]:
+        return []
+    return [
+        Hit(
+            "every role may create objects in the public schema: a user can plant a function or operator "
+            "that another role's unqualified call runs (CVE-2018-1058)",
+        )
+    ]

@@ -31,15 +31,13 @@ class AdvisorResult:
 
 
 def counters_of(rows: Mapping[str, Sequence[Row]]) -> dict[str, float]:
-    """The cumulative counters a check compares between runs (checkpoints)."""
-    got = rows.get("checkpoints") or []
-    if not got:
-        return {}
-    return {
-        f"checkpoints.{key}": float(got[0][key])
-        for key in ("timed", "requested")
-        if got[0].get(key) is not None
-    }
+    """The cumulative counters a check compares between runs (checkpoints, statement evictions)."""
+    out: dict[str, float] = {}
+    for fact, keys in (("checkpoints", ("timed", "requested")), ("statements_info", ("dealloc",))):
+        got = rows.get(fact) or []
+        if got:
+            out.update({f"{fact}.{key}": float(got[0][key]) for key in keys if got[0].get(key) is not None})
+    return out
 
 
 def evaluate(
@@ -50,7 +48,11 @@ def evaluate(
     for check in checks:
         if not check.applies(facts.flavour, facts.version_num):
             continue
-        missing = [facts.unavailable[n] for n in check.needs if n in facts.unavailable or n not in facts.rows]
+        missing = [
+            facts.unavailable.get(n, f"the {n} facts, which were not read")
+            for n in check.needs
+            if n in facts.unavailable or n not in facts.rows
+        ]
         if missing:
             skipped.append(Skipped(check.id, target, "needs " + "; ".join(sorted(set(missing)))))
             continue
@@ -95,7 +97,7 @@ async def advise_target_async(
     finally:
         await engine.close()
     result.counters = counters_of(rows)
-    memory = target.capacity.memory_bytes
+    memory, disk = target.capacity.memory_bytes, target.capacity.disk_bytes
     facts = Facts(
         flavour=info.flavour,
         version_num=info.version_num,
@@ -106,6 +108,8 @@ async def advise_target_async(
         previous=previous,
         counters=result.counters,
         memory_bytes=float(memory) if memory else None,
+        disk_bytes=float(disk) if disk else None,
+        storage=target.capacity.storage,
         today=today,
         options=options or AdvisorOptions(),
     )

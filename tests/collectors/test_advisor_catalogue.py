@@ -78,7 +78,15 @@ def pg_facts(version_num: int, version_str: str, today: str, **settings: str) ->
         version_num=version_num,
         version_str=version_str,
         settings={"track_io_timing": "on", **settings},
-        rows={"superusers": [], "idle_in_transaction": [], "checkpoints": [], "dead_tuples": []},
+        rows={
+            "superusers": [],
+            "idle_in_transaction": [],
+            "checkpoints": [],
+            "dead_tuples": [],
+            "clients": [],
+            "public_schema": [],
+            "statements_info": [],
+        },
         unavailable={},
         today=today,
     )
@@ -129,3 +137,59 @@ def test_findings_become_events_when_they_appear_and_go_away(tmp_path: Path) -> 
         assert save_result(store, AdvisorResult("t", error="refused"), load_state(store, "t"), 280) == []
     finally:
         store.close()
+
+
+def my_facts(status: dict[str, float], disk_bytes: float | None = None, **variables: str) -> Facts:
+    """MariaDB facts as the server answers them: SHOW GLOBAL STATUS rows and lower-cased variables."""
+    return Facts(
+        flavour="mariadb",
+        version_num=101119,
+        version_str="10.11.19-MariaDB",
+        settings={"performance_schema": "ON", "innodb_buffer_pool_size": str(1024**3), **variables},
+        rows={
+            "status": [{"Variable_name": k, "Value": str(v)} for k, v in status.items()],
+            "data_size": [{"bytes": 0}],
+            "accounts": [],
+            "consumers": [],
+        },
+        unavailable={},
+        disk_bytes=disk_bytes,
+        today="2026-12-05",
+    )
+
+
+def checks(facts: Facts) -> dict[str, str]:
+    found, skipped = evaluate(facts, "t")
+    assert skipped == []
+    return {f.check: f.finding for f in found if not f.check.endswith(("_end_of_life", "_behind_minor"))}
+
+
+def test_redo_log_against_an_hour_of_writes() -> None:
+    day = {"Uptime": 86400.0, "Innodb_os_log_written": 24 * 512 * 1024**2}  # 512 MiB an hour
+    small = checks(my_facts(day, innodb_log_file_size=str(96 * 1024**2)))
+    assert small["my_redo_log_small"] == (
+        "the redo log (101 MB) holds 19 % of an hour of writes (537 MB per hour since start): "
+        "checkpoints flush dirty pages early and often"
+    )
+    assert "my_redo_log_small" not in checks(my_facts(day, innodb_log_file_size=str(1024**3)))
+    # MySQL 8.0.30+: the capacity variable wins over the file size
+    assert "my_redo_log_small" not in checks(
+        my_facts(day, innodb_log_file_size=str(48 * 1024**2), innodb_redo_log_capacity=str(1024**3))
+    )
+    young = {"Uptime": 600.0, "Innodb_os_log_written": 10 * 1024**3}  # under an hour up: not judged
+    assert "my_redo_log_small" not in checks(my_facts(young, innodb_log_file_size=str(1024**2)))
+
+
+def test_binlog_expiry_against_the_disk() -> None:
+    day = {"Uptime": 86400.0, "Binlog_bytes_written": 20 * 1024**3}  # 20 GiB a day
+    week = {"log_bin": "ON", "binlog_expire_logs_seconds": str(7 * 86400)}
+    found = checks(my_facts(day, disk_bytes=200 * 1024**3, **week))
+    assert found["my_binlog_expiry_disk"].startswith(
+        "binary logs kept for 7 day(s) at 21.5 GB per day take about 150 GB, 70 % of the data volume (215 GB)"
+    )
+    assert "my_binlog_expiry_disk" not in checks(my_facts(day, disk_bytes=2 * 1024**4, **week))
+    assert "my_binlog_expiry_disk" not in checks(my_facts(day, **week))  # disk unknown: not judged
+    never = checks(my_facts(day, disk_bytes=2 * 1024**4, log_bin="ON", binlog_expire_logs_seconds="0"))
+    assert never["my_binlog_expiry_disk"].startswith("binary logs never expire")
+    off = {"log_bin": "OFF", "binlog_expire_logs_seconds": "0"}
+    assert "my_binlog_expiry_disk" not in checks(my_facts(day, disk_bytes=1024**3, **off))

@@ -3,6 +3,7 @@ configuration of the test servers (docs/advisors.md)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from collections.abc import Callable
@@ -16,6 +17,8 @@ from collectors.advisors.options import AdvisorOptions
 from collectors.advisors.record import load_state, save_result
 from collectors.advisors.run import AdvisorResult, advise_target
 from collectors.config import TargetConfig
+from collectors.runtime import CollectorSettings
+from collectors.scheduler import Collector
 from store import Store
 from store.format import fmt_bytes
 from testing.servers.mariadb import MariaDbPair
@@ -167,6 +170,71 @@ def test_tiny_max_wal_size_under_writes_fires_the_checkpoint_check(
     assert "pg_checkpoints_requested" not in checks_of(advisor.run())  # no writes since: nothing requested
 
 
+def test_public_schema_writable_by_everyone_fires_and_clears(
+    fresh_pg: PgCluster, sqlite_store: Store
+) -> None:
+    advisor = Advisor(pg_target(fresh_pg, "public"), sqlite_store)
+    assert "pg_public_schema_writable" not in checks_of(advisor.run())  # PostgreSQL 15 revokes it
+    with fresh_pg.connect() as conn:
+        conn.execute("GRANT CREATE ON SCHEMA public TO PUBLIC")
+    assert "pg_public_schema_writable" in checks_of(advisor.run())
+    with fresh_pg.connect() as conn:
+        conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+    assert "pg_public_schema_writable" not in checks_of(advisor.run())
+    assert advisor.events("advisor_cleared") == ["pg_public_schema_writable"]
+
+
+def test_work_mem_and_random_page_cost_against_known_memory_and_ssd(
+    fresh_pg: PgCluster, sqlite_store: Store
+) -> None:
+    with fresh_pg.connect() as conn:
+        row = conn.execute(
+            "SELECT setting::bigint * 8192 FROM pg_settings WHERE name = 'shared_buffers'"
+        ).fetchone()
+    buffers = int(row[0]) if row else 0
+    memory = 4 * buffers  # shared_buffers a quarter of memory: the shared_buffers check stays quiet
+    target = pg_target(fresh_pg, "sized", capacity={"memory_bytes": memory, "storage": "ssd"})
+    advisor = Advisor(target, sqlite_store)
+    first = advisor.run()
+    assert checks_of(first) == {"pg_random_page_cost_ssd"}  # 4, the spinning-disk default
+    assert "random_page_cost is 4.0 on SSD storage" in first.findings[0].finding
+    alter_system(fresh_pg, "random_page_cost", "1.1")
+    work_mem_mb = 2 * buffers // 1024**2  # one session's work_mem alone is over half of what is left
+    alter_system(fresh_pg, "work_mem", f"{work_mem_mb}MB")
+    sessions = [fresh_pg.connect() for _ in range(3)]
+    try:
+        fired = advisor.run()
+        assert checks_of(fired) == {"pg_work_mem_connections"}
+        text = fired.findings[0].finding
+        assert text.startswith(f"work_mem {fmt_bytes(work_mem_mb * 1024**2)} × ")
+        assert f"half of the {fmt_bytes(memory - buffers)} of memory beside shared_buffers" in text
+    finally:
+        for conn in sessions:
+            conn.close()
+    alter_system(fresh_pg, "work_mem", None)
+    assert checks_of(advisor.run()) == set()
+    assert sorted(advisor.events("advisor_cleared")) == ["pg_random_page_cost_ssd", "pg_work_mem_connections"]
+
+
+def test_pg_stat_statements_evictions_fire_and_clear(
+    pg_cluster_factory: Callable[..., PgCluster], sqlite_store: Store
+) -> None:
+    cluster = pg_cluster_factory(with_standby=False, extra_conf={"pg_stat_statements.max": 100})
+    with cluster.connect() as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        for n in range(1, 260):  # 259 statements of distinct shapes: more than the 100 kept
+            conn.execute("SELECT ARRAY[" + ", ".join(["1"] * n) + "]")
+        dealloc = float(conn.execute("SELECT dealloc FROM pg_stat_statements_info").fetchone()[0])  # type: ignore[index]
+    assert dealloc > 0
+    advisor = Advisor(pg_target(cluster, "churn"), sqlite_store)
+    fired = advisor.run()
+    hit = next(f for f in fired.findings if f.check == "pg_stat_statements_max_churn")
+    evicted = float(fired.counters["statements_info.dealloc"])
+    assert evicted >= dealloc and f"{int(evicted):,} time(s) since the statistics were reset" in hit.finding
+    assert "pg_stat_statements.max (100)" in hit.finding and "pg_stat_statements.max = 10000" in hit.fix
+    assert "pg_stat_statements_max_churn" not in checks_of(advisor.run())  # no evictions since that run
+
+
 # --- MariaDB -----------------------------------------------------------------------------------------------------
 
 
@@ -245,3 +313,54 @@ def test_mariadb_anonymous_user_local_infile_and_small_buffer_pool(
         "my_buffer_pool_small",
         "my_local_infile",
     ]
+
+
+def test_mariadb_performance_schema_consumer_off_fires_and_clears(
+    mariadb_pair_factory: Callable[..., MariaDbPair], sqlite_store: Store
+) -> None:
+    pair = mariadb_pair_factory(with_replica=False)
+    grant_accounts(pair)
+    advisor = Advisor(my_target(pair, "consumers"), sqlite_store)
+    q = pair.primary.query
+    q("UPDATE performance_schema.setup_consumers SET ENABLED = 'NO' WHERE NAME = 'statements_digest'")
+    fired = advisor.run()
+    assert checks_of(fired) == {"my_consumers_off"}
+    hit = fired.findings[0]
+    assert hit.finding.startswith("performance_schema consumer(s) statements_digest are off")
+    assert hit.fix.startswith(
+        "UPDATE performance_schema.setup_consumers SET ENABLED = 'YES' WHERE NAME IN ('statements_digest');"
+    )
+    q("UPDATE performance_schema.setup_consumers SET ENABLED = 'YES' WHERE NAME = 'statements_digest'")
+    assert checks_of(advisor.run()) == set()
+    assert advisor.events("advisor_cleared") == ["my_consumers_off"]
+
+
+def test_the_collector_runs_the_advisors_on_its_schedule(fresh_pg: PgCluster, sqlite_store: Store) -> None:
+    """`collector.advise_every`: a running collector reviews its targets itself and records findings."""
+    alter_system(fresh_pg, "password_encryption", "md5")
+    target = pg_target(fresh_pg, "scheduled")
+    settings = CollectorSettings(advise_every=3600.0, advise_first_after=0.0)
+    collector = Collector(sqlite_store, [target], settings, housekeeping=False, only=["connections"])
+
+    def findings() -> list[str]:
+        return [
+            str(e.details.get("check"))
+            for e in sqlite_store.events(target="scheduled", kinds=["advisor_finding"])
+        ]
+
+    async def collect(seconds: float) -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(collector.run(stop))
+        await asyncio.to_thread(wait_for, lambda: bool(findings()), 60)
+        await asyncio.sleep(seconds)
+        stop.set()
+        await task
+
+    asyncio.run(collect(2.0))
+    assert findings() == ["pg_password_encryption_md5"]
+    state = load_state(sqlite_store, "scheduled")
+    assert set(state.findings) == {"pg_password_encryption_md5:"} and state.ts > 0
+    runner = collector.runner("scheduled")
+    assert runner.advisor_schedule is not None and runner.advisor_schedule.next_at >= state.ts + 3600 - 1
+    off = Collector(sqlite_store, [target], CollectorSettings(advise_every=0.0), housekeeping=False)
+    assert off.runner("scheduled").advisor_schedule is None  # 0: only `headroom check --advise`
