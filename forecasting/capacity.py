@@ -17,7 +17,7 @@ import numpy as np
 
 from forecasting.models import theil_sen_slope
 from forecasting.pipeline import OK, Forecast
-from forecasting.plausibility import stationary, trend_test, used_floor
+from forecasting.plausibility import acceleration, stationary, trend_test, used_floor
 from forecasting.series import (
     Regular,
     consumption_from_sawtooth,
@@ -61,8 +61,12 @@ def _first_reach(path: np.ndarray, ts: np.ndarray, threshold: float, start_value
     return int(round(t_before + frac * (int(ts[i]) - t_before)))
 
 
-def time_to_threshold(fc: Forecast, threshold: float, offset: float = 0.0) -> Crossing:
-    """Dates at which ``fc`` (plus ``offset``) reaches ``threshold`` from below."""
+def time_to_threshold(
+    fc: Forecast, threshold: float, offset: float = 0.0, accel: tuple[float, float] | None = None
+) -> Crossing:
+    """Dates at which ``fc`` (plus ``offset``) reaches ``threshold`` from below. ``accel``
+    (:func:`~forecasting.plausibility.acceleration`): the growth itself grows, so the earliest date
+    also considers the parabola continuing, with the band's upper spread around it."""
     if fc.status != OK or fc.calibration is None or len(fc.point) == 0:
         return Crossing(fc.status, threshold, message=fc.message)
     ts = fc.timestamps()
@@ -79,7 +83,13 @@ def time_to_threshold(fc: Forecast, threshold: float, offset: float = 0.0) -> Cr
         )
     cal = fc.calibration
     start = fc.last_value + offset
-    early = _first_reach(cal.path(fc.point, 0.9) + offset, ts, threshold, start)
+    upper = cal.path(fc.point, 0.9)
+    if accel is not None:
+        c, slope = accel
+        k = np.arange(1, len(fc.point) + 1, dtype=float)
+        parabola = fc.last_value + slope * k + c * k * k
+        upper = np.maximum(upper, parabola + (upper - fc.point))
+    early = _first_reach(upper + offset, ts, threshold, start)
     if early is None:
         return Crossing(
             NO_CROSSING, threshold, horizon_end=end, message="not reached within the horizon", offset=offset
@@ -190,7 +200,10 @@ def forecast_capacity(
         fc = replace(fc, floor=used_floor(grid.values))
     grows = trend.significant and (kind != STORAGE or steady_growth(grid))
     if grows:
-        return fc, time_to_threshold(fc, threshold, offset)
+        accel = acceleration(grid.values, fc.season) if kind == STORAGE else None
+        if accel is not None:
+            fc = replace(fc, explanation={**fc.explanation, "accelerating": True})
+        return fc, time_to_threshold(fc, threshold, offset, accel)
     # no significant growth: the limit is reached only through the seasonal peaks and the spread
     flat = stationary(fc, grid.values, fc.season)
     crossing = time_to_threshold(flat, threshold, offset)

@@ -71,6 +71,38 @@ def _slope_t(y: np.ndarray) -> tuple[float, float]:
     return slope, slope / se if se > 0 else math.inf
 
 
+T_ACCELERATION = T_SIGNIFICANT  # the slope test's level: no new knob tuned on the generated cases
+
+
+def acceleration(values: np.ndarray, season: int) -> tuple[float, float] | None:
+    """Growth that itself grows: the curvature ``c`` of a least-squares parabola through the history
+    (level shifts removed, cycles taken out), per step², when it is positive and its t statistic
+    (residual spread widened for autocorrelation, as in the slope test) is over
+    :data:`T_ACCELERATION`. Returns ``(c, slope at the last step)``, or None."""
+    y = fill_gaps(np.asarray(values, dtype=float))
+    n = len(y)
+    if n < 20 or not np.isfinite(y).all():
+        return None
+    shifts = detect_level_shifts(y, persist=max(5, season + 1))
+    if shifts:
+        y = remove_level_shifts(y, shifts)
+    y = deseasonalise(y, season)
+    x = np.arange(n, dtype=float) / n  # scaled for conditioning
+    design = np.column_stack([np.ones(n), x, x * x])
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    resid = y - design @ coef
+    sigma = float(np.std(resid, ddof=3))
+    if sigma <= 0:
+        return None
+    rho = min(max(float(np.dot(resid[1:], resid[:-1]) / float(np.dot(resid, resid))), 0.0), 0.95)
+    cov = np.linalg.inv(design.T @ design) * sigma**2 * (1 + rho) / (1 - rho)
+    t = float(coef[2]) / math.sqrt(float(cov[2, 2]))
+    if coef[2] <= 0 or t < T_ACCELERATION:
+        return None
+    c = float(coef[2]) / n**2  # per step²
+    return c, float(coef[1]) / n + 2 * c * (n - 1)
+
+
 def deseasonalise(y: np.ndarray, season: int) -> np.ndarray:
     """``y`` minus its mean profile per phase (a weekly or daily cycle is not a trend)."""
     if season <= 1 or len(y) < 2 * season:
