@@ -26,6 +26,7 @@ from alerts.snapshot import take_snapshot
 from alerts.state import load_alerts, load_groups, save_alerts, save_groups
 from headroom_core.redact import redact_text
 from store.api import Store, open_configured_store
+from store.changes import SampleWatch
 from store.clock import Clock, system_clock
 from store.config import StoreSettings
 
@@ -78,6 +79,11 @@ def _with_notified(alert: Any, now: int) -> Any:
     return replace(alert, last_notified_at=now)
 
 
+#: evaluations woken by new samples are at least this far apart (a SQLite store also wakes on the
+#: dispatcher's own writes)
+WAKE_MIN_SPACING_S = 0.5
+
+
 def rules_of(cfg: AlertsConfig) -> list[Rule]:
     return configured_rules(cfg.rules, cfg.rule_files, cfg.default_rules, cfg.disabled_rules)
 
@@ -97,6 +103,7 @@ def serve(st: Store, cfg: AlertsConfig, once: bool = False, stop: threading.Even
     dispatcher.start()
     stop = stop or threading.Event()
     clock = st.clock
+    watch = None if once else SampleWatch(st.engine)
     try:
         while True:
             started = clock()
@@ -116,10 +123,28 @@ def serve(st: Store, cfg: AlertsConfig, once: bool = False, stop: threading.Even
             if once:
                 _drain(st, cfg, timeout=max(10.0, cfg.evaluation_interval))
                 return 0
-            if stop.wait(max(0.0, cfg.evaluation_interval - (time.monotonic() - begun))):
+            if _wait_for_samples(watch, stop, begun, cfg.evaluation_interval):
                 return 0
     finally:
         dispatcher.stop()
+        if watch is not None:
+            watch.close()
+
+
+def _wait_for_samples(
+    watch: SampleWatch | None, stop: threading.Event, begun: float, interval: float
+) -> bool:
+    """Until new samples land or the evaluation interval is over, whichever is first (cycles at least
+    :data:`WAKE_MIN_SPACING_S` apart). True when ``stop`` was set."""
+    left = max(0.0, interval - (time.monotonic() - begun))
+    if watch is None:
+        return stop.wait(left)
+    watch.rebase()  # this cycle's own writes (alert states, the outbox) are not news
+    if watch.wait(left, stop):
+        spacing = WAKE_MIN_SPACING_S - (time.monotonic() - begun)
+        if spacing > 0:
+            return stop.wait(spacing)
+    return stop.is_set()
 
 
 def _drain(st: Store, cfg: AlertsConfig, timeout: float) -> None:

@@ -17,6 +17,7 @@ import psycopg
 from sqlalchemy import Connection, Engine
 
 from store import partitions
+from store.changes import NOTIFY_SQL
 
 Row = tuple[int, int, float]
 
@@ -88,6 +89,7 @@ class SampleWriter:
             with self._engine.begin() as conn:
                 self._ensure_partitions(conn, min_ts, max_ts)
                 _copy(conn, _PG_COPY, encode_copy_binary(native))
+                conn.exec_driver_sql(NOTIFY_SQL)  # wakes `headroom alerts` at commit (store/changes.py)
         except psycopg.errors.UniqueViolation:
             self._known_days = set()  # partitions created by the rolled-back transaction are gone
             with self._engine.begin() as conn:
@@ -95,6 +97,7 @@ class SampleWriter:
                 conn.exec_driver_sql(_PG_STAGE)
                 _copy(conn, _PG_COPY_STAGE, encode_copy_binary(native, with_seq=True))
                 conn.exec_driver_sql(_PG_MERGE)
+                conn.exec_driver_sql(NOTIFY_SQL)
         return min_ts, max_ts
 
     def _ensure_partitions(self, conn: Connection, min_ts: int, max_ts: int) -> None:
