@@ -32,6 +32,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import shutil
 import tempfile
 import threading
@@ -114,13 +115,54 @@ def bucket_loads(store_url: str, start: int, end: int) -> tuple[list[float], lis
     return loads, [totals[k] for k in sorted(totals)]
 
 
-def real_time(cluster: PgCluster, workdir: Path, seconds: int) -> dict[str, object]:
-    """Polls one real second apart for ``seconds``: CPU of the sampler's backend and of the
-    extension's background sampler, and the load of each full bucket."""
+class Bursts:
+    """``count`` sessions (role ``burst``) alternating short statements (10–90 ms in ``pg_sleep``) and
+    client pauses (10–150 ms) of random lengths; each records when its statements ran, the truth the
+    load of each bucket is compared with."""
+
+    def __init__(self, cluster: PgCluster, count: int) -> None:
+        password = "Burst-bench-pw-31"
+        with cluster.connect() as conn:
+            conn.execute("DROP ROLE IF EXISTS burst")
+            conn.execute(f"CREATE ROLE burst LOGIN PASSWORD '{password}'")
+        self.dsn = cluster.instance("primary").dsn("burst", "postgres", password)
+        self.stop = threading.Event()
+        self.intervals: list[tuple[float, float]] = []
+        self.threads = [threading.Thread(target=self._run, args=(k,), daemon=True) for k in range(count)]
+        for t in self.threads:
+            t.start()
+
+    def _run(self, k: int) -> None:
+        rng = random.Random(7 + k)  # workload shape, not security
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            while not self.stop.is_set():
+                t = time.time()
+                conn.execute("SELECT pg_sleep(%s)", (rng.uniform(0.01, 0.09),))
+                self.intervals.append((t, time.time()))
+                time.sleep(rng.uniform(0.01, 0.15))
+
+    def load(self, a: float, b: float) -> float:
+        """Average number of these sessions inside a statement over [a, b)."""
+        return sum(max(0.0, min(e, b) - max(s, a)) for s, e in list(self.intervals)) / (b - a)
+
+    def close(self) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join(10)
+
+
+def real_time(
+    cluster: PgCluster, workdir: Path, seconds: int, bursts: int, profile: bool
+) -> dict[str, object]:
+    """Polls one real second apart for ``seconds`` (the pinned clock equal to the real one): CPU of the
+    sampler's backend and of the extension's background sampler, the load of each full bucket, and
+    for the bursty sessions the error of each bucket's load against the time they really spent in
+    statements (over the bucket, shifted by the half second the reads are taken after it)."""
     url = f"sqlite:///{workdir / 'real.db'}"
     store = open_store(url)
     settings = CollectorSettings()
     settings.spool_dir = workdir / "spool-real"
+    burst = Bursts(cluster, bursts) if bursts else None
     start = int(time.time()) // 10 * 10 + 10
     clock = FixedClock(float(start - 1))
     target = TargetConfig(name="bench", engine="postgres", dsn=cluster.monitor_dsn())
@@ -132,11 +174,12 @@ def real_time(cluster: PgCluster, workdir: Path, seconds: int) -> dict[str, obje
         await collector.round()  # connect (not counted)
         sampler = backend_pid(cluster, "usename", MONITOR_USER)
         assert sampler is not None
+        await asyncio.sleep(max(0.0, start + 0.5 - time.time()))
         cpu0 = proc_cpu_s(sampler)
         w0 = proc_cpu_s(worker) if worker else 0.0
         t0 = time.monotonic()
         for i in range(seconds):
-            await asyncio.sleep(max(0.0, t0 + i - time.monotonic()))
+            await asyncio.sleep(max(0.0, start + i + 0.5 - time.time()))
             clock.set(start + i + 0.5)
             await collector.round()
         elapsed = time.monotonic() - t0
@@ -145,9 +188,17 @@ def real_time(cluster: PgCluster, workdir: Path, seconds: int) -> dict[str, obje
             out["extension_worker_cpu_pct"] = round(100 * (proc_cpu_s(worker) - w0) / elapsed, 3)
         await collector.close()
 
-    asyncio.run(go())
+    try:
+        asyncio.run(go())
+    finally:
+        if burst is not None:
+            burst.close()
+    end = start + (seconds // 10 - 1) * 10
+    store = open_store(url, migrate=False)
+    _, by_user = store.activity_load("bench", start, end, "username")
     store.close()
-    loads, totals = bucket_loads(url, start, start + (seconds // 10 - 1) * 10)
+    _, totals = bucket_loads(url, start, end)
+    loads = [v for _, v in by_user.get("postgres", [])]  # the steady sleepers (bursts run as ``burst``)
     out |= {
         "real_buckets": len(totals),
         "real_db_load_timeout_mean": round(sum(loads) / len(loads), 3) if loads else None,
@@ -155,11 +206,28 @@ def real_time(cluster: PgCluster, workdir: Path, seconds: int) -> dict[str, obje
         "real_db_load_timeout_max": round(max(loads), 3) if loads else None,
         "real_db_load_total_mean": round(sum(totals) / len(totals), 3) if totals else None,
     }
+    if burst is not None:
+        shown = dict(by_user.get("burst", []))
+        shift = 0.5 if profile else 0.0
+        errors = [shown.get(b, 0.0) - burst.load(b + shift, b + 10 + shift) for b in range(start, end, 10)]
+        truth = [burst.load(b + shift, b + 10 + shift) for b in range(start, end, 10)]
+        out |= {
+            "burst_sessions": bursts,
+            "burst_true_load_mean": round(sum(truth) / len(truth), 3),
+            "burst_abs_error_mean": round(sum(abs(e) for e in errors) / len(errors), 3),
+            "burst_abs_error_max": round(max(abs(e) for e in errors), 3),
+            "burst_error_mean": round(sum(errors) / len(errors), 3),
+        }
     return out
 
 
 def run(
-    samples: int, connections: int, active: int, wait_sampling: bool = False, real_seconds: int = 0
+    samples: int,
+    connections: int,
+    active: int,
+    wait_sampling: bool = False,
+    real_seconds: int = 0,
+    bursts: int = 0,
 ) -> dict[str, object]:
     root = Path("/dev/shm") if os.path.isdir("/dev/shm") else Path(tempfile.gettempdir())
     workdir = Path(tempfile.mkdtemp(prefix="hr-bench-activity-", dir=root))
@@ -218,7 +286,7 @@ def run(
             )
         store.close()
         if real_seconds:
-            real = real_time(cluster, workdir, real_seconds)
+            real = real_time(cluster, workdir, real_seconds, bursts, wait_sampling)
     finally:
         for c in conns[:active]:
             try:
@@ -260,10 +328,12 @@ def main() -> int:
     parser.add_argument("--active", type=int, default=20)
     parser.add_argument("--wait-sampling", action="store_true", help="also measure the pg_wait_sampling path")
     parser.add_argument("--real-seconds", type=int, default=0, help="real-time polls for accuracy and CPU")
+    parser.add_argument("--bursts", type=int, default=0, help="sessions running short statements (real time)")
     args = parser.parse_args()
-    results = [run(args.samples, args.connections, args.active, real_seconds=args.real_seconds)]
+    common = (args.samples, args.connections, args.active)
+    results = [run(*common, real_seconds=args.real_seconds, bursts=args.bursts)]
     if args.wait_sampling:
-        results.append(run(args.samples, args.connections, args.active, True, args.real_seconds))
+        results.append(run(*common, True, args.real_seconds, args.bursts))
     for result in results:
         report(result)
     return 0
@@ -291,7 +361,7 @@ def report(result: dict[str, object]) -> None:
     )
     if "real_buckets" in result:
         print(
-            f"real time ({result['real_buckets']} buckets): DB load (Timeout) mean "
+            f"real time ({result['real_buckets']} buckets): DB load of the sleeping sessions mean "
             f"{result['real_db_load_timeout_mean']}, min {result['real_db_load_timeout_min']}, max "
             f"{result['real_db_load_timeout_max']}; total mean {result['real_db_load_total_mean']}; "
             f"sampler backend CPU {result['sampler_backend_cpu_pct']} % of one core"
@@ -300,6 +370,12 @@ def report(result: dict[str, object]) -> None:
                 if "extension_worker_cpu_pct" in result
                 else ""
             )
+        )
+    if "burst_sessions" in result:
+        print(
+            f"{result['burst_sessions']} bursty sessions, true load {result['burst_true_load_mean']}: error per "
+            f"bucket mean |{result['burst_abs_error_mean']}|, max |{result['burst_abs_error_max']}|, "
+            f"bias {result['burst_error_mean']}"
         )
     print(json.dumps(result))
 
