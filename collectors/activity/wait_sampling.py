@@ -180,7 +180,12 @@ def load_counts(before: Reading, after: Reading, delta: Mapping[Key, int]) -> tu
     counts: Counter[Any] = Counter()
     for (pid, event_type, event, queryid), d in delta.items():
         info = after.sessions.get(pid) or before.sessions.get(pid)
-        if not _load_session(info) or event_type == "Activity" or (event_type, event) in IDLE_WAITS:
+        if (
+            pid <= 0
+            or not _load_session(info)
+            or event_type == "Activity"
+            or (event_type, event) in IDLE_WAITS
+        ):
             continue
         counts[_dims(event_type or "CPU", event or "CPU", queryid, info)] += d
     for pid in after.sessions.keys() & before.sessions.keys():

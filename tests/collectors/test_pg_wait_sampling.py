@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
@@ -222,3 +222,69 @@ def test_detect_needs_nothing_when_absent(
     sample_bucket(sqlite_store, pg_target(pg_cluster, "ws-absent"), settings)
     assert not [e for e in sqlite_store.events(target="ws-absent") if "pg_wait_sampling" in e.message]
     assert sqlite_store.activity_snapshot("ws-absent") is not None
+
+
+def test_created_but_not_preloaded_is_reported_once(
+    pg_cluster_factory: Callable[..., PgCluster], sqlite_store: Store, settings: CollectorSettings
+) -> None:
+    """CREATE EXTENSION works without the preload, but the profile cannot be read: one event naming
+    shared_preload_libraries, and the load from pg_stat_activity."""
+    cluster = pg_cluster_factory(with_standby=False)
+    with cluster.connect() as conn:
+        conn.execute("CREATE EXTENSION pg_wait_sampling")
+    other = cluster.connect(autocommit=True)
+    busy = threading.Thread(target=lambda: _quietly(other, "SELECT pg_sleep(20)"), daemon=True)
+    busy.start()
+    try:
+        wait_for(lambda: _waiting_on(cluster, "PgSleep") == 1)
+        _collect(sqlite_store, cluster, settings, "ws-unloaded")
+    finally:
+        other.cancel_safe()
+        busy.join(30)
+        other.close()
+    missing = sqlite_store.events(target="ws-unloaded", kinds=["missing_feature"])
+    assert [e.message for e in missing] == [
+        "add pg_wait_sampling to shared_preload_libraries and restart PostgreSQL"
+    ]
+    assert _bucket_load(sqlite_store, "ws-unloaded")["Timeout"] == pytest.approx(1, abs=0.5)
+
+
+def test_profile_without_pids_is_reported_once(
+    pg_wait_sampling_server: PgCluster, load: Load, sqlite_store: Store, settings: CollectorSettings
+) -> None:
+    cluster = pg_wait_sampling_server
+    with cluster.connect(autocommit=True) as conn:
+        conn.execute("ALTER SYSTEM SET pg_wait_sampling.profile_pid = off")
+        conn.execute("SELECT pg_reload_conf()")
+    try:
+        wait_for(lambda: _setting(cluster, "pg_wait_sampling.profile_pid") == "off")
+        _collect(sqlite_store, cluster, settings, "ws-nopid")
+    finally:
+        with cluster.connect(autocommit=True) as conn:
+            conn.execute("ALTER SYSTEM RESET pg_wait_sampling.profile_pid")
+            conn.execute("SELECT pg_reload_conf()")
+        wait_for(lambda: _setting(cluster, "pg_wait_sampling.profile_pid") == "on")
+    missing = sqlite_store.events(target="ws-nopid", kinds=["missing_feature"])
+    assert [e.message for e in missing] == [
+        "ALTER SYSTEM SET pg_wait_sampling.profile_pid = on; SELECT pg_reload_conf();"
+    ]
+    assert _bucket_load(sqlite_store, "ws-nopid")["Timeout"] == pytest.approx(5, abs=0.5)
+
+
+def _quietly(conn: psycopg.Connection, sql: str) -> None:
+    try:
+        conn.execute(sql)  # type: ignore[arg-type]
+    except psycopg.Error:
+        pass  # cancelled at the end
+
+
+def _waiting_on(cluster: PgCluster, event: str) -> int:
+    with cluster.connect() as conn:
+        row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event = %s", (event,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _setting(cluster: PgCluster, name: str) -> str:
+    with psycopg.connect(cluster.monitor_dsn()) as conn:  # a new session sees the reloaded value
+        row = conn.execute("SELECT current_setting(%s)", (name,)).fetchone()
+    return str(row[0]) if row else ""
