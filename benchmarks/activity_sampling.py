@@ -14,7 +14,16 @@ real collector (``activity`` metric only, as the pg_monitor-only role, SQLite st
    metric samples, scaled from the simulated time to 86,400 s);
 4. DB-load accuracy: the load the buckets show against the known number of sleeping sessions.
 
+With ``--wait-sampling`` (when the pg_wait_sampling extension is installed: Debian
+``postgresql-15-pg-wait-sampling``) the same is measured again on a second server that preloads the
+extension, where the sampler reads its profile once per 10 s bucket instead of pg_stat_activity every
+second, and for both paths a real-time part (``--real-seconds``, polls one real second apart, as in
+production) gives what a pinned clock cannot: DB-load accuracy of the profile (it samples real time),
+the CPU the sampler's backend process spends (``/proc``: parse, plan, execute, send), and the CPU of the
+extension's own background sampler, which runs whether anyone reads the profile or not.
+
     .venv/bin/python benchmarks/activity_sampling.py [--samples 3600] [--connections 200] [--active 20]
+        [--wait-sampling] [--real-seconds 60]
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import shutil
 import tempfile
 import threading
@@ -37,7 +47,7 @@ from collectors.runtime import CollectorSettings
 from collectors.scheduler import Collector
 from store import open_store
 from store.clock import FixedClock
-from testing.servers.postgres import MONITOR_USER, PgCluster, start_pg_server
+from testing.servers.postgres import MONITOR_USER, WAIT_SAMPLING_CONF, PgCluster, start_pg_server
 
 COST_SQL = """
 SELECT coalesce(sum(s.total_exec_time), 0) AS ms, coalesce(sum(s.calls), 0) AS calls
@@ -77,15 +87,162 @@ def _sleep(conn: psycopg.Connection) -> None:
         pass  # cancelled at the end
 
 
-def run(samples: int, connections: int, active: int) -> dict[str, object]:
+def proc_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a server process (``/proc/PID/stat``, clock-tick resolution)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def backend_pid(cluster: PgCluster, where: str, value: str) -> int | None:
+    with cluster.connect() as conn:
+        row = conn.execute(
+            f"SELECT pid FROM pg_stat_activity WHERE {where} = %s ORDER BY backend_start DESC LIMIT 1",  # noqa: S608
+            (value,),
+        ).fetchone()
+    return int(row[0]) if row else None
+
+
+def bucket_loads(store_url: str, start: int, end: int) -> tuple[list[float], list[float]]:
+    """Per bucket: the Timeout load, and the total load."""
+    store = open_store(store_url, migrate=False)
+    _, by_class = store.activity_load("bench", start, end)
+    store.close()
+    loads = [v for _, v in by_class.get("Timeout", [])]
+    totals: dict[int, float] = {}
+    for pts in by_class.values():
+        for ts, v in pts:
+            totals[ts] = totals.get(ts, 0.0) + v
+    return loads, [totals[k] for k in sorted(totals)]
+
+
+class Bursts:
+    """``count`` sessions (role ``burst``) alternating short statements (10–90 ms in ``pg_sleep``) and
+    client pauses (10–150 ms) of random lengths; each records when its statements ran, the truth the
+    load of each bucket is compared with."""
+
+    def __init__(self, cluster: PgCluster, count: int) -> None:
+        password = "Burst-bench-pw-31"
+        with cluster.connect() as conn:
+            conn.execute("DROP ROLE IF EXISTS burst")
+            conn.execute(f"CREATE ROLE burst LOGIN PASSWORD '{password}'")
+        self.dsn = cluster.instance("primary").dsn("burst", "postgres", password)
+        self.stop = threading.Event()
+        self.intervals: list[tuple[float, float]] = []
+        self.threads = [threading.Thread(target=self._run, args=(k,), daemon=True) for k in range(count)]
+        for t in self.threads:
+            t.start()
+
+    def _run(self, k: int) -> None:
+        rng = random.Random(7 + k)  # workload shape, not security
+        with psycopg.connect(self.dsn, autocommit=True) as conn:
+            while not self.stop.is_set():
+                t = time.time()
+                conn.execute("SELECT pg_sleep(%s)", (rng.uniform(0.01, 0.09),))
+                self.intervals.append((t, time.time()))
+                time.sleep(rng.uniform(0.01, 0.15))
+
+    def load(self, a: float, b: float) -> float:
+        """Average number of these sessions inside a statement over [a, b)."""
+        return sum(max(0.0, min(e, b) - max(s, a)) for s, e in list(self.intervals)) / (b - a)
+
+    def close(self) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join(10)
+
+
+def real_time(
+    cluster: PgCluster, workdir: Path, seconds: int, bursts: int, profile: bool
+) -> dict[str, object]:
+    """Polls one real second apart for ``seconds`` (the pinned clock equal to the real one): CPU of the
+    sampler's backend and of the extension's background sampler, the load of each full bucket, and
+    for the bursty sessions the error of each bucket's load against the time they really spent in
+    statements (over the bucket, shifted by the half second the reads are taken after it)."""
+    url = f"sqlite:///{workdir / 'real.db'}"
+    store = open_store(url)
+    settings = CollectorSettings()
+    settings.spool_dir = workdir / "spool-real"
+    burst = Bursts(cluster, bursts) if bursts else None
+    start = int(time.time()) // 10 * 10 + 10
+    clock = FixedClock(float(start - 1))
+    target = TargetConfig(name="bench", engine="postgres", dsn=cluster.monitor_dsn())
+    collector = Collector(store, [target], settings, housekeeping=False, only=["activity"], clock=clock)
+    worker = backend_pid(cluster, "backend_type", "pg_wait_sampling collector")
+    out: dict[str, object] = {}
+
+    async def go() -> None:
+        await collector.round()  # connect (not counted)
+        sampler = backend_pid(cluster, "usename", MONITOR_USER)
+        assert sampler is not None
+        await asyncio.sleep(max(0.0, start + 0.5 - time.time()))
+        cpu0 = proc_cpu_s(sampler)
+        w0 = proc_cpu_s(worker) if worker else 0.0
+        t0 = time.monotonic()
+        for i in range(seconds):
+            await asyncio.sleep(max(0.0, start + i + 0.5 - time.time()))
+            clock.set(start + i + 0.5)
+            await collector.round()
+        elapsed = time.monotonic() - t0
+        out["sampler_backend_cpu_pct"] = round(100 * (proc_cpu_s(sampler) - cpu0) / elapsed, 3)
+        if worker:
+            out["extension_worker_cpu_pct"] = round(100 * (proc_cpu_s(worker) - w0) / elapsed, 3)
+        await collector.close()
+
+    try:
+        asyncio.run(go())
+    finally:
+        if burst is not None:
+            burst.close()
+    end = start + (seconds // 10 - 1) * 10
+    store = open_store(url, migrate=False)
+    _, by_user = store.activity_load("bench", start, end, "username")
+    store.close()
+    _, totals = bucket_loads(url, start, end)
+    loads = [v for _, v in by_user.get("postgres", [])]  # the steady sleepers (bursts run as ``burst``)
+    out |= {
+        "real_buckets": len(totals),
+        "real_db_load_timeout_mean": round(sum(loads) / len(loads), 3) if loads else None,
+        "real_db_load_timeout_min": round(min(loads), 3) if loads else None,
+        "real_db_load_timeout_max": round(max(loads), 3) if loads else None,
+        "real_db_load_total_mean": round(sum(totals) / len(totals), 3) if totals else None,
+    }
+    if burst is not None:
+        shown = dict(by_user.get("burst", []))
+        shift = 0.5 if profile else 0.0
+        errors = [shown.get(b, 0.0) - burst.load(b + shift, b + 10 + shift) for b in range(start, end, 10)]
+        truth = [burst.load(b + shift, b + 10 + shift) for b in range(start, end, 10)]
+        out |= {
+            "burst_sessions": bursts,
+            "burst_true_load_mean": round(sum(truth) / len(truth), 3),
+            "burst_abs_error_mean": round(sum(abs(e) for e in errors) / len(errors), 3),
+            "burst_abs_error_max": round(max(abs(e) for e in errors), 3),
+            "burst_error_mean": round(sum(errors) / len(errors), 3),
+        }
+    return out
+
+
+def run(
+    samples: int,
+    connections: int,
+    active: int,
+    wait_sampling: bool = False,
+    real_seconds: int = 0,
+    bursts: int = 0,
+) -> dict[str, object]:
     root = Path("/dev/shm") if os.path.isdir("/dev/shm") else Path(tempfile.gettempdir())
     workdir = Path(tempfile.mkdtemp(prefix="hr-bench-activity-", dir=root))
     os.chmod(workdir, 0o755)  # the server may run as another OS user
-    cluster = start_pg_server(workdir / "pg", extra_conf={"max_connections": connections + 20})
+    conf: dict[str, object] = {"max_connections": connections + 20}
+    if wait_sampling:
+        conf |= WAIT_SAMPLING_CONF
+    cluster = start_pg_server(workdir / "pg", extra_conf=conf)
     conns: list[psycopg.Connection] = []
+    real: dict[str, object] = {}
     try:
         with cluster.connect() as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            if wait_sampling:
+                conn.execute("CREATE EXTENSION IF NOT EXISTS pg_wait_sampling")
         conns = hold_sessions(cluster, connections, active)
         db = workdir / "store.db"
         store = open_store(f"sqlite:///{db}")
@@ -128,6 +285,8 @@ def run(samples: int, connections: int, active: int) -> dict[str, object]:
                 sconn.execute(text("SELECT sum(length(sessions_json)) FROM activity_snapshots")).scalar() or 0
             )
         store.close()
+        if real_seconds:
+            real = real_time(cluster, workdir, real_seconds, bursts, wait_sampling)
     finally:
         for c in conns[:active]:
             try:
@@ -141,6 +300,7 @@ def run(samples: int, connections: int, active: int) -> dict[str, object]:
     per_sample_server_ms = spent_ms / samples
     per_sample_cpu_ms = cpu * 1000 / samples
     return {
+        "source": "pg_wait_sampling profile" if wait_sampling else "pg_stat_activity",
         "samples": samples,
         "connections": connections,
         "active": active,
@@ -157,6 +317,7 @@ def run(samples: int, connections: int, active: int) -> dict[str, object]:
         "db_load_total_mean": round(sum(totals.values()) / len(totals), 3) if totals else None,
         "goal_server_pct": 1.0,
         "goal_met": per_sample_server_ms / 10 <= 1.0,
+        **real,
     }
 
 
@@ -165,8 +326,21 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=3600)
     parser.add_argument("--connections", type=int, default=200)
     parser.add_argument("--active", type=int, default=20)
+    parser.add_argument("--wait-sampling", action="store_true", help="also measure the pg_wait_sampling path")
+    parser.add_argument("--real-seconds", type=int, default=0, help="real-time polls for accuracy and CPU")
+    parser.add_argument("--bursts", type=int, default=0, help="sessions running short statements (real time)")
     args = parser.parse_args()
-    result = run(args.samples, args.connections, args.active)
+    common = (args.samples, args.connections, args.active)
+    results = [run(*common, real_seconds=args.real_seconds, bursts=args.bursts)]
+    if args.wait_sampling:
+        results.append(run(*common, True, args.real_seconds, args.bursts))
+    for result in results:
+        report(result)
+    return 0
+
+
+def report(result: dict[str, object]) -> None:
+    print(f"--- {result['source']}")
     print(
         f"server time per sample: {result['server_ms_per_sample']} ms "
         f"= {result['server_core_pct_at_1s']} % of one core at 1 s (goal <= 1 %)"
@@ -185,8 +359,25 @@ def main() -> int:
         f"min {result['db_load_timeout_min']}, max {result['db_load_timeout_max']} "
         f"for {result['active']} sleeping sessions"
     )
+    if "real_buckets" in result:
+        print(
+            f"real time ({result['real_buckets']} buckets): DB load of the sleeping sessions mean "
+            f"{result['real_db_load_timeout_mean']}, min {result['real_db_load_timeout_min']}, max "
+            f"{result['real_db_load_timeout_max']}; total mean {result['real_db_load_total_mean']}; "
+            f"sampler backend CPU {result['sampler_backend_cpu_pct']} % of one core"
+            + (
+                f"; extension background sampler CPU {result['extension_worker_cpu_pct']} % of one core"
+                if "extension_worker_cpu_pct" in result
+                else ""
+            )
+        )
+    if "burst_sessions" in result:
+        print(
+            f"{result['burst_sessions']} bursty sessions, true load {result['burst_true_load_mean']}: error per "
+            f"bucket mean |{result['burst_abs_error_mean']}|, max |{result['burst_abs_error_max']}|, "
+            f"bias {result['burst_error_mean']}"
+        )
     print(json.dumps(result))
-    return 0
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ top dimensions of a window, the newest session snapshot and its blocking trees."
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import altair as alt
@@ -12,6 +13,7 @@ import streamlit as st
 
 from collectors.activity.blocking import blocking_trees, tree_lines
 from dashboard import charts, data
+from dashboard.timerange import custom_label
 from store import format as fmt
 
 SLICES = {
@@ -210,7 +212,18 @@ def trees_text(sessions: Sequence[Mapping[str, Any]]) -> str | None:
     return "\n".join(tree_lines(trees)) if trees else None
 
 
-def query_link(target: str, queryid: str) -> str:
+STATEMENTS_LAG_S = 60  # statement deltas are stamped when polled: up to one interval after they ran
+
+
+def query_link(target: str, queryid: str, window: tuple[int, int] | None = None) -> str:
+    """The Queries page entry of ``queryid``; with a window, over the minutes of that window (and the
+    statements poll that follows it), so a spike older than the default range opens its own entry."""
     from urllib.parse import urlencode
 
-    return "queries?" + urlencode({"target": target, "queryid": queryid})
+    params = {"target": target, "queryid": queryid}
+    if window is not None:
+        start = window[0] - window[0] % 60
+        end = window[1] + STATEMENTS_LAG_S
+        end += -end % 60
+        params["range"] = custom_label(datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(end, UTC))
+    return "queries?" + urlencode(params)

@@ -21,7 +21,12 @@ import pytest
 from testing.servers.managed import ManagedServer
 from testing.servers.mariadb import MariaDbPair, start_mariadb_pair
 from testing.servers.pgbouncer import PgBouncer, start_pgbouncer
-from testing.servers.postgres import PgCluster, start_pg_cluster, start_pg_server
+from testing.servers.postgres import (
+    PgCluster,
+    start_pg_cluster,
+    start_pg_server,
+    start_pg_wait_sampling_server,
+)
 from testing.servers.processes import MissingBinaryError, ram_base_dir
 from testing.servers.prometheus import (
     start_alertmanager,
@@ -259,6 +264,14 @@ def pg_cluster_factory(servers_dir: Path) -> Iterator[Callable[..., PgCluster]]:
     yield make
     for cluster in reversed(started):
         cluster.cleanup()
+
+
+@pytest.fixture(scope="session")
+def pg_wait_sampling_server(servers_dir: Path) -> Iterator[PgCluster]:
+    """A PostgreSQL instance of its own with pg_wait_sampling preloaded and created (no standby)."""
+    server = need(lambda: start_pg_wait_sampling_server(_subdir(servers_dir, "pg-wait-sampling")))
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -6,13 +6,17 @@ for the lock modes and what is locked. Nothing here takes a lock. ``query_id`` f
 (``compute_query_id``). Query texts are cut to ``collector.query_text_max`` (as statement texts are).
 With only its own sessions visible (no ``pg_read_all_stats``, part of ``pg_monitor``), the sampler
 reports the missing grant once and goes on with what it sees.
+
+When ``pg_wait_sampling`` is preloaded and created, :mod:`collectors.activity.wait_sampling` reads its
+profile once per bucket instead (and ``pg_stat_activity`` once per bucket, every process included);
+when the profile cannot be read, the missing grant is reported once and this sampler takes over.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from collectors.activity import job
+from collectors.activity import job, wait_sampling
 from collectors.engines.base import MissingFeature, PythonContext, Row
 from collectors.statement_deltas import DEFAULT_TEXT_MAX, bounded_text
 
@@ -31,7 +35,8 @@ SELECT a.pid, a.usename AS "user", a.datname AS db,
        CASE WHEN a.wait_event_type = 'Lock' THEN pg_catalog.pg_blocking_pids(a.pid) END AS blockers
   FROM pg_catalog.pg_stat_activity a
  WHERE a.pid <> pg_catalog.pg_backend_pid()
-   AND ((a.state IS NOT NULL AND a.state <> 'idle')
+   AND ({every_state}
+        OR (a.state IS NOT NULL AND a.state <> 'idle')
         -- a session the role may not see (no pg_read_all_stats): kept only to tell that it is missing
         OR (a.state IS NULL AND a.query = '<insufficient privilege>'))
 """
@@ -47,8 +52,12 @@ SELECT l.pid, l.granted, l.mode, l.locktype,
 """
 
 
-def sessions_sql(version_num: int) -> str:
-    return _SESSIONS.format(query_id="a.query_id::text" if version_num >= 140000 else "NULL::text")
+def sessions_sql(version_num: int, every_state: bool = False) -> str:
+    """Non-idle sessions; with ``every_state`` every process (who each pid of a wait profile is)."""
+    return _SESSIONS.format(
+        query_id="a.query_id::text" if version_num >= 140000 else "NULL::text",
+        every_state="true" if every_state else "false",
+    )
 
 
 def to_session(row: Row, text_max: int) -> dict[str, Any]:
@@ -113,10 +122,10 @@ def attach_locks(sessions: list[dict[str, Any]], locks: list[Row]) -> None:
                 blocker["lock_mode"], blocker["lock_target"] = hold["mode"], _describe(hold)
 
 
-async def sample(ctx: PythonContext) -> list[dict[str, Any]]:
+async def sample(ctx: PythonContext, every_state: bool = False) -> list[dict[str, Any]]:
     text_max = int(ctx.options.get("query_text_max") or DEFAULT_TEXT_MAX)
     rows = await ctx.engine.fetch(
-        sessions_sql(ctx.info.version_num), {"max_chars": text_max}, timeout=ctx.timeout
+        sessions_sql(ctx.info.version_num, every_state), {"max_chars": text_max}, timeout=ctx.timeout
     )
     sessions = [to_session(r, text_max) for r in rows]
     if any(s["query"] == HIDDEN for s in sessions):
@@ -139,4 +148,12 @@ async def sample(ctx: PythonContext) -> list[dict[str, Any]]:
 
 
 async def collect(ctx: PythonContext) -> list[Row]:
+    """From pg_wait_sampling's profile when it is installed and readable, else pg_stat_activity."""
+    if "wait_sampling" not in ctx.state:  # detected once per target (a benchmark may preset None)
+        ctx.state["wait_sampling"] = await wait_sampling.detect(ctx)
+    schema = ctx.state["wait_sampling"]
+    if schema is not None:
+        if await wait_sampling.poll(ctx, schema, sample):
+            return []
+        ctx.state["wait_sampling"] = None  # reported once; pg_stat_activity from now on
     return await job.run(ctx, sample)

@@ -83,7 +83,9 @@ if target is not None:
                 q = q.assign(
                     load=[fmt.fmt_number(v) for v in q["load"]],
                     link=[
-                        activity.query_link(target, str(x)) if x and x != "(other)" else None
+                        activity.query_link(target, str(x), (w_start, w_end))
+                        if x and x != "(other)"
+                        else None
                         for x in q["queryid"]
                     ],
                 )

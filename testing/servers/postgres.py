@@ -114,6 +114,20 @@ def _check_contrib() -> None:
         raise MissingBinaryError("pg_stat_statements extension", f"postgresql-contrib (postgresql-{major})")
 
 
+WAIT_SAMPLING_CONF: dict[str, object] = {"shared_preload_libraries": "pg_stat_statements,pg_wait_sampling"}
+
+
+def wait_sampling_package() -> str:
+    return f"postgresql-{pg_bindir().parent.name}-pg-wait-sampling"
+
+
+def _check_wait_sampling() -> None:
+    out = subprocess.run([pg_binary("pg_config"), "--sharedir"], capture_output=True, text=True, check=False)
+    sharedir = Path(out.stdout.strip())
+    if not (sharedir / "extension" / "pg_wait_sampling.control").exists():
+        raise MissingBinaryError("pg_wait_sampling extension", wait_sampling_package())
+
+
 def _q(value: str) -> str:
     return quote(value, safe="")
 
@@ -422,6 +436,20 @@ def start_pg_server(
 ) -> PgCluster:
     """A single PostgreSQL instance (no standby), e.g. to serve as the metrics store."""
     return start_pg_cluster(base_dir, with_standby=False, extra_conf=extra_conf, owns_base_dir=owns_base_dir)
+
+
+def start_pg_wait_sampling_server(base_dir: Path | str, owns_base_dir: bool = False) -> PgCluster:
+    """A single PostgreSQL instance with pg_wait_sampling preloaded and created (next to
+    pg_stat_statements): a server of its own, so the shared test servers keep no in-server sampler."""
+    _check_wait_sampling()
+    cluster = start_pg_server(base_dir, extra_conf=WAIT_SAMPLING_CONF, owns_base_dir=owns_base_dir)
+    try:
+        with cluster.connect() as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_wait_sampling")
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster
 
 
 def _start_standby(cluster: PgCluster, os_user: str | None, private: bool = False) -> PgInstance:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from dashboard.activity import query_link
 from store import format as fmt
 from testing.synthetic_activity import HOSTILE_QUERY, SPAN_S
 from tests.dashboard.conftest import run_page, visible_texts
@@ -31,7 +32,9 @@ def test_activity_page_window_tree_and_links(synthetic_store: Any) -> None:
     assert list(queries["queryid"]) == [k[0] for k, _ in top]
     assert queries.iloc[0]["queryid"] == "q3"  # the lock waits of the spike
     assert queries.iloc[0]["load"] == fmt.fmt_number(top[0][1])
-    assert queries.iloc[0]["link"] == "queries?target=db-000&queryid=q3"
+    link = queries.iloc[0]["link"]
+    assert link == query_link("db-000", "q3", (spike - 300, spike + 300))
+    assert link.startswith("queries?target=db-000&queryid=q3&range=")
     assert any(t == f"Sessions at {fmt.fmt_ts(spike)}" for t in texts)
     # the synthetic snapshots before the newest bucket hold no session
     assert "No session was active or in a transaction." in texts
