@@ -19,6 +19,7 @@ PAGES_DIR = Path(__file__).parent / "app_pages"
 PAGES = [
     ("fleet.py", "Fleet overview", ":material/dashboard:", "fleet"),
     ("instance.py", "Instance", ":material/monitor_heart:", "instance"),
+    ("server.py", "Server", ":material/dns:", "server"),
     ("activity.py", "Activity", ":material/bolt:", "activity"),
     ("queries.py", "Queries", ":material/query_stats:", "queries"),
     ("storage.py", "Storage & growth", ":material/storage:", "storage"),

@@ -19,6 +19,7 @@ APP = str(REPO / "dashboard" / "streamlit_app.py")
 PAGES = [
     "fleet",
     "instance",
+    "server",
     "activity",
     "queries",
     "storage",

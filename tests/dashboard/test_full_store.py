@@ -18,7 +18,7 @@ from testing.synthetic import SECRET_WEBHOOK
 from testing.synthetic_full import MYSQL, OTHER_PG, PRIMARY, STANDBY
 from tests.dashboard.conftest import PAGES, run_page, unreadable, visible_texts
 
-SINGLE_TARGET = {"instance", "activity", "queries", "storage", "vacuum", "indexes", "targets"}
+SINGLE_TARGET = {"instance", "server", "activity", "queries", "storage", "vacuum", "indexes", "targets"}
 TARGETS = [PRIMARY, STANDBY, OTHER_PG, MYSQL]
 TABLES = [
     "targets",
