@@ -311,7 +311,7 @@ def archiver_state(latest: Mapping[str, pd.DataFrame]) -> ArchiverState | None:
     elif archived:
         state = "archiving"
     else:
-        state = "nothing archived since the statistics reset"
+        state = "nothing archived"  # since the statistics reset: archive_mode off, or no segment done yet
     return ArchiverState(state, pending, archived or None, failed or None, failing)
 
 

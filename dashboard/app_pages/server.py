@@ -58,29 +58,25 @@ def checkpoints(name: str) -> None:
         ui.missing_metric([M.timed_rate, M.requested_rate, M.timed_count], "checkpoint statistics")
         return
     s = sv.checkpoint_summary(frames, latest)
-    cols = st.columns(4)
-    with cols[0]:
-        ui.kpi(
+    cols = st.columns(5)
+    tiles = [
+        (
             "Requested checkpoints",
             fmt.fmt_pct(s.requested_share),
-            help="share of the checkpoints in this range that were requested rather than timed",
-        )
-    with cols[1]:
-        ui.kpi(
-            "In this range",
-            f"{fmt.fmt_count(s.requested)} requested · {fmt.fmt_count(s.timed)} timed",
-        )
-    with cols[2]:
-        ui.kpi(
-            "Since the statistics reset",
-            f"{fmt.fmt_count(s.requested_since_reset)} requested · {fmt.fmt_count(s.timed_since_reset)} timed",
-        )
-    with cols[3]:
-        ui.kpi(
-            "Write · sync per checkpoint",
-            f"{fmt.fmt_duration(s.write_per_checkpoint)} · {fmt.fmt_duration(s.sync_per_checkpoint)}",
-            help="average time one checkpoint spent writing and syncing in this range",
-        )
+            "share of this range's checkpoints requested",
+        ),
+        ("Requested · timed", f"{fmt.fmt_count(s.requested)} · {fmt.fmt_count(s.timed)}", "in this range"),
+        (
+            "Since the reset",
+            f"{fmt.fmt_count(s.requested_since_reset)} · {fmt.fmt_count(s.timed_since_reset)}",
+            "requested · timed since the statistics reset",
+        ),
+        ("Write per checkpoint", fmt.fmt_duration(s.write_per_checkpoint), "average in this range"),
+        ("Sync per checkpoint", fmt.fmt_duration(s.sync_per_checkpoint), "average in this range"),
+    ]
+    for col, (label, value, help_text) in zip(cols, tiles, strict=True):
+        with col:
+            ui.kpi(label, value, help=help_text)
     grid = st.columns(2)
     per_hour = sv.named_series(
         {"timed": frames[M.timed_rate], "requested": frames[M.requested_rate]}, name, sv.HOUR
@@ -152,28 +148,28 @@ def wal_and_archiver() -> None:
     latest = {m: _latest(m) for m in (M.pending_segments, M.failing, M.last_archived, M.last_failed)}
     arch = sv.archiver_state(latest)
     wal = sv.latest_total(_latest(M.wal_rate))
-    cols = st.columns(4)
+    cols = st.columns(5)
     with cols[0]:
         ui.kpi("WAL rate", fmt.fmt_bytes_rate(wal), help="latest interval, all of the server's WAL")
     if arch is None:
         ui.missing_metric([M.pending_segments, M.failing], "archiver statistics")
         return
-    with cols[1]:
-        ui.kpi("Archiver", arch.state)
-    with cols[2]:
-        backlog = arch.backlog_segments
-        ui.kpi(
+    backlog = arch.backlog_segments
+    tiles = [
+        ("Archiver", arch.state, "failing: the last failure is newer than the last success"),
+        (
             ".ready backlog",
-            f"{fmt.fmt_count(backlog)} segments",
-            help=f"about {fmt.fmt_bytes(None if backlog is None else backlog * sv.WAL_SEGMENT_BYTES)} "
-            "of WAL kept in pg_wal until archived (16 MB segments)",
-        )
-    with cols[3]:
-        ui.kpi(
-            "Last archived · last failure",
-            f"{fmt.fmt_ago(arch.last_archived, ctx.now) if arch.last_archived else 'never'} · "
-            f"{fmt.fmt_ago(arch.last_failed, ctx.now) if arch.last_failed else 'never'}",
-        )
+            fmt.fmt_count(backlog),
+            f"segments waiting to be archived: about "
+            f"{fmt.fmt_bytes(None if backlog is None else backlog * sv.WAL_SEGMENT_BYTES)} kept in pg_wal "
+            "(16 MB segments)",
+        ),
+        ("Last archived", fmt.fmt_ago(arch.last_archived, ctx.now), None),
+        ("Last failure", fmt.fmt_ago(arch.last_failed, ctx.now), None),
+    ]
+    for col, (label, value, help_text) in zip(cols[1:], tiles, strict=True):
+        with col:
+            ui.kpi(label, value, help=help_text)
     if arch.failing:
         st.error(
             f"The archiver of {target} is failing: its last attempt failed "
@@ -225,7 +221,9 @@ def conflicts(name: str) -> None:
             for t, v in zip(standbys["target"], standbys["value"], strict=True)
             if v >= 1 and t in ctx.targets
         )
-        links = ", ".join(f"[{fmt_link(t)}](/server?target={quote(t)})" for t in names)
+        links = ", ".join(
+            f"[{fmt_link(t)}](/server?target={quote(t)}&range={quote(ctx.time_range.label)})" for t in names
+        )
         st.caption(
             "Recovery conflicts happen on standbys only; this target is not one."
             + (f" Standbys: {links}." if links else "")
