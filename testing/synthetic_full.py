@@ -691,11 +691,28 @@ def _advisor_findings(st: Any, now: int) -> None:
         )
 
 
+def _archiver(name: str, i: int, ts: int) -> Iterator[Sample]:
+    """Failing on PRIMARY (segments waiting), archiving on OTHER_PG, nothing archived on the standby."""
+    yield Sample(name, "pg_archiver_pending_segments", {}, ts, float(i % 9) if name == PRIMARY else 0.0)
+    yield Sample(name, "pg_archiver_failing", {}, ts, 1.0 if name == PRIMARY else 0.0)
+    if name == STANDBY:
+        return  # never archived nor failed: pg_stat_archiver's times are NULL, no sample
+    yield Sample(name, "pg_archiver_last_archived_timestamp_seconds", {}, ts, float(ts - 3600))
+    yield Sample(
+        name,
+        "pg_archiver_last_failed_timestamp_seconds",
+        {},
+        ts,
+        float(ts - (60 if name == PRIMARY else 3 * DAY)),
+    )
+
+
 def _server(now: int) -> Iterator[Sample]:
     """The Server page: checkpoints, buffer writers, pg_stat_io (PostgreSQL 17 on OTHER_PG), the archiver
-    (failing on PRIMARY), temp files, deadlocks, recovery conflicts on the standby, and sequences."""
+    (failing, archiving, nothing archived), temp files, deadlocks, recovery conflicts on the standby, and
+    sequences."""
     for i, ts in enumerate(_recent(now)):
-        for name in (PRIMARY, OTHER_PG):
+        for name in (PRIMARY, OTHER_PG, STANDBY):
             requested = i // 20  # a requested checkpoint every 20 minutes, a timed one every 30
             yield Sample(name, "pg_checkpoints_requested", {}, ts, float(40 + requested))
             yield Sample(name, "pg_checkpoints_timed", {}, ts, float(300 + i // 30))
@@ -705,18 +722,15 @@ def _server(now: int) -> Iterator[Sample]:
             yield Sample(name, "pg_checkpoint_sync_seconds_rate", {}, ts, 0.0123)
             yield Sample(name, "pg_buffers_checkpoint_rate", {}, ts, 120.0 + i % 7)
             yield Sample(name, "pg_buffers_clean_rate", {}, ts, 35.5)
-            yield Sample(
-                name, "pg_archiver_pending_segments", {}, ts, float(i % 9) if name == PRIMARY else 0.0
-            )
-            yield Sample(name, "pg_archiver_failing", {}, ts, 1.0 if name == PRIMARY else 0.0)
-            yield Sample(name, "pg_archiver_last_archived_timestamp_seconds", {}, ts, float(ts - 3600))
-            yield Sample(name, "pg_archiver_last_failed_timestamp_seconds", {}, ts, float(ts - 60))
+            yield from _archiver(name, i, ts)
             for db, temp, dead in (("app", 0.02, 1 / 7200), ("<b>reports</b>", 0.5, 0.0)):
                 yield Sample(name, "pg_temp_files_rate", {"datname": db}, ts, temp)
                 yield Sample(name, "pg_temp_bytes_rate", {"datname": db}, ts, temp * 48_000_000)
                 yield Sample(name, "pg_deadlocks_rate", {"datname": db}, ts, dead)
-                yield Sample(name, "pg_conflicts_rate", {"datname": db}, ts, 0.0)
-        yield Sample(PRIMARY, "pg_buffers_backend_rate", {}, ts, 12.25)
+                cancelled = 1 / 600 + 1 / 3600 if name == STANDBY and db == "app" else 0.0
+                yield Sample(name, "pg_conflicts_rate", {"datname": db}, ts, cancelled)
+        for name in (PRIMARY, STANDBY):  # PostgreSQL 15; OTHER_PG (17) has them in pg_stat_io
+            yield Sample(name, "pg_buffers_backend_rate", {}, ts, 12.25)
         for backend, obj, context, reads, writes in (
             ("client backend", "relation", "normal", 812.0, 14.5),
             ("client backend", "relation", "bulkread", 96.0, 0.0),

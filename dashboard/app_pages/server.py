@@ -136,6 +136,10 @@ def io(name: str, version: float | None) -> None:
     ui.table(table)
 
 
+def _since(ts: float | None) -> str:
+    return "never" if ts is None else fmt.fmt_duration(max(ctx.now - ts, 0.0))
+
+
 def wal_and_archiver() -> None:
     st.subheader(
         "WAL and archiving",
@@ -164,8 +168,8 @@ def wal_and_archiver() -> None:
             f"{fmt.fmt_bytes(None if backlog is None else backlog * sv.WAL_SEGMENT_BYTES)} kept in pg_wal "
             "(16 MB segments)",
         ),
-        ("Last archived", fmt.fmt_ago(arch.last_archived, ctx.now), None),
-        ("Last failure", fmt.fmt_ago(arch.last_failed, ctx.now), None),
+        ("Since last archived", _since(arch.last_archived), "time since the last segment was archived"),
+        ("Since last failure", _since(arch.last_failed), "time since the last failed archive_command"),
     ]
     for col, (label, value, help_text) in zip(cols[1:], tiles, strict=True):
         with col:

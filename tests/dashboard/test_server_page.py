@@ -119,7 +119,7 @@ def _recovery_conflict(cluster: PgCluster) -> None:
         holder.close()
 
 
-def _workload(cluster: PgCluster) -> None:
+def _workload(cluster: PgCluster, before: dict[str, Any]) -> None:
     with psycopg.connect(cluster.superuser_dsn("primary"), autocommit=True) as conn:
         conn.execute("CHECKPOINT")
         conn.execute("CHECKPOINT")
@@ -131,6 +131,12 @@ def _workload(cluster: PgCluster) -> None:
         wait_for(lambda: _one(conn, "SELECT failed_count FROM pg_stat_archiver") > failed, 30)
     _deadlock(cluster)
     _recovery_conflict(cluster)
+
+    def flushed() -> bool:  # the sessions' statistics reach pg_stat_database when they end
+        now = _server_counts(cluster)
+        return now["temp_files"] > before["temp_files"] and now["deadlocks"] == before["deadlocks"] + 1
+
+    wait_for(flushed, 30)
 
 
 @pytest.fixture(scope="module")
@@ -168,7 +174,7 @@ def server_store(servers_dir: Path) -> Iterator[dict[str, Any]]:
             try:
                 before.update(await asyncio.to_thread(_server_counts, cluster))
                 await collector.round()
-                await asyncio.to_thread(_workload, cluster)
+                await asyncio.to_thread(_workload, cluster, before)
                 await asyncio.sleep(1.5)
                 await collector.round()
                 after.update(await asyncio.to_thread(_server_counts, cluster))
