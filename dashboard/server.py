@@ -160,10 +160,13 @@ class CheckpointSummary:
     requested_since_reset: float | None
     write_per_checkpoint: float | None  # seconds
     sync_per_checkpoint: float | None
+    requested_share_of_rates: float | None = None  # when the counts were not collected (older collectors)
 
     @property
     def requested_share(self) -> float | None:
-        if self.timed is None or self.requested is None or self.timed + self.requested <= 0:
+        if self.timed is None or self.requested is None:
+            return self.requested_share_of_rates
+        if self.timed + self.requested <= 0:
             return None
         return self.requested / (self.timed + self.requested)
 
@@ -173,7 +176,9 @@ def checkpoint_summary(
 ) -> CheckpointSummary:
     """Counts of timed and requested checkpoints in the range and since the reset, and the mean write and
     sync time of one checkpoint (time spent over checkpoints done, from rates polled together)."""
-    done = total_by_time(frames[M.timed_rate]).add(total_by_time(frames[M.requested_rate]), fill_value=0.0)
+    requested = total_by_time(frames[M.requested_rate])
+    done = total_by_time(frames[M.timed_rate]).add(requested, fill_value=0.0)
+    all_done = float(done.sum())
 
     def per_checkpoint(metric: str) -> float | None:
         spent = total_by_time(frames[metric])
@@ -188,6 +193,7 @@ def checkpoint_summary(
         requested_since_reset=latest_total(latest[M.requested_count]),
         write_per_checkpoint=per_checkpoint(M.write_seconds),
         sync_per_checkpoint=per_checkpoint(M.sync_seconds),
+        requested_share_of_rates=float(requested.sum()) / all_done if all_done > 0 else None,
     )
 
 

@@ -61,9 +61,9 @@ def checkpoints(name: str) -> None:
     cols = st.columns(5)
     tiles = [
         (
-            "Requested checkpoints",
+            "Requested share",
             fmt.fmt_pct(s.requested_share),
-            "share of this range's checkpoints requested",
+            "share of this range's checkpoints that were requested rather than timed",
         ),
         ("Requested · timed", f"{fmt.fmt_count(s.requested)} · {fmt.fmt_count(s.timed)}", "in this range"),
         (
@@ -71,8 +71,8 @@ def checkpoints(name: str) -> None:
             f"{fmt.fmt_count(s.requested_since_reset)} · {fmt.fmt_count(s.timed_since_reset)}",
             "requested · timed since the statistics reset",
         ),
-        ("Write per checkpoint", fmt.fmt_duration(s.write_per_checkpoint), "average in this range"),
-        ("Sync per checkpoint", fmt.fmt_duration(s.sync_per_checkpoint), "average in this range"),
+        ("Write time", fmt.fmt_duration(s.write_per_checkpoint), "per checkpoint, average in this range"),
+        ("Sync time", fmt.fmt_duration(s.sync_per_checkpoint), "per checkpoint, average in this range"),
     ]
     for col, (label, value, help_text) in zip(cols, tiles, strict=True):
         with col:

@@ -254,7 +254,7 @@ def test_checkpoints_counted_as_the_server_counts_them(page_store: dict[str, Any
     )
     # all checkpoints of the range were requested ones (no checkpoint_timeout passed)
     if after["timed"] == before["timed"]:
-        assert _metric(at, "Requested checkpoints") == "100.0 %"
+        assert _metric(at, "Requested share") == "100.0 %"
     shares = _table(at, "written by")
     assert list(shares["written by"]) == ["checkpointer", "background writer", "backends"]
     assert shares.iloc[0]["buffers/s"] != "0"  # the CHECKPOINTs wrote the table's buffers

@@ -56,6 +56,9 @@ def test_checkpoint_summary() -> None:
     assert s.requested_share == 0.75
     assert s.write_per_checkpoint is not None and abs(s.write_per_checkpoint - 0.6 / (4 / 60)) < 1e-9
     assert s.sync_per_checkpoint == 0.0
+    # a store written before the counts were collected: the share from the rates
+    older = {**frames, M.timed_count: _series([]), M.requested_count: _series([])}
+    assert sv.checkpoint_summary(older, latest).requested_share == 0.75
     empty = {k: _series([]) for k in frames}
     none = sv.checkpoint_summary(empty, {k: pd.DataFrame(columns=["value"]) for k in latest})
     assert none.requested_share is None and none.write_per_checkpoint is None

@@ -112,6 +112,7 @@ def _settle(page: Any, chart: bool) -> None:
 PAGES = [
     "fleet",
     "instance",
+    "server",
     "queries",
     "storage",
     "vacuum",
@@ -121,7 +122,7 @@ PAGES = [
     "alerts",
     "targets",
 ]
-SINGLE_TARGET = {"instance", "queries", "storage", "vacuum", "indexes", "targets"}
+SINGLE_TARGET = {"instance", "server", "queries", "storage", "vacuum", "indexes", "targets"}
 UNREADABLE = re.compile(r"\d\.\d{5,}|\bNone\b|\bnan\b|\bNaN\b")
 
 
