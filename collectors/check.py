@@ -42,6 +42,10 @@ async def check_target_async(target: TargetConfig, settings: CollectorSettings |
             if mdef.role != "any" and mdef.role != info.role:
                 result.items.append(CheckItem(mdef.name, True, f"skipped on a {info.role}"))
                 continue
+            first = None if mdef.python else mdef.min_version(info.flavour)
+            if first is not None and info.version_num < first:
+                result.items.append(CheckItem(mdef.name, True, f"skipped: needs version {first} or later"))
+                continue
             missing: MissingFeature | None = None
             for req in mdef.requires:
                 missing = await engine.check_requirement(req)

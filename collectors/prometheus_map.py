@@ -258,6 +258,13 @@ for _ours, _theirs, _pg17 in (
 ):
     _names = [f"pg_stat_bgwriter_{_theirs}_total", f"pg_stat_bgwriter_{_theirs}"]
     _PG.append(rate(_ours, "postgres", *_names, *([_pg17] if _pg17 else [])))
+for _ours, _theirs, _pg17 in (  # the counts themselves (the Server page's checkpoints in a range)
+    ("pg_checkpoints_timed", "checkpoints_timed", "pg_stat_checkpointer_num_timed_total"),
+    ("pg_checkpoints_requested", "checkpoints_req", "pg_stat_checkpointer_num_requested_total"),
+):
+    _PG.append(
+        gauge(_ours, "postgres", f"pg_stat_bgwriter_{_theirs}_total", f"pg_stat_bgwriter_{_theirs}", _pg17)
+    )
 for _ours, _theirs in (
     ("pg_checkpoint_write_seconds_rate", "checkpoint_write_time"),
     ("pg_checkpoint_sync_seconds_rate", "checkpoint_sync_time"),

@@ -234,6 +234,15 @@ class TargetRunner:
             return True
         return mdef.role == self.info.role
 
+    def _version_ok(self, mdef: MetricDef) -> bool:
+        """False when the server is older than every SQL variant of the metric (``pg_stat_io`` on
+        PostgreSQL 15): skipped quietly like a metric of the other role, since no grant or extension
+        fixes it. A flavour without any variant is still a missing feature, reported once."""
+        if self.info is None or mdef.python:
+            return True
+        first = mdef.min_version(self.info.flavour)
+        return first is None or self.info.version_num >= first
+
     async def _requirements(self, mdef: MetricDef) -> MissingFeature | None:
         for req in mdef.requires:
             if req not in self._req_cache:
@@ -329,10 +338,10 @@ class TargetRunner:
         )
 
     async def poll(self, sm: ScheduledMetric) -> bool | None:
-        """Run one metric once. True/False: success; None: skipped (role, missing feature).
+        """Run one metric once. True/False: success; None: skipped (role, server version, missing feature).
         Raises ConnectionLost when the target went away."""
         mdef = sm.definition
-        if not self._role_ok(mdef):
+        if not self._role_ok(mdef) or not self._version_ok(mdef):
             return None
         now = self.clock()
         ts = int(now)

@@ -72,8 +72,9 @@ def series_range(
     end: int,
     matchers: tuple[tuple[str, str], ...] = (),
     max_points: int = 400,
+    agg: str = "avg",
 ) -> pd.DataFrame:
-    return reads.series_range(get_store(), metric, target_names, start, end, dict(matchers), max_points)
+    return reads.series_range(get_store(), metric, target_names, start, end, dict(matchers), max_points, agg)
 
 
 @st.cache_data(ttl=LIVE_TTL, show_spinner=False)

@@ -7,6 +7,7 @@ from __future__ import annotations
 PAGES: list[tuple[str, str, str, str]] = [
     ("fleet.py", "Fleet overview", ":material/dashboard:", "fleet"),
     ("instance.py", "Instance", ":material/monitor_heart:", "instance"),
+    ("server.py", "Server", ":material/dns:", "server"),
     ("activity.py", "Activity", ":material/bolt:", "activity"),
     ("queries.py", "Queries", ":material/query_stats:", "queries"),
     ("storage.py", "Storage & growth", ":material/storage:", "storage"),

@@ -60,8 +60,10 @@ def series_range(
     end: int,
     matchers: Mapping[str, str] | None = None,
     max_points: int = 400,
+    agg: str = "avg",
 ) -> pd.DataFrame:
-    """Every series of ``metric`` for the targets in ``[start, end]`` as one long frame."""
+    """Every series of ``metric`` for the targets in ``[start, end]`` as one long frame. ``agg``: what a
+    rollup point holds (``avg``; ``last`` for a count since a reset, whose rises are then exact)."""
     rows: list[dict[str, Any]] = []
     names = list(dict.fromkeys(target_names))
     wanted = set(names)
@@ -69,7 +71,7 @@ def series_range(
     scopes: list[str | None] = list(names) if len(names) <= 20 else [None]
     for scope in scopes:
         for sd in st.query_range(
-            scope, metric, matchers=dict(matchers or {}), start=start, end=end, max_points=max_points
+            scope, metric, matchers=dict(matchers or {}), start=start, end=end, max_points=max_points, agg=agg
         ):
             if sd.target not in wanted:
                 continue

@@ -50,7 +50,8 @@ def _replication(now: int) -> Iterator[Sample]:
                 continue  # the primary no longer lists the standby in pg_stat_replication
             yield Sample(primary, "pg_replication_streaming", app, ts, 1.0)
         for name in (PRIMARY, STANDBY, OTHER_PG):
-            yield Sample(name, "pg_server_version_num", {}, ts, 150010.0)
+            # the other primary runs PostgreSQL 17: pg_stat_io, and no buffers_backend (the Server page)
+            yield Sample(name, "pg_server_version_num", {}, ts, 170002.0 if name == OTHER_PG else 150010.0)
             for metric, ok, took in (
                 ("replication", 1.0, 0.004),
                 ("standby", 1.0, 0.0021),
@@ -694,10 +695,84 @@ def _advisor_findings(st: Store, now: int) -> None:
         )
 
 
+def _archiver(name: str, i: int, ts: int) -> Iterator[Sample]:
+    """Failing on PRIMARY (segments waiting), archiving on OTHER_PG, nothing archived on the standby."""
+    yield Sample(name, "pg_archiver_pending_segments", {}, ts, float(i % 9) if name == PRIMARY else 0.0)
+    yield Sample(name, "pg_archiver_failing", {}, ts, 1.0 if name == PRIMARY else 0.0)
+    if name == STANDBY:
+        return  # never archived nor failed: pg_stat_archiver's times are NULL, no sample
+    yield Sample(name, "pg_archiver_last_archived_timestamp_seconds", {}, ts, float(ts - 3600))
+    yield Sample(
+        name,
+        "pg_archiver_last_failed_timestamp_seconds",
+        {},
+        ts,
+        float(ts - (60 if name == PRIMARY else 3 * DAY)),
+    )
+
+
+def _server(now: int) -> Iterator[Sample]:
+    """The Server page: checkpoints, buffer writers, pg_stat_io (PostgreSQL 17 on OTHER_PG), the archiver
+    (failing, archiving, nothing archived), temp files, deadlocks, recovery conflicts on the standby, and
+    sequences."""
+    for i, ts in enumerate(_recent(now)):
+        for name in (PRIMARY, OTHER_PG, STANDBY):
+            requested = i // 20  # a requested checkpoint every 20 minutes, a timed one every 30
+            yield Sample(name, "pg_checkpoints_requested", {}, ts, float(40 + requested))
+            yield Sample(name, "pg_checkpoints_timed", {}, ts, float(300 + i // 30))
+            yield Sample(name, "pg_checkpoints_requested_rate", {}, ts, 1 / 1200)
+            yield Sample(name, "pg_checkpoints_timed_rate", {}, ts, 1 / 1800)
+            yield Sample(name, "pg_checkpoint_write_seconds_rate", {}, ts, 0.41 + 0.01 * (i % 5))
+            yield Sample(name, "pg_checkpoint_sync_seconds_rate", {}, ts, 0.0123)
+            yield Sample(name, "pg_buffers_checkpoint_rate", {}, ts, 120.0 + i % 7)
+            yield Sample(name, "pg_buffers_clean_rate", {}, ts, 35.5)
+            yield from _archiver(name, i, ts)
+            for db, temp, dead in (("app", 0.02, 1 / 7200), ("<b>reports</b>", 0.5, 0.0)):
+                yield Sample(name, "pg_temp_files_rate", {"datname": db}, ts, temp)
+                yield Sample(name, "pg_temp_bytes_rate", {"datname": db}, ts, temp * 48_000_000)
+                yield Sample(name, "pg_deadlocks_rate", {"datname": db}, ts, dead)
+                cancelled = 1 / 600 + 1 / 3600 if name == STANDBY and db == "app" else 0.0
+                yield Sample(name, "pg_conflicts_rate", {"datname": db}, ts, cancelled)
+        for name in (PRIMARY, STANDBY):  # PostgreSQL 15; OTHER_PG (17) has them in pg_stat_io
+            yield Sample(name, "pg_buffers_backend_rate", {}, ts, 12.25)
+        for backend, obj, context, reads, writes in (
+            ("client backend", "relation", "normal", 812.0, 14.5),
+            ("client backend", "relation", "bulkread", 96.0, 0.0),
+            ("client backend", "temp relation", "normal", 3.0, 2.0),
+            ("autovacuum worker", "relation", "vacuum", 40.0, 1.5),
+            ("checkpointer", "relation", "normal", 0.0, 121.0),
+            ("background writer", "relation", "normal", 0.0, 35.5),
+            ("walsender", "relation", "normal", 0.0, 0.0),
+        ):
+            io = {"backend_type": backend, "object": obj, "context": context}
+            yield Sample(OTHER_PG, "pg_io_reads_rate", io, ts, reads)
+            yield Sample(OTHER_PG, "pg_io_writes_rate", io, ts, writes)
+            yield Sample(OTHER_PG, "pg_io_read_bytes_rate", io, ts, reads * 8192)
+            yield Sample(OTHER_PG, "pg_io_write_bytes_rate", io, ts, writes * 8192)
+            yield Sample(OTHER_PG, "pg_io_extends_rate", io, ts, writes / 10)
+            yield Sample(OTHER_PG, "pg_io_hits_rate", io, ts, reads * 40)
+            yield Sample(OTHER_PG, "pg_io_evictions_rate", io, ts, reads / 3)
+            yield Sample(OTHER_PG, "pg_io_fsyncs_rate", io, ts, 0.0 if backend != "checkpointer" else 0.25)
+            yield Sample(OTHER_PG, "pg_io_read_seconds_rate", io, ts, reads * 0.00004)
+            yield Sample(OTHER_PG, "pg_io_write_seconds_rate", io, ts, writes * 0.00002)
+        for cause, rate in (("snapshot", 1 / 600), ("lock", 1 / 3600), ("bufferpin", 0.0)):
+            yield Sample(STANDBY, f"pg_conflicts_{cause}_rate", {"datname": "app"}, ts, rate)
+    ts = now - now % STEP
+    for name in (PRIMARY, OTHER_PG):
+        for db, schema, seq, used, left in (
+            ("app", "public", "orders_id_seq", 0.9731, 57_786_312.0),
+            ("app", "billing", "<i>invoice</i>_id_seq", 0.4125, 1_262_485_002.0),
+            ("<b>reports</b>", "public", "runs_id_seq", 0.0001, 9_222_437_722_009_000_000.0),
+        ):
+            labels = {"datname": db, "schemaname": schema, "sequencename": seq}
+            yield Sample(name, "pg_sequence_used_ratio", labels, ts, used)
+            yield Sample(name, "pg_sequence_remaining_values", labels, ts, left)
+
+
 def populate_full(st: Store, now: int, days: float = 2.0) -> None:
     """Fill ``st`` (an empty store) so that every table has rows and every page shows every state."""
     populate(st, n_targets=4, days=days, step=120, now=now)
-    st.write_samples([*_replication(now), *_catalogue(now)])
+    st.write_samples([*_replication(now), *_catalogue(now), *_server(now)])
     _standby_gone_from_primary(st, now)
     st.add_events(_events(now))
     st.rollup(now=now)

@@ -32,6 +32,11 @@ if target is not None:
         f"{engine} · {fmt.fmt_labels(ctx.labels.get(target, {}))} · "
         f"{fmt.fmt_ts(tr.start)} → {fmt.fmt_ts(tr.end)}"
     )
+    if engine == "postgres":
+        st.caption(
+            "Checkpoints, buffer writes, pg_stat_io, archiving, temp files, deadlocks, conflicts and sequences: "
+            f"the [Server page](/server?target={quote(target)}&range={quote(tr.label)})."
+        )
 
     def load_kpi(metric: str, agg: str) -> Kpi:
         latest = data.latest(metric, tname)

@@ -162,7 +162,9 @@ def test_installed_version_sql_runs_live(pg_cluster: PgCluster) -> None:
                 ):
                     continue
                 sql = d.sql_for("postgres", version)
-                assert sql is not None, name
+                if sql is None:  # newer than this server (pg_stat_io on 15): the collector skips it
+                    assert (d.min_version("postgres") or 0) > version, name
+                    continue
                 conn.execute(sql).fetchall()
                 ran += 1
             ext = conn.execute(

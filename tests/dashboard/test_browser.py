@@ -31,7 +31,7 @@ SCRIPT_DONE = (
     "() => document.querySelector('[data-testid=\"stApp\"]')"
     "?.getAttribute('data-test-script-state') === 'notRunning'"
 )
-SINGLE_TARGET_PAGES = {"instance", "activity", "queries", "storage", "vacuum", "indexes", "targets"}
+SINGLE_TARGET_PAGES = {"instance", "server", "activity", "queries", "storage", "vacuum", "indexes", "targets"}
 
 
 def _free_port() -> int:
@@ -139,6 +139,7 @@ def visit_every_page(
                 assert title.split(" · ")[0] in {
                     "Fleet overview",
                     "Instance",
+                    "Server",
                     "Activity",
                     "Queries",
                     "Storage & growth",
@@ -175,7 +176,7 @@ def test_every_page_in_chromium_on_collected_store(
             chromium,
             "pg-primary",
             SCREENSHOTS / "collected",
-            with_charts={"instance", "storage", "vacuum", "replication"},
+            with_charts={"instance", "server", "storage", "vacuum", "replication"},
         )
 
 
@@ -191,6 +192,7 @@ def test_every_page_for_every_target_in_chromium_on_a_fully_populated_store(
     with headroom_dashboard(full_store_url, tmp_path) as base:
         for target in (PRIMARY, STANDBY, OTHER_PG, MYSQL):
             charts = PAGES_WITH_CHARTS - ({"queries", "activity"} if target == MYSQL else set())
+            charts |= set() if target == MYSQL else {"server"}  # PostgreSQL statistics only
             # the fleet-wide pages once, the single-target pages for every target
             pages = PAGES if target == PRIMARY else [p for p in PAGES if p in SINGLE_TARGET_PAGES]
             visit_every_page(

@@ -18,7 +18,7 @@ from testing.synthetic import SECRET_WEBHOOK
 from testing.synthetic_full import MYSQL, OTHER_PG, PRIMARY, STANDBY
 from tests.dashboard.conftest import PAGES, run_page, unreadable, visible_texts
 
-SINGLE_TARGET = {"instance", "activity", "queries", "storage", "vacuum", "indexes", "targets"}
+SINGLE_TARGET = {"instance", "server", "activity", "queries", "storage", "vacuum", "indexes", "targets"}
 TARGETS = [PRIMARY, STANDBY, OTHER_PG, MYSQL]
 TABLES = [
     "targets",
@@ -200,3 +200,41 @@ def test_storage_page_lists_the_worst_cache_hit_tables_first(full_store: Any) ->
         "bloat (estimate)": "734 MB",
         "share of the table": "31.2 %",
     }
+
+
+def test_the_server_page_shows_every_state(full_store: Any) -> None:
+    def page(target: str) -> tuple[Any, str]:
+        at = run_page("server", {"target": target, "range": "6h"})
+        assert not at.exception, [e.value for e in at.exception]
+        return at, "\n".join(visible_texts(at))
+
+    def tile(at: Any, label: str) -> str:
+        return str(next(m.value for m in at.metric if m.label == label))
+
+    at, text = page(PRIMARY)  # PostgreSQL 15: no pg_stat_io, a failing archiver
+    assert "This server runs PostgreSQL 15.10; pg_stat_io exists from version 16 on" in text
+    assert tile(at, "Archiver") == "failing" and "is failing" in text
+    assert tile(at, "Requested · timed") == "9 · 6" and tile(at, "Since the reset") == "49 · 306"
+    sequences = next(d.value for d in at.dataframe if "values left" in d.value.columns)
+    assert sequences.iloc[0].to_dict() == {
+        "database": "app",
+        "sequence": "public.orders_id_seq",
+        "used": "97.31 %",
+        "values left": "57,786,312",
+    }
+    at, text = page(OTHER_PG)  # PostgreSQL 17: pg_stat_io, backends' writes from it
+    assert tile(at, "Archiver") == "archiving"
+    assert "Backends' writes from `pg_io_writes_rate`." in text
+    io = next(d.value for d in at.dataframe if "backend type" in d.value.columns)
+    assert list(io.iloc[0][["backend type", "object", "context", "reads/s"]]) == [
+        "client backend",
+        "relation",
+        "normal",
+        "812",
+    ]
+    assert "walsender" not in set(io["backend type"])  # no I/O in the range: left out
+    shares = next(d.value for d in at.dataframe if "written by" in d.value.columns)
+    assert list(shares["buffers/s"]) == ["123", "35.5", "16"]
+    at, text = page(STANDBY)
+    assert tile(at, "Archiver") == "nothing archived"
+    assert "Queries cancelled per hour, by cause" in text
