@@ -24,6 +24,7 @@ PAGES = [
     "storage",
     "vacuum",
     "replication",
+    "pgbouncer",
     "indexes",
     "advisors",
     "capacity",

@@ -144,6 +144,7 @@ def visit_every_page(
                     "Storage & growth",
                     "Vacuum & wraparound",
                     "Replication",
+                    "PgBouncer",
                     "Indexes",
                     "Advisors",
                     "Capacity",
@@ -185,14 +186,20 @@ def test_every_page_for_every_target_in_chromium_on_a_fully_populated_store(
 ) -> None:
     """Channel health with failures, silences, forecasts of every status, a standby that stopped
     streaming: every page opens for every target without an exception element."""
-    from testing.synthetic_full import MYSQL, OTHER_PG, PRIMARY, STANDBY
+    from testing.synthetic_full import BOUNCER, MYSQL, OTHER_PG, PRIMARY, STANDBY
 
     chromium = need_binary("chromium", "chromium")
     with headroom_dashboard(full_store_url, tmp_path) as base:
-        for target in (PRIMARY, STANDBY, OTHER_PG, MYSQL):
-            charts = PAGES_WITH_CHARTS - ({"queries", "activity"} if target == MYSQL else set())
+        for target in (PRIMARY, STANDBY, OTHER_PG, MYSQL, BOUNCER):
+            charts = {*PAGES_WITH_CHARTS, "pgbouncer"} - (
+                {"queries", "activity"} if target == MYSQL else set()
+            )
+            if target == BOUNCER:  # its own page; the database pages say it is no database server
+                charts = {"pgbouncer"}
             # the fleet-wide pages once, the single-target pages for every target
             pages = PAGES if target == PRIMARY else [p for p in PAGES if p in SINGLE_TARGET_PAGES]
+            if target == BOUNCER:
+                pages = [*pages, "pgbouncer"]
             visit_every_page(
                 base, chromium, target, SCREENSHOTS / "full" / target, with_charts=charts, pages=pages
             )

@@ -11,15 +11,16 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from dashboard import format as fmt
 from forecasting.persist import STATUS_TEXT
 from forecasting.report import render_report_html
 from store import schema
 from testing.synthetic import SECRET_WEBHOOK
-from testing.synthetic_full import MYSQL, OTHER_PG, PRIMARY, STANDBY
+from testing.synthetic_full import BOUNCER, MYSQL, OTHER_PG, PRIMARY, STANDBY
 from tests.dashboard.conftest import PAGES, run_page, unreadable, visible_texts
 
 SINGLE_TARGET = {"instance", "activity", "queries", "storage", "vacuum", "indexes", "targets"}
-TARGETS = [PRIMARY, STANDBY, OTHER_PG, MYSQL]
+TARGETS = [PRIMARY, STANDBY, OTHER_PG, MYSQL, BOUNCER]
 TABLES = [
     "targets",
     "series",
@@ -110,7 +111,7 @@ def test_the_report_reads_well(full_store: Any) -> None:
     text = _report_text(html)
     assert [t for t in re.split(r"\s{2,}", text) if re.search(r"\d\.\d{5,}|\bNone\b|\bnan\b", t)] == []
     for target in TARGETS:
-        assert target in text
+        assert (target in text) == (target != BOUNCER)  # a pgbouncer has no capacity to forecast
     for status in STATUS_TEXT.values():
         assert status in text
     assert "backtest MASE 0.81; seasonal naive 1.04" in text
@@ -200,3 +201,44 @@ def test_storage_page_lists_the_worst_cache_hit_tables_first(full_store: Any) ->
         "bloat (estimate)": "734 MB",
         "share of the table": "31.2 %",
     }
+
+
+def test_pgbouncer_page_shows_the_pools_beside_their_pool_size(full_store: Any) -> None:
+    at = run_page("pgbouncer", {"range": "24h"})
+    assert not at.exception, [e.value for e in at.exception]
+    texts = visible_texts(at)
+    assert unreadable(texts) == []
+    pools = at.dataframe[0].value
+    # the admin console's own pool is left out; the queueing pool (when it queues) first
+    assert set(zip(pools["database"], pools["user"], strict=True)) == {("app", "app_user"), ("app", "report")}
+    waiting = {
+        dict(lv.labels)["user"]: lv.value
+        for lv in full_store.latest("pgbouncer_pool_client_waiting", target=BOUNCER)
+        if dict(lv.labels)["database"] == "app"
+    }
+    rows = {r["user"]: r for r in pools.to_dict("records")}
+    assert rows["app_user"]["clients waiting"] == fmt.fmt_count(waiting["app_user"])
+    assert rows["app_user"]["longest wait"] == fmt.fmt_duration(0.75 * waiting["app_user"])
+    assert (rows["app_user"]["servers of pool size"], rows["app_user"]["pool in use"]) == (
+        "10 of 10",
+        "100 %",
+    )
+    assert (rows["report"]["servers of pool size"], rows["report"]["pool in use"]) == ("3 of 10", "30 %")
+    assert rows["app_user"]["clients idle"] == "3" and rows["report"]["reserve"] == "2"
+    assert [m.value for m in at.metric if m.label == "Server connections"] == ["13 of 20"]
+    dbs = at.dataframe[1].value
+    assert dbs.to_dict("records")[0] | {"seen": ""} == {
+        "target": BOUNCER,
+        "database": "app",
+        "pool size": "10",
+        "reserve pool": "2",
+        "min pool size": "0",
+        "server connections": "13",
+        "max db connections": "50",
+        "state": "serving",
+        "seen": "",
+    }
+    assert len(at.get("vega_lite_chart")) == 3
+    # on the Fleet overview the pgbouncer is a pooler whose connections used are its pools' share in use
+    fleet = run_page("fleet", {"range": "24h"}).dataframe[0].value.set_index("target")
+    assert fleet.loc[BOUNCER, "role"] == "pooler" and fleet.loc[BOUNCER, "conn_pct"] == 65.0
