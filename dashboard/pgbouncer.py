@@ -6,7 +6,8 @@ query waiting; a server connection is active while linked to a client. So the cl
 (connected, nothing running, holding no server connection) are ``cl_active - sv_active``. ``pool_size``
 and ``reserve_pool`` come from ``SHOW DATABASES`` and apply to each database/user pool of the database:
 a pool opens at most ``pool_size`` server connections, plus up to ``reserve_pool`` more for clients
-that waited longer than ``reserve_pool_timeout``.
+that waited longer than ``reserve_pool_timeout``. A pool is saturated when its busy (active) server
+connections reach the pool size: the next query waits. Open connections count the idle ones too.
 """
 
 from __future__ import annotations
@@ -136,10 +137,12 @@ def pools_shown(df: pd.DataFrame, now: int) -> pd.DataFrame:
             "longest wait": [fmt.fmt_duration(v) for v in df["maxwait"]],
             "clients active": [fmt.fmt_count(v) for v in df["cl_active"]],
             "clients idle": [fmt.fmt_count(v) for v in df["cl_idle"]],
-            "servers of pool size": [_of(u, s) for u, s in zip(df["sv_total"], df["pool_size"], strict=True)],
-            "pool in use": [_share(u, s) for u, s in zip(df["sv_total"], df["pool_size"], strict=True)],
+            "servers busy of pool size": [
+                _of(u, s) for u, s in zip(df["sv_active"], df["pool_size"], strict=True)
+            ],
+            "pool busy": [_share(u, s) for u, s in zip(df["sv_active"], df["pool_size"], strict=True)],
             "reserve": [fmt.fmt_count(v) for v in df["reserve_pool"]],
-            "servers active": [fmt.fmt_count(v) for v in df["sv_active"]],
+            "servers open": [fmt.fmt_count(v) for v in df["sv_total"]],
             "servers idle": [fmt.fmt_count(v) for v in df["sv_idle"]],
             "servers used": [fmt.fmt_count(v) for v in df["sv_used"]],
             "seen": [fmt.fmt_ago(v, now) for v in df["ts"]],

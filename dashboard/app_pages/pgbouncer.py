@@ -85,9 +85,10 @@ if not ui.no_targets(ctx):
                 "and `SHOW DATABASES` (`pgbouncer_database_pool_size`, `pgbouncer_database_reserve_pool_size`). "
                 "Clients active are linked to a server connection or idle; clients idle hold none "
                 "(active − servers active). A pool opens at most *pool size* server connections, plus the "
-                "*reserve* for clients that waited longer than `reserve_pool_timeout`: waiting clients with "
-                "the pool in full use mean the pool is too small for the load, or its connections are held "
-                f"by long transactions. The admin console's own pool (database `{CONSOLE_DB}`) is left out."
+                "*reserve* for clients that waited longer than `reserve_pool_timeout`; a server connection "
+                "is busy (active) while a client uses it. Waiting clients with every server connection busy "
+                "mean the pool is too small for the load, or its connections are held by long transactions."
+                f" The admin console's own pool (database `{CONSOLE_DB}`) is left out."
             )
 
         st.subheader("Databases")

@@ -292,11 +292,10 @@ def test_pgbouncer_pools_without_their_database_sizes_yet() -> None:
     df = pools(latest)
     assert list(df["database"]) == ["app"]
     shown = pools_shown(df, 1010).iloc[0].to_dict()
-    assert shown["clients idle"] == "3" and shown["servers of pool size"] == "3"
+    assert shown["clients idle"] == "3" and shown["servers busy of pool size"] == "1"
+    assert shown["servers open"] == "3"
     assert (
-        shown["pool in use"] == fmt.DASH
-        and shown["reserve"] == fmt.DASH
-        and shown["longest wait"] == fmt.DASH
+        shown["pool busy"] == fmt.DASH and shown["reserve"] == fmt.DASH and shown["longest wait"] == fmt.DASH
     )
     sums = totals(df)
     assert (sums.pools, sums.waiting, sums.servers, sums.capacity, sums.longest_wait) == (

@@ -219,11 +219,12 @@ def test_pgbouncer_page_shows_the_pools_beside_their_pool_size(full_store: Any) 
     rows = {r["user"]: r for r in pools.to_dict("records")}
     assert rows["app_user"]["clients waiting"] == fmt.fmt_count(waiting["app_user"])
     assert rows["app_user"]["longest wait"] == fmt.fmt_duration(0.75 * waiting["app_user"])
-    assert (rows["app_user"]["servers of pool size"], rows["app_user"]["pool in use"]) == (
+    assert (rows["app_user"]["servers busy of pool size"], rows["app_user"]["pool busy"]) == (
         "10 of 10",
         "100 %",
     )
-    assert (rows["report"]["servers of pool size"], rows["report"]["pool in use"]) == ("3 of 10", "30 %")
+    assert (rows["report"]["servers busy of pool size"], rows["report"]["pool busy"]) == ("2 of 10", "20 %")
+    assert (rows["app_user"]["servers open"], rows["report"]["servers open"]) == ("10", "3")
     assert rows["app_user"]["clients idle"] == "3" and rows["report"]["reserve"] == "2"
     assert [m.value for m in at.metric if m.label == "Server connections"] == ["13 of 20"]
     dbs = at.dataframe[1].value

@@ -111,10 +111,11 @@ def test_pgbouncer_page_on_collected_data(bouncer_store: dict[str, Any]) -> None
     row = shown[("tight", "postgres")]
     assert row["clients waiting"] == fmt.fmt_count(tight["cl_waiting"]) == str(WAITERS)
     assert row["clients active"] == fmt.fmt_count(tight["cl_active"]) == "1"
-    assert row["servers active"] == fmt.fmt_count(tight["sv_active"]) == "1"
+    assert fmt.fmt_count(tight["sv_active"]) == "1"  # busy: the holder's transaction
     assert row["clients idle"] == "0"  # the one active client holds the server connection
     assert (size["pool_size"], size["reserve_pool"]) == (1, 2)
-    assert (row["servers of pool size"], row["pool in use"], row["reserve"]) == ("1 of 1", "100 %", "2")
+    assert (row["servers busy of pool size"], row["pool busy"], row["reserve"]) == ("1 of 1", "100 %", "2")
+    assert row["servers open"] == fmt.fmt_count(sum(tight[c] for c in ("sv_active", "sv_idle", "sv_used")))
     # the longest wait is the one of the last poll: no longer than the console's now, at least 1 s less
     stored = max(
         lv.value
