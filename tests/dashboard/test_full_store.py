@@ -243,3 +243,14 @@ def test_pgbouncer_page_shows_the_pools_beside_their_pool_size(full_store: Any) 
     # on the Fleet overview the pgbouncer is a pooler whose connections used are its pools' share in use
     fleet = run_page("fleet", {"range": "24h"}).dataframe[0].value.set_index("target")
     assert fleet.loc[BOUNCER, "role"] == "pooler" and fleet.loc[BOUNCER, "conn_pct"] == 65.0
+
+
+@pytest.mark.parametrize("page", ["instance", "activity", "queries", "storage", "vacuum", "indexes"])
+def test_a_pooler_has_no_database_pages(full_store: Any, page: str) -> None:
+    """The database pages of a pgbouncer say what it is and where its pools are (the Vacuum page used to
+    explain InnoDB purge, the Instance page drew six dashes)."""
+    at = run_page(page, {"target": BOUNCER, "range": "24h"})
+    assert not at.exception, [e.value for e in at.exception]
+    assert [t.value for t in at.title] == [f"{at.title[0].value.split(' · ')[0]} · {BOUNCER}"]
+    assert [i.value for i in at.info if "connection pooler" in i.value and "*PgBouncer* page" in i.value]
+    assert not at.metric and not at.get("vega_lite_chart")
