@@ -139,6 +139,16 @@ def test_pgbouncer_page_on_collected_data(bouncer_store: dict[str, Any]) -> None
     assert at.get("vega_lite_chart"), "the queue over time"
 
 
+def test_every_collected_pgbouncer_name_is_declared(bouncer_store: dict[str, Any]) -> None:
+    """What the collector wrote is what the definitions declare: the metrics reference and the rule lint
+    know every name (SHOW DATABASES' too)."""
+    from collectors.definitions import produced_metric_names
+
+    written = {s.metric for s in bouncer_store["store"].list_series()}
+    assert {"pgbouncer_database_pool_size", "pgbouncer_database_reserve_pool_size"} <= written
+    assert sorted(written - produced_metric_names()) == []
+
+
 def test_fleet_lists_the_collected_pgbouncer(bouncer_store: dict[str, Any]) -> None:
     at = run_page("fleet", {"range": "1h"})
     assert not at.exception, [e.value for e in at.exception]
