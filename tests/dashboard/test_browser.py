@@ -164,6 +164,31 @@ def test_every_page_in_chromium(dashboard_server: str, need_binary: Callable[[st
     visit_every_page(dashboard_server, need_binary("chromium", "chromium"), "db-000", SCREENSHOTS)
 
 
+def test_an_alert_link_opens_its_page_in_chromium(
+    dashboard_server: str, need_binary: Callable[[str, str], str]
+) -> None:
+    """`/?page=NAME&...` (the links in alert notifications) lands on that page, the address bar its link."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=need_binary("chromium", "chromium"), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            for name, title in (("alerts", "Alerts"), ("pgbouncer", "PgBouncer")):
+                page.goto(
+                    f"{dashboard_server}/?page={name}&target=db-001&range=24h", wait_until="domcontentloaded"
+                )
+                page.wait_for_function(
+                    f"() => document.querySelector('[data-testid=\"stMain\"] h1')?.innerText === '{title}'",
+                    timeout=60_000,
+                )
+                wait_page_settled(page, expect_chart=False)
+                assert page.locator('[data-testid="stException"]').count() == 0, name
+                assert f"/{name}?" in page.url and "target=db-001" in page.url and "page=" not in page.url
+        finally:
+            browser.close()
+
+
 def test_every_page_in_chromium_on_collected_store(
     collected: dict[str, object], tmp_path: Path, need_binary: Callable[[str, str], str]
 ) -> None:

@@ -254,3 +254,41 @@ def test_a_pooler_has_no_database_pages(full_store: Any, page: str) -> None:
     assert [t.value for t in at.title] == [f"{at.title[0].value.split(' · ')[0]} · {BOUNCER}"]
     assert [i.value for i in at.info if "connection pooler" in i.value and "*PgBouncer* page" in i.value]
     assert not at.metric and not at.get("vega_lite_chart")
+
+
+def test_an_alert_link_opens_the_page_its_rule_names(full_store: Any) -> None:
+    """A notification of PgBouncerClientsWaiting links to the PgBouncer page of its target (its rule's
+    `dashboard_page`); other rules' links open the Alerts page. The other parameters are kept."""
+    from dataclasses import replace
+    from urllib.parse import parse_qsl, urlparse
+
+    from alerts.channels.common import alert_link
+    from alerts.model import Alert
+    from alerts.rules import default_pack
+
+    [rule] = [r for r in default_pack() if r.name == "PgBouncerClientsWaiting"]
+    labels = {"target": BOUNCER, "database": "app", "user": "app_user"}
+    alert = Alert(
+        rule.name,
+        labels,
+        "h",
+        "firing",
+        1_800_000_000,
+        1_800_000_120,
+        None,
+        1_800_000_120,
+        None,
+        3.0,
+        rule.severity,
+        dict(rule.annotations),
+    )
+    for link, title in (
+        (alert_link("https://headroom.example", alert), "PgBouncer"),
+        (alert_link("https://headroom.example", replace(alert, annotations={})), "Alerts"),
+    ):
+        assert link is not None
+        at = run_page("fleet", dict(parse_qsl(urlparse(link).query)))
+        assert not at.exception, [e.value for e in at.exception]
+        assert [t.value for t in at.title] == [title], link
+        assert at.query_params["target"] in (BOUNCER, [BOUNCER])
+        assert "page" not in at.query_params
