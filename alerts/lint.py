@@ -11,19 +11,20 @@ from store.api import Store
 
 _NON_NEGATIVE_SUFFIXES = ("_bytes", "_seconds", "_total", "_rate", "_count", "_age", "_connections", "_ratio")
 _BOOLEAN_METRICS_SUFFIXES = ("_running", "_active", "_streaming")
+# counts of connections, clients and pool sizes: never negative, and `_active` there is a count, not a flag
+_COUNT_PREFIXES = ("pg_connections", "mysql_threads", "pgbouncer_pool_", "pgbouncer_database_")
+_FLAG_METRICS = frozenset({"pgbouncer_database_paused", "pgbouncer_database_disabled"})
 
 
 def _value_range(metric: str, is_ratio: bool) -> tuple[float | None, float | None]:
     """The (low, high) bounds a metric's values can take, None when unbounded."""
-    if metric == "up" or metric.endswith(_BOOLEAN_METRICS_SUFFIXES):
+    if metric == "up" or metric in _FLAG_METRICS:
+        return 0.0, 1.0
+    if metric.endswith(_BOOLEAN_METRICS_SUFFIXES) and not metric.startswith(_COUNT_PREFIXES):
         return 0.0, 1.0
     if metric.endswith("_ratio") and not is_ratio:
         return 0.0, 1.0
-    if (
-        is_ratio
-        or metric.endswith(_NON_NEGATIVE_SUFFIXES)
-        or metric.startswith(("pg_connections", "mysql_threads"))
-    ):
+    if is_ratio or metric.endswith(_NON_NEGATIVE_SUFFIXES) or metric.startswith(_COUNT_PREFIXES):
         return 0.0, None
     return None, None
 

@@ -87,6 +87,13 @@ def latest(
     return reads.latest(get_store(), metric, target, dict(matchers), max_age)
 
 
+@st.cache_data(ttl=LIVE_TTL, show_spinner=False)
+def latest_of(
+    metrics: tuple[str, ...], target_names: tuple[str, ...], max_age: int = LIVE_MAX_AGE
+) -> pd.DataFrame:
+    return reads.latest_of(get_store(), metrics, target_names, max_age)
+
+
 @st.cache_data(ttl=STATE_TTL, show_spinner=False)
 def latest_state(
     metric: str, matchers: tuple[tuple[str, str], ...] = (), max_age: int = LIVE_MAX_AGE

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from dashboard import pgbouncer
 from dashboard.reads import alert_target
 
 NOT_STREAMING = "up, not streaming"
@@ -45,8 +46,27 @@ def pg_version_text(num: float) -> str:
     return f"{n // 10000}.{(n // 100) % 100}.{n % 100}"
 
 
+POOLER = "pooler"
+
+
+def pooler_use(latest: Mapping[str, pd.DataFrame]) -> dict[str, float]:
+    """pgbouncer targets: server connections open over the pool sizes of their pools (1 = every pool full)."""
+    frames = [df for m in pgbouncer.USE_READS if (df := latest.get(m)) is not None and not df.empty]
+    if not frames:
+        return {}
+    pools = pgbouncer.pools(pd.concat(frames, ignore_index=True))
+    out = {}
+    for target, group in pools.groupby("target"):
+        sums = pgbouncer.totals(group)
+        if sums.servers is not None and sums.capacity:
+            out[str(target)] = sums.servers / sums.capacity
+    return out
+
+
 def role_of(engine: str, target: str, latest: Mapping[str, pd.DataFrame]) -> str:
-    """primary / standby / replica from what the collectors report about the target."""
+    """primary / standby / replica (pooler for pgbouncer) from what the collectors report about the target."""
+    if engine == "pgbouncer":
+        return POOLER
     if engine == "mysql":
         io = latest.get("mysql_replica_io_running")
         return "replica" if io is not None and not io.empty and target in set(io["target"]) else "primary"
@@ -68,7 +88,8 @@ def fleet_table(
     now: int,
 ) -> pd.DataFrame:
     """One row per target, worst first: down, a standby not streaming, then firing alerts, days of disk,
-    connections used, lag."""
+    connections used, lag. A pgbouncer's connections used are its pools' server connections over their
+    pool sizes."""
     empty = pd.DataFrame()
     up = _max_by_target(latest.get("up", empty))
     up_ts = latest.get("up", empty)
@@ -83,6 +104,7 @@ def fleet_table(
         **_max_by_target(latest.get("pg_max_connections", empty)),
         **_max_by_target(latest.get("mysql_max_connections", empty)),
     }
+    pooled = pooler_use(latest)
     lag: dict[str, float] = {}
     for m in ("pg_replication_lag_seconds", "pg_standby_replay_lag_seconds", "mysql_replica_lag_seconds"):
         for t, v in _max_by_target(latest.get(m, empty)).items():
@@ -115,7 +137,7 @@ def fleet_table(
         )
         if status == "up" and receiver.get(name, 1.0) < 1:
             status = NOT_STREAMING  # a standby that receives nothing from its primary
-        pct = conns[name] / maxc[name] if name in conns and maxc.get(name) else None
+        pct = conns[name] / maxc[name] if name in conns and maxc.get(name) else pooled.get(name)
         rows.append(
             {
                 "target": name,

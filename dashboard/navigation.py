@@ -13,6 +13,7 @@ PAGES: list[tuple[str, str, str, str]] = [
     ("storage.py", "Storage & growth", ":material/storage:", "storage"),
     ("vacuum.py", "Vacuum & wraparound", ":material/cleaning_services:", "vacuum"),
     ("replication.py", "Replication", ":material/sync_alt:", "replication"),
+    ("pgbouncer.py", "PgBouncer", ":material/hub:", "pgbouncer"),
     ("indexes.py", "Indexes", ":material/account_tree:", "indexes"),
     ("advisors.py", "Advisors", ":material/fact_check:", "advisors"),
     ("capacity.py", "Capacity", ":material/trending_up:", "capacity"),

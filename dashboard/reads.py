@@ -128,6 +128,29 @@ def latest(
     return df
 
 
+def latest_of(
+    st: Any,
+    metrics: Iterable[str],
+    target_names: Iterable[str],
+    max_age: int | None = LATEST_MAX_AGE,
+) -> pd.DataFrame:
+    """:func:`latest` of several metrics for the given targets, as one long frame (one read per metric
+    and target when a few are asked for, else one per metric for the whole fleet, filtered)."""
+    names = list(dict.fromkeys(target_names))
+    wanted = set(names)
+    scopes: list[str | None] = list(names) if len(names) <= 20 else [None]
+    frames = [
+        df
+        for metric in dict.fromkeys(metrics)
+        for scope in scopes
+        if not (df := latest(st, metric, scope, max_age=max_age)).empty
+    ]
+    if not frames:
+        return pd.DataFrame(columns=["target", "metric", "ts", "value", "labels"])
+    out = pd.concat(frames, ignore_index=True)
+    return out[out["target"].isin(wanted)].reset_index(drop=True)
+
+
 def events(
     st: Store, target: str | None, since: int, until: int | None = None, kinds: list[str] | None = None
 ) -> pd.DataFrame:

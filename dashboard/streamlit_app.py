@@ -30,6 +30,19 @@ def _demo_banner() -> None:
         )
 
 
+def _follow_page_link(pages: list[st.Page]) -> None:
+    """Alert notifications link to ``/?page=NAME&target=T&at=...`` (``alerts.channels.common``): open that
+    page with the other parameters. An unknown name is dropped and the default page shows."""
+    wanted = st.query_params.get("page")
+    if not wanted:
+        return
+    rest = {k: v for k, v in st.query_params.to_dict().items() if k != "page"}
+    for page in pages:
+        if page.url_path == wanted:
+            st.switch_page(page, query_params=rest)
+    del st.query_params["page"]
+
+
 def _access_denied(email: str | None, reason: str) -> None:
     """The page a signed-in user who may not see the fleet gets: who they are, why, what to do."""
     st.title("Headroom")
@@ -67,6 +80,7 @@ def main() -> None:
         for i, (file, title, icon, path) in enumerate(PAGES)
     ]
     nav = st.navigation(pages)
+    _follow_page_link(pages)
     st.sidebar.markdown("### Headroom")
     try:
         context.build_sidebar()

@@ -69,7 +69,21 @@ def kpi(
     )
 
 
-def require_target(ctx: ViewContext) -> str | None:
+POOLERS = frozenset({"pgbouncer"})  # engines that are no database server: no instance, queries, storage
+
+
+def require_target(ctx: ViewContext, page: str | None = None) -> str | None:
+    """The selected target of a single-target page, or None (after drawing why) when there is none. With
+    ``page`` (its title), a connection pooler is refused too: it has none of a database server's pages."""
     if no_targets(ctx):
         return None
-    return ctx.target
+    target = ctx.target
+    if page is not None and target is not None and ctx.engine_of(target) in POOLERS:
+        st.title(f"{page} · {target}")
+        empty_state(
+            f"{target} is a connection pooler ({ctx.engine_of(target)}), not a database server",
+            "Its pools, waiting clients and pool sizes are on the *PgBouncer* page; pick a PostgreSQL or "
+            "MySQL/MariaDB target in the sidebar for this page.",
+        )
+        return None
+    return target

@@ -1,7 +1,8 @@
 """`headroom demo`: a working Headroom in minutes, on throwaway servers, nothing left behind.
 
-Starts a PostgreSQL primary + streaming standby and a MariaDB primary + replica (the same code as
-the test fixtures), a background workload with a daily rhythm and growing tables, writes a
+Starts a PostgreSQL primary + streaming standby, a pgbouncer in front of the primary and a MariaDB
+primary + replica (the same code as the test fixtures), a background workload with a daily rhythm and
+growing tables (pgbench goes through the pgbouncer), writes a
 configuration for them (monitoring users, passwords in 0600 files) into the demo directory,
 optionally seeds generated history (`--history 21d`, marked as such in the store), then runs the
 stages like `headroom up` does with the dashboard on http://127.0.0.1:PORT. Ctrl-C (or SIGTERM)
@@ -26,11 +27,12 @@ import yaml
 from headroom.supervisor import Supervisor, stage_specs, supervise
 from store.format import fmt_duration
 from testing.servers.mariadb import MariaDbPair, start_mariadb_pair
+from testing.servers.pgbouncer import PgBouncer, start_pgbouncer
 from testing.servers.postgres import PgCluster, start_pg_cluster
 from testing.servers.processes import MissingBinaryError, ServerStartError, port_open, ram_base_dir
 
 DEFAULT_DEMO_DIR = Path("headroom-demo")
-DEMO_PACKAGES = "postgresql postgresql-contrib mariadb-server"
+DEMO_PACKAGES = "postgresql postgresql-contrib mariadb-server pgbouncer"
 # the demo "volumes" are sized so the seeded growth (the growing part was 30 % of today's size three
 # weeks ago) reaches them in about six weeks: a disk-full forecast to look at on the Capacity page
 GROWING = ("shop", "(binlog)")
@@ -39,6 +41,8 @@ DISK_HEADROOM_OF_GROWING = 1.5
 PG_INTERVALS = {"statements": "20s", "database_size": "60s", "table_size": "60s"}
 MYSQL_INTERVALS = {"mysql_statements": "20s", "mysql_schema_sizes": "60s", "mysql_table_sizes": "120s"}
 FIRST_ROUNDS_GAP_S = 10.0  # between the two collection rounds the history is generated from
+# the pool pgbench goes through: two server connections (and one in reserve) for its three clients
+BOUNCER_POOL = "pool_size=2 reserve_pool=1"
 
 
 def start_demo_servers(base: Path) -> tuple[PgCluster, MariaDbPair]:
@@ -52,6 +56,28 @@ def start_demo_servers(base: Path) -> tuple[PgCluster, MariaDbPair]:
         pg.stop()
         raise
     return pg, maria
+
+
+def start_demo_pgbouncer(base: Path, pg: PgCluster, database: str) -> PgBouncer | None:
+    """A pgbouncer in front of the primary for `database` (transaction pooling, a small pool), on
+    127.0.0.1 only with no unix socket, taking the demo's own users with their passwords (scram); its
+    monitoring user may read the admin console (`stats_users`). None, said so, when pgbouncer is not
+    installed: the demo goes on without it."""
+    try:
+        return start_pgbouncer(
+            base / "pgbouncer",
+            pg.primary.host,
+            pg.primary.port,
+            {"postgres": pg.superuser_password, pg.monitor_user: pg.monitor_password},
+            databases={database: database},
+            pool_settings={database: BOUNCER_POOL},
+            admin_user="postgres",
+            stats_user=pg.monitor_user,
+            pool_mode="transaction",
+        )
+    except MissingBinaryError as exc:
+        _say(f"no pgbouncer in front of PostgreSQL ({exc}); the PgBouncer page stays empty")
+        return None
 
 
 def _say(message: str) -> None:
@@ -85,9 +111,14 @@ def current_sizes(pg: PgCluster, maria: MariaDbPair) -> dict[str, dict[str, floa
 
 
 def demo_config(
-    demo_dir: Path, pg: PgCluster, maria: MariaDbPair, sizes: dict[str, dict[str, float]] | None = None
+    demo_dir: Path,
+    pg: PgCluster,
+    maria: MariaDbPair,
+    sizes: dict[str, dict[str, float]] | None = None,
+    bouncer: PgBouncer | None = None,
 ) -> dict[str, Any]:
-    """The configuration of the demo: four targets read by least-privilege monitoring users."""
+    """The configuration of the demo: four database targets and the pgbouncer, read by least-privilege
+    monitoring users."""
     secrets_dir = demo_dir / "secrets"
     secrets_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(secrets_dir, 0o700)
@@ -139,6 +170,17 @@ def demo_config(
         for engine, prefix, members, password_file, intervals, dsn in engines
         for role, host, port in members
     ]
+    if bouncer is not None:
+        # no `cluster` label: it is no member of the PostgreSQL cluster (the Indexes page compares members)
+        targets.append(
+            {
+                "name": "demo-pgbouncer",
+                "engine": "pgbouncer",
+                "dsn": f"postgresql://{pg.monitor_user}@127.0.0.1:{bouncer.port}/pgbouncer?sslmode=disable",
+                "password_file": str(pg_pw),
+                "labels": {"env": "demo", "role": "pooler"},
+            }
+        )
     return {
         "store": {"url": f"sqlite:///{(demo_dir / 'metrics.db').resolve()}"},
         "targets": targets,
@@ -259,6 +301,7 @@ def run_demo(config_path: Path | str | None = None, history: str | None = None, 
     base = ram_base_dir("headroom-demo-")
     pg: PgCluster | None = None
     maria: MariaDbPair | None = None
+    bouncer: PgBouncer | None = None
     workload = None
     ready_stop = threading.Event()
     try:
@@ -268,16 +311,20 @@ def run_demo(config_path: Path | str | None = None, history: str | None = None, 
         _say(f"PostgreSQL primary 127.0.0.1:{pg.primary.port}, standby 127.0.0.1:{pg.standby.port}")
         _say(f"MariaDB primary 127.0.0.1:{maria.primary.port}, replica 127.0.0.1:{maria.replica.port}")
 
-        from headroom.demo_workload import Workload
+        from headroom.demo_workload import DEMO_DB, Workload
 
-        workload = Workload(pg, maria, log=_say)
+        bouncer = start_demo_pgbouncer(base, pg, DEMO_DB)
+        if bouncer is not None:
+            _say(f"pgbouncer 127.0.0.1:{bouncer.port} in front of the primary (database {DEMO_DB})")
+        workload = Workload(pg, maria, log=_say, bouncer=bouncer)
         workload.prepare()
         workload.start()
-        _say("workload running: pgbench with a daily rhythm, growing tables on both engines")
+        through = " through pgbouncer" if bouncer is not None else ""
+        _say(f"workload running: pgbench{through} with a daily rhythm, growing tables on both engines")
 
         _fresh_store(demo_dir)
         sizes = current_sizes(pg, maria)
-        config = demo_config(demo_dir, pg, maria, sizes)
+        config = demo_config(demo_dir, pg, maria, sizes, bouncer)
         write_config(cfg_path, config)
         _say(f"configuration written to {cfg_path}")
         if days:
@@ -313,6 +360,8 @@ def run_demo(config_path: Path | str | None = None, history: str | None = None, 
         _say("stopping workload and servers")
         if workload is not None:
             workload.stop()
+        if bouncer is not None:
+            bouncer.stop()
         if maria is not None:
             maria.stop()
         if pg is not None:

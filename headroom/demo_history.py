@@ -32,7 +32,14 @@ MIN_START_FRACTION = 0.3  # a growing database was at least this share of its fi
 NOISE = 0.05  # relative noise of generated load
 
 #: the metrics the history is generated for: what the pages chart over time and forecasting reads
-LOAD_METRICS = ("pg_xact_commit_rate", "pg_xact_rollback_rate", "pg_wal_rate_bytes", "mysql_queries_rate")
+LOAD_METRICS = (
+    "pg_xact_commit_rate",
+    "pg_xact_rollback_rate",
+    "pg_wal_rate_bytes",
+    "mysql_queries_rate",
+    "pgbouncer_xact_rate",
+    "pgbouncer_query_rate",
+)
 SIZE_METRICS = (
     "pg_database_size_bytes",
     "pg_table_size_bytes",
@@ -63,6 +70,11 @@ STEADY_METRICS = (
     "mysql_replica_lag_seconds",
     "mysql_replica_io_running",
     "mysql_replica_sql_running",
+    "pgbouncer_pool_client_active",
+    "pgbouncer_pool_server_active",
+    "pgbouncer_pool_server_idle",
+    "pgbouncer_database_pool_size",
+    "pgbouncer_database_reserve_pool_size",
 )
 SEEDED_METRICS = LOAD_METRICS + SIZE_METRICS + STEADY_METRICS
 
@@ -83,7 +95,7 @@ class SeedPlan:
     """What the history is generated from: the targets, their engines, and how fast the workload
     grows each engine's demo database (bytes per day, the average over a day)."""
 
-    targets: Mapping[str, str]  # name → engine (postgres | mysql)
+    targets: Mapping[str, str]  # name → engine (postgres | mysql | pgbouncer)
     growth_per_day: Mapping[str, float] = field(default_factory=dict)  # engine → bytes per day
 
 

@@ -1,7 +1,8 @@
 """The demo's background workload: a daily rhythm of traffic and tables that keep growing.
 
 PostgreSQL: pgbench (TPC-B-like) at a rate that follows the time of day (its history table is
-trimmed, so it does not grow), plus inserts into `demo_events` so the database grows steadily.
+trimmed, so it does not grow), through the demo's pgbouncer when there is one (three clients
+sharing its pool of two server connections), plus inserts into `demo_events` so the database grows steadily.
 MariaDB: orders inserted and read back at the same rhythm. The growth is slow and known
 (:meth:`Workload.growth_per_day`), so the generated demo history can grow at the same rate.
 Everything runs until `stop()`; pgbench processes are stopped by PID.
@@ -22,6 +23,7 @@ import pymysql
 
 from headroom_core.processes import stop_pid
 from testing.servers.mariadb import MariaDbPair
+from testing.servers.pgbouncer import PgBouncer
 from testing.servers.postgres import PgCluster, pg_binary
 
 DEMO_DB = "shop"
@@ -48,8 +50,10 @@ class Workload:
         growth_rows_per_s: float = 0.1,
         initial_orders: int = 60_000,
         initial_events: int = 40_000,
+        bouncer: PgBouncer | None = None,
     ) -> None:
         self.pg = pg
+        self.bouncer = bouncer
         self.maria = maria
         self.log = log
         self.peak_tps = peak_tps
@@ -176,7 +180,14 @@ class Workload:
 
         return run
 
+    def _pgbench_target(self) -> tuple[str, int, str]:
+        """(host, port, clients) pgbench connects to: the pgbouncer when there is one."""
+        if self.bouncer is not None:
+            return "127.0.0.1", self.bouncer.port, "3"
+        return self.pg.primary.host, self.pg.primary.port, "2"
+
     def _pgbench_loop(self) -> None:
+        host, port, clients = self._pgbench_target()
         while not self._stop.is_set():
             rate = max(1, round(self.peak_tps * rhythm(time.time())))
             with self._bench_lock:
@@ -187,7 +198,7 @@ class Workload:
                         pg_binary("pgbench"),
                         "-n",
                         "-c",
-                        "2",
+                        clients,
                         "-j",
                         "1",
                         "-T",
@@ -195,9 +206,9 @@ class Workload:
                         "-R",
                         str(rate),
                         "-h",
-                        self.pg.primary.host,
+                        host,
                         "-p",
-                        str(self.pg.primary.port),
+                        str(port),
                         "-U",
                         "postgres",
                         DEMO_DB,

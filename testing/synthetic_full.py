@@ -1,5 +1,6 @@
 """A synthetic store where every table holds rows, and every state a page can show occurs at least
 once (tests and screenshots; nothing here runs in a deployment).
+A pgbouncer target in front of the primary has pools (one queueing) and databases.
 
 On top of :func:`testing.synthetic.populate`: a standby whose WAL receiver stopped ten minutes
 ago (its primary no longer lists it), index findings, vacuum and purge state, collector
@@ -22,6 +23,7 @@ from store.forecast_details import ForecastDetails
 from testing.synthetic import SECRET_WEBHOOK, populate, target_names
 
 PRIMARY, STANDBY, OTHER_PG, MYSQL = (n for n, _, _ in target_names(4))
+BOUNCER = "db-pgbouncer"  # a pgbouncer in front of PRIMARY: a queueing pool, a quiet one, its own console
 STOPPED_FOR = 600  # the standby's WAL receiver stopped this long before `now`
 STEP = 60
 DAY = 86400
@@ -163,6 +165,45 @@ def _catalogue(now: int) -> Iterator[Sample]:
     yield Sample(MYSQL, "mysql_replica_gtid_applied_seq", {"domain": "0"}, ts, 123_450.0)
     yield Sample(MYSQL, "mysql_table_size_bytes", {"schema": "shop", "table": "orders"}, ts, 1.75 * 2**30)
     yield Sample(MYSQL, "mysql_table_index_bytes", {"schema": "shop", "table": "orders"}, ts, 0.25 * 2**30)
+
+
+def _pgbouncer(now: int) -> Iterator[Sample]:
+    """Pools and databases as the pgbouncer collector writes them: `app/app_user` queues at times (pool size
+    10 fully in use, a reserve of 2), `app/report` is quiet, and the admin console's own pool."""
+    pools = {
+        ("app", "app_user"): 10,
+        ("app", "report"): 2,
+        ("pgbouncer", "pgbouncer"): 0,
+    }
+    for i, ts in enumerate(_recent(now)):
+        yield Sample(BOUNCER, "up", {}, ts, 1.0)
+        queue = float(max(0, int(6 * math.sin(i / 15)))) if i % 3 else 0.0
+        for (database, user), busy in pools.items():
+            labels = {"database": database, "user": user}
+            waiting = queue if user == "app_user" else 0.0
+            servers = {"active": float(busy), "idle": 0.0 if busy == 10 else 1.0, "used": 0.0}
+            for state, value in servers.items():
+                yield Sample(BOUNCER, f"pgbouncer_pool_server_{state}", labels, ts, value)
+            for state in ("tested", "login"):
+                yield Sample(BOUNCER, f"pgbouncer_pool_server_{state}", labels, ts, 0.0)
+            yield Sample(BOUNCER, "pgbouncer_pool_client_active", labels, ts, float(busy + 3 if busy else 1))
+            yield Sample(BOUNCER, "pgbouncer_pool_client_waiting", labels, ts, waiting)
+            yield Sample(BOUNCER, "pgbouncer_pool_maxwait_seconds", labels, ts, 0.75 * waiting)
+        for database, size, reserve in (("app", 10.0, 2.0), ("pgbouncer", 2.0, 0.0)):
+            labels = {"database": database}
+            yield Sample(BOUNCER, "pgbouncer_database_pool_size", labels, ts, size)
+            yield Sample(BOUNCER, "pgbouncer_database_reserve_pool_size", labels, ts, reserve)
+            yield Sample(BOUNCER, "pgbouncer_database_min_pool_size", labels, ts, 0.0)
+            yield Sample(
+                BOUNCER, "pgbouncer_database_max_connections", labels, ts, 50.0 if size == 10 else 0.0
+            )
+            yield Sample(
+                BOUNCER, "pgbouncer_database_current_connections", labels, ts, 13.0 if size == 10 else 0.0
+            )
+            yield Sample(BOUNCER, "pgbouncer_database_paused", labels, ts, 0.0)
+            yield Sample(BOUNCER, "pgbouncer_database_disabled", labels, ts, 0.0)
+        yield Sample(BOUNCER, "pgbouncer_query_rate", {"database": "app"}, ts, 140.0 + 40 * math.sin(i / 10))
+        yield Sample(BOUNCER, "pgbouncer_avg_wait_time_us", {"database": "app"}, ts, 1250.0)
 
 
 def _events(now: int) -> list[Event]:
@@ -772,7 +813,8 @@ def _server(now: int) -> Iterator[Sample]:
 def populate_full(st: Store, now: int, days: float = 2.0) -> None:
     """Fill ``st`` (an empty store) so that every table has rows and every page shows every state."""
     populate(st, n_targets=4, days=days, step=120, now=now)
-    st.write_samples([*_replication(now), *_catalogue(now), *_server(now)])
+    st.ensure_target(BOUNCER, "pgbouncer", {"env": "prod", "team": "team-0"})
+    st.write_samples([*_replication(now), *_catalogue(now), *_server(now), *_pgbouncer(now)])
     _standby_gone_from_primary(st, now)
     st.add_events(_events(now))
     st.rollup(now=now)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from alerts.rules.models import Rule, RuleFile
 
 PACK_DIR = Path(__file__).parent
-PACK_FILES = ("postgres.yaml", "mysql.yaml", "activity.yaml", "headroom.yaml")
+PACK_FILES = ("postgres.yaml", "mysql.yaml", "pgbouncer.yaml", "activity.yaml", "headroom.yaml")
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -141,4 +141,37 @@ async def pools(ctx: PythonContext) -> list[Row]:
     return pool_rows(await ctx.engine.fetch("SHOW POOLS", timeout=ctx.timeout))
 
 
+#: SHOW DATABASES columns kept (the others are text, or the backend's port)
+DATABASE_COLUMNS = (
+    "pool_size",
+    "min_pool_size",
+    "reserve_pool_size",
+    "max_connections",
+    "current_connections",
+    "paused",
+    "disabled",
+)
+
+
+def database_rows(rows: Sequence[Mapping[str, DbValue]]) -> list[Row]:
+    """SHOW DATABASES rows as ``database`` (pgbouncer's name for it) and its pool settings.
+
+    ``reserve_pool`` was renamed ``reserve_pool_size`` in pgbouncer 1.24: both are read. A column this
+    pgbouncer does not have is left out, never stored as 0."""
+    out: list[Row] = []
+    for r in rows:
+        row: Row = {"database": r.get("name")}
+        values = {**r, "reserve_pool_size": r.get("reserve_pool_size", r.get("reserve_pool"))}
+        for column in DATABASE_COLUMNS:
+            if values.get(column) is not None:
+                row[column] = values[column]
+        out.append(row)
+    return out
+
+
+async def databases(ctx: PythonContext) -> list[Row]:
+    """The ``pgbouncer_databases`` metric (``python:`` definition)."""
+    return database_rows(await ctx.engine.fetch("SHOW DATABASES", timeout=ctx.timeout))
+
+
 ENGINE = PgBouncerEngine

@@ -12,7 +12,7 @@ from dashboard import format as fmt
 AROUND_S = 300  # a deep link's ``at`` opens this much either side
 
 ctx = context.current()
-target = ui.require_target(ctx)
+target = ui.require_target(ctx, "Activity")
 if target is not None:
     tr = ctx.time_range
     start, end = tr.start, tr.end

@@ -8,6 +8,7 @@ from dashboard import context, data, ui
 from dashboard import format as fmt
 from dashboard.fleet import fleet_table
 from dashboard.metrics import LOAD
+from dashboard.pgbouncer import USE_READS as PGBOUNCER_READS
 
 ctx = context.current()
 st.title("Fleet overview")
@@ -28,6 +29,7 @@ if not ui.no_targets(ctx):
         "pg_in_recovery",
         "pg_server_version_num",
         "pg_standby_wal_receiver_streaming",
+        *PGBOUNCER_READS,
     ]
     latest = {m: data.latest(m, max_age=data.LIVE_MAX_AGE) for m in wanted}
     tr = ctx.time_range

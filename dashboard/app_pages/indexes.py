@@ -12,7 +12,7 @@ from dashboard.metrics import INDEX_FINDINGS, INDEX_SCANS
 from dashboard.plans import advice_table
 
 ctx = context.current()
-target = ui.require_target(ctx)
+target = ui.require_target(ctx, "Indexes")
 if target is not None:
     st.title(f"Indexes · {target}")
     st.subheader("Suggested indexes")

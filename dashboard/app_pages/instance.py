@@ -22,7 +22,7 @@ from dashboard.metrics import (
 CHART_POINTS = 240  # per series: about one point per 2-3 pixels of a half-width chart
 
 ctx = context.current()
-target = ui.require_target(ctx)
+target = ui.require_target(ctx, "Instance")
 if target is not None:
     tname: str = target
     engine = ctx.engine_of(target) or "postgres"

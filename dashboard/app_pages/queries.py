@@ -37,7 +37,7 @@ def plan_section(target: str, queryid: str, rows_per_call: float | None, since: 
 
 
 ctx = context.current()
-target = ui.require_target(ctx)
+target = ui.require_target(ctx, "Queries")
 if target is not None:
     tr = ctx.time_range
     st.title(f"Queries · {target}")

@@ -17,7 +17,7 @@ from store.format import Unit
 CHART_POINTS = 240
 
 ctx = context.current()
-target = ui.require_target(ctx)
+target = ui.require_target(ctx, "Server")
 
 
 def _range(metric: str, agg: str = "avg") -> pd.DataFrame:

@@ -12,7 +12,7 @@ from dashboard.growth import growth_table
 from dashboard.metrics import SIZE
 
 ctx = context.current()
-target = ui.require_target(ctx)
+target = ui.require_target(ctx, "Storage & growth")
 if target is not None:
     engine = ctx.engine_of(target) or "postgres"
     tr = ctx.time_range

@@ -47,7 +47,7 @@ def innodb_purge(target: str, start: int, end: int) -> None:
         ui.missing_metric([MYSQL_PURGE.history_list, MYSQL_PURGE.oldest_transaction], "purge history")
 
 
-target = ui.require_target(ctx)
+target = ui.require_target(ctx, "Vacuum & wraparound")
 if target is not None:
     tr = ctx.time_range
     st.title(f"Vacuum & wraparound · {target}")

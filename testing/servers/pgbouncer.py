@@ -52,6 +52,7 @@ def start_pgbouncer(
     backend_port: int,
     users: Mapping[str, str],
     databases: Mapping[str, str] | None = None,
+    pool_settings: Mapping[str, str] | None = None,
     admin_user: str = "postgres",
     stats_user: str | None = None,
     pool_mode: str = "transaction",
@@ -60,7 +61,8 @@ def start_pgbouncer(
     """Start pgbouncer forwarding `databases` (name -> backend dbname, default `* = all`) to the backend.
 
     `users` are the accounts clients log in with (plain passwords in a 0600 auth file; pgbouncer
-    uses them to log in to PostgreSQL too).
+    uses them to log in to PostgreSQL too). `pool_settings` adds per-database settings to the entries
+    of `databases` (name -> ``"pool_size=1 reserve_pool=2"``).
     """
     binary = pgbouncer_binary()
     os_user = service_user("postgres")
@@ -80,7 +82,10 @@ def start_pgbouncer(
     db_lines = []
     if databases:
         for name, target in databases.items():
-            db_lines.append(f"{name} = host={backend_host} port={backend_port} dbname={target}")
+            more = (pool_settings or {}).get(name, "")
+            db_lines.append(
+                f"{name} = host={backend_host} port={backend_port} dbname={target} {more}".rstrip()
+            )
     else:
         db_lines.append(f"* = host={backend_host} port={backend_port}")
 

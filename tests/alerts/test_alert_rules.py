@@ -87,6 +87,8 @@ def test_default_pack_covers_the_standard_alerts() -> None:
         "MySQLInnoDBLogWaits",
         "DiskFullWithin7Days",
         "DiskFullWithin30Days",
+        "PgBouncerClientsWaiting",
+        "PgBouncerMaxWaitHigh",
     ):
         assert name in rules, name
     # 50 % and 75 % of the 2^31 transaction IDs before wraparound (the collector divides by XID_WRAPAROUND)
@@ -129,6 +131,32 @@ def test_lint_unknown_metric_and_impossible_thresholds() -> None:
         "rule Never: threshold: pg_cache_hit_ratio > 1.5: values are never above 1: the condition can never hold",
         "rule Always: threshold: pg_database_size_bytes >= 0: values are never below 0: the condition always holds",
         "rule UpTwo: threshold: up == 2: values are never above 1: the condition can never hold",
+    ]
+
+
+def test_lint_knows_the_pgbouncer_counts() -> None:
+    """pgbouncer's pool columns are counts: `_active` there is no on/off flag, and none goes below 0."""
+    from collectors.definitions import produced_metric_names
+
+    def rule(name: str, metric: str, op: str, value: float) -> Rule:
+        return Rule.model_validate({"name": name, "threshold": {"metric": metric, "op": op, "value": value}})
+
+    rules = [
+        rule("ManyActive", "pgbouncer_pool_client_active", ">", 50),
+        rule("ManyServers", "pgbouncer_pool_server_active", ">=", 20),
+        rule("NearCap", "pgbouncer_database_current_connections", ">", 90),
+        rule("NeverWaiting", "pgbouncer_pool_client_waiting", "<", 0),
+        rule("PausedTwice", "pgbouncer_database_paused", ">", 1),
+        rule("Paused", "pgbouncer_database_paused", "==", 1),
+        rule("Typo", "pgbouncer_pool_clients_waiting", ">", 0),
+    ]
+    assert lint_rules(rules, produced_metric_names()) == [
+        "rule NeverWaiting: threshold: pgbouncer_pool_client_waiting < 0: values are never below 0: "
+        "the condition can never hold",
+        "rule PausedTwice: threshold: pgbouncer_database_paused > 1: values are never above 1: "
+        "the condition can never hold",
+        "rule Typo: threshold.metric: unknown metric 'pgbouncer_pool_clients_waiting' "
+        "(did you mean 'pgbouncer_pool_client_waiting'?)",
     ]
 
 

@@ -4,8 +4,10 @@ equals what the admin console's SHOW POOLS / SHOW STATS say at the same moment."
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -15,12 +17,13 @@ from psycopg.rows import dict_row
 from collectors.batch import Batch
 from collectors.config import TargetConfig
 from collectors.definitions import definitions
-from collectors.engines.pgbouncer import pgbouncer_version_num, pool_rows
+from collectors.engines.pgbouncer import database_rows, pgbouncer_version_num, pool_rows
 from collectors.presets import ScheduledMetric
 from collectors.runner import TargetRunner
 from collectors.runtime import CollectorSettings
 from testing.servers.pgbouncer import PgBouncer
 from testing.servers.postgres import PgCluster
+from tests.waiting import wait_for
 
 DEFS = definitions("pgbouncer")
 
@@ -153,6 +156,12 @@ def test_console_user_must_be_allowed(pg_cluster: PgCluster, bouncer: PgBouncer)
 def test_helpers() -> None:
     assert pgbouncer_version_num("PgBouncer 1.18.0") == 11800
     assert pgbouncer_version_num("PgBouncer 1.23.1") == 12301
+    assert database_rows(
+        [{"name": "a", "host": "h", "port": 5432, "pool_size": 2, "reserve_pool_size": 1, "paused": 0}]
+    ) == [{"database": "a", "pool_size": 2, "reserve_pool_size": 1, "paused": 0}]
+    assert database_rows([{"name": "b", "reserve_pool": 3, "pool_mode": None}]) == [
+        {"database": "b", "reserve_pool_size": 3}
+    ]
     rows = pool_rows(
         [
             {
@@ -178,3 +187,162 @@ def test_check_reports_the_console(pg_cluster: PgCluster, bouncer: PgBouncer) ->
     version = _show(bouncer, "VERSION")[0]
     assert result.version == str(next(iter(version.values())))
     assert {i.metric for i in result.items} == set(DEFS)
+
+
+# A pool of one server connection ("tight"), and one with a reserve and a minimum ("roomy").
+POOLS = {"postgres": "", "tight": "pool_size=1", "roomy": "pool_size=3 min_pool_size=1 reserve_pool=2"}
+WAITERS = 3
+
+
+@pytest.fixture
+def sized(pg_cluster: PgCluster, pgbouncer_factory: Callable[..., PgBouncer]) -> PgBouncer:
+    return pgbouncer_factory(
+        pg_cluster,
+        pool_mode="transaction",
+        databases={name: "postgres" for name in POOLS},
+        pool_settings={k: v for k, v in POOLS.items() if v},
+    )
+
+
+def test_databases_equal_show_databases(pg_cluster: PgCluster, sized: PgBouncer) -> None:
+    out = Batch()
+    runner = TargetRunner(
+        _target(sized, pg_cluster.monitor_user),
+        [ScheduledMetric(DEFS["pgbouncer_databases"], 1.0)],
+        CollectorSettings(),
+        out.extend,
+    )
+    batch = _round(runner, out)
+    asyncio.run(runner.engine.close())
+    shown = {r["name"]: r for r in _show(sized, "DATABASES")}
+    got: dict[str, dict[str, float]] = {}
+    for s in batch.samples:
+        if s.metric.startswith("pgbouncer_database_"):
+            got.setdefault(dict(s.labels)["database"], {})[s.metric] = s.value
+    # every database the console lists (its own `pgbouncer` one included), by the name clients use
+    assert set(got) == set(shown) == {*POOLS, "pgbouncer"}
+    for name, row in shown.items():
+        assert got[name] == {
+            "pgbouncer_database_pool_size": row["pool_size"],
+            "pgbouncer_database_min_pool_size": row["min_pool_size"],
+            "pgbouncer_database_reserve_pool_size": row["reserve_pool"],
+            "pgbouncer_database_max_connections": row["max_connections"],
+            "pgbouncer_database_current_connections": row["current_connections"],
+            "pgbouncer_database_paused": row["paused"],
+            "pgbouncer_database_disabled": row["disabled"],
+        }, name
+    # the values pgbouncer.ini gave, and the default pool size (10 in the fixture) where none was given
+    assert (shown["tight"]["pool_size"], shown["tight"]["reserve_pool"]) == (1, 0)
+    assert (shown["roomy"]["pool_size"], shown["roomy"]["min_pool_size"], shown["roomy"]["reserve_pool"]) == (
+        3,
+        1,
+        2,
+    )
+    assert shown["postgres"]["pool_size"] == 10
+
+
+@pytest.fixture
+def queue(sized: PgBouncer) -> Iterator[dict[str, Any]]:
+    """One client holds the only server connection of `tight` in a transaction; WAITERS more clients
+    send a query each and wait for it."""
+    holder = psycopg.connect(sized.dsn("postgres", "tight"))
+    holder.execute("SELECT 1")  # in a transaction: the server connection stays with this client
+    waiters = [psycopg.connect(sized.dsn("postgres", "tight"), autocommit=True) for _ in range(WAITERS)]
+    done: list[BaseException | None] = []
+
+    def wait(conn: psycopg.Connection[Any]) -> None:
+        try:
+            conn.execute("SELECT 1")
+            done.append(None)
+        except BaseException as exc:  # recorded: the test asserts every waiter was served
+            done.append(exc)
+
+    threads = [threading.Thread(target=wait, args=(c,), daemon=True) for c in waiters]
+    for t in threads:
+        t.start()
+    try:
+        yield {"holder": holder, "done": done}
+    finally:
+        holder.rollback()  # the server connection goes back to the pool: the waiters get it in turn
+        for t in threads:
+            t.join(timeout=30)
+        holder.close()
+        for c in waiters:
+            c.close()
+
+
+def _pool(bouncer: PgBouncer, database: str, user: str) -> dict[str, Any]:
+    return next(r for r in _show(bouncer, "POOLS") if (r["database"], r["user"]) == (database, user))
+
+
+def test_waiting_clients_and_maxwait_fire_the_default_rules(
+    pg_cluster: PgCluster, sized: PgBouncer, queue: dict[str, Any], tmp_path: Path
+) -> None:
+    from alerts.config import AlertsConfig
+    from alerts.rules import default_pack
+    from alerts.service import run_cycle
+    from store import open_store
+
+    def waited(row: dict[str, Any]) -> float:
+        return float(row["maxwait"]) + float(row["maxwait_us"]) / 1e6
+
+    wait_for(lambda: _pool(sized, "tight", "postgres")["cl_waiting"] == WAITERS, 30)
+    wait_for(lambda: waited(_pool(sized, "tight", "postgres")) > 6.0, 30)  # past the rule's 5 s
+    out = Batch()
+    runner = TargetRunner(
+        _target(sized, pg_cluster.monitor_user),
+        [ScheduledMetric(DEFS["pgbouncer_pools"], 1.0), ScheduledMetric(DEFS["pgbouncer_databases"], 1.0)],
+        CollectorSettings(),
+        out.extend,
+    )
+    before = _pool(sized, "tight", "postgres")
+    batch = _round(runner, out)
+    after = _pool(sized, "tight", "postgres")
+    asyncio.run(runner.engine.close())
+    labels = {"database": "tight", "user": "postgres"}
+    got = {s.metric: s.value for s in batch.samples if dict(s.labels) == labels}
+    # what SHOW POOLS says: the holder is active on the single server connection, the others queue
+    assert got["pgbouncer_pool_client_waiting"] == before["cl_waiting"] == after["cl_waiting"] == WAITERS
+    assert got["pgbouncer_pool_client_active"] == before["cl_active"] == 1
+    assert got["pgbouncer_pool_server_active"] == before["sv_active"] == 1
+    assert waited(before) <= got["pgbouncer_pool_maxwait_seconds"] <= waited(after)
+    size = [
+        s.value
+        for s in batch.samples
+        if s.metric == "pgbouncer_database_pool_size" and dict(s.labels) == {"database": "tight"}
+    ]
+    assert size == [1.0]  # every server connection the pool may open is in use
+    assert queue["done"] == []  # nobody got through while the holder kept the connection
+
+    st = open_store(f"sqlite:///{tmp_path / 'metrics.db'}")
+    try:
+        st.ensure_target("bouncer", "pgbouncer", {})
+        st.write_samples(batch.samples)
+        ts = max(s.ts for s in batch.samples)
+        rules = [r for r in default_pack() if r.name in ("PgBouncerClientsWaiting", "PgBouncerMaxWaitHigh")]
+        assert len(rules) == 2
+        cfg = AlertsConfig.model_validate({"default_rules": False, "evaluation_interval": 15})
+        first = run_cycle(st, cfg, rules, now=ts)
+        assert {(t.alert.rule, t.to_state) for t in first.transitions} == {
+            ("PgBouncerClientsWaiting", "pending"),
+            ("PgBouncerMaxWaitHigh", "pending"),
+        }
+        # the same samples two minutes on (still fresh: the rules ignore samples older than 5 min)
+        later = run_cycle(st, cfg, rules, now=ts + 121)
+        fired = {t.alert.rule: t.alert for t in later.transitions if t.to_state == "firing"}
+        assert set(fired) == {"PgBouncerClientsWaiting", "PgBouncerMaxWaitHigh"}
+        for alert in fired.values():
+            assert {k: alert.labels[k] for k in ("target", "database", "user")} == {
+                "target": "bouncer",
+                **labels,
+            }
+        assert fired["PgBouncerClientsWaiting"].value == WAITERS
+        assert fired["PgBouncerMaxWaitHigh"].value == got["pgbouncer_pool_maxwait_seconds"]
+        # only the queueing pool: the others have no waiting client
+        assert all(t.alert.labels["database"] == "tight" for t in first.transitions)
+        assert "3 clients wait" in fired["PgBouncerClientsWaiting"].annotations["summary"]
+    finally:
+        st.close()
+    queue["holder"].rollback()
+    wait_for(lambda: len(queue["done"]) == WAITERS, 30)
+    assert queue["done"] == [None] * WAITERS  # then every waiter was served

@@ -145,6 +145,7 @@ def visit_every_page(
                     "Storage & growth",
                     "Vacuum & wraparound",
                     "Replication",
+                    "PgBouncer",
                     "Indexes",
                     "Advisors",
                     "Capacity",
@@ -162,6 +163,31 @@ def visit_every_page(
 
 def test_every_page_in_chromium(dashboard_server: str, need_binary: Callable[[str, str], str]) -> None:
     visit_every_page(dashboard_server, need_binary("chromium", "chromium"), "db-000", SCREENSHOTS)
+
+
+def test_an_alert_link_opens_its_page_in_chromium(
+    dashboard_server: str, need_binary: Callable[[str, str], str]
+) -> None:
+    """`/?page=NAME&...` (the links in alert notifications) lands on that page, the address bar its link."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=need_binary("chromium", "chromium"), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            for name, title in (("alerts", "Alerts"), ("pgbouncer", "PgBouncer")):
+                page.goto(
+                    f"{dashboard_server}/?page={name}&target=db-001&range=24h", wait_until="domcontentloaded"
+                )
+                page.wait_for_function(
+                    f"() => document.querySelector('[data-testid=\"stMain\"] h1')?.innerText === '{title}'",
+                    timeout=60_000,
+                )
+                wait_page_settled(page, expect_chart=False)
+                assert page.locator('[data-testid="stException"]').count() == 0, name
+                assert f"/{name}?" in page.url and "target=db-001" in page.url and "page=" not in page.url
+        finally:
+            browser.close()
 
 
 def test_every_page_in_chromium_on_collected_store(
@@ -186,15 +212,21 @@ def test_every_page_for_every_target_in_chromium_on_a_fully_populated_store(
 ) -> None:
     """Channel health with failures, silences, forecasts of every status, a standby that stopped
     streaming: every page opens for every target without an exception element."""
-    from testing.synthetic_full import MYSQL, OTHER_PG, PRIMARY, STANDBY
+    from testing.synthetic_full import BOUNCER, MYSQL, OTHER_PG, PRIMARY, STANDBY
 
     chromium = need_binary("chromium", "chromium")
     with headroom_dashboard(full_store_url, tmp_path) as base:
-        for target in (PRIMARY, STANDBY, OTHER_PG, MYSQL):
-            charts = PAGES_WITH_CHARTS - ({"queries", "activity"} if target == MYSQL else set())
+        for target in (PRIMARY, STANDBY, OTHER_PG, MYSQL, BOUNCER):
+            charts = {*PAGES_WITH_CHARTS, "pgbouncer"} - (
+                {"queries", "activity"} if target == MYSQL else set()
+            )
             charts |= set() if target == MYSQL else {"server"}  # PostgreSQL statistics only
+            if target == BOUNCER:  # its own page; the database pages say it is no database server
+                charts = {"pgbouncer"}
             # the fleet-wide pages once, the single-target pages for every target
             pages = PAGES if target == PRIMARY else [p for p in PAGES if p in SINGLE_TARGET_PAGES]
+            if target == BOUNCER:
+                pages = [*pages, "pgbouncer"]
             visit_every_page(
                 base, chromium, target, SCREENSHOTS / "full" / target, with_charts=charts, pages=pages
             )

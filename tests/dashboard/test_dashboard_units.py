@@ -263,3 +263,60 @@ def test_launcher_passes_the_store_url_only_through_the_environment(tmp_path: Pa
     }
     assert "cs-1234" not in env["HEADROOM_DASHBOARD"] and "ck-5678" not in env["HEADROOM_DASHBOARD"]
     assert env["HEADROOM_CONFIG"] == str((tmp_path / "headroom.yaml").resolve())
+
+
+def _latest(rows: list[tuple[str, str, dict[str, str], float]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"target": t, "metric": m, "ts": 1000, "value": v, **{f"label_{k}": x for k, x in lab.items()}}
+            for t, m, lab, v in rows
+        ]
+    )
+
+
+def test_pgbouncer_pools_without_their_database_sizes_yet() -> None:
+    """Pools are polled every 15 s and SHOW DATABASES every minute: until the sizes arrive a pool shows
+    its server connections alone, never "of nan"; the console's pool is left out."""
+    from dashboard.pgbouncer import pools, pools_shown, totals
+
+    pool = {"database": "app", "user": "u"}
+    latest = _latest(
+        [
+            ("b", "pgbouncer_pool_client_active", pool, 4.0),
+            ("b", "pgbouncer_pool_server_active", pool, 1.0),
+            ("b", "pgbouncer_pool_server_idle", pool, 2.0),
+            ("b", "pgbouncer_pool_client_waiting", pool, 0.0),
+            ("b", "pgbouncer_pool_client_active", {"database": "pgbouncer", "user": "pgbouncer"}, 1.0),
+        ]
+    )
+    df = pools(latest)
+    assert list(df["database"]) == ["app"]
+    shown = pools_shown(df, 1010).iloc[0].to_dict()
+    assert shown["clients idle"] == "3" and shown["servers busy of pool size"] == "1"
+    assert shown["servers open"] == "3"
+    assert (
+        shown["pool busy"] == fmt.DASH and shown["reserve"] == fmt.DASH and shown["longest wait"] == fmt.DASH
+    )
+    sums = totals(df)
+    assert (sums.pools, sums.waiting, sums.servers, sums.capacity, sums.longest_wait) == (
+        1,
+        0.0,
+        3.0,
+        None,
+        None,
+    )
+    assert totals(pools(pd.DataFrame(columns=["target", "metric", "ts", "value", "labels"]))).pools == 0
+
+
+def test_fleet_shows_a_pgbouncer_as_a_pooler() -> None:
+    targets = pd.DataFrame([{"name": "b", "engine": "pgbouncer", "labels": {}}])
+    pool = {"database": "app", "user": "u"}
+    latest = {
+        "up": _latest([("b", "up", {}, 1.0)]),
+        "pgbouncer_pool_server_active": _latest([("b", "pgbouncer_pool_server_active", pool, 4.0)]),
+        "pgbouncer_database_pool_size": _latest(
+            [("b", "pgbouncer_database_pool_size", {"database": "app"}, 5.0)]
+        ),
+    }
+    row = fleet_table(targets, latest, pd.DataFrame(), pd.DataFrame(), {}, 1010).iloc[0]
+    assert (row["role"], row["status"], row["conn_pct"]) == ("pooler", "up", 0.8)

@@ -11,15 +11,16 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from dashboard import format as fmt
 from forecasting.persist import STATUS_TEXT
 from forecasting.report import render_report_html
 from store import schema
 from testing.synthetic import SECRET_WEBHOOK
-from testing.synthetic_full import MYSQL, OTHER_PG, PRIMARY, STANDBY
+from testing.synthetic_full import BOUNCER, MYSQL, OTHER_PG, PRIMARY, STANDBY
 from tests.dashboard.conftest import PAGES, run_page, unreadable, visible_texts
 
 SINGLE_TARGET = {"instance", "server", "activity", "queries", "storage", "vacuum", "indexes", "targets"}
-TARGETS = [PRIMARY, STANDBY, OTHER_PG, MYSQL]
+TARGETS = [PRIMARY, STANDBY, OTHER_PG, MYSQL, BOUNCER]
 TABLES = [
     "targets",
     "series",
@@ -110,7 +111,7 @@ def test_the_report_reads_well(full_store: Any) -> None:
     text = _report_text(html)
     assert [t for t in re.split(r"\s{2,}", text) if re.search(r"\d\.\d{5,}|\bNone\b|\bnan\b", t)] == []
     for target in TARGETS:
-        assert target in text
+        assert (target in text) == (target != BOUNCER)  # a pgbouncer has no capacity to forecast
     for status in STATUS_TEXT.values():
         assert status in text
     assert "backtest MASE 0.81; seasonal naive 1.04" in text
@@ -238,3 +239,94 @@ def test_the_server_page_shows_every_state(full_store: Any) -> None:
     at, text = page(STANDBY)
     assert tile(at, "Archiver") == "nothing archived"
     assert "Queries cancelled per hour, by cause" in text
+
+
+def test_pgbouncer_page_shows_the_pools_beside_their_pool_size(full_store: Any) -> None:
+    at = run_page("pgbouncer", {"range": "24h"})
+    assert not at.exception, [e.value for e in at.exception]
+    texts = visible_texts(at)
+    assert unreadable(texts) == []
+    pools = at.dataframe[0].value
+    # the admin console's own pool is left out; the queueing pool (when it queues) first
+    assert set(zip(pools["database"], pools["user"], strict=True)) == {("app", "app_user"), ("app", "report")}
+    waiting = {
+        dict(lv.labels)["user"]: lv.value
+        for lv in full_store.latest("pgbouncer_pool_client_waiting", target=BOUNCER)
+        if dict(lv.labels)["database"] == "app"
+    }
+    rows = {r["user"]: r for r in pools.to_dict("records")}
+    assert rows["app_user"]["clients waiting"] == fmt.fmt_count(waiting["app_user"])
+    assert rows["app_user"]["longest wait"] == fmt.fmt_duration(0.75 * waiting["app_user"])
+    assert (rows["app_user"]["servers busy of pool size"], rows["app_user"]["pool busy"]) == (
+        "10 of 10",
+        "100 %",
+    )
+    assert (rows["report"]["servers busy of pool size"], rows["report"]["pool busy"]) == ("2 of 10", "20 %")
+    assert (rows["app_user"]["servers open"], rows["report"]["servers open"]) == ("10", "3")
+    assert rows["app_user"]["clients idle"] == "3" and rows["report"]["reserve"] == "2"
+    assert [m.value for m in at.metric if m.label == "Server connections"] == ["13 of 20"]
+    dbs = at.dataframe[1].value
+    assert dbs.to_dict("records")[0] | {"seen": ""} == {
+        "target": BOUNCER,
+        "database": "app",
+        "pool size": "10",
+        "reserve pool": "2",
+        "min pool size": "0",
+        "server connections": "13",
+        "max db connections": "50",
+        "state": "serving",
+        "seen": "",
+    }
+    assert len(at.get("vega_lite_chart")) == 3
+    # on the Fleet overview the pgbouncer is a pooler whose connections used are its pools' share in use
+    fleet = run_page("fleet", {"range": "24h"}).dataframe[0].value.set_index("target")
+    assert fleet.loc[BOUNCER, "role"] == "pooler" and fleet.loc[BOUNCER, "conn_pct"] == 65.0
+
+
+@pytest.mark.parametrize("page", ["instance", "activity", "queries", "storage", "vacuum", "indexes"])
+def test_a_pooler_has_no_database_pages(full_store: Any, page: str) -> None:
+    """The database pages of a pgbouncer say what it is and where its pools are (the Vacuum page used to
+    explain InnoDB purge, the Instance page drew six dashes)."""
+    at = run_page(page, {"target": BOUNCER, "range": "24h"})
+    assert not at.exception, [e.value for e in at.exception]
+    assert [t.value for t in at.title] == [f"{at.title[0].value.split(' · ')[0]} · {BOUNCER}"]
+    assert [i.value for i in at.info if "connection pooler" in i.value and "*PgBouncer* page" in i.value]
+    assert not at.metric and not at.get("vega_lite_chart")
+
+
+def test_an_alert_link_opens_the_page_its_rule_names(full_store: Any) -> None:
+    """A notification of PgBouncerClientsWaiting links to the PgBouncer page of its target (its rule's
+    `dashboard_page`); other rules' links open the Alerts page. The other parameters are kept."""
+    from dataclasses import replace
+    from urllib.parse import parse_qsl, urlparse
+
+    from alerts.channels.common import alert_link
+    from alerts.model import Alert
+    from alerts.rules import default_pack
+
+    [rule] = [r for r in default_pack() if r.name == "PgBouncerClientsWaiting"]
+    labels = {"target": BOUNCER, "database": "app", "user": "app_user"}
+    alert = Alert(
+        rule.name,
+        labels,
+        "h",
+        "firing",
+        1_800_000_000,
+        1_800_000_120,
+        None,
+        1_800_000_120,
+        None,
+        3.0,
+        rule.severity,
+        dict(rule.annotations),
+    )
+    for link, title in (
+        (alert_link("https://headroom.example", alert), "PgBouncer"),
+        (alert_link("https://headroom.example", replace(alert, annotations={})), "Alerts"),
+    ):
+        assert link is not None
+        at = run_page("fleet", dict(parse_qsl(urlparse(link).query)))
+        assert not at.exception, [e.value for e in at.exception]
+        assert [t.value for t in at.title] == [title], link
+        assert at.query_params["target"] in (BOUNCER, [BOUNCER])
+        assert "page" not in at.query_params

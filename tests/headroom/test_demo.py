@@ -115,9 +115,10 @@ SINGLE_TARGET = {"instance", "server", "queries", "storage", "vacuum", "indexes"
 UNREADABLE = re.compile(r"\d\.\d{5,}|\bNone\b|\bnan\b|\bNaN\b")
 
 
-def _check_in_browser(base: str, chromium: str, names: set[str]) -> None:
+def _check_in_browser(base: str, chromium: str, names: set[str], poolers: set[str]) -> None:
     """The real browser on every page for every demo target: no exception element, no None, NaN or
-    number with more than 4 decimals in the page's text; the fleet lists every target."""
+    number with more than 4 decimals in the page's text; the fleet lists every target. A pooler's
+    database pages say it is none (no chart) and point to the PgBouncer page."""
     from playwright.sync_api import sync_playwright
 
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -138,10 +139,16 @@ def _check_in_browser(base: str, chromium: str, names: set[str]) -> None:
                     page.goto(f"{base}/{url_path}?target={target}&range=24h", wait_until="domcontentloaded")
                     shot = SCREENSHOTS / f"{target}-{path}.png"
                     try:
-                        _settle(page, chart=path in ("instance", "storage", "replication", "capacity"))
+                        _settle(
+                            page,
+                            chart=path in ("instance", "storage", "replication", "pgbouncer", "capacity")
+                            and (target not in poolers or path not in SINGLE_TARGET),
+                        )
                         assert page.locator('[data-testid="stException"]').count() == 0, (target, path)
                         text = page.inner_text('[data-testid="stMain"]')
                         assert not UNREADABLE.findall(text), (target, path, UNREADABLE.findall(text))
+                        if target in poolers and path in SINGLE_TARGET - {"targets"}:
+                            assert "is a connection pooler" in text and "PgBouncer" in text, (target, path)
                     except Exception:
                         page.screenshot(path=str(shot.with_name(shot.stem + "-failed.png")), full_page=True)
                         raise
@@ -174,6 +181,18 @@ def _join(db: Path, target: str, metric: str, labels: dict[str, str], joins_at: 
     real = [v for ts, v in rows if ts >= joins_at]
     assert generated and real, (target, metric, labels, len(generated), len(real))
     return float(generated[-1]), float(real[0])
+
+
+def _latest(db: Path, target: str, metric: str, labels: dict[str, str]) -> list[float]:
+    """The newest value of one series (empty when it has none)."""
+    rows = _query(
+        db,
+        "SELECT s.value FROM samples s JOIN series se ON se.id = s.series_id "
+        "JOIN targets t ON t.id = se.target_id WHERE t.name = ? AND se.metric = ? AND se.labels_json = ? "
+        "ORDER BY s.ts DESC LIMIT 1",
+        (target, metric, json.dumps(labels, separators=(",", ":"), sort_keys=True)),
+    )
+    return [float(r[0]) for r in rows]
 
 
 def _statement_rows(db: Path, target: str) -> int:
@@ -213,18 +232,25 @@ def _up_targets(db: Path, since: int) -> set[str]:
 
 
 def _nobody_gets_in(base: Path, config: dict[str, Any], need_binary: Any) -> None:
-    """What the demo leaves running: another OS user reaches no PostgreSQL server, by socket or by TCP."""
+    """What the demo leaves running: another OS user reaches no PostgreSQL server, by socket or by TCP,
+    nor the pgbouncer in front of it."""
     from tests.headroom.test_demo_access import OTHER_USER
 
     if os.geteuid() != 0:
         return  # runuser needs root; tests/headroom/test_demo_access.py covers the servers either way
     psql = need_binary("psql", "postgresql-client")
     for target in config["targets"]:
-        if target["engine"] != "postgres":
+        if target["engine"] not in ("postgres", "pgbouncer"):
             continue
         port = re.search(r":(\d+)/", target["dsn"]).group(1)  # type: ignore[union-attr]
         role = target["labels"]["role"]
-        for host in (str(base / "pg" / f"{role}-sock"), "127.0.0.1"):
+        hosts = (
+            ["127.0.0.1"]
+            if target["engine"] == "pgbouncer"
+            else [str(base / "pg" / f"{role}-sock"), "127.0.0.1"]
+        )
+        dbname = "shop" if target["engine"] == "pgbouncer" else "postgres"  # what the pgbouncer serves
+        for host in hosts:
             result = subprocess.run(
                 [
                     need_binary("runuser", "util-linux"),
@@ -240,7 +266,7 @@ def _nobody_gets_in(base: Path, config: dict[str, Any], need_binary: Any) -> Non
                     "-U",
                     "postgres",
                     "-d",
-                    "postgres",
+                    dbname,
                     "-Atc",
                     "SELECT 1",
                 ],
@@ -251,6 +277,8 @@ def _nobody_gets_in(base: Path, config: dict[str, Any], need_binary: Any) -> Non
                 env={"PATH": "/usr/bin:/bin"},
             )
             assert result.returncode != 0, f"{OTHER_USER} connected to the demo's {role} through {host}"
+            if host == "127.0.0.1":  # over TCP: refused for want of a password (not for a wrong database)
+                assert "password" in result.stderr, result.stderr
 
 
 @pytest.mark.slow
@@ -275,7 +303,9 @@ def test_demo_collects_both_engines_and_ctrl_c_leaves_nothing(tmp_path: Path, ne
         cfg_path = tmp_path / "headroom-demo" / "headroom.yaml"
         config = yaml.safe_load(cfg_path.read_text())
         server_ports = [int(re.search(r":(\d+)/", t["dsn"]).group(1)) for t in config["targets"]]  # type: ignore[union-attr]
-        assert len(server_ports) == 4
+        assert len(server_ports) == 5  # PostgreSQL and MariaDB pairs, the pgbouncer
+        engines = {t["name"]: t["engine"] for t in config["targets"]}
+        assert [n for n, e in engines.items() if e == "pgbouncer"] == ["demo-pgbouncer"]
         # no password in the configuration file: only password_file references (mode 0600)
         for target in config["targets"]:
             assert "password" not in target and ":" not in target["dsn"].split("@")[0].split("//")[1]
@@ -313,7 +343,8 @@ def test_demo_collects_both_engines_and_ctrl_c_leaves_nothing(tmp_path: Path, ne
         # a capacity forecast from the seeded weeks: every demo target's disk reaches its (demo-sized)
         # capacity within the horizon, with the model that was chosen
         deadline = time.monotonic() + 150
-        while {r[0] for r in _forecasts(db) if r[1] == "disk" and r[2] == "ok" and r[3]} != names:
+        databases = {n for n, e in engines.items() if e != "pgbouncer"}  # a pgbouncer has no disk
+        while {r[0] for r in _forecasts(db) if r[1] == "disk" and r[2] == "ok" and r[3]} != databases:
             seen |= _children_of(proc.pid)
             assert time.monotonic() < deadline, f"no disk forecast: {_forecasts(db)}"
             time.sleep(2)
@@ -336,9 +367,27 @@ def test_demo_collects_both_engines_and_ctrl_c_leaves_nothing(tmp_path: Path, ne
         ):
             last, first = _join(db, target, metric, labels, joins_at)
             assert abs(last - first) <= tolerance * first, (target, metric, last, first)
+        # pgbench goes through the pgbouncer: its pool for `shop` has clients, and the pool size the
+        # demo gave it is collected from SHOW DATABASES
+        deadline = time.monotonic() + 120
+        while not _latest(
+            db, "demo-pgbouncer", "pgbouncer_pool_client_active", {"database": "shop", "user": "postgres"}
+        ):
+            seen |= _children_of(proc.pid)
+            assert time.monotonic() < deadline, "no pgbouncer pool for shop"
+            time.sleep(2)
+        assert _latest(db, "demo-pgbouncer", "pgbouncer_database_pool_size", {"database": "shop"}) == [2.0]
+        assert _latest(
+            db, "demo-pgbouncer", "pgbouncer_database_reserve_pool_size", {"database": "shop"}
+        ) == [1.0]
         seen |= _children_of(proc.pid)
-        assert len(seen) >= 8  # 4 stages + 4 servers at least
-        _check_in_browser(f"http://127.0.0.1:{port}", need_binary("chromium", "chromium"), names)
+        assert len(seen) >= 9  # 4 stages + 5 servers at least
+        _check_in_browser(
+            f"http://127.0.0.1:{port}",
+            need_binary("chromium", "chromium"),
+            names,
+            {n for n, e in engines.items() if e == "pgbouncer"},
+        )
     finally:
         seen |= _children_of(proc.pid)
         proc.send_signal(signal.SIGINT)

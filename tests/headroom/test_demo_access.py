@@ -1,6 +1,6 @@
 """The servers `headroom demo` leaves running are not open to the other users of the machine: another OS
-user (`nobody`) reaches neither server's socket and gets nowhere over TCP without a password, while the
-demo's own processes still connect."""
+user (`nobody`) reaches neither server's socket and gets nowhere over TCP without a password (the
+pgbouncer in front of the primary included), while the demo's own processes still connect."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
-from headroom.demo import start_demo_servers
+from headroom.demo import start_demo_pgbouncer, start_demo_servers
 from testing.servers.mariadb import MariaDbPair
+from testing.servers.pgbouncer import PgBouncer
 from testing.servers.postgres import PgCluster
 from testing.servers.processes import ram_base_dir
 from tests.conftest import need
@@ -47,6 +48,38 @@ def demo_servers() -> Iterator[tuple[PgCluster, MariaDbPair]]:
     maria.stop()
     pg.stop()
     shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def demo_bouncer(demo_servers: tuple[PgCluster, MariaDbPair]) -> Iterator[PgBouncer]:
+    pg = demo_servers[0]
+    bouncer = need(lambda: start_demo_pgbouncer(pg.base_dir, pg, "postgres"))
+    if bouncer is None:
+        pytest.fail("pgbouncer is not installed (apt-get install pgbouncer)")
+    yield bouncer
+    bouncer.stop()
+
+
+def bouncer_client_attempts(bouncer: PgBouncer, pg: PgCluster, psql: str) -> dict[str, list[str]]:
+    """Over TCP (it has no socket), to the database it serves and to its admin console."""
+    return {
+        f"pgbouncer tcp as {user} to {db}": [
+            psql,
+            "-w",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(bouncer.port),
+            "-U",
+            user,
+            "-d",
+            db,
+            "-Atc",
+            "SHOW VERSION" if db == "pgbouncer" else "SELECT 1",
+        ]
+        for user in ("postgres", pg.monitor_user, OTHER_USER)
+        for db in ("postgres", "pgbouncer")
+    }
 
 
 def pg_client_attempts(pg: PgCluster, psql: str) -> dict[str, list[str]]:
@@ -117,13 +150,18 @@ def maria_client_attempts(maria: MariaDbPair, client: str) -> dict[str, list[str
 
 def test_another_local_user_cannot_connect_to_the_demo_servers(
     demo_servers: tuple[PgCluster, MariaDbPair],
+    demo_bouncer: PgBouncer,
     need_binary: Callable[[str, str], str],
     unavailable: Callable[[str], None],
 ) -> None:
     pg, maria = demo_servers
     psql = need_binary("psql", "postgresql-client")
     mariadb = need_binary("mariadb", "mariadb-client")
-    attempts = pg_client_attempts(pg, psql) | maria_client_attempts(maria, mariadb)
+    attempts = (
+        pg_client_attempts(pg, psql)
+        | maria_client_attempts(maria, mariadb)
+        | bouncer_client_attempts(demo_bouncer, pg, psql)
+    )
     got_in = {}
     for name, argv in attempts.items():
         result = as_other_user(argv, unavailable)
@@ -141,12 +179,18 @@ def test_another_local_user_cannot_connect_to_the_demo_servers(
         assert stat.S_IMODE(path.stat().st_mode) == 0o700, path
 
 
-def test_the_demo_itself_still_connects(demo_servers: tuple[PgCluster, MariaDbPair]) -> None:
+def test_the_demo_itself_still_connects(
+    demo_servers: tuple[PgCluster, MariaDbPair], demo_bouncer: PgBouncer
+) -> None:
     """The demo's processes (this one, the workload, the collector with its passwords) are not locked out."""
     import psycopg
     import pymysql
 
     pg, maria = demo_servers
+    with psycopg.connect(demo_bouncer.dsn("postgres", "postgres")) as conn:  # pgbench, through the pool
+        assert conn.execute("SELECT current_user").fetchone() == ("postgres",)
+    with psycopg.connect(demo_bouncer.dsn(pg.monitor_user, "pgbouncer"), autocommit=True) as conn:
+        assert conn.execute("SHOW VERSION").fetchone()  # the collector on the admin console
     with pg.connect() as conn:  # the demo process: the socket
         assert conn.execute("SELECT current_user").fetchone() == ("postgres",)
     with psycopg.connect(pg.monitor_dsn("standby")) as conn:  # the collector: TCP with its password
