@@ -504,6 +504,9 @@ SHARED_SQL = [
     "mysql_processlist",
     "mysql_schema_sizes",
     "mysql_table_sizes",
+    "mysql_table_io",
+    "mysql_rows",
+    "mysql_user_statements",
 ]
 
 
