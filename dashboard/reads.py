@@ -138,6 +138,16 @@ STATEMENT_ORDER = {
     "rows": "rows",
     "blocks read": "blks_read",
 }
+MYSQL_STATEMENT_ORDER = {
+    "total time": "total_ms",
+    "mean time": "mean_ms",
+    "calls": "calls",
+    "rows": "rows",
+    "rows examined": "rows_examined",
+    "no index used": "no_index_used",
+    "lock time": "lock_ms",
+}
+"""MySQL/MariaDB digests: no block counts, but rows examined, executions without an index and lock time."""
 
 
 def top_statements(
@@ -157,6 +167,9 @@ def top_statements(
                 "mean_ms",
                 "rows",
                 "blks_read",
+                "rows_examined",
+                "no_index_used",
+                "lock_ms",
                 "share",
             ]
         )

@@ -23,6 +23,7 @@ PAGES = [
     ("queries.py", "Queries", ":material/query_stats:", "queries"),
     ("storage.py", "Storage & growth", ":material/storage:", "storage"),
     ("vacuum.py", "Vacuum & wraparound", ":material/cleaning_services:", "vacuum"),
+    ("innodb.py", "InnoDB", ":material/memory:", "innodb"),
     ("replication.py", "Replication", ":material/sync_alt:", "replication"),
     ("indexes.py", "Indexes", ":material/account_tree:", "indexes"),
     ("advisors.py", "Advisors", ":material/fact_check:", "advisors"),

@@ -31,7 +31,7 @@ SCRIPT_DONE = (
     "() => document.querySelector('[data-testid=\"stApp\"]')"
     "?.getAttribute('data-test-script-state') === 'notRunning'"
 )
-SINGLE_TARGET_PAGES = {"instance", "activity", "queries", "storage", "vacuum", "indexes", "targets"}
+SINGLE_TARGET_PAGES = {"instance", "activity", "queries", "storage", "vacuum", "innodb", "indexes", "targets"}
 
 
 def _free_port() -> int:
@@ -143,6 +143,7 @@ def visit_every_page(
                     "Queries",
                     "Storage & growth",
                     "Vacuum & wraparound",
+                    "InnoDB",
                     "Replication",
                     "Indexes",
                     "Advisors",
@@ -177,6 +178,15 @@ def test_every_page_in_chromium_on_collected_store(
             SCREENSHOTS / "collected",
             with_charts={"instance", "storage", "vacuum", "replication"},
         )
+        # the MySQL-only page with the data collected from MariaDB
+        visit_every_page(
+            base,
+            chromium,
+            "maria-primary",
+            SCREENSHOTS / "collected" / "maria-primary",
+            with_charts={"instance", "innodb"},
+            pages=["instance", "innodb", "queries"],
+        )
 
 
 @pytest.mark.slow
@@ -191,6 +201,7 @@ def test_every_page_for_every_target_in_chromium_on_a_fully_populated_store(
     with headroom_dashboard(full_store_url, tmp_path) as base:
         for target in (PRIMARY, STANDBY, OTHER_PG, MYSQL):
             charts = PAGES_WITH_CHARTS - ({"queries", "activity"} if target == MYSQL else set())
+            charts |= {"innodb"} if target == MYSQL else set()
             # the fleet-wide pages once, the single-target pages for every target
             pages = PAGES if target == PRIMARY else [p for p in PAGES if p in SINGLE_TARGET_PAGES]
             visit_every_page(
