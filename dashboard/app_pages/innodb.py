@@ -88,11 +88,9 @@ if target is not None:
                     if df.empty:
                         st.caption(f"**{group.title}**: no samples in this range. {group.help_text()}")
                     else:
-                        st.markdown(f"**{group.title}**", help=group.help_text())
+                        st.markdown(f"**{group.title}**", help=group.help_text())  # the chart's title
                         ui.chart(
-                            charts.time_series(
-                                df, group.title, group.unit, ctx.all_targets, colour_by_series=True
-                            )
+                            charts.time_series(df, "", group.unit, ctx.all_targets, colour_by_series=True)
                         )
                 drawn += 1
 
