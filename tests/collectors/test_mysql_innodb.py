@@ -301,3 +301,24 @@ def test_statements_per_user_are_the_users_own(
     }
     for name, expected in got.items():
         assert sample(batch, name, user=user) * STEP == pytest.approx(expected), name
+
+
+def test_slow_query_rate_counts_statements_over_long_query_time(
+    mariadb_pair: MariaDbPair, root: pymysql.Connection[Any], polls: Any
+) -> None:
+    p = polls(["mysql_queries"])
+    p.poll()
+    before = status(root, "Slow_queries")
+    app = mariadb_pair.root_connect(database=SCHEMA)
+    try:
+        with app.cursor() as cur:
+            cur.execute("SET SESSION long_query_time = 0")  # every statement of this session is slow
+            for i in range(4):
+                cur.execute("SELECT id FROM scan WHERE v = %s", (i,))
+                cur.fetchall()
+    finally:
+        app.close()
+    after = status(root, "Slow_queries")
+    batch = p.poll()
+    assert after - before >= 5  # the SET and the four scans, and nothing else of ours
+    assert sample(batch, "mysql_slow_queries_rate") * STEP == pytest.approx(after - before)
