@@ -115,13 +115,14 @@ PAGES = [
     "queries",
     "storage",
     "vacuum",
+    "innodb",
     "replication",
     "indexes",
     "capacity",
     "alerts",
     "targets",
 ]
-SINGLE_TARGET = {"instance", "queries", "storage", "vacuum", "indexes", "targets"}
+SINGLE_TARGET = {"instance", "queries", "storage", "vacuum", "innodb", "indexes", "targets"}
 UNREADABLE = re.compile(r"\d\.\d{5,}|\bNone\b|\bnan\b|\bNaN\b")
 
 
