@@ -68,6 +68,10 @@ class StatementCounters:
     blks_read: int = 0
     temp_blks_written: int = 0
     since: float | None = None  # when this entry started counting (PG 17 stats_since), epoch s
+    # MySQL/MariaDB digests only
+    rows_examined: int = 0
+    no_index_used: int = 0
+    lock_ms: float = 0.0
 
     def minus(self, other: StatementCounters) -> StatementCounters:
         return StatementCounters(
@@ -77,6 +81,22 @@ class StatementCounters:
             self.blks_hit - other.blks_hit,
             self.blks_read - other.blks_read,
             self.temp_blks_written - other.temp_blks_written,
+            rows_examined=self.rows_examined - other.rows_examined,
+            no_index_used=self.no_index_used - other.no_index_used,
+            lock_ms=self.lock_ms - other.lock_ms,
+        )
+
+    def plus(self, other: StatementCounters) -> StatementCounters:
+        return StatementCounters(
+            self.calls + other.calls,
+            self.total_ms + other.total_ms,
+            self.rows + other.rows,
+            self.blks_hit + other.blks_hit,
+            self.blks_read + other.blks_read,
+            self.temp_blks_written + other.temp_blks_written,
+            rows_examined=self.rows_examined + other.rows_examined,
+            no_index_used=self.no_index_used + other.no_index_used,
+            lock_ms=self.lock_ms + other.lock_ms,
         )
 
     def decreased_from(self, other: StatementCounters) -> bool:
@@ -134,50 +154,33 @@ class StatementTracker:
                 continue
             mk = (key.queryid, key.dbname, key.username)
             have = merged.get(mk)
-            merged[mk] = (
-                delta
-                if have is None
-                else StatementCounters(
-                    have.calls + delta.calls,
-                    have.total_ms + delta.total_ms,
-                    have.rows + delta.rows,
-                    have.blks_hit + delta.blks_hit,
-                    have.blks_read + delta.blks_read,
-                    have.temp_blks_written + delta.temp_blks_written,
-                )
-            )
+            merged[mk] = delta if have is None else have.plus(delta)
         ordered = sorted(merged.items(), key=lambda kv: (-kv[1].total_ms, -kv[1].calls, kv[0]))
         top, rest = ordered[: self.top_n], ordered[self.top_n :]
-        stats = [
-            StatementStat(
-                queryid=q,
-                dbname=d,
-                username=u,
-                calls=int(c.calls),
-                total_ms=float(c.total_ms),
-                rows=int(c.rows),
-                blks_hit=int(c.blks_hit),
-                blks_read=int(c.blks_read),
-                temp_blks_written=int(c.temp_blks_written),
-                interval_s=interval,
-            )
-            for (q, d, u), c in top
-        ]
+        stats = [_stat(q, d, u, c, interval) for (q, d, u), c in top]
         if rest:
-            stats.append(
-                StatementStat(
-                    queryid=OTHER_QUERYID,
-                    dbname="",
-                    username="",
-                    calls=int(sum(c.calls for _, c in rest)),
-                    total_ms=float(sum(c.total_ms for _, c in rest)),
-                    rows=int(sum(c.rows for _, c in rest)),
-                    blks_hit=int(sum(c.blks_hit for _, c in rest)),
-                    blks_read=int(sum(c.blks_read for _, c in rest)),
-                    temp_blks_written=int(sum(c.temp_blks_written for _, c in rest)),
-                    interval_s=interval,
-                )
-            )
+            total = StatementCounters(0, 0.0)
+            for _, c in rest:
+                total = total.plus(c)
+            stats.append(_stat(OTHER_QUERYID, "", "", total, interval))
         fresh_after = self.clock() - TEXT_REFRESH_S
         need_text = [k for k, _ in top if self._texts_known.get(k, -float("inf")) < fresh_after]
         return StatementDeltas(stats, need_text, dropped=dropped, reset=reset, interval=interval)
+
+
+def _stat(queryid: str, dbname: str, username: str, c: StatementCounters, interval: float) -> StatementStat:
+    return StatementStat(
+        queryid=queryid,
+        dbname=dbname,
+        username=username,
+        calls=int(c.calls),
+        total_ms=float(c.total_ms),
+        rows=int(c.rows),
+        blks_hit=int(c.blks_hit),
+        blks_read=int(c.blks_read),
+        temp_blks_written=int(c.temp_blks_written),
+        interval_s=interval,
+        rows_examined=int(c.rows_examined),
+        no_index_used=int(c.no_index_used),
+        lock_ms=float(c.lock_ms),
+    )

@@ -12,6 +12,7 @@ PAGES: list[tuple[str, str, str, str]] = [
     ("queries.py", "Queries", ":material/query_stats:", "queries"),
     ("storage.py", "Storage & growth", ":material/storage:", "storage"),
     ("vacuum.py", "Vacuum & wraparound", ":material/cleaning_services:", "vacuum"),
+    ("innodb.py", "InnoDB", ":material/memory:", "innodb"),
     ("replication.py", "Replication", ":material/sync_alt:", "replication"),
     ("pgbouncer.py", "PgBouncer", ":material/hub:", "pgbouncer"),
     ("indexes.py", "Indexes", ":material/account_tree:", "indexes"),

@@ -129,7 +129,7 @@ def latest(
 
 
 def latest_of(
-    st: Any,
+    st: Store,
     metrics: Iterable[str],
     target_names: Iterable[str],
     max_age: int | None = LATEST_MAX_AGE,
@@ -171,6 +171,16 @@ STATEMENT_ORDER = {
     "rows": "rows",
     "blocks read": "blks_read",
 }
+MYSQL_STATEMENT_ORDER = {
+    "total time": "total_ms",
+    "mean time": "mean_ms",
+    "calls": "calls",
+    "rows": "rows",
+    "rows examined": "rows_examined",
+    "no index used": "no_index_used",
+    "lock time": "lock_ms",
+}
+"""MySQL/MariaDB digests: no block counts, but rows examined, executions without an index and lock time."""
 
 
 def top_statements(
@@ -190,6 +200,9 @@ def top_statements(
                 "mean_ms",
                 "rows",
                 "blks_read",
+                "rows_examined",
+                "no_index_used",
+                "lock_ms",
                 "share",
             ]
         )

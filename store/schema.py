@@ -111,6 +111,10 @@ statement_stats = Table(
     Column("blks_read", BigInteger, nullable=False, server_default="0"),
     Column("temp_blks_written", BigInteger, nullable=False, server_default="0"),
     Column("interval_s", Float, nullable=False, server_default="0"),
+    # MySQL/MariaDB digests only (0 on PostgreSQL): rows examined, executions without an index, lock wait
+    Column("rows_examined", BigInteger, nullable=False, server_default="0"),
+    Column("no_index_used", BigInteger, nullable=False, server_default="0"),
+    Column("lock_ms", Float, nullable=False, server_default="0"),
     PrimaryKeyConstraint("target_id", "ts", "queryid", "dbname", "username", name="pk_statement_stats"),
 )
 

@@ -16,6 +16,9 @@ ORDERS = {
     "calls": func.sum(statement_stats.c.calls),
     "rows": func.sum(statement_stats.c.rows),
     "blks_read": func.sum(statement_stats.c.blks_read),
+    "rows_examined": func.sum(statement_stats.c.rows_examined),
+    "no_index_used": func.sum(statement_stats.c.no_index_used),
+    "lock_ms": func.sum(statement_stats.c.lock_ms),
     "mean_ms": func.sum(statement_stats.c.total_ms) / func.nullif(func.sum(statement_stats.c.calls), 0),
 }
 
@@ -32,6 +35,9 @@ class StatementTotal:
     blks_hit: int
     blks_read: int
     temp_blks_written: int
+    rows_examined: int = 0
+    no_index_used: int = 0
+    lock_ms: float = 0.0
 
     @property
     def mean_ms(self) -> float:
@@ -86,6 +92,9 @@ def write_stats(engine: Engine, target_id: int, ts: int, stats: Sequence[Stateme
             "blks_read": s.blks_read,
             "temp_blks_written": s.temp_blks_written,
             "interval_s": s.interval_s,
+            "rows_examined": s.rows_examined,
+            "no_index_used": s.no_index_used,
+            "lock_ms": s.lock_ms,
         }
         for s in stats
     ]
@@ -121,6 +130,9 @@ def top_statements(
             func.sum(s.c.blks_hit),
             func.sum(s.c.blks_read),
             func.sum(s.c.temp_blks_written),
+            func.sum(s.c.rows_examined),
+            func.sum(s.c.no_index_used),
+            func.sum(s.c.lock_ms),
             statements.c.text,
         )
         .outerjoin(
@@ -139,9 +151,21 @@ def top_statements(
         rows = conn.execute(query).all()
     return [
         StatementTotal(
-            q, d, u, text, int(c or 0), float(t or 0), int(r or 0), int(h or 0), int(b or 0), int(w or 0)
+            q,
+            d,
+            u,
+            text,
+            int(c or 0),
+            float(t or 0),
+            int(r or 0),
+            int(h or 0),
+            int(b or 0),
+            int(w or 0),
+            int(x or 0),
+            int(n or 0),
+            float(lk or 0),
         )
-        for q, d, u, c, t, r, h, b, w, text in rows
+        for q, d, u, c, t, r, h, b, w, x, n, lk, text in rows
     ]
 
 

@@ -107,6 +107,10 @@ class StatementStat:
     blks_read: int = 0
     temp_blks_written: int = 0
     interval_s: float = 0.0
+    # MySQL/MariaDB digests only (0 on PostgreSQL, which has no such counters)
+    rows_examined: int = 0
+    no_index_used: int = 0  # executions that used no index (a full scan)
+    lock_ms: float = 0.0
 
 
 OTHER_QUERYID = "(other)"

@@ -17,7 +17,7 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from store import Event, Sample
+from store import Event, Sample, StatementStat
 from store.api import Store
 from store.forecast_details import ForecastDetails
 from testing.synthetic import SECRET_WEBHOOK, populate, target_names
@@ -204,6 +204,81 @@ def _pgbouncer(now: int) -> Iterator[Sample]:
             yield Sample(BOUNCER, "pgbouncer_database_disabled", labels, ts, 0.0)
         yield Sample(BOUNCER, "pgbouncer_query_rate", {"database": "app"}, ts, 140.0 + 40 * math.sin(i / 10))
         yield Sample(BOUNCER, "pgbouncer_avg_wait_time_us", {"database": "app"}, ts, 1250.0)
+
+
+def _innodb(now: int) -> Iterator[Sample]:
+    """The InnoDB page's series for the MySQL target: purge, row locks, buffer pool, redo, rows,
+    slow queries, per-table I/O and statements per user (as the collectors write them)."""
+    for i, ts in enumerate(_recent(now, 6 * 3600)):
+        wave = math.sin(i / 15) ** 2
+        for metric, value in (
+            ("mysql_innodb_row_lock_waits_rate", 0.25 + wave),
+            ("mysql_innodb_row_lock_time_ms_rate", 12.5 + 40 * wave),
+            ("mysql_innodb_row_lock_current_waits", float(i % 3)),
+            ("mysql_innodb_buffer_pool_pages_total", 8192.0),
+            ("mysql_innodb_buffer_pool_pages_data", 6100.0 + i % 50),
+            ("mysql_innodb_buffer_pool_pages_dirty", 210.0 + 90 * wave),
+            ("mysql_innodb_buffer_pool_pages_free", 2000.0 - i % 50),
+            ("mysql_innodb_checkpoint_age_bytes", 3.5 * 2**20 * (1 + wave)),
+            ("mysql_innodb_redo_log_capacity_bytes", 96.0 * 2**20),
+            ("mysql_innodb_checkpoint_age_ratio", 3.5 * (1 + wave) / 96),
+            ("mysql_innodb_redo_written_bytes_rate", 180_000.0 + 50_000 * wave),
+            ("mysql_rows_examined_rate", 52_000.0 + 9_000 * wave),
+            ("mysql_rows_sent_rate", 1_300.0 + 200 * wave),
+            ("mysql_no_index_used_rate", 2.5 + wave),
+            ("mysql_slow_queries_rate", 0.05 + 0.2 * wave),
+        ):
+            yield Sample(MYSQL, metric, {}, ts, value)
+        for schema, table, read, written, wait in (
+            ("shop", "orders", 41_000.0, 350.0, 820.0),
+            ("shop", "order_items", 9_500.0, 700.0, 190.0),
+            ("shop", "<b>audit</b>", 0.0, 120.0, 4.5),
+        ):
+            labels = {"schema": schema, "table": table}
+            yield Sample(MYSQL, "mysql_table_io_rows_read_rate", labels, ts, read * (1 + wave / 4))
+            yield Sample(MYSQL, "mysql_table_io_rows_written_rate", labels, ts, written)
+            yield Sample(MYSQL, "mysql_table_io_wait_ms_rate", labels, ts, wait * (1 + wave / 4))
+        for user, scale in (("shop_app", 1.0), ("reporting", 0.15)):
+            for metric, value in (
+                ("mysql_user_statements_rate", 280.0),
+                ("mysql_user_statement_time_ms_rate", 410.0),
+                ("mysql_user_lock_time_ms_rate", 6.25),
+                ("mysql_user_rows_examined_rate", 45_000.0),
+                ("mysql_user_rows_sent_rate", 1_100.0),
+                ("mysql_user_no_index_used_rate", 2.0),
+            ):
+                yield Sample(MYSQL, metric, {"user": user}, ts, value * scale)
+
+
+def _mysql_digests(st: Any, now: int) -> None:
+    """Digest rows of the MySQL target with rows examined, no-index executions and lock time."""
+    texts = [
+        ("d1", "shop", "", "SELECT * FROM `orders` WHERE `note` LIKE ?"),
+        ("d2", "shop", "", "UPDATE `orders` SET `status` = ? WHERE `id` = ?"),
+    ]
+    st.upsert_statement_texts(MYSQL, texts, now - 6 * 3600)
+    for ts in range(now - 6 * 3600, now + 1, 600):
+        st.write_statement_stats(
+            MYSQL,
+            ts,
+            [
+                StatementStat(
+                    "d1",
+                    "shop",
+                    "",
+                    40,
+                    820.5,
+                    rows=12,
+                    interval_s=600,
+                    rows_examined=400_000,
+                    no_index_used=40,
+                ),
+                StatementStat(
+                    "d2", "shop", "", 900, 95.25, rows=900, interval_s=600, rows_examined=900, lock_ms=31.5
+                ),
+                StatementStat("(other)", "", "", 12, 3.0, rows=30, interval_s=600, rows_examined=77),
+            ],
+        )
 
 
 def _events(now: int) -> list[Event]:
@@ -814,7 +889,8 @@ def populate_full(st: Store, now: int, days: float = 2.0) -> None:
     """Fill ``st`` (an empty store) so that every table has rows and every page shows every state."""
     populate(st, n_targets=4, days=days, step=120, now=now)
     st.ensure_target(BOUNCER, "pgbouncer", {"env": "prod", "team": "team-0"})
-    st.write_samples([*_replication(now), *_catalogue(now), *_server(now), *_pgbouncer(now)])
+    st.write_samples([*_replication(now), *_catalogue(now), *_server(now), *_pgbouncer(now), *_innodb(now)])
+    _mysql_digests(st, now)
     _standby_gone_from_primary(st, now)
     st.add_events(_events(now))
     st.rollup(now=now)

@@ -1,7 +1,10 @@
 """Statement digests from ``performance_schema.events_statements_summary_by_digest`` → the shared
 statement tables (the same ones pg_stat_statements fills, so the Queries page serves both).
 
-- Entries are keyed by (schema, digest); the table has no user column, so ``username`` is empty.
+- Entries are keyed by (schema, digest); the table has no user column (on MySQL 8 nor MariaDB), so
+  ``username`` is empty: statements per user come from ``mysql_user_statements`` instead.
+- Besides calls, time and rows, each entry carries rows examined, executions that used no index
+  (``SUM_NO_INDEX_USED``) and lock time (``SUM_LOCK_TIME``).
 - The hot path reads only the counters; ``DIGEST_TEXT`` is fetched for digests that reach the top N
   and whose text was never stored (text stored once).
 - Deltas, top N + ``(other)``, and reset handling come from :mod:`collectors.statement_deltas`:
@@ -40,6 +43,9 @@ SELECT
   SUM_TIMER_WAIT AS timer_wait,
   SUM_ROWS_SENT AS rows_sent,
   SUM_ROWS_AFFECTED AS rows_affected,
+  SUM_ROWS_EXAMINED AS rows_examined,
+  SUM_NO_INDEX_USED AS no_index_used,
+  SUM_LOCK_TIME AS lock_time,
   UNIX_TIMESTAMP(FIRST_SEEN) AS first_seen
 FROM performance_schema.events_statements_summary_by_digest
 """
@@ -86,6 +92,9 @@ def digest_counters(rows: Iterable[Mapping[str, Any]]) -> dict[StatementKey, Sta
             total_ms=_num(row.get("timer_wait")) / PICOSECONDS_PER_MS,
             rows=int(_num(row.get("rows_sent")) + _num(row.get("rows_affected"))),
             since=float(first_seen) if first_seen is not None else None,
+            rows_examined=int(_num(row.get("rows_examined"))),
+            no_index_used=int(_num(row.get("no_index_used"))),
+            lock_ms=_num(row.get("lock_time")) / PICOSECONDS_PER_MS,
         )
     return out
 

@@ -58,6 +58,12 @@ if target is not None:
             icon=":material/fact_check:",
         )
 
+    if engine == "mysql":
+        st.caption(
+            "Purge lag, row locks, buffer pool and redo log, per-table I/O and statements per user: "
+            f"the [InnoDB page](/innodb?target={quote(target)})."
+        )
+
     up = data.latest("up", target)
     if not up.empty and float(up["value"].max()) < 1:
         st.error(f"{target} is down (last check {fmt.fmt_ago(int(up['ts'].max()), ctx.now)}).")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import streamlit as st
 
 from dashboard import charts, context, data, ui
 from dashboard import format as fmt
+from dashboard.innodb import digest_table
 from dashboard.plans import change_text, plan_history, plan_table
-from dashboard.reads import STATEMENT_ORDER
+from dashboard.reads import MYSQL_STATEMENT_ORDER, STATEMENT_ORDER
 
 
 def plan_section(target: str, queryid: str, rows_per_call: float | None, since: int) -> None:
@@ -41,10 +44,12 @@ target = ui.require_target(ctx, "Queries")
 if target is not None:
     tr = ctx.time_range
     st.title(f"Queries · {target}")
+    mysql = ctx.engine_of(target) == "mysql"
+    orders = MYSQL_STATEMENT_ORDER if mysql else STATEMENT_ORDER
     c1, c2 = st.columns([1, 2])
-    order_label = c1.selectbox("Order by", list(STATEMENT_ORDER), key="q_order")
+    order_label = c1.selectbox("Order by", list(orders), key="q_order_mysql" if mysql else "q_order")
     search = c2.text_input("Search query text", key="q_search", placeholder="orders, UPDATE, pg_sleep")
-    order_by = STATEMENT_ORDER[order_label]
+    order_by = orders[order_label]
     top = data.top_statements(target, tr.start, tr.end, order_by, 100)
     if top.empty:
         ui.empty_state(
@@ -58,38 +63,59 @@ if target is not None:
         if search:
             shown = top[top["text"].fillna("").str.contains(search, case=False, regex=False)]
         shown = shown.sort_values(order_by, ascending=False)
-        table = shown[
-            [
-                "queryid",
-                "dbname",
-                "username",
-                "calls",
-                "total_ms",
-                "mean_ms",
-                "rows",
-                "blks_read",
-                "share",
-                "text",
-            ]
-        ].assign(
-            calls=[fmt.fmt_count(v) for v in shown["calls"]],
-            total_ms=[fmt.fmt_ms(v) for v in shown["total_ms"]],
-            mean_ms=[fmt.fmt_ms(v) for v in shown["mean_ms"]],
-            rows=[fmt.fmt_count(v) for v in shown["rows"]],
-            blks_read=[fmt.fmt_count(v) for v in shown["blks_read"]],
+        share = st.column_config.ProgressColumn(
+            "share of total time", format="percent", min_value=0.0, max_value=1.0
         )
-        ui.table(
-            table,
-            column_config={
-                "total_ms": st.column_config.TextColumn("total time"),
-                "mean_ms": st.column_config.TextColumn("mean time"),
-                "blks_read": st.column_config.TextColumn("blocks read"),
-                "share": st.column_config.ProgressColumn(
-                    "share of total time", format="percent", min_value=0.0, max_value=1.0
-                ),
-                "text": st.column_config.TextColumn("query", width="large"),
-            },
-        )
+        if mysql:
+            st.caption(
+                "Digests carry no user on MySQL or MariaDB: statements per user are on the "
+                f"[InnoDB page](/innodb?target={quote(target)}). Rows examined, executions that used no index "
+                "and lock time come from the digest table (SUM_ROWS_EXAMINED, SUM_NO_INDEX_USED, SUM_LOCK_TIME)."
+            )
+            ui.table(
+                digest_table(shown),
+                column_config={
+                    "total_ms": st.column_config.TextColumn("total time"),
+                    "mean_ms": st.column_config.TextColumn("mean time"),
+                    "rows_examined": st.column_config.TextColumn("rows examined"),
+                    "examined_per_call": st.column_config.TextColumn("examined per call"),
+                    "no_index_used": st.column_config.TextColumn("no index used"),
+                    "lock_ms": st.column_config.TextColumn("lock time"),
+                    "share": share,
+                    "text": st.column_config.TextColumn("query", width="large"),
+                },
+            )
+        else:
+            table = shown[
+                [
+                    "queryid",
+                    "dbname",
+                    "username",
+                    "calls",
+                    "total_ms",
+                    "mean_ms",
+                    "rows",
+                    "blks_read",
+                    "share",
+                    "text",
+                ]
+            ].assign(
+                calls=[fmt.fmt_count(v) for v in shown["calls"]],
+                total_ms=[fmt.fmt_ms(v) for v in shown["total_ms"]],
+                mean_ms=[fmt.fmt_ms(v) for v in shown["mean_ms"]],
+                rows=[fmt.fmt_count(v) for v in shown["rows"]],
+                blks_read=[fmt.fmt_count(v) for v in shown["blks_read"]],
+            )
+            ui.table(
+                table,
+                column_config={
+                    "total_ms": st.column_config.TextColumn("total time"),
+                    "mean_ms": st.column_config.TextColumn("mean time"),
+                    "blks_read": st.column_config.TextColumn("blocks read"),
+                    "share": share,
+                    "text": st.column_config.TextColumn("query", width="large"),
+                },
+            )
         real = shown[shown["queryid"] != "(other)"]
         if not real.empty:
             labels = {

@@ -490,7 +490,9 @@ def test_performance_schema_off_degrades_quietly(
     assert "mysql_threads_connected" in {s.metric for s in second.samples}
     result = check_target(target(pair, preset="standard"))
     missing = {i.metric: i.fix for i in result.missing}
-    assert set(missing) == {"mysql_statements"} and "performance_schema=ON" in missing["mysql_statements"]
+    needs_pfs = {"mysql_statements", "mysql_rows", "mysql_table_io", "mysql_user_statements"}
+    assert set(missing) == needs_pfs
+    assert all("performance_schema=ON" in missing[m] for m in needs_pfs)
 
 
 # --------------------------------------------------------------------------- engine behaviour

@@ -358,6 +358,9 @@ def test_digest_rows_to_counters() -> None:
             "timer_wait": 2_500_000_000,
             "rows_sent": 41,
             "rows_affected": 0,
+            "rows_examined": 20_500,
+            "no_index_used": 41,
+            "lock_time": 3_000_000_000,  # picoseconds, as SUM_LOCK_TIME
             "first_seen": 1700000000,
         },
         {
@@ -373,8 +376,10 @@ def test_digest_rows_to_counters() -> None:
     c = digest_counters(rows)
     shop = next(v for k, v in c.items() if k.queryid == "ab12")
     assert (shop.calls, shop.total_ms, shop.rows, shop.since) == (41, 2.5, 41, 1700000000.0)
+    assert (shop.rows_examined, shop.no_index_used, shop.lock_ms) == (20_500, 41, 3.0)
     lost = next(k for k in c if k.queryid == UNRECORDED)
     assert lost.dbname == "" and c[lost].rows == 3
+    assert (c[lost].rows_examined, c[lost].no_index_used, c[lost].lock_ms) == (0, 0, 0.0)  # columns absent
     assert texts_sql(3).count("%s") == 4  # the length bound, then the digests
 
 
@@ -504,6 +509,9 @@ SHARED_SQL = [
     "mysql_processlist",
     "mysql_schema_sizes",
     "mysql_table_sizes",
+    "mysql_table_io",
+    "mysql_rows",
+    "mysql_user_statements",
 ]
 
 

@@ -131,6 +131,27 @@ def test_statements_deltas_topn_other_reconcile() -> None:
     assert d3.need_text == []  # text already fetched
 
 
+def test_digest_extras_are_deltas_and_reconcile_in_other() -> None:
+    """Rows examined, no-index executions and lock time are deltas like calls; (other) sums the rest."""
+
+    def snap(n: int) -> dict[StatementKey, StatementCounters]:
+        return {
+            StatementKey("shop", "", f"d{i}"): StatementCounters(
+                n * i, 1.0 * n * i, rows_examined=100 * n * i, no_index_used=n, lock_ms=0.5 * n * i
+            )
+            for i in range(1, 5)
+        }
+
+    t = StatementTracker(top_n=2)
+    t.update(snap(1), 0.0)
+    d = t.update(snap(3), 60.0)
+    by_id = {s.queryid: s for s in d.stats}
+    assert (by_id["d4"].rows_examined, by_id["d4"].no_index_used, by_id["d4"].lock_ms) == (800, 2, 4.0)
+    other = by_id[OTHER_QUERYID]  # d1 and d2
+    assert (other.rows_examined, other.no_index_used, other.lock_ms) == (600, 4, 3.0)
+    assert sum(s.rows_examined for s in d.stats) == 100 * 2 * (1 + 2 + 3 + 4)
+
+
 def test_statements_reset_and_eviction_never_negative() -> None:
     t = StatementTracker()
     t.update(_snap({"q1": 1000, "q2": 500}), 0.0)

@@ -187,6 +187,19 @@ def collected(pg_cluster: Any, mariadb_pair: Any) -> Iterator[dict[str, Any]]:
             if not conn.execute("SELECT 1 FROM pg_database WHERE datname = 'dash_other'").fetchone():
                 conn.execute("CREATE DATABASE dash_other")
 
+    def maria_scans(times: int) -> None:  # full scans: rows examined, no index used, per-table I/O
+        maria = mariadb_pair.root_connect()
+        try:
+            with maria.cursor() as cur:
+                cur.execute("CREATE DATABASE IF NOT EXISTS dash_shop")
+                cur.execute("CREATE TABLE IF NOT EXISTS dash_shop.scan (id INT PRIMARY KEY, v INT)")
+                cur.execute("INSERT IGNORE INTO dash_shop.scan SELECT seq, seq FROM dash_shop.seq_1_to_300")
+                for i in range(times):
+                    cur.execute("SELECT id FROM dash_shop.scan WHERE v = %s", (i,))
+                    cur.fetchall()
+        finally:
+            maria.close()
+
     def workload() -> None:
         for dbname in ("postgres", "dash_other"):
             with psycopg.connect(pg_cluster.superuser_dsn("primary", dbname), autocommit=True) as conn:
@@ -196,11 +209,13 @@ def collected(pg_cluster: Any, mariadb_pair: Any) -> Iterator[dict[str, Any]]:
                 )
                 for _ in range(20):
                     conn.execute("SELECT count(*) FROM dash_orders WHERE note LIKE 'x%'")
+        maria_scans(5)
 
     async def two_rounds() -> None:
         # One collector for both rounds: the first seeds counters and statements, the second gives
         # rates (TPS, WAL) and per-interval statement deltas, as a running collector would.
         await asyncio.to_thread(second_database)
+        await asyncio.to_thread(maria_scans, 1)  # the table and the digest exist before the seed
         collector = Collector(st, targets, settings, housekeeping=False)
         try:
             await collector.round()

@@ -31,7 +31,17 @@ SCRIPT_DONE = (
     "() => document.querySelector('[data-testid=\"stApp\"]')"
     "?.getAttribute('data-test-script-state') === 'notRunning'"
 )
-SINGLE_TARGET_PAGES = {"instance", "server", "activity", "queries", "storage", "vacuum", "indexes", "targets"}
+SINGLE_TARGET_PAGES = {
+    "instance",
+    "server",
+    "activity",
+    "queries",
+    "storage",
+    "vacuum",
+    "innodb",
+    "indexes",
+    "targets",
+}
 
 
 def _free_port() -> int:
@@ -144,6 +154,7 @@ def visit_every_page(
                     "Queries",
                     "Storage & growth",
                     "Vacuum & wraparound",
+                    "InnoDB",
                     "Replication",
                     "PgBouncer",
                     "Indexes",
@@ -204,6 +215,15 @@ def test_every_page_in_chromium_on_collected_store(
             SCREENSHOTS / "collected",
             with_charts={"instance", "server", "storage", "vacuum", "replication"},
         )
+        # the MySQL-only page with the data collected from MariaDB
+        visit_every_page(
+            base,
+            chromium,
+            "maria-primary",
+            SCREENSHOTS / "collected" / "maria-primary",
+            with_charts={"instance", "innodb"},
+            pages=["instance", "innodb", "queries"],
+        )
 
 
 @pytest.mark.slow
@@ -220,7 +240,7 @@ def test_every_page_for_every_target_in_chromium_on_a_fully_populated_store(
             charts = {*PAGES_WITH_CHARTS, "pgbouncer"} - (
                 {"queries", "activity"} if target == MYSQL else set()
             )
-            charts |= set() if target == MYSQL else {"server"}  # PostgreSQL statistics only
+            charts |= {"innodb"} if target == MYSQL else {"server"}  # engine-specific statistics
             if target == BOUNCER:  # its own page; the database pages say it is no database server
                 charts = {"pgbouncer"}
             # the fleet-wide pages once, the single-target pages for every target

@@ -19,7 +19,17 @@ from testing.synthetic import SECRET_WEBHOOK
 from testing.synthetic_full import BOUNCER, MYSQL, OTHER_PG, PRIMARY, STANDBY
 from tests.dashboard.conftest import PAGES, run_page, unreadable, visible_texts
 
-SINGLE_TARGET = {"instance", "server", "activity", "queries", "storage", "vacuum", "indexes", "targets"}
+SINGLE_TARGET = {
+    "instance",
+    "server",
+    "activity",
+    "queries",
+    "storage",
+    "vacuum",
+    "innodb",
+    "indexes",
+    "targets",
+}
 TARGETS = [PRIMARY, STANDBY, OTHER_PG, MYSQL, BOUNCER]
 TABLES = [
     "targets",
@@ -99,6 +109,20 @@ def test_the_pages_show_the_states_the_store_holds(full_store: Any) -> None:
     assert "0.0 GB" not in capacity
     vacuum = "\n".join(visible_texts(run_page("vacuum", {"target": MYSQL, "range": "24h"})))
     assert "InnoDB history list length" in vacuum and "on *Instance*" not in vacuum
+    innodb = run_page("innodb", {"target": MYSQL, "range": "24h"})
+    texts = "\n".join(visible_texts(innodb))
+    for text in (
+        "shop.orders",
+        "shop.<b>audit</b>",
+        "shop_app",
+        "reporting",
+        "Checkpoint age against the redo log",
+    ):
+        assert text in texts, text
+    assert len(innodb.get("vega_lite_chart")) == 8
+    queries = run_page("queries", {"target": MYSQL, "range": "24h"}).dataframe[0].value
+    assert {"rows_examined", "no_index_used", "lock_ms", "examined_per_call"} <= set(queries.columns)
+    assert list(queries[queries["queryid"] == "d1"]["examined_per_call"]) == [fmt.fmt_number(10_000)]
 
 
 def _report_text(html: str) -> str:

@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from dashboard import format as fmt
-from tests.dashboard.conftest import PAGES, rendered_bytes, run_page
+from tests.dashboard.conftest import PAGES, rendered_bytes, run_page, unreadable, visible_texts
 
 
 @pytest.fixture()
@@ -112,3 +112,50 @@ def test_every_collected_name_is_declared_by_its_definition(real_store: dict[str
     written = {s.metric for s in real_store["store"].list_series()}
     assert {"mysql_replica_gtid_received_seq", "mysql_replica_gtid_applied_seq", "pg_setting"} <= written
     assert sorted(written - produced_metric_names()) == []
+
+
+def test_innodb_page_shows_what_was_collected_from_mariadb(real_store: dict[str, Any]) -> None:
+    st = real_store["store"]
+
+    def latest(metric: str) -> float:
+        values = [lv.value for lv in st.latest(metric, target="maria-primary")]
+        assert values, metric
+        return sum(values)
+
+    at = run_page("innodb", {"target": "maria-primary", "range": "1h"})
+    assert not at.exception and not at.error
+    assert _metric(at, "History list length") == fmt.fmt_count(latest("mysql_innodb_history_list_length"))
+    assert _metric(at, "Checkpoint age") == fmt.fmt_pct(latest("mysql_innodb_checkpoint_age_ratio"))
+    dirty = latest("mysql_innodb_buffer_pool_pages_dirty") / latest("mysql_innodb_buffer_pool_pages_total")
+    assert _metric(at, "Dirty pages") == fmt.fmt_pct(dirty)
+    assert _metric(at, "Row lock waits") == fmt.fmt_rate(latest("mysql_innodb_row_lock_waits_rate"))
+    examined = latest("mysql_rows_examined_rate")
+    assert examined > 0
+    assert _metric(at, "Rows examined per row sent") == fmt.fmt_number(
+        examined / latest("mysql_rows_sent_rate")
+    )
+    assert len(at.get("vega_lite_chart")) >= 6
+    tables = {str(df.value.columns[0]): df.value for df in at.dataframe}
+    io = tables["table"]
+    assert "dash_shop.scan" in set(io["table"])
+    per_user = tables["user"]
+    assert "root" in set(per_user["user"])  # the workload ran as root
+    assert unreadable(visible_texts(at)) == []
+
+
+def test_queries_page_shows_rows_examined_for_a_mariadb_digest(real_store: dict[str, Any]) -> None:
+    st = real_store["store"]
+    top = st.top_statements("maria-primary", 0, 2**40, order_by="rows_examined", limit=100)
+    scans = [t for t in top if t.text and "dash_shop" in t.text and "`v` =" in t.text]
+    assert len(scans) == 1, [t.text for t in top]
+    scan = scans[0]
+    assert scan.calls == 5 and scan.rows_examined == 5 * 300 and scan.no_index_used == 5
+    at = run_page("queries", {"target": "maria-primary", "range": "1h"})
+    assert not at.exception and not at.error
+    table = at.dataframe[0].value
+    row = table[table["queryid"] == scan.queryid].iloc[0]
+    assert row["rows_examined"] == fmt.fmt_count(1500) and row["no_index_used"] == fmt.fmt_count(5)
+    assert row["examined_per_call"] == fmt.fmt_number(300)
+    assert row["lock_ms"] == fmt.fmt_ms(scan.lock_ms)
+    assert "username" not in table.columns  # digests carry no user
+    assert unreadable(visible_texts(at)) == []

@@ -111,7 +111,7 @@ def _settle(page: Any, chart: bool) -> None:
 
 
 PAGES = list(PAGE_PATHS)
-SINGLE_TARGET = {"instance", "server", "queries", "storage", "vacuum", "indexes", "targets"}
+SINGLE_TARGET = {"instance", "server", "queries", "storage", "vacuum", "innodb", "indexes", "targets"}
 UNREADABLE = re.compile(r"\d\.\d{5,}|\bNone\b|\bnan\b|\bNaN\b")
 
 
