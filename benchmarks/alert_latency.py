@@ -103,7 +103,8 @@ def main() -> int:
         print(
             f"median {median:.2f} s, max {worst:.2f} s over {len(latencies)} runs "
             f"(evaluation interval {args.eval_interval:g} s, collector interval {args.collect_interval:g} s, "
-            f"for: 0); goal median ≤ 3 s: {'met' if median <= 3.0 else 'NOT met'}"
+            f"for: 0); {median / args.eval_interval:.2f} of the evaluation interval; goal median ≤ 1 s and "
+            f"max ≤ 3 s: {'met' if median <= 1.0 and worst <= 3.0 else 'NOT met'}"
         )
         print(
             json.dumps(
@@ -115,8 +116,10 @@ def main() -> int:
                     "min_s": round(min(latencies), 3),
                     "eval_interval_s": args.eval_interval,
                     "collect_interval_s": args.collect_interval,
-                    "goal_median_s": 3.0,
-                    "goal_met": median <= 3.0,
+                    "median_to_eval_interval": round(median / args.eval_interval, 3),
+                    "goal_median_s": 1.0,
+                    "goal_max_s": 3.0,
+                    "goal_met": median <= 1.0 and worst <= 3.0,
                 }
             )
         )

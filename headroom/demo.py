@@ -18,9 +18,10 @@ import sys
 import threading
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -30,6 +31,9 @@ from testing.servers.mariadb import MariaDbPair, start_mariadb_pair
 from testing.servers.pgbouncer import PgBouncer, start_pgbouncer
 from testing.servers.postgres import PgCluster, start_pg_cluster
 from testing.servers.processes import MissingBinaryError, ServerStartError, port_open, ram_base_dir
+
+if TYPE_CHECKING:
+    from headroom.demo_workload import Workload
 
 DEFAULT_DEMO_DIR = Path("headroom-demo")
 DEMO_PACKAGES = "postgresql postgresql-contrib mariadb-server pgbouncer"
@@ -271,76 +275,113 @@ def _announce_when_ready(url: str, stop: threading.Event, timeout: float = 180.0
         stop.wait(0.5)
 
 
-def run_demo(config_path: Path | str | None = None, history: str | None = None, port: int = 8501) -> int:  # noqa: C901
-    """Entry of `headroom demo`; returns the process exit status."""
-    days = None
-    if history:
-        from headroom.demo_history import parse_days
+def _interrupt(_sig: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
-        try:
-            days = parse_days(history)
-        except ValueError as exc:
-            print(f"headroom demo: --history: {exc}", file=sys.stderr)
-            return 2
-    if port_open(port):
-        print(
-            f"headroom demo: port {port} on 127.0.0.1 is in use; choose another with --port", file=sys.stderr
-        )
-        return 1
+
+def _history_days(history: str | None) -> tuple[float | None, str | None]:
+    """The days of ``--history`` (None: none asked for), or the problem with it."""
+    if not history:
+        return None, None
+    from headroom.demo_history import parse_days
+
+    try:
+        return parse_days(history), None
+    except ValueError as exc:
+        return None, str(exc)
+
+
+def _demo_config_path(config_path: Path | str | None) -> Path:
+    """Where the demo writes its configuration; its folder is created and kept out of git."""
     cfg_path = Path(config_path) if config_path else DEFAULT_DEMO_DIR / "headroom.yaml"
     demo_dir = cfg_path.parent.resolve()
     demo_dir.mkdir(parents=True, exist_ok=True)
     ignore = demo_dir / ".gitignore"
     if not ignore.exists():
         ignore.write_text("# written by `headroom demo`: throwaway configuration, secrets and store\n*\n")
+    return cfg_path
 
-    def interrupt(_sig: int, _frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
 
-    previous_term = signal.signal(signal.SIGTERM, interrupt)
-    base = ram_base_dir("headroom-demo-")
+@dataclass
+class _Running:
+    """What the demo started under ``base``: stopped in reverse order, whatever happened."""
+
+    base: Path
     pg: PgCluster | None = None
     maria: MariaDbPair | None = None
     bouncer: PgBouncer | None = None
-    workload = None
-    ready_stop = threading.Event()
-    try:
-        _say(f"starting PostgreSQL primary + standby and MariaDB primary + replica under {base}")
-        pg, maria = start_demo_servers(base)
+    workload: Workload | None = None
+
+    def start(self) -> None:
+        _say(f"starting PostgreSQL primary + standby and MariaDB primary + replica under {self.base}")
+        self.pg, self.maria = pg, maria = start_demo_servers(self.base)
         assert pg.standby is not None and maria.replica is not None
         _say(f"PostgreSQL primary 127.0.0.1:{pg.primary.port}, standby 127.0.0.1:{pg.standby.port}")
         _say(f"MariaDB primary 127.0.0.1:{maria.primary.port}, replica 127.0.0.1:{maria.replica.port}")
 
         from headroom.demo_workload import DEMO_DB, Workload
 
-        bouncer = start_demo_pgbouncer(base, pg, DEMO_DB)
-        if bouncer is not None:
-            _say(f"pgbouncer 127.0.0.1:{bouncer.port} in front of the primary (database {DEMO_DB})")
-        workload = Workload(pg, maria, log=_say, bouncer=bouncer)
-        workload.prepare()
-        workload.start()
-        through = " through pgbouncer" if bouncer is not None else ""
+        self.bouncer = start_demo_pgbouncer(self.base, pg, DEMO_DB)
+        if self.bouncer is not None:
+            _say(f"pgbouncer 127.0.0.1:{self.bouncer.port} in front of the primary (database {DEMO_DB})")
+        self.workload = Workload(pg, maria, log=_say, bouncer=self.bouncer)
+        self.workload.prepare()
+        self.workload.start()
+        through = " through pgbouncer" if self.bouncer is not None else ""
         _say(f"workload running: pgbench{through} with a daily rhythm, growing tables on both engines")
 
+    def configure(self, cfg_path: Path, days: float | None) -> None:
+        """A fresh store and configuration for what runs; with ``days``, generated history behind it."""
+        assert self.pg is not None and self.maria is not None and self.workload is not None
+        demo_dir = cfg_path.parent.resolve()
         _fresh_store(demo_dir)
-        sizes = current_sizes(pg, maria)
-        config = demo_config(demo_dir, pg, maria, sizes, bouncer)
+        sizes = current_sizes(self.pg, self.maria)
+        config = demo_config(demo_dir, self.pg, self.maria, sizes, self.bouncer)
         write_config(cfg_path, config)
         _say(f"configuration written to {cfg_path}")
         if days:
             _say(f"collecting the first real values ({FIRST_ROUNDS_GAP_S:g} s) to generate the history from")
             since = _first_rounds(cfg_path)
-            _seed(config, days, workload.growth_per_day(), since)
+            _seed(config, days, self.workload.growth_per_day(), since)
 
-        url = f"http://127.0.0.1:{port}"
-        specs = stage_specs(
-            cfg_path, extra_args={"dashboard": ["--port", str(port), "--address", "127.0.0.1"]}
+    def stop(self) -> None:
+        _say("stopping workload and servers")
+        for part in (self.workload, self.bouncer, self.maria, self.pg):
+            if part is not None:
+                part.stop()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def _serve(cfg_path: Path, port: int, ready_stop: threading.Event) -> int:
+    """Every stage under the supervisor, the dashboard on ``port``, until Ctrl-C."""
+    url = f"http://127.0.0.1:{port}"
+    specs = stage_specs(cfg_path, extra_args={"dashboard": ["--port", str(port), "--address", "127.0.0.1"]})
+    supervisor = Supervisor(specs)
+    _say(f"dashboard starting on {url}")
+    threading.Thread(target=_announce_when_ready, args=(url, ready_stop), daemon=True).start()
+    return supervise(supervisor, cfg_path)
+
+
+def run_demo(config_path: Path | str | None = None, history: str | None = None, port: int = 8501) -> int:
+    """Entry of `headroom demo`; returns the process exit status."""
+    days, problem = _history_days(history)
+    if problem is not None:
+        print(f"headroom demo: --history: {problem}", file=sys.stderr)
+        return 2
+    if port_open(port):
+        print(
+            f"headroom demo: port {port} on 127.0.0.1 is in use; choose another with --port", file=sys.stderr
         )
-        supervisor = Supervisor(specs)
-        _say(f"dashboard starting on {url}")
-        threading.Thread(target=_announce_when_ready, args=(url, ready_stop), daemon=True).start()
+        return 1
+    cfg_path = _demo_config_path(config_path)
+    previous_term = signal.signal(signal.SIGTERM, _interrupt)
+    running = _Running(ram_base_dir("headroom-demo-"))
+    ready_stop = threading.Event()
+    try:
+        running.start()
+        running.configure(cfg_path, days)
         signal.signal(signal.SIGTERM, previous_term)
-        return supervise(supervisor, cfg_path)
+        return _serve(cfg_path, port, ready_stop)
     except MissingBinaryError as exc:
         print(
             f"headroom demo: {exc}\nThe demo needs: apt-get install -y --no-install-recommends {DEMO_PACKAGES}",
@@ -357,16 +398,7 @@ def run_demo(config_path: Path | str | None = None, history: str | None = None, 
         previous_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         ready_stop.set()
-        _say("stopping workload and servers")
-        if workload is not None:
-            workload.stop()
-        if bouncer is not None:
-            bouncer.stop()
-        if maria is not None:
-            maria.stop()
-        if pg is not None:
-            pg.stop()
-        shutil.rmtree(base, ignore_errors=True)
+        running.stop()
         signal.signal(signal.SIGTERM, previous_term)
         signal.signal(signal.SIGINT, previous_int)
         _say("stopped; nothing left running")
