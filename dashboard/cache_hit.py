@@ -1,5 +1,5 @@
-"""Per-table views of the latest values: cache hit ratios worst first (PostgreSQL ``table_io``) and the
-bloat estimate largest first (``table_bloat``)."""
+"""Per-table views of the latest values: cache hit ratios worst first (PostgreSQL ``table_io`` per
+table, ``index_stats`` per index) and the bloat estimate largest first (``table_bloat``)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,21 @@ def worst_tables(heap: pd.DataFrame, index: pd.DataFrame, limit: int = 20) -> pd
             "table": _column(merged, "label_schemaname") + "." + _column(merged, "label_relname"),
             "heap hit": [fmt.fmt_pct(v) for v in merged["heap"]],
             "index hit": [fmt.fmt_pct(v) for v in merged["index"]],
+        }
+    ).reset_index(drop=True)
+
+
+def worst_indexes(hit: pd.DataFrame, limit: int = 20) -> pd.DataFrame:
+    """One row per index: its hit ratio in the latest interval with enough blocks read, lowest first."""
+    if hit.empty:
+        return pd.DataFrame(columns=["database", "index", "table", "hit"])
+    rows = hit.sort_values("value").head(limit)
+    return pd.DataFrame(
+        {
+            "database": _column(rows, "label_datname"),
+            "index": _column(rows, "label_schemaname") + "." + _column(rows, "label_indexrelname"),
+            "table": _column(rows, "label_relname"),
+            "hit": [fmt.fmt_pct(v) for v in rows["value"]],
         }
     ).reset_index(drop=True)
 

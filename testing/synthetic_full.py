@@ -126,6 +126,9 @@ def _catalogue(now: int) -> Iterator[Sample]:
         yield Sample(name, "pg_table_cache_hit_ratio", {**db, "relname": "orders"}, ts, 0.8123)
         yield Sample(name, "pg_table_cache_hit_ratio", {**db, "relname": "<i>events</i>"}, ts, 0.9975)
         yield Sample(name, "pg_table_index_cache_hit_ratio", {**db, "relname": "orders"}, ts, 0.9912)
+        for index, ratio in (("orders_pkey", 0.9991), ("<b>orders_note_idx</b>", 0.6250)):
+            labels = {**db, "relname": "orders", "indexrelname": index}
+            yield Sample(name, "pg_index_cache_hit_ratio", labels, ts, ratio)
         yield Sample(name, "pg_table_bloat_bytes", {**db, "relname": "orders"}, ts, 734_003_200.0)
         yield Sample(name, "pg_table_bloat_ratio", {**db, "relname": "orders"}, ts, 0.3125)
         yield Sample(

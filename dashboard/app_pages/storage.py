@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboard import charts, context, data, ui
 from dashboard import format as fmt
-from dashboard.cache_hit import bloated_tables, worst_tables
+from dashboard.cache_hit import bloated_tables, worst_indexes, worst_tables
 from dashboard.growth import growth_table
 from dashboard.metrics import SIZE
 
@@ -68,6 +68,17 @@ if target is not None:
             ui.missing_metric("pg_table_cache_hit_ratio", "per-table cache hit ratios")
         else:
             ui.table(worst_tables(heap_hit, data.latest("pg_table_index_cache_hit_ratio", target)))
+
+        st.subheader(
+            "Cache hit by index (worst first)",
+            help="Share of each index's blocks found in shared buffers in the latest interval with at least "
+            "100 blocks read (pg_index_cache_hit_ratio): an index read from disk is one that does not fit.",
+        )
+        index_hit = data.latest("pg_index_cache_hit_ratio", target)
+        if index_hit.empty:
+            ui.missing_metric("pg_index_cache_hit_ratio", "per-index cache hit ratios")
+        else:
+            ui.table(worst_indexes(index_hit))
 
         st.subheader(
             "Table bloat (estimate)",

@@ -218,6 +218,11 @@ def test_storage_page_lists_the_worst_cache_hit_tables_first(full_store: Any) ->
     assert list(table["table"]) == ["public.orders", "public.<i>events</i>"]
     assert list(table["heap hit"]) == ["81.2 %", "99.8 %"]
     assert list(table["index hit"]) == ["99.1 %", "—"]  # no index interval for events
+    indexes = next(d.value for d in at.dataframe if "index" in d.value.columns and "hit" in d.value.columns)
+    assert [row.to_dict() for _, row in indexes.iterrows()] == [
+        {"database": "app", "index": "public.<b>orders_note_idx</b>", "table": "orders", "hit": "62.5 %"},
+        {"database": "app", "index": "public.orders_pkey", "table": "orders", "hit": "99.9 %"},
+    ]
     bloat = next(d.value for d in at.dataframe if "bloat (estimate)" in d.value.columns)
     assert bloat.iloc[0].to_dict() == {
         "database": "app",
