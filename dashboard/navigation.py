@@ -24,3 +24,8 @@ PAGES: list[tuple[str, str, str, str]] = [
 
 #: the URL path of every page, in navigation order
 PAGE_PATHS: tuple[str, ...] = tuple(path for _, _, _, path in PAGES)
+
+#: the pages about one target (the sidebar's target); the others are fleet-wide
+SINGLE_TARGET_PAGES: frozenset[str] = frozenset(
+    {"instance", "server", "activity", "queries", "storage", "vacuum", "innodb", "indexes", "targets"}
+)

@@ -87,3 +87,16 @@ def require_target(ctx: ViewContext, page: str | None = None) -> str | None:
         )
         return None
     return target
+
+
+def target_header(ctx: ViewContext, page: str, target: str) -> str:
+    """The title and caption of a single-target page (engine, labels, time range); returns the engine."""
+    from dashboard import format as fmt
+
+    engine = ctx.engine_of(target) or "postgres"
+    tr = ctx.time_range
+    st.title(f"{page} · {target}")
+    st.caption(
+        f"{engine} · {fmt.fmt_labels(ctx.labels.get(target, {}))} · {fmt.fmt_ts(tr.start)} → {fmt.fmt_ts(tr.end)}"
+    )
+    return engine

@@ -25,13 +25,8 @@ ctx = context.current()
 target = ui.require_target(ctx, "Instance")
 if target is not None:
     tname: str = target
-    engine = ctx.engine_of(target) or "postgres"
+    engine = ui.target_header(ctx, "Instance", target)
     tr = ctx.time_range
-    st.title(f"Instance · {target}")
-    st.caption(
-        f"{engine} · {fmt.fmt_labels(ctx.labels.get(target, {}))} · "
-        f"{fmt.fmt_ts(tr.start)} → {fmt.fmt_ts(tr.end)}"
-    )
     if engine == "postgres":
         st.caption(
             "Checkpoints, buffer writes, pg_stat_io, archiving, temp files, deadlocks, conflicts and sequences: "

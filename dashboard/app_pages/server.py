@@ -260,13 +260,8 @@ def sequences() -> None:
 
 
 if target is not None:
-    engine = ctx.engine_of(target) or "postgres"
+    engine = ui.target_header(ctx, "Server", target)
     tr = ctx.time_range
-    st.title(f"Server · {target}")
-    st.caption(
-        f"{engine} · {fmt.fmt_labels(ctx.labels.get(target, {}))} · "
-        f"{fmt.fmt_ts(tr.start)} → {fmt.fmt_ts(tr.end)}"
-    )
     if engine != "postgres":
         ui.empty_state(
             "PostgreSQL only",

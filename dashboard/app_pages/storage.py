@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pandas as pd
 import streamlit as st
 
@@ -13,6 +15,20 @@ from dashboard.metrics import SIZE
 
 ctx = context.current()
 target = ui.require_target(ctx, "Storage & growth")
+
+
+def latest_table(
+    title: str, help_text: str, metric: str, what: str, shape: Callable[[pd.DataFrame], pd.DataFrame]
+) -> None:
+    """A table of ``metric``'s latest values for the target, shaped by ``shape``, or what is missing."""
+    st.subheader(title, help=help_text)
+    latest = data.latest(metric, target)
+    if latest.empty:
+        ui.missing_metric(metric, what)
+    else:
+        ui.table(shape(latest))
+
+
 if target is not None:
     engine = ctx.engine_of(target) or "postgres"
     tr = ctx.time_range
@@ -58,38 +74,30 @@ if target is not None:
         ui.table(g.sort_values("size_bytes", ascending=False).drop(columns=["size_bytes", "per_day_bytes"]))
 
     if engine == "postgres":
-        st.subheader(
+        latest_table(
             "Cache hit by table (worst first)",
-            help="Share of heap and index blocks found in shared buffers in the latest interval with at least "
+            "Share of heap and index blocks found in shared buffers in the latest interval with at least "
             "100 blocks read (pg_table_cache_hit_ratio, pg_table_index_cache_hit_ratio).",
+            "pg_table_cache_hit_ratio",
+            "per-table cache hit ratios",
+            lambda heap: worst_tables(heap, data.latest("pg_table_index_cache_hit_ratio", target)),
         )
-        heap_hit = data.latest("pg_table_cache_hit_ratio", target)
-        if heap_hit.empty:
-            ui.missing_metric("pg_table_cache_hit_ratio", "per-table cache hit ratios")
-        else:
-            ui.table(worst_tables(heap_hit, data.latest("pg_table_index_cache_hit_ratio", target)))
-
-        st.subheader(
+        latest_table(
             "Cache hit by index (worst first)",
-            help="Share of each index's blocks found in shared buffers in the latest interval with at least "
+            "Share of each index's blocks found in shared buffers in the latest interval with at least "
             "100 blocks read (pg_index_cache_hit_ratio): an index read from disk is one that does not fit.",
+            "pg_index_cache_hit_ratio",
+            "per-index cache hit ratios",
+            worst_indexes,
         )
-        index_hit = data.latest("pg_index_cache_hit_ratio", target)
-        if index_hit.empty:
-            ui.missing_metric("pg_index_cache_hit_ratio", "per-index cache hit ratios")
-        else:
-            ui.table(worst_indexes(index_hit))
-
-        st.subheader(
+        latest_table(
             "Table bloat (estimate)",
-            help="Space a VACUUM FULL or pg_repack would give back, estimated from pg_stats column widths "
+            "Space a VACUUM FULL or pg_repack would give back, estimated from pg_stats column widths "
             "(pg_table_bloat_bytes, pg_table_bloat_ratio).",
+            "pg_table_bloat_bytes",
+            "table bloat estimates",
+            lambda bloat: bloated_tables(bloat, data.latest("pg_table_bloat_ratio", target)),
         )
-        bloat = data.latest("pg_table_bloat_bytes", target)
-        if bloat.empty:
-            ui.missing_metric("pg_table_bloat_bytes", "table bloat estimates")
-        else:
-            ui.table(bloated_tables(bloat, data.latest("pg_table_bloat_ratio", target)))
 
     st.subheader("Indexes")
     if engine == "mysql":

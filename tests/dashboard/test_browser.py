@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from dashboard.navigation import SINGLE_TARGET_PAGES
 from tests.dashboard.conftest import PAGES, REPO
 
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
@@ -31,17 +32,6 @@ SCRIPT_DONE = (
     "() => document.querySelector('[data-testid=\"stApp\"]')"
     "?.getAttribute('data-test-script-state') === 'notRunning'"
 )
-SINGLE_TARGET_PAGES = {
-    "instance",
-    "server",
-    "activity",
-    "queries",
-    "storage",
-    "vacuum",
-    "innodb",
-    "indexes",
-    "targets",
-}
 
 
 def _free_port() -> int:

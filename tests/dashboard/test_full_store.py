@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from dashboard import format as fmt
+from dashboard.navigation import SINGLE_TARGET_PAGES
 from forecasting.persist import STATUS_TEXT
 from forecasting.report import render_report_html
 from store import schema
@@ -19,17 +20,6 @@ from testing.synthetic import SECRET_WEBHOOK
 from testing.synthetic_full import BOUNCER, MYSQL, OTHER_PG, PRIMARY, STANDBY
 from tests.dashboard.conftest import PAGES, run_page, unreadable, visible_texts
 
-SINGLE_TARGET = {
-    "instance",
-    "server",
-    "activity",
-    "queries",
-    "storage",
-    "vacuum",
-    "innodb",
-    "indexes",
-    "targets",
-}
 TARGETS = [PRIMARY, STANDBY, OTHER_PG, MYSQL, BOUNCER]
 TABLES = [
     "targets",
@@ -73,7 +63,8 @@ def test_every_table_is_populated(full_store: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    ("page", "target"), [(p, t) for p in PAGES for t in (TARGETS if p in SINGLE_TARGET else TARGETS[:1])]
+    ("page", "target"),
+    [(p, t) for p in PAGES for t in (TARGETS if p in SINGLE_TARGET_PAGES else TARGETS[:1])],
 )
 def test_every_page_reads_well(full_store: Any, page: str, target: str) -> None:
     at = run_page(page, {"target": target, "range": "24h"})
