@@ -3,6 +3,7 @@ contending on a row become a blocking tree with its metrics; sleeping sessions a
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from typing import Any
 
@@ -12,7 +13,9 @@ import pytest
 from collectors.activity.blocking import blocking_trees, walk
 from collectors.config import TargetConfig
 from collectors.runtime import CollectorSettings
+from collectors.scheduler import Collector
 from store import Store
+from store.clock import FixedClock
 from testing.servers.mariadb import MariaDbPair
 from tests.activity_helpers import T0, sample_bucket
 from tests.waiting import wait_for
@@ -106,3 +109,33 @@ def test_row_contention_tree_and_sleep_load(
             t.join(30)
         for conn in (a, b, *sleepers, admin):
             conn.close()
+
+
+def test_missing_process_grant_is_reported_once_with_the_grant(
+    mariadb_pair: MariaDbPair, sqlite_store: Store, settings: CollectorSettings
+) -> None:
+    """A monitoring user without PROCESS: the sampler is off, said once (not every second) with the GRANT."""
+    user, password = "hr_noprocess", "np-Zq81x-secret"
+    with mariadb_pair.root_connect() as root, root.cursor() as cur:
+        for host in ("127.0.0.1", "localhost"):
+            cur.execute(f"CREATE USER IF NOT EXISTS '{user}'@'{host}' IDENTIFIED BY '{password}'")
+            cur.execute(f"GRANT SELECT ON performance_schema.* TO '{user}'@'{host}'")
+        root.commit()
+    target = TargetConfig(name="noproc", engine="mysql", dsn=mariadb_pair.dsn(user, password))
+    clock = FixedClock(float(T0))
+    collector = Collector(
+        sqlite_store, [target], settings, housekeeping=False, only=["mysql_activity"], clock=clock
+    )
+
+    async def rounds() -> None:
+        for i in range(22):  # 22 one-second samples from one collector
+            clock.set(T0 + i + 0.5)
+            await collector.round()
+        await collector.close()
+
+    asyncio.run(rounds())
+    events = sqlite_store.events(target="noproc", kinds=["missing_feature"])
+    assert len(events) == 1, [e.message for e in events]
+    assert "GRANT PROCESS ON *.* TO" in events[0].message and f"'{user}'@" in events[0].message
+    assert sqlite_store.activity_snapshot("noproc") is None  # nothing sampled without the grant
+    assert password not in events[0].message
