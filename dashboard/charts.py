@@ -99,12 +99,14 @@ def _y(unit: Unit, title: str) -> alt.Y:
 
 
 def _finish(chart: alt.TopLevelMixin, height: int = HEIGHT) -> alt.TopLevelMixin:
-    return (
-        chart.properties(height=height)
-        .configure_axis(labelFontSize=11, titleFontSize=11, gridOpacity=0.4)
-        .configure_legend(orient="bottom", labelLimit=260, title=None)
-        .configure_view(strokeWidth=0)
+    # one copy of the chart (each .configure_*() call copies the whole chart): the same spec as
+    # .properties(height=...).configure_axis(...).configure_legend(...).configure_view(...)
+    config = alt.Config(
+        axis=alt.AxisConfig(labelFontSize=11, titleFontSize=11, gridOpacity=0.4),
+        legend=alt.LegendConfig(orient="bottom", labelLimit=260, title=None),
+        view=alt.ViewConfig(strokeWidth=0),
     )
+    return chart.properties(height=height, config=config)
 
 
 def time_series(
@@ -136,7 +138,7 @@ def time_series(
             x=_x_time(),
             y=_y(unit, ""),
             color=colour,
-            detail="series:N",
+            detail=alt.Detail("series:N"),
             tooltip=[
                 alt.Tooltip("series:N", title="series"),
                 _tt_time(),
@@ -144,6 +146,8 @@ def time_series(
             ],
         )
     )
+    # channels are given as objects, not shorthand strings or dicts: Altair turns each of those into a
+    # channel through its schema lookup (~9 ms each, ×5 per chart); the spec is the same
     layer: alt.TopLevelMixin = lines
     ev = events[events["kind"].isin(ANNOTATED_KINDS)] if events is not None and not events.empty else None
     if ev is not None and not ev.empty:
@@ -153,8 +157,13 @@ def time_series(
             .mark_rule(strokeDash=[4, 3], strokeWidth=1.2)
             .encode(
                 x=_x_time(),
-                color=alt.value(EVENT_COLOURS["warning"]),
-                tooltip=[_tt_time(), "target:N", "kind:N", "message:N"],
+                color=alt.ColorValue(EVENT_COLOURS["warning"]),
+                tooltip=[
+                    _tt_time(),
+                    alt.Tooltip("target:N"),
+                    alt.Tooltip("kind:N"),
+                    alt.Tooltip("message:N"),
+                ],
             )
         )
         layer = alt.layer(lines, rules)
