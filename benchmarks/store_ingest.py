@@ -1,19 +1,24 @@
 """Store ingest and read speed, on SQLite and PostgreSQL, against the raw driver baseline.
 
     python benchmarks/store_ingest.py [--samples 1000000] [--series 2000] [--backend sqlite|postgresql|both]
+                                      [--profile 12]
 
 For each backend: samples/s through ``Store.write_samples`` (series resolution, label hashing,
 batching, idempotent upsert) and, in the same run, the raw driver doing the least it can into a
 table of the same shape (sqlite3 ``executemany`` of plain INSERTs; psycopg binary ``COPY``). Then the
 time to read one series over 30 days of 15 s samples through the rollups. PostgreSQL runs on a
 throwaway server started from the machine's binaries (the same code as the test fixtures).
+``--profile N`` adds one more write-API pass under cProfile and prints its top N functions by own time.
 Prints the figures, then one JSON line.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import json
+import pstats
 import shutil
 import sqlite3
 import statistics
@@ -53,6 +58,17 @@ def time_write_api(st: Store, batches: list[list[Sample]]) -> float:
     for batch in batches:
         st.write_samples(batch)
     return time.perf_counter() - t0
+
+
+def profile_write_api(st: Store, batches: list[list[Sample]], top: int) -> str:
+    """The write API over every batch under cProfile: the top entries by own time."""
+    prof = cProfile.Profile()
+    prof.enable()
+    time_write_api(st, batches)
+    prof.disable()
+    out = io.StringIO()
+    pstats.Stats(prof, stream=out).sort_stats("tottime").print_stats(top)
+    return out.getvalue()
 
 
 def raw_sqlite(path: Path, batches: list[list[Sample]], ids: dict[tuple[str, str], int]) -> float:
@@ -148,7 +164,7 @@ def read_30_days(st: Store) -> dict[str, float]:
 
 
 def run_backend(
-    backend: str, n_samples: int, n_series: int, repeat: int, stack: ExitStack, work: Path
+    backend: str, n_samples: int, n_series: int, repeat: int, stack: ExitStack, work: Path, profile: int = 0
 ) -> dict[str, Any]:
     """Alternate write-API and raw runs ``repeat`` times, each into a fresh store / table; best of each."""
     start = int(time.time()) - (n_samples // n_series) * 15 - 3600
@@ -199,6 +215,16 @@ def run_backend(
         result["raw_pre_encoded_runs_s"] = pre_times
         result["ratio_vs_pre_encoded"] = min(pre_times) / min(api_times)
     result.update(read_30_days(st))
+    if profile:
+        if server is None:
+            pst = open_store(f"sqlite:///{work}/profile.db")
+        else:
+            server.create_database("profile")
+            pst = open_store(
+                server.superuser_dsn(dbname="profile").replace("postgresql://", "postgresql+psycopg://", 1)
+            )
+        stack.callback(pst.close)
+        result["profile"] = profile_write_api(pst, batches, profile)
     return result
 
 
@@ -208,6 +234,7 @@ def main() -> int:
     parser.add_argument("--series", type=int, default=2000)
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--repeat", type=int, default=3, help="alternating runs of each; the best counts")
+    parser.add_argument("--profile", type=int, default=0, help="print the top N of a profiled write-API pass")
     args = parser.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     figures: dict[str, object] = {
@@ -224,7 +251,11 @@ def main() -> int:
         for backend in backends:
             work = tmp / backend
             work.mkdir()
-            r = run_backend(backend, args.samples, args.series, args.repeat, stack, work)
+            r = run_backend(backend, args.samples, args.series, args.repeat, stack, work, args.profile)
+            profile_text = r.pop("profile", None)
+            if profile_text:
+                print(f"{backend}: profile of one write-API pass (cProfile, own time)")
+                print(profile_text)
             figures[backend] = r
             print(
                 f"{backend}: write API {r['api_samples_per_s']:,.0f} samples/s, raw driver {r['raw_samples_per_s']:,.0f} samples/s"

@@ -114,3 +114,32 @@ def test_auto_resolution_caps_points(store: Store, now: int) -> None:
     mean = sum(raw_values) / len(raw_values)
     weighted = sum(v for _, v in data.points) / len(data.points)
     assert abs(weighted - mean) < 0.05  # equal-size buckets: the mean of bucket means is the mean
+
+
+def test_series_told_apart_within_one_batch(store: Store, now: int) -> None:
+    """One label mapping shared by several targets and metrics, equal mappings that are different
+    objects (in another key order), an int value and a float timestamp: each sample lands on its
+    own series, with its own value."""
+    shared = {"datname": "a", "env": "prod"}
+    batch = [
+        Sample("t1", "m1", shared, now - 3, 1.0),
+        Sample("t2", "m1", shared, now - 3, 2.0),
+        Sample("t1", "m2", shared, now - 3, 3.0),
+        Sample("t1", "m1", {"env": "prod", "datname": "a"}, now - 2, 4.0),
+        Sample("t1", "m1", {"datname": "b", "env": "prod"}, now - 2, 5.0),
+        Sample("t1", "m1", shared, now - 1, 6),
+        Sample("t2", "m1", {"datname": "a", "env": "prod"}, now + 0.75, 7.0),  # type: ignore[arg-type]
+    ]
+    assert store.write_samples(batch) == len(batch)
+    got = {
+        (d.target, d.metric, d.labels["datname"]): d.points
+        for d in store.query_range(None, "m1", start=now - 10, end=now + 10, resolution="raw")
+        + store.query_range(None, "m2", start=now - 10, end=now + 10, resolution="raw")
+    }
+    assert got == {
+        ("t1", "m1", "a"): [(now - 3, 1.0), (now - 2, 4.0), (now - 1, 6.0)],
+        ("t2", "m1", "a"): [(now - 3, 2.0), (now, 7.0)],
+        ("t1", "m2", "a"): [(now - 3, 3.0)],
+        ("t1", "m1", "b"): [(now - 2, 5.0)],
+    }
+    assert len(store.list_series()) == 4
