@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Sequence
+from itertools import chain
 from operator import itemgetter
 
 import numpy as np
 
 from store.series import SeriesCacheKey, labels_key
-from store.types import Sample
+from store.types import Sample, SeriesPoints
 
 _TARGET, _METRIC, _LABELS, _TS, _VALUE = (itemgetter(i) for i in range(5))
 
@@ -43,3 +44,15 @@ def sample_columns(items: Sequence[Sample], ids_of: IdsOf) -> tuple[np.ndarray, 
     ts = np.array(list(map(_TS, items)), dtype=np.int64)  # a float ts is truncated, as int() would
     values = np.array(list(map(_VALUE, items)), dtype=np.float64)
     return sids, ts, values
+
+
+def series_columns(items: Sequence[SeriesPoints], ids_of: IdsOf) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pre-grouped series as (series id, ts, value) columns: one id look-up per series, and its
+    points converted by numpy."""
+    keys = [(s.target, s.metric, labels_key(s.labels)) for s in items]
+    found = ids_of(keys)
+    counts = [len(s.points) for s in items]
+    sids = np.repeat(np.array([found[k] for k in keys], dtype=np.int64), counts)
+    points = np.array(list(chain.from_iterable(s.points for s in items)), dtype=np.float64).reshape(-1, 2)
+    # Epoch seconds are exact in a float64; a fractional ts is truncated, as int() would.
+    return sids, points[:, 0].astype(np.int64), np.ascontiguousarray(points[:, 1])

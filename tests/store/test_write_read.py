@@ -7,7 +7,7 @@ import random
 import pytest
 from sqlalchemy import func, select
 
-from store import Sample, Store
+from store import Sample, SeriesPoints, Store
 from store.schema import samples, series
 
 N_SERIES = 2000
@@ -143,3 +143,25 @@ def test_series_told_apart_within_one_batch(store: Store, now: int) -> None:
         ("t1", "m1", "b"): [(now - 2, 5.0)],
     }
     assert len(store.list_series()) == 4
+
+
+def test_write_series_same_contract_as_samples(store: Store, now: int) -> None:
+    """Pre-grouped series land on the same series as single samples; a repeat keeps one row per
+    (series, ts) with the last value; empty series are skipped."""
+    labels = {"datname": "a"}
+    store.write_samples([Sample("t", "m", labels, now - 10, 1.0)])
+    written = store.write_series(
+        [
+            SeriesPoints("t", "m", {"datname": "a"}, [(now - 10, 2.0), (now - 5, 3.0)]),
+            SeriesPoints("t", "m", {"datname": "b"}, [(now - 5, 4.0)]),
+            SeriesPoints("u", "m", {"datname": "a"}, []),
+        ]
+    )
+    assert written == 3
+    got = {
+        d.labels["datname"]: d.points
+        for d in store.query_range("t", "m", start=now - 60, end=now, resolution="raw")
+    }
+    assert got == {"a": [(now - 10, 2.0), (now - 5, 3.0)], "b": [(now - 5, 4.0)]}
+    assert len(store.list_series()) == 2
+    assert store.write_series([]) == 0
