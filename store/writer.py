@@ -94,6 +94,10 @@ class SampleWriter:
         """Write the rows given as three equally long columns (int64, int64, float64) in one
         transaction; returns their oldest and newest timestamp."""
         min_ts, max_ts = int(ts.min()), int(ts.max())
+        # In key order, inserts walk the primary key's b-tree from left to right instead of jumping
+        # between series. The sort is stable: of two rows with one key, the later still wins.
+        order = np.lexsort((ts, sids))
+        sids, ts, values = sids[order], ts[order], values[order]
         if self._backend == "sqlite":
             # An iterator: zip reuses its row tuple once the driver let go of it, so no row object is made.
             rows = zip(sids.tolist(), ts.tolist(), values.tolist(), strict=True)
