@@ -2,13 +2,14 @@
 
 from store.api import Store, open_store
 from store.statement_store import StatementTotal
-from store.types import Event, LatestValue, Sample, SeriesData, StatementStat, TargetRow
+from store.types import Event, LatestValue, Sample, SeriesData, SeriesPoints, StatementStat, TargetRow
 
 __all__ = [
     "Event",
     "LatestValue",
     "Sample",
     "SeriesData",
+    "SeriesPoints",
     "StatementStat",
     "StatementTotal",
     "Store",

@@ -116,12 +116,30 @@ class SeriesRegistry:
                 self._resolved_at.pop(key, None)
         return len(old)
 
-    def resolve(self, keys: Iterable[SeriesCacheKey]) -> None:
-        """Make sure every key has a series id in the cache (one transaction for all new ones)."""
-        missing = {k for k in keys if k not in self._series_ids}
-        if not missing:
-            return
+    def ids(self, keys: Iterable[SeriesCacheKey]) -> dict[SeriesCacheKey, int]:
+        """The series id of every key, creating the series that are missing (one transaction for all)."""
+        cache = self._series_ids
+        out: dict[SeriesCacheKey, int] = {}
+        missing: list[SeriesCacheKey] = []
+        for key in keys:
+            sid = cache.get(key)
+            if sid is None:
+                missing.append(key)
+            else:
+                out[key] = sid
+        if missing:
+            out.update(self.resolve(missing))
+        return out
+
+    def resolve(self, keys: Iterable[SeriesCacheKey]) -> dict[SeriesCacheKey, int]:
+        """Make sure every key has a series id in the cache (one transaction for all new ones);
+        returns the id of every key."""
+        wanted = set(keys)
         with self._lock:
+            out = {k: self._series_ids[k] for k in wanted if k in self._series_ids}
+            missing = wanted - out.keys()
+            if not missing:
+                return out
             fresh_targets: dict[str, int] = {}
             fresh_series: dict[SeriesCacheKey, int] = {}
             self._resolve(missing, fresh_targets, fresh_series)
@@ -129,6 +147,8 @@ class SeriesRegistry:
             self._series_ids.update(fresh_series)
             resolved_at = time.monotonic()
             self._resolved_at.update(dict.fromkeys(fresh_series, resolved_at))
+        out.update(fresh_series)
+        return out
 
     def _resolve(
         self,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -41,6 +41,15 @@ class Sample(NamedTuple):
     labels: Mapping[str, str]
     ts: int
     value: float
+
+
+class SeriesPoints(NamedTuple):
+    """Several values of one series: ``points`` are ``(ts, value)`` pairs (ts: integer epoch seconds)."""
+
+    target: str
+    metric: str
+    labels: Mapping[str, str]
+    points: Sequence[tuple[int, float]]
 
 
 class SeriesKey(NamedTuple):

@@ -45,21 +45,30 @@ _ROW_DTYPE = np.dtype([("n", ">i2"), *_FIELDS])
 _STAGED_ROW_DTYPE = np.dtype([("n", ">i2"), ("l0", ">i4"), ("seq", ">i8"), *_FIELDS])
 
 
+_NATIVE_DTYPE = np.dtype([("series_id", "i8"), ("ts", "i8"), ("value", "f8")])
+
+
 def _native(rows: Sequence[Row]) -> np.ndarray:
-    return np.array(rows, dtype=[("series_id", "i8"), ("ts", "i8"), ("value", "f8")])
+    return np.array(rows, dtype=_NATIVE_DTYPE)
 
 
 def encode_copy_binary(rows: Sequence[Row] | np.ndarray, with_seq: bool = False) -> bytes:
     """The whole batch as one binary COPY payload (vectorised: no per-row Python call)."""
     native = rows if isinstance(rows, np.ndarray) else _native(rows)
-    out = np.empty(len(native), dtype=_STAGED_ROW_DTYPE if with_seq else _ROW_DTYPE)
+    return encode_columns(native["series_id"], native["ts"], native["value"], with_seq)
+
+
+def encode_columns(sids: np.ndarray, ts: np.ndarray, values: np.ndarray, with_seq: bool = False) -> bytes:
+    """Three equally long columns as one binary COPY payload of (series_id, ts, value) rows."""
+    out = np.empty(len(sids), dtype=_STAGED_ROW_DTYPE if with_seq else _ROW_DTYPE)
     out["n"] = 4 if with_seq else 3
     if with_seq:
         out["l0"] = 8
-        out["seq"] = np.arange(len(native))
+        out["seq"] = np.arange(len(sids))
     out["l1"] = out["l2"] = out["l3"] = 8
-    for name in ("series_id", "ts", "value"):
-        out[name] = native[name]
+    out["series_id"] = sids
+    out["ts"] = ts
+    out["value"] = values
     return _COPY_HEADER + out.tobytes() + _COPY_TRAILER
 
 
@@ -77,25 +86,37 @@ class SampleWriter:
         self._known_days: set[int] = set()
 
     def write(self, rows: Sequence[Row]) -> tuple[int, int]:
-        """Write the batch in one transaction; returns its oldest and newest timestamp."""
-        if self._backend == "sqlite":
-            min_ts, max_ts = min(r[1] for r in rows), max(r[1] for r in rows)
-            with self._engine.begin() as conn:
-                conn.exec_driver_sql(SQLITE_UPSERT, list(rows))
-            return min_ts, max_ts
+        """Write ``(series_id, ts, value)`` rows in one transaction; returns the oldest and newest timestamp."""
         native = _native(rows)
-        min_ts, max_ts = int(native["ts"].min()), int(native["ts"].max())
+        return self.write_columns(native["series_id"], native["ts"], native["value"])
+
+    def write_columns(self, sids: np.ndarray, ts: np.ndarray, values: np.ndarray) -> tuple[int, int]:
+        """Write the rows given as three equally long columns (int64, int64, float64) in one
+        transaction; returns their oldest and newest timestamp."""
+        min_ts, max_ts = int(ts.min()), int(ts.max())
+        # In key order, inserts walk the primary key's b-tree from left to right instead of jumping
+        # between series. The sort is stable: of two rows with one key, the later still wins.
+        order = np.lexsort((ts, sids))
+        sids, ts, values = sids[order], ts[order], values[order]
+        if self._backend == "sqlite":
+            # An iterator: zip reuses its row tuple once the driver let go of it, so no row object is made.
+            rows = zip(sids.tolist(), ts.tolist(), values.tolist(), strict=True)
+            with self._engine.begin() as conn:
+                driver = conn.connection.driver_connection
+                assert driver is not None
+                driver.executemany(SQLITE_UPSERT, rows)
+            return min_ts, max_ts
         try:
             with self._engine.begin() as conn:
                 self._ensure_partitions(conn, min_ts, max_ts)
-                _copy(conn, _PG_COPY, encode_copy_binary(native))
+                _copy(conn, _PG_COPY, encode_columns(sids, ts, values))
                 conn.exec_driver_sql(NOTIFY_SQL)  # wakes `headroom alerts` at commit (store/changes.py)
         except psycopg.errors.UniqueViolation:
             self._known_days = set()  # partitions created by the rolled-back transaction are gone
             with self._engine.begin() as conn:
                 self._ensure_partitions(conn, min_ts, max_ts)
                 conn.exec_driver_sql(_PG_STAGE)
-                _copy(conn, _PG_COPY_STAGE, encode_copy_binary(native, with_seq=True))
+                _copy(conn, _PG_COPY_STAGE, encode_columns(sids, ts, values, with_seq=True))
                 conn.exec_driver_sql(_PG_MERGE)
                 conn.exec_driver_sql(NOTIFY_SQL)
         return min_ts, max_ts

@@ -12,7 +12,7 @@ import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, inspect, select, text
 
-from store import Sample, Store
+from store import Sample, SeriesPoints, Store
 from store.config import RetentionConfig
 from store.migrate import MIGRATIONS_DIR
 from store.schema import metadata, samples, samples_1h, samples_5m
@@ -67,7 +67,10 @@ def test_rollups_match_independent_aggregates(store: Store, now: int) -> None:
     store.write_samples([Sample("t", "m", {}, late_ts, 1000.0)])
     store._rollup_watermark = None  # the process-wide cache is refreshed every 30 s; do it now
     store.write_samples([Sample("t", "m", {}, late_ts + 1, 1001.0)])
-    points = sorted([*points, (late_ts, 1000.0), (late_ts + 1, 1001.0)])
+    store.write_series([SeriesPoints("t", "m", {}, [(late_ts + 2, 1002.0), (late_ts + 3, 1003.0)])])
+    points = sorted(
+        [*points, (late_ts, 1000.0), (late_ts + 1, 1001.0), (late_ts + 2, 1002.0), (late_ts + 3, 1003.0)]
+    )
     watermarks = store.rollup(now=now + 600)
     _assert_equal(_stored(store, samples_5m), _expected([p for p in points if p[0] < watermarks["5m"]], 300))
     _assert_equal(_stored(store, samples_1h), _expected([p for p in points if p[0] < watermarks["1h"]], 3600))

@@ -7,7 +7,7 @@ import random
 import pytest
 from sqlalchemy import func, select
 
-from store import Sample, Store
+from store import Sample, SeriesPoints, Store
 from store.schema import samples, series
 
 N_SERIES = 2000
@@ -114,3 +114,54 @@ def test_auto_resolution_caps_points(store: Store, now: int) -> None:
     mean = sum(raw_values) / len(raw_values)
     weighted = sum(v for _, v in data.points) / len(data.points)
     assert abs(weighted - mean) < 0.05  # equal-size buckets: the mean of bucket means is the mean
+
+
+def test_series_told_apart_within_one_batch(store: Store, now: int) -> None:
+    """One label mapping shared by several targets and metrics, equal mappings that are different
+    objects (in another key order), an int value and a float timestamp: each sample lands on its
+    own series, with its own value."""
+    shared = {"datname": "a", "env": "prod"}
+    batch = [
+        Sample("t1", "m1", shared, now - 3, 1.0),
+        Sample("t2", "m1", shared, now - 3, 2.0),
+        Sample("t1", "m2", shared, now - 3, 3.0),
+        Sample("t1", "m1", {"env": "prod", "datname": "a"}, now - 2, 4.0),
+        Sample("t1", "m1", {"datname": "b", "env": "prod"}, now - 2, 5.0),
+        Sample("t1", "m1", shared, now - 1, 6),
+        Sample("t2", "m1", {"datname": "a", "env": "prod"}, now + 0.75, 7.0),  # type: ignore[arg-type]
+    ]
+    assert store.write_samples(batch) == len(batch)
+    got = {
+        (d.target, d.metric, d.labels["datname"]): d.points
+        for d in store.query_range(None, "m1", start=now - 10, end=now + 10, resolution="raw")
+        + store.query_range(None, "m2", start=now - 10, end=now + 10, resolution="raw")
+    }
+    assert got == {
+        ("t1", "m1", "a"): [(now - 3, 1.0), (now - 2, 4.0), (now - 1, 6.0)],
+        ("t2", "m1", "a"): [(now - 3, 2.0), (now, 7.0)],
+        ("t1", "m2", "a"): [(now - 3, 3.0)],
+        ("t1", "m1", "b"): [(now - 2, 5.0)],
+    }
+    assert len(store.list_series()) == 4
+
+
+def test_write_series_same_contract_as_samples(store: Store, now: int) -> None:
+    """Pre-grouped series land on the same series as single samples; a repeat keeps one row per
+    (series, ts) with the last value; empty series are skipped."""
+    labels = {"datname": "a"}
+    store.write_samples([Sample("t", "m", labels, now - 10, 1.0)])
+    written = store.write_series(
+        [
+            SeriesPoints("t", "m", {"datname": "a"}, [(now - 10, 2.0), (now - 5, 3.0)]),
+            SeriesPoints("t", "m", {"datname": "b"}, [(now - 5, 4.0)]),
+            SeriesPoints("u", "m", {"datname": "a"}, []),
+        ]
+    )
+    assert written == 3
+    got = {
+        d.labels["datname"]: d.points
+        for d in store.query_range("t", "m", start=now - 60, end=now, resolution="raw")
+    }
+    assert got == {"a": [(now - 10, 2.0), (now - 5, 3.0)], "b": [(now - 5, 4.0)]}
+    assert len(store.list_series()) == 2
+    assert store.write_series([]) == 0
