@@ -46,10 +46,10 @@ class ForecastingConfig(MetricsEndpointConfig):
         description="Origins spread over the history whose errors calibrate the bands.",
     )
     processes: int | None = Field(
-        default=1,
+        default=None,
         ge=1,
         le=256,
-        description="Worker processes that run the forecasts of one pass (1, the default: in the `headroom forecast` process itself; empty: the machine's CPU count). Workers pay their start-up and imports on every pass, so they pay off only on large fleets (docs/benchmarks.md). Only the main process reads and writes the store.",
+        description="Worker processes that run the forecasts of one pass (empty: the machine's CPU count; 1: in the `headroom forecast` process itself). Only the main process reads and writes the store.",
     )
     top_tables: int = Field(
         default=5, ge=0, le=100, description="Fastest-growing tables forecast per target."

@@ -226,11 +226,10 @@ def test_two_worker_processes_write_the_rows_of_one(backend: str, request, tmp_p
         st.close()
 
 
-def test_processes_default_to_one_and_empty_means_the_cpu_count() -> None:
+def test_processes_default_to_the_cpu_count() -> None:
     import os
 
     from forecasting.runner import process_count
 
-    assert process_count(ForecastingConfig()) == 1  # in-process unless configured
-    assert process_count(ForecastingConfig(processes=None)) == (os.cpu_count() or 1)
-    assert process_count(ForecastingConfig(processes=2)) == 2
+    assert process_count(ForecastingConfig()) == (os.cpu_count() or 1)
+    assert process_count(ForecastingConfig(processes=1)) == 1
