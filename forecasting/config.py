@@ -45,12 +45,6 @@ class ForecastingConfig(MetricsEndpointConfig):
         le=200,
         description="Origins spread over the history whose errors calibrate the bands.",
     )
-    processes: int | None = Field(
-        default=None,
-        ge=1,
-        le=256,
-        description="Worker processes that run the forecasts of one pass (empty: the machine's CPU count; 1: in the `headroom forecast` process itself). Only the main process reads and writes the store.",
-    )
     top_tables: int = Field(
         default=5, ge=0, le=100, description="Fastest-growing tables forecast per target."
     )

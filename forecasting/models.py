@@ -107,22 +107,14 @@ def _holt_grid(y: np.ndarray, phis: np.ndarray) -> tuple[float, float, float, fl
     init = float(np.median(np.diff(y[: burn + 1]))) if n > 2 else 0.0
     trend = np.full(a.shape, init)
     sse = np.zeros(a.shape)
-    # the recursion with preallocated buffers and in-place operations: the same floating-point
-    # operations in the same order as level + p * trend etc., without the temporaries
-    ab = a * b
-    pt, err, tmp = np.empty(a.shape), np.empty(a.shape), np.empty(a.shape)
-    values = y.tolist()
     for t in range(1, n):
-        np.multiply(p, trend, out=pt)  # p * trend
-        np.add(level, pt, out=level)  # pred, the new level's start
-        np.subtract(values[t], level, out=err)  # y[t] - pred
+        pred = level + p * trend
+        err = y[t] - pred
         if t > burn:
-            np.multiply(err, err, out=tmp)
-            sse += tmp
-        np.multiply(a, err, out=tmp)
-        level += tmp  # pred + a * err
-        np.multiply(ab, err, out=tmp)
-        np.add(pt, tmp, out=trend)  # p * trend + a * b * err
+            sse += err * err
+        new_level = pred + a * err
+        trend = p * trend + a * b * err
+        level = new_level
     best = int(np.argmin(sse))
     return float(level[best]), float(trend[best]), float(a[best]), float(b[best]), float(p[best])
 

@@ -8,14 +8,8 @@ the last selection reuse the stored model and calibration and only refit.
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import os
 import time
-import traceback
-from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -312,103 +306,6 @@ class ForecastRunConfig(StoreSettings, Protocol):
     def forecasting(self) -> ForecastingConfig: ...
 
 
-def _error_row(job: Job, now: int, exc: BaseException) -> Row:
-    return Row(
-        0,
-        job.metric,
-        job.labels,
-        job.resource,
-        now,
-        "error",
-        threshold=job.threshold,
-        details=ForecastDetails(kind=job.kind, message=f"{exc.__class__.__name__}: {exc}"[:500]),
-    )
-
-
-def forecast_one(
-    job: Job,
-    previous: ForecastDetails | None,
-    pools: Mapping[str, Pool] | None,
-    settings: ForecastingConfig,
-    now: int,
-    rules: Sequence[TriggerRule],
-) -> tuple[Row, bool, str]:
-    """:func:`forecast_job` that never raises: ``(row, full, traceback)``, the traceback empty
-    unless the series failed (then the row is an ``error`` row). Runs in a worker process or in
-    the caller's; it never touches the store."""
-    try:
-        row, full = forecast_job(job, settings, now, previous, rules, pools)
-    except Exception as exc:  # a failing series is recorded, never fatal
-        return _error_row(job, now, exc), True, traceback.format_exc()
-    return row, full, ""
-
-
-def process_count(settings: ForecastingConfig) -> int:
-    """Worker processes for one pass: ``forecasting.processes``, or the CPU count when unset."""
-    return max(1, settings.processes if settings.processes is not None else (os.cpu_count() or 1))
-
-
-@contextmanager
-def forecast_executor(processes: int) -> Iterator[Executor | None]:
-    """A pool of ``processes`` worker processes for one pass, or None (in-process) for 1.
-    Workers are spawned, not forked: they inherit no store connection or thread of the parent."""
-    if processes <= 1:
-        yield None
-        return
-    pool = ProcessPoolExecutor(max_workers=processes, mp_context=multiprocessing.get_context("spawn"))
-    try:
-        yield pool
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def submit_job(
-    executor: Executor | None,
-    job: Job,
-    previous: ForecastDetails | None,
-    pools: Mapping[str, Pool] | None,
-    settings: ForecastingConfig,
-    now: int,
-    rules: Sequence[TriggerRule],
-) -> Future[tuple[Row, bool, str]]:
-    """Start one job on ``executor``; without one, run it now and return its finished future."""
-    if executor is not None:
-        return executor.submit(forecast_one, job, previous, pools, settings, now, tuple(rules))
-    done: Future[tuple[Row, bool, str]] = Future()
-    done.set_result(forecast_one(job, previous, pools, settings, now, rules))
-    return done
-
-
-@dataclass
-class _Pending:
-    """One target's jobs in flight: written, in order, once all are done."""
-
-    name: str
-    target_id: int
-    jobs: list[Job]
-    futures: list[Future[tuple[Row, bool, str]]]
-
-
-def _collect(st: Store, pending: _Pending, now: int, summary: Summary) -> None:
-    """Wait for one target's results and write them (only the parent writes to the store)."""
-    rows: list[Row] = []
-    for job, fut in zip(pending.jobs, pending.futures, strict=True):
-        try:
-            row, full, failure = fut.result()
-        except Exception as exc:  # the worker itself died (e.g. out of memory)
-            row, full, failure = _error_row(job, now, exc), True, f"{exc.__class__.__name__}: {exc}"
-        if failure:
-            log.error("forecast: %s %s failed\n%s", pending.name, job.resource, failure)
-            summary.errors += 1
-        row.target_id = pending.target_id
-        rows.append(row)
-        summary.full += int(full)
-        summary.routine += int(not full)
-        summary.not_enough_history += int(row.status == NOT_ENOUGH_HISTORY)
-        summary.triggers.extend(row.details.triggers)
-    summary.written += write_rows(st.engine, rows)
-
-
 def forecast_targets(
     st: Store,
     targets: Sequence[TargetLike | TargetInfo],
@@ -416,48 +313,60 @@ def forecast_targets(
     now: int | None = None,
 ) -> Summary:
     """One pass over ``targets`` (config ``TargetConfig`` objects or :class:`TargetInfo`) as of
-    ``now`` (default: the store's clock). The parent reads the store and writes the results;
-    the forecasts run in ``forecasting.processes`` worker processes (1: in this process)."""
+    ``now`` (default: the store's clock)."""
     settings = settings or ForecastingConfig()
     now = int(st.clock()) if now is None else int(now)
     reader = Reader(st, now - int(settings.history), now)
     rules = _rules(settings)
     evidence = EvidencePools.read(st.engine, now - int(max(settings.reselect_every, 2 * settings.interval)))
     summary = Summary()
-    processes = process_count(settings)
-    in_flight: deque[_Pending] = deque()
-    with forecast_executor(processes) as executor:
-        for target in targets:
-            info = target if isinstance(target, TargetInfo) else TargetInfo.from_config(target)
-            if info.engine not in ("postgres", "mysql"):
-                continue
-            labels = {} if isinstance(target, TargetInfo) else dict(target.labels)
-            target_id = st.ensure_target(info.name, info.engine, labels)
-            previous = latest_details(st.engine, target_id)
+    for target in targets:
+        info = target if isinstance(target, TargetInfo) else TargetInfo.from_config(target)
+        if info.engine not in ("postgres", "mysql"):
+            continue
+        labels = {} if isinstance(target, TargetInfo) else dict(target.labels)
+        target_id = st.ensure_target(info.name, info.engine, labels)
+        previous = latest_details(st.engine, target_id)
+        rows: list[Row] = []
+        try:
+            jobs = jobs_for_target(reader, info, settings.top_tables)
+        except Exception as exc:  # one target's read failure never stops the others
+            log.error("forecast: reading %s failed: %s", info.name, exc.__class__.__name__)
+            summary.errors += 1
+            continue
+        resets = [
+            e.ts for e in st.events(target=info.name, since=now - int(settings.history), kinds=RESET_KINDS)
+        ]
+        for job in jobs:
+            dropped = blank_after_resets(job, resets)
+            if dropped:
+                job.dropped_after_resets = dropped
+            key = (job.resource, job.metric, labels_json(job.labels))
+            prev = previous.get(key, (0, None))[1]
             try:
-                jobs = jobs_for_target(reader, info, settings.top_tables)
-            except Exception as exc:  # one target's read failure never stops the others
-                log.error("forecast: reading %s failed: %s", info.name, exc.__class__.__name__)
-                summary.errors += 1
-                continue
-            resets = [
-                e.ts
-                for e in st.events(target=info.name, since=now - int(settings.history), kinds=RESET_KINDS)
-            ]
-            futures = []
-            for job in jobs:
-                dropped = blank_after_resets(job, resets)
-                if dropped:
-                    job.dropped_after_resets = dropped
-                prev = previous.get((job.resource, job.metric, labels_json(job.labels)), (0, None))[1]
                 pools = evidence.for_series(job.metric, info.name, job.labels)
-                futures.append(submit_job(executor, job, prev, pools, settings, now, rules))
-            in_flight.append(_Pending(info.name, target_id, jobs, futures))
-            # bounded memory: at most a few targets' series wait in the queue
-            while sum(len(p.jobs) for p in in_flight) > 8 * processes and len(in_flight) > 1:
-                _collect(st, in_flight.popleft(), now, summary)
-        while in_flight:
-            _collect(st, in_flight.popleft(), now, summary)
+                row, full = forecast_job(job, settings, now, prev, rules, pools)
+            except Exception as exc:  # a failing series is recorded, never fatal
+                log.exception("forecast: %s %s failed", info.name, job.resource)
+                row = Row(
+                    0,
+                    job.metric,
+                    job.labels,
+                    job.resource,
+                    now,
+                    "error",
+                    threshold=job.threshold,
+                    details=ForecastDetails(kind=job.kind, message=f"{exc.__class__.__name__}: {exc}"[:500]),
+                )
+                summary.errors += 1
+                full = True
+            row.target_id = target_id
+            rows.append(row)
+            summary.full += int(full)
+            summary.routine += int(not full)
+            summary.not_enough_history += int(row.status == NOT_ENOUGH_HISTORY)
+            summary.triggers.extend(row.details.triggers)
+        summary.written += write_rows(st.engine, rows)
     return summary
 
 

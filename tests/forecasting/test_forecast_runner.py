@@ -11,12 +11,10 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from forecasting.config import ForecastingConfig
 from forecasting.report import render_report_html, write_report
 from forecasting.resources import TargetInfo
 from forecasting.runner import forecast_targets, run_forecast
 from store import Event, Sample, open_store
-from store.api import Store
 from store.clock import FixedClock
 from store.schema import forecasts
 
@@ -24,8 +22,9 @@ DAY = 86400
 GB = 1e9
 
 
-def fill(st: Store, now: int) -> tuple[float, float]:
-    """60 days of hourly disk size, connections and XID age of target "orders"."""
+@pytest.fixture
+def filled_store(tmp_path: Path, now: int):  # type: ignore[no-untyped-def]
+    st = open_store(f"sqlite:///{tmp_path / 'metrics.db'}", clock=FixedClock(now))
     rng = np.random.default_rng(11)
     days = 60
     hours = np.arange(days * 24)
@@ -47,14 +46,7 @@ def fill(st: Store, now: int) -> tuple[float, float]:
         samples.append(Sample("orders", "pg_xid_age", {"datname": "app"}, int(t), float(v)))
     samples.append(Sample("orders", "pg_autovacuum_freeze_max_age", {"datname": "app"}, int(ts[-1]), 200e6))
     st.write_samples(samples)
-    return float(app[-1] + 8e6), float(age[-1])
-
-
-@pytest.fixture
-def filled_store(tmp_path: Path, now: int):  # type: ignore[no-untyped-def]
-    st = open_store(f"sqlite:///{tmp_path / 'metrics.db'}", clock=FixedClock(now))
-    size_now, age_now = fill(st, now)
-    yield st, now, size_now, age_now
+    yield st, now, float(app[-1] + 8e6), float(age[-1])
     st.close()
 
 
@@ -189,47 +181,3 @@ def test_node_exporter_filesystem_against_its_size(tmp_path: Path, now: int) -> 
     assert row.resource == "disk" and row.threshold == 400 * GB
     expected = now + (400 * GB - used[-1]) / (3 * GB) * DAY  # 43.3 days
     assert abs(row.p50_ts - expected) < 0.1 * (expected - now)
-
-
-@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
-def test_two_worker_processes_write_the_rows_of_one(backend: str, request, tmp_path: Path, now: int) -> None:  # type: ignore[no-untyped-def]
-    """The same pass in the calling process and in 2 worker processes writes identical rows
-    (models, dates, bands, details), on either store."""
-    url = (
-        f"sqlite:///{tmp_path / 'metrics.db'}"
-        if backend == "sqlite"
-        else request.getfixturevalue("pg_store_url")
-    )
-    st = open_store(url, clock=FixedClock(now))
-    try:
-        size_now, _ = fill(st, now)
-        info = TargetInfo("orders", "postgres", disk_bytes=size_now + 56 * GB)
-        passes = []
-        for processes in (1, 2):
-            summary = forecast_targets(st, [info], ForecastingConfig(processes=processes), now=now)
-            assert summary.errors == 0 and summary.written >= 4
-            with st.engine.begin() as conn:
-                rows = conn.execute(
-                    select(forecasts).order_by(
-                        forecasts.c.resource, forecasts.c.metric, forecasts.c.labels_json
-                    )
-                ).all()
-                conn.execute(forecasts.delete())  # the second pass starts from the same (empty) state
-            passes.append([r._asdict() | {"id": None} for r in rows])
-        one, two = passes
-        assert [(r["resource"], r["p10_ts"], r["p50_ts"], r["p90_ts"]) for r in one] == [
-            (r["resource"], r["p10_ts"], r["p50_ts"], r["p90_ts"]) for r in two
-        ]
-        assert one == two
-        assert any(r["resource"] == "disk" and r["p50_ts"] for r in one)
-    finally:
-        st.close()
-
-
-def test_processes_default_to_the_cpu_count() -> None:
-    import os
-
-    from forecasting.runner import process_count
-
-    assert process_count(ForecastingConfig()) == (os.cpu_count() or 1)
-    assert process_count(ForecastingConfig(processes=1)) == 1
