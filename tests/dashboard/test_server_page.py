@@ -25,7 +25,7 @@ from dashboard import format as fmt
 from dashboard import server as sv
 from store import open_store
 from testing.servers.postgres import PgCluster, start_pg_cluster
-from testing.servers.processes import MissingBinaryError
+from tests.conftest import need
 from tests.dashboard.conftest import run_page, unreadable, visible_texts
 from tests.waiting import wait_for
 
@@ -143,12 +143,9 @@ def _workload(cluster: PgCluster, before: dict[str, Any]) -> None:
 def server_store(servers_dir: Path) -> Iterator[dict[str, Any]]:
     base = Path(tempfile.mkdtemp(prefix="pg-server-page-", dir=servers_dir))
     os.chmod(base, 0o755)
-    try:
-        cluster = start_pg_cluster(base, with_standby=True, extra_conf=dict(CONF), owns_base_dir=True)
-    except MissingBinaryError as exc:
-        if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
-            pytest.fail(str(exc), pytrace=False)
-        pytest.skip(str(exc))
+    cluster = need(
+        lambda: start_pg_cluster(base, with_standby=True, extra_conf=dict(CONF), owns_base_dir=True)
+    )
     tmp = Path(tempfile.mkdtemp(prefix="headroom-server-page-", dir=servers_dir))
     url = f"sqlite:///{tmp / 'metrics.db'}"
     st = open_store(url)
